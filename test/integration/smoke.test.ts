@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createVoipbillWorker } from '../../worker';
+import { createLogger } from '../../src/log';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../support/temporal';
+
+let db: TestDatabase;
+let temporal: TestTemporal;
+
+before(async () => {
+  db = await createTestDatabase();
+  temporal = await connectTestTemporal();
+});
+after(async () => {
+  await temporal?.close();
+  await db?.drop();
+});
+
+test('a workflow started through the real server runs an activity that writes to PostgreSQL', async () => {
+  const taskQueue = uniqueId('smoke');
+  const worker = await createVoipbillWorker({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    deps: { pool: db.pool, log: createLogger('warn') },
+    workflowBundle: await workflowBundle(),
+  });
+  const workflowId = uniqueId('smoke-wf');
+  const rowId = await worker.runUntil(
+    temporal.client.workflow.execute('smokeWorkflow', { taskQueue, workflowId, args: [{ note: 'hello' }] }),
+  );
+  const { rows } = await db.pool.query('SELECT kind, subject, detail FROM audit_log WHERE id = $1', [rowId]);
+  assert.deepEqual(rows, [{ kind: 'smoke', subject: workflowId, detail: { note: 'hello' } }]);
+});

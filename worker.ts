@@ -1,0 +1,37 @@
+/**
+ * The worker's composition root: real dependencies in, a Temporal worker out. `npm start` runs it in-process;
+ * `node --import tsx worker.ts` runs a worker-only process against DATABASE_URL and TEMPORAL_ADDRESS.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './activities';
+
+export const workflowsPath = require.resolve('./workflows');
+
+export interface VoipbillWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A pre-built bundle (tests bundle once per file); otherwise workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  identity?: string;
+}
+
+export async function createVoipbillWorker(options: VoipbillWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.identity ? { identity: options.identity } : {}),
+    shutdownGraceTime: '5 seconds',
+  });
+}
+
+if (require.main === module) {
+  process.env.RUN_API ??= 'false';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  process.env.VOIPBILL_MAIN = '1';
+  require('./src/main');
+}

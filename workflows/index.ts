@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow type voipbill runs is exported here.
+export { smokeWorkflow } from './smoke';
