@@ -2,7 +2,7 @@
  * The worker's composition root: real dependencies in, a Temporal worker out. `npm start` runs it in-process;
  * `node --import tsx worker.ts` runs a worker-only process against DATABASE_URL and TEMPORAL_ADDRESS.
  */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 
 export const workflowsPath = require.resolve('./workflows');
@@ -31,7 +31,6 @@ export async function createVoipbillWorker(options: VoipbillWorkerOptions): Prom
 
 if (require.main === module) {
   process.env.RUN_API ??= 'false';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   process.env.VOIPBILL_MAIN = '1';
   require('./src/main');
 }
