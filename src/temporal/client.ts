@@ -1,8 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
-import { SearchAttributeType, type SearchAttributeKey } from '@temporalio/common';
+import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { allSearchAttributes } from './search-attributes';
 
+type SearchAttributeKey = (typeof allSearchAttributes)[number];
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 const indexedType: Record<string, temporal.api.enums.v1.IndexedValueType> = {
   [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -26,7 +27,7 @@ export async function connectClient(address: string, namespace: string): Promise
 export async function ensureSearchAttributes(
   connection: Connection,
   namespace: string,
-  keys: SearchAttributeKey<SearchAttributeType>[] = allSearchAttributes,
+  keys: SearchAttributeKey[] = allSearchAttributes,
 ): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const present = new Set(Object.keys(existing.customAttributes ?? {}));
