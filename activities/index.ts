@@ -5,8 +5,10 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../src/log';
 import { createAuditActivities } from './audit.activities';
+import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecycle.activities';
+import { createSweepActivities, type SweepDeps } from './sweep.activities';
 
-export interface ActivityDeps {
+export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps {
   pool: Pool;
   log: Logger;
 }
@@ -14,6 +16,8 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createAuditActivities(deps),
+    ...createLifecycleActivities(deps),
+    ...createSweepActivities(deps),
   };
 }
 

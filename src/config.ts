@@ -15,6 +15,7 @@ const optionalUrl = (protocols: string[]) =>
     .refine((v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)), {
       message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
     });
+const fieldId = z.coerce.number().int().positive().optional();
 const timeZone = z.string().refine(
   (tz) => {
     try {
@@ -50,6 +51,33 @@ export const configSchema = z.object({
   API_PORT: port.default(8080).describe('Port of the HTTP API (health, webhooks, call records).'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest log level written.'),
   BILLING_TIME_ZONE: timeZone.default('UTC').describe('IANA time zone of the billing schedules.'),
+  RECONCILE_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5).describe('How often the reconciliation sweep refreshes balances and checks PBX state.'),
+  WHMCS_URL: optionalUrl(['http', 'https']).describe('WHMCS base URL (the API is {WHMCS_URL}/includes/api.php). Unset: WHMCS calls fail with a configuration error.'),
+  WHMCS_IDENTIFIER: z.string().optional().describe('WHMCS API credential identifier.'),
+  WHMCS_SECRET: z.string().optional().describe('WHMCS API credential secret (never logged).'),
+  WHMCS_ACCESS_KEY: z.string().optional().describe('Optional WHMCS API access key ($api_access_key in configuration.php).'),
+  WHMCS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000).describe('Timeout of one WHMCS API call.'),
+  WHMCS_FIELD_LOW_BALANCE_THRESHOLD: fieldId.describe('Client custom field ID of "Low Balance Threshold".'),
+  WHMCS_FIELD_HAS_VOIP_SERVICE: fieldId.describe('Client custom field ID of "Has VoIP Service"; unset: every synced service counts as VoIP.'),
+  WHMCS_FIELD_MANUAL_VOIP_SUSPEND: fieldId.describe('Client custom field ID of "Manual VoIP Suspend".'),
+  WHMCS_FIELD_VOIP_SUSPENDED: fieldId.describe('Client custom field ID of "VoIP Suspended" (Yes/No override, None = automatic).'),
+  WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Client custom field ID of "CC Auth on File".'),
+  WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Client custom field ID of "Date CC Auth Entered".'),
+  WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Client custom field ID of "Auto VoIP Top Amount".'),
+  WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || Buffer.byteLength(v) >= 32, { message: 'must be at least 32 bytes' })
+    .describe('HMAC-SHA256 secret shared with the WHMCS hook (≥ 32 bytes). Unset: the webhook answers 503.'),
+  WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(30).max(3600).default(300).describe('How old a signed webhook may be.'),
+  VOIPBILL_PRODUCTS_FILE: z.string().optional().describe('JSON file mapping WHMCS product IDs to kind, server, package and suspend mode.'),
+  VOIPBILL_SERVERS_FILE: z.string().optional().describe('JSON file of PBX and carrier servers (credentials by env var or secrets file).'),
+  NOTIFY_CHANNEL: z.enum(['whmcs', 'smtp']).default('whmcs').describe('Send client messages through WHMCS SendEmail templates or through SMTP.'),
+  SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),
+  MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),
+  LOW_BALANCE_REMINDER_HOURS: z.coerce.number().min(0).max(720).default(24).describe('Hours between low-balance reminders while credit stays low; 0 = none.'),
+  MIRROR_SUSPENDED_FIELD: bool.default(true).describe('Write the state into the WHMCS "VoIP Suspended" field (Yes / None).'),
   RUN_WORKER: bool.default(true).describe('Run the Temporal worker in this process (`false` for an API-only process).'),
   RUN_API: bool.default(true).describe('Run the HTTP API in this process (`false` for a worker-only process).'),
 });
@@ -67,14 +95,21 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(Object.keys(configSchema.shape).map((k) => [k, env[k]]));
   const parsed = configSchema.safeParse(known);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const problems = configProblems(parsed.data);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return parsed.data;
+  }
   throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
 }
 
 /** Values that must never reach a log line. Later settings (WHMCS secret, webhook secret, …) are added here. */
 export function secretValues(config: Config): string[] {
   const secrets: string[] = [];
-  for (const url of [config.DATABASE_URL]) {
+  for (const value of [config.WHMCS_SECRET, config.WHMCS_ACCESS_KEY, config.WEBHOOK_SECRET, config.WHMCS_IDENTIFIER]) {
+    if (value) secrets.push(value);
+  }
+  for (const url of [config.DATABASE_URL, config.SMTP_URL]) {
     if (!url) continue;
     try {
       const password = new URL(url).password;
@@ -84,4 +119,14 @@ export function secretValues(config: Config): string[] {
     }
   }
   return secrets.filter((s) => s.length >= 4);
+}
+
+/** Cross-field rules a single variable's schema cannot express. */
+export function configProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.WHMCS_URL && (!config.WHMCS_IDENTIFIER || !config.WHMCS_SECRET)) {
+    problems.push('WHMCS_IDENTIFIER and WHMCS_SECRET: required when WHMCS_URL is set');
+  }
+  if (config.NOTIFY_CHANNEL === 'smtp' && !config.SMTP_URL) problems.push('SMTP_URL: required when NOTIFY_CHANNEL=smtp');
+  return problems;
 }

@@ -15,6 +15,8 @@ import { connectClient, ensureSearchAttributes } from './temporal/client';
 import { healthRoute, startApiServer } from './api/server';
 import { createVoipbillWorker } from '../worker';
 import { installTemporalRuntime } from './temporal/runtime';
+import { buildDeps } from './composition';
+import { ensureSchedules } from './temporal/schedules';
 
 export interface RunningSystem {
   databaseUrl: string;
@@ -75,6 +77,15 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
     if (added.length > 0) log.info('registered search attributes', { added });
 
+    const built = buildDeps(config, { pool, log, client });
+    stops.push({ name: 'adapters', stop: built.close });
+    const schedules = await ensureSchedules(client, {
+      timeZone: config.BILLING_TIME_ZONE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
+    });
+    log.info('schedules', schedules);
+
     if (config.RUN_WORKER) {
       const native = await NativeConnection.connect({ address: temporalAddress });
       stops.push({ name: 'worker connection', stop: () => native.close() });
@@ -82,7 +93,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         connection: native,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        deps: { pool, log },
+        deps: built.deps,
       });
       const running = worker.run();
       stops.push({

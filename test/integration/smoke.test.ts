@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createVoipbillWorker } from '../../worker';
-import { createLogger } from '../../src/log';
+import { testDeps } from '../support/deps';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../support/temporal';
 
@@ -23,7 +23,7 @@ test('a workflow started through the real server runs an activity that writes to
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
-    deps: { pool: db.pool, log: createLogger('warn') },
+    deps: testDeps({ pool: db.pool, client: temporal.client, taskQueue }),
     workflowBundle: await workflowBundle(),
   });
   const workflowId = uniqueId('smoke-wf');

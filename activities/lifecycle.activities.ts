@@ -1,0 +1,155 @@
+/**
+ * Activities of the service lifecycle workflow: WHMCS reads and field writes, client messages, and PBX
+ * suspend/unsuspend/inspect. Translation only; the decisions are in src/domain/lifecycle.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { formatCents } from '../src/domain/money';
+import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
+import { mergeFields, renderBuiltInTemplate, type TemplateName } from '../src/domain/lifecycle/notifications';
+import type { ClientStanding, DisabledItem, Override, ServiceConfig, Suspension, SuspendMode } from '../src/domain/lifecycle/types';
+import type { Logger } from '../src/log';
+import type { Mailer } from '../src/ports/mailer';
+import type { PbxAdapter, PbxItem, SuspendTarget } from '../src/ports/pbx';
+import type { WhmcsGateway } from '../src/ports/whmcs';
+
+export interface PbxResolver {
+  /** The adapter of a named server, or the only server of its kind when `server` is undefined. */
+  adapterFor(server: string | undefined): PbxAdapter;
+}
+
+export interface LifecycleActivityDeps {
+  pool: Pool;
+  log: Logger;
+  whmcs: WhmcsGateway;
+  pbx: PbxResolver;
+  notify: { channel: 'whmcs' | 'smtp'; mailer?: Mailer };
+  /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
+  hasVoipFieldConfigured: boolean;
+}
+
+export interface SuspendInput {
+  config: ServiceConfig;
+  mode: SuspendMode;
+  idempotencyKey: string;
+  /** Repair: switch off exactly these (found working although recorded as off). */
+  only?: DisabledItem[];
+}
+
+function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]): SuspendTarget {
+  if (!config.tenant) throw ApplicationFailure.nonRetryable(`service ${config.serviceId} has no tenant configured`, 'PbxConfigError');
+  if (mode === 'extension') {
+    const extensions = items ? items.filter((i) => i.kind === 'extension').map((i) => i.id) : config.extensions;
+    if (extensions.length === 0) {
+      throw ApplicationFailure.nonRetryable(`service ${config.serviceId} lists no extensions for Extension mode`, 'PbxConfigError');
+    }
+    return { tenant: config.tenant, extensions };
+  }
+  return { tenant: config.tenant, ...(items ? { gateways: items.filter((i) => i.kind === 'gateway').map((i) => i.id) } : {}) };
+}
+
+const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
+
+/** The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields. */
+export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured'>, clientId: string): Promise<ClientStanding> {
+  const id = Number(clientId);
+  const [client, unpaid] = await Promise.all([deps.whmcs.getClient(id), deps.whmcs.getUnpaidInvoices(id)]);
+  return {
+    credit: formatCents(client.creditCents),
+    dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
+    lowBalanceThreshold: client.voip.lowBalanceThresholdCents === null ? null : formatCents(client.voip.lowBalanceThresholdCents),
+    hasVoipService: deps.hasVoipFieldConfigured ? client.voip.hasVoipService === true : true,
+    manualSuspend: client.voip.manualVoipSuspend === true,
+    voipSuspendedField: client.voip.voipSuspended,
+    observedAt: new Date().toISOString(),
+    contact: { firstName: client.firstName, fullName: client.fullName, email: client.email },
+  };
+}
+
+export function createLifecycleActivities(deps: LifecycleActivityDeps) {
+  return {
+    readClientStanding: (clientId: string): Promise<ClientStanding> => readStanding(deps, clientId),
+
+    async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<void> {
+      const shown = input.value === 'yes' ? 'Yes' : input.value === 'no' ? 'No' : 'None';
+      await deps.whmcs.setVoipFields(Number(input.clientId), { voipSuspended: shown });
+    },
+
+    /** Exactly one message per key: the key is claimed in PostgreSQL first; a claimed-but-unsent key is retried. */
+    async sendNotification(input: {
+      idempotencyKey: string;
+      clientId: string;
+      serviceId: string;
+      template: TemplateName;
+      standing: ClientStanding;
+    }): Promise<'sent' | 'already-sent'> {
+      const { channel } = deps.notify;
+      const claim = await deps.pool.query<{ status: string }>(
+        `INSERT INTO notifications (idempotency_key, client_id, service_id, template, channel, status)
+         VALUES ($1, $2, $3, $4, $5, 'sending')
+         ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+         RETURNING status`,
+        [input.idempotencyKey, input.clientId, input.serviceId, input.template, channel],
+      );
+      if (claim.rows[0]!.status === 'sent') return 'already-sent';
+      const fields = mergeFields(input.standing, input.clientId, input.serviceId);
+      try {
+        if (channel === 'whmcs') {
+          await deps.whmcs.sendEmail({ template: input.template, relatedId: Number(input.clientId), customVars: { ...fields } });
+        } else {
+          if (!deps.notify.mailer) throw ApplicationFailure.nonRetryable('NOTIFY_CHANNEL=smtp but no SMTP_URL is configured', 'NotifyConfigError');
+          const to = input.standing.contact?.email;
+          if (!to) throw ApplicationFailure.nonRetryable(`client ${input.clientId} has no e-mail address`, 'NotifyConfigError');
+          const { subject, text } = renderBuiltInTemplate(input.template, fields);
+          await deps.notify.mailer.send({ to, subject, text, idempotencyKey: input.idempotencyKey });
+        }
+      } catch (err) {
+        await deps.pool.query(`UPDATE notifications SET error = $2 WHERE idempotency_key = $1`, [input.idempotencyKey, (err as Error).message]);
+        throw err;
+      }
+      await deps.pool.query(`UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL WHERE idempotency_key = $1`, [input.idempotencyKey]);
+      return 'sent';
+    },
+
+    /**
+     * Decides what to switch off once per key (the items still on), records it, then switches exactly those off:
+     * every retry reports the same items, so unsuspend later re-enables exactly what this took away.
+     */
+    async pbxSuspend(input: SuspendInput): Promise<DisabledItem[]> {
+      const adapter = deps.pbx.adapterFor(input.config.server);
+      const recorded = await deps.pool.query<{ items: DisabledItem[] }>('SELECT items FROM pbx_actions WHERE idempotency_key = $1', [input.idempotencyKey]);
+      let items = recorded.rows[0]?.items;
+      if (!items) {
+        const inspected = await adapter.inspect(target(input.config, input.mode, input.only), input.mode);
+        items = inspected.items.filter((s) => s.enabled || s.active === true).map((s) => toDisabled(s.item));
+        const inserted = await deps.pool.query<{ items: DisabledItem[] }>(
+          `INSERT INTO pbx_actions (idempotency_key, action, server, items) VALUES ($1, 'suspend', $2, $3)
+           ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key RETURNING items`,
+          [input.idempotencyKey, input.config.server ?? null, JSON.stringify(items)],
+        );
+        items = inserted.rows[0]!.items;
+      }
+      if (items.length > 0) await adapter.suspend(target(input.config, input.mode, items), input.mode, { idempotencyKey: input.idempotencyKey });
+      await deps.pool.query('UPDATE pbx_actions SET completed_at = now() WHERE idempotency_key = $1', [input.idempotencyKey]);
+      deps.log.info('pbx suspend', { serviceId: input.config.serviceId, mode: input.mode, items: items.map((i) => i.name ?? i.id) });
+      return items;
+    },
+
+    async pbxUnsuspend(input: { config: ServiceConfig; mode: SuspendMode; disabled: DisabledItem[]; idempotencyKey: string }): Promise<void> {
+      if (input.disabled.length === 0) return;
+      const adapter = deps.pbx.adapterFor(input.config.server);
+      await adapter.unsuspend(target(input.config, input.mode, input.disabled), input.mode, { idempotencyKey: input.idempotencyKey });
+      deps.log.info('pbx unsuspend', { serviceId: input.config.serviceId, mode: input.mode, items: input.disabled.map((i) => i.name ?? i.id) });
+    },
+
+    async pbxInspect(input: { config: ServiceConfig; suspension?: Suspension }): Promise<DriftReport> {
+      const adapter = deps.pbx.adapterFor(input.config.server);
+      const mode = input.suspension?.mode ?? input.config.suspendMode;
+      const result = await adapter.inspect(target(input.config, mode, input.suspension?.disabled), mode);
+      return compareWithPbx(
+        input.suspension,
+        result.items.map((s) => ({ kind: s.item.kind, id: s.item.id, label: s.item.label, enabled: s.enabled, active: s.active })),
+      );
+    },
+  };
+}

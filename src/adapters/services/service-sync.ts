@@ -1,0 +1,36 @@
+/**
+ * Keeps the services table in step with WHMCS for one client: every service of a VoIP product (per the products
+ * file) is recorded; a service whose product fields cannot be read is reported, never guessed.
+ */
+import { serviceRecordFrom, ServiceFieldError, type ServiceRecord } from '../../domain/services/service-config';
+import type { WhmcsGateway } from '../../ports/whmcs';
+import type { ProductCatalog } from './products-file';
+import type { ServiceRepository } from './service-repository';
+
+export interface ClientSyncResult {
+  services: ServiceRecord[];
+  problems: string[];
+}
+
+export async function syncClientServices(
+  deps: { whmcs: WhmcsGateway; catalog: ProductCatalog; services: ServiceRepository },
+  clientId: string,
+): Promise<ClientSyncResult> {
+  const result: ClientSyncResult = { services: [], problems: [] };
+  for (const svc of await deps.whmcs.getClientServices(Number(clientId))) {
+    const product = deps.catalog.byId.get(svc.productId);
+    if (!product) continue;
+    try {
+      const record = serviceRecordFrom(
+        { serviceId: String(svc.id), clientId: String(svc.clientId), productId: svc.productId, domain: svc.domain, dedicatedIp: svc.dedicatedIp, status: svc.status },
+        product,
+      );
+      await deps.services.upsert(record);
+      result.services.push(record);
+    } catch (err) {
+      if (!(err instanceof ServiceFieldError)) throw err;
+      result.problems.push(err.message);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,132 @@
+/**
+ * `voipbill service status|suspend|unsuspend|override|list`: the admin's handle on service workflows, built on the
+ * same updates and queries an admin can send with the `temporal` CLI (see README, Operations).
+ */
+import { parseArgs } from 'node:util';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
+import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
+import { lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
+import type { LifecycleState } from '../../domain/lifecycle/types';
+import { UsageError, type CliCommand, type CliIo } from '../main';
+
+const USAGE = `usage: voipbill service status <serviceId>
+       voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
+       voipbill service unsuspend <serviceId> [--reason <text>] [--request-id <id>]
+       voipbill service override <serviceId> yes|no|none [--reason <text>] [--request-id <id>]
+       voipbill service list [--state active|low_balance|suspended|terminated] [--client <id>]
+                             [--stuck positive-credit|drift] [--suspended-days <N>]
+
+Talks to Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233), namespace TEMPORAL_NAMESPACE (default "default").
+suspend/unsuspend/override are Temporal updates: a refused request prints why and changes nothing. Repeating a
+request with the same --request-id is safe.`;
+
+async function connect(io: CliIo): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: io.env.TEMPORAL_ADDRESS || '127.0.0.1:7233', connectTimeout: 5000 });
+  return { client: new Client({ connection, namespace: io.env.TEMPORAL_NAMESPACE || 'default' }), close: () => connection.close() };
+}
+
+function summary(s: LifecycleState): Record<string, unknown> {
+  return {
+    serviceId: s.config.serviceId,
+    clientId: s.config.clientId,
+    status: s.status,
+    credit: s.standing?.credit ?? null,
+    dueInvoicesBalance: s.standing?.dueInvoicesBalance ?? null,
+    suspension: s.suspension ?? null,
+    adminHold: s.adminHold ?? null,
+    adminOverride: s.adminOverride,
+    suspendModeSetting: s.config.suspendMode,
+    drift: s.drift,
+    lastDriftAt: s.lastDriftAt ?? null,
+    history: s.history.slice(-10),
+  };
+}
+
+export const command: CliCommand = {
+  name: 'service',
+  summary: 'inspect and steer service lifecycle workflows (status, suspend, unsuspend, override, list)',
+  usage: USAGE,
+  async run(args, io) {
+    const [action, ...rest] = args;
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          reason: { type: 'string' },
+          mode: { type: 'string' },
+          'request-id': { type: 'string' },
+          state: { type: 'string' },
+          client: { type: 'string' },
+          stuck: { type: 'string' },
+          'suspended-days': { type: 'string' },
+        },
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { values: v, positionals } = parsed;
+    const requestId = v['request-id'] ?? `cli-${action}-${io.now()}`;
+    const serviceId = positionals[0];
+    if (action !== 'list' && !serviceId) throw new UsageError(`${action ?? 'a subcommand'} needs a service ID`);
+    if (!['status', 'suspend', 'unsuspend', 'override', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
+    if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
+    if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension') throw new UsageError('--mode must be gateway or extension');
+    const { client, close } = await connect(io);
+    try {
+      if (action === 'list') {
+        const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
+        if (days !== undefined && !(days >= 0)) throw new UsageError('--suspended-days must be a number of days');
+        const stuck: StuckCase | undefined = days !== undefined ? 'older-than' : (v.stuck as StuckCase | undefined);
+        if (stuck && !['positive-credit', 'drift', 'older-than'].includes(stuck)) throw new UsageError('--stuck must be positive-credit or drift');
+        const query = lifecycleListQuery({
+          ...(v.state ? { state: v.state } : {}),
+          ...(v.client ? { clientId: v.client } : {}),
+          ...(stuck ? { stuck } : {}),
+          ...(days !== undefined ? { olderThanDays: days } : {}),
+          nowMs: io.now(),
+        });
+        const rows: Record<string, unknown>[] = [];
+        for await (const wf of client.workflow.list({ query })) {
+          const sa = wf.typedSearchAttributes;
+          rows.push({
+            workflowId: wf.workflowId,
+            state: sa.get(LifecycleStateKey) ?? null,
+            clientId: sa.get(WhmcsClientIdKey) ?? null,
+            suspendMode: sa.get(SuspendModeKey) ?? null,
+            suspendedSince: sa.get(SuspendedSinceKey)?.toISOString() ?? null,
+          });
+        }
+        io.stdout(`${JSON.stringify({ query, services: rows }, null, 2)}\n`);
+        return 0;
+      }
+      const handle = client.workflow.getHandle(lifecycleWorkflowId(serviceId!));
+      let state: LifecycleState;
+      try {
+        if (action === 'status') state = await handle.query(stateQuery);
+        else if (action === 'suspend') {
+          state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
+        } else if (action === 'unsuspend') {
+          state = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
+        } else {
+          const value = positionals[1];
+          if (value !== 'yes' && value !== 'no' && value !== 'none') throw new UsageError('override needs yes, no or none');
+          state = await handle.executeUpdate(overrideUpdate, { args: [{ requestId, value, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
+        }
+      } catch (e) {
+        if (e instanceof WorkflowUpdateFailedError) {
+          io.stderr(`refused: ${(e.cause as Error | undefined)?.message ?? e.message}\n`);
+          return 1;
+        }
+        throw e;
+      }
+      io.stdout(`${JSON.stringify(summary(state), null, 2)}\n`);
+      return 0;
+    } finally {
+      await close();
+    }
+  },
+};

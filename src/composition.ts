@@ -1,0 +1,94 @@
+/**
+ * Builds the worker's and API's dependencies from configuration: the one place that knows which adapter serves
+ * which port. Missing configuration yields adapters that fail with a clear, non-retryable configuration error
+ * (a workflow waits visibly instead of guessing).
+ */
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { Config } from './config';
+import type { Logger } from './log';
+import type { ActivityDeps } from '../activities';
+import { createWhmcsGateway, WhmcsConfigError } from './adapters/whmcs';
+import type { WhmcsGateway } from './ports/whmcs';
+import { loadProductsFile, parseProducts, type ProductCatalog } from './adapters/services/products-file';
+import { createServiceRepository } from './adapters/services/service-repository';
+import { createSmtpMailer } from './adapters/smtp/smtp-mailer';
+import { defaultLifecyclePolicy } from './domain/lifecycle/admin';
+import type { LifecyclePolicy } from './domain/lifecycle/types';
+import type { PbxResolver } from '../activities/lifecycle.activities';
+import { PbxConfigError } from './adapters/pbx/errors';
+
+export function whmcsFieldIds(config: Config) {
+  return {
+    ...(config.WHMCS_FIELD_LOW_BALANCE_THRESHOLD ? { lowBalanceThreshold: config.WHMCS_FIELD_LOW_BALANCE_THRESHOLD } : {}),
+    ...(config.WHMCS_FIELD_HAS_VOIP_SERVICE ? { hasVoipService: config.WHMCS_FIELD_HAS_VOIP_SERVICE } : {}),
+    ...(config.WHMCS_FIELD_MANUAL_VOIP_SUSPEND ? { manualVoipSuspend: config.WHMCS_FIELD_MANUAL_VOIP_SUSPEND } : {}),
+    ...(config.WHMCS_FIELD_VOIP_SUSPENDED ? { voipSuspended: config.WHMCS_FIELD_VOIP_SUSPENDED } : {}),
+    ...(config.WHMCS_FIELD_CC_AUTH_ON_FILE ? { ccAuthOnFile: config.WHMCS_FIELD_CC_AUTH_ON_FILE } : {}),
+    ...(config.WHMCS_FIELD_DATE_CC_AUTH_ENTERED ? { dateCcAuthEntered: config.WHMCS_FIELD_DATE_CC_AUTH_ENTERED } : {}),
+    ...(config.WHMCS_FIELD_AUTO_TOPUP_AMOUNT ? { autoTopUpAmount: config.WHMCS_FIELD_AUTO_TOPUP_AMOUNT } : {}),
+  };
+}
+
+/** A gateway whose every call fails with a configuration error naming what to set. */
+export function unconfiguredWhmcs(): WhmcsGateway {
+  return new Proxy({} as WhmcsGateway, {
+    get: (_t, action) => async () => {
+      throw new WhmcsConfigError('WHMCS is not configured: set WHMCS_URL, WHMCS_IDENTIFIER and WHMCS_SECRET', String(action));
+    },
+  });
+}
+
+export function unconfiguredPbx(): PbxResolver {
+  return {
+    adapterFor: (server) => {
+      throw new PbxConfigError(`no PBX servers are configured (VOIPBILL_SERVERS_FILE); service names server ${server ?? '(default)'}`, server ?? 'default');
+    },
+  };
+}
+
+export function lifecyclePolicy(config: Config): LifecyclePolicy {
+  return defaultLifecyclePolicy({ reminderHours: config.LOW_BALANCE_REMINDER_HOURS, mirrorSuspendedField: config.MIRROR_SUSPENDED_FIELD && !!config.WHMCS_FIELD_VOIP_SUSPENDED });
+}
+
+export interface BuiltDeps {
+  deps: ActivityDeps;
+  whmcs: WhmcsGateway;
+  catalog: ProductCatalog;
+  close(): Promise<void>;
+}
+
+export function buildDeps(
+  config: Config,
+  ctx: { pool: Pool; log: Logger; client: Client; pbx?: PbxResolver; whmcs?: WhmcsGateway; catalog?: ProductCatalog },
+): BuiltDeps {
+  const whmcs =
+    ctx.whmcs ??
+    (config.WHMCS_URL
+      ? createWhmcsGateway(
+          {
+            url: config.WHMCS_URL,
+            identifier: config.WHMCS_IDENTIFIER!,
+            secret: config.WHMCS_SECRET!,
+            ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
+            timeoutMs: config.WHMCS_TIMEOUT_MS,
+            fieldIds: whmcsFieldIds(config),
+          },
+          ctx.log,
+        )
+      : unconfiguredWhmcs());
+  const catalog = ctx.catalog ?? (config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : parseProducts({ products: [] }, process.cwd()));
+  const mailer = config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }) : undefined;
+  const deps: ActivityDeps = {
+    pool: ctx.pool,
+    log: ctx.log,
+    whmcs,
+    pbx: ctx.pbx ?? unconfiguredPbx(),
+    notify: { channel: config.NOTIFY_CHANNEL, ...(mailer ? { mailer } : {}) },
+    hasVoipFieldConfigured: !!config.WHMCS_FIELD_HAS_VOIP_SERVICE,
+    catalog,
+    services: createServiceRepository(ctx.pool),
+    lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
+  };
+  return { deps, whmcs, catalog, close: async () => mailer?.close() };
+}

@@ -1,0 +1,88 @@
+/**
+ * The lifecycle rules as pure functions: given what voipbill knows, should the service be suspended, and which
+ * messages are due? The workflow only carries these decisions out.
+ */
+import { toMicros } from '../money';
+import type { ClientStanding, LifecycleState, LifecycleStatus, Override, SuspendReason } from './types';
+
+export type SuspensionVerdict =
+  | { suspend: true; reason: SuspendReason }
+  | { suspend: false; reason: string }
+  /** Neither the suspend nor the unsuspend condition holds: stay as we are. */
+  | { keep: true; reason: string };
+
+/**
+ * The VoIP Suspended field overrides automation only when an admin set it: the value voipbill itself last wrote
+ * there (to show the state) is a mirror, not an instruction.
+ */
+export function fieldOverride(standing: ClientStanding | undefined, written: Override | undefined): Override {
+  const value = standing?.voipSuspendedField ?? 'none';
+  return value === (written ?? 'none') ? 'none' : value;
+}
+
+export function balanceVerdict(standing: ClientStanding): SuspensionVerdict {
+  const credit = toMicros(standing.credit);
+  const due = toMicros(standing.dueInvoicesBalance);
+  if (credit <= 0n) return { suspend: true, reason: 'zero_balance' };
+  if (due > credit) return { suspend: true, reason: 'unpaid_invoices' };
+  if (due === 0n) return { suspend: false, reason: 'credit positive, nothing outstanding' };
+  return { keep: true, reason: 'invoices outstanding but covered by credit' };
+}
+
+/** Precedence: admin override > VoIP Suspended field > admin hold > Manual VoIP Suspend > usage block > balance. */
+export function suspensionVerdict(state: LifecycleState): SuspensionVerdict {
+  if (state.adminOverride === 'yes') return { suspend: true, reason: 'admin_override' };
+  if (state.adminOverride === 'no') return { suspend: false, reason: 'admin override: keep active' };
+  const field = fieldOverride(state.standing, state.suspendedFieldWritten);
+  if (field === 'yes') return { suspend: true, reason: 'override_field' };
+  if (field === 'no') return { suspend: false, reason: 'VoIP Suspended = No in WHMCS' };
+  if (state.adminHold) return { suspend: true, reason: 'admin' };
+  if (state.standing?.manualSuspend) return { suspend: true, reason: 'manual_field' };
+  if (state.usageBlock) return { suspend: true, reason: 'included_minutes' };
+  if (!state.standing) return { keep: true, reason: 'no balance read yet' };
+  if (!state.standing.hasVoipService) return { suspend: false, reason: 'Has VoIP Service is not Yes: automation off' };
+  return balanceVerdict(state.standing);
+}
+
+export interface LowBalanceDecision {
+  send: 'alert' | 'reminder' | undefined;
+  alerted: boolean;
+}
+
+/**
+ * Low-balance alerts: once per crossing of the threshold (credit ≤ threshold), re-armed when credit rises above it,
+ * plus a reminder every `reminderHours` while below. Nothing is sent while suspended: the Zero Balance message
+ * covers that, and the alert fires after a top-up that still leaves credit low.
+ */
+export function lowBalanceDecision(state: LifecycleState, suspended: boolean, nowIso: string): LowBalanceDecision {
+  const standing = state.standing;
+  const threshold = standing?.lowBalanceThreshold;
+  if (!standing || threshold === null || threshold === undefined || threshold.trim() === '') return { send: undefined, alerted: false };
+  const below = toMicros(standing.credit) <= toMicros(threshold.trim());
+  if (!below) return { send: undefined, alerted: false };
+  if (suspended) return { send: undefined, alerted: state.lowBalance.alerted };
+  if (!state.lowBalance.alerted) return { send: 'alert', alerted: true };
+  if (reminderDue(state, nowIso)) return { send: 'reminder', alerted: true };
+  return { send: undefined, alerted: true };
+}
+
+export function reminderDue(state: LifecycleState, nowIso: string): boolean {
+  const next = nextReminderAt(state);
+  return next !== undefined && Date.parse(nowIso) >= Date.parse(next);
+}
+
+export function nextReminderAt(state: LifecycleState): string | undefined {
+  if (!state.lowBalance.alerted || !state.lowBalance.lastSentAt || state.policy.reminderHours <= 0) return undefined;
+  return new Date(Date.parse(state.lowBalance.lastSentAt) + state.policy.reminderHours * 3_600_000).toISOString();
+}
+
+export function statusOf(state: Pick<LifecycleState, 'status' | 'suspension' | 'lowBalance'>): LifecycleStatus {
+  if (state.status === 'terminated') return 'terminated';
+  if (state.suspension) return 'suspended';
+  return state.lowBalance.alerted ? 'low_balance' : 'active';
+}
+
+/** Balance suspensions tell the client why their phones stopped; admin and override suspensions do not. */
+export function notifiesClient(reason: SuspendReason): boolean {
+  return reason === 'zero_balance' || reason === 'unpaid_invoices';
+}

@@ -1,0 +1,101 @@
+/**
+ * The state a service's lifecycle workflow carries (and hands over at continue-as-new). Plain JSON: money as
+ * decimal strings, instants as ISO strings.
+ */
+export type SuspendMode = 'gateway' | 'extension';
+export type LifecycleStatus = 'active' | 'low_balance' | 'suspended' | 'terminated';
+/** The WHMCS "VoIP Suspended" field, and the admin override set from the CLI: 'none' leaves it to automation. */
+export type Override = 'yes' | 'no' | 'none';
+
+export type SuspendReason =
+  | 'zero_balance'
+  | 'unpaid_invoices'
+  | 'manual_field'
+  | 'override_field'
+  | 'admin'
+  | 'admin_override'
+  | 'included_minutes';
+
+/** What WHMCS says about the client, as last read. */
+export interface ClientStanding {
+  credit: string;
+  dueInvoicesBalance: string;
+  /** Blank in WHMCS turns low-balance alerts off. */
+  lowBalanceThreshold: string | null;
+  hasVoipService: boolean;
+  manualSuspend: boolean;
+  voipSuspendedField: Override;
+  observedAt: string;
+  contact?: { firstName: string; fullName: string; email: string };
+}
+
+/** How the service is wired at its PBX; changes arrive by signal and apply from the next suspension. */
+export interface ServiceConfig {
+  serviceId: string;
+  clientId: string;
+  /** Server name in the registry; undefined: the only server of its kind. */
+  server?: string;
+  suspendMode: SuspendMode;
+  /** Extensions for Extension mode (WHMCS keeps them in the service's dedicated IP field). */
+  extensions: string[];
+  tenant?: string;
+}
+
+/** One thing voipbill disabled at the PBX, exactly as the adapter reported it, so unsuspend undoes exactly that. */
+export interface DisabledItem {
+  kind: string;
+  id: string;
+  name?: string;
+}
+
+export interface Suspension {
+  mode: SuspendMode;
+  reason: SuspendReason;
+  since: string;
+  server?: string;
+  disabled: DisabledItem[];
+}
+
+export interface Transition {
+  seq: number;
+  at: string;
+  from: LifecycleStatus;
+  to: LifecycleStatus;
+  reason: string;
+}
+
+export interface LifecyclePolicy {
+  /** Hours between low-balance reminders while credit stays at or below the threshold; 0 turns reminders off. */
+  reminderHours: number;
+  /** Mirror the state into the WHMCS "VoIP Suspended" field so WHMCS admins see it. */
+  mirrorSuspendedField: boolean;
+}
+
+export interface LifecycleState {
+  config: ServiceConfig;
+  policy: LifecyclePolicy;
+  status: LifecycleStatus;
+  standing?: ClientStanding;
+  suspension?: Suspension;
+  /** A suspension an admin asked for; lifted only by an admin. */
+  adminHold?: { reason: string; at: string; mode?: SuspendMode };
+  adminOverride: Override;
+  /** Included-minutes block for the current period (issue 9); lifted by a new period, not by a top-up. */
+  usageBlock?: { periodEnd: string; reason: string };
+  lowBalance: { alerted: boolean; lastSentAt?: string };
+  /** The last value voipbill wrote into the VoIP Suspended field: reading it back is not an admin override. */
+  suspendedFieldWritten?: Override;
+  /** The PBX disagrees with the recorded state and the repair has not finished yet. */
+  drift: boolean;
+  lastDriftAt?: string;
+  driftRepairs: number;
+  /** The last step that failed for good (bad target or configuration); cleared by the next successful step. */
+  lastError?: { at: string; step: string; message: string };
+  seq: number;
+  history: Transition[];
+  /** Request IDs of admin updates already applied (Temporal dedupes update IDs only within one run). */
+  handledRequests: string[];
+}
+
+export const HISTORY_LIMIT = 100;
+export const HANDLED_REQUESTS_LIMIT = 200;

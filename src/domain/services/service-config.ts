@@ -1,0 +1,92 @@
+/**
+ * From a WHMCS service to what voipbill needs to bill and steer it. WHMCS keeps the PBX side in free-text product
+ * fields (ictvoip-product.md §2.2): FusionPBX `tenant | MainDID` with the extensions in the dedicated IP field,
+ * Vodia `tenant | DID | DID | ext`, LES.NET `Peer | DID`. Which WHMCS products are VoIP, on which server, with
+ * which package and suspend mode, is the admin's products file.
+ */
+import type { SuspendMode } from '../lifecycle/types';
+
+export type ServiceKind = 'fusionpbx' | 'vodia' | 'lesnet';
+
+export interface ProductMapping {
+  productId: number;
+  kind: ServiceKind;
+  /** Server name in the servers file; undefined = the only server of this kind. */
+  server?: string;
+  /** Package file (rating), relative to the products file. */
+  package?: string;
+  /** The product's Auto Suspend Mode; applies from the next suspension when changed. */
+  suspendMode: SuspendMode;
+}
+
+export interface WhmcsServiceFields {
+  serviceId: string;
+  clientId: string;
+  productId: number;
+  domain: string;
+  dedicatedIp: string | null;
+  status: string;
+}
+
+export interface ServiceRecord {
+  serviceId: string;
+  clientId: string;
+  kind: ServiceKind;
+  server?: string;
+  tenant?: string;
+  extensions: string[];
+  dids: string[];
+  peer?: string;
+  package?: string;
+  suspendMode: SuspendMode;
+  whmcsStatus: string;
+}
+
+export class ServiceFieldError extends Error {
+  override readonly name = 'ServiceFieldError';
+}
+
+/** `a | b |c` → ['a', 'b', 'c']; blanks dropped. */
+export function splitPipes(value: string | null | undefined): string[] {
+  return (value ?? '')
+    .split('|')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+const digits = /^\+?\d{3,15}$/;
+const extension = /^[0-9*#]{2,10}$/;
+
+export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductMapping): ServiceRecord {
+  const parts = splitPipes(service.domain);
+  const where = `service ${service.serviceId} (product ${service.productId})`;
+  const base = {
+    serviceId: service.serviceId,
+    clientId: service.clientId,
+    kind: product.kind,
+    ...(product.server ? { server: product.server } : {}),
+    ...(product.package ? { package: product.package } : {}),
+    suspendMode: product.suspendMode,
+    whmcsStatus: service.status,
+  };
+  if (product.kind === 'lesnet') {
+    const [peer, ...dids] = parts;
+    if (!peer) throw new ServiceFieldError(`${where}: domain field must be "Peer | DID", got ${JSON.stringify(service.domain)}`);
+    const bad = dids.find((d) => !digits.test(d));
+    if (bad) throw new ServiceFieldError(`${where}: DID ${JSON.stringify(bad)} in the domain field is not a phone number`);
+    return { ...base, peer, dids, extensions: [] };
+  }
+  const [tenant, ...rest] = parts;
+  if (!tenant || !/^[a-z0-9.-]+$/i.test(tenant)) {
+    throw new ServiceFieldError(`${where}: domain field must start with the tenant domain, got ${JSON.stringify(service.domain)}`);
+  }
+  const dids = rest.filter((p) => digits.test(p) && p.replace('+', '').length >= 7);
+  const inlineExtensions = rest.filter((p) => !dids.includes(p));
+  const extensions = [...splitPipes(service.dedicatedIp), ...(product.kind === 'vodia' ? inlineExtensions : [])];
+  const bad = extensions.find((e) => !extension.test(e));
+  if (bad) throw new ServiceFieldError(`${where}: extension ${JSON.stringify(bad)} is not an extension number`);
+  if (product.suspendMode === 'extension' && extensions.length === 0) {
+    throw new ServiceFieldError(`${where}: the product suspends by Extension but the service lists no extensions (dedicated IP field)`);
+  }
+  return { ...base, tenant, dids, extensions: [...new Set(extensions)] };
+}

@@ -1,0 +1,26 @@
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { toMicros } from '../src/domain/money';
+import type { LifecycleState } from '../src/domain/lifecycle/types';
+import {
+  CreditPositiveKey,
+  LifecycleStateKey,
+  PbxDriftKey,
+  PbxServerKey,
+  SuspendedSinceKey,
+  SuspendModeKey,
+  WhmcsClientIdKey,
+} from '../src/temporal/search-attributes';
+
+/** What admins filter on in the Web UI; a null value removes the attribute (e.g. the mode once unsuspended). */
+export function lifecycleSearchAttributes(state: LifecycleState): SearchAttributeUpdatePair[] {
+  const creditPositive = state.standing ? toMicros(state.standing.credit) > 0n : null;
+  return [
+    { key: LifecycleStateKey, value: state.status },
+    { key: WhmcsClientIdKey, value: state.config.clientId },
+    { key: PbxServerKey, value: state.config.server ?? 'default' },
+    { key: PbxDriftKey, value: state.drift },
+    { key: SuspendModeKey, value: state.suspension?.mode ?? null },
+    { key: SuspendedSinceKey, value: state.suspension ? new Date(state.suspension.since) : null },
+    { key: CreditPositiveKey, value: creditPositive },
+  ] as SearchAttributeUpdatePair[];
+}

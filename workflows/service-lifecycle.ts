@@ -1,0 +1,258 @@
+/**
+ * One workflow per WHMCS service: it remembers exactly what it did at the PBX and why. Signals and updates only
+ * record intent; the main loop plans with the pure rules (src/domain/lifecycle) and carries the steps out through
+ * activities, so every decision is taken in one place, in order.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { planSteps, applyNotified, applyRelabel, applySuspended, applyTerminated, applyUnsuspended, applyLowBalanceRearm, stepKey, type Step } from '../src/domain/lifecycle/plan';
+import { nextReminderAt, suspensionVerdict } from '../src/domain/lifecycle/rules';
+import { HANDLED_REQUESTS_LIMIT, type LifecycleState } from '../src/domain/lifecycle/types';
+import { initialLifecycleState, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
+import {
+  configSignal,
+  overrideUpdate,
+  reconcileSignal,
+  serviceEventSignal,
+  standingSignal,
+  stateQuery,
+  suspendUpdate,
+  unsuspendUpdate,
+  type LifecycleInput,
+} from './lifecycle-messages';
+import { workflowNowIso, workflowNowMs } from './clock';
+import { lifecycleSearchAttributes } from './lifecycle-search-attributes';
+
+// WHMCS reads and mail: bounded retries, then the loop tries again on the next signal.
+const whmcs = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['WhmcsAuthError', 'WhmcsNotFoundError', 'WhmcsBusinessError', 'WhmcsConfigError', 'NotifyConfigError'] },
+});
+// A PBX that is down must leave the workflow waiting (visible as a pending activity), never failed.
+const pbx = proxyActivities<Activities>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['PbxTargetNotFoundError', 'PbxTargetInvalidError', 'SuspendUnsupportedError', 'PbxConfigError'] },
+});
+
+export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleState> {
+  const state: LifecycleState = input.state ?? initialLifecycleState(input.config, input.policy);
+  let refreshStanding = !input.state;
+  let inspectPbx = false;
+  let wake = 0;
+  let processed = 0;
+
+  const requestWake = (): number => ++wake;
+  const remember = (requestId: string) => {
+    state.handledRequests.push(requestId);
+    if (state.handledRequests.length > HANDLED_REQUESTS_LIMIT) state.handledRequests.splice(0, state.handledRequests.length - HANDLED_REQUESTS_LIMIT);
+  };
+  const waitProcessed = async (ticket: number) => {
+    await condition(() => processed >= ticket);
+    return state;
+  };
+
+  setHandler(stateQuery, () => state);
+  setHandler(standingSignal, (s) => {
+    if (s?.standing && (!state.standing || s.standing.observedAt >= state.standing.observedAt)) state.standing = s.standing;
+    if (s?.refresh) refreshStanding = true;
+    requestWake();
+  });
+  setHandler(configSignal, (c) => {
+    if (!c || typeof c !== 'object') return;
+    // A changed suspend mode applies from the next suspension: the current one records the mode it used.
+    if (c.suspendMode === 'gateway' || c.suspendMode === 'extension') state.config.suspendMode = c.suspendMode;
+    if (Array.isArray(c.extensions)) state.config.extensions = c.extensions.filter((e) => typeof e === 'string');
+    if (typeof c.server === 'string') state.config.server = c.server;
+    if (typeof c.tenant === 'string') state.config.tenant = c.tenant;
+    if (typeof c.clientId === 'string' && c.clientId) state.config.clientId = c.clientId;
+    requestWake();
+  });
+  setHandler(reconcileSignal, (r) => {
+    if (r?.standing && (!state.standing || r.standing.observedAt >= state.standing.observedAt)) state.standing = r.standing;
+    if (r?.inspect) inspectPbx = true;
+    requestWake();
+  });
+  setHandler(serviceEventSignal, (e) => {
+    if (!e || typeof e.eventId !== 'string' || state.handledRequests.includes(e.eventId)) return;
+    remember(e.eventId);
+    const at = workflowNowIso();
+    if (e.action === 'terminate') applyTerminated(state, at, 'terminated in WHMCS');
+    else if (e.action === 'suspend') state.adminHold = { reason: 'suspended in WHMCS', at };
+    else if (e.action === 'unsuspend') state.adminHold = undefined;
+    requestWake();
+  });
+  setHandler(
+    suspendUpdate,
+    async (req) => {
+      if (!state.handledRequests.includes(req.requestId)) {
+        remember(req.requestId);
+        state.adminHold = { reason: req.reason, at: workflowNowIso(), ...(req.mode ? { mode: req.mode } : {}) };
+      }
+      return waitProcessed(requestWake());
+    },
+    { validator: (req) => validateAdminSuspend(state, req) },
+  );
+  setHandler(
+    unsuspendUpdate,
+    async (req) => {
+      if (!state.handledRequests.includes(req.requestId)) {
+        remember(req.requestId);
+        state.adminHold = undefined;
+        if (state.adminOverride === 'yes') state.adminOverride = 'none';
+      }
+      return waitProcessed(requestWake());
+    },
+    { validator: (req) => validateAdminUnsuspend(state, req) },
+  );
+  setHandler(
+    overrideUpdate,
+    async (req) => {
+      if (!state.handledRequests.includes(req.requestId)) {
+        remember(req.requestId);
+        state.adminOverride = req.value;
+      }
+      return waitProcessed(requestWake());
+    },
+    { validator: (req) => validateAdminOverride(state, req) },
+  );
+
+  // A function, not an inline comparison: handlers change the status while the loop awaits.
+  const terminated = (): boolean => state.status === 'terminated';
+  upsertSearchAttributes(lifecycleSearchAttributes(state));
+  while (!terminated()) {
+    const ticket = wake;
+    if (refreshStanding) {
+      refreshStanding = false;
+      try {
+        state.standing = await whmcs.readClientStanding(state.config.clientId);
+      } catch {
+        // WHMCS unreachable or refusing: keep the last standing; the next signal or sweep tries again.
+      }
+    }
+    if (inspectPbx) {
+      inspectPbx = false;
+      try {
+        await repairDrift(state);
+      } catch (err) {
+        state.lastError = { at: workflowNowIso(), step: 'inspect', message: failureMessage(err) };
+      }
+    }
+    await carryOut(state);
+    upsertSearchAttributes(lifecycleSearchAttributes(state));
+    processed = ticket;
+    if (workflowInfo().continueAsNewSuggested) break;
+    const reminder = nextReminderAt(state);
+    const waitMs = reminder ? Math.max(1000, Date.parse(reminder) - workflowNowMs()) : undefined;
+    if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
+    else await condition(() => wake !== ticket || terminated(), waitMs);
+    if (wake === ticket && !terminated()) requestWake();
+  }
+  processed = wake;
+  await condition(allHandlersFinished);
+  if (terminated()) {
+    upsertSearchAttributes(lifecycleSearchAttributes(state));
+    return state;
+  }
+  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state });
+}
+
+async function carryOut(state: LifecycleState): Promise<void> {
+  // Each step changes the state the next plan sees, so plan again after every step (bounded: a plan converges).
+  for (let round = 0; round < 8; round++) {
+    applyLowBalanceRearm(state, workflowNowIso());
+    const [step] = planSteps(state, workflowNowIso());
+    if (!step) return;
+    try {
+      await runStep(state, step);
+      state.lastError = undefined;
+    } catch (err) {
+      // Only non-retryable failures get here (bad target, bad configuration): keep the workflow alive and
+      // visible, and try again when a signal (e.g. a configuration change) or the next sweep arrives.
+      state.lastError = { at: workflowNowIso(), step: step.kind, message: failureMessage(err) };
+      return;
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+async function runStep(state: LifecycleState, step: Step): Promise<void> {
+  const key = stepKey(state, step);
+  switch (step.kind) {
+    case 'suspend': {
+      const disabled = await pbx.pbxSuspend({ config: state.config, mode: step.mode, idempotencyKey: key });
+      applySuspended(state, step, disabled, workflowNowIso());
+      await whmcs.recordAudit({ kind: 'suspend', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { reason: step.reason, mode: step.mode, disabled } });
+      return;
+    }
+    case 'relabel':
+      applyRelabel(state, step.reason);
+      return;
+    case 'unsuspend': {
+      const suspension = state.suspension!;
+      // Exactly what was disabled, in the mode used then, whatever the product's mode setting says now.
+      await pbx.pbxUnsuspend({ config: state.config, mode: suspension.mode, disabled: suspension.disabled, idempotencyKey: key });
+      applyUnsuspended(state, step.reason, workflowNowIso());
+      await whmcs.recordAudit({ kind: 'unsuspend', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { reason: step.reason, mode: suspension.mode, enabled: suspension.disabled } });
+      return;
+    }
+    case 'notify': {
+      const at = workflowNowIso();
+      try {
+        await whmcs.sendNotification({ idempotencyKey: key, clientId: state.config.clientId, serviceId: state.config.serviceId, template: step.template, standing: state.standing! });
+      } catch {
+        // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
+      }
+      applyNotified(state, step, at);
+      return;
+    }
+    case 'mirror-field': {
+      try {
+        await whmcs.setVoipSuspendedField({ clientId: state.config.clientId, value: step.value, idempotencyKey: key });
+        state.suspendedFieldWritten = step.value;
+        if (state.standing) state.standing.voipSuspendedField = step.value;
+      } catch {
+        state.suspendedFieldWritten = step.value;
+      }
+      return;
+    }
+  }
+}
+
+async function repairDrift(state: LifecycleState): Promise<void> {
+  const report = await pbx.pbxInspect({ config: state.config, ...(state.suspension ? { suspension: state.suspension } : {}) });
+  if (!report.drift) return;
+  // Visible in the Web UI (VoipPbxDrift = true) for as long as the repair takes, e.g. while the PBX is down.
+  state.drift = true;
+  state.lastDriftAt = workflowNowIso();
+  upsertSearchAttributes(lifecycleSearchAttributes(state));
+  const key = `svc-${state.config.serviceId}:${state.seq}:repair:${state.lastDriftAt}`;
+  const verdict = suspensionVerdict(state);
+  if (state.suspension && report.unexpectedlyEnabled.length > 0) {
+    const disabled = await pbx.pbxSuspend({ config: state.config, mode: state.suspension.mode, idempotencyKey: key, only: report.unexpectedlyEnabled });
+    state.suspension.disabled = mergeDisabled(state.suspension.disabled, disabled);
+  } else if (!state.suspension && !('suspend' in verdict && verdict.suspend) && report.unexpectedlyDisabled.length > 0) {
+    await pbx.pbxUnsuspend({ config: state.config, mode: state.config.suspendMode, disabled: report.unexpectedlyDisabled, idempotencyKey: key });
+  }
+  state.drift = false;
+  state.driftRepairs += 1;
+  await whmcs.recordAudit({ kind: 'drift-repaired', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { detail: report.detail } });
+}
+
+function mergeDisabled<T extends { kind: string; id: string }>(a: T[], b: T[]): T[] {
+  const seen = new Set(a.map((x) => `${x.kind}:${x.id}`));
+  return [...a, ...b.filter((x) => !seen.has(`${x.kind}:${x.id}`))];
+}
+
