@@ -2,7 +2,7 @@
  * Admin actions arrive as Temporal updates whose validators call these functions: a bad request is refused with a
  * message that says what to do instead, and changes nothing. They throw plain errors, which reject an update.
  */
-import { balanceVerdict, fieldOverride } from './rules';
+import { suspensionVerdict } from './rules';
 import type { LifecyclePolicy, LifecycleState, Override, ServiceConfig, SuspendMode } from './types';
 
 export class AdminRequestError extends Error {
@@ -54,22 +54,18 @@ export function validateAdminUnsuspend(state: LifecycleState, req: { requestId: 
   if (!state.suspension && !state.adminHold && state.adminOverride !== 'yes') {
     throw new AdminRequestError(`service ${state.config.serviceId} is not suspended`);
   }
-  const field = fieldOverride(state.standing, state.suspendedFieldWritten);
-  if (state.adminOverride !== 'no' && field === 'yes') {
-    throw new AdminRequestError('WHMCS field VoIP Suspended = Yes forces suspension: set it to None in WHMCS, or use `override no`');
-  }
-  if (state.adminOverride !== 'no' && field !== 'no' && !state.adminHold && state.adminOverride !== 'yes') {
-    if (state.standing?.manualSuspend) throw new AdminRequestError('WHMCS field Manual VoIP Suspend = Yes: clear it in WHMCS, or use `override no`');
-    if (state.usageBlock) throw new AdminRequestError(`included minutes are exhausted until ${state.usageBlock.periodEnd}: use \`override no\` to lift the block`);
-    if (state.standing?.hasVoipService) {
-      const verdict = balanceVerdict(state.standing);
-      if ('suspend' in verdict && verdict.suspend) {
-        throw new AdminRequestError(
-          `balance rules would suspend again at once (credit ${state.standing.credit}, due ${state.standing.dueInvoicesBalance}): top up, or use \`override no\` to keep the service active`,
-        );
-      }
-    }
-  }
+  // What would hold the service suspended once the admin's own hold and override are gone?
+  const after: LifecycleState = { ...state, adminHold: undefined, adminOverride: state.adminOverride === 'yes' ? 'none' : state.adminOverride };
+  const verdict = suspensionVerdict(after);
+  if (!('suspend' in verdict && verdict.suspend)) return;
+  const why: Record<string, string> = {
+    override_field: 'WHMCS field VoIP Suspended = Yes forces suspension: set it to None in WHMCS',
+    manual_field: 'WHMCS field Manual VoIP Suspend = Yes: clear it in WHMCS',
+    included_minutes: `included minutes are exhausted until ${state.usageBlock?.periodEnd ?? 'the next period'}`,
+    zero_balance: `balance rules would suspend again at once (credit ${state.standing?.credit}, due ${state.standing?.dueInvoicesBalance}): top up`,
+    unpaid_invoices: `balance rules would suspend again at once (due ${state.standing?.dueInvoicesBalance} exceeds credit ${state.standing?.credit}): top up`,
+  };
+  throw new AdminRequestError(`${why[verdict.reason] ?? verdict.reason}, or use \`override no\` to keep the service active`);
 }
 
 export function validateAdminOverride(state: LifecycleState, req: { requestId: string; value: Override }): void {

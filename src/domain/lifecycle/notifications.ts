@@ -30,6 +30,7 @@ export function mergeFields(standing: ClientStanding, clientId: string, serviceI
     client_id: clientId,
     client_credit: money2(standing.credit),
     client_due_invoices_balance: money2(standing.dueInvoicesBalance),
+    // As entered: the product's own WHMCS templates append ".00" to this field themselves.
     client_custom_field_lowbalancethreshold: standing.lowBalanceThreshold ?? '',
     service_id: serviceId,
   };
@@ -37,7 +38,7 @@ export function mergeFields(standing: ClientStanding, clientId: string, serviceI
 
 /** Replaces WHMCS-style `{$name}` merge fields; unknown fields stay visible rather than vanishing. */
 export function renderMergeFields(text: string, fields: Record<string, string>): string {
-  return text.replace(/\{\$([a-z0-9_]+)\}/g, (whole, name: string) => (name in fields ? fields[name]! : whole));
+  return text.replace(/\{\$([a-z0-9_]+)\}/g, (whole, name: string) => (Object.hasOwn(fields, name) ? fields[name]! : whole));
 }
 
 const builtIn: Record<TemplateName, { subject: string; body: string }> = {

@@ -39,6 +39,9 @@ export function planSteps(state: LifecycleState, nowIso: string): Step[] {
   } else if ('suspend' in verdict && state.suspension) {
     steps.push({ kind: 'unsuspend', reason: verdict.reason });
     suspendedAfter = false;
+  } else if ('keep' in verdict && state.suspension && !notifiesClient(state.suspension.reason)) {
+    // The suspension's own cause is gone, but invoices are still outstanding: that is now why it stays.
+    steps.push({ kind: 'relabel', reason: 'unpaid_invoices' });
   }
   const low = lowBalanceDecision(state, suspendedAfter, nowIso);
   if (low.send) {
@@ -111,6 +114,7 @@ export function applyTerminated(state: LifecycleState, nowIso: string, reason: s
   state.status = 'terminated';
   state.seq += 1;
   state.history.push({ seq: state.seq, at: nowIso, from, to: 'terminated', reason });
+  if (state.history.length > HISTORY_LIMIT) state.history.splice(0, state.history.length - HISTORY_LIMIT);
 }
 
 /** The idempotency key of a step: stable across retries and replays, unique per transition. */

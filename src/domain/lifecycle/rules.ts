@@ -60,7 +60,8 @@ export function lowBalanceDecision(state: LifecycleState, suspended: boolean, no
   if (!standing || threshold === null || threshold === undefined || threshold.trim() === '') return { send: undefined, alerted: false };
   const below = toMicros(standing.credit) <= toMicros(threshold.trim());
   if (!below) return { send: undefined, alerted: false };
-  if (suspended) return { send: undefined, alerted: state.lowBalance.alerted };
+  // Disarmed while suspended, so the alert fires again after a top-up that leaves credit low.
+  if (suspended) return { send: undefined, alerted: false };
   if (!state.lowBalance.alerted) return { send: 'alert', alerted: true };
   if (reminderDue(state, nowIso)) return { send: 'reminder', alerted: true };
   return { send: undefined, alerted: true };
