@@ -7,10 +7,13 @@ import type { Logger } from '../src/log';
 import { createAuditActivities } from './audit.activities';
 import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecycle.activities';
 import { createSweepActivities, type SweepDeps } from './sweep.activities';
+import { createWhmcsActivities } from './whmcs.activities';
+import type { WhmcsCharging } from '../src/ports/whmcs';
 
 export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps {
   pool: Pool;
   log: Logger;
+  charging: WhmcsCharging;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAuditActivities(deps),
     ...createLifecycleActivities(deps),
     ...createSweepActivities(deps),
+    ...createWhmcsActivities(deps),
   };
 }
 

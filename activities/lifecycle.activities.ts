@@ -143,6 +143,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     },
 
     async pbxInspect(input: { config: ServiceConfig; suspension?: Suspension }): Promise<DriftReport> {
+      // Nothing was switched off (all was already off when it suspended): nothing of ours can have drifted.
+      if (input.suspension && input.suspension.disabled.length === 0) return compareWithPbx(input.suspension, []);
       const adapter = deps.pbx.adapterFor(input.config.server);
       const mode = input.suspension?.mode ?? input.config.suspendMode;
       const result = await adapter.inspect(target(input.config, mode, input.suspension?.disabled), mode);

@@ -9,6 +9,7 @@ import type { Config } from './config';
 import type { Logger } from './log';
 import type { ActivityDeps } from '../activities';
 import { createWhmcsGateway, WhmcsConfigError } from './adapters/whmcs';
+import { createWhmcsCharging } from './adapters/whmcs/charging';
 import type { WhmcsGateway } from './ports/whmcs';
 import { loadProductsFile, parseProducts, type ProductCatalog } from './adapters/services/products-file';
 import { createServiceRepository } from './adapters/services/service-repository';
@@ -17,6 +18,9 @@ import { defaultLifecyclePolicy } from './domain/lifecycle/admin';
 import type { LifecyclePolicy } from './domain/lifecycle/types';
 import type { PbxResolver } from '../activities/lifecycle.activities';
 import { PbxConfigError } from './adapters/pbx/errors';
+import type { WhmcsEventDispatcher } from './ports/whmcs-events';
+import { createTemporalEventDispatcher } from './temporal/event-dispatcher';
+import { syncClientServices } from './adapters/services/service-sync';
 
 export function whmcsFieldIds(config: Config) {
   return {
@@ -83,6 +87,7 @@ export function buildDeps(
     pool: ctx.pool,
     log: ctx.log,
     whmcs,
+    charging: createWhmcsCharging({ whmcs, pool: ctx.pool, log: ctx.log }),
     pbx: ctx.pbx ?? unconfiguredPbx(),
     notify: { channel: config.NOTIFY_CHANNEL, ...(mailer ? { mailer } : {}) },
     hasVoipFieldConfigured: !!config.WHMCS_FIELD_HAS_VOIP_SERVICE,
@@ -91,4 +96,16 @@ export function buildDeps(
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
+}
+
+/** The webhook's dispatcher: WHMCS events become signals to the service workflows. */
+export function buildEventDispatcher(built: BuiltDeps): WhmcsEventDispatcher {
+  const { deps } = built;
+  return createTemporalEventDispatcher({
+    target: deps.lifecycleTarget,
+    servicesOfClient: (clientId) => deps.services.listByClient(clientId),
+    service: (serviceId) => deps.services.get(serviceId),
+    syncClient: async (clientId) => (await syncClientServices(deps, clientId)).services,
+    log: deps.log,
+  });
 }

@@ -12,10 +12,11 @@ import { startEmbeddedPostgres } from './runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from './runtime/temporal-cli';
 import { startTemporalDevServer } from './runtime/temporal-dev-server';
 import { connectClient, ensureSearchAttributes } from './temporal/client';
-import { healthRoute, startApiServer } from './api/server';
+import { healthRoute, sendJson, startApiServer, type Route } from './api/server';
 import { createVoipbillWorker } from '../worker';
 import { installTemporalRuntime } from './temporal/runtime';
-import { buildDeps } from './composition';
+import { buildDeps, buildEventDispatcher } from './composition';
+import { createWhmcsWebhookRoutes } from './api/webhook';
 import { ensureSchedules } from './temporal/schedules';
 
 export interface RunningSystem {
@@ -113,6 +114,15 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         port: config.API_PORT,
         log,
         routes: [
+          ...(config.WEBHOOK_SECRET
+            ? createWhmcsWebhookRoutes({
+                secrets: [config.WEBHOOK_SECRET],
+                replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
+                pool,
+                dispatcher: buildEventDispatcher(built),
+                log,
+              })
+            : [webhookNotConfiguredRoute()]),
           healthRoute(async () => {
             const db = await pool.query('SELECT 1').then(
               () => 'ok',
@@ -134,6 +144,14 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     await stopAll();
     throw err;
   }
+}
+
+function webhookNotConfiguredRoute(): Route {
+  return {
+    method: 'POST',
+    path: '/webhooks/whmcs',
+    handler: (_req, res) => sendJson(res, 503, { error: 'webhook disabled: set WEBHOOK_SECRET (at least 32 bytes)' }),
+  };
 }
 
 function redactedUrl(url: string): string {

@@ -148,7 +148,9 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     await carryOut(state);
     upsertSearchAttributes(lifecycleSearchAttributes(state));
     processed = ticket;
-    if (workflowInfo().continueAsNewSuggested) break;
+    const info = workflowInfo();
+    const cap = state.policy.continueAsNewAfterEvents;
+    if (info.continueAsNewSuggested || (cap !== undefined && info.historyLength >= cap)) break;
     const reminder = nextReminderAt(state);
     const waitMs = reminder ? Math.max(1000, Date.parse(reminder) - workflowNowMs()) : undefined;
     if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
@@ -165,19 +167,22 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
 }
 
 async function carryOut(state: LifecycleState): Promise<void> {
-  // Each step changes the state the next plan sees, so plan again after every step (bounded: a plan converges).
-  for (let round = 0; round < 8; round++) {
+  // A plan is carried out whole (a suspension and its message belong together), then planned again until the
+  // rules are satisfied; bounded, because an applied plan converges.
+  for (let round = 0; round < 4; round++) {
     applyLowBalanceRearm(state, workflowNowIso());
-    const [step] = planSteps(state, workflowNowIso());
-    if (!step) return;
-    try {
-      await runStep(state, step);
-      state.lastError = undefined;
-    } catch (err) {
-      // Only non-retryable failures get here (bad target, bad configuration): keep the workflow alive and
-      // visible, and try again when a signal (e.g. a configuration change) or the next sweep arrives.
-      state.lastError = { at: workflowNowIso(), step: step.kind, message: failureMessage(err) };
-      return;
+    const steps = planSteps(state, workflowNowIso());
+    if (steps.length === 0) return;
+    for (const step of steps) {
+      try {
+        await runStep(state, step);
+        state.lastError = undefined;
+      } catch (err) {
+        // Only non-retryable failures get here (bad target, bad configuration): keep the workflow alive and
+        // visible, and try again when a signal (e.g. a configuration change) or the next sweep arrives.
+        state.lastError = { at: workflowNowIso(), step: step.kind, message: failureMessage(err) };
+        return;
+      }
     }
   }
 }

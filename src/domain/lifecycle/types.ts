@@ -69,6 +69,8 @@ export interface LifecyclePolicy {
   reminderHours: number;
   /** Mirror the state into the WHMCS "VoIP Suspended" field so WHMCS admins see it. */
   mirrorSuspendedField: boolean;
+  /** Continue-as-new after this many history events even if the server has not suggested it yet (tests). */
+  continueAsNewAfterEvents?: number;
 }
 
 export interface LifecycleState {

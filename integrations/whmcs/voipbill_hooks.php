@@ -1,0 +1,203 @@
+<?php
+/**
+ * voipbill hooks for WHMCS: forwards top-ups, transactions, module commands and client edits to voipbill's webhook,
+ * signed with HMAC-SHA256 over "<timestamp>.<body>". Install as includes/hooks/voipbill_hooks.php (see README.md).
+ *
+ * Configuration (constants in configuration.php win over environment variables):
+ *   VOIPBILL_WEBHOOK_URL     e.g. https://voipbill.example.net/webhooks/whmcs
+ *   VOIPBILL_WEBHOOK_SECRET  the same value as voipbill's WEBHOOK_SECRET (at least 32 bytes)
+ *
+ * Hooks run inside WHMCS's own requests (payment callbacks, admin pages, cron), so this file never throws and never
+ * waits long: connect 2 s, total 4 s. A failed delivery is written to the WHMCS activity log; voipbill's periodic
+ * reconciliation is the safety net for anything lost.
+ */
+if (!defined('WHMCS')) {
+    die('This file cannot be accessed directly');
+}
+
+if (!function_exists('voipbill_setting')) {
+    function voipbill_setting($name, $default = null)
+    {
+        if (defined($name)) {
+            return constant($name);
+        }
+        $env = getenv($name);
+        return ($env === false || $env === '') ? $default : $env;
+    }
+
+    /** The signature voipbill checks: "sha256=" . hex(HMAC-SHA256(secret, timestamp . "." . body)). */
+    function voipbill_sign($secret, $timestamp, $body)
+    {
+        return 'sha256=' . hash_hmac('sha256', $timestamp . '.' . $body, $secret);
+    }
+
+    /** Exact money arithmetic on WHMCS's decimal strings (no floats): "12.5" -> 1250. Null when unparsable. */
+    function voipbill_cents($amount)
+    {
+        $text = trim((string) $amount);
+        if (!preg_match('/^(-?)(\d*)(?:\.(\d{0,2}))?$/', $text, $m) || ($m[2] === '' && (!isset($m[3]) || $m[3] === ''))) {
+            return null;
+        }
+        $cents = ((int) ($m[2] === '' ? '0' : $m[2])) * 100 + (int) str_pad(isset($m[3]) ? $m[3] : '', 2, '0');
+        return $m[1] === '-' ? -$cents : $cents;
+    }
+
+    function voipbill_format_cents($cents)
+    {
+        $sign = $cents < 0 ? '-' : '';
+        $abs = abs($cents);
+        return $sign . intdiv($abs, 100) . '.' . str_pad((string) ($abs % 100), 2, '0', STR_PAD_LEFT);
+    }
+
+    function voipbill_log($message)
+    {
+        if (function_exists('logActivity')) {
+            logActivity('voipbill webhook: ' . $message);
+        }
+    }
+
+    /** POSTs the body; returns [httpStatus or 0, error text or '']. */
+    function voipbill_post($url, array $headers, $body)
+    {
+        $transport = voipbill_setting('VOIPBILL_WEBHOOK_TRANSPORT', function_exists('curl_init') ? 'curl' : 'stream');
+        if ($transport === 'curl') {
+            $ch = curl_init($url);
+            curl_setopt_array($ch, [
+                CURLOPT_POST => true,
+                CURLOPT_POSTFIELDS => $body,
+                CURLOPT_RETURNTRANSFER => true,
+                CURLOPT_CONNECTTIMEOUT => 2,
+                CURLOPT_TIMEOUT => 4,
+                CURLOPT_HTTPHEADER => $headers,
+            ]);
+            $response = curl_exec($ch);
+            $status = (int) curl_getinfo($ch, CURLINFO_HTTP_CODE);
+            $error = $response === false ? curl_error($ch) : '';
+            curl_close($ch);
+            return [$status, $error];
+        }
+        $context = stream_context_create(['http' => [
+            'method' => 'POST',
+            'header' => implode("\r\n", $headers),
+            'content' => $body,
+            'timeout' => 4,
+            'ignore_errors' => true,
+        ]]);
+        $response = @file_get_contents($url, false, $context);
+        $status = 0;
+        if (isset($http_response_header[0]) && preg_match('#^HTTP/\S+\s+(\d{3})#', $http_response_header[0], $m)) {
+            $status = (int) $m[1];
+        }
+        $error = $response === false ? 'connection failed' : '';
+        return [$status, $error];
+    }
+
+    function voipbill_forward($event, $eventId, array $data)
+    {
+        try {
+            $url = voipbill_setting('VOIPBILL_WEBHOOK_URL');
+            $secret = voipbill_setting('VOIPBILL_WEBHOOK_SECRET');
+            if (!$url || !$secret) {
+                voipbill_log("not configured (VOIPBILL_WEBHOOK_URL / VOIPBILL_WEBHOOK_SECRET); $event not sent");
+                return;
+            }
+            $body = json_encode(
+                ['id' => $eventId, 'event' => $event, 'sent_at' => gmdate('c'), 'data' => $data],
+                JSON_UNESCAPED_SLASHES
+            );
+            $timestamp = (string) time();
+            list($status, $error) = voipbill_post($url, [
+                'Content-Type: application/json',
+                'X-Voipbill-Timestamp: ' . $timestamp,
+                'X-Voipbill-Signature: ' . voipbill_sign($secret, $timestamp, $body),
+                'X-Voipbill-Event-Id: ' . $eventId,
+            ], $body);
+            if ($error !== '' || $status < 200 || $status >= 300) {
+                voipbill_log("$event $eventId failed: " . ($error !== '' ? $error : "HTTP $status"));
+            }
+        } catch (\Throwable $e) {
+            voipbill_log("$event failed: " . $e->getMessage());
+        }
+    }
+
+    function voipbill_random_id($event, $subject)
+    {
+        return 'whmcs-' . str_replace('.', '-', $event) . '-' . $subject . '-' . bin2hex(random_bytes(8));
+    }
+
+    /** Items of a localAPI GetInvoice answer, whatever the list shape. */
+    function voipbill_invoice_items(array $invoice)
+    {
+        $items = isset($invoice['items']['item']) ? $invoice['items']['item'] : [];
+        if (!is_array($items)) {
+            return [];
+        }
+        return isset($items['type']) ? [$items] : $items;
+    }
+
+    function voipbill_on_invoice_paid($vars)
+    {
+        try {
+            $invoiceId = (int) (isset($vars['invoiceid']) ? $vars['invoiceid'] : 0);
+            $invoice = localAPI('GetInvoice', ['invoiceid' => $invoiceId]);
+            if (!is_array($invoice) || !isset($invoice['result']) || $invoice['result'] !== 'success') {
+                voipbill_log("GetInvoice $invoiceId failed: " . (isset($invoice['message']) ? $invoice['message'] : 'no answer'));
+                return;
+            }
+            $topup = 0;
+            foreach (voipbill_invoice_items($invoice) as $item) {
+                if (isset($item['type']) && $item['type'] === 'AddFunds') {
+                    $topup += (int) voipbill_cents(isset($item['amount']) ? $item['amount'] : '0');
+                }
+            }
+            // Only top-ups: usage invoices that voipbill itself raised and paid from credit are not news to it.
+            if ($topup <= 0) {
+                return;
+            }
+            voipbill_forward('invoice.paid', 'whmcs-invoice-paid-' . $invoiceId, [
+                'invoiceid' => $invoiceId,
+                'userid' => (int) (isset($invoice['userid']) ? $invoice['userid'] : 0),
+                'total' => isset($invoice['total']) ? (string) $invoice['total'] : null,
+                'is_topup' => true,
+                'topup_amount' => voipbill_format_cents($topup),
+            ]);
+        } catch (\Throwable $e) {
+            voipbill_log('InvoicePaid failed: ' . $e->getMessage());
+        }
+    }
+
+    function voipbill_on_transaction($vars)
+    {
+        $data = [];
+        foreach (['id', 'userid', 'amountin', 'amountout', 'invoiceid', 'transid', 'gateway', 'date'] as $key) {
+            $data[$key] = isset($vars[$key]) ? $vars[$key] : null;
+        }
+        voipbill_forward('transaction.added', 'whmcs-transaction-' . (int) $data['id'], $data);
+    }
+
+    function voipbill_module_hook($event)
+    {
+        return function ($vars) use ($event) {
+            $params = isset($vars['params']) && is_array($vars['params']) ? $vars['params'] : [];
+            $serviceId = (int) (isset($params['serviceid']) ? $params['serviceid'] : 0);
+            voipbill_forward($event, voipbill_random_id($event, $serviceId), [
+                'serviceid' => $serviceId,
+                'userid' => (int) (isset($params['userid']) ? $params['userid'] : 0),
+            ]);
+        };
+    }
+
+    function voipbill_on_client_edit($vars)
+    {
+        $userId = (int) (isset($vars['userid']) ? $vars['userid'] : 0);
+        voipbill_forward('client.edited', voipbill_random_id('client.edited', $userId), ['userid' => $userId]);
+    }
+}
+
+add_hook('InvoicePaid', 1, 'voipbill_on_invoice_paid');
+add_hook('AddTransaction', 1, 'voipbill_on_transaction');
+add_hook('AfterModuleCreate', 1, voipbill_module_hook('service.created'));
+add_hook('AfterModuleSuspend', 1, voipbill_module_hook('service.suspended'));
+add_hook('AfterModuleUnsuspend', 1, voipbill_module_hook('service.unsuspended'));
+add_hook('AfterModuleTerminate', 1, voipbill_module_hook('service.terminated'));
+add_hook('ClientEdit', 1, 'voipbill_on_client_edit');

@@ -1,0 +1,205 @@
+/**
+ * Keyset polling of `v_xml_cdr` by arrival — `(insert_date, xml_cdr_uuid)`, or `(end_epoch, id)` before 5.1 — never
+ * by call start, so a long call whose row lands after newer rows is still read.
+ *
+ * Why an overlap window: `insert_date` is FusionPBX's `now()`, the start of the inserting transaction, so a row can
+ * become visible after rows with a later `insert_date` were already read. Each fetch therefore also re-reads the last
+ * `overlapSeconds` before the high-water mark, minus the arrival keys the cursor remembers (`dedupeMemory`); only
+ * rows never read before come back. When more rows than `dedupeMemory` fall in the window, the cursor keeps the
+ * newest and moves a floor up, so the cursor stays small at the cost of a shorter effective overlap under load.
+ */
+import type { Pool } from 'pg';
+import type { CdrFeed, CdrFetchRequest, CdrPage, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
+import { decodeCursor, emptyStats, encodeCursor } from '../cursor';
+import { InvalidCursorError } from '../errors';
+import { normalizeFusionRow, type FusionCdrRow, type FusionExcludeRules } from './cdr-normalize';
+import type { FusionSchema } from './schema-probe';
+
+interface FusionCursor {
+  /** Arrival column the keys refer to; a schema change invalidates the cursor. */
+  a: 'insert_date' | 'end_epoch';
+  /** High-water mark: [arrival key µs, id] of the last row read by the forward scan. */
+  h: [number, string] | null;
+  /** Exclusive floor (µs) of the remembered keys: overlap re-reads start above it. */
+  fl: number | null;
+  /** Remembered rows near the high-water mark: `<hw − key µs, base 36>:<id>` joined by `,`. */
+  s: string;
+}
+
+function isFusionCursor(d: unknown): d is FusionCursor {
+  const c = d as FusionCursor;
+  return (
+    !!c &&
+    (c.a === 'insert_date' || c.a === 'end_epoch') &&
+    (c.h === null || (Array.isArray(c.h) && typeof c.h[0] === 'number' && typeof c.h[1] === 'string')) &&
+    (c.fl === null || typeof c.fl === 'number') &&
+    typeof c.s === 'string'
+  );
+}
+
+const WANTED: Array<[string, string]> = [
+  ['domain_name', 'text'],
+  ['extension_uuid', 'text'],
+  ['direction', 'text'],
+  ['caller_id_number', 'text'],
+  ['source_number', 'text'],
+  ['caller_destination', 'text'],
+  ['destination_number', 'text'],
+  ['start_epoch', 'numeric'],
+  ['answer_epoch', 'numeric'],
+  ['end_epoch', 'numeric'],
+  ['billsec', 'numeric'],
+  ['billmsec', 'numeric'],
+  ['leg', 'text'],
+  ['originating_leg_uuid', 'text'],
+  ['cc_side', 'text'],
+  ['hangup_cause', 'text'],
+  ['status', 'text'],
+  ['voicemail_message', 'boolean'],
+  ['last_arg', 'text'],
+];
+
+export interface FusionFetchContext {
+  server: string;
+  pool: Pool;
+  schema: FusionSchema;
+  pageSize: number;
+  overlapSeconds: number;
+  dedupeMemory: number;
+  exclude: FusionExcludeRules;
+  /** Extension numbers for the `extension_uuid`s of a page (a lookup table, not a join: the join defeats the index). */
+  extensions: (uuids: Set<string>) => Promise<(uuid: string) => string | undefined>;
+}
+
+/** Arrival key text from SQL → microseconds since the epoch (fits a double exactly until year 2255). */
+function keyToMicros(arrival: 'insert_date' | 'end_epoch', text: string): number {
+  if (arrival === 'insert_date') return Date.parse(`${text.slice(0, 23)}Z`) * 1000 + Number(text.slice(23, 26));
+  return Math.round(Number(text) * 1e6);
+}
+
+/** Microseconds → an exact SQL literal for the arrival column. */
+function microsToParam(arrival: 'insert_date' | 'end_epoch', us: number): string {
+  const ms = Math.floor(us / 1000);
+  if (arrival === 'insert_date') return `${new Date(ms).toISOString().slice(0, 23)}${String(us - ms * 1000).padStart(3, '0')}Z`;
+  const s = Math.floor(us / 1e6);
+  return `${s}.${String(us - s * 1e6).padStart(6, '0')}`;
+}
+
+function selectList(schema: FusionSchema): string {
+  const cols = [`c.${schema.idColumn}::text AS id`];
+  for (const [name, type] of WANTED) {
+    if (!schema.cdrColumns.has(name)) cols.push(`NULL::${type} AS ${name}`);
+    else if (type === 'text' && (name.endsWith('_uuid') || name === 'leg')) cols.push(`c.${name}::text AS ${name}`);
+    else cols.push(`c.${name}`);
+  }
+  cols.push(
+    schema.arrival === 'insert_date'
+      ? `to_char(c.insert_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS arrival`
+      : 'c.end_epoch::text AS arrival',
+  );
+  return cols.join(', ');
+}
+
+export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetchRequest): Promise<CdrPage> {
+  const { schema, server } = ctx;
+  const feed: CdrFeed | undefined = request.feed?.tenant ? { tenant: request.feed.tenant } : undefined;
+  const cursor = decodeCursor(server, 'fusionpbx', feed, request.cursor, isFusionCursor);
+  const arrival = schema.arrival;
+  if (cursor && cursor.a !== arrival) {
+    // The arrival column changed (upgrade to 5.1+ or a config change): positions are not comparable.
+    throw new InvalidCursorError(`${server}: cursor is keyed on ${cursor.a}, the server now uses ${arrival}`, server);
+  }
+  const limit = Math.max(1, Math.min(request.limit ?? ctx.pageSize, 100_000));
+  const keyType = arrival === 'insert_date' ? 'timestamptz' : 'numeric';
+  const key = `c.${arrival}`;
+  const id = `c.${schema.idColumn}`;
+  const select = selectList(schema);
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+
+  const seen = new Map<string, number>();
+  let hw = cursor?.h ?? null;
+  let floor = cursor?.fl ?? null;
+  if (cursor && hw) {
+    for (const entry of cursor.s === '' ? [] : cursor.s.split(',')) {
+      const colon = entry.indexOf(':');
+      seen.set(entry.slice(colon + 1), hw[0] - parseInt(entry.slice(0, colon), 36));
+    }
+  }
+
+  // Late arrivals inside the overlap window that this cursor chain has not read yet.
+  let late: FusionCdrRow[] = [];
+  if (hw && ctx.overlapSeconds > 0) {
+    params.length = 0;
+    const where = [
+      `${key} >= ${p(microsToParam(arrival, hw[0] - ctx.overlapSeconds * 1e6))}::${keyType}`,
+      `(${key}, ${id}) <= (${p(microsToParam(arrival, hw[0]))}::${keyType}, ${p(hw[1])}::uuid)`,
+      `NOT (${id} = ANY (${p([...seen.keys()])}::uuid[]))`,
+    ];
+    if (floor !== null) where.push(`${key} > ${p(microsToParam(arrival, floor))}::${keyType}`);
+    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
+    late = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;
+  }
+
+  params.length = 0;
+  const where: string[] = [`${key} IS NOT NULL`];
+  if (hw) where.push(`(${key}, ${id}) > (${p(microsToParam(arrival, hw[0]))}::${keyType}, ${p(hw[1])}::uuid)`);
+  if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+  const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
+  const forward = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;
+
+  const uuids = new Set<string>();
+  for (const rows of [late, forward]) for (const r of rows) if (r.extension_uuid) uuids.add(r.extension_uuid);
+  const extensionOf = await ctx.extensions(uuids);
+  const records: NormalizedCdr[] = [];
+  const quarantined: QuarantinedCdr[] = [];
+  const stats = emptyStats();
+  for (const rows of [late, forward]) {
+    for (const row of rows) {
+      stats.rowsRead++;
+      seen.set(row.id, keyToMicros(arrival, row.arrival ?? ''));
+      const outcome = normalizeFusionRow(row, server, ctx.exclude, extensionOf);
+      if (outcome.kind === 'record') records.push(outcome.record);
+      else if (outcome.kind === 'quarantined') quarantined.push(outcome.entry);
+      else {
+        stats.excluded++;
+        stats.excludedByReason[outcome.reason] = (stats.excludedByReason[outcome.reason] ?? 0) + 1;
+      }
+    }
+  }
+  stats.records = records.length;
+  stats.quarantined = quarantined.length;
+
+  const last = forward[forward.length - 1];
+  if (last) hw = [keyToMicros(arrival, last.arrival ?? ''), last.id];
+
+  let s = '';
+  if (hw && ctx.overlapSeconds > 0) {
+    // Keep only keys the next overlap re-read can reach; 1 s of slack against rounding at the window's edge.
+    const windowStart = hw[0] - ctx.overlapSeconds * 1e6 - 1e6;
+    let kept = [...seen].filter(([, k]) => k >= windowStart && (floor === null || k > floor));
+    if (kept.length > ctx.dedupeMemory) {
+      kept.sort((x, y) => x[1] - y[1]);
+      const dropped = kept.length - ctx.dedupeMemory;
+      floor = Math.max(floor ?? -Infinity, kept[dropped - 1]![1]);
+      kept = kept.slice(dropped).filter(([, k]) => k > floor!);
+    }
+    if (floor !== null && floor < windowStart) floor = null;
+    const top = hw[0];
+    s = kept.map(([rowId, k]) => `${(top - k).toString(36)}:${rowId}`).join(',');
+  } else {
+    floor = null;
+  }
+
+  return {
+    records,
+    quarantined,
+    stats,
+    nextCursor: encodeCursor<FusionCursor>('fusionpbx', feed, { a: arrival, h: hw, fl: floor, s }),
+    hasMore: forward.length === limit || late.length === limit,
+  };
+}

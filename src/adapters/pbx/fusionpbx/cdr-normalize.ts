@@ -1,0 +1,146 @@
+/**
+ * One `v_xml_cdr` row → a billable record, an excluded leg, or a quarantined row (reference §3). Rules:
+ * - bill on `billsec` (`duration` includes ringing before 5.2), answered ⇔ billsec > 0, `status` is only a hint;
+ * - outbound numbers from `destination_number`, inbound DIDs from `caller_destination`;
+ * - times from the `*_epoch` columns (exact UTC on every era; the 4.4 stamps are zone-less local time);
+ * - B-legs, lost ring-group races and call-centre agent legs are not calls to bill (configurable).
+ * Runs once per row on million-row backfills: plain comparisons, no regular expressions.
+ */
+import type { CdrDisposition, CdrDirection, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
+import { epochToIso } from '../cursor';
+
+/** The selected columns; node-postgres returns `numeric` as strings. Absent columns are selected as NULL. */
+export interface FusionCdrRow {
+  id: string;
+  domain_name: string | null;
+  extension_uuid: string | null;
+  direction: string | null;
+  caller_id_number: string | null;
+  source_number: string | null;
+  caller_destination: string | null;
+  destination_number: string | null;
+  start_epoch: string | null;
+  answer_epoch: string | null;
+  end_epoch: string | null;
+  billsec: string | null;
+  billmsec: string | null;
+  leg: string | null;
+  originating_leg_uuid: string | null;
+  cc_side: string | null;
+  hangup_cause: string | null;
+  status: string | null;
+  voicemail_message: boolean | null;
+  last_arg: string | null;
+  /** Arrival key text (ISO instant with microseconds, or end_epoch). */
+  arrival: string | null;
+}
+
+export interface FusionExcludeRules {
+  bLegs: boolean;
+  loseRace: boolean;
+  ccAgentLegs: boolean;
+  originatingLegs: boolean;
+}
+
+export type RowOutcome =
+  | { kind: 'record'; record: NormalizedCdr }
+  | { kind: 'excluded'; reason: string }
+  | { kind: 'quarantined'; entry: QuarantinedCdr };
+
+const FAILED_CAUSES = new Set([
+  'CALL_REJECTED',
+  'CHAN_NOT_IMPLEMENTED',
+  'DESTINATION_OUT_OF_ORDER',
+  'EXCHANGE_ROUTING_ERROR',
+  'INCOMPATIBLE_DESTINATION',
+  'INVALID_NUMBER_FORMAT',
+  'MANDATORY_IE_MISSING',
+  'NETWORK_OUT_OF_ORDER',
+  'NORMAL_TEMPORARY_FAILURE',
+  'NORMAL_UNSPECIFIED',
+  'NO_ROUTE_DESTINATION',
+  'RECOVERY_ON_TIMER_EXPIRE',
+  'REQUESTED_CHAN_UNAVAIL',
+  'SUBSCRIBER_ABSENT',
+  'SYSTEM_SHUTDOWN',
+  'UNALLOCATED_NUMBER',
+]);
+
+function disposition(billsec: number, cause: string | null, status: string | null): CdrDisposition {
+  if (billsec > 0) return 'answered';
+  switch (cause) {
+    case 'USER_BUSY':
+      return 'busy';
+    case 'ORIGINATOR_CANCEL':
+      return 'cancelled';
+    case 'NO_ANSWER':
+    case 'NO_USER_RESPONSE':
+    case 'ALLOTTED_TIMEOUT':
+      return 'no_answer';
+  }
+  if (cause !== null && FAILED_CAUSES.has(cause)) return 'failed';
+  if (status === 'busy' || status === 'cancelled' || status === 'failed') return status;
+  return 'no_answer';
+}
+
+function num(text: string | null): number {
+  return text === null || text === '' ? NaN : Number(text);
+}
+
+function quarantine(row: FusionCdrRow, reason: string): RowOutcome {
+  return { kind: 'quarantined', entry: { originId: row.id, reason, raw: row } };
+}
+
+export function normalizeFusionRow(row: FusionCdrRow, source: string, exclude: FusionExcludeRules, extensionOf: (uuid: string) => string | undefined): RowOutcome {
+  if (exclude.bLegs && row.leg === 'b') return { kind: 'excluded', reason: 'b_leg' };
+  if (exclude.loseRace && row.hangup_cause === 'LOSE_RACE') return { kind: 'excluded', reason: 'lose_race' };
+  if (exclude.ccAgentLegs && row.cc_side === 'agent') return { kind: 'excluded', reason: 'cc_agent_leg' };
+  if (exclude.originatingLegs && row.originating_leg_uuid !== null) return { kind: 'excluded', reason: 'originating_leg' };
+
+  let direction: CdrDirection;
+  const dir = row.cc_side === 'agent' ? 'inbound' : row.direction;
+  if (dir === 'inbound' || dir === 'outbound' || dir === 'local') direction = dir;
+  else return quarantine(row, `direction: ${JSON.stringify(row.direction)} is not inbound, outbound or local`);
+
+  const start = num(row.start_epoch);
+  if (!(start > 0)) return quarantine(row, `start_epoch: ${JSON.stringify(row.start_epoch)} is not a positive epoch`);
+  const end = num(row.end_epoch);
+  if (!(end >= start)) return quarantine(row, `end_epoch: ${JSON.stringify(row.end_epoch)} is missing or before start_epoch ${row.start_epoch}`);
+  const billsec = num(row.billsec);
+  if (!(billsec >= 0) || !Number.isInteger(billsec)) return quarantine(row, `billsec: ${JSON.stringify(row.billsec)} is not a whole number of seconds ≥ 0`);
+  if (billsec > end - start + 1) return quarantine(row, `billsec: ${billsec} is longer than the call (${end - start} s from start_epoch to end_epoch)`);
+  const answer = num(row.answer_epoch);
+
+  const dialled = row.destination_number ?? '';
+  let destination = dialled;
+  let did: string | null = null;
+  if (direction === 'inbound') {
+    did = row.caller_destination || null;
+    destination = did ?? dialled;
+  }
+  if (destination === '') return quarantine(row, `destination_number: missing${direction === 'inbound' ? ' (and no caller_destination)' : ''}`);
+
+  const billmsec = num(row.billmsec);
+  const answeredAt = billsec > 0 ? epochToIso(answer > 0 ? answer : end - billsec) : answer > 0 ? epochToIso(answer) : null;
+  const voicemail = row.status === 'voicemail' || row.voicemail_message === true || dialled.startsWith('*99');
+  const record: NormalizedCdr = {
+    source,
+    sourceKind: 'fusionpbx',
+    originId: row.id,
+    direction,
+    caller: row.caller_id_number || row.source_number || '',
+    destination,
+    did,
+    startedAt: epochToIso(start),
+    answeredAt,
+    endedAt: epochToIso(end),
+    billsec,
+    billmsec: Number.isFinite(billmsec) ? billmsec : null,
+    disposition: disposition(billsec, row.hangup_cause, row.status),
+    tenant: row.domain_name,
+    extension: row.extension_uuid === null ? null : (extensionOf(row.extension_uuid) ?? null),
+    voicemail,
+    raw: row as unknown as Record<string, unknown>,
+  };
+  return { kind: 'record', record };
+}

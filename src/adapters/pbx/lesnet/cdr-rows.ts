@@ -1,0 +1,152 @@
+/**
+ * One line of a LES.NET CDR file → a normalized CDR through the configured mapping, or a quarantine entry naming the
+ * line, the column and the value. Identity: the call-id column when mapped, else a hash of the dedupe columns, with
+ * `#2`, `#3`… for identical rows in one file (two genuinely identical calls must not merge into one).
+ */
+import { createHash } from 'node:crypto';
+import type { CdrDirection, CdrDisposition, CdrFeed, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
+import type { CdrField, CdrFormat } from './config';
+import { parseDuration, timeParser, type TimeParser } from './text-format';
+
+export type LineOutcome =
+  | { kind: 'record'; record: NormalizedCdr; startMs: number }
+  | { kind: 'excluded'; reason: string }
+  | { kind: 'quarantined'; entry: QuarantinedCdr };
+
+export class LesnetRowMapper {
+  private readonly parseTime: TimeParser;
+  private indexes: Partial<Record<CdrField, number>> = {};
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(
+    private readonly format: CdrFormat,
+    private readonly source: string,
+    private readonly feed: CdrFeed,
+  ) {
+    this.parseTime = timeParser(format.timestampFormat, format.timeZone);
+    for (const [name, col] of Object.entries(format.columns)) if (typeof col === 'number') this.indexes[name as CdrField] = col;
+  }
+
+  /** Resolves column names from the header row; returns the names that are missing from it. */
+  useHeader(names: string[]): string[] {
+    const missing: string[] = [];
+    const lower = names.map((n) => n.trim().toLowerCase());
+    for (const [field, col] of Object.entries(this.format.columns)) {
+      if (typeof col !== 'string') continue;
+      const i = lower.indexOf(col.toLowerCase());
+      if (i < 0) missing.push(`${field} ("${col}")`);
+      else this.indexes[field as CdrField] = i;
+    }
+    return missing;
+  }
+
+  map(fields: string[], lineNo: number, line: string): LineOutcome {
+    const raw: Record<string, unknown> = { line: lineNo, text: line };
+    const get = (f: CdrField): string | undefined => {
+      const i = this.indexes[f];
+      return i === undefined ? undefined : fields[i];
+    };
+    for (const [f, i] of Object.entries(this.indexes)) {
+      raw[f] = fields[i];
+      if (i >= fields.length) return this.quarantine(raw, `line ${lineNo}: ${fields.length} fields, but ${f} is mapped to column ${i}`);
+    }
+    const peer = get('peer');
+    if (this.feed.peer && peer !== undefined && peer !== this.feed.peer) return { kind: 'excluded', reason: 'other_peer' };
+    const did = get('did');
+    const caller = get('caller') ?? '';
+    const destination = get('destination') ?? '';
+    if (this.feed.dids?.length && ![did, caller, destination].some((n) => n !== undefined && this.feed.dids!.includes(n))) {
+      return { kind: 'excluded', reason: 'other_did' };
+    }
+
+    const startText = get('start') ?? '';
+    const startMs = this.parseTime(startText);
+    if (startMs === undefined) return this.quarantine(raw, `line ${lineNo}: start ${JSON.stringify(startText)} does not match ${this.format.timestampFormat}`);
+    const time = (f: 'answer' | 'end'): number | null | string => {
+      const text = get(f);
+      if (text === undefined || text === '') return null;
+      const v = this.parseTime(text);
+      return v === undefined ? `line ${lineNo}: ${f} ${JSON.stringify(text)} does not match ${this.format.timestampFormat}` : v;
+    };
+    const answerMs = time('answer');
+    const endMs0 = time('end');
+    if (typeof answerMs === 'string') return this.quarantine(raw, answerMs);
+    if (typeof endMs0 === 'string') return this.quarantine(raw, endMs0);
+    const dur = (f: 'billableDuration' | 'totalDuration'): number | null | string => {
+      const text = get(f);
+      if (text === undefined) return null;
+      const v = parseDuration(text, this.format.durationUnit);
+      return v === undefined ? `line ${lineNo}: ${f} ${JSON.stringify(text)} is not a duration in ${this.format.durationUnit}` : v;
+    };
+    const billMs0 = dur('billableDuration');
+    const totalMs = dur('totalDuration');
+    if (typeof billMs0 === 'string') return this.quarantine(raw, billMs0);
+    if (typeof totalMs === 'string') return this.quarantine(raw, totalMs);
+    const billMs = billMs0 ?? (answerMs !== null && endMs0 !== null ? Math.max(0, endMs0 - answerMs) : 0);
+    const endMs = endMs0 ?? startMs + (totalMs ?? billMs);
+    if (endMs < startMs) return this.quarantine(raw, `line ${lineNo}: end is before start`);
+    if (destination === '') return this.quarantine(raw, `line ${lineNo}: destination is empty`);
+
+    const disposition = get('disposition');
+    const answered = this.format.answered === 'duration' ? billMs > 0 : this.format.answeredValues.includes((disposition ?? '').trim());
+    const round = this.format.billsecRounding === 'ceil' ? Math.ceil : this.format.billsecRounding === 'floor' ? Math.floor : Math.round;
+    const billsec = answered ? round(billMs / 1000) : 0;
+
+    let direction: CdrDirection;
+    if (typeof this.format.direction === 'string') direction = this.format.direction;
+    else {
+      const value = (get('direction') ?? '').trim();
+      const mapped = this.format.direction.values[value];
+      if (!mapped) return this.quarantine(raw, `line ${lineNo}: direction ${JSON.stringify(value)} is not one of ${Object.keys(this.format.direction.values).join(', ')}`);
+      direction = mapped;
+    }
+
+    const originId = this.identity(fields, get, billMs);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const inboundDid = direction === 'inbound' ? (did || destination) : null;
+    const record: NormalizedCdr = {
+      source: this.source,
+      sourceKind: 'lesnet',
+      originId,
+      direction,
+      caller,
+      destination: inboundDid ?? destination,
+      did: inboundDid,
+      startedAt: iso(startMs),
+      answeredAt: billsec > 0 ? iso(answerMs ?? endMs - billMs) : null,
+      endedAt: iso(endMs),
+      billsec,
+      billmsec: answered ? billMs : 0,
+      disposition: billsec > 0 ? 'answered' : dispositionOf(disposition),
+      tenant: peer ?? this.feed.peer ?? null,
+      extension: null,
+      voicemail: false,
+      raw,
+    };
+    return { kind: 'record', record, startMs };
+  }
+
+  private identity(fields: string[], get: (f: CdrField) => string | undefined, billMs: number): string {
+    const callId = get('callId');
+    if (callId) return callId;
+    const key = (this.format.dedupeKey ?? ['start', 'caller', 'destination', 'billableDuration'])
+      .map((f) => (f === 'billableDuration' && get(f) === undefined ? String(billMs) : (get(f) ?? '')))
+      .join('\u0001');
+    const hash = createHash('sha1').update(key).digest('base64url').slice(0, 20);
+    const n = (this.occurrences.get(hash) ?? 0) + 1;
+    this.occurrences.set(hash, n);
+    return n === 1 ? hash : `${hash}#${n}`;
+  }
+
+  private quarantine(raw: Record<string, unknown>, reason: string): LineOutcome {
+    return { kind: 'quarantined', entry: { reason, raw } };
+  }
+}
+
+function dispositionOf(text: string | undefined): CdrDisposition {
+  const t = (text ?? '').toUpperCase();
+  if (t.includes('BUSY')) return 'busy';
+  if (t.includes('CANCEL')) return 'cancelled';
+  if (t.includes('FAIL') || t.includes('CONGEST')) return 'failed';
+  return 'no_answer';
+}

@@ -1,0 +1,135 @@
+/**
+ * Exactly-once usage charging in two modes (per package): `credit` deducts from WHMCS credit (AddCredit remove, for
+ * real-time billing); `invoice` raises an invoice with line items and pays it from credit (CreateInvoice
+ * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance).
+ *
+ * WHMCS has no idempotency keys, so the charge ID (derived from the caller's business key) is committed to
+ * PostgreSQL first and written into the credit description or invoice notes; any attempt after the first looks for
+ * it in WHMCS before posting. This covers a timeout after WHMCS applied the charge and a crash at any point.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { formatCents } from '../../domain/money';
+import type { Logger } from '../../log';
+import type { ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
+import { chargesRepository, type ChargesRepository } from './charges.repository';
+import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
+import { reconcileClient } from './reconcile';
+
+export function chargeIdFor(chargeKey: string): string {
+  return `vb-${createHash('sha256').update(chargeKey, 'utf8').digest('hex').slice(0, 24)}`;
+}
+
+/** The marker WHMCS stores with the charge; reconcile.ts finds charges by it. */
+export function chargeTag(chargeId: string): string {
+  return `[voipbill ${chargeId}]`;
+}
+
+/** Thrown when a charge key is reused with a different client, mode or amount; a bug in the caller, not retryable. */
+export class WhmcsChargeConflictError extends Error {
+  override readonly name = 'WhmcsChargeConflictError';
+}
+
+/** Thrown when a charge request is malformed (empty key, no lines, non-positive total). Not retryable. */
+export class WhmcsChargeInvalidError extends Error {
+  override readonly name = 'WhmcsChargeInvalidError';
+}
+
+function validate(req: ChargeRequest): bigint {
+  if (!req.chargeKey || req.chargeKey.length > 200) throw new WhmcsChargeInvalidError(`chargeKey must be 1-200 characters, got ${JSON.stringify(req.chargeKey)}`);
+  if (!Number.isSafeInteger(req.clientId) || req.clientId <= 0) throw new WhmcsChargeInvalidError(`clientId must be a positive integer, got ${req.clientId}`);
+  if (!req.description.trim()) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: description is empty`);
+  if (req.lines.length === 0) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: no lines`);
+  const total = req.lines.reduce((sum, l) => sum + l.amountCents, 0n);
+  if (total <= 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total ${formatCents(total)} must be positive`);
+  if (req.mode !== 'credit' && req.mode !== 'invoice') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: unknown mode ${String(req.mode)}`);
+  return total;
+}
+
+/** Invoices dated this long before the ledger row may still hold the charge (WHMCS dates are server-local). */
+const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
+
+export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log: Logger }): WhmcsCharging {
+  const repo: ChargesRepository = chargesRepository(deps.pool);
+  const { whmcs, log } = deps;
+
+  async function findInWhmcs(row: ChargeRecord): Promise<{ whmcsRef: string | null; invoiceId?: number } | null> {
+    const tag = chargeTag(row.chargeId);
+    if (row.mode === 'credit') {
+      const hits = (await whmcs.getCredits(row.clientId)).filter((c) => c.description.includes(tag));
+      if (hits.length > 1) log.error('charge found more than once in the WHMCS credit log', { chargeId: row.chargeId, count: hits.length });
+      return hits[0] ? { whmcsRef: `credit:${hits[0].id}` } : null;
+    }
+    const cutoff = new Date(row.createdAt.getTime() - LOOKBACK_MS).toISOString().slice(0, 10);
+    for (let offset: number | null = 0; offset !== null; ) {
+      const page = await whmcs.listInvoices(row.clientId, { newestFirst: true, offset });
+      const hit = page.items.find((i) => i.notes.includes(tag));
+      if (hit) return { whmcsRef: `invoice:${hit.id}`, invoiceId: hit.id };
+      if (page.items.length > 0 && page.items.every((i) => i.date !== null && i.date < cutoff)) break;
+      offset = page.nextOffset;
+    }
+    return null;
+  }
+
+  async function invoiceDetails(invoiceId: number) {
+    const inv = await whmcs.getInvoice(invoiceId);
+    return { whmcsRef: `invoice:${invoiceId}`, invoiceStatus: inv.status, invoiceBalanceCents: inv.balanceCents };
+  }
+
+  async function apply(row: ChargeRecord) {
+    const tag = chargeTag(row.chargeId);
+    if (row.mode === 'credit') {
+      const r = await whmcs.removeCredit({ clientId: row.clientId, amountCents: row.amountCents, description: `${row.description} ${tag}` });
+      return { whmcsRef: null, newCreditCents: r.newBalanceCents };
+    }
+    const { invoiceId } = await whmcs.createInvoice({
+      clientId: row.clientId,
+      lines: row.lines.map((l) => ({ description: l.description, amountCents: l.amountCents, taxed: l.taxed ?? false })),
+      notes: `${row.description}\n${tag}`,
+      autoApplyCredit: true,
+    });
+    // CreateInvoice's reported status after auto-applied credit is unconfirmed; read the real one.
+    return invoiceDetails(invoiceId);
+  }
+
+  async function postCharge(req: ChargeRequest): Promise<ChargeRecord> {
+    const amountCents = validate(req);
+    const chargeId = chargeIdFor(req.chargeKey);
+    const { fresh } = await repo.insertPending({ ...req, chargeId, amountCents });
+    return repo.withLock(chargeId, async (q) => {
+      let row = await repo.get(q, chargeId);
+      if (row.clientId !== req.clientId || row.mode !== req.mode || row.amountCents !== amountCents) {
+        throw new WhmcsChargeConflictError(
+          `charge key ${req.chargeKey} was first recorded for client ${row.clientId}, ${row.mode}, ${formatCents(row.amountCents)}; now client ${req.clientId}, ${req.mode}, ${formatCents(amountCents)}`,
+        );
+      }
+      if (row.status !== 'pending') return row;
+      if (!fresh || row.attempts > 0) {
+        const found = await findInWhmcs(row);
+        if (found) {
+          log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
+          return repo.markPosted(q, chargeId, found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
+        }
+      }
+      row = await repo.markAttempt(q, chargeId);
+      try {
+        const posted = await repo.markPosted(q, chargeId, await apply(row));
+        log.info('charge posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
+        return posted;
+      } catch (err) {
+        if (err instanceof WhmcsBusinessError || err instanceof WhmcsNotFoundError) {
+          log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
+          return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+        }
+        await repo.recordError(q, chargeId, err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+    });
+  }
+
+  return {
+    postCharge,
+    listFailedCharges: (opts) => repo.listFailed(opts),
+    reconcile: (opts) => reconcileClient({ whmcs, repo }, opts),
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * The WHMCS webhook: events from integrations/whmcs/voipbill_hooks.php, signed with HMAC-SHA256 over
+ * `<timestamp>.<raw body>`. A bad or stale signature gets 401 and changes nothing; a valid event is recorded by its ID
+ * (table whmcs_webhook_events) and dispatched once, so duplicate or replayed deliveries are harmless.
+ *
+ * Headers: `X-Voipbill-Timestamp: <unix seconds>`, `X-Voipbill-Signature: sha256=<lower-case hex>`.
+ * Body: `{"id": "<event id>", "event": "<name>", "sent_at": "<ISO-8601>", "data": {...}}`.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Pool } from 'pg';
+import { z } from 'zod';
+import type { Logger } from '../log';
+import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
+import { sendJson, type Route } from './server';
+
+export const SIGNATURE_HEADER = 'x-voipbill-signature';
+export const TIMESTAMP_HEADER = 'x-voipbill-timestamp';
+export const DEFAULT_WEBHOOK_PATH = '/webhooks/whmcs';
+
+export function signWebhook(secret: string, timestamp: string, body: Buffer | string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+/** Pure: no I/O, the clock is passed in. Several secrets allow rotation without downtime. */
+export function verifyWebhookSignature(input: {
+  secrets: readonly string[];
+  timestamp: string | undefined;
+  signature: string | undefined;
+  body: Buffer;
+  nowSeconds: number;
+  windowSeconds: number;
+}): VerifyResult {
+  const { timestamp, signature } = input;
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing or malformed timestamp' };
+  if (Math.abs(input.nowSeconds - Number(timestamp)) > input.windowSeconds) {
+    return { ok: false, reason: `timestamp outside the ${input.windowSeconds}s replay window` };
+  }
+  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: 'missing or malformed signature' };
+  const given = Buffer.from(signature, 'utf8');
+  for (const secret of input.secrets) {
+    const expected = Buffer.from(signWebhook(secret, timestamp, input.body), 'utf8');
+    if (timingSafeEqual(given, expected)) return { ok: true };
+  }
+  return { ok: false, reason: 'signature does not match' };
+}
+
+const id = z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(String);
+const envelope = z.object({
+  id: z.string().min(1).max(200),
+  event: z.string().min(1).max(100),
+  sent_at: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+export type WebhookEnvelope = z.output<typeof envelope>;
+
+type Dispatch =
+  | { kind: 'credit'; run: (d: WhmcsEventDispatcher) => Promise<void> }
+  | { kind: 'ignore'; reason: string };
+
+function positiveId(value: unknown): string | null {
+  const r = id.safeParse(value);
+  return r.success && r.data !== '0' ? r.data : null;
+}
+const text = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+
+const serviceActions: Record<string, 'create' | 'suspend' | 'unsuspend' | 'terminate'> = {
+  'service.created': 'create',
+  'service.suspended': 'suspend',
+  'service.unsuspended': 'unsuspend',
+  'service.terminated': 'terminate',
+};
+
+/** Pure mapping from a verified event to a dispatcher call. */
+export function planDispatch(e: WebhookEnvelope): Dispatch {
+  const eventId = e.id;
+  const clientId = positiveId(e.data.userid);
+  switch (e.event) {
+    case 'invoice.paid': {
+      if (e.data.is_topup !== true && e.data.is_topup !== 1 && e.data.is_topup !== '1') return { kind: 'ignore', reason: 'not a top-up invoice' };
+      if (!clientId) return { kind: 'ignore', reason: 'invoice.paid without userid' };
+      const amountHint = text(e.data.topup_amount);
+      const invoiceId = positiveId(e.data.invoiceid) ?? undefined;
+      return { kind: 'credit', run: (d) => d.creditChanged({ eventId, clientId, reason: 'topup', ...(amountHint ? { amountHint } : {}), ...(invoiceId ? { invoiceId } : {}) }) };
+    }
+    case 'transaction.added': {
+      if (!clientId) return { kind: 'ignore', reason: 'transaction without a client' };
+      const amountHint = text(e.data.amountin);
+      return { kind: 'credit', run: (d) => d.creditChanged({ eventId, clientId, reason: 'transaction', ...(amountHint ? { amountHint } : {}) }) };
+    }
+    case 'client.edited':
+      if (!clientId) return { kind: 'ignore', reason: 'client.edited without userid' };
+      return { kind: 'credit', run: (d) => d.clientFieldsChanged({ eventId, clientId }) };
+    default: {
+      const action = serviceActions[e.event];
+      if (!action) return { kind: 'ignore', reason: `event ${e.event} is not handled` };
+      const serviceId = positiveId(e.data.serviceid);
+      if (!serviceId) return { kind: 'ignore', reason: `${e.event} without serviceid` };
+      return { kind: 'credit', run: (d) => d.serviceChanged({ eventId, serviceId, action, ...(clientId ? { clientId } : {}) }) };
+    }
+  }
+}
+
+export interface WhmcsWebhookOptions {
+  secrets: string | readonly string[];
+  replayWindowSeconds?: number;
+  pool: Pool;
+  dispatcher: WhmcsEventDispatcher;
+  log: Logger;
+  path?: string;
+  /** Unix seconds; injected for tests. */
+  now?: () => number;
+}
+
+export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
+  const secrets = typeof opts.secrets === 'string' ? [opts.secrets] : [...opts.secrets];
+  if (secrets.length === 0 || secrets.some((s) => Buffer.byteLength(s) < 32)) {
+    throw new RangeError('WEBHOOK_SECRET must be at least 32 bytes');
+  }
+  const windowSeconds = opts.replayWindowSeconds ?? 300;
+  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const log = opts.log.child({ component: 'whmcs-webhook' });
+
+  const handler: Route['handler'] = async (req, res, body) => {
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const verdict = verifyWebhookSignature({
+      secrets,
+      timestamp: header(TIMESTAMP_HEADER),
+      signature: header(SIGNATURE_HEADER),
+      body,
+      nowSeconds: now(),
+      windowSeconds,
+    });
+    if (!verdict.ok) {
+      log.warn('webhook refused', { reason: verdict.reason, remote: req.socket.remoteAddress });
+      return sendJson(res, 401, { error: 'invalid signature', reason: verdict.reason });
+    }
+    let event: WebhookEnvelope;
+    try {
+      event = envelope.parse(JSON.parse(body.toString('utf8')));
+    } catch (err) {
+      return sendJson(res, 400, { error: `malformed event: ${err instanceof Error ? err.message.slice(0, 200) : 'unparsable'}` });
+    }
+    const plan = planDispatch(event);
+    const result = await recordAndDispatch(opts.pool, opts.dispatcher, event, plan, log);
+    sendJson(res, result.status, result.body);
+  };
+  return [{ method: 'POST', path: opts.path ?? DEFAULT_WEBHOOK_PATH, handler }];
+}
+
+async function recordAndDispatch(pool: Pool, dispatcher: WhmcsEventDispatcher, event: WebhookEnvelope, plan: Dispatch, log: Logger) {
+  const conn = await pool.connect();
+  try {
+    await conn.query('BEGIN');
+    await conn.query(
+      `INSERT INTO whmcs_webhook_events (event_id, event, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`,
+      [event.id, event.event, JSON.stringify(event)],
+    );
+    // The row lock makes a concurrent duplicate wait, then see the event as already dispatched.
+    const { rows } = await conn.query<{ dispatched_at: Date | null }>('SELECT dispatched_at FROM whmcs_webhook_events WHERE event_id = $1 FOR UPDATE', [event.id]);
+    if (rows[0]?.dispatched_at) {
+      await conn.query('COMMIT');
+      return { status: 200, body: { status: 'duplicate', id: event.id } };
+    }
+    let outcome = 'ignored';
+    let response = { status: 202, body: { status: 'ignored', id: event.id, reason: plan.kind === 'ignore' ? plan.reason : '' } as Record<string, unknown> };
+    if (plan.kind !== 'ignore') {
+      try {
+        await plan.run(dispatcher);
+        outcome = 'dispatched';
+        response = { status: 200, body: { status: 'dispatched', id: event.id } };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        log.error('webhook dispatch failed', { id: event.id, event: event.event, error: err });
+        await conn.query('UPDATE whmcs_webhook_events SET outcome = $2 WHERE event_id = $1', [event.id, `error: ${message}`.slice(0, 1000)]);
+        await conn.query('COMMIT');
+        return { status: 503, body: { error: 'dispatch failed; deliver again', id: event.id } };
+      }
+    }
+    await conn.query('UPDATE whmcs_webhook_events SET dispatched_at = now(), outcome = $2 WHERE event_id = $1', [event.id, outcome]);
+    await conn.query('COMMIT');
+    log.info('webhook event', { id: event.id, event: event.event, outcome });
+    return response;
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    conn.release();
+  }
+}

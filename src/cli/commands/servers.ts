@@ -1,0 +1,87 @@
+/**
+ * `voipbill servers`: the admin's view of the servers file. `test` connects to every PBX and carrier and says exactly
+ * what is wrong (unreachable, bad credentials, not allowed, misconfigured); `list` shows what is configured.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../log';
+import { PbxError } from '../../adapters/pbx/errors';
+import { loadPbxRegistry } from '../../adapters/pbx/registry';
+import type { ConnectionReport } from '../../ports/pbx';
+import { UsageError, type CliCommand } from '../main';
+
+const USAGE = `usage: voipbill servers test [--file <servers.json>] [--server <name>]... [--json]
+       voipbill servers list [--file <servers.json>] [--json]
+
+  test      connect to each configured PBX / carrier and report, per check, ok or what is wrong
+  list      print the configured servers (name and kind)
+
+  --file    the servers file (default: $VOIPBILL_SERVERS_FILE, else ./servers.json); credentials it names are read
+            from the environment or from its secrets file ($VOIPBILL_SECRETS_FILE overrides "secretsFile")
+  --server  only this server (repeatable)
+  --json    machine-readable output
+Exit codes: 0 all ok, 1 a server failed or the file is invalid, 2 bad arguments.`;
+
+const MARK: Record<string, string> = { ok: 'ok  ', unreachable: 'FAIL', 'bad-credentials': 'FAIL', 'not-allowed': 'FAIL', misconfigured: 'FAIL', error: 'FAIL' };
+
+function render(reports: ConnectionReport[]): string {
+  const lines: string[] = [];
+  for (const r of reports) {
+    lines.push(`${r.ok ? 'ok  ' : 'FAIL'} ${r.server} (${r.kind})`);
+    for (const c of r.checks) {
+      lines.push(`       ${MARK[c.status] ?? c.status} ${c.check}: ${c.status === 'ok' ? '' : `${c.status} — `}${c.message}`);
+      for (const w of c.warnings ?? []) lines.push(`            warning: ${w}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export const command: CliCommand = {
+  name: 'servers',
+  summary: 'list the PBX/carrier servers, or test their connections',
+  usage: USAGE,
+  async run(args, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...args],
+        options: { file: { type: 'string' }, server: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const [sub, ...extra] = parsed.positionals;
+    if (sub !== 'test' && sub !== 'list') throw new UsageError(sub === undefined ? 'say "test" or "list"' : `unknown subcommand ${JSON.stringify(sub)}`);
+    if (extra.length) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
+    const file = resolve(io.cwd, parsed.values.file ?? io.env.VOIPBILL_SERVERS_FILE ?? 'servers.json');
+
+    let registry;
+    try {
+      registry = await loadPbxRegistry(file, io.env, createLogger('error', {}, (line) => io.stderr(`${line}\n`)));
+    } catch (e) {
+      if (e instanceof PbxError) {
+        io.stderr(`${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+    try {
+      const wanted = parsed.values.server;
+      for (const name of wanted ?? []) {
+        if (!registry.list().some((s) => s.name === name)) throw new UsageError(`--server ${JSON.stringify(name)} is not in ${file}`);
+      }
+      if (sub === 'list') {
+        const servers = registry.list();
+        io.stdout(parsed.values.json ? `${JSON.stringify(servers, null, 2)}\n` : servers.map((s) => `${s.name}\t${s.kind}\n`).join(''));
+        return 0;
+      }
+      const reports = await registry.testAll(wanted);
+      io.stdout(parsed.values.json ? `${JSON.stringify(reports, null, 2)}\n` : render(reports));
+      return reports.every((r) => r.ok) ? 0 : 1;
+    } finally {
+      await registry.close();
+    }
+  },
+};

@@ -1,0 +1,284 @@
+/**
+ * Validates deck rows one at a time and assembles the {@link Deck}. Bad rows are collected with their line and
+ * reason; by default any bad row rejects the whole import, so a deck is either fully loaded or not at all.
+ */
+import { DecimalFormatError, parseDecimalExact, toMicros } from '../money';
+import {
+  COL_CONNECTION_FEE_MICROS,
+  COL_EFFECTIVE_FROM_MS,
+  COL_INCREMENT_ID,
+  COL_LINE,
+  COL_MINIMUM_SECONDS,
+  COL_OLDER_VERSION,
+  COL_RATE_UNITS,
+  COL_STATUS,
+  Deck,
+  ROW_STRIDE,
+} from './deck';
+import { DeckImportError, type DeckRowError } from './errors';
+import { DEFAULT_TARIFF_INCREMENT, formatIncrement, tryParseIncrement, type Increment } from './increment';
+import { PrefixIndex, prefixKey } from './prefix-index';
+import { parseTimestamp } from './timestamp';
+
+/** Raw cell values of one row, by canonical column; undefined when the column is absent. */
+export interface DeckRowFields {
+  prefix: string | undefined;
+  description: string | undefined;
+  rateValue: string | undefined;
+  increment: string | undefined;
+  connectionFee: string | undefined;
+  minimumSeconds: string | undefined;
+  effectiveDate: string | undefined;
+  status: string | undefined;
+  shortDescription: string | undefined;
+}
+
+export interface DeckBuildOptions {
+  /** Load the good rows and list the bad ones instead of rejecting the import. */
+  readonly skipBadRows?: boolean;
+  /** How many row errors to keep for the report (the count is always exact). Default 1000. */
+  readonly maxReportedErrors?: number;
+  /** Name used in error messages, e.g. the file path. */
+  readonly source?: string;
+}
+
+export interface DeckLoadResult {
+  readonly deck: Deck;
+  /** Rows skipped with `skipBadRows` (capped at maxReportedErrors). */
+  readonly skipped: readonly DeckRowError[];
+  readonly skippedCount: number;
+}
+
+/** Rates are read with up to 9 decimals (nano-units per minute); more is rejected, never rounded. */
+export const MAX_RATE_DECIMALS = 9;
+const RATE_SCALE_FACTOR = 10 ** MAX_RATE_DECIMALS;
+const MINIMUM_SECONDS_RE = /^\d{1,6}$/;
+
+/**
+ * V8 keeps substrings as views of their parent: an interned description taken from a 64 KB chunk would pin the whole
+ * chunk. Rebuilding the string detaches it, so memory stays proportional to the distinct descriptions.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : Array.from(s).join('');
+}
+
+export class DeckBuilder {
+  private readonly keys: number[] = [];
+  private readonly rates9: number[] = [];
+  private readonly rateDecimals: number[] = [];
+  private readonly fees: number[] = [];
+  private readonly incrementIds: number[] = [];
+  private readonly minimums: number[] = [];
+  private readonly effective: number[] = [];
+  private readonly statuses: number[] = [];
+  private readonly lines: number[] = [];
+  private readonly descriptions: string[] = [];
+  private readonly shortDescriptions: (string | undefined)[] = [];
+  private hasShortDescription = false;
+  private readonly increments: Increment[] = [DEFAULT_TARIFF_INCREMENT];
+  private readonly incrementIdByText = new Map<string, number>([[formatIncrement(DEFAULT_TARIFF_INCREMENT), 0]]);
+  private readonly strings = new Map<string, string>();
+  private readonly errors: DeckRowError[] = [];
+  private errorCount = 0;
+  private readonly maxErrors: number;
+  readonly source: string;
+
+  constructor(private readonly options: DeckBuildOptions = {}) {
+    this.maxErrors = options.maxReportedErrors ?? 1000;
+    this.source = options.source ?? 'rate deck';
+  }
+
+  /** Records a bad row (or a file-level problem with line 0). */
+  reject(line: number, reason: string): void {
+    this.errorCount++;
+    if (this.errors.length < this.maxErrors) this.errors.push({ line, reason });
+  }
+
+  /** Rejects the import at once, whatever skipBadRows says: the header or file itself is unusable. */
+  fail(line: number, reason: string): never {
+    throw new DeckImportError([{ line, reason }], 1, this.source);
+  }
+
+  private intern(s: string): string {
+    let v = this.strings.get(s);
+    if (v === undefined) {
+      v = detach(s);
+      this.strings.set(v, v);
+    }
+    return v;
+  }
+
+  private incrementIdOf(text: string): number | string {
+    const known = this.incrementIdByText.get(text);
+    if (known !== undefined) return known;
+    const parsed = tryParseIncrement(text);
+    if (typeof parsed === 'string') return parsed;
+    const key = formatIncrement(parsed);
+    let id = this.incrementIdByText.get(key);
+    if (id === undefined) {
+      id = this.increments.length;
+      this.increments.push(parsed);
+      this.incrementIdByText.set(key, id);
+    }
+    this.incrementIdByText.set(detach(text), id);
+    return id;
+  }
+
+  /** Validates one row; a bad row is recorded and nothing of it is kept. */
+  addRow(line: number, f: DeckRowFields): void {
+    const problem = this.tryAdd(line, f);
+    if (problem !== undefined) this.reject(line, problem);
+  }
+
+  private tryAdd(line: number, f: DeckRowFields): string | undefined {
+    let prefix = (f.prefix ?? '').trim();
+    if (prefix.startsWith('+')) prefix = prefix.slice(1);
+    const key = prefixKey(prefix);
+    if (key < 0) return `Prefix ${JSON.stringify(f.prefix ?? '')} is not 1–15 digits`;
+
+    const rateText = (f.rateValue ?? '').trim();
+    let rate9: number;
+    let decimals: number;
+    try {
+      const d = parseDecimalExact(rateText);
+      if (d.units < 0n) return `RateValue ${JSON.stringify(rateText)} is negative`;
+      if (d.scale > MAX_RATE_DECIMALS) return `RateValue ${JSON.stringify(rateText)} has more than ${MAX_RATE_DECIMALS} decimals`;
+      const units9 = d.units * 10n ** BigInt(MAX_RATE_DECIMALS - d.scale);
+      if (units9 > BigInt(Number.MAX_SAFE_INTEGER)) return `RateValue ${JSON.stringify(rateText)} is too large`;
+      rate9 = Number(units9);
+      decimals = d.scale;
+    } catch (e) {
+      if (e instanceof DecimalFormatError) return `RateValue ${JSON.stringify(rateText)} is not a decimal number`;
+      throw e;
+    }
+
+    const incText = (f.increment ?? '').trim();
+    const incrementId = incText === '' ? 0 : this.incrementIdOf(incText);
+    if (typeof incrementId === 'string') return `Increment: ${incrementId}`;
+
+    const feeText = (f.connectionFee ?? '').trim();
+    let fee = 0;
+    if (feeText !== '') {
+      try {
+        const micros = toMicros(feeText);
+        if (micros < 0n) return `ConnectionFee ${JSON.stringify(feeText)} is negative`;
+        if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `ConnectionFee ${JSON.stringify(feeText)} is too large`;
+        fee = Number(micros);
+      } catch (e) {
+        if (e instanceof DecimalFormatError) return `ConnectionFee ${e.input} ${e.reason}`;
+        throw e;
+      }
+    }
+
+    const minText = (f.minimumSeconds ?? '').trim();
+    if (minText !== '' && !MINIMUM_SECONDS_RE.test(minText)) {
+      return `MinimumSeconds ${JSON.stringify(minText)} is not a whole number of seconds`;
+    }
+
+    const effText = (f.effectiveDate ?? '').trim();
+    const effective = effText === '' ? Number.NEGATIVE_INFINITY : parseTimestamp(effText);
+    if (effective === undefined) {
+      return `EffectiveDate ${JSON.stringify(effText)} is not a date (YYYY-MM-DD or ISO 8601; no zone means UTC)`;
+    }
+
+    const statusText = (f.status ?? '').trim();
+    if (statusText !== '' && statusText !== '0' && statusText !== '1') {
+      return `Status ${JSON.stringify(statusText)} must be 1 (tariff rate) or 0 (package custom rate)`;
+    }
+
+    this.keys.push(key);
+    this.rates9.push(rate9);
+    this.rateDecimals.push(decimals);
+    this.fees.push(fee);
+    this.incrementIds.push(incrementId);
+    this.minimums.push(minText === '' ? 0 : Number(minText));
+    this.effective.push(effective);
+    this.statuses.push(statusText === '0' ? 0 : 1);
+    this.lines.push(line);
+    this.descriptions.push(this.intern((f.description ?? '').trim()));
+    if (f.shortDescription !== undefined) {
+      this.hasShortDescription = true;
+      const s = f.shortDescription.trim();
+      this.shortDescriptions[this.keys.length - 1] = s === '' ? undefined : this.intern(s);
+    }
+    return undefined;
+  }
+
+  /**
+   * Builds the deck. Throws {@link DeckImportError} if any row was bad (unless skipBadRows) or if two rows share a
+   * prefix and EffectiveDate (which one applies would be a guess).
+   */
+  finish(): DeckLoadResult {
+    const count = this.keys.length;
+    const effective = Float64Array.from(this.effective);
+    const lines = Int32Array.from(this.lines);
+    const older = new Int32Array(count).fill(-1);
+    // A duplicate stays out of the chain: it is reported (or, with skipBadRows, skipped and listed).
+    const duplicate = (row: number, existing: number): void =>
+      this.reject(lines[row]!, `duplicate Prefix with the same EffectiveDate as line ${lines[existing]}`);
+    // Version chains, newest EffectiveDate first; the index points at each chain's head.
+    const index = PrefixIndex.build(
+      { count, key: (i) => this.keys[i]!, value: (i) => i },
+      (head, row) => {
+        const eff = effective[row]!;
+        if (eff === effective[head]) {
+          duplicate(row, head);
+          return head;
+        }
+        if (eff > effective[head]!) {
+          older[row] = head;
+          return row;
+        }
+        let cur = head;
+        for (;;) {
+          const next = older[cur]!;
+          if (next >= 0 && eff === effective[next]) {
+            duplicate(row, next);
+            return head;
+          }
+          if (next < 0 || eff > effective[next]!) {
+            older[row] = next;
+            older[cur] = row;
+            return head;
+          }
+          cur = next;
+        }
+      },
+    );
+    if (this.errorCount > 0 && !this.options.skipBadRows) {
+      const sorted = [...this.errors].sort((a, b) => a.line - b.line);
+      throw new DeckImportError(sorted, this.errorCount, this.source);
+    }
+    if (count === 0) this.fail(0, 'the deck has no usable rows');
+
+    let rateScale = 0;
+    for (const d of this.rateDecimals) if (d > rateScale) rateScale = d;
+    const divisor = RATE_SCALE_FACTOR / 10 ** rateScale;
+    const data = new Float64Array(count * ROW_STRIDE);
+    for (let i = 0; i < count; i++) {
+      const at = i * ROW_STRIDE;
+      // Every rate is a multiple of 10^(9 - rateScale) nano-units, so this division is exact.
+      data[at + COL_RATE_UNITS] = this.rates9[i]! / divisor;
+      data[at + COL_CONNECTION_FEE_MICROS] = this.fees[i]!;
+      data[at + COL_EFFECTIVE_FROM_MS] = effective[i]!;
+      data[at + COL_OLDER_VERSION] = older[i]!;
+      data[at + COL_INCREMENT_ID] = this.incrementIds[i]!;
+      data[at + COL_MINIMUM_SECONDS] = this.minimums[i]!;
+      data[at + COL_STATUS] = this.statuses[i]!;
+      data[at + COL_LINE] = lines[i]!;
+    }
+    const deck = new Deck({
+      count,
+      keys: Float64Array.from(this.keys),
+      rateScale,
+      data,
+      increments: this.increments,
+      description: this.descriptions,
+      shortDescription: this.hasShortDescription ? Array.from({ length: count }, (_, i) => this.shortDescriptions[i]) : undefined,
+      index,
+      source: this.source,
+    });
+    const skipped = [...this.errors].sort((a, b) => a.line - b.line);
+    return { deck, skipped, skippedCount: this.errorCount };
+  }
+}

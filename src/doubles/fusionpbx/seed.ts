@@ -1,0 +1,229 @@
+/**
+ * Seed data for the FusionPBX double: tenants with gateways and extensions, and `v_xml_cdr` rows written the way
+ * FusionPBX's importer writes them (numeric epochs, 1970 `answer_stamp` for unanswered calls, stripped `+`,
+ * `last_arg = sofia/gateway/<uuid>/<digits>`). Bulk inserts go through `unnest`, so a million rows load in seconds.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { FusionEra } from './schema';
+
+export interface SeedGateway {
+  uuid?: string;
+  name: string;
+  profile?: string;
+  enabled?: boolean | null;
+}
+
+export interface SeedExtension {
+  uuid?: string;
+  extension: string;
+  numberAlias?: string;
+  enabled?: boolean | null;
+}
+
+export interface SeededTenant {
+  domainUuid: string;
+  domainName: string;
+  gateways: Array<{ uuid: string; name: string; profile: string }>;
+  extensions: Array<{ uuid: string; extension: string; numberAlias: string | null }>;
+}
+
+function flag(era: FusionEra, v: boolean | null | undefined): boolean | string | null {
+  if (v === null) return null;
+  const b = v ?? true;
+  return era === '5.5' ? b : String(b);
+}
+
+export async function seedTenant(
+  pool: Pool,
+  era: FusionEra,
+  tenant: { domainName: string; domainUuid?: string; gateways?: SeedGateway[]; extensions?: SeedExtension[] },
+): Promise<SeededTenant> {
+  const domainUuid = tenant.domainUuid ?? randomUUID();
+  await pool.query('INSERT INTO v_domains (domain_uuid, domain_name, domain_enabled) VALUES ($1, $2, true)', [domainUuid, tenant.domainName]);
+  const gateways: SeededTenant['gateways'] = [];
+  for (const g of tenant.gateways ?? []) {
+    const uuid = g.uuid ?? randomUUID();
+    const profile = g.profile ?? 'external';
+    await pool.query(
+      `INSERT INTO v_gateways (gateway_uuid, domain_uuid, gateway, proxy, register, context, profile, enabled)
+       VALUES ($1, $2, $3, 'sip.carrier.example', $4, 'public', $5, $6)`,
+      [uuid, domainUuid, g.name, flag(era, false), g.profile === '' ? '' : profile, flag(era, g.enabled)],
+    );
+    gateways.push({ uuid, name: g.name, profile });
+  }
+  const extensions: SeededTenant['extensions'] = [];
+  for (const e of tenant.extensions ?? []) {
+    const uuid = e.uuid ?? randomUUID();
+    await pool.query(
+      `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, number_alias, accountcode, user_context, enabled)
+       VALUES ($1, $2, $3, $4, $5, $5, $6)`,
+      [uuid, domainUuid, e.extension, e.numberAlias ?? null, tenant.domainName, flag(era, e.enabled)],
+    );
+    extensions.push({ uuid, extension: e.extension, numberAlias: e.numberAlias ?? null });
+  }
+  return { domainUuid, domainName: tenant.domainName, gateways, extensions };
+}
+
+/** One `v_xml_cdr` row in billing terms; omitted fields get the importer's usual values. */
+export interface FusionCdrRow {
+  uuid?: string;
+  domainUuid?: string | null;
+  domainName: string | null;
+  extensionUuid?: string | null;
+  direction: string | null;
+  callerIdNumber: string | null;
+  sourceNumber?: string | null;
+  destinationNumber: string | null;
+  callerDestination?: string | null;
+  startEpoch: number | null;
+  /** 0 when unanswered, as FreeSWITCH writes it. */
+  answerEpoch: number;
+  endEpoch: number | null;
+  billsec: number | string | null;
+  billmsec?: number | null;
+  /** Pre-5.2 duration includes ringing; defaults to billsec (5.2+). */
+  duration?: number | null;
+  hangupCause?: string | null;
+  leg?: 'a' | 'b' | null;
+  originatingLegUuid?: string | null;
+  bridgeUuid?: string | null;
+  ccSide?: string | null;
+  status?: string | null;
+  voicemailMessage?: boolean | null;
+  missedCall?: boolean | null;
+  lastArg?: string | null;
+  /** Arrival time; defaults to the database's now(). Ignored on the 5.0 era (no column). */
+  insertDate?: string | Date | null;
+}
+
+const CDR_COLUMNS: Array<[string, string, (r: FusionCdrRow) => unknown]> = [
+  ['xml_cdr_uuid', 'uuid', (r) => r.uuid],
+  ['domain_uuid', 'uuid', (r) => r.domainUuid ?? null],
+  ['domain_name', 'text', (r) => r.domainName],
+  ['extension_uuid', 'uuid', (r) => r.extensionUuid ?? null],
+  ['direction', 'text', (r) => r.direction],
+  ['caller_id_number', 'text', (r) => r.callerIdNumber],
+  ['source_number', 'text', (r) => r.sourceNumber ?? r.callerIdNumber],
+  ['destination_number', 'text', (r) => r.destinationNumber],
+  ['caller_destination', 'text', (r) => r.callerDestination ?? r.destinationNumber],
+  ['start_epoch', 'numeric', (r) => r.startEpoch],
+  ['start_stamp', 'timestamptz', (r) => (r.startEpoch === null ? null : new Date(r.startEpoch * 1000).toISOString())],
+  ['answer_epoch', 'numeric', (r) => r.answerEpoch],
+  ['answer_stamp', 'timestamptz', (r) => new Date(r.answerEpoch * 1000).toISOString()],
+  ['end_epoch', 'numeric', (r) => r.endEpoch],
+  ['end_stamp', 'timestamptz', (r) => (r.endEpoch === null ? null : new Date(r.endEpoch * 1000).toISOString())],
+  ['duration', 'numeric', (r) => r.duration ?? r.billsec],
+  ['billsec', 'numeric', (r) => r.billsec],
+  ['billmsec', 'numeric', (r) => r.billmsec ?? (typeof r.billsec === 'number' ? r.billsec * 1000 : null)],
+  ['hangup_cause', 'text', (r) => r.hangupCause ?? (Number(r.billsec) > 0 ? 'NORMAL_CLEARING' : 'NO_ANSWER')],
+  ['leg', 'text', (r) => (r.leg === undefined ? 'a' : r.leg)],
+  ['originating_leg_uuid', 'uuid', (r) => r.originatingLegUuid ?? null],
+  ['bridge_uuid', 'text', (r) => r.bridgeUuid ?? null],
+  ['cc_side', 'text', (r) => r.ccSide ?? null],
+  ['voicemail_message', 'boolean', (r) => r.voicemailMessage ?? null],
+  ['missed_call', 'boolean', (r) => r.missedCall ?? null],
+  ['last_app', 'text', (r) => (r.lastArg ? 'bridge' : null)],
+  ['last_arg', 'text', (r) => r.lastArg ?? null],
+];
+
+/** Inserts rows in one statement per 5,000; returns their `xml_cdr_uuid`s in order. */
+export async function insertCdrs(pool: Pool, era: FusionEra, rows: FusionCdrRow[]): Promise<string[]> {
+  const ids = rows.map((r) => r.uuid ?? randomUUID());
+  const cols = [...CDR_COLUMNS];
+  if (era !== '5.0') {
+    cols.push(['status', 'text', (r) => r.status ?? (Number(r.billsec) > 0 ? 'answered' : 'no_answer')]);
+    cols.push(['insert_date', 'timestamptz', (r) => (r.insertDate instanceof Date ? r.insertDate.toISOString() : (r.insertDate ?? null))]);
+  }
+  for (let from = 0; from < rows.length; from += 5000) {
+    const batch = rows.slice(from, from + 5000).map((r, i) => ({ ...r, uuid: ids[from + i] }));
+    const arrays = cols.map(([, , get]) => batch.map((r) => {
+      const v = get(r);
+      return v === undefined ? null : v;
+    }));
+    const names = cols.map(([n]) => n);
+    const selects = cols.map(([n, type], i) =>
+      n === 'insert_date' ? `coalesce(c${i}, clock_timestamp())` : type === 'text' && n === 'leg' ? `c${i}::char(1)` : `c${i}`,
+    );
+    await pool.query(
+      `INSERT INTO v_xml_cdr (${names.join(', ')})
+       SELECT ${selects.join(', ')}
+       FROM unnest(${cols.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS t(${cols.map((_, i) => `c${i}`).join(', ')})`,
+      arrays,
+    );
+  }
+  return ids;
+}
+
+/** A small deterministic PRNG, so generated traffic is the same on every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface GenerateCallsOptions {
+  count: number;
+  tenants: SeededTenant[];
+  /** Epoch seconds of the first call start. */
+  fromEpoch: number;
+  /** Mean seconds between call starts. */
+  spacingSeconds?: number;
+  seed?: number;
+  /** Arrival time = end + this many seconds (FusionPBX imports after hang-up). */
+  importLatencySeconds?: number;
+}
+
+/** Realistic traffic: outbound answered/unanswered, inbound DID calls, local calls, voicemail, lost ring-group legs. */
+export function generateCalls(options: GenerateCallsOptions): FusionCdrRow[] {
+  const rnd = prng(options.seed ?? 42);
+  const pick = <T>(list: T[]): T => list[Math.floor(rnd() * list.length)]!;
+  const rows: FusionCdrRow[] = [];
+  let t = options.fromEpoch;
+  for (let i = 0; i < options.count; i++) {
+    t += Math.max(1, Math.round(rnd() * 2 * (options.spacingSeconds ?? 30)));
+    const tenant = pick(options.tenants);
+    const ext = tenant.extensions.length ? pick(tenant.extensions) : { uuid: null, extension: '1000' };
+    const gw = tenant.gateways[0];
+    const kind = rnd();
+    const answered = rnd() > 0.15;
+    const ring = 2 + Math.floor(rnd() * 20);
+    const talk = answered ? 1 + Math.floor(rnd() * 600) : 0;
+    const start = t;
+    const answer = answered ? start + ring : 0;
+    const end = start + ring + talk;
+    const number = `1${200 + Math.floor(rnd() * 700)}${String(Math.floor(rnd() * 1e7)).padStart(7, '0')}`;
+    const did = `1519555${String(Math.floor(rnd() * 1e4)).padStart(4, '0')}`;
+    const base: FusionCdrRow = {
+      domainUuid: tenant.domainUuid,
+      domainName: tenant.domainName,
+      extensionUuid: ext.uuid,
+      direction: 'outbound',
+      callerIdNumber: ext.extension,
+      destinationNumber: number,
+      startEpoch: start,
+      answerEpoch: answer,
+      endEpoch: end,
+      billsec: talk,
+      hangupCause: answered ? 'NORMAL_CLEARING' : pick(['NO_ANSWER', 'ORIGINATOR_CANCEL', 'USER_BUSY']),
+      insertDate: new Date((end + (options.importLatencySeconds ?? 3)) * 1000),
+    };
+    if (kind < 0.55) {
+      rows.push({ ...base, callerDestination: number, lastArg: gw ? `sofia/gateway/${gw.uuid}/${number}` : null });
+    } else if (kind < 0.8) {
+      rows.push({ ...base, direction: 'inbound', callerIdNumber: number.slice(1), sourceNumber: `+${number}`, destinationNumber: ext.extension, callerDestination: did });
+    } else if (kind < 0.9) {
+      rows.push({ ...base, direction: 'local', destinationNumber: pick(tenant.extensions)?.extension ?? '1001' });
+    } else if (kind < 0.95) {
+      rows.push({ ...base, direction: 'inbound', callerIdNumber: number.slice(1), destinationNumber: '*99' + ext.extension, callerDestination: did, status: 'voicemail', voicemailMessage: true, billsec: Math.max(talk, 5), answerEpoch: start + ring, endEpoch: start + ring + Math.max(talk, 5), hangupCause: 'NORMAL_CLEARING' });
+    } else {
+      rows.push({ ...base, direction: 'inbound', callerIdNumber: number.slice(1), destinationNumber: ext.extension, callerDestination: did, originatingLegUuid: randomUUID(), hangupCause: 'LOSE_RACE', billsec: 0, answerEpoch: 0 });
+    }
+  }
+  return rows;
+}

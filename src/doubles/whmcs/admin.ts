@@ -1,0 +1,142 @@
+/**
+ * The fake's control surface: seeding clients, products, services and templates; top-ups (which fire the hooks a
+ * real payment fires); fault injection; reading state. Used in-process by tests and over HTTP (/_fake/...) by the
+ * demo and by tests that prefer the wire.
+ */
+import { formatCents } from '../../domain/money';
+import { payInvoice } from './actions-billing';
+import type { Ctx } from './context';
+import { Params } from './context';
+import { adminAmount } from './hooks';
+import type { FakeEmailTemplate, FakeWhmcsState } from './state';
+
+export interface Fault {
+  /** Action name (any case); omitted = any action. */
+  action?: string;
+  /**
+   * error: a WHMCS error envelope; http: a bare HTTP status; html: a 200 maintenance page; reset: drop the connection
+   * unanswered; timeout: hold the request unapplied; timeout-after-apply: apply it, then hold the answer.
+   */
+  kind: 'error' | 'http' | 'timeout' | 'timeout-after-apply' | 'html' | 'reset';
+  message?: string;
+  status?: number;
+  /** How many requests it hits (default 1). */
+  times?: number;
+  /** How long a timeout holds the request before dropping it (default 60 s, or until the client gives up). */
+  delayMs?: number;
+}
+
+export class FaultQueue {
+  private faults: Fault[] = [];
+  add(f: Fault): void {
+    this.faults.push({ ...f, times: f.times ?? 1 });
+  }
+  clear(): void {
+    this.faults = [];
+  }
+  take(action: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => !f.action || f.action.toLowerCase() === action.toLowerCase());
+    if (i < 0) return undefined;
+    const f = this.faults[i]!;
+    f.times = (f.times ?? 1) - 1;
+    if (f.times <= 0) this.faults.splice(i, 1);
+    return f;
+  }
+}
+
+export interface SeedClient {
+  firstname?: string;
+  lastname?: string;
+  email?: string;
+  companyname?: string;
+  status?: string;
+  credit?: string;
+  currencyCode?: string;
+  customfields?: Record<string, string>;
+}
+
+const fieldMap = (fields: Record<string, string> | undefined) => new Map(Object.entries(fields ?? {}).map(([k, v]) => [Number(k), String(v)]));
+
+export function seedClient(state: FakeWhmcsState, c: SeedClient = {}): number {
+  const id = state.next('client');
+  state.clients.set(id, {
+    id, firstname: c.firstname ?? `Client${id}`, lastname: c.lastname ?? 'Test', companyname: c.companyname ?? '', email: c.email ?? `client${id}@example.test`,
+    status: c.status ?? 'Active', currencyCode: c.currencyCode ?? 'USD', creditCents: 0n, customFields: fieldMap(c.customfields), datecreated: state.today(),
+  });
+  if (c.credit && adminAmount(c.credit, 'credit') !== 0n) state.addCreditEntry(id, adminAmount(c.credit, 'credit'), 'Opening balance');
+  return id;
+}
+
+export function seedProduct(state: FakeWhmcsState, p: { pid: number; name?: string; groupname?: string; module?: string; customfields?: Array<{ id: number; name: string }> }): void {
+  state.products.set(p.pid, { pid: p.pid, gid: 1, name: p.name ?? `Product ${p.pid}`, groupname: p.groupname ?? 'VoIP', module: p.module ?? 'voipbill', customFields: p.customfields ?? [] });
+}
+
+export function seedService(
+  state: FakeWhmcsState,
+  s: { clientid: number; pid: number; status?: string; domain?: string; username?: string; dedicatedip?: string; customfields?: Record<string, string>; recurringamount?: string; billingcycle?: string; nextduedate?: string },
+): number {
+  if (!state.clients.has(s.clientid)) throw new Error(`fake WHMCS: no client ${s.clientid}`);
+  if (!state.products.has(s.pid)) throw new Error(`fake WHMCS: no product ${s.pid}`);
+  const id = state.next('service');
+  state.services.set(id, {
+    id, clientid: s.clientid, pid: s.pid, status: s.status ?? 'Active', domain: s.domain ?? '', username: s.username ?? '', dedicatedip: s.dedicatedip ?? '',
+    billingcycle: s.billingcycle ?? 'Monthly', nextduedate: s.nextduedate ?? state.today(), regdate: state.today(), recurringCents: adminAmount(s.recurringamount ?? '0.00', 'recurringamount'),
+    customFields: fieldMap(s.customfields), suspensionreason: '', notes: '',
+  });
+  return id;
+}
+
+export function seedEmailTemplate(state: FakeWhmcsState, t: { name: string; type?: FakeEmailTemplate['type']; subject?: string; disabled?: boolean }): void {
+  state.emailTemplates.set(t.name, { name: t.name, type: t.type ?? 'general', subject: t.subject ?? t.name, disabled: t.disabled ?? false });
+}
+
+/**
+ * A client top-up. 'addfunds' (default) is the client-area Add Funds flow: an AddFunds invoice paid by a gateway,
+ * firing AddInvoicePayment, AddTransaction and InvoicePaid. 'transaction' is an admin transaction with Credit ticked.
+ * 'credit' is Manage Credits / AddCredit, which fires no hook at all.
+ */
+export async function topUp(ctx: Ctx, t: { clientid: number; amount: string; via?: 'addfunds' | 'transaction' | 'credit'; gateway?: string }) {
+  const { state } = ctx;
+  const client = state.clients.get(t.clientid);
+  if (!client) throw new Error(`fake WHMCS: no client ${t.clientid}`);
+  const amount = adminAmount(t.amount, 'amount');
+  if (amount <= 0n) throw new Error(`amount must be positive, got ${t.amount}`);
+  const gateway = t.gateway ?? 'paypal';
+  let invoiceid: number | undefined;
+  if ((t.via ?? 'addfunds') === 'addfunds') {
+    invoiceid = state.next('invoice');
+    const inv = {
+      id: invoiceid, userid: client.id, date: state.today(), duedate: state.today(), datepaid: null, status: 'Unpaid', creditCents: 0n, notes: '', paymentmethod: gateway,
+      items: [{ id: state.next('item'), type: 'AddFunds', relid: 0, description: 'Add Funds', amountCents: amount, taxed: false }],
+    };
+    state.invoices.set(invoiceid, inv);
+    await payInvoice({ ...ctx, params: new Params([]) }, inv, amount, gateway, `TOPUP-${invoiceid}`);
+  } else if (t.via === 'transaction') {
+    const tx = { id: state.next('transaction'), userid: client.id, invoiceid: 0, gateway, date: state.now(), description: 'Manual top-up', amountinCents: amount, feesCents: 0n, amountoutCents: 0n, transid: `TX-${state.transactions.length + 1}` };
+    state.transactions.push(tx);
+    state.addCreditEntry(client.id, amount, 'Manual top-up');
+    await ctx.fireHook('AddTransaction', { id: tx.id, userid: client.id, currency: 1, gateway, date: tx.date, description: tx.description, amountin: formatCents(amount), fees: '0.00', amountout: '0.00', rate: '1.00000', transid: tx.transid, invoiceid: 0, refundid: 0 });
+  } else {
+    state.addCreditEntry(client.id, amount, 'Manual credit');
+  }
+  return { invoiceid: invoiceid ?? null, newbalance: formatCents(client.creditCents) };
+}
+
+/** JSON-safe snapshot: bigint cents as 2-decimal strings (keys keep their `…Cents` names), maps as objects. */
+export function snapshot(state: FakeWhmcsState): unknown {
+  return JSON.parse(
+    JSON.stringify(
+      {
+        clients: [...state.clients.values()],
+        products: [...state.products.values()],
+        services: [...state.services.values()],
+        credits: state.credits,
+        invoices: [...state.invoices.values()].map((i) => ({ ...i, total: state.invoiceTotal(i), balance: state.invoiceBalance(i) })),
+        transactions: state.transactions,
+        emails: state.emails,
+        activityLog: state.activityLog,
+      },
+      (_k, v: unknown) => (typeof v === 'bigint' ? formatCents(v) : v instanceof Map ? Object.fromEntries(v) : v),
+    ),
+  );
+}

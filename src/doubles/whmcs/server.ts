@@ -1,0 +1,229 @@
+/**
+ * A fake WHMCS `/includes/api.php` on a real socket, faithful to the contract in
+ * /work/shared/reference/whmcs-api.md: the same auth and IP failures and texts, envelopes, twice-wrapped paged
+ * lists, 2-decimal money, PHP-serialized custom fields; plus fault injection and a control surface under /_fake/.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { billingActions } from './actions-billing';
+import { clientActions } from './actions-clients';
+import { FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault } from './admin';
+import { ApiFail, Params, type Ctx, type Quirks } from './context';
+import { createHookBus, type HookConfig } from './hooks';
+import { FakeWhmcsState } from './state';
+
+export interface FakeWhmcsSettings {
+  identifier: string;
+  secret: string;
+  /** `$api_access_key` of configuration.php: a matching `accesskey` bypasses the IP allow-list. */
+  accessKey: string | null;
+  /** A legacy admin login (`username` + md5 of the password). */
+  legacyAdmin: { username: string; password: string } | null;
+  /** null = any IP. */
+  allowedIps: string[] | null;
+  /** API role: allowed actions (any case); null = all. */
+  permissions: string[] | null;
+  /** HTTP status of auth/permission failures (unconfirmed in WHMCS; 403 suggested). */
+  authFailureStatus: number;
+  quirks: Quirks;
+  hook: HookConfig | null;
+}
+
+export interface FakeWhmcs {
+  url: string;
+  apiUrl: string;
+  state: FakeWhmcsState;
+  settings: FakeWhmcsSettings;
+  faults: FaultQueue;
+  hooksFired: Array<{ hook: string; vars: Record<string, unknown> }>;
+  addFault(f: Fault): void;
+  seedClient: (c?: Parameters<typeof seedClient>[1]) => number;
+  seedProduct: (p: Parameters<typeof seedProduct>[1]) => void;
+  seedService: (s: Parameters<typeof seedService>[1]) => number;
+  seedEmailTemplate: (t: Parameters<typeof seedEmailTemplate>[1]) => void;
+  topUp(t: Parameters<typeof topUp>[1]): ReturnType<typeof topUp>;
+  close(): Promise<void>;
+}
+
+const actions = new Map(Object.entries({ ...clientActions, ...billingActions }).map(([name, h]) => [name.toLowerCase(), h]));
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', fail);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  // PHP's json_encode escapes "/" and (in this message) quotes; clients must not care, so the fake does it too.
+  let text = JSON.stringify(body).replace(/\//g, '\\/');
+  if (typeof (body as { message?: unknown }).message === 'string' && (body as { message: string }).message.startsWith('Invalid Permissions')) {
+    text = text.replace(/\\"/g, '\\u0022');
+  }
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const MASKED = new Set(['secret', 'password', 'accesskey']);
+
+export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { host?: string; port?: number; clock?: () => Date } = {}): Promise<FakeWhmcs> {
+  const state = new FakeWhmcsState(options.clock);
+  const settings: FakeWhmcsSettings = {
+    identifier: options.identifier ?? 'fake-identifier',
+    secret: options.secret ?? 'fake-secret',
+    accessKey: options.accessKey ?? null,
+    legacyAdmin: options.legacyAdmin ?? null,
+    allowedIps: options.allowedIps ?? null,
+    permissions: options.permissions ?? null,
+    authFailureStatus: options.authFailureStatus ?? 403,
+    quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: true, businessErrorStatus: 200, ...options.quirks },
+    hook: options.hook ?? null,
+  };
+  const faults = new FaultQueue();
+  const internalToken = randomBytes(16).toString('hex');
+  let apiUrl = '';
+  const fireHook = createHookBus({ state, config: () => settings.hook, apiUrl: () => apiUrl, internalToken });
+  const ctxFor = (params: Params): Ctx => ({ state, params, quirks: settings.quirks, fireHook });
+
+  function authFailure(p: Params, remoteIp: string, action: string): { status: number; message: string } | null {
+    const keyOk = settings.accessKey !== null && p.get('accesskey') === settings.accessKey;
+    if (settings.allowedIps && !settings.allowedIps.includes(remoteIp) && !keyOk) return { status: 403, message: `Invalid IP ${remoteIp}` };
+    const id = p.get('identifier') ?? p.get('username');
+    const secret = p.get('secret') ?? p.get('password');
+    const legacy = settings.legacyAdmin;
+    const ok =
+      (id === settings.identifier && secret === settings.secret) ||
+      (legacy !== null && id === legacy.username && secret === createHash('md5').update(legacy.password).digest('hex'));
+    if (!ok) return { status: settings.authFailureStatus, message: 'Authentication Failed' };
+    if (settings.permissions && actions.has(action.toLowerCase()) && !settings.permissions.some((a) => a.toLowerCase() === action.toLowerCase())) {
+      return { status: settings.authFailureStatus, message: `Invalid Permissions: API action "${action.toLowerCase()}" is not allowed` };
+    }
+    return null;
+  }
+
+  async function hold(req: IncomingMessage, res: ServerResponse, ms: number): Promise<void> {
+    await new Promise<void>((done) => {
+      const t = setTimeout(done, ms);
+      req.socket.once('close', () => {
+        clearTimeout(t);
+        done();
+      });
+    });
+    res.destroy();
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const body = await readBody(req);
+    const entries = [...url.searchParams.entries(), ...new URLSearchParams(body).entries()];
+    const p = new Params(entries);
+    const action = p.get('action') ?? '';
+    const internal = req.headers['x-fake-whmcs-internal'] === internalToken;
+    state.requests.push({ action, params: Object.fromEntries(entries.map(([k, v]) => [k, MASKED.has(k) ? '***' : v])) });
+    if (!internal) {
+      const remoteIp = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      const denied = authFailure(p, remoteIp, action);
+      if (denied) return send(res, denied.status, { result: 'error', message: denied.message });
+    }
+    const handler = actions.get(action.toLowerCase());
+    if (!handler) return send(res, 200, { result: 'error', message: 'Command Not Found' });
+    const rt = p.get('responsetype');
+    if (rt !== undefined && rt.toLowerCase() !== 'json') return send(res, 200, { result: 'error', message: `The fake WHMCS only answers responsetype=json, not ${rt}` });
+    const fault = internal ? undefined : faults.take(action);
+    if (fault?.kind === 'reset') return void req.socket.destroy();
+    if (fault?.kind === 'timeout') return hold(req, res, fault.delayMs ?? 60_000);
+    if (fault?.kind === 'error') return send(res, fault.status ?? 200, { result: 'error', message: fault.message ?? 'Injected error' });
+    if (fault?.kind === 'http') {
+      res.writeHead(fault.status ?? 500, { 'content-type': 'text/html' });
+      return void res.end(fault.message ?? '<html><body>Internal Server Error</body></html>');
+    }
+    if (fault?.kind === 'html') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return void res.end(fault.message ?? '<html><body>Down for maintenance</body></html>');
+    }
+    let status = 200;
+    let out: Record<string, unknown>;
+    try {
+      out = { result: 'success', ...(await handler(ctxFor(p))) };
+    } catch (err) {
+      if (!(err instanceof ApiFail)) throw err;
+      status = err.status ?? settings.quirks.businessErrorStatus;
+      out = { result: 'error', message: err.message };
+    }
+    if (fault?.kind === 'timeout-after-apply') return hold(req, res, fault.delayMs ?? 60_000);
+    send(res, status, out);
+  }
+
+  async function admin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const text = await readBody(req);
+    const input = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    const ok = (v: unknown) => send(res, 200, v);
+    if (req.method === 'GET' && path === 'state') return ok(snapshot(state));
+    if (req.method === 'GET' && path === 'requests') return ok(state.requests);
+    if (req.method === 'DELETE' && path === 'faults') return ok((faults.clear(), {}));
+    if (req.method !== 'POST') return send(res, 405, { error: `${req.method} /_fake/${path}` });
+    switch (path) {
+      case 'clients':
+        return ok({ id: seedClient(state, input) });
+      case 'client-fields':
+        state.clientFieldDefinitions = input.fields as Array<{ id: number; name: string }>;
+        return ok({});
+      case 'products':
+        return ok((seedProduct(state, input as Parameters<typeof seedProduct>[1]), {}));
+      case 'services':
+        return ok({ id: seedService(state, input as Parameters<typeof seedService>[1]) });
+      case 'email-templates':
+        return ok((seedEmailTemplate(state, input as Parameters<typeof seedEmailTemplate>[1]), {}));
+      case 'topup':
+        return ok(await topUp(ctxFor(new Params([])), input as Parameters<typeof topUp>[1]));
+      case 'faults':
+        return ok((faults.add(input as unknown as Fault), {}));
+      case 'config':
+        Object.assign(settings, input, { quirks: { ...settings.quirks, ...(input.quirks as Partial<Quirks> | undefined) } });
+        return ok({});
+      default:
+        return send(res, 404, { error: `no fake admin route ${path}` });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const work = url.pathname.startsWith('/_fake/')
+      ? admin(req, res, url.pathname.slice('/_fake/'.length))
+      : url.pathname === '/includes/api.php'
+        ? api(req, res, url)
+        : Promise.resolve(send(res, 404, { error: 'not found' }));
+    work.catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  apiUrl = `${url}/includes/api.php`;
+  return {
+    url,
+    apiUrl,
+    state,
+    settings,
+    faults,
+    hooksFired: fireHook.fired,
+    addFault: (f) => faults.add(f),
+    seedClient: (c) => seedClient(state, c),
+    seedProduct: (p) => seedProduct(state, p),
+    seedService: (s) => seedService(state, s),
+    seedEmailTemplate: (t) => seedEmailTemplate(state, t),
+    topUp: (t) => topUp(ctxFor(new Params([])), t),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}

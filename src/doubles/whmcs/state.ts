@@ -1,0 +1,179 @@
+/**
+ * In-memory state of the fake WHMCS: clients with credit and its log, products and services, invoices (paid from
+ * credit, partly paid, unpaid), transactions, e-mail templates and the e-mail log. Money is bigint cents.
+ */
+
+export interface FakeClient {
+  id: number;
+  firstname: string;
+  lastname: string;
+  companyname: string;
+  email: string;
+  status: string;
+  currencyCode: string;
+  creditCents: bigint;
+  customFields: Map<number, string>;
+  datecreated: string;
+}
+
+export interface FakeProduct {
+  pid: number;
+  gid: number;
+  name: string;
+  groupname: string;
+  /** Server module name; '' means none (Module* commands then fail as in WHMCS). */
+  module: string;
+  customFields: Array<{ id: number; name: string }>;
+}
+
+export interface FakeService {
+  id: number;
+  clientid: number;
+  pid: number;
+  status: string;
+  domain: string;
+  username: string;
+  dedicatedip: string;
+  billingcycle: string;
+  nextduedate: string;
+  regdate: string;
+  recurringCents: bigint;
+  customFields: Map<number, string>;
+  suspensionreason: string;
+  notes: string;
+}
+
+export interface FakeCredit {
+  id: number;
+  clientid: number;
+  date: string;
+  description: string;
+  amountCents: bigint;
+  relid: number;
+}
+
+export interface FakeInvoiceItem {
+  id: number;
+  type: string;
+  relid: number;
+  description: string;
+  amountCents: bigint;
+  taxed: boolean;
+}
+
+export interface FakeInvoice {
+  id: number;
+  userid: number;
+  date: string;
+  duedate: string;
+  datepaid: string | null;
+  status: string;
+  items: FakeInvoiceItem[];
+  creditCents: bigint;
+  notes: string;
+  paymentmethod: string;
+}
+
+export interface FakeTransaction {
+  id: number;
+  userid: number;
+  invoiceid: number;
+  gateway: string;
+  date: string;
+  description: string;
+  amountinCents: bigint;
+  feesCents: bigint;
+  amountoutCents: bigint;
+  transid: string;
+}
+
+export interface FakeEmailTemplate {
+  name: string;
+  type: 'general' | 'product' | 'invoice' | 'domain' | 'support' | 'affiliate';
+  subject: string;
+  disabled: boolean;
+}
+
+export interface FakeSentEmail {
+  template: string;
+  relatedId: number;
+  clientId: number;
+  subject: string;
+  customVars: Record<string, string>;
+  at: string;
+}
+
+export class FakeWhmcsState {
+  clients = new Map<number, FakeClient>();
+  products = new Map<number, FakeProduct>();
+  services = new Map<number, FakeService>();
+  credits: FakeCredit[] = [];
+  invoices = new Map<number, FakeInvoice>();
+  transactions: FakeTransaction[] = [];
+  emailTemplates = new Map<string, FakeEmailTemplate>();
+  emails: FakeSentEmail[] = [];
+  activityLog: Array<{ at: string; clientId: number; description: string }> = [];
+  /** Client custom fields defined in this install; WHMCS renders all of them, blank when unset. */
+  clientFieldDefinitions: Array<{ id: number; name: string }> = [];
+  /** Every API request, for assertions on what the client sent (credentials masked). */
+  requests: Array<{ action: string; params: Record<string, string> }> = [];
+  private seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0 };
+
+  constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  next(kind: keyof FakeWhmcsState['seq']): number {
+    return ++this.seq[kind];
+  }
+
+  today(): string {
+    return this.clock().toISOString().slice(0, 10);
+  }
+
+  now(): string {
+    return this.clock().toISOString().slice(0, 19).replace('T', ' ');
+  }
+
+  invoiceTotal(inv: FakeInvoice): bigint {
+    return inv.items.reduce((sum, i) => sum + i.amountCents, 0n);
+  }
+
+  invoicePaidCents(inv: FakeInvoice): bigint {
+    return this.transactions.filter((t) => t.invoiceid === inv.id).reduce((sum, t) => sum + t.amountinCents - t.amountoutCents, 0n);
+  }
+
+  invoiceBalance(inv: FakeInvoice): bigint {
+    return this.invoiceTotal(inv) - inv.creditCents - this.invoicePaidCents(inv);
+  }
+
+  addCreditEntry(clientid: number, amountCents: bigint, description: string, relid = 0): FakeCredit {
+    const client = this.clients.get(clientid);
+    if (!client) throw new Error(`fake WHMCS: no client ${clientid}`);
+    client.creditCents += amountCents;
+    const entry = { id: this.next('credit'), clientid, date: this.today(), description, amountCents, relid };
+    this.credits.push(entry);
+    return entry;
+  }
+
+  /** Moves client credit onto an unpaid invoice; returns true when that paid it in full. */
+  applyCredit(inv: FakeInvoice, amountCents: bigint): boolean {
+    this.addCreditEntry(inv.userid, -amountCents, `Credit Applied to Invoice #${inv.id}`, inv.id);
+    inv.creditCents += amountCents;
+    return this.settleIfPaid(inv);
+  }
+
+  settleIfPaid(inv: FakeInvoice): boolean {
+    if (inv.status === 'Unpaid' && this.invoiceBalance(inv) <= 0n) {
+      inv.status = 'Paid';
+      inv.datepaid = this.now();
+      return true;
+    }
+    return false;
+  }
+
+  clientIdOfRelated(template: FakeEmailTemplate, relatedId: number): number | null {
+    if (template.type === 'general') return this.clients.has(relatedId) ? relatedId : null;
+    if (template.type === 'product') return this.services.get(relatedId)?.clientid ?? null;
+    if (template.type === 'invoice') return this.invoices.get(relatedId)?.userid ?? null;
+    return null;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The only seam between voipbill and PBXs / carriers: a {@link CdrSource} that yields normalized call records after a
+ * cursor, and a {@link SuspendTarget} that switches a service's calling off and on again. FusionPBX, Vodia and LES.NET
+ * each implement both (a carrier may declare that it cannot suspend); one contract suite
+ * (test/contract/pbx-*.contract.ts) holds every adapter to the semantics documented here.
+ *
+ * Everything crossing this seam is plain JSON (no Date, no bigint), so results can travel through Temporal payloads.
+ */
+
+export type PbxKind = 'fusionpbx' | 'vodia' | 'lesnet';
+
+export type CdrDirection = 'inbound' | 'outbound' | 'local';
+
+/**
+ * What happened to the call, decided from billable time first: a call with billsec > 0 is `answered` even when the
+ * PBX labels it `failed` (FusionPBX does for NORMAL_UNSPECIFIED hang-ups).
+ */
+export type CdrDisposition = 'answered' | 'no_answer' | 'busy' | 'cancelled' | 'failed';
+
+/** One call leg as voipbill bills it, whatever the source. */
+export interface NormalizedCdr {
+  /** Name of the configured server the record came from (see the servers file). */
+  source: string;
+  sourceKind: PbxKind;
+  /**
+   * Stable identity of the record within its source: FusionPBX `xml_cdr_uuid`, Vodia CDR `id`, LES.NET the configured
+   * call-id column or a hash of the configured dedupe columns. Re-reading the same call always yields the same ID,
+   * so `(source, originId)` is the idempotency key for storing CDRs.
+   */
+  originId: string;
+  direction: CdrDirection;
+  /** Calling number as the PBX recorded it (digits, maybe without `+`). */
+  caller: string;
+  /** Number to rate: the dialled number for outbound/local calls, the called DID for inbound calls. */
+  destination: string;
+  /** The DID the call came in on (inbound only), else null. */
+  did: string | null;
+  /** UTC instants, ISO 8601 with `Z`. */
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  /** Whole billable seconds (answer to hang-up); 0 when unanswered. */
+  billsec: number;
+  /** Billable milliseconds when the source has them (sub-second rating), else null. */
+  billmsec: number | null;
+  disposition: CdrDisposition;
+  /** Tenant the call belongs to: FusionPBX domain name, Vodia tenant DNS name, LES.NET peer (when mapped). */
+  tenant: string | null;
+  /** Extension / account involved, when the source knows it. */
+  extension: string | null;
+  /** True when the call reached voicemail (its billsec is the voicemail recording time). */
+  voicemail: boolean;
+  /** The source's own fields for this record (selected columns, JSON object or parsed text row), for audit. */
+  raw: Record<string, unknown>;
+}
+
+/** A row the adapter could not turn into a {@link NormalizedCdr}; kept with its reason, never dropped silently. */
+export interface QuarantinedCdr {
+  originId?: string;
+  /** Names the field and the bad value, e.g. `start_epoch: missing` or `line 14: 9 columns, mapping needs 11`. */
+  reason: string;
+  raw: unknown;
+}
+
+/**
+ * Which part of a source to read. FusionPBX reads every tenant in one feed; Vodia keeps CDRs per tenant; LES.NET
+ * publishes one text file per account. A cursor belongs to one feed.
+ */
+export interface CdrFeed {
+  /** Vodia: tenant DNS name (required unless the server lists exactly one tenant). FusionPBX: restrict to a domain name. */
+  tenant?: string;
+  /** LES.NET: the CDR file URL of the service ("CDR Link"), absolute or relative to the server's base URL. */
+  url?: string;
+  /** LES.NET: keep only rows of these DIDs / this peer (when the column mapping has such columns). */
+  dids?: string[];
+  peer?: string;
+}
+
+/**
+ * Opaque, JSON-serializable resume point. `null` means "from the beginning of what the source still holds".
+ * Cursor semantics, common to all adapters:
+ * - records are ordered by **arrival** at the source (FusionPBX `insert_date`, Vodia CDR id, LES.NET file order),
+ *   never by call start, so a long call whose record arrives late is still returned after the cursor;
+ * - following the chain of `nextCursor`s returns every record at least once; the adapter suppresses the duplicates
+ *   its overlap window re-reads, and a record re-read anyway carries the same `originId` and the same content;
+ * - a cursor from another adapter kind or feed is rejected with `InvalidCursorError`.
+ */
+export type CdrCursor = string;
+
+export interface CdrFetchRequest {
+  cursor: CdrCursor | null;
+  feed?: CdrFeed;
+  /** Page size hint (rows read from the source per call); the adapter's configured default when absent. */
+  limit?: number;
+}
+
+/** Counts for one fetch. Invariant: `rowsRead = records + quarantined + excluded + duplicates`. */
+export interface CdrFetchStats {
+  rowsRead: number;
+  records: number;
+  quarantined: number;
+  /** Rows that are not billable calls by policy (B-legs, lost ring-group races, agent legs, rows of other peers). */
+  excluded: number;
+  excludedByReason: Record<string, number>;
+  /** Rows already returned by an earlier fetch of this cursor chain (overlap window, page shifts, re-read files). */
+  duplicates: number;
+}
+
+export interface CdrPage {
+  records: NormalizedCdr[];
+  quarantined: QuarantinedCdr[];
+  stats: CdrFetchStats;
+  nextCursor: CdrCursor;
+  /** True when the source had more rows than this page returned: fetch again at once with `nextCursor`. */
+  hasMore: boolean;
+}
+
+export interface CdrSource {
+  readonly name: string;
+  readonly kind: PbxKind;
+  /** The feeds to poll when the caller has no service-specific ones (e.g. every configured Vodia tenant). */
+  listFeeds(): Promise<CdrFeed[]>;
+  fetchCdrs(request: CdrFetchRequest): Promise<CdrPage>;
+}
+
+/**
+ * `gateway`: turn off the tenant's gateways / trunks (all calls of the tenant stop).
+ * `extension`: turn off exactly the service's extensions / accounts.
+ */
+export type SuspendMode = 'gateway' | 'extension';
+
+/** What a service is, at the PBX. Parsed from WHMCS product fields by the caller (see the product-field parsers). */
+export interface SuspendTarget {
+  /** FusionPBX domain name, Vodia tenant DNS name. */
+  tenant: string;
+  /**
+   * Gateway mode: the gateways / trunks to act on (FusionPBX gateway UUID or label, Vodia trunk id or name).
+   * Absent = all of the tenant's. Unsuspend should pass exactly the list a suspend returned in `disabled`.
+   */
+  gateways?: string[];
+  /** Extension mode (required there): the extensions / account numbers to act on. */
+  extensions?: string[];
+}
+
+/** One thing at the PBX that voipbill switches. `id` is what to pass back in a {@link SuspendTarget}. */
+export interface PbxItem {
+  kind: 'gateway' | 'extension';
+  id: string;
+  /** Human label (gateway name, extension number) for logs and admin screens. */
+  label: string;
+}
+
+export interface SuspendResult {
+  mode: SuspendMode;
+  /** Items this call switched off. Record them: unsuspend must re-enable exactly these and nothing else. */
+  disabled: PbxItem[];
+  /** Items that were already off (by voipbill earlier, or by an admin); the call still made sure they are stopped. */
+  alreadyDisabled: PbxItem[];
+  /** Names from the target that do not exist at the PBX. */
+  missing: string[];
+}
+
+export interface UnsuspendResult {
+  mode: SuspendMode;
+  enabled: PbxItem[];
+  alreadyEnabled: PbxItem[];
+  missing: string[];
+}
+
+export interface ItemState {
+  item: PbxItem;
+  /** The configured flag at the PBX (FusionPBX `enabled`, Vodia `disabled` inverted). */
+  enabled: boolean;
+  /**
+   * Whether it actually carries calls right now, when the PBX can tell: FusionPBX gateway running in Sofia /
+   * extension registered. Null when unknown. `enabled: false, active: true` is drift: configured off, still working.
+   */
+  active: boolean | null;
+}
+
+export interface InspectResult {
+  mode: SuspendMode;
+  items: ItemState[];
+  missing: string[];
+  /** `suspended`: every item is off and none active; `active`: none is off; otherwise `partial` (drift). */
+  state: 'suspended' | 'active' | 'partial';
+}
+
+export interface SuspendOptions {
+  /** Logged with every PBX change, so an admin can match PBX edits to the workflow that made them. */
+  idempotencyKey?: string;
+}
+
+/**
+ * Suspension at a PBX or carrier. Both directions are idempotent: repeating a call changes nothing more at the PBX
+ * and reports the items as `alreadyDisabled` / `alreadyEnabled`. Unknown tenants throw `PbxTargetNotFoundError`;
+ * unreachable PBXs throw retryable `PbxUnavailableError`.
+ *
+ * Retry-safe recording: Temporal returns only the last attempt's result, so a workflow should `inspect` first, keep
+ * the items that are enabled, then `suspend` with exactly those (`gateways`/`extensions`), and later unsuspend that
+ * recorded list.
+ */
+export interface PbxSuspendTarget {
+  readonly name: string;
+  readonly kind: PbxKind;
+  suspend(target: SuspendTarget, mode: SuspendMode, options?: SuspendOptions): Promise<SuspendResult>;
+  unsuspend(target: SuspendTarget, mode: SuspendMode, options?: SuspendOptions): Promise<UnsuspendResult>;
+  /** Reads the real state at the PBX (never a cache held by voipbill). */
+  inspect(target: SuspendTarget, mode: SuspendMode): Promise<InspectResult>;
+}
+
+export interface PbxCapabilities {
+  cdrs: boolean;
+  /** Modes `suspend`/`unsuspend`/`inspect` accept; empty = the adapter cannot suspend (calls throw `SuspendUnsupportedError`). */
+  suspendModes: SuspendMode[];
+}
+
+/** Outcome of a connection check, per aspect, in words an admin can act on. Never contains credentials. */
+export type ConnectionStatus = 'ok' | 'unreachable' | 'bad-credentials' | 'not-allowed' | 'misconfigured' | 'error';
+
+export interface ConnectionCheck {
+  /** What was checked, e.g. `database`, `event-socket`, `rest-api`, `cdr-file`. */
+  check: string;
+  status: ConnectionStatus;
+  message: string;
+  /** Non-fatal findings (e.g. a missing index that makes CDR polling slow). */
+  warnings?: string[];
+}
+
+export interface ConnectionReport {
+  server: string;
+  kind: PbxKind;
+  ok: boolean;
+  checks: ConnectionCheck[];
+}
+
+/** One configured server: everything voipbill does with a PBX or carrier goes through this. */
+export interface PbxAdapter extends CdrSource, PbxSuspendTarget {
+  readonly capabilities: PbxCapabilities;
+  testConnection(): Promise<ConnectionReport>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,227 @@
+/**
+ * The seam through which voipbill talks to WHMCS: the gateway (reads and writes), and charging (exactly-once posting
+ * of usage). Money is integer cents (`bigint`) here; activities turn it into 2-decimal strings for Temporal payloads.
+ * Every method throws the typed errors of src/adapters/whmcs/errors.ts (auth, not found, business, transport).
+ */
+
+/** The ictVoIP client custom fields, read by configured field ID (WHMCS does not return field names). */
+export interface WhmcsVoipFieldIds {
+  lowBalanceThreshold?: number;
+  hasVoipService?: number;
+  manualVoipSuspend?: number;
+  voipSuspended?: number;
+  ccAuthOnFile?: number;
+  dateCcAuthEntered?: number;
+  autoTopUpAmount?: number;
+}
+export type WhmcsVoipFieldName = keyof WhmcsVoipFieldIds;
+
+/** Decoded field values; `null` when the field is not configured, blank, or holds text we cannot read. */
+export interface WhmcsVoipClientFields {
+  lowBalanceThresholdCents: bigint | null;
+  hasVoipService: boolean | null;
+  manualVoipSuspend: boolean | null;
+  /** 'none' is ictVoIP's default position: the automatic decision applies. */
+  voipSuspended: 'yes' | 'no' | 'none';
+  ccAuthOnFile: boolean | null;
+  dateCcAuthEntered: string | null;
+  autoTopUpAmountCents: bigint | null;
+}
+
+export interface WhmcsClientDetails {
+  id: number;
+  firstName: string;
+  lastName: string;
+  fullName: string;
+  companyName: string;
+  email: string;
+  status: string;
+  currencyCode: string | null;
+  creditCents: bigint;
+  /** Raw values by field ID (as a string key), for fields voipbill does not interpret. */
+  customFields: Record<string, string>;
+  voip: WhmcsVoipClientFields;
+}
+
+export interface WhmcsInvoiceSummary {
+  id: number;
+  clientId: number;
+  status: string;
+  date: string | null;
+  dueDate: string | null;
+  datePaid: string | null;
+  totalCents: bigint;
+  /** Credit applied to the invoice. */
+  creditCents: bigint;
+  notes: string;
+}
+
+export interface WhmcsInvoiceItem {
+  id: number;
+  type: string;
+  relId: number;
+  description: string;
+  amountCents: bigint;
+}
+
+export interface WhmcsInvoice extends WhmcsInvoiceSummary {
+  subtotalCents: bigint;
+  balanceCents: bigint;
+  items: WhmcsInvoiceItem[];
+}
+
+export interface WhmcsServiceCustomField {
+  id: number;
+  name: string;
+  value: string;
+}
+
+export interface WhmcsService {
+  id: number;
+  clientId: number;
+  productId: number;
+  name: string;
+  groupName: string;
+  status: string;
+  domain: string;
+  username: string;
+  dedicatedIp: string | null;
+  billingCycle: string;
+  nextDueDate: string | null;
+  recurringAmountCents: bigint;
+  customFields: WhmcsServiceCustomField[];
+}
+
+export interface WhmcsCreditEntry {
+  id: number;
+  date: string | null;
+  description: string;
+  /** Signed: removals and credit applied to invoices are negative. */
+  amountCents: bigint;
+  relId: number;
+}
+
+export interface WhmcsPage<T> {
+  items: T[];
+  total: number;
+  /** Offset of the next page, or null after the last one. */
+  nextOffset: number | null;
+}
+
+export interface WhmcsInvoiceLine {
+  description: string;
+  amountCents: bigint;
+  taxed?: boolean;
+}
+
+export interface VoipClientRef {
+  clientId: number;
+  /** The client's VoIP services seen on this page (empty when found through the Has VoIP Service field). */
+  serviceIds: number[];
+}
+
+export interface WhmcsGateway {
+  getClient(clientId: number): Promise<WhmcsClientDetails>;
+  /** Unpaid invoices with their real balances (GetInvoices rows carry none) and the sum of those balances. */
+  getUnpaidInvoices(clientId: number): Promise<{ invoices: WhmcsInvoice[]; balanceDueCents: bigint }>;
+  getInvoice(invoiceId: number): Promise<WhmcsInvoice>;
+  listInvoices(
+    clientId: number,
+    options?: { status?: string; newestFirst?: boolean; offset?: number; limit?: number },
+  ): Promise<WhmcsPage<WhmcsInvoiceSummary>>;
+  getClientServices(clientId: number): Promise<WhmcsService[]>;
+  /** Sends only the given fields (base64 PHP-serialized), so others are left untouched. */
+  updateClientCustomFields(clientId: number, fields: Record<number, string>): Promise<void>;
+  /** Writes ictVoIP fields by purpose; throws WhmcsConfigError when a field's ID is not configured. */
+  setVoipFields(clientId: number, values: Partial<Record<WhmcsVoipFieldName, string>>): Promise<void>;
+  getCredits(clientId: number): Promise<WhmcsCreditEntry[]>;
+  addCredit(input: { clientId: number; amountCents: bigint; description: string }): Promise<{ newBalanceCents: bigint }>;
+  removeCredit(input: { clientId: number; amountCents: bigint; description: string }): Promise<{ newBalanceCents: bigint }>;
+  createInvoice(input: {
+    clientId: number;
+    lines: WhmcsInvoiceLine[];
+    notes?: string;
+    autoApplyCredit?: boolean;
+    dueDate?: string;
+  }): Promise<{ invoiceId: number }>;
+  sendEmail(input: { template: string; relatedId: number; customVars?: Record<string, string> }): Promise<void>;
+  /**
+   * One page of clients with VoIP services: through the configured VoIP product IDs when there are any, otherwise
+   * through the Has VoIP Service client field. A client may appear on more than one page.
+   */
+  listVoipClientsPage(cursor: string | null, limit?: number): Promise<{ clients: VoipClientRef[]; nextCursor: string | null }>;
+}
+
+/** How a charge lands in WHMCS (per package): credit deducted now, or an invoice paid from credit. */
+export type ChargeMode = 'credit' | 'invoice';
+
+export interface ChargeLine {
+  description: string;
+  amountCents: bigint;
+  serviceId?: number;
+  taxed?: boolean;
+}
+
+export interface ChargeRequest {
+  /** Business key (e.g. `usage:<serviceId>:<periodEnd>`); the same key is the same charge, posted once. */
+  chargeKey: string;
+  clientId: number;
+  mode: ChargeMode;
+  /** Credit-log description (credit mode); the invoice notes headline (invoice mode). */
+  description: string;
+  lines: ChargeLine[];
+}
+
+export type ChargeStatus = 'pending' | 'posted' | 'failed';
+
+export interface ChargeRecord {
+  chargeId: string;
+  chargeKey: string;
+  clientId: number;
+  mode: ChargeMode;
+  amountCents: bigint;
+  description: string;
+  lines: ChargeLine[];
+  status: ChargeStatus;
+  /** Invoice ID (invoice mode) or credit-log entry ID (credit mode) once posted. */
+  whmcsRef: string | null;
+  invoiceStatus: string | null;
+  invoiceBalanceCents: bigint | null;
+  newCreditCents: bigint | null;
+  failureReason: string | null;
+  attempts: number;
+  createdAt: Date;
+  postedAt: Date | null;
+}
+
+export type ReconciliationDifferenceKind =
+  | 'missing_in_whmcs'
+  | 'applied_but_not_recorded'
+  | 'amount_mismatch'
+  | 'duplicate_in_whmcs'
+  | 'unknown_in_ledger'
+  | 'invoice_status_changed';
+
+export interface ReconciliationDifference {
+  kind: ReconciliationDifferenceKind;
+  chargeId: string;
+  detail: string;
+}
+
+export interface ReconciliationReport {
+  clientId: number;
+  checked: number;
+  differences: ReconciliationDifference[];
+}
+
+export interface WhmcsCharging {
+  /**
+   * Posts a charge exactly once: the ledger row is committed before WHMCS is called, and any later attempt looks the
+   * charge ID up in WHMCS before posting. A WHMCS rejection returns a `failed` record (kept for the admin); transport
+   * errors throw (retryable), leaving the row pending.
+   */
+  postCharge(request: ChargeRequest): Promise<ChargeRecord>;
+  listFailedCharges(options?: { clientId?: number; limit?: number }): Promise<ChargeRecord[]>;
+  /** Compares the ledger with WHMCS's credit log and invoices for one client. Reports only; changes nothing. */
+  reconcile(options: { clientId: number; since?: Date }): Promise<ReconciliationReport>;
+}

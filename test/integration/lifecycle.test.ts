@@ -1,0 +1,296 @@
+/**
+ * The service lifecycle end to end on the real Temporal dev server, with the fake WHMCS over HTTP, the FusionPBX
+ * double behind the real adapter, and a real SMTP server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { configSignal, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate, standingSignal } from '../../workflows/lifecycle-messages';
+import { signalService } from '../../src/temporal/lifecycle-client';
+import { spawnSync } from 'node:child_process';
+import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
+import { startApiServer } from '../../src/api/server';
+import { createWhmcsWebhookRoutes } from '../../src/api/webhook';
+import { createLogger } from '../../src/log';
+import { WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
+import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { workflowBundle } from '../support/temporal';
+
+let env: LifecycleEnv;
+before(async () => {
+  env = await startLifecycleEnv();
+});
+after(async () => {
+  await env?.close();
+});
+
+async function extensionEnabled(ext: string): Promise<boolean> {
+  const { rows } = await env.fusionDb.pool.query<{ on: boolean }>(
+    `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
+    [TENANT, ext],
+  );
+  return rows[0]!.on;
+}
+const gatewayUuid = () => env.tenant.gateways[0]!.uuid;
+
+async function setCredit(clientId: number, credit: string): Promise<void> {
+  const client = await env.gateway.getClient(clientId);
+  const target = BigInt(credit.replace('.', ''));
+  const delta = target - client.creditCents;
+  if (delta > 0n) await env.gateway.addCredit({ clientId, amountCents: delta, description: 'test adjustment' });
+  if (delta < 0n) await env.gateway.removeCredit({ clientId, amountCents: -delta, description: 'test usage' });
+}
+async function refresh(record: Parameters<LifecycleEnv['start']>[0]): Promise<void> {
+  await signalService(env.target, record, standingSignal, { refresh: true, source: 'test' });
+}
+function setField(clientId: number, field: number, value: string): void {
+  env.whmcs.state.clients.get(clientId)!.customFields.set(field, value);
+}
+async function eventually(what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+/** An update refused by its validator: the client sees WorkflowUpdateFailedError with the reason as its cause. */
+const refused = (why: RegExp) => (e: unknown) => e instanceof WorkflowUpdateFailedError && why.test(String((e.cause as Error | undefined)?.message));
+const mailsFor = (clientId: number, subject: RegExp) =>
+  env.smtp.messages.filter((m) => m.to.includes(`client${clientId}@example.test`) && subject.test(m.subject));
+
+describe('service lifecycle', () => {
+  test('alerts once per crossing, suspends at zero in Extension mode, and a top-up re-enables exactly what it disabled', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '20.00', threshold: '5' });
+    const record = await env.serviceRecord(clientId);
+    const [ext1, ext2] = record.extensions as [string, string];
+    // An admin had switched ext2 off for reasons of their own: voipbill must not switch it back on later.
+    await env.fusion.adminSetExtension(TENANT, ext2, false);
+    await env.start(record);
+    await env.waitFor(record.serviceId, 'first standing', (s) => s.standing?.credit === '20.00' && s.status === 'active');
+
+    await setCredit(clientId, '4.00');
+    await refresh(record);
+    await env.waitFor(record.serviceId, 'low balance', (s) => s.status === 'low_balance');
+    await eventually('the Low Balance Alert', () => mailsFor(clientId, /balance is low/).length === 1);
+    await setCredit(clientId, '3.00');
+    await refresh(record);
+    await env.waitFor(record.serviceId, 'standing 3.00', (s) => s.standing?.credit === '3.00');
+    const sent = await env.db.pool.query('SELECT template, status, error FROM notifications WHERE client_id = $1', [String(clientId)]);
+    assert.equal(mailsFor(clientId, /balance is low/).length, 1, `one alert for one crossing; notifications: ${JSON.stringify(sent.rows)}; smtp: ${JSON.stringify(env.smtp.messages.map((m) => [m.to, m.subject]))}`);
+
+    await setCredit(clientId, '0.00');
+    await refresh(record);
+    const suspended = await env.waitFor(record.serviceId, 'suspension', (s) => s.status === 'suspended');
+    assert.equal(suspended.suspension?.mode, 'extension');
+    assert.equal(suspended.suspension?.reason, 'zero_balance');
+    assert.deepEqual(suspended.suspension?.disabled.map((d) => d.name), [ext1], 'only what voipbill itself switched off');
+    assert.equal(await extensionEnabled(ext1), false);
+    assert.equal(await extensionEnabled('1003'), true, 'another service’s extension is untouched');
+    assert.equal(await env.fusion.gatewayEnabledInDb(gatewayUuid()), true);
+    await eventually('the Zero Balance message', () => mailsFor(clientId, /suspended for lack of credit/).length === 1);
+    await eventually('the state mirrored into WHMCS', () => env.whmcs.state.clients.get(clientId)!.customFields.get(FIELD.suspended) === 'Yes');
+
+    // The product's mode changes while the service is suspended: it applies from the next suspension only.
+    await signalService(env.target, record, configSignal, { suspendMode: 'gateway' });
+    await env.waitFor(record.serviceId, 'mode change', (s) => s.config.suspendMode === 'gateway');
+    const eslBefore = env.fusion.esl.commands.length;
+
+    await env.whmcs.topUp({ clientid: clientId, amount: '10.00' });
+    await refresh(record);
+    const restored = await env.waitFor(record.serviceId, 'unsuspend', (s) => s.status === 'active');
+    assert.equal(restored.suspension, undefined);
+    assert.equal(await extensionEnabled(ext1), true, 'the extension voipbill disabled is back');
+    assert.equal(await extensionEnabled(ext2), false, 'the admin’s own choice is kept');
+    assert.equal(await env.fusion.gatewayEnabledInDb(gatewayUuid()), true);
+    assert.ok(!env.fusion.esl.commands.slice(eslBefore).some((c) => /killgw|gateway/i.test(c)), 'the gateway was left alone');
+    await eventually('the field back to None', () => env.whmcs.state.clients.get(clientId)!.customFields.get(FIELD.suspended) === 'None');
+    assert.deepEqual(
+      restored.history.map((h) => h.to),
+      ['low_balance', 'suspended', 'active'],
+    );
+    const audit = await env.db.pool.query(`SELECT kind FROM audit_log WHERE subject = $1 ORDER BY id`, [`service:${record.serviceId}`]);
+    assert.deepEqual(audit.rows.map((r: { kind: string }) => r.kind), ['suspend', 'unsuspend']);
+  });
+
+  test('admin suspend, unsuspend and both overrides, with bad requests refused and changing nothing', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '50.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    await env.start(record);
+    await env.waitFor(record.serviceId, 'active', (s) => s.standing?.credit === '50.00');
+    const handle = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(record.serviceId));
+
+    await assert.rejects(handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'bad-1', reason: '  ' }] }), refused(/reason is required/));
+    await assert.rejects(handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'bad-2', reason: 'x', mode: 'trunk' as never }] }), refused(/mode must be one of/));
+    assert.equal((await handle.query(stateQuery)).status, 'active', 'refused requests change nothing');
+
+    const s1 = await handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'adm-1', reason: 'fraud check', mode: 'gateway' }], updateId: 'adm-1' });
+    assert.equal(s1.status, 'suspended');
+    assert.equal(s1.suspension?.reason, 'admin');
+    assert.equal(s1.suspension?.mode, 'gateway');
+    assert.equal(await env.fusion.gatewayEnabledInDb(gatewayUuid()), false);
+    const again = await handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'adm-1', reason: 'fraud check', mode: 'gateway' }] });
+    assert.equal(again.seq, s1.seq, 'the same request twice is one action');
+
+    const s2 = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId: 'adm-2' }] });
+    assert.equal(s2.status, 'active');
+    assert.equal(await env.fusion.gatewayEnabledInDb(gatewayUuid()), true);
+
+    const s3 = await handle.executeUpdate(overrideUpdate, { args: [{ requestId: 'adm-3', value: 'yes' }] });
+    assert.equal(s3.suspension?.reason, 'admin_override');
+    const s4 = await handle.executeUpdate(overrideUpdate, { args: [{ requestId: 'adm-4', value: 'none' }] });
+    assert.equal(s4.status, 'active');
+
+    // Override "no" keeps the service up at zero credit; giving it back to automation suspends it.
+    await handle.executeUpdate(overrideUpdate, { args: [{ requestId: 'adm-5', value: 'no' }] });
+    await setCredit(clientId, '0.00');
+    await refresh(record);
+    await env.waitFor(record.serviceId, 'credit 0 seen', (s) => s.standing?.credit === '0.00');
+    assert.equal((await handle.query(stateQuery)).status, 'active');
+    await assert.rejects(handle.executeUpdate(unsuspendUpdate, { args: [{ requestId: 'adm-6' }] }), refused(/not suspended/));
+    const s7 = await handle.executeUpdate(overrideUpdate, { args: [{ requestId: 'adm-7', value: 'none' }] });
+    assert.equal(s7.suspension?.reason, 'zero_balance');
+    await assert.rejects(handle.executeUpdate(unsuspendUpdate, { args: [{ requestId: 'adm-8' }] }), refused(/balance rules would suspend again at once/));
+  });
+
+  test('the WHMCS fields: VoIP Suspended = No or Yes override automation, Manual VoIP Suspend suspends, Has VoIP Service = No turns automation off', { timeout: 120_000 }, async () => {
+    const forcedActive = env.newClient({ credit: '0.00', suspended: 'No', threshold: '' });
+    const a = await env.serviceRecord(forcedActive);
+    const manual = env.newClient({ credit: '30.00', manual: 'Yes' });
+    const m = await env.serviceRecord(manual);
+    const noVoip = env.newClient({ credit: '0.00', hasVoip: 'No', threshold: '' });
+    const n = await env.serviceRecord(noVoip);
+    await Promise.all([env.start(a), env.start(m), env.start(n)]);
+    const sa = await env.waitFor(a.serviceId, 'standing', (s) => s.standing !== undefined);
+    assert.equal(sa.status, 'active', 'VoIP Suspended = No keeps it active at zero credit');
+    const sm = await env.waitFor(m.serviceId, 'manual suspension', (s) => s.status === 'suspended');
+    assert.equal(sm.suspension?.reason, 'manual_field');
+    const sn = await env.waitFor(n.serviceId, 'standing', (s) => s.standing !== undefined);
+    assert.equal(sn.status, 'active', 'no automation without Has VoIP Service = Yes');
+
+    setField(forcedActive, FIELD.suspended, 'None');
+    await refresh(a);
+    await env.waitFor(a.serviceId, 'automation back: zero balance suspends', (s) => s.suspension?.reason === 'zero_balance');
+    setField(manual, FIELD.manual, 'No');
+    await refresh(m);
+    await env.waitFor(m.serviceId, 'manual suspension lifted', (s) => s.status === 'active' && s.standing?.voipSuspendedField === 'none');
+    setField(manual, FIELD.suspended, 'Yes');
+    await refresh(m);
+    const forced = await env.waitFor(m.serviceId, 'field override', (s) => s.suspension?.reason === 'override_field');
+    assert.equal(forced.status, 'suspended');
+  });
+
+  test('a PBX that is down during suspension leaves the workflow waiting, then suspends when it recovers', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '10.00', threshold: '' });
+    const record = await env.serviceRecord(clientId, { suspendMode: 'gateway' });
+    await env.start(record);
+    await env.waitFor(record.serviceId, 'active', (s) => s.standing?.credit === '10.00');
+    env.fusion.esl.faults.aclDeny = true;
+    try {
+      await setCredit(clientId, '0.00');
+      await refresh(record);
+      const handle = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(record.serviceId));
+      const deadline = Date.now() + 60_000;
+      let pending: { activityType?: { name?: string | null } | null; attempt?: number | null } | undefined;
+      while (Date.now() < deadline) {
+        const d = await handle.describe();
+        pending = d.raw.pendingActivities?.[0] ?? undefined;
+        if (pending && (pending.attempt ?? 0) >= 2) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(pending?.activityType?.name, 'pbxSuspend');
+      assert.equal((await handle.describe()).status.name, 'RUNNING', 'waiting, not failed');
+      assert.equal((await handle.query(stateQuery)).status, 'active');
+    } finally {
+      env.fusion.esl.faults.aclDeny = false;
+    }
+    const s = await env.waitFor(record.serviceId, 'suspension after recovery', (st) => st.status === 'suspended', 90_000);
+    assert.equal(s.suspension?.mode, 'gateway');
+    assert.equal(await env.fusion.gatewayEnabledInDb(gatewayUuid()), false);
+    await env.fusion.adminSetGateway(gatewayUuid(), true);
+  });
+
+  test('the reconciliation sweep repairs drift: an extension re-enabled behind voipbill’s back is switched off again', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    await env.start(record);
+    await env.waitFor(record.serviceId, 'suspended', (s) => s.status === 'suspended');
+    const ext1 = record.extensions[0]!;
+    assert.equal(await extensionEnabled(ext1), false);
+    await env.fusion.adminSetExtension(TENANT, ext1, true);
+
+    const totals = await env.temporal.client.workflow.execute('reconcileServices', {
+      taskQueue: env.taskQueue,
+      workflowId: `reconcile-${record.serviceId}`,
+      args: [{ inspect: true }],
+    });
+    assert.ok(totals.services >= 1);
+    const repaired = await env.waitFor(record.serviceId, 'drift repaired', (s) => s.driftRepairs >= 1 && !s.drift);
+    assert.equal(repaired.status, 'suspended');
+    assert.ok(repaired.lastDriftAt);
+    assert.equal(await extensionEnabled(ext1), false);
+    const audit = await env.db.pool.query(`SELECT detail FROM audit_log WHERE subject = $1 AND kind = 'drift-repaired'`, [`service:${record.serviceId}`]);
+    assert.match(JSON.stringify(audit.rows[0].detail), new RegExp(`suspended, but working at the PBX: ${ext1}`));
+    const services = await env.db.pool.query('SELECT service_id FROM services WHERE client_id = $1', [String(clientId)]);
+    assert.deepEqual(services.rows.map((r: { service_id: string }) => r.service_id), [record.serviceId], 'the sweep recorded the service');
+    await setCredit(clientId, '5.00');
+    await refresh(record);
+    await env.waitFor(record.serviceId, 'unsuspended', (s) => s.status === 'active');
+  });
+
+  test('a top-up in WHMCS reaches the suspended service through the PHP hook and the signed webhook, and unsuspends it', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    const services = createServiceRepository(env.db.pool);
+    await services.upsert(record);
+    const dispatcher = createTemporalEventDispatcher({
+      target: env.target,
+      servicesOfClient: (id) => services.listByClient(id),
+      service: (id) => services.get(id),
+      syncClient: async () => [],
+      log: createLogger('warn'),
+    });
+    const api = await startApiServer({
+      host: '127.0.0.1',
+      port: 0,
+      log: createLogger('warn'),
+      routes: createWhmcsWebhookRoutes({ secrets: WEBHOOK_SECRET, pool: env.db.pool, dispatcher, log: createLogger('warn') }),
+    });
+    try {
+      await env.start(record);
+      await env.waitFor(record.serviceId, 'suspended', (s) => s.status === 'suspended');
+      const php = spawnSync('php', ['-v']).status === 0;
+      env.whmcs.settings.hook = { url: `${api.url}/webhooks/whmcs`, secret: WEBHOOK_SECRET, mode: php ? 'php' : 'node' };
+      await env.whmcs.topUp({ clientid: clientId, amount: '25.00' });
+      const s = await env.waitFor(record.serviceId, 'unsuspended by the top-up', (st) => st.status === 'active');
+      assert.equal(s.standing?.credit, '25.00');
+      const events = await env.db.pool.query('SELECT count(*)::int AS n FROM whmcs_webhook_events');
+      assert.ok(events.rows[0].n >= 1, 'the event went through the webhook');
+    } finally {
+      env.whmcs.settings.hook = null;
+      await api.close();
+    }
+  });
+
+  test('continue-as-new carries the whole state, and recorded histories replay deterministically', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    const target = { ...env.target, policy: { ...env.target.policy, continueAsNewAfterEvents: 40 } };
+    await signalService(target, record, standingSignal, { refresh: true, source: 'test' });
+    const before = await env.waitFor(record.serviceId, 'suspended', (s) => s.status === 'suspended');
+    const handle = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(record.serviceId));
+    const firstRun = (await handle.describe()).runId;
+    for (let i = 0; i < 15; i++) await signalService(target, record, standingSignal, { refresh: true, source: `poke-${i}` });
+    const deadline = Date.now() + 60_000;
+    while ((await handle.describe()).runId === firstRun && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.notEqual((await handle.describe()).runId, firstRun, 'a new run was started');
+    const afterState = await env.waitFor(record.serviceId, 'state after continue-as-new', (s) => s.status === 'suspended');
+    assert.deepEqual(afterState.suspension, before.suspension);
+    assert.deepEqual(afterState.history, before.history);
+
+    const first = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(record.serviceId), firstRun);
+    const history = await first.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, lifecycleWorkflowId(record.serviceId));
+  });
+});

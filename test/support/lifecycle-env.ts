@@ -1,0 +1,197 @@
+/**
+ * Everything a lifecycle integration test needs, real and on real sockets: voipbill's PostgreSQL, the FusionPBX
+ * double (its schema in its own database + fake event socket) behind the real FusionPBX adapter, the fake WHMCS
+ * behind the real WHMCS client, a real SMTP server, and a worker on its own task queue of the harness's Temporal.
+ */
+import type { Worker } from '@temporalio/worker';
+import { createVoipbillWorker } from '../../worker';
+import { fusionServerSchema } from '../../src/adapters/pbx/fusionpbx/config';
+import { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
+import { FusionDouble } from '../../src/doubles/fusionpbx/double';
+import { seedTenant, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
+import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
+import { createWhmcsGateway } from '../../src/adapters/whmcs';
+import { createLogger } from '../../src/log';
+import { parseProducts } from '../../src/adapters/services/products-file';
+import type { ServiceRecord } from '../../src/domain/services/service-config';
+import type { LifecycleState } from '../../src/domain/lifecycle/types';
+import { standingSignal, stateQuery, lifecycleWorkflowId } from '../../workflows/lifecycle-messages';
+import { signalService, type LifecycleTarget } from '../../src/temporal/lifecycle-client';
+import { lifecyclePolicy } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import type { WhmcsGateway } from '../../src/ports/whmcs';
+import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from './db';
+import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from './temporal';
+import { startSmtpCatcher, type SmtpCatcher } from './smtp';
+import { testDeps } from './deps';
+
+export const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14 } as const;
+export const TENANT = 'acme.pbx.test';
+
+export interface LifecycleEnv {
+  db: TestDatabase;
+  fusionDb: TestDatabase;
+  fusion: FusionDouble;
+  tenant: SeededTenant;
+  adapter: FusionPbxAdapter;
+  whmcs: FakeWhmcs;
+  gateway: WhmcsGateway;
+  smtp: SmtpCatcher;
+  temporal: TestTemporal;
+  taskQueue: string;
+  target: LifecycleTarget;
+  worker: Worker;
+  newClient(fields?: { credit?: string; threshold?: string; hasVoip?: string; manual?: string; suspended?: string }): number;
+  /** A WHMCS service with two extensions of its own at the PBX (so tests never share PBX state). */
+  serviceRecord(clientId: number, overrides?: Partial<ServiceRecord>): Promise<ServiceRecord>;
+  start(record: ServiceRecord): Promise<void>;
+  state(serviceId: string): Promise<LifecycleState>;
+  waitFor(serviceId: string, what: string, ok: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
+  close(): Promise<void>;
+}
+
+export async function startLifecycleEnv(opts: { env?: Record<string, string> } = {}): Promise<LifecycleEnv> {
+  const db = await createTestDatabase();
+  const fusionDb = await createTestDatabase({ migrate: false });
+  const fusion = await FusionDouble.start({ pool: fusionDb.pool, era: '5.4' });
+  const tenant = await seedTenant(fusionDb.pool, '5.4', {
+    domainName: TENANT,
+    gateways: [{ name: 'carrier-a' }],
+    extensions: [{ extension: '1001' }, { extension: '1002' }, { extension: '1003' }],
+  });
+  await fusion.bootSwitch();
+  const admin = new URL(adminDatabaseUrl());
+  const entry = fusionServerSchema.parse({
+    name: 'fusion1',
+    kind: 'fusionpbx',
+    database: { host: admin.hostname, port: Number(admin.port), database: fusionDb.name, user: decodeURIComponent(admin.username), passwordEnv: 'FUSION_DB_PASSWORD' },
+    eventSocket: { host: '127.0.0.1', port: fusion.esl.port, passwordEnv: 'FUSION_ESL_PASSWORD', replyTimeoutMs: 2000, connectTimeoutMs: 500 },
+    cache: { method: 'file', directory: fusion.cacheDir },
+  });
+  const log = createLogger('warn');
+  const adapter = new FusionPbxAdapter({ ...entry, databasePassword: decodeURIComponent(admin.password), eventSocketPassword: 'ClueCon' }, log);
+
+  const whmcs = await startFakeWhmcs();
+  whmcs.seedProduct({ pid: 1, name: 'Hosted PBX' });
+  whmcs.state.clientFieldDefinitions = [
+    { id: FIELD.threshold, name: 'Low Balance Threshold' },
+    { id: FIELD.hasVoip, name: 'Has VoIP Service' },
+    { id: FIELD.manual, name: 'Manual VoIP Suspend' },
+    { id: FIELD.suspended, name: 'VoIP Suspended' },
+  ];
+  for (const name of ['Low Balance Alert', 'VoIP Zero Balance']) whmcs.seedEmailTemplate({ name });
+  const env = {
+    WHMCS_URL: whmcs.url,
+    WHMCS_IDENTIFIER: whmcs.settings.identifier,
+    WHMCS_SECRET: whmcs.settings.secret,
+    WHMCS_FIELD_LOW_BALANCE_THRESHOLD: String(FIELD.threshold),
+    WHMCS_FIELD_HAS_VOIP_SERVICE: String(FIELD.hasVoip),
+    WHMCS_FIELD_MANUAL_VOIP_SUSPEND: String(FIELD.manual),
+    WHMCS_FIELD_VOIP_SUSPENDED: String(FIELD.suspended),
+    ...(opts.env ?? {}),
+  };
+  const smtp = await startSmtpCatcher();
+  const config = loadConfig({ NOTIFY_CHANNEL: 'smtp', SMTP_URL: smtp.url, ...env });
+  const gateway = createWhmcsGateway(
+    {
+      url: whmcs.url,
+      identifier: whmcs.settings.identifier,
+      secret: whmcs.settings.secret,
+      fieldIds: { lowBalanceThreshold: FIELD.threshold, hasVoipService: FIELD.hasVoip, manualVoipSuspend: FIELD.manual, voipSuspended: FIELD.suspended },
+    },
+    log,
+  );
+  const temporal = await connectTestTemporal();
+  const taskQueue = uniqueId('lifecycle');
+  const catalog = parseProducts({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
+  const deps = testDeps({
+    pool: db.pool,
+    client: temporal.client,
+    taskQueue,
+    env: { NOTIFY_CHANNEL: 'smtp', SMTP_URL: smtp.url, ...env },
+    pbx: { adapterFor: () => adapter },
+    whmcs: gateway,
+    catalog,
+  });
+  const worker = await createVoipbillWorker({ connection: temporal.nativeConnection, namespace: temporal.namespace, taskQueue, deps, workflowBundle: await workflowBundle() });
+  const running = worker.run();
+  const target: LifecycleTarget = { client: temporal.client, taskQueue, policy: lifecyclePolicy(config) };
+
+  const state = (serviceId: string) => temporal.client.workflow.getHandle(lifecycleWorkflowId(serviceId)).query(stateQuery);
+  return {
+    db,
+    fusionDb,
+    fusion,
+    tenant,
+    adapter,
+    whmcs,
+    gateway,
+    smtp,
+    temporal,
+    taskQueue,
+    target,
+    worker,
+    newClient(f = {}) {
+      return whmcs.seedClient({
+        credit: f.credit ?? '20.00',
+        customfields: {
+          [FIELD.threshold]: f.threshold ?? '5',
+          [FIELD.hasVoip]: f.hasVoip ?? 'Yes',
+          [FIELD.manual]: f.manual ?? 'No',
+          [FIELD.suspended]: f.suspended ?? 'None',
+        },
+      });
+    },
+    async serviceRecord(clientId, overrides = {}) {
+      const serviceId = whmcs.seedService({ clientid: clientId, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: '' });
+      const extensions = [`${serviceId}01`, `${serviceId}02`];
+      whmcs.state.services.get(serviceId)!.dedicatedip = extensions.join(' | ');
+      for (const ext of extensions) {
+        await fusionDb.pool.query(
+          `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled) VALUES (gen_random_uuid(), $1, $2, $3, $3, 'true')`,
+          [tenant.domainUuid, ext, TENANT],
+        );
+      }
+      return {
+        serviceId: String(serviceId),
+        clientId: String(clientId),
+        kind: 'fusionpbx',
+        server: 'fusion1',
+        tenant: TENANT,
+        extensions,
+        dids: ['5195550100'],
+        suspendMode: 'extension',
+        whmcsStatus: 'Active',
+        ...overrides,
+      };
+    },
+    start: (record) => signalService(target, record, standingSignal, { refresh: true, source: 'test' }),
+    state,
+    async waitFor(serviceId, what, ok, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: LifecycleState | undefined;
+      let lastError: unknown;
+      while (Date.now() < deadline) {
+        try {
+          last = await state(serviceId);
+          if (ok(last)) return last;
+        } catch (err) {
+          lastError = err;
+        }
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error(`timed out waiting for ${what} on service ${serviceId}; last state: ${JSON.stringify(last ?? String(lastError)).slice(0, 2000)}`);
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await temporal.close();
+      await adapter.close();
+      await fusion.stop();
+      await whmcs.close();
+      await smtp.close();
+      await fusionDb.drop();
+      await db.drop();
+    },
+  };
+}
