@@ -9,6 +9,9 @@ import { Worker } from '@temporalio/worker';
 import { configSignal, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate, standingSignal } from '../../workflows/lifecycle-messages';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { createServiceRepository } from '../../src/adapters/services/service-repository';
 import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
 import { startApiServer } from '../../src/api/server';
@@ -292,5 +295,10 @@ describe('service lifecycle', () => {
     const first = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(record.serviceId), firstRun);
     const history = await first.fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, lifecycleWorkflowId(record.serviceId));
+    // `VOIPBILL_RECORD_HISTORIES=1 npm test -- test/integration/lifecycle.test.ts` refreshes the committed fixtures
+    // that test/unit/lifecycle-replay.test.ts replays against every later version of the workflow.
+    if (process.env.VOIPBILL_RECORD_HISTORIES === '1') {
+      writeFileSync(join(__dirname, '../fixtures/histories/service-lifecycle-suspended-continue-as-new.json'), historyToJSON(history));
+    }
   });
 });
