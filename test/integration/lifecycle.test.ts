@@ -8,7 +8,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { configSignal, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate, standingSignal } from '../../workflows/lifecycle-messages';
 import { signalService } from '../../src/temporal/lifecycle-client';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -274,6 +274,48 @@ describe('service lifecycle', () => {
       env.whmcs.settings.hook = null;
       await api.close();
     }
+  });
+
+  test('bin/voipbill service: status, a refused and an accepted suspend, and the stuck-suspension list from search attributes', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '40.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    await env.start(record);
+    await env.waitFor(record.serviceId, 'active', (s) => s.standing?.credit === '40.00');
+    // Asynchronous: this process runs the worker, which a synchronous spawn would freeze.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
+        execFile(
+          join(__dirname, '../../bin/voipbill'),
+          ['service', ...args],
+          { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: env.temporal.address, TEMPORAL_NAMESPACE: env.temporal.namespace } },
+          (err, stdout, stderr) => ok({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    const status = await cli('status', record.serviceId);
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal(JSON.parse(status.stdout).status, 'active');
+    const refusedRun = await cli('suspend', record.serviceId, '--reason', 'x', '--mode', 'trunk');
+    assert.equal(refusedRun.status, 2, 'a bad --mode is a usage error');
+    const noReason = await cli('unsuspend', record.serviceId);
+    assert.equal(noReason.status, 1);
+    assert.match(noReason.stderr, /refused: service \d+ is not suspended/);
+    const suspended = await cli('suspend', record.serviceId, '--reason', 'chargeback', '--request-id', `cli-${record.serviceId}`);
+    assert.equal(suspended.status, 0, suspended.stderr);
+    assert.equal(JSON.parse(suspended.stdout).suspension.reason, 'admin');
+    // Suspended while credit is positive: exactly what the "stuck" list is for (visibility is eventually consistent).
+    const deadline = Date.now() + 30_000;
+    let listed: { workflowId: string; state: string }[] = [];
+    while (Date.now() < deadline) {
+      const list = await cli('list', '--stuck', 'positive-credit', '--client', String(clientId));
+      assert.equal(list.status, 0, list.stderr);
+      listed = JSON.parse(list.stdout).services;
+      if (listed.length > 0) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(listed.map((s) => [s.workflowId, s.state]), [[lifecycleWorkflowId(record.serviceId), 'suspended']]);
+    const back = await cli('unsuspend', record.serviceId, '--reason', 'resolved');
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(JSON.parse(back.stdout).status, 'active');
   });
 
   test('continue-as-new carries the whole state, and recorded histories replay deterministically', { timeout: 120_000 }, async () => {
