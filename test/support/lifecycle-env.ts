@@ -20,6 +20,7 @@ import { signalService, type LifecycleTarget } from '../../src/temporal/lifecycl
 import { lifecyclePolicy } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { WhmcsGateway } from '../../src/ports/whmcs';
+import type { PbxAdapter } from '../../src/ports/pbx';
 import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from './db';
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from './temporal';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp';
@@ -50,7 +51,16 @@ export interface LifecycleEnv {
   close(): Promise<void>;
 }
 
-export async function startLifecycleEnv(opts: { env?: Record<string, string> } = {}): Promise<LifecycleEnv> {
+export interface LifecycleEnvOptions {
+  env?: Record<string, string>;
+  /** WHMCS product IDs that are VoIP (how the sweep lists VoIP clients). */
+  voipProductIds?: number[];
+  /** Observe or alter PBX calls (benchmarks count them). */
+  wrapAdapter?: (adapter: PbxAdapter) => PbxAdapter;
+  maxCachedWorkflows?: number;
+}
+
+export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise<LifecycleEnv> {
   const db = await createTestDatabase();
   const fusionDb = await createTestDatabase({ migrate: false });
   const fusion = await FusionDouble.start({ pool: fusionDb.pool, era: '5.4' });
@@ -71,6 +81,7 @@ export async function startLifecycleEnv(opts: { env?: Record<string, string> } =
   const log = createLogger('warn');
   const adapter = new FusionPbxAdapter({ ...entry, databasePassword: decodeURIComponent(admin.password), eventSocketPassword: 'ClueCon' }, log);
 
+  const pbxAdapter: PbxAdapter = opts.wrapAdapter ? opts.wrapAdapter(adapter) : adapter;
   const whmcs = await startFakeWhmcs();
   whmcs.seedProduct({ pid: 1, name: 'Hosted PBX' });
   whmcs.state.clientFieldDefinitions = [
@@ -98,6 +109,7 @@ export async function startLifecycleEnv(opts: { env?: Record<string, string> } =
       identifier: whmcs.settings.identifier,
       secret: whmcs.settings.secret,
       fieldIds: { lowBalanceThreshold: FIELD.threshold, hasVoipService: FIELD.hasVoip, manualVoipSuspend: FIELD.manual, voipSuspended: FIELD.suspended },
+      ...(opts.voipProductIds ? { voipProductIds: opts.voipProductIds } : {}),
     },
     log,
   );
@@ -109,7 +121,7 @@ export async function startLifecycleEnv(opts: { env?: Record<string, string> } =
     client: temporal.client,
     taskQueue,
     env: { NOTIFY_CHANNEL: 'smtp', SMTP_URL: smtp.url, ...env },
-    pbx: { adapterFor: () => adapter },
+    pbx: { adapterFor: () => pbxAdapter },
     whmcs: gateway,
     catalog,
   });

@@ -1,0 +1,174 @@
+/**
+ * Lifecycle benchmark (not a test): prints JSON lines {"metric","value","unit"}.
+ *
+ * - topup_to_unsuspend_p99_ms: a top-up in the fake WHMCS → hook → signed webhook → signal → workflow re-reads WHMCS
+ *   → PBX unsuspend (the FusionPBX double's extension flag flips), over 200 cycles (target < 2000);
+ * - workflows_start_10k_s / workflows_ready_10k_s: signal-with-start of 10,000 service workflows, and until each
+ *   has read its standing (visibility count);
+ * - sweep_10k_s: one reconciliation (reconcileServices with PBX inspection) over those 10,000 workflows on one
+ *   worker, until every workflow has inspected its PBX (target ≤ 60);
+ * - worker_rss_mb_at_10k: resident memory of this process (worker, fake WHMCS and double included).
+ * BENCH_SERVICES and BENCH_CYCLES shrink the run.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort } from '../test/support/ports';
+import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
+import { resolveTemporalCli } from '../src/runtime/temporal-cli';
+import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
+import type { PbxAdapter } from '../src/ports/pbx';
+import { startLifecycleEnv, TENANT } from '../test/support/lifecycle-env';
+import { createServiceRepository } from '../src/adapters/services/service-repository';
+import { createTemporalEventDispatcher } from '../src/temporal/event-dispatcher';
+import { startApiServer } from '../src/api/server';
+import { createWhmcsWebhookRoutes } from '../src/api/webhook';
+import { createLogger } from '../src/log';
+import { signalService } from '../src/temporal/lifecycle-client';
+import { standingSignal } from '../workflows/lifecycle-messages';
+
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
+const CYCLES = Number(process.env.BENCH_CYCLES ?? 200);
+
+function emit(metric: string, value: number, unit: string): void {
+  console.log(JSON.stringify({ metric, value: Math.round(value * 1000) / 1000, unit }));
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+async function main(): Promise<void> {
+  const root = resolve(__dirname, '..');
+  const work = mkdtempSync(join(tmpdir(), 'voipbill-bench-'));
+  chmodSync(work, 0o755);
+  const pg = await startEmbeddedPostgres({ dataDir: join(work, 'pg'), port: await freePort(), database: 'bench', fast: true, persistent: false });
+  const temporal = await startTemporalDevServer({ cli: resolveTemporalCli({ projectRoot: root }), port: await freePort(), namespace: 'default', readyTimeoutMs: 120_000 });
+  process.env.VOIPBILL_TEST_DATABASE_URL = pg.adminUrl;
+  // The test support modules read these when called, so the helpers below use the servers just started.
+  process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
+  let inspections = 0;
+  const env = await startLifecycleEnv({
+    voipProductIds: [1],
+    wrapAdapter: (a: PbxAdapter) =>
+      new Proxy(a, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop === 'inspect' && typeof v === 'function') {
+            return async (...args: unknown[]) => {
+              const r = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, args);
+              inspections++;
+              return r;
+            };
+          }
+          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+        },
+      }),
+  });
+  const log = createLogger('error');
+  const services = createServiceRepository(env.db.pool);
+  const secret = 'bench-secret-0123456789abcdef0123456789';
+  const api = await startApiServer({
+    host: '127.0.0.1',
+    port: 0,
+    log,
+    routes: createWhmcsWebhookRoutes({
+      secrets: secret,
+      pool: env.db.pool,
+      log,
+      dispatcher: createTemporalEventDispatcher({
+        target: env.target,
+        servicesOfClient: (id) => services.listByClient(id),
+        service: (id) => services.get(id),
+        syncClient: async () => [],
+        log,
+      }),
+    }),
+  });
+  const extensionOn = async (ext: string) =>
+    (
+      await env.fusionDb.pool.query<{ on: boolean }>(
+        `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
+        [TENANT, ext],
+      )
+    ).rows[0]!.on;
+  async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+      await sleep(2);
+    }
+  }
+
+  // 1. Top-up → unsuspend latency.
+  const clientId = env.newClient({ credit: '0.00', threshold: '' });
+  const record = await env.serviceRecord(clientId);
+  await services.upsert(record);
+  await env.start(record);
+  await env.waitFor(record.serviceId, 'suspended', (s) => s.status === 'suspended', 60_000);
+  env.whmcs.settings.hook = { url: `${api.url}/webhooks/whmcs`, secret, mode: 'node' };
+  const ext = record.extensions[0]!;
+  const latencies: number[] = [];
+  for (let i = 0; i < CYCLES; i++) {
+    const t0 = performance.now();
+    await env.whmcs.topUp({ clientid: clientId, amount: '10.00' });
+    await until('unsuspend', () => extensionOn(ext));
+    latencies.push(performance.now() - t0);
+    await env.gateway.removeCredit({ clientId, amountCents: 1000n, description: 'bench usage' });
+    await signalService(env.target, record, standingSignal, { refresh: true, source: 'bench' });
+    await until('re-suspend', async () => !(await extensionOn(ext)));
+  }
+  env.whmcs.settings.hook = null;
+  latencies.sort((a, b) => a - b);
+  emit('topup_to_unsuspend_p50_ms', quantile(latencies, 0.5), 'ms');
+  emit('topup_to_unsuspend_p99_ms', quantile(latencies, 0.99), 'ms');
+  emit('topup_to_unsuspend_max_ms', latencies.at(-1)!, 'ms');
+  emit('topup_to_unsuspend_p99_vs_target', quantile(latencies, 0.99) / 2000, 'ratio');
+
+  // 2. 10,000 service workflows, then one sweep over them.
+  const records = [];
+  for (let i = 0; i < SERVICES; i++) {
+    const c = env.newClient({ credit: '25.00', threshold: '' });
+    const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: `9${i}` });
+    records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: TENANT, extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, whmcsStatus: 'Active' });
+  }
+  await env.fusionDb.pool.query(
+    `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled)
+     SELECT gen_random_uuid(), $1, e, $2, $2, 'true' FROM unnest($3::text[]) AS e`,
+    [env.tenant.domainUuid, TENANT, records.map((r) => r.extensions[0])],
+  );
+  const t1 = performance.now();
+  await inBatches(records, 50, (r) => signalService(env.target, r, standingSignal, { refresh: true, source: 'bench' }));
+  emit('workflows_start_10k_s', (performance.now() - t1) / 1000, 's');
+  const ready = `TaskQueue = '${env.taskQueue}' AND WorkflowType = 'serviceLifecycle' AND VoipCreditPositive = true`;
+  await until('workflows ready', async () => (await env.temporal.client.workflow.count(ready)).count >= SERVICES + 0, 600_000);
+  emit('workflows_ready_10k_s', (performance.now() - t1) / 1000, 's');
+
+  const before = inspections;
+  const t2 = performance.now();
+  await env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: 'bench-sweep', args: [{ inspect: true }] });
+  emit('sweep_10k_signalled_s', (performance.now() - t2) / 1000, 's');
+  await until('every workflow inspected its PBX', async () => inspections - before >= SERVICES, 600_000);
+  const sweep = (performance.now() - t2) / 1000;
+  emit('sweep_10k_s', sweep, 's');
+  emit('sweep_10k_vs_target', sweep / 60, 'ratio');
+  emit('worker_rss_mb_at_10k', process.memoryUsage().rss / 1024 / 1024, 'MB');
+
+  await api.close();
+  await env.close();
+  await temporal.stop();
+  await pg.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
