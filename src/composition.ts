@@ -66,6 +66,7 @@ export function buildDeps(
   config: Config,
   ctx: { pool: Pool; log: Logger; client: Client; pbx?: PbxResolver; whmcs?: WhmcsGateway; catalog?: ProductCatalog },
 ): BuiltDeps {
+  const catalog = ctx.catalog ?? (config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : parseProducts({ products: [] }, process.cwd()));
   const whmcs =
     ctx.whmcs ??
     (config.WHMCS_URL
@@ -77,11 +78,12 @@ export function buildDeps(
             ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
             timeoutMs: config.WHMCS_TIMEOUT_MS,
             fieldIds: whmcsFieldIds(config),
+            // The sweep lists VoIP clients through the products the products file names.
+            voipProductIds: [...catalog.byId.keys()],
           },
           ctx.log,
         )
       : unconfiguredWhmcs());
-  const catalog = ctx.catalog ?? (config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : parseProducts({ products: [] }, process.cwd()));
   const mailer = config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }) : undefined;
   const deps: ActivityDeps = {
     pool: ctx.pool,
@@ -94,6 +96,7 @@ export function buildDeps(
     catalog,
     services: createServiceRepository(ctx.pool),
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
+    billingTimeZone: config.BILLING_TIME_ZONE,
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }

@@ -116,7 +116,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         routes: [
           ...(config.WEBHOOK_SECRET
             ? createWhmcsWebhookRoutes({
-                secrets: [config.WEBHOOK_SECRET],
+                secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
                 replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
                 pool,
                 dispatcher: buildEventDispatcher(built),

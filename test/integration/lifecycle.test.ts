@@ -17,6 +17,8 @@ import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatch
 import { startApiServer } from '../../src/api/server';
 import { createWhmcsWebhookRoutes } from '../../src/api/webhook';
 import { createLogger } from '../../src/log';
+import { createLifecycleActivities } from '../../activities/lifecycle.activities';
+import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
 import { WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { workflowBundle } from '../support/temporal';
@@ -316,6 +318,47 @@ describe('service lifecycle', () => {
     const back = await cli('unsuspend', record.serviceId, '--reason', 'resolved');
     assert.equal(back.status, 0, back.stderr);
     assert.equal(JSON.parse(back.stdout).status, 'active');
+  });
+
+  test('messages through WHMCS SendEmail carry the merge fields, once per idempotency key', { timeout: 60_000 }, async () => {
+    const clientId = env.newClient({ credit: '2.50', threshold: '5' });
+    const acts = createLifecycleActivities({
+      pool: env.db.pool,
+      log: createLogger('warn'),
+      whmcs: env.gateway,
+      pbx: { adapterFor: () => env.adapter },
+      notify: { channel: 'whmcs' },
+      hasVoipFieldConfigured: true,
+    });
+    const standing = await acts.readClientStanding(String(clientId));
+    const input = { idempotencyKey: `svc-x:${clientId}:alert`, clientId: String(clientId), serviceId: '77', template: 'Low Balance Alert' as const, standing };
+    assert.equal(await acts.sendNotification(input), 'sent');
+    assert.equal(await acts.sendNotification(input), 'already-sent');
+    const sent = env.whmcs.state.emails.filter((e) => e.clientId === clientId);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.template, 'Low Balance Alert');
+    assert.deepEqual(
+      { credit: sent[0]!.customVars.client_credit, threshold: sent[0]!.customVars.client_custom_field_lowbalancethreshold, first: sent[0]!.customVars.client_first_name },
+      { credit: '2.50', threshold: '5.00', first: `Client${clientId}` },
+    );
+  });
+
+  test('schedules are created with an explicit time zone, overlap SKIP and a catch-up window, and updated idempotently', { timeout: 60_000 }, async () => {
+    const settings = { timeZone: 'America/Toronto', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5 };
+    const defs = scheduleDefinitions(settings).map((d) => ({ ...d, scheduleId: `${d.scheduleId}-${env.taskQueue}` }));
+    try {
+      const first = await ensureSchedules(env.temporal.client, settings, defs);
+      assert.ok(Object.values(first).every((v) => v === 'created'));
+      const again = await ensureSchedules(env.temporal.client, { ...settings, reconcileIntervalMinutes: 7 }, scheduleDefinitions({ ...settings, reconcileIntervalMinutes: 7 }).map((d) => ({ ...d, scheduleId: `${d.scheduleId}-${env.taskQueue}` })));
+      assert.ok(Object.values(again).every((v) => v === 'updated'));
+      const described = await env.temporal.client.schedule.getHandle(`voipbill-reconcile-${env.taskQueue}`).describe();
+      assert.equal(described.spec.timezone, 'America/Toronto');
+      assert.equal(described.policies.overlap, 'SKIP');
+      assert.equal(described.policies.catchupWindow, 600_000);
+      assert.equal(described.spec.intervals?.[0]?.every, 7 * 60_000);
+    } finally {
+      for (const d of defs) await env.temporal.client.schedule.getHandle(d.scheduleId).delete().catch(() => undefined);
+    }
   });
 
   test('continue-as-new carries the whole state, and recorded histories replay deterministically', { timeout: 120_000 }, async () => {
