@@ -18,6 +18,7 @@ import { installTemporalRuntime } from './temporal/runtime';
 import { buildDeps, buildEventDispatcher } from './composition';
 import { createWhmcsWebhookRoutes } from './api/webhook';
 import { ensureSchedules } from './temporal/schedules';
+import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
 
 export interface RunningSystem {
   databaseUrl: string;
@@ -78,7 +79,14 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
     if (added.length > 0) log.info('registered search attributes', { added });
 
-    const built = buildDeps(config, { pool, log, client });
+    let pbx: PbxRegistry | undefined;
+    if (config.VOIPBILL_SERVERS_FILE) {
+      pbx = await loadPbxRegistry(config.VOIPBILL_SERVERS_FILE, process.env, log);
+      const registry = pbx;
+      stops.push({ name: 'PBX connections', stop: () => registry.close() });
+      log.info('PBX servers', { servers: registry.list().map((s) => s.name) });
+    }
+    const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
     stops.push({ name: 'adapters', stop: built.close });
     const schedules = await ensureSchedules(client, {
       timeZone: config.BILLING_TIME_ZONE,

@@ -182,7 +182,10 @@ export interface InspectResult {
   mode: SuspendMode;
   items: ItemState[];
   missing: string[];
-  /** `suspended`: every item is off and none active; `active`: none is off; otherwise `partial` (drift). */
+  /**
+   * `suspended`: every item is off and none still working; `active`: every item is enabled; otherwise `partial` —
+   * a mix, or an item configured off that still works (drift someone must look at).
+   */
   state: 'suspended' | 'active' | 'partial';
 }
 

@@ -18,6 +18,53 @@ export interface ScheduleSettings {
   timeZone: string;
   taskQueue: string;
   reconcileIntervalMinutes: number;
+  /** CDR sources (servers file) billed by schedules: real-time every N minutes, LES.NET daily. */
+  billingSources?: Array<{ name: string; kind: 'fusionpbx' | 'vodia' | 'lesnet' }>;
+  /** BILLING_REALTIME_INTERVAL_MINUTES (default 15). */
+  realtimeBillingMinutes?: number;
+  /** BILLING_AUTOBILL_TIME, local `HH:MM` in timeZone (default 00:45, before the WHMCS daily cron). */
+  autobillTime?: string;
+  /** BILLING_LESNET_TIME, local `HH:MM` of the daily LES.NET run (default 00:15, before autobill). */
+  lesnetTime?: string;
+}
+
+function hhmm(text: string): { hour: number; minute: number } {
+  const [h, m] = text.split(':').map(Number);
+  return { hour: h ?? 0, minute: m ?? 0 };
+}
+
+/** Billing schedules (issue 6): workflow `billingRun` with `{ sources, charge }`. */
+export function billingScheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
+  if (s.billingSources === undefined) return [];
+  const sources = s.billingSources;
+  const realtime = sources.filter((x) => x.kind !== 'lesnet');
+  const defs: ScheduleDefinition[] = realtime.map((src) => ({
+    scheduleId: `voipbill-billing-${src.name}`,
+    spec: { intervals: [{ every: `${s.realtimeBillingMinutes ?? 15} minutes` }], timezone: s.timeZone },
+    workflowType: 'billingRun',
+    args: [{ sources: [src.name], charge: ['credit'] }],
+    memo: `Real-time billing of ${src.name}: fetch, rate and store CDRs, deduct credit`,
+    catchupWindow: '1 hour',
+  }));
+  for (const src of sources.filter((x) => x.kind === 'lesnet')) {
+    defs.push({
+      scheduleId: `voipbill-billing-${src.name}`,
+      spec: { calendars: [{ ...hhmm(s.lesnetTime ?? '00:15'), comment: 'LES.NET daily CDR file' }], timezone: s.timeZone },
+      workflowType: 'billingRun',
+      args: [{ sources: [src.name], charge: ['credit'] }],
+      memo: `Daily LES.NET billing of ${src.name}`,
+      catchupWindow: '12 hours',
+    });
+  }
+  defs.push({
+    scheduleId: 'voipbill-autobill',
+    spec: { calendars: [{ ...hhmm(s.autobillTime ?? '00:45'), comment: 'autobill before the WHMCS daily cron' }], timezone: s.timeZone },
+    workflowType: 'billingRun',
+    args: [{ sources: realtime.map((x) => x.name), charge: ['invoice'] }],
+    memo: 'Periodic autobill: ingest every source, invoice usage of invoice-mode packages',
+    catchupWindow: '12 hours',
+  });
+  return defs;
 }
 
 export function scheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
@@ -30,6 +77,7 @@ export function scheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
       memo: 'Refresh balances from WHMCS, check PBX state, repair drift',
       catchupWindow: '10 minutes',
     },
+    ...billingScheduleDefinitions(s),
   ];
 }
 

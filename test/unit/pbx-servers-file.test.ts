@@ -101,6 +101,9 @@ describe('registry: which server a service uses', () => {
     assert.throws(() => r.resolve({ kind: 'lesnet' }), /no lesnet servers are configured/);
     assert.throws(() => r.resolve({ server: 'nope' }), /no server named "nope".*known: fusion1, vodia1/);
     assert.equal(r.get('fusion1'), r.get('fusion1'), 'adapters are built once');
+    assert.equal(r.adapterFor('vodia1').name, 'vodia1');
+    assert.equal(r.adapterFor(undefined, 'vodia').name, 'vodia1');
+    assert.throws(() => r.adapterFor(undefined), /2 servers are configured \(fusion1, vodia1\): the service must name its server/);
     await r.close();
   });
 

@@ -128,3 +128,9 @@ export function errorText(err: unknown): string {
   }
   return String(err);
 }
+
+/** Like {@link errorText}, but says "no answer within N ms" for an aborted (timed-out) request. */
+export function timeoutText(err: unknown, ms: number): string {
+  const name = (err as { name?: unknown })?.name;
+  return name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${ms} ms` : errorText(err);
+}

@@ -64,6 +64,14 @@ export class PbxRegistry {
     );
   }
 
+  /**
+   * `resolve` in the shape the lifecycle and billing activities take (their `PbxResolver`): a named server, or the
+   * only server (of `kind`, when given) when the service names none.
+   */
+  adapterFor(server: string | undefined, kind?: PbxKind): PbxAdapter {
+    return this.resolve({ ...(server ? { server } : {}), ...(kind ? { kind } : {}) });
+  }
+
   /** Checks every server (or the named ones); never throws — problems are in the reports. */
   async testAll(names?: string[]): Promise<ConnectionReport[]> {
     const reports: ConnectionReport[] = [];

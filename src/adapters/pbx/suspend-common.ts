@@ -2,10 +2,14 @@
 import type { InspectResult, ItemState, PbxCapabilities, SuspendMode, SuspendTarget } from '../../ports/pbx';
 import { PbxTargetInvalidError, SuspendUnsupportedError } from './errors';
 
-/** An item is off when its flag is off and the PBX does not show it still working. */
+/**
+ * An item is off when its flag is off and the PBX does not show it still working; on when its flag is on. An item
+ * configured off but still working is neither, so it makes the state `partial`.
+ */
 export function summarize(mode: SuspendMode, items: ItemState[], missing: string[]): InspectResult {
   const off = items.filter((i) => !i.enabled && i.active !== true).length;
-  const state: InspectResult['state'] = items.length > 0 && off === items.length ? 'suspended' : off === 0 ? 'active' : 'partial';
+  const on = items.filter((i) => i.enabled).length;
+  const state: InspectResult['state'] = items.length > 0 && off === items.length ? 'suspended' : on === items.length ? 'active' : 'partial';
   return { mode, items, missing, state };
 }
 

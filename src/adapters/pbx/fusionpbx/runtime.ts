@@ -58,7 +58,7 @@ export class FusionRuntime {
       const body = await this.esl.api(`memcache delete ${key}`);
       // A missing key is what we want; its exact error text is unconfirmed, so accept any "not found" wording.
       if (body.startsWith('+OK') || /not ?found/i.test(body)) return;
-      throw new PbxRejectedError(`${this.server}: memcache delete ${key} failed: ${body.trim()}`, this.server, body);
+      throw new PbxRejectedError(`${this.server}: memcache delete ${key} failed: ${oneLine(body)}`, this.server, body);
     }
     const path = join(cache.directory, key.replaceAll(':', '.'));
     try {
@@ -88,7 +88,7 @@ export class FusionRuntime {
     if (body.includes('+OK')) return;
     if (body.startsWith('Invalid Profile')) throw this.rejected(`startgw ${gatewayUuid}`, body);
     throw new PbxUnavailableError(
-      `${this.server}: gateway ${gatewayUuid} did not start after rescan (${body.trim()}); FreeSWITCH may still hold a stale cached Sofia config — check cache.method`,
+      `${this.server}: gateway ${gatewayUuid} did not start after rescan (${oneLine(body)}); FreeSWITCH may still hold a stale cached Sofia config — check cache.method`,
       this.server,
     );
   }
@@ -141,6 +141,11 @@ export class FusionRuntime {
   }
 
   private rejected(what: string, body: string): PbxRejectedError {
-    return new PbxRejectedError(`${this.server}: ${what} refused: ${body.trim() || '(empty reply)'}`, this.server, body);
+    return new PbxRejectedError(`${this.server}: ${what} refused: ${oneLine(body) || '(empty reply)'}`, this.server, body);
   }
+}
+
+/** Multi-line API bodies (`Reload XML [Success]\n-ERR …`) as one line for error messages and logs. */
+function oneLine(body: string): string {
+  return body.trim().split('\n').join(' / ');
 }

@@ -7,7 +7,7 @@
 import { Agent, request } from 'undici';
 import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import { toCheck } from '../connection-check';
-import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupportedError, errorText } from '../errors';
+import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupportedError, timeoutText } from '../errors';
 import { checkTarget } from '../suspend-common';
 import { downloadCdrFile, fetchLesnetCdrs, resolveUrl } from './cdr-fetch';
 import type { LesnetConfig } from './config';
@@ -90,13 +90,12 @@ export class LesnetAdapter implements PbxAdapter {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ authentication: { apikey: this.config.apiKey, idkey: this.config.idKey }, sequence: Math.floor(this.now() / 1000) }),
           dispatcher: this.agent,
-          headersTimeout: api.timeoutMs,
-          bodyTimeout: api.timeoutMs,
+          signal: AbortSignal.timeout(api.timeoutMs),
         });
       } catch (err) {
-        throw new PbxUnavailableError(`${this.name}: LES.NET API ${url} unreachable: ${errorText(err)}`, this.name);
+        throw new PbxUnavailableError(`${this.name}: LES.NET API ${url} unreachable: ${timeoutText(err, api.timeoutMs)}`, this.name);
       }
-      const text = await res.body.text();
+      const text = await res.body.text().catch(() => '');
       if (res.statusCode === 401) throw new PbxAuthError(`${this.name}: LES.NET API refused the keys (HTTP 401)`, this.name);
       if (res.statusCode === 403) throw new PbxForbiddenError(`${this.name}: LES.NET API refused this client (HTTP 403)`, this.name);
       if (res.statusCode >= 500) throw new PbxUnavailableError(`${this.name}: LES.NET API HTTP ${res.statusCode}`, this.name);

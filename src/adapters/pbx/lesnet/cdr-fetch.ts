@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import type { CdrFeed, CdrFetchRequest, CdrPage, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
 import { decodeCursor, emptyStats, encodeCursor } from '../cursor';
-import { PbxConfigError, PbxForbiddenError, PbxRejectedError, PbxTargetInvalidError, PbxTargetNotFoundError, PbxUnavailableError, errorText } from '../errors';
+import { PbxConfigError, PbxForbiddenError, PbxRejectedError, PbxTargetInvalidError, PbxTargetNotFoundError, PbxUnavailableError, timeoutText } from '../errors';
 import { LesnetRowMapper } from './cdr-rows';
 import type { LesnetConfig } from './config';
 import { splitFields } from './text-format';
@@ -52,11 +52,16 @@ export function resolveUrl(config: LesnetConfig, url: string): string {
 export async function downloadCdrFile(config: LesnetConfig, url: string, dispatcher: Dispatcher, etag: string | null): Promise<{ status: 304 } | { status: 200; body: string; etag: string | null }> {
   let res;
   try {
-    res = await request(url, { method: 'GET', headers: etag ? { 'if-none-match': etag } : {}, dispatcher, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
+    res = await request(url, { method: 'GET', headers: etag ? { 'if-none-match': etag } : {}, dispatcher, signal: AbortSignal.timeout(config.timeoutMs) });
   } catch (err) {
-    throw new PbxUnavailableError(`${config.name}: CDR file ${url} unreachable: ${errorText(err)}`, config.name);
+    throw new PbxUnavailableError(`${config.name}: CDR file ${url} unreachable: ${timeoutText(err, config.timeoutMs)}`, config.name);
   }
-  const body = await res.body.text();
+  let body: string;
+  try {
+    body = await res.body.text();
+  } catch (err) {
+    throw new PbxUnavailableError(`${config.name}: CDR file ${url} download broke off: ${timeoutText(err, config.timeoutMs)}`, config.name);
+  }
   const s = res.statusCode;
   if (s === 304) return { status: 304 };
   if (s === 404) throw new PbxTargetNotFoundError(`${config.name}: CDR file ${url} not found (HTTP 404): check the service's CDR Link`, config.name);

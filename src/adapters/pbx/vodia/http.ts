@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { PbxAuthError, PbxError, PbxForbiddenError, PbxProtocolError, PbxRejectedError, PbxTargetNotFoundError, PbxUnavailableError, errorText } from '../errors';
+import { PbxAuthError, PbxError, PbxForbiddenError, PbxProtocolError, PbxRejectedError, PbxTargetNotFoundError, PbxUnavailableError, timeoutText } from '../errors';
 import type { VodiaConfig } from './config';
 
 export class VodiaHttp {
@@ -77,10 +77,12 @@ export class VodiaHttp {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher: this.agent,
+        // undici's own header/body timers are coarse below a second; an abort signal is exact.
+        signal: AbortSignal.timeout(this.config.timeoutMs),
       });
       return { status: res.statusCode, text: await res.body.text() };
     } catch (err) {
-      throw new PbxUnavailableError(`${this.server}: Vodia ${method} ${path} failed: ${errorText(err)}`, this.server);
+      throw new PbxUnavailableError(`${this.server}: Vodia ${method} ${path} failed: ${timeoutText(err, this.config.timeoutMs)}`, this.server);
     }
   }
 
