@@ -8,10 +8,9 @@ import { createAuditActivities } from './audit.activities';
 import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecycle.activities';
 import { createSweepActivities, type SweepDeps } from './sweep.activities';
 import { createWhmcsActivities } from './whmcs.activities';
-import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
 import type { WhmcsCharging } from '../src/ports/whmcs';
 
-export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps, BillingActivityDeps {
+export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps {
   pool: Pool;
   log: Logger;
   charging: WhmcsCharging;
@@ -23,7 +22,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createLifecycleActivities(deps),
     ...createSweepActivities(deps),
     ...createWhmcsActivities(deps),
-    ...createBillingActivities(deps),
   };
 }
 

@@ -2,4 +2,3 @@
 export { smokeWorkflow } from './smoke';
 export { serviceLifecycle } from './service-lifecycle';
 export { reconcileServices } from './reconcile-services';
-export { billingRun } from './billing-run';
