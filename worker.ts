@@ -4,6 +4,8 @@
  */
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import type { VoipbillMetrics } from './src/metrics';
+import { activityMetricsInterceptor } from './src/temporal/activity-metrics';
 
 export const workflowsPath = require.resolve('./workflows');
 
@@ -15,6 +17,8 @@ export interface VoipbillWorkerOptions {
   /** A pre-built bundle (tests bundle once per file); otherwise workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** Counts activity executions/failures and business outcomes (GET /metrics). */
+  metrics?: VoipbillMetrics;
 }
 
 export async function createVoipbillWorker(options: VoipbillWorkerOptions): Promise<Worker> {
@@ -25,6 +29,7 @@ export async function createVoipbillWorker(options: VoipbillWorkerOptions): Prom
     activities: createActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.metrics ? { interceptors: { activity: [activityMetricsInterceptor(options.metrics)] } } : {}),
     shutdownGraceTime: '5 seconds',
   });
 }

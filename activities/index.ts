@@ -8,9 +8,10 @@ import { createAuditActivities } from './audit.activities';
 import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecycle.activities';
 import { createSweepActivities, type SweepDeps } from './sweep.activities';
 import { createWhmcsActivities } from './whmcs.activities';
+import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
 import type { WhmcsCharging } from '../src/ports/whmcs';
 
-export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps {
+export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps, BillingActivityDeps {
   pool: Pool;
   log: Logger;
   charging: WhmcsCharging;
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLifecycleActivities(deps),
     ...createSweepActivities(deps),
     ...createWhmcsActivities(deps),
+    ...createBillingActivities(deps),
   };
 }
 

@@ -116,11 +116,19 @@ async function main(): Promise<void> {
   for (let i = 0; i < CYCLES; i++) {
     const t0 = performance.now();
     await env.whmcs.topUp({ clientid: clientId, amount: '10.00' });
-    await until('unsuspend', () => extensionOn(ext));
+    await until('unsuspend', () => extensionOn(ext)).catch(async (err: unknown) => {
+      const st = await env.state(record.serviceId);
+      const events = await env.db.pool.query('SELECT count(*)::int AS n FROM whmcs_webhook_events');
+      throw new Error(`${(err as Error).message} in cycle ${i}; webhook events ${events.rows[0].n}; hooks fired ${env.whmcs.hooksFired.length}; workflow state: ${JSON.stringify({ status: st.status, standing: st.standing, lastError: st.lastError, history: st.history.slice(-3) })}`);
+    });
     latencies.push(performance.now() - t0);
     await env.gateway.removeCredit({ clientId, amountCents: 1000n, description: 'bench usage' });
     await signalService(env.target, record, standingSignal, { refresh: true, source: 'bench' });
-    await until('re-suspend', async () => !(await extensionOn(ext)));
+    await until('re-suspend', async () => !(await extensionOn(ext))).catch(async (err: unknown) => {
+      const st = await env.state(record.serviceId);
+      const credits = (await env.gateway.getCredits(clientId)).slice(-4).map((c) => `${c.date} ${c.description} ${c.amountCents}`);
+      throw new Error(`${(err as Error).message} in cycle ${i}; credit log ${JSON.stringify(credits)}; workflow state: ${JSON.stringify({ status: st.status, standing: st.standing, lastError: st.lastError, history: st.history.slice(-3) })}`);
+    });
   }
   env.whmcs.settings.hook = null;
   latencies.sort((a, b) => a - b);

@@ -96,6 +96,7 @@ export function buildDeps(
     catalog,
     services: createServiceRepository(ctx.pool),
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
+    billingTimeZone: config.BILLING_TIME_ZONE,
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }

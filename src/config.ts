@@ -47,6 +47,7 @@ export const configSchema = z.object({
   EMBEDDED_PG_PORT: port.default(54329).describe('Port of the embedded PostgreSQL.'),
   TEMPORAL_PORT: port.default(7233).describe('Port of the embedded Temporal frontend.'),
   TEMPORAL_UI_PORT: port.default(8233).describe('Port of the embedded Temporal Web UI.'),
+  TEMPORAL_METRICS_PORT: port.optional().describe("Port (on API_HOST) of the Temporal SDK's own Prometheus metrics (worker polls, task latencies, slots). Unset: off."),
   API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP API listens on.'),
   API_PORT: port.default(8080).describe('Port of the HTTP API (health, webhooks, call records).'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest log level written.'),
@@ -88,6 +89,14 @@ export const configSchema = z.object({
   MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),
   LOW_BALANCE_REMINDER_HOURS: z.coerce.number().min(0).max(720).default(24).describe('Hours between low-balance reminders while credit stays low; 0 = none.'),
   MIRROR_SUSPENDED_FIELD: bool.default(true).describe('Write the state into the WHMCS "VoIP Suspended" field (Yes / None).'),
+  CALL_RECORDS_LINK_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || Buffer.byteLength(v) >= 32, { message: 'must be at least 32 bytes' })
+    .describe('HMAC-SHA256 secret of the client-area call-records links, shared with the WHMCS hook (≥ 32 bytes). Unset: the page answers 503 (the demo generates one).'),
+  CALL_RECORDS_LINK_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86_400).default(3600).describe('Longest lifetime of a call-records link; a link expiring later is refused (the WHMCS hook uses the same value).'),
+  VOIPBILL_DEMO: z.enum(['auto', 'on', 'off']).default('auto').describe('Run against the built-in doubles (fake WHMCS, FusionPBX, Vodia, SMTP catcher) with seeded clients and generated calls. auto = on when WHMCS_URL and VOIPBILL_SERVERS_FILE are unset.'),
   RUN_WORKER: bool.default(true).describe('Run the Temporal worker in this process (`false` for an API-only process).'),
   RUN_API: bool.default(true).describe('Run the HTTP API in this process (`false` for a worker-only process).'),
 });
@@ -116,7 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Values that must never reach a log line. Later settings (WHMCS secret, webhook secret, …) are added here. */
 export function secretValues(config: Config): string[] {
   const secrets: string[] = [];
-  for (const value of [config.WHMCS_SECRET, config.WHMCS_ACCESS_KEY, config.WEBHOOK_SECRET, config.WEBHOOK_SECRET_PREVIOUS, config.WHMCS_IDENTIFIER]) {
+  for (const value of [config.WHMCS_SECRET, config.WHMCS_ACCESS_KEY, config.WEBHOOK_SECRET, config.WEBHOOK_SECRET_PREVIOUS, config.WHMCS_IDENTIFIER, config.CALL_RECORDS_LINK_SECRET]) {
     if (value) secrets.push(value);
   }
   for (const url of [config.DATABASE_URL, config.SMTP_URL]) {
@@ -139,4 +148,9 @@ export function configProblems(config: Config): string[] {
   }
   if (config.NOTIFY_CHANNEL === 'smtp' && !config.SMTP_URL) problems.push('SMTP_URL: required when NOTIFY_CHANNEL=smtp');
   return problems;
+}
+
+/** Whether `npm start` runs the demo: `on`, or `auto` with neither WHMCS_URL nor VOIPBILL_SERVERS_FILE set. */
+export function demoEnabled(config: Config): boolean {
+  return config.VOIPBILL_DEMO === 'on' || (config.VOIPBILL_DEMO === 'auto' && !config.WHMCS_URL && !config.VOIPBILL_SERVERS_FILE);
 }

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { ConfigError, loadConfig, secretValues, type Config } from './config';
+import { ConfigError, demoEnabled, loadConfig, secretValues, type Config } from './config';
 import { createLogger, registerSecrets, type Logger } from './log';
 import { createPool } from './db/pool';
 import { migrate } from './db/migrate';
@@ -14,17 +14,23 @@ import { startTemporalDevServer } from './runtime/temporal-dev-server';
 import { connectClient, ensureSearchAttributes } from './temporal/client';
 import { healthRoute, sendJson, startApiServer, type Route } from './api/server';
 import { createVoipbillWorker } from '../worker';
-import { installTemporalRuntime } from './temporal/runtime';
+import { installTemporalRuntime, temporalMetricsBindAddress } from './temporal/runtime';
+import { createMetrics } from './metrics';
+import { countWebhookRejections, metricsRoute } from './api/metrics';
 import { buildDeps, buildEventDispatcher } from './composition';
 import { createWhmcsWebhookRoutes } from './api/webhook';
 import { ensureSchedules } from './temporal/schedules';
 import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
+import { createCallRecordsRoutes } from './api/call-records';
+import { startDemo, type Demo } from './demo';
 
 export interface RunningSystem {
   databaseUrl: string;
   temporalAddress: string;
   uiUrl?: string;
   apiUrl?: string;
+  /** Banner lines of the demo, when it runs. */
+  demo?: string[];
   stop(): Promise<void>;
 }
 
@@ -51,6 +57,17 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: config.EMBEDDED_PG_PORT, database: 'voipbill', onLog: (line) => log.debug('postgres', { line: line.trim() }) });
       stops.push({ name: 'PostgreSQL', stop: pg.stop });
       databaseUrl = pg.url;
+    }
+    // The demo (src/demo/): doubles seeded and configured before anything is built, so the rest is the production path.
+    let demo: Demo | undefined;
+    let pbxEnv: NodeJS.ProcessEnv = process.env;
+    if (demoEnabled(config)) {
+      log.info('starting the demo: built-in doubles, seeded clients, generated calls (VOIPBILL_DEMO=off to disable)');
+      demo = await startDemo({ config, databaseUrl, env: process.env, log });
+      stops.push({ name: 'demo', stop: demo.stop });
+      config = { ...config, ...demo.overrides };
+      registerSecrets([...secretValues(config), ...demo.secrets]);
+      pbxEnv = { ...process.env, ...demo.env };
     }
     let temporalAddress = config.TEMPORAL_ADDRESS;
     let uiUrl: string | undefined;
@@ -81,17 +98,23 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
 
     let pbx: PbxRegistry | undefined;
     if (config.VOIPBILL_SERVERS_FILE) {
-      pbx = await loadPbxRegistry(config.VOIPBILL_SERVERS_FILE, process.env, log);
+      pbx = await loadPbxRegistry(config.VOIPBILL_SERVERS_FILE, pbxEnv, log);
       const registry = pbx;
       stops.push({ name: 'PBX connections', stop: () => registry.close() });
       log.info('PBX servers', { servers: registry.list().map((s) => s.name) });
     }
     const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
+    const metrics = createMetrics();
     stops.push({ name: 'adapters', stop: built.close });
     const schedules = await ensureSchedules(client, {
       timeZone: config.BILLING_TIME_ZONE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
+      // Every configured CDR source gets its billing schedule; none without a servers file.
+      ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
+      realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
+      autobillTime: config.BILLING_AUTOBILL_TIME,
+      lesnetTime: config.BILLING_LESNET_TIME,
     });
     log.info('schedules', schedules);
 
@@ -103,6 +126,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps: built.deps,
+        metrics,
       });
       const running = worker.run();
       stops.push({
@@ -123,14 +147,25 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         log,
         routes: [
           ...(config.WEBHOOK_SECRET
-            ? createWhmcsWebhookRoutes({
-                secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
-                replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
-                pool,
-                dispatcher: buildEventDispatcher(built),
-                log,
-              })
+            ? countWebhookRejections(
+                createWhmcsWebhookRoutes({
+                  secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
+                  replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
+                  pool,
+                  dispatcher: buildEventDispatcher(built),
+                  log,
+                }),
+                metrics,
+              )
             : [webhookNotConfiguredRoute()]),
+          metricsRoute(metrics),
+          ...createCallRecordsRoutes({
+            pool,
+            secrets: config.CALL_RECORDS_LINK_SECRET ? [config.CALL_RECORDS_LINK_SECRET] : [],
+            maxTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS,
+            timeZone: config.BILLING_TIME_ZONE,
+            log,
+          }),
           healthRoute(async () => {
             const db = await pool.query('SELECT 1').then(
               () => 'ok',
@@ -147,7 +182,15 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       stops.push({ name: 'API', stop: api.close });
       apiUrl = api.url;
     }
-    return { databaseUrl, temporalAddress, ...(uiUrl ? { uiUrl } : {}), ...(apiUrl ? { apiUrl } : {}), stop: stopAll };
+    if (demo) await demo.afterStart({ deps: built.deps });
+    return {
+      databaseUrl,
+      temporalAddress,
+      ...(uiUrl ? { uiUrl } : {}),
+      ...(apiUrl ? { apiUrl } : {}),
+      ...(demo ? { demo: demo.summary(apiUrl) } : {}),
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
@@ -185,7 +228,8 @@ async function main(): Promise<void> {
   }
   registerSecrets(secretValues(config));
   const log = createLogger(config.LOG_LEVEL, { service: 'voipbill' });
-  installTemporalRuntime(log);
+  const metricsBindAddress = temporalMetricsBindAddress(config);
+  installTemporalRuntime(log, metricsBindAddress ? { metricsBindAddress } : {});
   const system = await startSystem(config, log);
   const summary = [
     'voipbill is running:',
@@ -193,6 +237,7 @@ async function main(): Promise<void> {
     `  Temporal         ${system.temporalAddress} (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE})`,
     system.uiUrl ? `  Temporal Web UI  ${system.uiUrl}` : undefined,
     system.apiUrl ? `  API              ${system.apiUrl}  (health: ${system.apiUrl}/health)` : undefined,
+    ...(system.demo ?? []),
     'Press Ctrl-C to stop.',
   ].filter(Boolean);
   console.log(summary.join('\n'));

@@ -2,3 +2,4 @@
 export { smokeWorkflow } from './smoke';
 export { serviceLifecycle } from './service-lifecycle';
 export { reconcileServices } from './reconcile-services';
+export { billingRun } from './billing-run';

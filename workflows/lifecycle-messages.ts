@@ -20,6 +20,8 @@ export interface LifecycleInput {
   policy: LifecyclePolicy;
   /** Carried across continue-as-new. */
   state?: LifecycleState;
+  /** Work asked for by signals that reached the previous run after its last pass (carried across continue-as-new). */
+  pending?: { refresh: boolean; inspect: boolean };
 }
 
 /** A newer view of the client's standing, or a hint to read it (webhooks know that credit changed, not to what). */

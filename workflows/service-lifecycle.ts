@@ -44,8 +44,8 @@ const pbx = proxyActivities<Activities>({
 
 export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleState> {
   const state: LifecycleState = input.state ?? initialLifecycleState(input.config, input.policy);
-  let refreshStanding = !input.state;
-  let inspectPbx = false;
+  let refreshStanding = !input.state || input.pending?.refresh === true;
+  let inspectPbx = input.pending?.inspect === true;
   let wake = 0;
   let processed = 0;
 
@@ -163,7 +163,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     upsertSearchAttributes(lifecycleSearchAttributes(state));
     return state;
   }
-  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state });
+  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state, pending: { refresh: refreshStanding, inspect: inspectPbx } });
 }
 
 async function carryOut(state: LifecycleState): Promise<void> {

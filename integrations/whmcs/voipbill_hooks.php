@@ -6,6 +6,10 @@
  * Configuration (constants in configuration.php win over environment variables):
  *   VOIPBILL_WEBHOOK_URL     e.g. https://voipbill.example.net/webhooks/whmcs
  *   VOIPBILL_WEBHOOK_SECRET  the same value as voipbill's WEBHOOK_SECRET (at least 32 bytes)
+ *   VOIPBILL_CALL_RECORDS_URL       e.g. https://voipbill.example.net/call-records (unset: no Call Records button)
+ *   VOIPBILL_CALL_RECORDS_SECRET    the same value as voipbill's CALL_RECORDS_LINK_SECRET (at least 32 bytes)
+ *   VOIPBILL_CALL_RECORDS_TTL       link lifetime in seconds, at most voipbill's CALL_RECORDS_LINK_TTL_SECONDS (3600)
+ *   VOIPBILL_CALL_RECORDS_PRODUCTS  optional comma-separated product IDs that get the button (default: all)
  *
  * Hooks run inside WHMCS's own requests (payment callbacks, admin pages, cron), so this file never throws and never
  * waits long: connect 2 s, total 4 s. A failed delivery is written to the WHMCS activity log; voipbill's periodic
@@ -192,6 +196,68 @@ if (!function_exists('voipbill_setting')) {
         $userId = (int) (isset($vars['userid']) ? $vars['userid'] : 0);
         voipbill_forward('client.edited', voipbill_random_id('client.edited', $userId), ['userid' => $userId]);
     }
+
+    /**
+     * The signed, expiring link to one service's call records, as voipbill checks it (src/api/signed-links.ts):
+     * hex(HMAC-SHA256(secret, "voipbill-call-records.v1.<client>.<service>.<expires>")). Null when not configured.
+     */
+    function voipbill_call_records_url($clientId, $serviceId, $now = null)
+    {
+        $url = voipbill_setting('VOIPBILL_CALL_RECORDS_URL');
+        $secret = voipbill_setting('VOIPBILL_CALL_RECORDS_SECRET');
+        $clientId = (int) $clientId;
+        $serviceId = (int) $serviceId;
+        if (!$url || !$secret || $clientId <= 0 || $serviceId <= 0) {
+            return null;
+        }
+        $expires = ($now === null ? time() : (int) $now) + max(60, (int) voipbill_setting('VOIPBILL_CALL_RECORDS_TTL', 3600));
+        $sig = hash_hmac('sha256', "voipbill-call-records.v1.$clientId.$serviceId.$expires", $secret);
+        return $url . '?' . http_build_query(['client' => $clientId, 'service' => $serviceId, 'expires' => $expires, 'sig' => $sig]);
+    }
+
+    /** Client and service of the product details page: a \WHMCS\Service\Service model, or an array. */
+    function voipbill_page_service($vars)
+    {
+        $service = isset($vars['service']) ? $vars['service'] : null;
+        if (is_object($service)) {
+            return [(int) $service->userid, (int) $service->id, (int) $service->packageid];
+        }
+        if (is_array($service)) {
+            return [(int) (isset($service['userid']) ? $service['userid'] : 0), (int) (isset($service['id']) ? $service['id'] : 0),
+                (int) (isset($service['packageid']) ? $service['packageid'] : 0)];
+        }
+        return [0, 0, 0];
+    }
+
+    function voipbill_product_has_call_records($productId)
+    {
+        $only = trim((string) voipbill_setting('VOIPBILL_CALL_RECORDS_PRODUCTS', ''));
+        return $only === '' || in_array((string) $productId, array_map('trim', explode(',', $only)), true);
+    }
+
+    /** Template variable {$voipbill_call_records_url} for themes that place the button themselves. */
+    function voipbill_on_product_details($vars)
+    {
+        try {
+            list($clientId, $serviceId, $productId) = voipbill_page_service($vars);
+            $link = voipbill_product_has_call_records($productId) ? voipbill_call_records_url($clientId, $serviceId) : null;
+            return $link === null ? [] : ['voipbill_call_records_url' => $link];
+        } catch (\Throwable $e) {
+            voipbill_log('call records link failed: ' . $e->getMessage());
+            return [];
+        }
+    }
+
+    /** The "Call Records" button on the product details page of any theme. */
+    function voipbill_on_product_details_output($vars)
+    {
+        $link = voipbill_on_product_details($vars);
+        if (!isset($link['voipbill_call_records_url'])) {
+            return '';
+        }
+        $href = htmlspecialchars($link['voipbill_call_records_url'], ENT_QUOTES, 'UTF-8');
+        return '<p><a class="btn btn-default" href="' . $href . '" target="_blank" rel="noopener noreferrer">Call Records</a></p>';
+    }
 }
 
 add_hook('InvoicePaid', 1, 'voipbill_on_invoice_paid');
@@ -201,3 +267,5 @@ add_hook('AfterModuleSuspend', 1, voipbill_module_hook('service.suspended'));
 add_hook('AfterModuleUnsuspend', 1, voipbill_module_hook('service.unsuspended'));
 add_hook('AfterModuleTerminate', 1, voipbill_module_hook('service.terminated'));
 add_hook('ClientEdit', 1, 'voipbill_on_client_edit');
+add_hook('ClientAreaProductDetails', 1, 'voipbill_on_product_details');
+add_hook('ClientAreaProductDetailsOutput', 1, 'voipbill_on_product_details_output');

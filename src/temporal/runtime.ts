@@ -9,13 +9,20 @@ const levels: Record<SdkLogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
   ERROR: 'error',
 };
 
+/** host:port for the SDK's Prometheus endpoint, or undefined when TEMPORAL_METRICS_PORT is unset. */
+export function temporalMetricsBindAddress(config: { API_HOST: string; TEMPORAL_METRICS_PORT?: number | undefined }): string | undefined {
+  return config.TEMPORAL_METRICS_PORT ? `${config.API_HOST}:${config.TEMPORAL_METRICS_PORT}` : undefined;
+}
+
 /**
  * Routes the SDK's logs through our structured (redacting) logger, and keeps the SDK from handling process
  * signals itself: the caller owns shutdown order.
  */
-export function installTemporalRuntime(log: Logger): void {
+export function installTemporalRuntime(log: Logger, options: { metricsBindAddress?: string } = {}): void {
   Runtime.install({
     shutdownSignals: [],
+    // The SDK's own worker metrics (polls, slots, schedule-to-start latency) on http://<bindAddress>/metrics.
+    ...(options.metricsBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsBindAddress } } } } : {}),
     logger: new DefaultLogger('INFO', (entry) => {
       // The bundler's per-module report is noise at INFO.
       if (entry.message.startsWith('asset workflow-bundle')) return;

@@ -78,7 +78,7 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.ok(Object.keys(attrs.customAttributes ?? {}).includes('VoipLifecycleState'), 'search attributes registered');
   await connection.close();
 
-  assert.equal(await stop(first), 0);
+  assert.equal(await stop(first), 0, `first stop failed:\n${first.output().slice(-3000)}`);
 
   const second = await start(env);
   const again = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
@@ -93,5 +93,5 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.deepEqual(rows, [{ subject: workflowId }]);
   assert.ok(migrations.rowCount! >= 1);
   assert.match(second.output(), /"applied":\[\]/, 'the second start applies no migration again');
-  assert.equal(await stop(second), 0);
+  assert.equal(await stop(second), 0, `second stop failed:\n${second.output().slice(-3000)}`);
 });

@@ -113,7 +113,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     },
     log,
   );
-  const temporal = await connectTestTemporal();
+  const temporal = await connectTestTemporal({ isolatedNamespace: true });
   const taskQueue = uniqueId('lifecycle');
   const catalog = parseProducts({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
   const deps = testDeps({
@@ -179,7 +179,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     },
     start: (record) => signalService(target, record, standingSignal, { refresh: true, source: 'test' }),
     state,
-    async waitFor(serviceId, what, ok, timeoutMs = 30_000) {
+    async waitFor(serviceId, what, ok, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       let last: LifecycleState | undefined;
       let lastError: unknown;

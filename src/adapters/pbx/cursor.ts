@@ -55,6 +55,12 @@ export function decodeCursor<T>(
 }
 
 /** Epoch seconds (number or numeric string) to an ISO UTC instant; null when not a finite number. */
+/** JavaScript dates end at ±8.64e12 s from 1970; a larger epoch in a CDR is garbage, to be quarantined. */
+export const MAX_EPOCH_SECONDS = 8.64e12;
+export function isRepresentableEpoch(seconds: number): boolean {
+  return Number.isFinite(seconds) && Math.abs(seconds) <= MAX_EPOCH_SECONDS;
+}
+
 export function epochToIso(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString();
 }

@@ -7,7 +7,7 @@
  * Runs once per row on million-row backfills: plain comparisons, no regular expressions.
  */
 import type { CdrDisposition, CdrDirection, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import { epochToIso } from '../cursor';
+import { epochToIso, isRepresentableEpoch } from '../cursor';
 
 /** The selected columns; node-postgres returns `numeric` as strings. Absent columns are selected as NULL. */
 export interface FusionCdrRow {
@@ -110,6 +110,9 @@ export function normalizeFusionRow(row: FusionCdrRow, source: string, exclude: F
   if (!(billsec >= 0) || !Number.isInteger(billsec)) return quarantine(row, `billsec: ${JSON.stringify(row.billsec)} is not a whole number of seconds ≥ 0`);
   if (billsec > end - start + 1) return quarantine(row, `billsec: ${billsec} is longer than the call (${end - start} s from start_epoch to end_epoch)`);
   const answer = num(row.answer_epoch);
+  if (!isRepresentableEpoch(end) || (answer > 0 && !isRepresentableEpoch(answer))) {
+    return quarantine(row, `end_epoch/answer_epoch: ${JSON.stringify(row.end_epoch)} / ${JSON.stringify(row.answer_epoch)} is not a date`);
+  }
 
   const dialled = row.destination_number ?? '';
   let destination = dialled;

@@ -93,7 +93,8 @@ export function timeParser(format: string, timeZone: string): TimeParser {
     const scale = format === 'epoch' ? 1000 : 1;
     return (text) => {
       const n = Number(text);
-      return text.trim() !== '' && Number.isFinite(n) && n > 0 ? Math.round(n * scale) : undefined;
+      // Beyond ±8.64e15 ms there is no date: such a value is garbage, not a time.
+      return text.trim() !== '' && Number.isFinite(n) && n > 0 && n * scale <= 8.64e15 ? Math.round(n * scale) : undefined;
     };
   }
   if (format === 'iso') {

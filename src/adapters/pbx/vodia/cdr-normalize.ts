@@ -5,7 +5,7 @@
  * caller is one of the tenant's extensions and inbound (on the DID in `to`) when the caller is an outside number.
  */
 import type { CdrDirection, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import { epochToIso } from '../cursor';
+import { epochToIso, isRepresentableEpoch } from '../cursor';
 
 export interface VodiaNormalizeOptions {
   source: string;
@@ -56,6 +56,7 @@ export function normalizeVodiaCdr(raw: Record<string, unknown>, opts: VodiaNorma
   if (!(start > 0)) return q(`start: ${JSON.stringify(raw.start)} is not an epoch`);
   const end = epoch(raw.end);
   if (!(end >= start)) return q(`end: ${JSON.stringify(raw.end)} is missing or before start ${JSON.stringify(raw.start)}`);
+  if (!isRepresentableEpoch(end)) return q(`end: ${JSON.stringify(raw.end)} is not a date`);
   const connectRaw = epoch(raw.connect);
   const connect = connectRaw > 0 ? connectRaw : null;
   if (connect !== null && (connect < start || connect > end)) return q(`connect: ${JSON.stringify(raw.connect)} is outside start..end`);

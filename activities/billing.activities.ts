@@ -1,0 +1,117 @@
+/**
+ * Billing-run activities (issue 6): thin wrappers over src/adapters/billing. Payloads carry cursors, counts and
+ * IDs, never CDR arrays; money crosses as decimal integer strings.
+ */
+import { heartbeat } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import type { Logger } from '../src/log';
+import type { CdrFeed, CdrSource } from '../src/ports/pbx';
+import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
+import type { ServiceRepository } from '../src/adapters/services/service-repository';
+import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
+import { signalService } from '../src/temporal/lifecycle-client';
+import { standingSignal } from '../workflows/lifecycle-messages';
+import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
+import { createPackageStore, type PackageStore } from '../src/adapters/billing/packages';
+import { postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
+import type { ProductCatalog } from '../src/adapters/services/products-file';
+import type { PbxResolver } from './lifecycle.activities';
+
+export interface BillingActivityDeps {
+  pool: Pool;
+  log: Logger;
+  charging: WhmcsCharging;
+  whmcs: WhmcsGateway;
+  services: ServiceRepository;
+  lifecycleTarget: LifecycleTarget;
+  pbx: PbxResolver;
+  catalog: ProductCatalog;
+  /** IANA zone of billing periods (free minutes, invoice dates); BILLING_TIME_ZONE. */
+  billingTimeZone?: string;
+  /** CDR source by server name; defaults to the PBX resolver's adapter. */
+  cdrSource?: (name: string) => CdrSource;
+  /** Package loader; defaults to one over the products catalog. */
+  packages?: PackageStore;
+}
+
+export interface IngestBatchInput {
+  source: string;
+  feed?: CdrFeed;
+  runId: string;
+  /** Pages per activity call (default 20): bounds one attempt's work and the workflow's event count. */
+  maxPages?: number;
+  limit?: number;
+}
+
+export interface IngestBatchResult extends IngestCounts {
+  hasMore: boolean;
+  /** Another run moved the cursor under this one: stop, that run owns the feed now. */
+  contended: boolean;
+}
+
+export function createBillingActivities(deps: BillingActivityDeps) {
+  const packages = deps.packages ?? createPackageStore({ catalog: deps.catalog });
+  const sourceOf = deps.cdrSource ?? ((name: string) => deps.pbx.adapterFor(name));
+  const timeZone = deps.billingTimeZone ?? 'UTC';
+  const ingestDeps = { pool: deps.pool, packages, listServices: () => deps.services.list() };
+  // Built once per run (service map, compiled packages), kept for the run's later activity calls on this worker.
+  const contexts = new Map<string, Promise<RunContext>>();
+  function contextFor(runId: string, source: CdrSource): Promise<RunContext> {
+    const key = `${runId}\u0000${source.name}`;
+    let ctx = contexts.get(key);
+    if (!ctx) {
+      ctx = buildRunContext(ingestDeps, source);
+      ctx.catch(() => contexts.delete(key));
+      contexts.set(key, ctx);
+      while (contexts.size > 8) contexts.delete(contexts.keys().next().value!);
+    }
+    return ctx;
+  }
+
+  return {
+    async listBillingFeeds(input: { source: string }): Promise<Array<CdrFeed | null>> {
+      const feeds = await sourceOf(input.source).listFeeds();
+      return feeds.length === 0 ? [null] : feeds;
+    },
+
+    /** Fetches, rates and stores up to `maxPages` pages after the stored cursor, heartbeating after each page. */
+    async ingestBatch(input: IngestBatchInput): Promise<IngestBatchResult> {
+      const source = sourceOf(input.source);
+      const ctx = await contextFor(input.runId, source);
+      const cursor = await readCursor(deps.pool, source.name, input.feed);
+      const r = await ingestPages(ingestDeps, source, ctx, {
+        ...(input.feed ? { feed: input.feed } : {}),
+        cursor,
+        runId: input.runId,
+        maxPages: input.maxPages ?? 20,
+        ...(input.limit ? { limit: input.limit } : {}),
+        onPage: (p) => heartbeat({ stored: p.stored, cursor: p.nextCursor.length }),
+      });
+      return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
+    },
+
+    /** Settles unsettled calls into outbox charges, then posts every pending charge exactly once. */
+    async settleCharges(input: { runId: string; modes: BillingModeFilter[] }): Promise<{ prepared: number; zero: number; posted: number; failed: number; amountCents: string; serviceIds: string[] }> {
+      const prepared = await prepareCharges({ pool: deps.pool, packages, timeZone, listServices: () => deps.services.list() }, input);
+      const posted = await postPendingCharges(deps.pool, deps.charging, (key) => heartbeat({ key }), deps.whmcs);
+      deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed });
+      return { prepared: prepared.prepared, zero: prepared.zero, ...posted };
+    },
+
+    /** Asks each charged service's lifecycle workflow to re-read its balance. */
+    async signalChargedServices(input: { runId: string; serviceIds: string[] }): Promise<number> {
+      let n = 0;
+      for (const id of input.serviceIds) {
+        const record = await deps.services.get(id);
+        if (!record) continue;
+        await signalService(deps.lifecycleTarget, record, standingSignal, { refresh: true, source: `billing:${input.runId}` });
+        n++;
+        if (n % 50 === 0) heartbeat(n);
+      }
+      return n;
+    },
+
+  };
+}
+
+export type BillingActivities = ReturnType<typeof createBillingActivities>;

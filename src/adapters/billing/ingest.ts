@@ -1,0 +1,307 @@
+/**
+ * The ingest path of a billing run: fetch one page of CDRs after a cursor, assign each to its service, rate it with
+ * that service's compiled package, and store the page in one transaction — one multi-row INSERT … SELECT FROM
+ * unnest(…) ON CONFLICT (source, origin_id) DO NOTHING for the calls, one for the quarantine, and the feed's cursor
+ * moved in the same transaction, only if nobody moved it since it was read (compare-and-set).
+ *
+ * Counts balance per page: received (rows the source read) = stored + excluded + quarantined + duplicates.
+ */
+import type { Pool } from 'pg';
+import { createHash } from 'node:crypto';
+import { feedKey } from '../pbx/cursor';
+import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
+import { toMicros } from '../../domain/money';
+import type { CdrFeed, CdrPage, CdrSource, QuarantinedCdr } from '../../ports/pbx';
+import type { ServiceRecord } from '../../domain/services/service-config';
+import type { LoadedPackage, PackageStore } from './packages';
+
+export interface IngestCounts {
+  pages: number;
+  received: number;
+  stored: number;
+  excluded: number;
+  quarantined: number;
+  duplicates: number;
+  /** Stored calls the package does not bill (excluded patterns, local, special-only, unmatched): cost 0. */
+  notBilled: number;
+  /** Sum of stored costs, micro-units, as a decimal integer string. */
+  costMicros: string;
+}
+
+export interface IngestPageResult extends IngestCounts {
+  nextCursor: string;
+  hasMore: boolean;
+  /** False when the stored cursor was not the one this page started from (another run moved it): nothing advanced. */
+  cursorAdvanced: boolean;
+}
+
+export function emptyCounts(): IngestCounts {
+  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, costMicros: '0' };
+}
+
+export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
+  return {
+    pages: a.pages + b.pages,
+    received: a.received + b.received,
+    stored: a.stored + b.stored,
+    excluded: a.excluded + b.excluded,
+    quarantined: a.quarantined + b.quarantined,
+    duplicates: a.duplicates + b.duplicates,
+    notBilled: a.notBilled + b.notBilled,
+    costMicros: (BigInt(a.costMicros) + BigInt(b.costMicros)).toString(),
+  };
+}
+
+export interface IngestDeps {
+  pool: Pool;
+  packages: PackageStore;
+  listServices(): Promise<ServiceRecord[]>;
+}
+
+/** What one run needs in memory: the service lookup and the compiled packages, built once per run. */
+export interface RunContext {
+  map: ServiceMap;
+  packages: Map<string, LoadedPackage | null>;
+}
+
+export async function buildRunContext(deps: IngestDeps, source: CdrSource): Promise<RunContext> {
+  const services = servicesOfSource(await deps.listServices(), source.name, source.kind);
+  const packages = new Map<string, LoadedPackage | null>();
+  for (const s of services) {
+    if (s.package && !packages.has(s.package)) packages.set(s.package, (await deps.packages.forRef(s.package)) ?? null);
+  }
+  return { map: buildServiceMap(services), packages };
+}
+
+export async function readCursor(pool: Pool, source: string, feed: CdrFeed | undefined): Promise<string | null> {
+  const { rows } = await pool.query<{ cursor: string }>('SELECT cursor FROM billing_cursors WHERE source = $1 AND feed_key = $2', [source, feedKey(feed)]);
+  return rows[0]?.cursor ?? null;
+}
+
+interface QRow {
+  key: string;
+  kind: 'malformed' | 'unassigned' | 'unrated';
+  reason: string;
+  raw: unknown;
+  tenant: string | null;
+  startedAt: string | null;
+}
+
+function quarantineKey(q: QuarantinedCdr): string {
+  return q.originId ?? `sha1:${createHash('sha1').update(JSON.stringify(q.raw ?? null)).digest('hex')}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPE = /["\\]/g;
+
+/** A PostgreSQL array literal of texts (nulls as NULL), built in one pass: node-postgres' generic path escapes per element. */
+export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else out += '"' + (NEEDS_ESCAPE.test(v) ? v.replace(ESCAPE, '\\$&') : v) + '"';
+  }
+  return out + '}';
+}
+
+/** A PostgreSQL array literal of safe integers. */
+export function intArrayLiteral(values: readonly number[]): string {
+  return '{' + values.join(',') + '}';
+}
+
+const INSERT_CDRS = `
+  WITH ins AS (
+    INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
+                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, run_id)
+    SELECT $1, o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, $2
+    FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                $11::timestamptz[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[])
+         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u)
+    ON CONFLICT (source, origin_id) DO NOTHING
+    RETURNING cost_micros
+  )
+  SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::text AS cost FROM ins`;
+
+const INSERT_QUARANTINE = `
+  WITH ins AS (
+    INSERT INTO quarantine (source, origin_key, kind, reason, raw, tenant, started_at, run_id)
+    SELECT $1, k, kd, r, w, t, st, $2
+    FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[]) AS q(k, kd, r, w, t, st)
+    ON CONFLICT (source, origin_key) DO NOTHING
+    RETURNING 1
+  )
+  SELECT count(*)::int AS n FROM ins`;
+
+/**
+ * Fetches and stores one page after `cursor`. Safe to repeat with the same cursor (a retried activity, a restarted
+ * worker, two overlapping runs): rows already stored count as duplicates and the cursor only moves from the value
+ * it had.
+ */
+export async function ingestPage(
+  deps: IngestDeps,
+  source: CdrSource,
+  ctx: RunContext,
+  req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number },
+): Promise<IngestPageResult> {
+  return storePage(deps, source.name, await fetchAndRate(source, ctx, req), req);
+}
+
+/** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
+/** Column positions (in PreparedPage.cols) holding integers: billsec, billed, free, cost, fixed. */
+const NUMERIC_COLS = new Set([9, 10, 11, 14, 15]);
+
+export interface PreparedPage {
+  page: Omit<CdrPage, 'records' | 'quarantined'>;
+  cols: unknown[][];
+  q: QRow[];
+  notBilled: number;
+}
+
+/**
+ * Fetches and stores pages one after the other from `cursor`, fetching (and rating) page N+1 while page N is being
+ * written, so the source's read and the ledger's write overlap. Stops after `maxPages`, at the end of the source,
+ * or when the cursor was moved by someone else (then the prefetched page is dropped).
+ */
+export async function ingestPages(
+  deps: IngestDeps,
+  source: CdrSource,
+  ctx: RunContext,
+  req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number; maxPages: number; onPage?: (r: IngestPageResult) => void },
+): Promise<{ totals: IngestCounts; hasMore: boolean; contended: boolean; cursor: string | null }> {
+  let totals = emptyCounts();
+  let cursor = req.cursor;
+  const fetchReq = (c: string | null) => ({ ...(req.feed ? { feed: req.feed } : {}), cursor: c, runId: req.runId, ...(req.limit ? { limit: req.limit } : {}) });
+  let next: Promise<PreparedPage> | null = fetchAndRate(source, ctx, fetchReq(cursor));
+  for (let i = 0; next !== null; i++) {
+    const prepared: PreparedPage = await next;
+    next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(source, ctx, fetchReq(prepared.page.nextCursor)) : null;
+    // A prefetch that fails after the store decided to stop must not surface as an unhandled rejection.
+    next?.catch(() => undefined);
+    const r = await storePage(deps, source.name, prepared, fetchReq(cursor));
+    totals = addCounts(totals, r);
+    req.onPage?.(r);
+    if (!r.cursorAdvanced) return { totals, hasMore: false, contended: true, cursor };
+    cursor = r.nextCursor;
+    if (!r.hasMore) return { totals, hasMore: false, contended: false, cursor };
+  }
+  return { totals, hasMore: true, contended: false, cursor };
+}
+
+async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
+  const page = await source.fetchCdrs({ cursor: req.cursor, ...(req.feed ? { feed: req.feed } : {}), ...(req.limit ? { limit: req.limit } : {}) });
+  const n = page.records.length;
+  const o: string[] = [], s: string[] = [], c: string[] = [], d: string[] = [], ca: string[] = [], de: string[] = [];
+  const e: string[] = [], k: string[] = [], st: string[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
+  const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
+  const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
+  let notBilled = 0;
+  for (let i = 0; i < n; i++) {
+    const cdr = page.records[i]!;
+    const a = ctx.map.assign(cdr);
+    if (!a.ok) {
+      q.push({ key: cdr.originId, kind: 'unassigned', reason: a.reason, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
+      continue;
+    }
+    const svc = a.service;
+    const pkg = svc.package ? ctx.packages.get(svc.package) : null;
+    if (!pkg) {
+      q.push({ key: cdr.originId, kind: 'unrated', reason: `service ${svc.serviceId} has no rating package`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
+      continue;
+    }
+    let rated;
+    try {
+      rated = pkg.rate({
+        direction: cdr.direction === 'inbound' ? 'inbound' : 'outbound',
+        number: cdr.destination,
+        billsec: cdr.billsec,
+        startedAtMs: Date.parse(cdr.startedAt),
+        voicemail: cdr.voicemail,
+      });
+    } catch (err) {
+      q.push({ key: cdr.originId, kind: 'unrated', reason: `rating failed: ${(err as Error).message}`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
+      continue;
+    }
+    if (!rated.billable) notBilled++;
+    o.push(cdr.originId);
+    s.push(svc.serviceId);
+    c.push(svc.clientId);
+    d.push(cdr.direction);
+    ca.push(cdr.caller);
+    de.push(cdr.destination);
+    e.push(rated.e164);
+    k.push(rated.numberKind);
+    st.push(cdr.startedAt);
+    b.push(cdr.billsec);
+    bs.push(rated.billedSeconds);
+    fs.push(rated.freeSeconds);
+    r.push(rated.rule);
+    p.push(rated.prefix);
+    cm.push(rated.costMicros);
+    fm.push(rated.fixed === null ? 0 : Number(toMicros(rated.fixed)));
+    u.push(rated.unmatched);
+  }
+
+  const { records: _r, quarantined: _q, ...rest } = page;
+  return { page: rest, cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u], q, notBilled };
+}
+
+async function storePage(deps: IngestDeps, sourceName: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
+  const { page, cols, q, notBilled } = prepared;
+  const o = cols[0]!;
+  const fk = feedKey(req.feed);
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN');
+    let stored = 0;
+    let cost = '0';
+    if (o.length > 0) {
+      const res = await client.query<{ n: number; cost: string }>({ name: 'voipbill_ingest_cdrs', text: INSERT_CDRS, values: [sourceName, req.runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))] });
+      stored = res.rows[0]!.n;
+      cost = res.rows[0]!.cost;
+    }
+    let quarantined = 0;
+    if (q.length > 0) {
+      const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
+        sourceName,
+        req.runId,
+        q.map((x) => x.key),
+        q.map((x) => x.kind),
+        q.map((x) => x.reason),
+        q.map((x) => JSON.stringify(x.raw)),
+        q.map((x) => x.tenant),
+        q.map((x) => x.startedAt),
+      ]);
+      quarantined = res.rows[0]!.n;
+    }
+    const moved = await client.query(
+      `INSERT INTO billing_cursors (source, feed_key, cursor, run_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (source, feed_key) DO UPDATE SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = now()
+       WHERE billing_cursors.cursor IS NOT DISTINCT FROM $5::text
+       RETURNING 1`,
+      [sourceName, fk, page.nextCursor, req.runId, req.cursor],
+    );
+    await client.query('COMMIT');
+    const dupCdrs = o.length - stored;
+    const dupQ = q.length - quarantined;
+    return {
+      pages: 1,
+      received: page.stats.rowsRead,
+      stored,
+      excluded: page.stats.excluded,
+      quarantined,
+      duplicates: page.stats.duplicates + dupCdrs + dupQ,
+      notBilled,
+      costMicros: cost,
+      nextCursor: page.nextCursor,
+      hasMore: page.hasMore,
+      cursorAdvanced: (moved.rowCount ?? 0) > 0,
+    };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * `voipbill cdrs list|export|quarantine|e164-check`: a service's calls for a billing period with totals (JSON or
+ * CSV), the quarantine with reasons, and numbers that did not normalize cleanly with the likely fix. Reads the
+ * ledger in PostgreSQL at DATABASE_URL (default: the embedded one of `npm start`).
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Pool } from 'pg';
+import { listQuarantine, serviceCdrs, serviceE164Check } from '../../adapters/billing/cdr-access';
+import { loadPackageFile } from '../../adapters/rating/rating-files';
+import { loadProductsFile } from '../../adapters/services/products-file';
+import { periodAt, recordJson, toCsv } from '../../domain/call-records';
+import { UsageError, type CliCommand } from '../main';
+
+const USAGE = `usage: voipbill cdrs list --service <id> [--period YYYY-MM] [--json]
+       voipbill cdrs export --service <id> [--period YYYY-MM] [--format csv|json] [--out <file>]
+       voipbill cdrs quarantine [--source <server>] [--kind malformed|unassigned|unrated] [--limit N]
+       voipbill cdrs e164-check --service <id> [--package <file.json>]
+
+list/export: the service's calls in one billing period (calendar month in BILLING_TIME_ZONE, default the current
+one) with totals: minutes, free minutes, billed amount. e164-check uses the service's package (from
+VOIPBILL_PRODUCTS_FILE) unless --package is given. DATABASE_URL defaults to the embedded PostgreSQL of npm start.`;
+
+const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
+
+export const command: CliCommand = {
+  name: 'cdrs',
+  summary: "list and export a service's CDRs, the quarantine, and the E.164 check",
+  usage: USAGE,
+  async run(args, io) {
+    const [action, ...rest] = args;
+    if (!['list', 'export', 'quarantine', 'e164-check'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
+    let values;
+    try {
+      values = parseArgs({
+        args: rest,
+        strict: true,
+        options: {
+          service: { type: 'string' },
+          period: { type: 'string' },
+          json: { type: 'boolean' },
+          format: { type: 'string' },
+          out: { type: 'string' },
+          source: { type: 'string' },
+          kind: { type: 'string' },
+          limit: { type: 'string' },
+          package: { type: 'string' },
+        },
+      }).values;
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const timeZone = io.env.BILLING_TIME_ZONE || 'UTC';
+    const period = values.period ?? periodAt(io.now(), timeZone);
+    if (action !== 'quarantine' && !values.service) throw new UsageError(`${action} needs --service`);
+    if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
+    const pool = new Pool({ connectionString: io.env.DATABASE_URL || EMBEDDED_URL, max: 2 });
+    try {
+      if (action === 'quarantine') {
+        const limit = values.limit !== undefined ? Number(values.limit) : 100;
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
+        const q = await listQuarantine(pool, { ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
+        io.stdout(`${JSON.stringify(q, null, 2)}\n`);
+        return 0;
+      }
+      if (action === 'e164-check') {
+        const plan = await planFor(pool, values.service!, values.package ? resolve(io.cwd, values.package) : undefined, io.env.VOIPBILL_PRODUCTS_FILE);
+        const findings = await serviceE164Check(pool, values.service!, plan);
+        io.stdout(`${JSON.stringify({ serviceId: values.service, findings }, null, 2)}\n`);
+        return 0;
+      }
+      const result = await serviceCdrs(pool, values.service!, period, timeZone);
+      const csv = action === 'export' && (values.format ?? 'csv') === 'csv';
+      const text = csv
+        ? toCsv(result.records)
+        : `${JSON.stringify({ ...result, records: result.records.map(recordJson) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+      if (action === 'list' && !values.json) {
+        const s = result.summary;
+        io.stdout(`service ${result.serviceId} (client ${result.clientId}), period ${period}: ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+        for (const r of result.records.map(recordJson)) io.stdout(`${JSON.stringify(r)}\n`);
+        return 0;
+      }
+      if (values.out) writeFileSync(resolve(io.cwd, values.out), text);
+      else io.stdout(text);
+      return 0;
+    } finally {
+      await pool.end();
+    }
+  },
+};
+
+async function planFor(pool: Pool, serviceId: string, packagePath: string | undefined, productsFile: string | undefined) {
+  let path = packagePath;
+  if (!path) {
+    const { rows } = await pool.query<{ package: string | null }>('SELECT package FROM services WHERE service_id = $1', [serviceId]);
+    const ref = rows[0]?.package;
+    if (!ref || !productsFile) throw new UsageError(`service ${serviceId} names no package voipbill can find: pass --package <file.json>`);
+    const catalog = loadProductsFile(productsFile);
+    const product = [...catalog.byId.values()].find((p) => p.package === ref);
+    path = product ? catalog.packagePath(product) : undefined;
+    if (!path) throw new UsageError(`package ${ref} of service ${serviceId} is not in ${productsFile}: pass --package <file.json>`);
+  }
+  const pkg = await loadPackageFile(path);
+  return { countryCode: pkg.countryCode, internationalPrefix: pkg.internationalPrefix, nationalPrefix: pkg.nationalPrefix, nanp10Digit: pkg.nanp10Digit, stripPrefix: pkg.stripPrefix };
+}

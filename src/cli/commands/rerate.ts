@@ -1,0 +1,99 @@
+/**
+ * `voipbill rerate`: re-rate stored calls after a deck or package correction and post the net difference per
+ * service as one adjusting charge (or refund to credit), exactly once. `--dry-run` shows the difference first.
+ */
+import { parseArgs } from 'node:util';
+import { createPool } from '../../db/pool';
+import { loadConfig } from '../../config';
+import { createLogger } from '../../log';
+import { formatCents, formatMicros } from '../../domain/money';
+import { createServiceRepository } from '../../adapters/services/service-repository';
+import { loadProductsFile } from '../../adapters/services/products-file';
+import { createPackageStore } from '../../adapters/billing/packages';
+import { rerate } from '../../adapters/billing/rerate';
+import { postPendingCharges } from '../../adapters/billing/settlement';
+import { createWhmcsGateway } from '../../adapters/whmcs';
+import { createWhmcsCharging } from '../../adapters/whmcs/charging';
+import { whmcsFieldIds } from '../../composition';
+import { UsageError, type CliCommand, type CliIo } from '../main';
+
+const USAGE = `usage: voipbill rerate (--service <id> | --package <name>) --from <date> --to <date> [--dry-run] [--json]
+
+Re-rates the stored calls of one service, or of every service on a package (its file name as in the products file,
+or the package's "name"), that started in [--from, --to), with the package and deck as they are now. Posts the
+difference per service to WHMCS as one adjustment (a charge, or a refund to credit), exactly once: repeating the
+command finds nothing left to change. --dry-run prints the difference and changes nothing.
+Uses DATABASE_URL (default: the embedded PostgreSQL of \`npm start\`), VOIPBILL_PRODUCTS_FILE and the WHMCS_* settings.`;
+
+function databaseUrl(io: CliIo): string {
+  if (io.env.DATABASE_URL) return io.env.DATABASE_URL;
+  return `postgresql://voipbill:voipbill-local@127.0.0.1:${io.env.EMBEDDED_PG_PORT || '54329'}/voipbill`;
+}
+
+function instant(text: string | undefined, name: string): string {
+  if (!text) throw new UsageError(`--${name} is required`);
+  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (!Number.isFinite(ms)) throw new UsageError(`--${name} must be a date (YYYY-MM-DD) or an ISO instant, got ${JSON.stringify(text)}`);
+  return new Date(ms).toISOString();
+}
+
+export const command: CliCommand = {
+  name: 'rerate',
+  summary: 're-rate stored calls after a deck/package correction and post the difference once',
+  usage: USAGE,
+  async run(args, io) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: [...args],
+        strict: true,
+        allowPositionals: false,
+        options: { service: { type: 'string' }, package: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      }));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (!values.service === !values.package) throw new UsageError('give exactly one of --service and --package');
+    const scope = {
+      ...(values.service ? { serviceIds: [values.service] } : {}),
+      ...(values.package ? { packageRef: values.package } : {}),
+      from: instant(values.from, 'from'),
+      to: instant(values.to, 'to'),
+    };
+    const dryRun = values['dry-run'] === true;
+    const config = loadConfig(io.env);
+    const log = createLogger('warn');
+    const catalog = config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : undefined;
+    const pool = createPool(databaseUrl(io), { max: 2 });
+    try {
+      const services = createServiceRepository(pool);
+      const packages = createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd });
+      const report = await rerate({ pool, packages, listServices: () => services.list() }, scope, { dryRun });
+      let posted = null;
+      if (!dryRun && report.services.some((s) => s.chargeKey !== null)) {
+        if (!config.WHMCS_URL) throw new Error('WHMCS is not configured (WHMCS_URL): the adjustments are recorded and will be posted by the next billing run');
+        const whmcs = createWhmcsGateway(
+          { url: config.WHMCS_URL, identifier: config.WHMCS_IDENTIFIER!, secret: config.WHMCS_SECRET!, ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}), timeoutMs: config.WHMCS_TIMEOUT_MS, fieldIds: whmcsFieldIds(config) },
+          log,
+        );
+        posted = await postPendingCharges(pool, createWhmcsCharging({ whmcs, pool, log }), undefined, whmcs);
+      }
+      if (values.json) {
+        io.stdout(`${JSON.stringify({ ...report, posted }, null, 2)}\n`);
+        return 0;
+      }
+      io.stdout(`${dryRun ? 'dry run: ' : ''}${report.calls} calls in scope, ${report.changed} change price\n`);
+      for (const s of report.services) {
+        if (s.changed === 0) continue;
+        io.stdout(
+          `service ${s.serviceId} (client ${s.clientId}): ${s.changed}/${s.calls} calls, rated ${formatMicros(BigInt(s.oldMicros))} → ${formatMicros(BigInt(s.newMicros))}, ` +
+            `adjustment ${formatCents(BigInt(s.adjustmentCents))}${s.chargeKey ? `  [${s.chargeKey}]` : ''}\n`,
+        );
+      }
+      if (posted) io.stdout(`posted ${posted.posted} adjustment(s), ${posted.failed} failed\n`);
+      return 0;
+    } finally {
+      await pool.end();
+    }
+  },
+};

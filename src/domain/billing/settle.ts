@@ -1,0 +1,180 @@
+/**
+ * Settling a service's new rated calls into one charge: per-period free minutes in call-start order, the sum in
+ * micro-units, whole cents with the sub-cent remainder carried to the next charge, and the invoice lines grouped the
+ * way ictVoIP's autobill groups them (by call type, special rules by pattern and direction). Pure: bigint money, no
+ * clock, no I/O.
+ */
+import { microsToCents, roundHalfUp, formatCents } from '../money';
+import type { RatingPackage } from '../rating';
+
+export interface SettleCall {
+  id: bigint;
+  startedAtMs: number;
+  direction: 'inbound' | 'outbound' | 'local';
+  rule: string;
+  prefix: string | null;
+  e164: string;
+  billedSeconds: number;
+  costMicros: bigint;
+  fixedMicros: bigint;
+}
+
+export interface SettledCall {
+  id: bigint;
+  periodFreeSeconds: number;
+  chargeMicros: bigint;
+}
+
+export type FreeCategory = 'tariff' | 'custom' | 'inbound' | 'special';
+
+export function freeCategory(rule: string): FreeCategory | null {
+  if (rule === 'tariff' || rule === 'custom' || rule === 'inbound') return rule;
+  if (rule.startsWith('special:')) return 'special';
+  return null;
+}
+
+/** `YYYY-MM` of an instant in a time zone: the free-minutes period. */
+export function periodOf(epochMs: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(new Date(epochMs));
+  const y = parts.find((p) => p.type === 'year')!.value;
+  const m = parts.find((p) => p.type === 'month')!.value;
+  return `${y}-${m}`;
+}
+
+/** `dd/mm/yyyy` in a time zone (the invoice line date format of the product we replace). */
+export function ddmmyyyy(epochMs: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(epochMs));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('day')}/${get('month')}/${get('year')}`;
+}
+
+/**
+ * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
+ * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
+ * flat); its per-minute part is reduced in proportion to the covered seconds, rounded half-up once.
+ */
+export function applyPeriodFree(
+  calls: readonly SettleCall[],
+  pkg: Pick<RatingPackage, 'freeMinutes' | 'freeMinutesMode' | 'freeMinutesAppliesTo'>,
+  timeZone: string,
+  used: Map<string, number>,
+): SettledCall[] {
+  const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
+  const applies = new Set<string>(pkg.freeMinutesAppliesTo);
+  const order = [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return order.map((c) => {
+    const cat = freeCategory(c.rule);
+    if (allowance === 0 || cat === null || !applies.has(cat) || c.billedSeconds <= 0) {
+      return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
+    }
+    const period = periodOf(c.startedAtMs, timeZone);
+    const already = used.get(period) ?? 0;
+    const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
+    if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
+    used.set(period, already + free);
+    const variable = c.costMicros - c.fixedMicros;
+    const kept = roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
+    return { id: c.id, periodFreeSeconds: free, chargeMicros: c.fixedMicros + kept };
+  });
+}
+
+export interface InvoiceLine {
+  description: string;
+  amountCents: bigint;
+}
+
+interface Group {
+  label: string;
+  calls: number;
+  seconds: number;
+  micros: bigint;
+  order: number;
+}
+
+function minutesText(seconds: number): string {
+  const tenths = Math.round(seconds / 6); // seconds / 60 to one decimal, half-up on the tenth
+  return tenths % 10 === 0 ? String(tenths / 10) : (tenths / 10).toFixed(1);
+}
+
+/** The line label of a call: special rules by direction and pattern (with the rule's mode), else the call type. */
+export function callType(call: Pick<SettleCall, 'rule' | 'prefix' | 'direction' | 'e164'>, pkg: Pick<RatingPackage, 'special' | 'countryCode'>): { label: string; order: number } {
+  if (call.rule.startsWith('special:')) {
+    const name = call.rule.slice('special:'.length);
+    const rule = pkg.special.find((r) => (r.name ?? r.pattern) === name) ?? pkg.special.find((r) => r.pattern === call.prefix);
+    const pattern = rule?.pattern ?? call.prefix ?? name;
+    const mode = rule?.mode ?? 'special';
+    return { label: `[${call.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND'}] ${pattern}* (${mode})`, order: 3 };
+  }
+  if (call.direction === 'inbound') return { label: 'Inbound Calls', order: 2 };
+  if (call.e164.startsWith(pkg.countryCode)) return { label: 'National Calls', order: 0 };
+  return { label: 'International Calls', order: 1 };
+}
+
+/**
+ * Invoice lines for one service's settled calls, one per call type / special rule, each
+ * `<type> (<from> to <to>): <n> calls, <minutes> min`, special rules as `[OUTBOUND] 1300* (flat_per_call): 4 calls, 11 min`. Line amounts are rounded per line and the rounding difference
+ * goes to the largest line, so the lines always add up to `totalCents` exactly. Lines that come to 0 are dropped.
+ */
+export function invoiceLines(
+  calls: ReadonlyArray<Pick<SettleCall, 'rule' | 'prefix' | 'direction' | 'e164' | 'billedSeconds' | 'startedAtMs'> & { chargeMicros: bigint; periodFreeSeconds: number }>,
+  pkg: Pick<RatingPackage, 'special' | 'countryCode'>,
+  totalCents: bigint,
+  timeZone: string,
+  prefix = '',
+): InvoiceLine[] {
+  const groups = new Map<string, Group>();
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const c of calls) {
+    if (c.chargeMicros === 0n && c.billedSeconds === 0) continue;
+    const t = callType(c, pkg);
+    const g = groups.get(t.label) ?? { label: t.label, calls: 0, seconds: 0, micros: 0n, order: t.order };
+    g.calls++;
+    g.seconds += c.billedSeconds;
+    g.micros += c.chargeMicros;
+    groups.set(t.label, g);
+    from = Math.min(from, c.startedAtMs);
+    to = Math.max(to, c.startedAtMs);
+  }
+  const sorted = [...groups.values()].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
+  if (sorted.length === 0) return totalCents === 0n ? [] : [{ description: `${prefix}Call usage adjustment`, amountCents: totalCents }];
+  const cents = sorted.map((g) => roundHalfUp(g.micros, 10_000n));
+  const diff = totalCents - cents.reduce((a, b) => a + b, 0n);
+  let largest = 0;
+  sorted.forEach((g, i) => {
+    if (g.micros > sorted[largest]!.micros) largest = i;
+  });
+  cents[largest] = cents[largest]! + diff;
+  const period = `${ddmmyyyy(from, timeZone)} to ${ddmmyyyy(to, timeZone)}`;
+  return sorted
+    .map((g, i) => ({
+      description: `${prefix}${g.label}${g.order === 3 ? '' : ` (${period})`}: ${g.calls} calls, ${minutesText(g.seconds)} min`,
+      amountCents: cents[i]!,
+    }))
+    .filter((l) => l.amountCents !== 0n);
+}
+
+export interface ServiceSettlement {
+  calls: SettledCall[];
+  totalMicros: bigint;
+  cents: bigint;
+  carryMicros: bigint;
+}
+
+/** Sums a service's settled calls and turns them into whole cents plus the carry for next time. */
+export function settleTotals(calls: SettledCall[], carryMicros: bigint): ServiceSettlement {
+  let total = 0n;
+  for (const c of calls) total += c.chargeMicros;
+  const r = microsToCents(total, { carryMicros });
+  return { calls, totalMicros: total, cents: r.cents, carryMicros: r.carryMicros };
+}
+
+export function chargeModeOf(billingMode: RatingPackage['billingMode']): 'credit' | 'invoice' {
+  return billingMode === 'credit_deduction' ? 'credit' : 'invoice';
+}
+
+export function creditLine(serviceId: string, calls: number, seconds: number, cents: bigint): InvoiceLine {
+  return { description: `VoIP usage, service ${serviceId}: ${calls} calls, ${minutesText(seconds)} min`, amountCents: cents };
+}
+
+export { formatCents };

@@ -1,0 +1,257 @@
+/**
+ * Billing runs end to end on the real Temporal dev server and PostgreSQL: the FusionPBX double behind the real
+ * adapter, the fake WHMCS behind the real client, the billingRun workflow on a real worker.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { insertCdrs, type FusionCdrRow } from '../../src/doubles/fusionpbx/seed';
+import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { buildRunContext, ingestPage } from '../../src/adapters/billing/ingest';
+import { createPackageStore } from '../../src/adapters/billing/packages';
+import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
+import { rerate } from '../../src/adapters/billing/rerate';
+import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
+import { createLogger } from '../../src/log';
+import type { ServiceRecord } from '../../src/domain/services/service-config';
+import { billingRun, progressQuery, type BillingProgress } from '../../workflows/billing-run';
+import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { uniqueId } from '../support/temporal';
+
+let env: LifecycleEnv;
+const dir = mkdtempSync(join(tmpdir(), 'billing-pkg-'));
+function writePackage(name: string, extra: Record<string, unknown>): string {
+  const path = join(dir, `${name}.json`);
+  writeFileSync(
+    path,
+    JSON.stringify({ name, currency: 'CAD', countryCode: '1', nanp10Digit: true, outbound: { customRatePerMinute: '0.05', customIncrement: '1/1' }, ...extra }),
+  );
+  return path;
+}
+const CREDIT_PKG = writePackage('payg', {});
+const INVOICE_PKG = writePackage('bundle', {
+  billingMode: 'invoice_per_service',
+  freeMinutes: 2,
+  freeMinutesMode: 'per_period',
+  special: [{ pattern: '1900', direction: 'outbound', mode: 'flat_per_call', flat: '0.35', priority: 20 }],
+});
+const CLIENT_PKG = writePackage('consolidated', { billingMode: 'invoice_per_client' });
+
+before(async () => {
+  env = await startLifecycleEnv();
+});
+after(async () => {
+  await env?.close();
+});
+
+const services = () => createServiceRepository(env.db.pool);
+const T0 = Math.floor(Date.parse('2026-11-10T15:00:00Z') / 1000);
+
+async function extUuid(ext: string): Promise<string> {
+  const { rows } = await env.fusionDb.pool.query<{ id: string }>('SELECT extension_uuid::text AS id FROM v_extensions WHERE extension = $1', [ext]);
+  return rows[0]!.id;
+}
+
+async function outbound(ext: string, number: string, start: number, billsec: number, extra: Partial<FusionCdrRow> = {}): Promise<FusionCdrRow> {
+  return {
+    domainUuid: env.tenant.domainUuid,
+    domainName: TENANT,
+    extensionUuid: await extUuid(ext),
+    direction: 'outbound',
+    callerIdNumber: ext,
+    destinationNumber: number,
+    callerDestination: number,
+    startEpoch: start,
+    answerEpoch: billsec > 0 ? start + 5 : 0,
+    endEpoch: start + 5 + billsec,
+    billsec,
+    lastArg: `sofia/gateway/${env.tenant.gateways[0]!.uuid}/${number}`,
+    ...extra,
+  };
+}
+
+async function newService(pkg: string, credit = '50.00', clientId?: number): Promise<ServiceRecord> {
+  const cid = clientId ?? env.newClient({ credit, threshold: '' });
+  const record = { ...(await env.serviceRecord(cid)), package: pkg };
+  await services().upsert(record);
+  return record;
+}
+
+async function run(charge: Array<'credit' | 'invoice'>): Promise<BillingProgress> {
+  return env.temporal.client.workflow.execute(billingRun, {
+    taskQueue: env.taskQueue,
+    workflowId: uniqueId('billing'),
+    args: [{ sources: [env.adapter.name], charge, maxPages: 2, limit: 3 }],
+  });
+}
+
+const credit = (clientId: string) => env.whmcs.state.clients.get(Number(clientId))!.creditCents;
+
+describe('billing run', () => {
+  test('stores and charges CDRs once across re-runs and a repeated fetch; unassigned and malformed land in quarantine', { timeout: 120_000 }, async () => {
+    const svc = await newService(CREDIT_PKG, '50.00');
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      await outbound(ext, '12045550100', T0, 90), // 0.075
+      await outbound(ext, '12045550101', T0 + 300, 30), // 0.025
+      await outbound(ext, '12045550102', T0 + 600, 0), // unanswered: 0
+      { ...(await outbound(ext, '12045550103', T0 + 700, 20)), domainName: 'nobody.example', domainUuid: null, extensionUuid: null },
+      { ...(await outbound(ext, '12045550104', T0 + 800, 20)), startEpoch: null },
+      await outbound(ext, '12045550105', T0 + 900, 10, { leg: 'b' }),
+    ]);
+    const p = await run(['credit']);
+    assert.equal(p.phase, 'done');
+    assert.equal(p.fetched, p.stored + p.excluded + p.quarantined + p.duplicates, JSON.stringify(p));
+    assert.deepEqual({ stored: p.stored, quarantined: p.quarantined, excluded: p.excluded, charged: p.charged, cents: p.chargedCents }, { stored: 3, quarantined: 2, excluded: 1, charged: 1, cents: '10' });
+    assert.equal(credit(svc.clientId), 4990n);
+    const q = await env.db.pool.query<{ kind: string; reason: string }>('SELECT kind, reason FROM quarantine ORDER BY kind');
+    assert.deepEqual(q.rows.map((r) => r.kind), ['malformed', 'unassigned']);
+    assert.match(q.rows[0]!.reason, /start_epoch/);
+    assert.match(q.rows[1]!.reason, /nobody\.example/);
+
+    // The worker restarted mid-run: the fetch activity runs again from the same (first) cursor.
+    const source = env.adapter;
+    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const ctx = await buildRunContext(deps, source);
+    const again = await ingestPage(deps, source, ctx, { cursor: null, runId: 'replay', limit: 100 });
+    assert.deepEqual({ stored: again.stored, quarantined: again.quarantined, advanced: again.cursorAdvanced }, { stored: 0, quarantined: 0, advanced: false });
+    assert.equal(again.received, again.excluded + again.duplicates);
+
+    // A second scheduled run (overlap) finds nothing new and charges nothing.
+    const p2 = await run(['credit']);
+    assert.deepEqual({ stored: p2.stored, charged: p2.charged }, { stored: 0, charged: 0 });
+    assert.equal(credit(svc.clientId), 4990n);
+    const n = await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs WHERE service_id = $1', [svc.serviceId]);
+    assert.equal(n.rows[0]!.n, 3);
+    // The charged service's lifecycle workflow was asked to re-read its balance.
+    await env.waitFor(svc.serviceId, 'standing after charge', (s) => s.standing?.credit === '49.90');
+  });
+
+  test('sub-cent remainders carry to the next charge so the total over time is exact', { timeout: 120_000 }, async () => {
+    const svc = await newService(CREDIT_PKG, '10.00');
+    const [ext] = svc.extensions as [string];
+    // Each 10 s call costs 0.05 × 10 / 60 = 0.008333 → 8333 micros; three runs post 1 + 1 + 0 cents... exactly 2.4999 → 2 cents.
+    let posted = 0n;
+    for (let i = 0; i < 3; i++) {
+      await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, `1204555020${i}`, T0 + 2000 + i * 100, 10)]);
+      const p = await run(['credit']);
+      posted += BigInt(p.chargedCents);
+    }
+    const state = await env.db.pool.query<{ carry: string }>('SELECT carry_micros::text AS carry FROM service_charge_state WHERE service_id = $1', [svc.serviceId]);
+    assert.equal(posted * 10_000n + BigInt(state.rows[0]!.carry), 3n * 8333n);
+    assert.equal(credit(svc.clientId), 1000n - posted);
+    assert.equal(posted, 2n);
+  });
+
+  test('invoice per service: per-period free minutes in call-start order, lines grouped by call type and special rule', { timeout: 120_000 }, async () => {
+    const svc = await newService(INVOICE_PKG, '50.00');
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      // Arrives first but starts later: the allowance goes to the earlier call.
+      await outbound(ext, '12045550300', T0 + 5000, 120),
+      await outbound(ext, '12045550301', T0 + 4000, 180),
+      await outbound(ext, '442075550100', T0 + 6000, 60),
+      await outbound(ext, '19005550100', T0 + 7000, 60),
+    ]);
+    const p = await run(['invoice']);
+    // 120 s free from the call at T0+4000 (180 s → 60 s billed 0.05), then 120 s at 0.10, 60 s intl 0.05, special 0.35.
+    assert.equal(p.chargedCents, '55');
+    const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === Number(svc.clientId));
+    assert.equal(inv.length, 1);
+    const lines = inv[0]!.items.map((i) => `${i.description} = ${i.amountCents}`);
+    assert.deepEqual(lines, [
+      'National Calls (10/11/2026 to 10/11/2026): 2 calls, 5 min = 15',
+      'International Calls (10/11/2026 to 10/11/2026): 1 calls, 1 min = 5',
+      '[OUTBOUND] 1900* (flat_per_call): 1 calls, 1 min = 35',
+    ]);
+    const free = await env.db.pool.query<{ s: number }>("SELECT used_seconds AS s FROM period_free_usage WHERE service_id = $1 AND period = '2026-11'", [svc.serviceId]);
+    assert.equal(free.rows[0]!.s, 120);
+  });
+
+  test('invoice per client: one consolidated invoice for the client\'s services', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '50.00', threshold: '' });
+    const a = await newService(CLIENT_PKG, '', clientId);
+    const b = await newService(CLIENT_PKG, '', clientId);
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      await outbound(a.extensions[0]!, '12045550400', T0 + 8000, 60),
+      await outbound(b.extensions[0]!, '12045550401', T0 + 8100, 120),
+    ]);
+    const p = await run(['invoice']);
+    assert.equal(p.chargedCents, '15');
+    const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === clientId);
+    assert.equal(inv.length, 1);
+    assert.deepEqual(inv[0]!.items.map((i) => i.amountCents), [5n, 10n]);
+    assert.match(inv[0]!.items[0]!.description, new RegExp(`^Service ${a.serviceId}: National Calls`));
+  });
+
+  test('re-rating posts the difference once: a dry run first, then a charge, then a refund after a correction down', { timeout: 120_000 }, async () => {
+    const pkg = writePackage('rerate-me', {});
+    const svc = await newService(pkg, '20.00');
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, '12045550500', T0 + 9000, 60), await outbound(ext, '12045550501', T0 + 9100, 60)]);
+    assert.equal((await run(['credit'])).chargedCents, '10');
+    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const charging = createWhmcsCharging({ whmcs: env.gateway, pool: env.db.pool, log: createLogger('warn') });
+    const scope = { serviceIds: [svc.serviceId], from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' };
+    await new Promise((r) => setTimeout(r, 20));
+    writePackage('rerate-me', { outbound: { customRatePerMinute: '0.08', customIncrement: '1/1' } });
+
+    const dry = await rerate(deps, scope, { dryRun: true });
+    assert.deepEqual({ changed: dry.changed, cents: dry.services[0]!.adjustmentCents }, { changed: 2, cents: '6' });
+    assert.equal((await rerate(deps, scope, { dryRun: true })).services[0]!.adjustmentCents, '6', 'a dry run changes nothing');
+    const real = await rerate(deps, scope, { dryRun: false });
+    assert.equal(real.services[0]!.adjustmentCents, '6');
+    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    assert.equal(credit(svc.clientId), 2000n - 10n - 6n);
+    const again = await rerate(deps, scope, { dryRun: false });
+    assert.deepEqual({ changed: again.changed, key: again.services[0]!.chargeKey }, { changed: 0, key: null });
+    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    assert.equal(credit(svc.clientId), 1984n);
+
+    await new Promise((r) => setTimeout(r, 20));
+    writePackage('rerate-me', { outbound: { customRatePerMinute: '0.04', customIncrement: '1/1' } });
+    const down = await rerate(deps, scope, { dryRun: false });
+    assert.equal(down.services[0]!.adjustmentCents, '-8');
+    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    assert.equal(credit(svc.clientId), 1992n);
+  });
+
+  test('a billing schedule in its configured time zone starts a run when triggered', { timeout: 60_000 }, async () => {
+    const settings = { timeZone: 'America/Toronto', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5, billingSources: [{ name: env.adapter.name, kind: 'fusionpbx' as const }], autobillTime: '00:45' };
+    const defs = scheduleDefinitions(settings)
+      .filter((d) => d.workflowType === 'billingRun')
+      .map((d) => ({ ...d, scheduleId: `${d.scheduleId}-${env.taskQueue}` }));
+    try {
+      const done = await ensureSchedules(env.temporal.client, settings, defs);
+      assert.deepEqual(Object.values(done), ['created', 'created']);
+      assert.deepEqual(Object.values(await ensureSchedules(env.temporal.client, settings, defs)), ['updated', 'updated']);
+      const autobill = env.temporal.client.schedule.getHandle(`voipbill-autobill-${env.taskQueue}`);
+      const d = await autobill.describe();
+      assert.equal(d.spec.timezone, 'America/Toronto');
+      assert.equal(d.policies.overlap, 'SKIP');
+      assert.equal(d.policies.catchupWindow, 12 * 3600_000);
+      assert.deepEqual({ hour: d.spec.calendars?.[0]?.hour, minute: d.spec.calendars?.[0]?.minute }, { hour: [{ start: 0, end: 0, step: 1 }], minute: [{ start: 45, end: 45, step: 1 }] });
+      const realtime = env.temporal.client.schedule.getHandle(`voipbill-billing-${env.adapter.name}-${env.taskQueue}`);
+      assert.equal((await realtime.describe()).spec.intervals?.[0]?.every, 15 * 60_000);
+      await realtime.trigger();
+      const deadline = Date.now() + 30_000;
+      let result: BillingProgress | undefined;
+      while (!result && Date.now() < deadline) {
+        const running = (await realtime.describe()).info.recentActions;
+        const wid = running[0]?.action.workflow.workflowId;
+        if (wid) {
+          const h = env.temporal.client.workflow.getHandle(wid);
+          result = await h.result();
+          assert.equal((await h.query(progressQuery)).phase, 'done');
+        } else await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(result?.phase, 'done');
+    } finally {
+      for (const d of defs) await env.temporal.client.schedule.getHandle(d.scheduleId).delete().catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,121 @@
+/** Pure billing domain: CDR → service mapping, per-period free minutes, rounding carry, invoice line grouping. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { buildServiceMap, didKey, servicesOfSource } from '../../src/domain/billing/service-map';
+import { applyPeriodFree, invoiceLines, periodOf, settleTotals, type SettleCall } from '../../src/domain/billing/settle';
+import { parsePackage } from '../../src/domain/rating';
+import type { ServiceRecord } from '../../src/domain/services/service-config';
+
+const svc = (id: string, o: Partial<ServiceRecord>): ServiceRecord => ({ serviceId: id, clientId: '1', kind: 'fusionpbx', extensions: [], dids: [], suspendMode: 'gateway', whmcsStatus: 'Active', ...o });
+const cdr = (o: Partial<{ tenant: string | null; extension: string | null; did: string | null; direction: 'inbound' | 'outbound' | 'local'; caller: string; destination: string }>) => ({
+  tenant: null, extension: null, did: null, direction: 'outbound' as const, caller: '', destination: '', ...o,
+});
+
+describe('service map', () => {
+  const services = [
+    svc('1', { tenant: 'a.test', extensions: ['101'], dids: ['+15195550100'] }),
+    svc('2', { tenant: 'a.test', extensions: ['102'] }),
+    svc('3', { tenant: 'solo.test' }),
+    svc('4', { kind: 'lesnet', peer: 'peer9', dids: ['4165550199'] }),
+  ];
+  const map = buildServiceMap(services);
+  test('inbound by DID (any spelling), outbound by extension, a tenant with one service takes all', () => {
+    assert.equal(didKey('15195550100'), didKey('+1 519 555 0100'));
+    assert.equal((map.assign(cdr({ tenant: 'A.test', direction: 'inbound', did: '15195550100', destination: '15195550100' })) as { service: ServiceRecord }).service.serviceId, '1');
+    assert.equal((map.assign(cdr({ tenant: 'a.test', extension: '102', caller: '102' })) as { service: ServiceRecord }).service.serviceId, '2');
+    assert.equal((map.assign(cdr({ tenant: 'solo.test', extension: '999' })) as { service: ServiceRecord }).service.serviceId, '3');
+    assert.equal((map.assign(cdr({ tenant: 'peer9', direction: 'inbound', destination: '14165550199' })) as { service: ServiceRecord }).service.serviceId, '4');
+  });
+  test('unassigned calls carry the reason', () => {
+    const r = map.assign(cdr({ tenant: 'a.test', extension: '555' }));
+    assert.equal(r.ok, false);
+    assert.match((r as { reason: string }).reason, /has 2 services and none lists extension "555"/);
+    assert.match((map.assign(cdr({ tenant: 'x.test' })) as { reason: string }).reason, /no service for tenant "x.test"/);
+  });
+  test('services of a source: named server, or no server and same kind', () => {
+    const list = [svc('1', { server: 'pbx1' }), svc('2', {}), svc('3', { server: 'pbx2' }), svc('4', { kind: 'vodia' })];
+    assert.deepEqual(servicesOfSource(list, 'pbx1', 'fusionpbx').map((s) => s.serviceId), ['1', '2']);
+  });
+});
+
+const call = (id: number, startedAtMs: number, billedSeconds: number, costMicros: bigint, o: Partial<SettleCall> = {}): SettleCall => ({
+  id: BigInt(id), startedAtMs, direction: 'outbound', rule: 'custom', prefix: null, e164: '12045550100', billedSeconds, costMicros, fixedMicros: 0n, ...o,
+});
+const NOV = Date.parse('2026-11-10T12:00:00Z');
+const DEC = Date.parse('2026-12-02T12:00:00Z');
+
+describe('per-period free minutes', () => {
+  const pkg = { freeMinutes: 2, freeMinutesMode: 'per_period' as const, freeMinutesAppliesTo: ['tariff', 'custom', 'inbound'] as Array<'tariff' | 'custom' | 'inbound' | 'special'> };
+  test('consumed in call-start order, per period, connection fee kept, specials not covered', () => {
+    const used = new Map<string, number>();
+    const out = applyPeriodFree(
+      [call(1, NOV + 5000, 120, 100_000n), call(2, NOV, 180, 150_000n + 20_000n, { fixedMicros: 20_000n }), call(3, NOV + 9000, 60, 350_000n, { rule: 'special:1900' }), call(4, DEC, 60, 50_000n)],
+      pkg,
+      'America/Toronto',
+      used,
+    );
+    const byId = Object.fromEntries(out.map((o) => [String(o.id), [o.periodFreeSeconds, o.chargeMicros]]));
+    assert.deepEqual(byId, { '1': [0, 100_000n], '2': [120, 20_000n + 50_000n], '3': [0, 350_000n], '4': [60, 0n] });
+    assert.deepEqual([...used], [['2026-11', 120], ['2026-12', 60]]);
+  });
+  test('the period follows the billing time zone', () => {
+    assert.equal(periodOf(Date.parse('2026-12-01T03:00:00Z'), 'America/Toronto'), '2026-11');
+    assert.equal(periodOf(Date.parse('2026-12-01T03:00:00Z'), 'UTC'), '2026-12');
+  });
+  test('per_call packages are left alone here (the rater applied them)', () => {
+    const out = applyPeriodFree([call(1, NOV, 120, 100_000n)], { ...pkg, freeMinutesMode: 'per_call' }, 'UTC', new Map());
+    assert.deepEqual(out.map((o) => o.chargeMicros), [100_000n]);
+  });
+});
+
+describe('rounding carry', () => {
+  test('Σ posted cents × 10 000 + final carry = Σ call costs, for any sequence of charges', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.bigInt({ min: 0n, max: 5_000_000n }), { maxLength: 20 }), { maxLength: 30 }), (batches) => {
+        let carry = 0n;
+        let posted = 0n;
+        let total = 0n;
+        for (const b of batches) {
+          const r = settleTotals(b.map((m, i) => ({ id: BigInt(i), periodFreeSeconds: 0, chargeMicros: m })), carry);
+          posted += r.cents;
+          carry = r.carryMicros;
+          total += r.totalMicros;
+          assert.ok(carry >= -5000n && carry < 5000n);
+        }
+        assert.equal(posted * 10_000n + carry, total);
+      }),
+    );
+  });
+});
+
+describe('invoice lines', () => {
+  const pkg = parsePackage({ name: 'p', currency: 'CAD', countryCode: '1', special: [{ pattern: '1300', direction: 'outbound', mode: 'flat_per_call', flat: '0.35', name: 'smart' }] });
+  const settled = (c: SettleCall, chargeMicros = c.costMicros) => ({ ...c, chargeMicros, periodFreeSeconds: 0 });
+  test('grouped by call type and special rule, amounts add up to the charged total exactly (lines of 0 dropped)', () => {
+    const lines = invoiceLines(
+      [
+        settled(call(1, NOV, 60, 3_333n)),
+        settled(call(2, NOV, 60, 3_333n)),
+        settled(call(3, NOV, 6, 3_334n, { e164: '442075550100' })),
+        settled(call(4, NOV, 30, 4_000n, { direction: 'inbound' })),
+        settled(call(5, NOV, 400, 350_000n, { rule: 'special:smart', prefix: '1300' })),
+        settled(call(6, NOV, 66, 350_000n, { rule: 'special:smart', prefix: '1300' })),
+      ],
+      pkg,
+      71n,
+      'UTC',
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.description, l.amountCents]),
+      [
+        ['National Calls (10/11/2026 to 10/11/2026): 2 calls, 2 min', 1n],
+        ['[OUTBOUND] 1300* (flat_per_call): 2 calls, 7.8 min', 70n],
+      ],
+    );
+    assert.equal(lines.reduce((a, l) => a + l.amountCents, 0n), 71n);
+    // The rounding difference goes to the largest line: 3 × 0.5 cents would round to 3, the total is 2.
+    const odd = invoiceLines([settled(call(1, NOV, 60, 5_000n)), settled(call(2, NOV, 60, 5_000n, { e164: '44' })), settled(call(3, NOV, 60, 5_001n, { direction: 'inbound' }))], pkg, 2n, 'UTC');
+    assert.equal(odd.reduce((a, l) => a + l.amountCents, 0n), 2n);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * A billing run: for each source, ingest its feeds page batch by page batch (fetch → assign → rate → store, cursor
+ * moved with each durable page), then settle the new calls into charges (per the packages' billing modes), post
+ * them exactly once, and ask each charged service's lifecycle workflow to re-read its balance.
+ *
+ * Started by the billing Schedules (real-time per source, daily autobill, LES.NET daily) or from the CLI. Activities
+ * exchange cursors and counts only; the run continues as new before its history grows large. Progress is queryable
+ * (`progress` query) while it runs.
+ */
+import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { CdrFeed } from '../src/ports/pbx';
+
+const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes' },
+});
+const { settleCharges, signalChargedServices } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: ['WhmcsChargeInvalidError', 'WhmcsChargeConflictError'] },
+});
+
+export const BILLING_RUN_WORKFLOW = 'billingRun';
+
+export interface BillingRunInput {
+  /** Servers-file names of the CDR sources to ingest (may be empty: settle only). */
+  sources: string[];
+  /** Which packages' calls to charge after ingesting: credit_deduction ('credit'), invoice_* ('invoice'). */
+  charge: Array<'credit' | 'invoice'>;
+  /** Pages per ingest activity call. */
+  maxPages?: number;
+  /** Page size hint for the sources. */
+  limit?: number;
+  /** Carried across continue-as-new. */
+  resume?: { sourceIndex: number; feedIndex: number; progress: BillingProgress; runKey: string };
+}
+
+export interface BillingProgress {
+  phase: 'ingesting' | 'charging' | 'signalling' | 'done';
+  source: string | null;
+  pages: number;
+  /** Rows read at the sources. */
+  fetched: number;
+  /** Calls rated and newly stored. */
+  rated: number;
+  stored: number;
+  excluded: number;
+  quarantined: number;
+  duplicates: number;
+  notBilled: number;
+  costMicros: string;
+  charged: number;
+  chargeFailures: number;
+  chargedCents: string;
+  signalled: number;
+}
+
+export const progressQuery = defineQuery<BillingProgress>('progress');
+
+function freshProgress(): BillingProgress {
+  return {
+    phase: 'ingesting',
+    source: null,
+    pages: 0,
+    fetched: 0,
+    rated: 0,
+    stored: 0,
+    excluded: 0,
+    quarantined: 0,
+    duplicates: 0,
+    notBilled: 0,
+    costMicros: '0',
+    charged: 0,
+    chargeFailures: 0,
+    chargedCents: '0',
+    signalled: 0,
+  };
+}
+
+export async function billingRun(input: BillingRunInput): Promise<BillingProgress> {
+  const progress = input.resume?.progress ?? freshProgress();
+  setHandler(progressQuery, () => progress);
+  const runKey = input.resume?.runKey ?? workflowInfo().workflowId;
+  const startSource = input.resume?.sourceIndex ?? 0;
+  let startFeed = input.resume?.feedIndex ?? 0;
+
+  for (let si = startSource; si < input.sources.length; si++) {
+    const source = input.sources[si]!;
+    progress.source = source;
+    const feeds: Array<CdrFeed | null> = await listBillingFeeds({ source });
+    for (let fi = startFeed; fi < feeds.length; fi++) {
+      const feed = feeds[fi];
+      for (;;) {
+        const r = await ingestBatch({
+          source,
+          ...(feed ? { feed } : {}),
+          runId: runKey,
+          ...(input.maxPages ? { maxPages: input.maxPages } : {}),
+          ...(input.limit ? { limit: input.limit } : {}),
+        });
+        progress.pages += r.pages;
+        progress.fetched += r.received;
+        progress.rated += r.stored;
+        progress.stored += r.stored;
+        progress.excluded += r.excluded;
+        progress.quarantined += r.quarantined;
+        progress.duplicates += r.duplicates;
+        progress.notBilled += r.notBilled;
+        progress.costMicros = (BigInt(progress.costMicros) + BigInt(r.costMicros)).toString();
+        if (!r.hasMore) break;
+        if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 5_000) {
+          return continueAsNew<typeof billingRun>({ ...input, resume: { sourceIndex: si, feedIndex: fi, progress, runKey } });
+        }
+      }
+    }
+    startFeed = 0;
+  }
+
+  if (input.charge.length > 0) {
+    progress.phase = 'charging';
+    const settled = await settleCharges({ runId: runKey, modes: input.charge });
+    progress.charged = settled.posted;
+    progress.chargeFailures = settled.failed;
+    progress.chargedCents = settled.amountCents;
+    if (settled.serviceIds.length > 0) {
+      progress.phase = 'signalling';
+      progress.signalled = await signalChargedServices({ runId: runKey, serviceIds: settled.serviceIds });
+    }
+  }
+  progress.phase = 'done';
+  return progress;
+}
