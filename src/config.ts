@@ -81,6 +81,12 @@ export const configSchema = z.object({
     .refine((v) => v === undefined || Buffer.byteLength(v) >= 32, { message: 'must be at least 32 bytes' })
     .describe('The previous webhook secret, still accepted while the WHMCS hook is switched to the new one.'),
   WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(30).max(3600).default(300).describe('How old a signed webhook may be.'),
+  ADMIN_API_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || Buffer.byteLength(v) >= 32, { message: 'must be at least 32 bytes' })
+    .describe('Bearer token of the admin API (/admin/cdrs, /admin/quarantine), ≥ 32 bytes. Unset: those routes answer 503.'),
   VOIPBILL_PRODUCTS_FILE: z.string().optional().describe('JSON file mapping WHMCS product IDs to kind, server, package and suspend mode.'),
   VOIPBILL_SERVERS_FILE: z.string().optional().describe('JSON file of PBX and carrier servers (credentials by env var or secrets file).'),
   VOIPBILL_SECRETS_FILE: z.string().optional().describe('JSON object of secrets named by `<field>Secret` in the servers file (overrides its secretsFile).'),
@@ -125,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Values that must never reach a log line. Later settings (WHMCS secret, webhook secret, …) are added here. */
 export function secretValues(config: Config): string[] {
   const secrets: string[] = [];
-  for (const value of [config.WHMCS_SECRET, config.WHMCS_ACCESS_KEY, config.WEBHOOK_SECRET, config.WEBHOOK_SECRET_PREVIOUS, config.WHMCS_IDENTIFIER, config.CALL_RECORDS_LINK_SECRET]) {
+  for (const value of [config.WHMCS_SECRET, config.WHMCS_ACCESS_KEY, config.WEBHOOK_SECRET, config.WEBHOOK_SECRET_PREVIOUS, config.WHMCS_IDENTIFIER, config.CALL_RECORDS_LINK_SECRET, config.ADMIN_API_TOKEN]) {
     if (value) secrets.push(value);
   }
   for (const url of [config.DATABASE_URL, config.SMTP_URL]) {

@@ -22,6 +22,7 @@ import { createWhmcsWebhookRoutes } from './api/webhook';
 import { ensureSchedules } from './temporal/schedules';
 import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
 import { createCallRecordsRoutes } from './api/call-records';
+import { createAdminCdrRoutes } from './api/admin-cdrs';
 import { startDemo, type Demo } from './demo';
 
 export interface RunningSystem {
@@ -166,6 +167,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
             timeZone: config.BILLING_TIME_ZONE,
             log,
           }),
+          ...createAdminCdrRoutes({ pool, token: config.ADMIN_API_TOKEN, timeZone: config.BILLING_TIME_ZONE, log }),
           healthRoute(async () => {
             const db = await pool.query('SELECT 1').then(
               () => 'ok',

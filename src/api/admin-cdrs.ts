@@ -1,0 +1,87 @@
+/**
+ * The admin's CDR API: a service's calls for a billing period with totals (JSON or CSV), and the quarantine.
+ * Every request carries `Authorization: Bearer <ADMIN_API_TOKEN>`; without a configured token the routes answer 503.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pool } from 'pg';
+import { listQuarantine, serviceCdrs, UnknownServiceError } from '../adapters/billing/cdr-access';
+import { isPeriod, periodAt, recordJson, toCsv } from '../domain/call-records';
+import type { Logger } from '../log';
+import { sendJson, type Route } from './server';
+
+export interface AdminCdrOptions {
+  pool: Pool;
+  token: string | undefined;
+  timeZone: string;
+  log: Logger;
+  now?: () => number;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+function authorized(req: IncomingMessage, res: ServerResponse, token: string | undefined, log: Logger): boolean {
+  if (!token) {
+    sendJson(res, 503, { error: 'admin API disabled: set ADMIN_API_TOKEN (at least 32 bytes)' });
+    return false;
+  }
+  const header = req.headers.authorization ?? '';
+  const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+  // Compare digests: constant time, whatever the lengths.
+  if (given !== '' && timingSafeEqual(digest(given), digest(token))) return true;
+  log.warn('admin API request refused', { path: req.url?.split('?')[0], remote: req.socket.remoteAddress });
+  sendJson(res, 401, { error: 'missing or wrong bearer token' });
+  return false;
+}
+
+const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
+  const now = opts.now ?? (() => Date.now());
+  return [
+    {
+      method: 'GET',
+      path: '/admin/cdrs',
+      handler: async (req, res, _body, url) => {
+        if (!authorized(req, res, opts.token, opts.log)) return;
+        const serviceId = url.searchParams.get('service') ?? '';
+        if (!/^\d+$/.test(serviceId)) return sendJson(res, 400, { error: 'service must be a WHMCS service ID' });
+        const period = url.searchParams.get('period') || periodAt(now(), opts.timeZone);
+        if (!isPeriod(period)) return sendJson(res, 400, { error: 'period must be YYYY-MM' });
+        const format = url.searchParams.get('format') ?? 'json';
+        if (format !== 'json' && format !== 'csv') return sendJson(res, 400, { error: 'format must be json or csv' });
+        let result;
+        try {
+          result = await serviceCdrs(opts.pool, serviceId, period, opts.timeZone);
+        } catch (err) {
+          if (err instanceof UnknownServiceError) return sendJson(res, 404, { error: err.message });
+          throw err;
+        }
+        if (format === 'csv') {
+          const body = toCsv(result.records);
+          res.writeHead(200, {
+            'content-type': 'text/csv; charset=utf-8',
+            'content-disposition': `attachment; filename="cdrs-${serviceId}-${period}.csv"`,
+            'content-length': Buffer.byteLength(body),
+          });
+          return void res.end(body);
+        }
+        const body = json({ ...result, records: result.records.map(recordJson) });
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/quarantine',
+      handler: async (req, res, _body, url) => {
+        if (!authorized(req, res, opts.token, opts.log)) return;
+        const limit = Number(url.searchParams.get('limit') ?? 100);
+        if (!Number.isInteger(limit) || limit < 1) return sendJson(res, 400, { error: 'limit must be a positive whole number' });
+        const source = url.searchParams.get('source');
+        const kind = url.searchParams.get('kind');
+        sendJson(res, 200, await listQuarantine(opts.pool, { ...(source ? { source } : {}), ...(kind ? { kind } : {}), limit }));
+      },
+    },
+  ];
+}
