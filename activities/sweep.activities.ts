@@ -21,6 +21,9 @@ export interface SweepDeps {
   log: Logger;
 }
 
+/** Clients handled at once within a page: WHMCS calls and signals overlap, bounded so WHMCS is not flooded. */
+const SWEEP_CONCURRENCY = 25;
+
 export interface SweepPageResult {
   nextCursor: string | null;
   clients: number;
@@ -35,18 +38,18 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
 export function createSweepActivities(deps: SweepDeps) {
   return {
     async sweepServicesPage(input: { cursor: string | null; inspect: boolean; pageSize?: number }): Promise<SweepPageResult> {
-      const page = await deps.whmcs.listVoipClientsPage(input.cursor, input.pageSize ?? 100);
+      const page = await deps.whmcs.listVoipClientsPage(input.cursor, input.pageSize ?? 250);
       const result: SweepPageResult = { nextCursor: page.nextCursor, clients: 0, services: 0, problems: [] };
       const seen = new Set<number>();
       await inBatches(
         page.clients.filter((c) => !seen.has(c.clientId) && seen.add(c.clientId)),
-        10,
+        SWEEP_CONCURRENCY,
         async ({ clientId }) => {
           const id = String(clientId);
-          const synced = await syncClientServices(deps, id);
+          // Independent reads: the client's services and its standing travel to WHMCS at the same time.
+          const [synced, standing] = await Promise.all([syncClientServices(deps, id), readStanding(deps, id)]);
           result.problems.push(...synced.problems);
           if (synced.services.length === 0) return;
-          const standing = await readStanding(deps, id);
           await Promise.all(synced.services.map((s) => signalService(deps.lifecycleTarget, s, reconcileSignal, { standing, inspect: input.inspect })));
           result.clients += 1;
           result.services += synced.services.length;
