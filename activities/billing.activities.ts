@@ -10,7 +10,9 @@ import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import type { ServiceRepository } from '../src/adapters/services/service-repository';
 import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { signalService } from '../src/temporal/lifecycle-client';
-import { standingSignal } from '../workflows/lifecycle-messages';
+import { standingSignal, usageSignal } from '../workflows/lifecycle-messages';
+import { usagePeriod, type UsageReport } from '../src/domain/usage/included-minutes';
+import type { ServiceRecord } from '../src/domain/services/service-config';
 import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
 import { createPackageStore, type PackageStore } from '../src/adapters/billing/packages';
 import { postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
@@ -68,6 +70,61 @@ export function createBillingActivities(deps: BillingActivityDeps) {
     return ctx;
   }
 
+  /** The period's included-minutes usage of one service, counted by the rules of §5.1 (see countsTowardAllowance). */
+  async function usageReport(record: ServiceRecord, periodOf: (r: ServiceRecord) => Promise<{ nextDueDate: string | null; billingCycle: string } | undefined>): Promise<UsageReport | undefined> {
+    const loaded = await packages.forRef(record.package);
+    const im = loaded?.pkg.includedMinutes;
+    if (!loaded || !im || im.mode === 'off' || im.minutes <= 0) return undefined;
+    const svc = await periodOf(record);
+    const now = Date.now();
+    const p = usagePeriod({ nextDueDate: svc?.nextDueDate, billingCycle: svc?.billingCycle, nowMs: now });
+    const { rows } = await deps.pool.query<{ secs: string }>(
+      `SELECT coalesce(sum(billed_seconds + free_seconds), 0)::text AS secs FROM cdrs
+       WHERE service_id = $1 AND started_at >= $2 AND started_at < $3 AND billed_seconds + free_seconds > 0
+         AND ((rule = 'custom' AND direction = 'outbound')
+           OR (rule = 'tariff' AND direction = 'outbound' AND left(e164, length($4)) = $4)
+           OR (rule = 'inbound' AND direction = 'inbound' AND $5::boolean))`,
+      [record.serviceId, p.start, p.end, loaded.pkg.countryCode, loaded.pkg.inbound.billed],
+    );
+    return {
+      period: p.key,
+      periodStart: p.start,
+      periodEnd: p.end,
+      months: p.months,
+      usedSeconds: Number(rows[0]!.secs),
+      allowanceSeconds: im.minutes * 60,
+      mode: im.mode,
+      warnStages: im.warnStages,
+      observedAt: new Date(now).toISOString(),
+    };
+  }
+
+  async function signalUsage(runId: string, charged: string[]): Promise<void> {
+    const { rows } = await deps.pool.query<{ service_id: string }>('SELECT DISTINCT service_id FROM cdrs WHERE run_id = $1', [runId]);
+    const ids = [...new Set([...charged, ...rows.map((r) => r.service_id)])].sort();
+    const byClient = new Map<string, Promise<Map<number, { nextDueDate: string | null; billingCycle: string }>>>();
+    const periodOf = async (r: ServiceRecord) => {
+      let services = byClient.get(r.clientId);
+      if (!services) {
+        services = deps.whmcs.getClientServices(Number(r.clientId)).then((list) => new Map(list.map((s) => [s.id, { nextDueDate: s.nextDueDate, billingCycle: s.billingCycle }])));
+        byClient.set(r.clientId, services);
+      }
+      return (await services).get(Number(r.serviceId));
+    };
+    for (const id of ids) {
+      const record = await deps.services.get(id);
+      if (!record) continue;
+      try {
+        const report = await usageReport(record, periodOf);
+        if (report) await signalService(deps.lifecycleTarget, record, usageSignal, report);
+      } catch (err) {
+        // WHMCS unreachable for the due date, or a package file broken: the next run counts again.
+        deps.log.warn('included-minutes usage not signalled', { serviceId: id, error: (err as Error).message });
+      }
+      heartbeat();
+    }
+  }
+
   return {
     async listBillingFeeds(input: { source: string }): Promise<Array<CdrFeed | null>> {
       const feeds = await sourceOf(input.source).listFeeds();
@@ -98,7 +155,10 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       return { prepared: prepared.prepared, zero: prepared.zero, ...posted };
     },
 
-    /** Asks each charged service's lifecycle workflow to re-read its balance. */
+    /**
+     * Asks each charged service's lifecycle workflow to re-read its balance; then (issue 9) sends every service
+     * with calls in this run whose package has included minutes its usage of the current period.
+     */
     async signalChargedServices(input: { runId: string; serviceIds: string[] }): Promise<number> {
       let n = 0;
       for (const id of input.serviceIds) {
@@ -108,6 +168,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
         n++;
         if (n % 50 === 0) heartbeat(n);
       }
+      await signalUsage(input.runId, input.serviceIds);
       return n;
     },
 

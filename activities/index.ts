@@ -9,9 +9,10 @@ import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecyc
 import { createSweepActivities, type SweepDeps } from './sweep.activities';
 import { createWhmcsActivities } from './whmcs.activities';
 import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
+import { createTopUpActivities, type TopUpActivityDeps } from './topup.activities';
 import type { WhmcsCharging } from '../src/ports/whmcs';
 
-export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps, BillingActivityDeps {
+export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps, BillingActivityDeps, TopUpActivityDeps {
   pool: Pool;
   log: Logger;
   charging: WhmcsCharging;
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSweepActivities(deps),
     ...createWhmcsActivities(deps),
     ...createBillingActivities(deps),
+    ...createTopUpActivities(deps),
   };
 }
 

@@ -63,6 +63,15 @@ export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | '
     voipSuspendedField: client.voip.voipSuspended,
     observedAt: new Date().toISOString(),
     contact: { firstName: client.firstName, fullName: client.fullName, email: client.email },
+    ...(client.voip.ccAuthOnFile !== null || client.voip.autoTopUpAmountCents !== null
+      ? {
+          autoTopUp: {
+            ccAuthOnFile: client.voip.ccAuthOnFile === true,
+            authDate: client.voip.dateCcAuthEntered,
+            amount: client.voip.autoTopUpAmountCents === null ? null : formatCents(client.voip.autoTopUpAmountCents),
+          },
+        }
+      : {}),
   };
 }
 
@@ -82,6 +91,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       serviceId: string;
       template: TemplateName;
       standing: ClientStanding;
+      /** Template-specific merge fields (issue 9: usage and top-up figures). */
+      extra?: Record<string, string>;
     }): Promise<'sent' | 'already-sent'> {
       const { channel } = deps.notify;
       const claim = await deps.pool.query<{ status: string }>(
@@ -95,12 +106,12 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       const fields = mergeFields(input.standing, input.clientId, input.serviceId);
       try {
         if (channel === 'whmcs') {
-          await deps.whmcs.sendEmail({ template: input.template, relatedId: Number(input.clientId), customVars: { ...fields } });
+          await deps.whmcs.sendEmail({ template: input.template, relatedId: Number(input.clientId), customVars: { ...(input.extra ?? {}), ...fields } });
         } else {
           if (!deps.notify.mailer) throw ApplicationFailure.nonRetryable('NOTIFY_CHANNEL=smtp but no SMTP_URL is configured', 'NotifyConfigError');
           const to = input.standing.contact?.email;
           if (!to) throw ApplicationFailure.nonRetryable(`client ${input.clientId} has no e-mail address`, 'NotifyConfigError');
-          const { subject, text } = renderBuiltInTemplate(input.template, fields);
+          const { subject, text } = renderBuiltInTemplate(input.template, fields, input.extra);
           await deps.notify.mailer.send({ to, subject, text, idempotencyKey: input.idempotencyKey });
         }
       } catch (err) {

@@ -15,6 +15,8 @@ import { loadProductsFile, parseProducts, type ProductCatalog } from './adapters
 import { createServiceRepository } from './adapters/services/service-repository';
 import { createSmtpMailer } from './adapters/smtp/smtp-mailer';
 import { defaultLifecyclePolicy } from './domain/lifecycle/admin';
+import type { AutoTopUpPolicy } from './domain/lifecycle/auto-topup';
+import { parseDecimal } from './domain/money';
 import type { LifecyclePolicy } from './domain/lifecycle/types';
 import type { PbxResolver } from '../activities/lifecycle.activities';
 import { PbxConfigError } from './adapters/pbx/errors';
@@ -53,6 +55,15 @@ export function unconfiguredPbx(): PbxResolver {
 
 export function lifecyclePolicy(config: Config): LifecyclePolicy {
   return defaultLifecyclePolicy({ reminderHours: config.LOW_BALANCE_REMINDER_HOURS, mirrorSuspendedField: config.MIRROR_SUSPENDED_FIELD && !!config.WHMCS_FIELD_VOIP_SUSPENDED });
+}
+
+export function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
+  return {
+    authValidDays: config.AUTO_TOPUP_AUTH_VALID_DAYS,
+    maxPerDay: config.AUTO_TOPUP_MAX_PER_DAY,
+    maxAmountPerDayCents: parseDecimal(config.AUTO_TOPUP_MAX_AMOUNT_PER_DAY, 2),
+    retries: config.AUTO_TOPUP_RETRIES,
+  };
 }
 
 export interface BuiltDeps {
@@ -97,6 +108,7 @@ export function buildDeps(
     services: createServiceRepository(ctx.pool),
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
     billingTimeZone: config.BILLING_TIME_ZONE,
+    autoTopUpPolicy: autoTopUpPolicy(config),
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }

@@ -94,6 +94,14 @@ export const configSchema = z.object({
   SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),
   MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),
   LOW_BALANCE_REMINDER_HOURS: z.coerce.number().min(0).max(720).default(24).describe('Hours between low-balance reminders while credit stays low; 0 = none.'),
+  AUTO_TOPUP_AUTH_VALID_DAYS: z.coerce.number().int().min(0).max(3650).default(365).describe('Days a card authorization ("Date CC Auth Entered") stays valid for auto top-up; 0 = no expiry.'),
+  AUTO_TOPUP_MAX_PER_DAY: z.coerce.number().int().min(0).max(100).default(2).describe('Auto top-up attempts per client per day (BILLING_TIME_ZONE); 0 turns auto top-up off.'),
+  AUTO_TOPUP_MAX_AMOUNT_PER_DAY: z
+    .string()
+    .regex(/^\d+(\.\d{1,2})?$/, { message: 'must be an amount like "200" or "200.00"' })
+    .default('200.00')
+    .describe('Most money auto top-up may charge one client per day (BILLING_TIME_ZONE).'),
+  AUTO_TOPUP_RETRIES: z.coerce.number().int().min(0).max(5).default(1).describe('Further capture attempts after a declined auto top-up before it is reported as failed.'),
   MIRROR_SUSPENDED_FIELD: bool.default(true).describe('Write the state into the WHMCS "VoIP Suspended" field (Yes / None).'),
   CALL_RECORDS_LINK_SECRET: z
     .string()

@@ -7,7 +7,7 @@
  * exchange cursors and counts only; the run continues as new before its history grows large. Progress is queryable
  * (`progress` query) while it runs.
  */
-import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CdrFeed } from '../src/ports/pbx';
 
@@ -124,7 +124,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     progress.charged = settled.posted;
     progress.chargeFailures = settled.failed;
     progress.chargedCents = settled.amountCents;
-    if (settled.serviceIds.length > 0) {
+    // Stored calls change included-minutes usage even when nothing was charged (free or included calls).
+    if (settled.serviceIds.length > 0 || (patched('usage-without-charge-v1') && progress.stored > 0)) {
       progress.phase = 'signalling';
       progress.signalled = await signalChargedServices({ runId: runKey, serviceIds: settled.serviceIds });
     }

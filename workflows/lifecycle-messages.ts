@@ -11,6 +11,7 @@ import type {
   ServiceConfig,
   SuspendMode,
 } from '../src/domain/lifecycle/types';
+import type { UsageReport } from '../src/domain/usage/included-minutes';
 
 export const LIFECYCLE_WORKFLOW = 'serviceLifecycle';
 export const lifecycleWorkflowId = (serviceId: string): string => `service-${serviceId}`;
@@ -64,3 +65,15 @@ export const suspendUpdate = defineUpdate<LifecycleState, [AdminSuspendInput]>('
 export const unsuspendUpdate = defineUpdate<LifecycleState, [AdminUnsuspendInput]>('unsuspend');
 export const overrideUpdate = defineUpdate<LifecycleState, [AdminOverrideInput]>('override');
 export const stateQuery = defineQuery<LifecycleState>('state');
+
+/** Issue 9: a billing run's count of the service's included minutes in the current period. */
+export type UsageSignal = UsageReport;
+export const usageSignal = defineSignal<[UsageSignal]>('usage');
+
+export interface AdminAutoTopUpInput {
+  requestId: string;
+  enabled: boolean;
+  reason?: string;
+}
+/** Issue 9: switch auto top-up off (or back on) for this service's client, from `voipbill service autotopup`. */
+export const autoTopUpUpdate = defineUpdate<LifecycleState, [AdminAutoTopUpInput]>('autoTopUp');

@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,10 +15,24 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { planSteps, applyNotified, applyRelabel, applySuspended, applyTerminated, applyUnsuspended, applyLowBalanceRearm, stepKey, type Step } from '../src/domain/lifecycle/plan';
+import {
+  applyAutoTopUpRearm,
+  applyAutoTopUpStarted,
+  applyUsageClock,
+  applyUsageNotified,
+  TOPUP_FAILED_TEMPLATE,
+  TOPUP_STEP_KINDS,
+  TOPUP_SUCCEEDED_TEMPLATE,
+  USAGE_STEP_KINDS,
+} from '../src/domain/lifecycle/plan';
+import { foldUsage } from '../src/domain/usage/included-minutes';
+import { initialAutoTopUpState } from '../src/domain/lifecycle/auto-topup';
 import { nextReminderAt, suspensionVerdict } from '../src/domain/lifecycle/rules';
 import { HANDLED_REQUESTS_LIMIT, type LifecycleState } from '../src/domain/lifecycle/types';
-import { initialLifecycleState, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
+import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
 import {
+  autoTopUpUpdate,
+  usageSignal,
   configSignal,
   overrideUpdate,
   reconcileSignal,
@@ -37,6 +52,12 @@ const whmcs = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['WhmcsAuthError', 'WhmcsNotFoundError', 'WhmcsBusinessError', 'WhmcsConfigError', 'NotifyConfigError'] },
 });
 // A PBX that is down must leave the workflow waiting (visible as a pending activity), never failed.
+// Auto top-up: transport failures (WHMCS down, timeout after apply) are retried; the activity finds its own
+// invoice by the idempotency key, so a retry never captures twice. Declines are results, not failures.
+const topup = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: ['WhmcsAuthError', 'WhmcsConfigError', 'WhmcsNotFoundError'] },
+});
 const pbx = proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['PbxTargetNotFoundError', 'PbxTargetInvalidError', 'SuspendUnsupportedError', 'PbxConfigError'] },
@@ -124,6 +145,25 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     { validator: (req) => validateAdminOverride(state, req) },
   );
 
+  setHandler(usageSignal, (u) => {
+    if (!u || typeof u.period !== 'string' || typeof u.periodEnd !== 'string') return;
+    const next = foldUsage(state.usage, u, workflowNowIso());
+    if (next === state.usage) return;
+    state.usage = next;
+    requestWake();
+  });
+  setHandler(
+    autoTopUpUpdate,
+    async (req) => {
+      if (!state.handledRequests.includes(req.requestId)) {
+        remember(req.requestId);
+        state.autoTopUp = { ...(state.autoTopUp ?? initialAutoTopUpState()), disabled: !req.enabled };
+      }
+      return waitProcessed(requestWake());
+    },
+    { validator: (req) => validateAdminAutoTopUp(state, req) },
+  );
+
   // A function, not an inline comparison: handlers change the status while the loop awaits.
   const terminated = (): boolean => state.status === 'terminated';
   upsertSearchAttributes(lifecycleSearchAttributes(state));
@@ -152,7 +192,12 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     const cap = state.policy.continueAsNewAfterEvents;
     if (info.continueAsNewSuggested || (cap !== undefined && info.historyLength >= cap)) break;
     const reminder = nextReminderAt(state);
-    const waitMs = reminder ? Math.max(1000, Date.parse(reminder) - workflowNowMs()) : undefined;
+    let waitMs = reminder ? Math.max(1000, Date.parse(reminder) - workflowNowMs()) : undefined;
+    // Issue 9: wake at the period's end to lift an included-minutes block and re-arm the stage messages.
+    if (state.usage && state.usage.mode !== 'off' && patched('included-minutes-v1')) {
+      const untilEnd = Math.max(1000, Date.parse(state.usage.periodEnd) - workflowNowMs());
+      waitMs = waitMs === undefined ? untilEnd : Math.min(waitMs, untilEnd);
+    }
     if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
     else await condition(() => wake !== ticket || terminated(), waitMs);
     if (wake === ticket && !terminated()) requestWake();
@@ -171,7 +216,15 @@ async function carryOut(state: LifecycleState): Promise<void> {
   // rules are satisfied; bounded, because an applied plan converges.
   for (let round = 0; round < 4; round++) {
     applyLowBalanceRearm(state, workflowNowIso());
-    const steps = planSteps(state, workflowNowIso());
+    applyAutoTopUpRearm(state);
+    applyUsageClock(state, workflowNowIso());
+    let steps = planSteps(state, workflowNowIso());
+    // Issue 9's steps only appear in histories that use it; the markers keep older histories replaying.
+    if (steps.some((s) => USAGE_STEP_KINDS.has(s.kind)) && !patched('included-minutes-v1')) steps = steps.filter((s) => !USAGE_STEP_KINDS.has(s.kind));
+    if (steps.some((s) => TOPUP_STEP_KINDS.has(s.kind)) && !patched('auto-topup-v1')) {
+      applyAutoTopUpStarted(state);
+      steps = planSteps(state, workflowNowIso()).filter((s) => !TOPUP_STEP_KINDS.has(s.kind));
+    }
     if (steps.length === 0) return;
     for (const step of steps) {
       try {
@@ -221,6 +274,61 @@ async function runStep(state: LifecycleState, step: Step): Promise<void> {
         // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
       }
       applyNotified(state, step, at);
+      return;
+    }
+    case 'usage-notify': {
+      const u = state.usage!;
+      const minutes = (secs: number) => String(Math.floor(secs / 60));
+      try {
+        await whmcs.sendNotification({
+          idempotencyKey: key,
+          clientId: state.config.clientId,
+          serviceId: state.config.serviceId,
+          template: step.template,
+          standing: state.standing!,
+          extra: {
+            usage_used_minutes: minutes(u.usedSeconds),
+            usage_allowance_minutes: minutes(u.allowanceSeconds),
+            usage_stage: String(step.stage),
+            usage_percent: String(u.allowanceSeconds > 0 ? Math.floor((u.usedSeconds * 100) / u.allowanceSeconds) : 0),
+            usage_period_end: u.periodEnd.slice(0, 10),
+          },
+        });
+      } catch {
+        // As for the other messages: never blocks the rest of the plan.
+      }
+      applyUsageNotified(state, step);
+      return;
+    }
+    case 'auto-topup': {
+      applyAutoTopUpStarted(state);
+      const at = workflowNowIso();
+      let outcome: Awaited<ReturnType<typeof topup.autoTopUp>>;
+      try {
+        outcome = await topup.autoTopUp({ key, clientId: state.config.clientId, serviceId: state.config.serviceId, observedAt: state.standing?.observedAt ?? at });
+      } catch (err) {
+        // Outcome unknown after all retries (WHMCS unreachable): reported, never a reason to suspend.
+        state.autoTopUp!.last = { key, at, status: 'failed', amount: step.amount, invoiceId: null, message: failureMessage(err) };
+        await whmcs.recordAudit({ kind: 'auto-topup', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { ...state.autoTopUp!.last } });
+        return;
+      }
+      state.autoTopUp!.last = { key, at, status: outcome.status, amount: outcome.amount, invoiceId: outcome.invoiceId, message: outcome.message };
+      if (outcome.standing) state.standing = outcome.standing;
+      await whmcs.recordAudit({ kind: 'auto-topup', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { ...state.autoTopUp!.last } });
+      if (outcome.status !== 'skipped' && state.standing) {
+        try {
+          await whmcs.sendNotification({
+            idempotencyKey: `${key}:mail`,
+            clientId: state.config.clientId,
+            serviceId: state.config.serviceId,
+            template: outcome.status === 'captured' ? TOPUP_SUCCEEDED_TEMPLATE : TOPUP_FAILED_TEMPLATE,
+            standing: state.standing,
+            extra: { topup_amount: outcome.amount, topup_invoice_id: String(outcome.invoiceId ?? ''), topup_message: outcome.message ?? '' },
+          });
+        } catch {
+          // Reported in state and the audit log either way.
+        }
+      }
       return;
     }
     case 'mirror-field': {

@@ -112,6 +112,8 @@ export interface WhmcsInvoiceLine {
   description: string;
   amountCents: bigint;
   taxed?: boolean;
+  /** Item type; 'AddFunds' makes paying the invoice add the amount to client credit (issue 9 auto top-up). */
+  type?: 'AddFunds';
 }
 
 export interface VoipClientRef {
@@ -143,8 +145,16 @@ export interface WhmcsGateway {
     notes?: string;
     autoApplyCredit?: boolean;
     dueDate?: string;
+    paymentMethod?: string;
   }): Promise<{ invoiceId: number }>;
   sendEmail(input: { template: string; relatedId: number; customVars?: Record<string, string> }): Promise<void>;
+  /**
+   * CapturePayment: charges an unpaid invoice to the client's stored card. A decline is a WhmcsBusinessError
+   * ("Payment Attempt Failed"); a timeout may have captured (look the invoice up before trying again).
+   */
+  capturePayment(invoiceId: number): Promise<void>;
+  /** UpdateInvoice status=Cancelled (e.g. an Add Funds invoice whose card was declined, so it is not "due"). */
+  cancelInvoice(invoiceId: number): Promise<void>;
   /**
    * One page of clients with VoIP services: through the configured VoIP product IDs when there are any, otherwise
    * through the Has VoIP Service client field. A client may appear on more than one page.

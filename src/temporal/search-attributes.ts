@@ -12,6 +12,8 @@ export const PbxServerKey = defineSearchAttributeKey('VoipPbxServer', SearchAttr
 export const PbxDriftKey = defineSearchAttributeKey('VoipPbxDrift', SearchAttributeType.BOOL);
 export const CreditPositiveKey = defineSearchAttributeKey('VoipCreditPositive', SearchAttributeType.BOOL);
 export const BillingSourceKey = defineSearchAttributeKey('VoipBillingSource', SearchAttributeType.KEYWORD);
+/** Issue 9: included minutes this period: off, none, a warning stage ("50", "80"), or exhausted. */
+export const UsageStageKey = defineSearchAttributeKey('VoipUsageStage', SearchAttributeType.KEYWORD);
 
 export const allSearchAttributes = [
   LifecycleStateKey,
@@ -22,6 +24,7 @@ export const allSearchAttributes = [
   PbxDriftKey,
   CreditPositiveKey,
   BillingSourceKey,
+  UsageStageKey,
 ];
 
 const cliTypeName: Record<string, string> = {

@@ -26,7 +26,7 @@ import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from
 import { startSmtpCatcher, type SmtpCatcher } from './smtp';
 import { testDeps } from './deps';
 
-export const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14 } as const;
+export const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14, ccAuth: 15, ccAuthDate: 16, topUpAmount: 17 } as const;
 export const TENANT = 'acme.pbx.test';
 
 export interface LifecycleEnv {
@@ -89,6 +89,9 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     { id: FIELD.hasVoip, name: 'Has VoIP Service' },
     { id: FIELD.manual, name: 'Manual VoIP Suspend' },
     { id: FIELD.suspended, name: 'VoIP Suspended' },
+    { id: FIELD.ccAuth, name: 'CC Auth on File' },
+    { id: FIELD.ccAuthDate, name: 'Date CC Auth Entered' },
+    { id: FIELD.topUpAmount, name: 'Auto VoIP Top Amount' },
   ];
   for (const name of ['Low Balance Alert', 'VoIP Zero Balance']) whmcs.seedEmailTemplate({ name });
   const env = {
@@ -99,6 +102,9 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     WHMCS_FIELD_HAS_VOIP_SERVICE: String(FIELD.hasVoip),
     WHMCS_FIELD_MANUAL_VOIP_SUSPEND: String(FIELD.manual),
     WHMCS_FIELD_VOIP_SUSPENDED: String(FIELD.suspended),
+    WHMCS_FIELD_CC_AUTH_ON_FILE: String(FIELD.ccAuth),
+    WHMCS_FIELD_DATE_CC_AUTH_ENTERED: String(FIELD.ccAuthDate),
+    WHMCS_FIELD_AUTO_TOPUP_AMOUNT: String(FIELD.topUpAmount),
     ...(opts.env ?? {}),
   };
   const smtp = await startSmtpCatcher();
@@ -108,7 +114,16 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
       url: whmcs.url,
       identifier: whmcs.settings.identifier,
       secret: whmcs.settings.secret,
-      fieldIds: { lowBalanceThreshold: FIELD.threshold, hasVoipService: FIELD.hasVoip, manualVoipSuspend: FIELD.manual, voipSuspended: FIELD.suspended },
+      fieldIds: {
+        lowBalanceThreshold: FIELD.threshold,
+        hasVoipService: FIELD.hasVoip,
+        manualVoipSuspend: FIELD.manual,
+        voipSuspended: FIELD.suspended,
+        // Issue 9 (auto top-up); blank unless a test sets them.
+        ccAuthOnFile: FIELD.ccAuth,
+        dateCcAuthEntered: FIELD.ccAuthDate,
+        autoTopUpAmount: FIELD.topUpAmount,
+      },
       ...(opts.voipProductIds ? { voipProductIds: opts.voipProductIds } : {}),
     },
     log,

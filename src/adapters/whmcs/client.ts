@@ -179,16 +179,26 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
       return { newBalanceCents: s.parseResponse(s.addCreditResponse, 'AddCredit', body).newbalance };
     },
 
-    async createInvoice({ clientId, lines, notes, autoApplyCredit, dueDate }) {
+    async createInvoice({ clientId, lines, notes, autoApplyCredit, dueDate, paymentMethod }) {
       if (lines.length === 0) throw new RangeError('CreateInvoice needs at least one line');
-      const params: WhmcsParams = { userid: clientId, status: 'Unpaid', notes, autoapplycredit: autoApplyCredit ?? false, duedate: dueDate };
+      const params: WhmcsParams = { userid: clientId, status: 'Unpaid', notes, autoapplycredit: autoApplyCredit ?? false, duedate: dueDate, paymentmethod: paymentMethod };
       lines.forEach((line, i) => {
         params[`itemdescription${i + 1}`] = line.description;
         params[`itemamount${i + 1}`] = formatCents(line.amountCents);
         params[`itemtaxed${i + 1}`] = line.taxed ?? false;
+        // Not in the documented CreateInvoice parameters (whmcs-api.md §5.12) [UNCONFIRMED]; ignored where unknown.
+        if (line.type) params[`itemtype${i + 1}`] = line.type;
       });
       const r = s.parseResponse(s.createInvoiceResponse, 'CreateInvoice', await call('CreateInvoice', params));
       return { invoiceId: r.invoiceid };
+    },
+
+    async capturePayment(invoiceId) {
+      await call('CapturePayment', { invoiceid: invoiceId });
+    },
+
+    async cancelInvoice(invoiceId) {
+      await call('UpdateInvoice', { invoiceid: invoiceId, status: 'Cancelled' });
     },
 
     async sendEmail({ template, relatedId, customVars }) {

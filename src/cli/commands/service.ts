@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
-import { lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
+import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
+import { usageStageLabel } from '../../domain/usage/included-minutes';
 import type { LifecycleState } from '../../domain/lifecycle/types';
 import { UsageError, type CliCommand, type CliIo } from '../main';
 
@@ -14,6 +15,8 @@ const USAGE = `usage: voipbill service status <serviceId>
        voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
        voipbill service unsuspend <serviceId> [--reason <text>] [--request-id <id>]
        voipbill service override <serviceId> yes|no|none [--reason <text>] [--request-id <id>]
+       voipbill service usage <serviceId>
+       voipbill service autotopup <serviceId> on|off [--reason <text>] [--request-id <id>]
        voipbill service list [--state active|low_balance|suspended|terminated] [--client <id>]
                              [--stuck positive-credit|drift] [--suspended-days <N>]
 
@@ -39,13 +42,34 @@ function summary(s: LifecycleState): Record<string, unknown> {
     suspendModeSetting: s.config.suspendMode,
     drift: s.drift,
     lastDriftAt: s.lastDriftAt ?? null,
+    usage: usageSummary(s),
+    autoTopUp: s.autoTopUp ?? null,
     history: s.history.slice(-10),
+  };
+}
+
+/** Included minutes of the current period (issue 9), as the last billing run counted them. */
+function usageSummary(s: LifecycleState): Record<string, unknown> | null {
+  const u = s.usage;
+  if (!u) return null;
+  return {
+    period: u.period,
+    periodEnd: u.periodEnd,
+    mode: u.mode,
+    usedMinutes: Math.round((u.usedSeconds / 60) * 10) / 10,
+    allowanceMinutes: u.allowanceSeconds / 60,
+    percent: u.allowanceSeconds > 0 ? Math.floor((u.usedSeconds * 100) / u.allowanceSeconds) : null,
+    stage: usageStageLabel(u),
+    warnedStage: u.warnedStage,
+    exhaustedNotified: u.exhaustedNotified,
+    blocked: s.usageBlock !== undefined,
+    countedAt: u.observedAt,
   };
 }
 
 export const command: CliCommand = {
   name: 'service',
-  summary: 'inspect and steer service lifecycle workflows (status, suspend, unsuspend, override, list)',
+  summary: 'inspect and steer service lifecycle workflows (status, suspend, unsuspend, override, usage, autotopup, list)',
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
@@ -72,7 +96,7 @@ export const command: CliCommand = {
     const requestId = v['request-id'] ?? `cli-${action}-${io.now()}`;
     const serviceId = positionals[0];
     if (action !== 'list' && !serviceId) throw new UsageError(`${action ?? 'a subcommand'} needs a service ID`);
-    if (!['status', 'suspend', 'unsuspend', 'override', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
+    if (!['status', 'suspend', 'unsuspend', 'override', 'usage', 'autotopup', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
     if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
     if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension') throw new UsageError('--mode must be gateway or extension');
     const { client, close } = await connect(io);
@@ -106,7 +130,16 @@ export const command: CliCommand = {
       const handle = client.workflow.getHandle(lifecycleWorkflowId(serviceId!));
       let state: LifecycleState;
       try {
-        if (action === 'status') state = await handle.query(stateQuery);
+        if (action === 'usage') {
+          const s = await handle.query(stateQuery);
+          io.stdout(`${JSON.stringify({ serviceId: s.config.serviceId, usage: usageSummary(s), autoTopUp: s.autoTopUp ?? null }, null, 2)}\n`);
+          return 0;
+        }
+        if (action === 'autotopup') {
+          const value = positionals[1];
+          if (value !== 'on' && value !== 'off') throw new UsageError('autotopup needs on or off');
+          state = await handle.executeUpdate(autoTopUpUpdate, { args: [{ requestId, enabled: value === 'on', ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
+        } else if (action === 'status') state = await handle.query(stateQuery);
         else if (action === 'suspend') {
           state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
         } else if (action === 'unsuspend') {

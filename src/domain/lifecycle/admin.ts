@@ -75,6 +75,13 @@ export function validateAdminOverride(state: LifecycleState, req: { requestId: s
   if (!overrides.includes(req.value)) throw new AdminRequestError(`value must be one of ${overrides.join(', ')}; got ${JSON.stringify(req.value)}`);
 }
 
+export function validateAdminAutoTopUp(state: LifecycleState, req: { requestId: string; enabled: boolean }): void {
+  requireRequestId(req);
+  if (state.handledRequests.includes(req.requestId)) return;
+  if (state.status === 'terminated') throw new AdminRequestError(`service ${state.config.serviceId} is terminated`);
+  if (typeof req.enabled !== 'boolean') throw new AdminRequestError(`enabled must be true or false; got ${JSON.stringify(req.enabled)}`);
+}
+
 export function defaultLifecyclePolicy(overrides: Partial<LifecyclePolicy> = {}): LifecyclePolicy {
   return { reminderHours: 24, mirrorSuspendedField: true, ...overrides };
 }

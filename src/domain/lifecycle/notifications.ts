@@ -6,7 +6,14 @@
 import { formatCents, MICROS_PER_CENT, roundHalfUp, toMicros } from '../money';
 import type { ClientStanding } from './types';
 
-export type TemplateName = 'Low Balance Alert' | 'VoIP Zero Balance';
+export type TemplateName =
+  | 'Low Balance Alert'
+  | 'VoIP Zero Balance'
+  | 'VoIP Included Minutes Warning'
+  | 'VoIP Included Minutes Exhausted'
+  | 'VoIP Included Minutes Exhausted - Notify Only'
+  | 'VoIP Auto Top-Up Succeeded'
+  | 'VoIP Auto Top-Up Failed';
 
 export interface MergeFields {
   client_first_name: string;
@@ -71,10 +78,68 @@ const builtIn: Record<TemplateName, { subject: string; body: string }> = {
       'Add funds from the client area (Billing > Add Funds); service resumes within seconds of the payment.',
     ].join('\n'),
   },
+  // Issue 9. Extra merge fields: {$usage_stage}, {$usage_used_minutes}, {$usage_allowance_minutes}, {$usage_percent},
+  // {$usage_period_end}; {$topup_amount}, {$topup_invoice_id}, {$topup_message}.
+  'VoIP Included Minutes Warning': {
+    subject: 'You have used {$usage_stage}% of your included minutes',
+    body: [
+      'Dear {$client_first_name},',
+      '',
+      'You have used {$usage_used_minutes} of the {$usage_allowance_minutes} minutes included in your plan this period ({$usage_percent}%).',
+      'The period ends on {$usage_period_end}.',
+      '',
+      'Account#: {$client_id}',
+    ].join('\n'),
+  },
+  'VoIP Included Minutes Exhausted': {
+    subject: 'Your included minutes are used up: calling is paused until {$usage_period_end}',
+    body: [
+      'Dear {$client_first_name},',
+      '',
+      'You have used all {$usage_allowance_minutes} minutes included in your plan this period.',
+      'Calling is paused until the new period starts on {$usage_period_end}; a top-up does not lift this.',
+      '',
+      'Account#: {$client_id}',
+    ].join('\n'),
+  },
+  'VoIP Included Minutes Exhausted - Notify Only': {
+    subject: 'Your included minutes are used up',
+    body: [
+      'Dear {$client_first_name},',
+      '',
+      'You have used all {$usage_allowance_minutes} minutes included in your plan this period.',
+      'Calls continue at your plan\'s rates until the new period starts on {$usage_period_end}.',
+      '',
+      'Account#: {$client_id}',
+    ].join('\n'),
+  },
+  'VoIP Auto Top-Up Succeeded': {
+    subject: 'Your VoIP account was topped up by ${$topup_amount}',
+    body: [
+      'Dear {$client_first_name},',
+      '',
+      'Your balance was low, so we charged ${$topup_amount} to the card on file (invoice #{$topup_invoice_id}).',
+      '',
+      'Account#: {$client_id}',
+      'Current balance: ${$client_credit}',
+    ].join('\n'),
+  },
+  'VoIP Auto Top-Up Failed': {
+    subject: 'We could not top up your VoIP account',
+    body: [
+      'Dear {$client_first_name},',
+      '',
+      'Your balance is low and the automatic top-up of ${$topup_amount} to the card on file failed: {$topup_message}.',
+      'Please add funds from the client area (Billing > Add Funds) to keep your service working.',
+      '',
+      'Account#: {$client_id}',
+      'Current balance: ${$client_credit}',
+    ].join('\n'),
+  },
 };
 
-export function renderBuiltInTemplate(template: TemplateName, fields: MergeFields): { subject: string; text: string } {
+export function renderBuiltInTemplate(template: TemplateName, fields: MergeFields, extra: Record<string, string> = {}): { subject: string; text: string } {
   const t = builtIn[template];
-  const vars = fields as unknown as Record<string, string>;
+  const vars = { ...extra, ...(fields as unknown as Record<string, string>) };
   return { subject: renderMergeFields(t.subject, vars), text: renderMergeFields(t.body, vars) };
 }

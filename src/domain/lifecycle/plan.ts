@@ -2,7 +2,9 @@
  * Turns the rules into the ordered steps the workflow carries out. Pure: the workflow calls `planSteps`, runs each
  * step through an activity, and records the outcome with the `apply*` helpers.
  */
-import { fieldOverride, lowBalanceDecision, notifiesClient, statusOf, suspensionVerdict } from './rules';
+import { belowThreshold, fieldOverride, lowBalanceDecision, notifiesClient, statusOf, suspensionVerdict } from './rules';
+import { rollOver, usageBlocks, usageMessage } from '../usage/included-minutes';
+import { autoTopUpDue, autoTopUpKey, fieldsEligible, initialAutoTopUpState } from './auto-topup';
 import {
   HISTORY_LIMIT,
   type DisabledItem,
@@ -15,16 +17,36 @@ import {
 
 export const LOW_BALANCE_TEMPLATE = 'Low Balance Alert';
 export const ZERO_BALANCE_TEMPLATE = 'VoIP Zero Balance';
+export const USAGE_WARNING_TEMPLATE = 'VoIP Included Minutes Warning';
+export const USAGE_EXHAUSTED_TEMPLATE = 'VoIP Included Minutes Exhausted';
+export const USAGE_EXHAUSTED_NOTIFY_ONLY_TEMPLATE = 'VoIP Included Minutes Exhausted - Notify Only';
+export const TOPUP_SUCCEEDED_TEMPLATE = 'VoIP Auto Top-Up Succeeded';
+export const TOPUP_FAILED_TEMPLATE = 'VoIP Auto Top-Up Failed';
+export type UsageTemplate = typeof USAGE_WARNING_TEMPLATE | typeof USAGE_EXHAUSTED_TEMPLATE | typeof USAGE_EXHAUSTED_NOTIFY_ONLY_TEMPLATE;
 
 export type Step =
   | { kind: 'suspend'; reason: SuspendReason; mode: SuspendMode }
   | { kind: 'relabel'; reason: SuspendReason }
   | { kind: 'unsuspend'; reason: string }
   | { kind: 'notify'; template: typeof LOW_BALANCE_TEMPLATE | typeof ZERO_BALANCE_TEMPLATE; occasion: 'alert' | 'reminder' | 'suspended' }
-  | { kind: 'mirror-field'; value: Override };
+  | { kind: 'mirror-field'; value: Override }
+  /** Included-minutes stage warning or exhaustion message, once per period (issue 9). */
+  | { kind: 'usage-notify'; template: UsageTemplate; occasion: string; stage: number; period: string }
+  /** Auto top-up at a low-balance crossing (issue 9); the activity re-checks authorization and daily limits. */
+  | { kind: 'auto-topup'; key: string; amount: string };
+
+/** New step kinds (issue 9): the workflow runs them only behind their `patched()` markers. */
+export const USAGE_STEP_KINDS: ReadonlySet<Step['kind']> = new Set(['usage-notify']);
+export const TOPUP_STEP_KINDS: ReadonlySet<Step['kind']> = new Set(['auto-topup']);
 
 export function planSteps(state: LifecycleState, nowIso: string): Step[] {
   if (state.status === 'terminated') return [];
+  // A top-up first, alone: it may lift the balance before a suspension or a low-balance alert is due.
+  if (autoTopUpDue(state.autoTopUp, state.standing?.autoTopUp, belowThreshold(state.standing))) {
+    const f = fieldsEligible(state.standing!.autoTopUp, false);
+    const amount = f.ok ? formatCentsPlain(f.amountCents) : '0.00';
+    return [{ kind: 'auto-topup', key: autoTopUpKey(state.config.clientId, state.config.serviceId, (state.autoTopUp?.attempts ?? 0) + 1), amount }];
+  }
   const steps: Step[] = [];
   const verdict = suspensionVerdict(state);
   let suspendedAfter = state.suspension !== undefined;
@@ -42,6 +64,20 @@ export function planSteps(state: LifecycleState, nowIso: string): Step[] {
   } else if ('keep' in verdict && state.suspension && !notifiesClient(state.suspension.reason)) {
     // The suspension's own cause is gone, but invoices are still outstanding: that is now why it stays.
     steps.push({ kind: 'relabel', reason: 'unpaid_invoices' });
+  }
+  const usageMsg = state.standing ? usageMessage(state.usage) : undefined;
+  if (usageMsg && state.usage) {
+    steps.push(
+      usageMsg.kind === 'warning'
+        ? { kind: 'usage-notify', template: USAGE_WARNING_TEMPLATE, occasion: `stage-${usageMsg.stage}`, stage: usageMsg.stage, period: state.usage.period }
+        : {
+            kind: 'usage-notify',
+            template: usageMsg.notifyOnly ? USAGE_EXHAUSTED_NOTIFY_ONLY_TEMPLATE : USAGE_EXHAUSTED_TEMPLATE,
+            occasion: 'exhausted',
+            stage: 100,
+            period: state.usage.period,
+          },
+    );
   }
   const low = lowBalanceDecision(state, suspendedAfter, nowIso);
   if (low.send) {
@@ -108,6 +144,51 @@ export function applyLowBalanceRearm(state: LifecycleState, nowIso: string): voi
   }
 }
 
+/**
+ * The included-minutes clock (issue 9): rolls the period over at its end (usage 0, messages re-armed), and keeps
+ * `usageBlock` in step with the usage state: set at exhaustion in block mode, cleared by a new period, a raised
+ * allowance or mode off. A top-up changes nothing here.
+ */
+export function applyUsageClock(state: LifecycleState, nowIso: string): void {
+  if (!state.usage) return;
+  if (Date.parse(nowIso) >= Date.parse(state.usage.periodEnd)) state.usage = rollOver(state.usage, nowIso);
+  if (usageBlocks(state.usage, nowIso)) {
+    if (!state.usageBlock || state.usageBlock.periodEnd !== state.usage.periodEnd) {
+      state.usageBlock = { periodEnd: state.usage.periodEnd, reason: `included minutes exhausted for ${state.usage.period}` };
+    }
+  } else if (state.usageBlock) {
+    state.usageBlock = undefined;
+  }
+}
+
+export function applyUsageNotified(state: LifecycleState, step: Extract<Step, { kind: 'usage-notify' }>): void {
+  const u = state.usage;
+  if (!u || u.period !== step.period) return;
+  if (step.occasion === 'exhausted') {
+    u.exhaustedNotified = true;
+    u.warnedStage = Math.max(u.warnedStage, ...u.warnStages);
+  } else {
+    u.warnedStage = Math.max(u.warnedStage, step.stage);
+  }
+}
+
+/** Marks the crossing as tried before the activity runs, so a crash or failure never tries it twice. */
+export function applyAutoTopUpStarted(state: LifecycleState): void {
+  const s = state.autoTopUp ?? initialAutoTopUpState();
+  s.attempts += 1;
+  s.attemptedThisCrossing = true;
+  state.autoTopUp = s;
+}
+
+/** Re-arms auto top-up once credit is back above the threshold. */
+export function applyAutoTopUpRearm(state: LifecycleState): void {
+  if (state.autoTopUp?.attemptedThisCrossing && !belowThreshold(state.standing)) state.autoTopUp.attemptedThisCrossing = false;
+}
+
+function formatCentsPlain(c: bigint): string {
+  return `${c / 100n}.${String(c % 100n).padStart(2, '0')}`;
+}
+
 export function applyTerminated(state: LifecycleState, nowIso: string, reason: string): void {
   const from = state.status;
   if (from === 'terminated') return;
@@ -125,6 +206,10 @@ export function stepKey(state: LifecycleState, step: Step): string {
       return `${base}:notify:${step.template}:${step.occasion}:${state.lowBalance.lastSentAt ?? 'first'}`;
     case 'mirror-field':
       return `${base}:field:${step.value}`;
+    case 'usage-notify':
+      return `svc-${state.config.serviceId}:usage:${step.period}:${step.occasion}`;
+    case 'auto-topup':
+      return step.key;
     default:
       return `${base}:${step.kind}`;
   }

@@ -67,6 +67,13 @@ export function lowBalanceDecision(state: LifecycleState, suspended: boolean, no
   return { send: undefined, alerted: true };
 }
 
+/** Credit at or below the Low Balance Threshold (blank threshold: never): the low-balance crossing condition. */
+export function belowThreshold(standing: ClientStanding | undefined): boolean {
+  const threshold = standing?.lowBalanceThreshold;
+  if (!standing || threshold === null || threshold === undefined || threshold.trim() === '') return false;
+  return toMicros(standing.credit) <= toMicros(threshold.trim());
+}
+
 export function reminderDue(state: LifecycleState, nowIso: string): boolean {
   const next = nextReminderAt(state);
   return next !== undefined && Date.parse(nowIso) >= Date.parse(next);

@@ -2,6 +2,9 @@
  * The state a service's lifecycle workflow carries (and hands over at continue-as-new). Plain JSON: money as
  * decimal strings, instants as ISO strings.
  */
+import type { UsageState } from '../usage/included-minutes';
+import type { AutoTopUpFields, AutoTopUpState } from './auto-topup';
+
 export type SuspendMode = 'gateway' | 'extension';
 export type LifecycleStatus = 'active' | 'low_balance' | 'suspended' | 'terminated';
 /** The WHMCS "VoIP Suspended" field, and the admin override set from the CLI: 'none' leaves it to automation. */
@@ -27,6 +30,8 @@ export interface ClientStanding {
   voipSuspendedField: Override;
   observedAt: string;
   contact?: { firstName: string; fullName: string; email: string };
+  /** CC Auth on File, Date CC Auth Entered, Auto VoIP Top Amount (issue 9); absent when none is configured. */
+  autoTopUp?: AutoTopUpFields;
 }
 
 /** How the service is wired at its PBX; changes arrive by signal and apply from the next suspension. */
@@ -84,6 +89,10 @@ export interface LifecycleState {
   adminOverride: Override;
   /** Included-minutes block for the current period (issue 9); lifted by a new period, not by a top-up. */
   usageBlock?: { periodEnd: string; reason: string };
+  /** Included minutes of the current billing period, as the last billing run counted them (issue 9). */
+  usage?: UsageState;
+  /** Auto top-up at low-balance crossings (issue 9). */
+  autoTopUp?: AutoTopUpState;
   lowBalance: { alerted: boolean; lastSentAt?: string };
   /** The last value voipbill wrote into the VoIP Suspended field: reading it back is not an admin override. */
   suspendedFieldWritten?: Override;

@@ -92,7 +92,7 @@ const GetInvoice: ActionHandler = (ctx) => {
   const txs = ctx.state.transactions.filter((t) => t.invoiceid === inv.id);
   return {
     invoiceid: id(ctx, inv.id), invoicenum: '', userid: id(ctx, inv.userid), date: inv.date, duedate: inv.duedate, datepaid: row.datepaid,
-    lastcaptureattempt: '0000-00-00 00:00:00', subtotal: row.subtotal, credit: row.credit, tax: '0.00', tax2: '0.00', total: row.total,
+    lastcaptureattempt: inv.lastCaptureAttempt ?? '0000-00-00 00:00:00', subtotal: row.subtotal, credit: row.credit, tax: '0.00', tax2: '0.00', total: row.total,
     balance: money(ctx.state.invoiceBalance(inv)), taxrate: '0.000', taxrate2: '0.000', status: inv.status, paymentmethod: inv.paymentmethod,
     notes: inv.notes, ccgateway: false,
     items: list(ctx, 'item', inv.items.map((it) => ({ id: id(ctx, it.id), type: it.type, relid: id(ctx, it.relid), description: it.description, amount: money(it.amountCents), taxed: it.taxed ? 1 : 0 }))),
@@ -111,8 +111,10 @@ const CreateInvoice: ActionHandler = async (ctx) => {
     paymentmethod: p.get('paymentmethod') ?? 'mailin',
   };
   for (let n = 1; p.get(`itemdescription${n}`) !== undefined; n++) {
+    // `itemtypeN` (AddFunds) is voipbill's assumption, not a documented CreateInvoice parameter [UNCONFIRMED].
+    const type = p.get(`itemtype${n}`) === 'AddFunds' ? 'AddFunds' : '';
     inv.items.push({
-      id: ctx.state.next('item'), type: '', relid: 0, description: p.get(`itemdescription${n}`)!,
+      id: ctx.state.next('item'), type, relid: 0, description: p.get(`itemdescription${n}`)!,
       amountCents: signedAmount(p.get(`itemamount${n}`), `itemamount${n}`), taxed: p.flag(`itemtaxed${n}`),
     });
   }
@@ -187,6 +189,32 @@ const AddTransaction: ActionHandler = async (ctx) => {
   return {};
 };
 
+/**
+ * CapturePayment (invoiceid, cvv): charges the invoice to the client's stored card. Outcomes per client in
+ * `state.cardOutcomes`; a timeout after the capture is the fault queue's `timeout-after-apply`. "Payment Attempt
+ * Failed" is WHMCS's documented error; the other texts are the fake's stand-ins.
+ */
+const CapturePayment: ActionHandler = async (ctx) => {
+  const inv = invoiceOr(ctx);
+  if (inv.status !== 'Unpaid') throw new ApiFail('Invoice Not in Unpaid Status');
+  const outcome = ctx.state.cardOutcomes.get(inv.userid) ?? 'success';
+  inv.lastCaptureAttempt = ctx.state.now();
+  if (outcome !== 'success') throw new ApiFail('Payment Attempt Failed');
+  await payInvoice(ctx, inv, ctx.state.invoiceBalance(inv), 'stripe', `ch_fake_${inv.id}_${ctx.state.transactions.length + 1}`);
+  return {};
+};
+
+/** UpdateInvoice (corrections only, §5.13): the fake supports a status change. */
+const UpdateInvoice: ActionHandler = (ctx) => {
+  const inv = invoiceOr(ctx);
+  const status = ctx.params.get('status');
+  if (status !== undefined && status !== '') {
+    if (!['Draft', 'Unpaid', 'Paid', 'Cancelled', 'Refunded', 'Collections', 'Payment Pending'].includes(status)) throw new ApiFail(`Invalid status ${status}`);
+    inv.status = status;
+  }
+  return { invoiceid: id(ctx, inv.id) };
+};
+
 const GetTransactions: ActionHandler = (ctx) => {
   const p = ctx.params;
   const all = ctx.state.transactions.filter(
@@ -204,4 +232,5 @@ const GetTransactions: ActionHandler = (ctx) => {
 
 export const billingActions: Record<string, ActionHandler> = {
   GetCredits, AddCredit, ApplyCredit, GetInvoices, GetInvoice, CreateInvoice, AddInvoicePayment, AddTransaction, GetTransactions,
+  CapturePayment, UpdateInvoice,
 };

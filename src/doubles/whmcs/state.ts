@@ -72,6 +72,7 @@ export interface FakeInvoice {
   creditCents: bigint;
   notes: string;
   paymentmethod: string;
+  lastCaptureAttempt?: string;
 }
 
 export interface FakeTransaction {
@@ -117,6 +118,8 @@ export class FakeWhmcsState {
   clientFieldDefinitions: Array<{ id: number; name: string }> = [];
   /** Every API request, for assertions on what the client sent (credentials masked). */
   requests: Array<{ action: string; params: Record<string, string> }> = [];
+  /** What CapturePayment does per client (the stored card's answer); default 'success'. 'none': no card stored. */
+  cardOutcomes = new Map<number, 'success' | 'decline' | 'none'>();
   private seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0 };
 
   constructor(private readonly clock: () => Date = () => new Date()) {}

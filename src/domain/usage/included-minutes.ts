@@ -1,0 +1,204 @@
+/**
+ * Included minutes per billing period (issue 9; ictvoip-product.md §5.1): the period the WHMCS service is in (from
+ * its next due date and billing cycle), which rated calls count toward the allowance, and what a new usage figure
+ * means (warning stage crossed, allowance exhausted). Pure: no clock, no I/O; instants are epoch ms / ISO strings.
+ */
+
+export type IncludedMinutesMode = 'off' | 'warn' | 'block';
+
+/** Months per WHMCS billing cycle; cycles without a period (Free Account, One Time) are absent. */
+const CYCLE_MONTHS: Record<string, number> = {
+  monthly: 1,
+  quarterly: 3,
+  'semi-annually': 6,
+  semiannually: 6,
+  annually: 12,
+  biennially: 24,
+  triennially: 36,
+};
+
+export function cycleMonths(billingCycle: string | null | undefined): number | undefined {
+  return CYCLE_MONTHS[(billingCycle ?? '').trim().toLowerCase()];
+}
+
+export interface UsagePeriod {
+  /** Inclusive start, ISO instant (UTC midnight of a WHMCS date). */
+  start: string;
+  /** Exclusive end: the due date that closes the period. */
+  end: string;
+  /** `YYYY-MM-DD..YYYY-MM-DD`, stable, used in idempotency keys. */
+  key: string;
+  months: number;
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Adds calendar months to a UTC date, clamping the day (Jan 31 + 1 month = Feb 28/29) as WHMCS does. */
+export function addMonths(epochMs: number, months: number, anchorDay?: number): number {
+  const d = new Date(epochMs);
+  const day = anchorDay ?? d.getUTCDate();
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth() + months;
+  const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+  return Date.UTC(y, m, Math.min(day, last));
+}
+
+function period(startMs: number, endMs: number, months: number): UsagePeriod {
+  const start = new Date(startMs).toISOString();
+  const end = new Date(endMs).toISOString();
+  return { start, end, key: `${start.slice(0, 10)}..${end.slice(0, 10)}`, months };
+}
+
+/**
+ * The billing period containing `nowMs`: ictVoIP counts from (nextduedate − cycle) to now. When WHMCS has not
+ * rolled the due date yet (or rolled it ahead), the window moves by whole cycles anchored on the due date's day, so
+ * the period always contains `now`. Without a usable due date or cycle: the calendar month (UTC) of `now`.
+ */
+export function usagePeriod(input: { nextDueDate: string | null | undefined; billingCycle: string | null | undefined; nowMs: number }): UsagePeriod {
+  const months = cycleMonths(input.billingCycle);
+  const m = DATE.exec(input.nextDueDate ?? '');
+  if (!months || !m || m[1] === '0000') {
+    const now = new Date(input.nowMs);
+    const start = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+    return period(start, Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1), 1);
+  }
+  const anchorDay = Number(m[3]);
+  const due = Date.UTC(Number(m[1]), Number(m[2]) - 1, anchorDay);
+  let k = 0;
+  // end_k = due + k cycles; find the k whose [end_{k-1}, end_k) contains now.
+  const endOf = (i: number) => addMonths(due, i * months, anchorDay);
+  while (endOf(k) <= input.nowMs) k++;
+  while (endOf(k - 1) > input.nowMs) k--;
+  return period(endOf(k - 1), endOf(k), months);
+}
+
+/** The period after `p` (the workflow rolls over at `p.end` without waiting for the next billing run). */
+export function nextPeriod(p: Pick<UsagePeriod, 'end' | 'months'>): UsagePeriod {
+  const end = Date.parse(p.end);
+  return period(end, addMonths(end, p.months), p.months);
+}
+
+export interface CountedCall {
+  rule: string;
+  direction: string;
+  e164: string;
+  /** Seconds after increments (before per-call free minutes are taken off). */
+  seconds: number;
+}
+
+/**
+ * What consumes the allowance (§5.1): outbound non-tariff (custom-rate) calls, national tariff calls, inbound calls
+ * only when the package bills inbound. Not: international tariff calls, special-rate destinations, excluded, local,
+ * unmatched calls.
+ */
+export function countsTowardAllowance(call: Pick<CountedCall, 'rule' | 'direction' | 'e164'>, pkg: { countryCode: string; inboundBilled: boolean }): boolean {
+  if (call.rule === 'custom') return call.direction === 'outbound';
+  if (call.rule === 'tariff') return call.direction === 'outbound' && call.e164.startsWith(pkg.countryCode);
+  if (call.rule === 'inbound') return call.direction === 'inbound' && pkg.inboundBilled;
+  return false;
+}
+
+export function usedSeconds(calls: readonly CountedCall[], pkg: { countryCode: string; inboundBilled: boolean }): number {
+  return calls.reduce((sum, c) => (c.seconds > 0 && countsTowardAllowance(c, pkg) ? sum + c.seconds : sum), 0);
+}
+
+/** The highest warning stage reached (percent), or 0 when none. Stages are whole percentages of the allowance. */
+export function stageReached(used: number, allowance: number, stages: readonly number[]): number {
+  if (allowance <= 0) return 0;
+  let best = 0;
+  for (const s of stages) if (s > best && used * 100 >= s * allowance) best = s;
+  return best;
+}
+
+export function exhausted(used: number, allowance: number): boolean {
+  return allowance > 0 && used >= allowance;
+}
+
+/** What the lifecycle workflow keeps about the current period (part of LifecycleState, plain JSON). */
+export interface UsageState {
+  period: string;
+  periodStart: string;
+  periodEnd: string;
+  months: number;
+  usedSeconds: number;
+  allowanceSeconds: number;
+  mode: IncludedMinutesMode;
+  warnStages: number[];
+  /** Highest stage e-mailed this period (0 = none). */
+  warnedStage: number;
+  exhaustedNotified: boolean;
+  observedAt: string;
+}
+
+/** A billing run's figure for one service (the `usage` signal). */
+export interface UsageReport {
+  period: string;
+  periodStart: string;
+  periodEnd: string;
+  months: number;
+  usedSeconds: number;
+  allowanceSeconds: number;
+  mode: IncludedMinutesMode;
+  warnStages: number[];
+  observedAt: string;
+}
+
+/**
+ * Folds a report into the kept state. A report for an older period, or for a period already over, is ignored; a
+ * new period starts over (stages and the exhausted message re-armed). Within a period usage never goes down except
+ * by a re-rate, and the sent stages stay sent.
+ */
+export function foldUsage(prev: UsageState | undefined, r: UsageReport, nowIso: string): UsageState | undefined {
+  if (Date.parse(r.periodEnd) <= Date.parse(nowIso)) return prev;
+  if (prev && Date.parse(r.periodStart) < Date.parse(prev.periodStart)) return prev;
+  const same = prev?.period === r.period;
+  if (same && prev && r.observedAt < prev.observedAt) return prev;
+  return {
+    period: r.period,
+    periodStart: r.periodStart,
+    periodEnd: r.periodEnd,
+    months: r.months,
+    usedSeconds: Math.max(0, r.usedSeconds),
+    allowanceSeconds: Math.max(0, r.allowanceSeconds),
+    mode: r.mode,
+    warnStages: [...r.warnStages].sort((a, b) => a - b),
+    warnedStage: same ? prev!.warnedStage : 0,
+    exhaustedNotified: same ? prev!.exhaustedNotified : false,
+    observedAt: r.observedAt,
+  };
+}
+
+/** At the period's end: the next period, usage 0, messages re-armed (the next billing run sends the real figure). */
+export function rollOver(u: UsageState, nowIso: string): UsageState {
+  let p = nextPeriod({ end: u.periodEnd, months: u.months });
+  while (Date.parse(p.end) <= Date.parse(nowIso)) p = nextPeriod(p);
+  return { ...u, period: p.key, periodStart: p.start, periodEnd: p.end, usedSeconds: 0, warnedStage: 0, exhaustedNotified: false, observedAt: nowIso };
+}
+
+export type UsageMessage =
+  | { kind: 'warning'; stage: number }
+  | { kind: 'exhausted'; notifyOnly: boolean };
+
+/** The one message due now, if any: only the highest applicable alert when several were crossed at once. */
+export function usageMessage(u: UsageState | undefined): UsageMessage | undefined {
+  if (!u || u.mode === 'off' || u.allowanceSeconds <= 0) return undefined;
+  if (exhausted(u.usedSeconds, u.allowanceSeconds)) {
+    return u.exhaustedNotified ? undefined : { kind: 'exhausted', notifyOnly: u.mode === 'warn' };
+  }
+  const stage = stageReached(u.usedSeconds, u.allowanceSeconds, u.warnStages);
+  return stage > u.warnedStage ? { kind: 'warning', stage } : undefined;
+}
+
+/** Whether the usage state asks for a block (mode block, allowance exhausted, period not over). */
+export function usageBlocks(u: UsageState | undefined, nowIso: string): boolean {
+  return !!u && u.mode === 'block' && exhausted(u.usedSeconds, u.allowanceSeconds) && Date.parse(nowIso) < Date.parse(u.periodEnd);
+}
+
+/** `stage` label for the Web UI and CLI: off, none, 50, 80, exhausted. */
+export function usageStageLabel(u: UsageState | undefined): string | null {
+  if (!u) return null;
+  if (u.mode === 'off' || u.allowanceSeconds <= 0) return 'off';
+  if (exhausted(u.usedSeconds, u.allowanceSeconds)) return 'exhausted';
+  const s = stageReached(u.usedSeconds, u.allowanceSeconds, u.warnStages);
+  return s === 0 ? 'none' : String(s);
+}
