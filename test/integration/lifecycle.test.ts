@@ -388,7 +388,7 @@ describe('service lifecycle', () => {
     // `VOIPBILL_RECORD_HISTORIES=1 npm test -- test/integration/lifecycle.test.ts` refreshes the committed fixtures
     // that test/unit/lifecycle-replay.test.ts replays against every later version of the workflow.
     if (process.env.VOIPBILL_RECORD_HISTORIES === '1') {
-      writeFileSync(join(__dirname, '../fixtures/histories/service-lifecycle-suspended-continue-as-new.json'), historyToJSON(history));
+      writeFileSync(join(__dirname, '../fixtures/histories/service-lifecycle-v2-topup-after-continue-as-new.json'), historyToJSON(history));
     }
   });
 });
