@@ -4,6 +4,7 @@
  * finds the invoice and its status instead of creating or capturing again. Decisions are in
  * src/domain/lifecycle/auto-topup.ts; declines are results, never suspensions.
  */
+import { withTransaction as inTx } from '../src/db/transaction';
 import type { Pool, PoolClient } from 'pg';
 import { formatCents } from '../src/domain/money';
 import { autoTopUpEligibility, defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/lifecycle/auto-topup';
@@ -50,20 +51,6 @@ interface Row {
 
 export const invoiceTag = (key: string): string => `[voipbill ${key}]`;
 
-async function inTx<T>(pool: Pool, fn: (db: PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
-    const r = await fn(db);
-    await db.query('COMMIT');
-    return r;
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
-}
 
 export function createTopUpActivities(deps: TopUpActivityDeps) {
   const policy = deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy;

@@ -5,6 +5,7 @@
  * goes through WhmcsCharging.postCharge (its own ledger row is written before WHMCS is called), so a crash between
  * the two steps only delays a charge: the next attempt posts what is still pending, under the same key.
  */
+import { withTransaction as inTx } from '../../db/transaction';
 import type { Pool, PoolClient } from 'pg';
 import { formatCents, parseDecimal } from '../../domain/money';
 import {
@@ -150,20 +151,6 @@ async function writeCharge(
   );
 }
 
-async function inTx<T>(pool: Pool, fn: (db: PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
-    const r = await fn(db);
-    await db.query('COMMIT');
-    return r;
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
-}
 
 function sumSeconds(s: ServiceSettle): number {
   return s.calls.reduce((a, c) => a + c.billedSeconds - c.periodFreeSeconds, 0);

@@ -6,19 +6,10 @@
  */
 import { z } from 'zod';
 import { checkCredential, credentialFields } from '../credentials';
+import { ianaTimeZone } from '../../../config';
 
 const column = z.union([z.number().int().min(0), z.string().min(1)]);
-const timeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an IANA time zone such as America/Toronto or UTC' },
-);
+const timeZone = ianaTimeZone;
 
 export const FIELD_NAMES = ['callId', 'start', 'answer', 'end', 'caller', 'destination', 'did', 'peer', 'billableDuration', 'totalDuration', 'disposition', 'direction', 'cost', 'currency'] as const;
 export type CdrField = (typeof FIELD_NAMES)[number];
