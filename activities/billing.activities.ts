@@ -152,7 +152,13 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       const prepared = await prepareCharges({ pool: deps.pool, packages, timeZone, listServices: () => deps.services.list() }, input);
       const posted = await postPendingCharges(deps.pool, deps.charging, (key) => heartbeat({ key }), deps.whmcs);
       deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed });
-      return { prepared: prepared.prepared, zero: prepared.zero, ...posted };
+      // A retry after a crash finds this run's charges already posted: their services still need their signal.
+      const ofRun = await deps.pool.query<{ id: string }>(
+        `SELECT DISTINCT unnest(service_ids) AS id FROM billing_charges WHERE run_id = $1 AND status = 'posted'`,
+        [input.runId],
+      );
+      const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort();
+      return { prepared: prepared.prepared, zero: prepared.zero, ...posted, serviceIds };
     },
 
     /**

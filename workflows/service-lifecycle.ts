@@ -335,9 +335,11 @@ async function runStep(state: LifecycleState, step: Step): Promise<void> {
       try {
         await whmcs.setVoipSuspendedField({ clientId: state.config.clientId, value: step.value, idempotencyKey: key });
         state.suspendedFieldWritten = step.value;
+        state.suspendedFieldPending = undefined;
         if (state.standing) state.standing.voipSuspendedField = step.value;
       } catch {
-        state.suspendedFieldWritten = step.value;
+        // Applied or not, we cannot tell: remember it as ours, and the next plan writes it again.
+        state.suspendedFieldPending = step.value;
       }
       return;
     }

@@ -305,3 +305,17 @@ describe('statusOf and notifiesClient', () => {
     );
   });
 });
+
+describe('a VoIP Suspended write whose outcome is unknown', () => {
+  const standing = (voipSuspendedField: 'yes' | 'no' | 'none') =>
+    ({ credit: '10.00', dueInvoicesBalance: '0.00', lowBalanceThreshold: null, hasVoipService: true, manualSuspend: false, voipSuspendedField, observedAt: '2026-01-01T00:00:00Z' }) as const;
+  test('is never read back as an admin override, whether it landed or not', () => {
+    // voipbill wrote Yes (confirmed), then tried None and WHMCS timed out.
+    assert.equal(fieldOverride(standing('yes'), 'yes', 'none'), 'none', 'not applied: the old mirror value');
+    assert.equal(fieldOverride(standing('none'), 'yes', 'none'), 'none', 'applied');
+    // It tried Yes after None; the timeout hid that it landed.
+    assert.equal(fieldOverride(standing('yes'), 'none', 'yes'), 'none');
+    // An admin's own value is still an override.
+    assert.equal(fieldOverride(standing('no'), 'yes', 'none'), 'no');
+  });
+});

@@ -83,7 +83,7 @@ export function planSteps(state: LifecycleState, nowIso: string): Step[] {
   if (low.send) {
     steps.push({ kind: 'notify', template: LOW_BALANCE_TEMPLATE, occasion: low.send });
   }
-  if (state.policy.mirrorSuspendedField && fieldOverride(state.standing, state.suspendedFieldWritten) === 'none') {
+  if (state.policy.mirrorSuspendedField && fieldOverride(state.standing, state.suspendedFieldWritten, state.suspendedFieldPending) === 'none') {
     // 'none', never 'no', when active: 'No' in that field means "keep active whatever the balance".
     const shown: Override = suspendedAfter ? 'yes' : 'none';
     if ((state.suspendedFieldWritten ?? 'none') !== shown || (state.standing && state.standing.voipSuspendedField !== shown)) {

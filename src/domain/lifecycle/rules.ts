@@ -15,9 +15,10 @@ export type SuspensionVerdict =
  * The VoIP Suspended field overrides automation only when an admin set it: the value voipbill itself last wrote
  * there (to show the state) is a mirror, not an instruction.
  */
-export function fieldOverride(standing: ClientStanding | undefined, written: Override | undefined): Override {
+export function fieldOverride(standing: ClientStanding | undefined, written: Override | undefined, pending?: Override): Override {
   const value = standing?.voipSuspendedField ?? 'none';
-  return value === (written ?? 'none') ? 'none' : value;
+  // A write whose outcome is unknown (WHMCS timed out) may have landed: that value is ours too, never an override.
+  return value === (written ?? 'none') || value === pending ? 'none' : value;
 }
 
 export function balanceVerdict(standing: ClientStanding): SuspensionVerdict {
@@ -33,7 +34,7 @@ export function balanceVerdict(standing: ClientStanding): SuspensionVerdict {
 export function suspensionVerdict(state: LifecycleState): SuspensionVerdict {
   if (state.adminOverride === 'yes') return { suspend: true, reason: 'admin_override' };
   if (state.adminOverride === 'no') return { suspend: false, reason: 'admin override: keep active' };
-  const field = fieldOverride(state.standing, state.suspendedFieldWritten);
+  const field = fieldOverride(state.standing, state.suspendedFieldWritten, state.suspendedFieldPending);
   if (field === 'yes') return { suspend: true, reason: 'override_field' };
   if (field === 'no') return { suspend: false, reason: 'VoIP Suspended = No in WHMCS' };
   if (state.adminHold) return { suspend: true, reason: 'admin' };

@@ -96,6 +96,8 @@ export interface LifecycleState {
   lowBalance: { alerted: boolean; lastSentAt?: string };
   /** The last value voipbill wrote into the VoIP Suspended field: reading it back is not an admin override. */
   suspendedFieldWritten?: Override;
+  /** A value voipbill tried to write whose outcome is unknown (the activity failed); cleared by the next success. */
+  suspendedFieldPending?: Override;
   /** The PBX disagrees with the recorded state and the repair has not finished yet. */
   drift: boolean;
   lastDriftAt?: string;

@@ -1,0 +1,48 @@
+/**
+ * The chaos suite (issue 8) in its short version: scripts/chaos.ts as a child process with 3 SIGKILLs of the worker,
+ * 4 services, 80 calls, WHMCS and PBX faults and one PostgreSQL restart; the oracle must find nothing wrong. Kills
+ * land only while no activity is running (CHAOS_SAFE_KILLS), so no lost activity has to wait out its heartbeat
+ * timeout; `npm run chaos` kills at any moment.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+
+const root = resolve(__dirname, '..', '..');
+
+test('chaos (short): kills, WHMCS and PBX faults, a PostgreSQL restart, and no discrepancy', { timeout: 300_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      CHAOS_KILLS: '3',
+      CHAOS_SERVICES: '4',
+      CHAOS_CDRS: '80',
+      CHAOS_SEED: '7',
+      CHAOS_DURATION_S: '20',
+      CHAOS_SAFE_KILLS: '1',
+      CHAOS_QUIET_TIMEOUT_S: '120',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const metrics = new Map(
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { metric: string; value: number })
+      .map((m) => [m.metric, m.value]),
+  );
+  assert.equal(code, 0, `chaos runner exited ${code}\n${err.slice(-6000)}`);
+  assert.equal(metrics.get('chaos_discrepancies'), 0, err.slice(-6000));
+  assert.equal(metrics.get('chaos_kills'), 3);
+  assert.equal(metrics.get('chaos_pg_restarts'), 1);
+  assert.ok((metrics.get('chaos_faults') ?? 0) > 0, 'faults were injected');
+  assert.ok((metrics.get('chaos_cdrs') ?? 0) > 0 && (metrics.get('chaos_charges') ?? 0) > 0, 'calls were stored and charged');
+});
