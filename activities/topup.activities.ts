@@ -55,6 +55,7 @@ export const invoiceTag = (key: string): string => `[voipbill ${key}]`;
 export function createTopUpActivities(deps: TopUpActivityDeps) {
   const policy = deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy;
   const tz = deps.billingTimeZone ?? 'UTC';
+  const itemType = policy.invoiceItemType ?? 'AddFunds';
   const read = (key: string) => deps.pool.query<Row>('SELECT status, amount_cents::text, invoice_id::text, reason, capture_attempts FROM auto_topups WHERE idempotency_key = $1', [key]);
   const finish = (key: string, status: Row['status'], reason: string | null) =>
     deps.pool.query(`UPDATE auto_topups SET status = $2, reason = $3, finished_at = now() WHERE idempotency_key = $1`, [key, status, reason]);
@@ -133,7 +134,7 @@ export function createTopUpActivities(deps: TopUpActivityDeps) {
         if (invoiceId === null) {
           const created = await deps.whmcs.createInvoice({
             clientId,
-            lines: [{ description: 'Add Funds (VoIP auto top-up)', amountCents, type: 'AddFunds' }],
+            lines: [{ description: 'Add Funds (VoIP auto top-up)', amountCents, ...(itemType ? { type: itemType } : {}) }],
             notes: `Auto VoIP top-up ${tag}`,
           });
           invoiceId = created.invoiceId;

@@ -63,6 +63,7 @@ export function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
     maxPerDay: config.AUTO_TOPUP_MAX_PER_DAY,
     maxAmountPerDayCents: parseDecimal(config.AUTO_TOPUP_MAX_AMOUNT_PER_DAY, 2),
     retries: config.AUTO_TOPUP_RETRIES,
+    invoiceItemType: config.AUTO_TOPUP_INVOICE_ITEM_TYPE,
   };
 }
 

@@ -102,6 +102,10 @@ export const configSchema = z.object({
     .regex(/^\d+(\.\d{1,2})?$/, { message: 'must be an amount like "200" or "200.00"' })
     .default('200.00')
     .describe('Most money auto top-up may charge one client per day (BILLING_TIME_ZONE).'),
+  AUTO_TOPUP_INVOICE_ITEM_TYPE: z
+    .string()
+    .default('AddFunds')
+    .describe('Item type of the auto top-up invoice line (CreateInvoice itemtypeN). WHMCS Add Funds invoices use AddFunds; that the API accepts it is unconfirmed: set "" to send a plain line.'),
   AUTO_TOPUP_RETRIES: z.coerce.number().int().min(0).max(5).default(1).describe('Further capture attempts after a declined auto top-up before it is reported as failed.'),
   MIRROR_SUSPENDED_FIELD: bool.default(true).describe('Write the state into the WHMCS "VoIP Suspended" field (Yes / None).'),
   CALL_RECORDS_LINK_SECRET: z

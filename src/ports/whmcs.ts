@@ -112,8 +112,8 @@ export interface WhmcsInvoiceLine {
   description: string;
   amountCents: bigint;
   taxed?: boolean;
-  /** Item type; 'AddFunds' makes paying the invoice add the amount to client credit (issue 9 auto top-up). */
-  type?: 'AddFunds';
+  /** Invoice item type (`itemtypeN`); 'AddFunds' makes paying the invoice add the amount to client credit. */
+  type?: string;
 }
 
 export interface VoipClientRef {

@@ -14,6 +14,8 @@ export interface AutoTopUpPolicy {
   maxAmountPerDayCents: bigint;
   /** Further capture attempts after a decline, within one top-up. */
   retries: number;
+  /** Invoice item type of the top-up line; WHMCS's own Add Funds invoices use `AddFunds` (unconfirmed via the API). */
+  invoiceItemType?: string;
 }
 
 export const defaultAutoTopUpPolicy: AutoTopUpPolicy = { authValidDays: 365, maxPerDay: 2, maxAmountPerDayCents: 20_000n, retries: 1 };
