@@ -9,12 +9,13 @@
  * startDemo() returns configuration overrides that main.ts merges into its config before anything else is built, so
  * the rest of start-up is exactly the production path.
  */
+import { createPool } from '../db/pool';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Client as PgClient, Pool } from 'pg';
+import { Client as PgClient, type Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { FusionDouble } from '../doubles/fusionpbx/double';
@@ -193,7 +194,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
 
     // FusionPBX double: its own database on voipbill's PostgreSQL, and a fake event socket.
     const fusionUrl = await ensureDatabase(opts.databaseUrl, FUSION_DEMO_DATABASE);
-    const fusionPool = new Pool({ connectionString: fusionUrl, max: 4 });
+    const fusionPool = createPool(fusionUrl, { max: 4 });
     stops.push(() => fusionPool.end());
     const present = await fusionPool.query<{ present: boolean }>(`SELECT to_regclass('v_xml_cdr') IS NOT NULL AS present`);
     const fresh = present.rows[0]?.present !== true;

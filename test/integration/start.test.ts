@@ -45,6 +45,11 @@ function start(env: Record<string, string>): Promise<Started> {
   });
 }
 
+/** The lines a failure report needs: errors, not the object dumps that may follow them. */
+function errorLines(output: string): string {
+  return output.split('\n').filter((l) => /error|Error|terminat|Unhandled|uncaught/.test(l) && l.length < 400).slice(-20).join('\n');
+}
+
 function stop(s: Started): Promise<number | null> {
   return new Promise((ok) => {
     s.child.once('exit', (code) => ok(code));
@@ -78,7 +83,7 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.ok(Object.keys(attrs.customAttributes ?? {}).includes('VoipLifecycleState'), 'search attributes registered');
   await connection.close();
 
-  assert.equal(await stop(first), 0, `first stop failed:\n${first.output().slice(-3000)}`);
+  assert.equal(await stop(first), 0, `first stop failed:\n${errorLines(first.output())}\n…\n${first.output().slice(-1500)}`);
 
   const second = await start(env);
   const again = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
@@ -93,5 +98,5 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.deepEqual(rows, [{ subject: workflowId }]);
   assert.ok(migrations.rowCount! >= 1);
   assert.match(second.output(), /"applied":\[\]/, 'the second start applies no migration again');
-  assert.equal(await stop(second), 0, `second stop failed:\n${second.output().slice(-3000)}`);
+  assert.equal(await stop(second), 0, `second stop failed:\n${errorLines(second.output())}\n…\n${second.output().slice(-1500)}`);
 });

@@ -6,9 +6,9 @@
  *   node --import tsx src/doubles/fusionpbx/main.ts [--calls 500] [--era 5.5|5.4|5.0] [--esl-port 8021]
  *        [--pg-port 54330] [--database-url postgres://…] [--esl-password ClueCon]
  */
+import { createPool } from '../../db/pool';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'pg';
 import { startEmbeddedPostgres } from '../../runtime/embedded-postgres';
 import { FusionDouble } from './double';
 import type { FusionEra } from './schema';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     url = pg.url;
     stopPg = pg.stop;
   }
-  const pool = new Pool({ connectionString: url });
+  const pool = createPool(url);
   const { rows } = await pool.query(`SELECT to_regclass('v_xml_cdr') IS NOT NULL AS present`);
   const fresh = rows[0]?.present !== true;
   const double = await FusionDouble.start({ pool, era, cacheMethod: 'memcache', eslPassword: values['esl-password'], eslPort: Number(values['esl-port']), createSchema: fresh });
