@@ -4,9 +4,9 @@
  * `{"authentication":{"apikey","idkey"}}` envelope and `{"status":"error",…}` replies. The file layout is whatever the
  * test writes — the real one is undocumented — via {@link renderCdrFile} and a {@link CdrLayout}.
  */
+import { closeServer, listenLoopback, loopbackUrl } from '../loopback-http';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface LesnetCall {
   callId: string;
@@ -121,22 +121,17 @@ export class FakeLesnetServer {
       });
     });
     this.server = server;
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail);
-      server.listen(port, '127.0.0.1', () => ok());
-    });
+    await listenLoopback(server, port);
     return this.url;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo | null)?.port ?? 0}`;
+    return loopbackUrl(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((ok) => server.close(() => ok()));
+    await closeServer(server);
   }
 }

@@ -5,9 +5,9 @@
  * CDRs. Writes are accepted with POST (v70) and PUT (legacy), with or without a trailing slash. Every request is
  * recorded; faults (status codes, delays, malformed JSON) can be injected.
  */
+import { closeServer, listenLoopback, loopbackUrl } from '../loopback-http';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { VodiaState, type VodiaTenant } from './state';
 
 export interface VodiaUser {
@@ -56,23 +56,18 @@ export class FakeVodiaServer {
   async start(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail);
-      server.listen(port, '127.0.0.1', () => ok());
-    });
+    await listenLoopback(server, port);
     return this.url;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo | null)?.port ?? 0}`;
+    return loopbackUrl(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((ok) => server.close(() => ok()));
+    await closeServer(server);
   }
 
   private now(): number {

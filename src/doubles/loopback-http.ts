@@ -1,0 +1,20 @@
+/** The HTTP plumbing every protocol double shares: listen on loopback, say where, close without waiting on clients. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export async function listenLoopback(server: Server, port: number): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => ok());
+  });
+}
+
+export function loopbackUrl(server: Server | null): string {
+  return `http://127.0.0.1:${(server?.address() as AddressInfo | null)?.port ?? 0}`;
+}
+
+export async function closeServer(server: Server | null): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise<void>((ok) => server.close(() => ok()));
+}
