@@ -2,7 +2,8 @@
  * Activities of the service lifecycle workflow: WHMCS reads and field writes, client messages, and PBX
  * suspend/unsuspend/inspect. Translation only; the decisions are in src/domain/lifecycle.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
 import type { Pool } from 'pg';
 import { formatCents } from '../src/domain/money';
 import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
@@ -75,9 +76,28 @@ export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | '
   };
 }
 
+/** The service whose workflow runs this activity (`service-<id>`), for activities whose input predates the mirror. */
+export function callerServiceId(): string | undefined {
+  let id = '';
+  try {
+    id = Context.current().info.workflowExecution?.workflowId ?? '';
+  } catch {
+    // Called outside an activity (CLI, tests): no caller to mirror.
+  }
+  return id.startsWith('service-') ? id.slice('service-'.length) : undefined;
+}
+
 export function createLifecycleActivities(deps: LifecycleActivityDeps) {
+  const mirror = createLifecycleMirror(deps.pool);
   return {
-    readClientStanding: (clientId: string): Promise<ClientStanding> => readStanding(deps, clientId),
+    /** `config` (the workflow's own) keeps the sweep's mirror current; histories from before it pass none. */
+    async readClientStanding(clientId: string, config?: ServiceConfig): Promise<ClientStanding> {
+      const standing = await readStanding(deps, clientId);
+      const serviceId = config?.serviceId ?? callerServiceId();
+      if (serviceId) await mirror.recordStanding(serviceId, standing, 'read');
+      if (config) await mirror.recordConfig(config.serviceId, config);
+      return standing;
+    },
 
     async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<void> {
       const shown = input.value === 'yes' ? 'Yes' : input.value === 'no' ? 'No' : 'None';
@@ -142,18 +162,25 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       }
       if (items.length > 0) await adapter.suspend(target(input.config, input.mode, items), input.mode, { idempotencyKey: input.idempotencyKey });
       await deps.pool.query('UPDATE pbx_actions SET completed_at = now() WHERE idempotency_key = $1', [input.idempotencyKey]);
+      await mirror.recordSuspended(input.config.serviceId, input.config, input.mode, items, input.only ? 'add' : 'replace');
       deps.log.info('pbx suspend', { serviceId: input.config.serviceId, mode: input.mode, items: items.map((i) => i.name ?? i.id) });
       return items;
     },
 
     async pbxUnsuspend(input: { config: ServiceConfig; mode: SuspendMode; disabled: DisabledItem[]; idempotencyKey: string }): Promise<void> {
-      if (input.disabled.length === 0) return;
-      const adapter = deps.pbx.adapterFor(input.config.server);
-      await adapter.unsuspend(target(input.config, input.mode, input.disabled), input.mode, { idempotencyKey: input.idempotencyKey });
-      deps.log.info('pbx unsuspend', { serviceId: input.config.serviceId, mode: input.mode, items: input.disabled.map((i) => i.name ?? i.id) });
+      if (input.disabled.length > 0) {
+        const adapter = deps.pbx.adapterFor(input.config.server);
+        await adapter.unsuspend(target(input.config, input.mode, input.disabled), input.mode, { idempotencyKey: input.idempotencyKey });
+        deps.log.info('pbx unsuspend', { serviceId: input.config.serviceId, mode: input.mode, items: input.disabled.map((i) => i.name ?? i.id) });
+      }
+      // Also after a drift repair of an active service: everything of it is meant to be on.
+      await mirror.recordActive(input.config.serviceId, input.config);
     },
 
     async pbxInspect(input: { config: ServiceConfig; suspension?: Suspension }): Promise<DriftReport> {
+      // The workflow says what it recorded: the sweep's mirror takes it (this heals mirrors of older workflows).
+      if (input.suspension) await mirror.recordSuspended(input.config.serviceId, input.config, input.suspension.mode, input.suspension.disabled, 'replace');
+      else await mirror.recordActive(input.config.serviceId, input.config);
       // Nothing was switched off (all was already off when it suspended): nothing of ours can have drifted.
       if (input.suspension && input.suspension.disabled.length === 0) return compareWithPbx(input.suspension, []);
       const adapter = deps.pbx.adapterFor(input.config.server);

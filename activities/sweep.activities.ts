@@ -1,19 +1,29 @@
 /**
- * The reconciliation sweep, one page of WHMCS clients per activity: refresh each client's services from WHMCS,
- * read its standing once, and signal (or start) every service workflow with it, asking it to check the PBX.
+ * The reconciliation sweep, one page of WHMCS clients per activity: refresh each client's services and standing from
+ * WHMCS, read the PBX in one batch per server, compare both with what each workflow last recorded (the lifecycle
+ * mirror) and wake only the workflows whose facts changed (src/domain/lifecycle/sweep.ts decides). A full sweep
+ * wakes every workflow and lets each inspect its PBX itself.
  */
 import { heartbeat } from '@temporalio/activity';
+import type { Pool } from 'pg';
 import { syncClientServices } from '../src/adapters/services/service-sync';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { ServiceRepository } from '../src/adapters/services/service-repository';
+import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
+import { decideSweep, inspectionTarget, type LifecycleMirror, type PbxObservation } from '../src/domain/lifecycle/sweep';
+import type { ClientStanding } from '../src/domain/lifecycle/types';
+import type { ServiceRecord } from '../src/domain/services/service-config';
 import { reconcileSignal } from '../workflows/lifecycle-messages';
-import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
+import { serviceConfigOf, signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import type { Logger } from '../src/log';
+import type { InspectRequest } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
-import { readStanding } from './lifecycle.activities';
+import { readStanding, type PbxResolver } from './lifecycle.activities';
 
 export interface SweepDeps {
+  pool: Pool;
   whmcs: WhmcsGateway;
+  pbx: PbxResolver;
   catalog: ProductCatalog;
   services: ServiceRepository;
   lifecycleTarget: LifecycleTarget;
@@ -24,23 +34,77 @@ export interface SweepDeps {
 /** Clients handled at once within a page: WHMCS calls and signals overlap, bounded so WHMCS is not flooded. */
 const SWEEP_CONCURRENCY = 25;
 
+export interface SweepPageInput {
+  cursor: string | null;
+  inspect: boolean;
+  /** Wake every workflow, whatever the mirror says (the daily net). */
+  full?: boolean;
+  pageSize?: number;
+}
+
 export interface SweepPageResult {
   nextCursor: string | null;
   clients: number;
   services: number;
+  /** Workflows signalled, and of those, asked to inspect their PBX (drift, or a full sweep). */
+  woken: number;
+  inspecting: number;
+  /** Services compared with their PBX in this page's batch reads. */
+  inspected: number;
   problems: string[];
+}
+
+interface Entry {
+  record: ServiceRecord;
+  standing: ClientStanding;
 }
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
+/** One `inspectMany` per server for the services the mirror knows; the others inspect themselves when woken. */
+async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string, LifecycleMirror>, problems: string[]): Promise<Map<string, PbxObservation>> {
+  const byServer = new Map<string | undefined, Array<{ serviceId: string; request: InspectRequest }>>();
+  for (const { record } of entries) {
+    const mirror = mirrors.get(record.serviceId);
+    if (!mirror) continue;
+    const t = inspectionTarget(serviceConfigOf(record), mirror);
+    if (!t) continue;
+    const { mode, ...target } = t;
+    const server = mirror.config?.server ?? record.server;
+    byServer.set(server, [...(byServer.get(server) ?? []), { serviceId: record.serviceId, request: { target, mode } }]);
+  }
+  const observed = new Map<string, PbxObservation>();
+  for (const [server, batch] of byServer) {
+    try {
+      const outcomes = await deps.pbx.adapterFor(server).inspectMany(batch.map((b) => b.request));
+      outcomes.forEach((o, i) =>
+        observed.set(
+          batch[i]!.serviceId,
+          'error' in o
+            ? { error: o.error.message }
+            : { items: o.result.items.map((s) => ({ kind: s.item.kind, id: s.item.id, label: s.item.label, enabled: s.enabled, active: s.active })) },
+        ),
+      );
+    } catch (err) {
+      // The PBX is unreachable: this sweep cannot compare; suspensions in progress wait visibly in their workflows.
+      const message = `${server ?? 'default'}: PBX not inspected (${(err as Error).message})`;
+      problems.push(message);
+      for (const b of batch) observed.set(b.serviceId, { skipped: message });
+    }
+  }
+  return observed;
+}
+
 export function createSweepActivities(deps: SweepDeps) {
+  const mirror = createLifecycleMirror(deps.pool);
   return {
-    async sweepServicesPage(input: { cursor: string | null; inspect: boolean; pageSize?: number }): Promise<SweepPageResult> {
+    async sweepServicesPage(input: SweepPageInput): Promise<SweepPageResult> {
       const page = await deps.whmcs.listVoipClientsPage(input.cursor, input.pageSize ?? 250);
-      const result: SweepPageResult = { nextCursor: page.nextCursor, clients: 0, services: 0, problems: [] };
+      const result: SweepPageResult = { nextCursor: page.nextCursor, clients: 0, services: 0, woken: 0, inspecting: 0, inspected: 0, problems: [] };
       const seen = new Set<number>();
+      const entries: Entry[] = [];
       await inBatches(
         page.clients.filter((c) => !seen.has(c.clientId) && seen.add(c.clientId)),
         SWEEP_CONCURRENCY,
@@ -50,13 +114,39 @@ export function createSweepActivities(deps: SweepDeps) {
           const [synced, standing] = await Promise.all([syncClientServices(deps, id), readStanding(deps, id)]);
           result.problems.push(...synced.problems);
           if (synced.services.length === 0) return;
-          await Promise.all(synced.services.map((s) => signalService(deps.lifecycleTarget, s, reconcileSignal, { standing, inspect: input.inspect })));
+          for (const record of synced.services) entries.push({ record, standing });
           result.clients += 1;
           result.services += synced.services.length;
           heartbeat({ clients: result.clients });
         },
       );
-      if (result.problems.length > 0) deps.log.warn('sweep: services with unreadable product fields', { problems: result.problems });
+
+      const mirrors = await mirror.load(entries.map((e) => e.record.serviceId));
+      const full = input.full === true;
+      const observed = input.inspect && !full ? await observePbx(deps, entries, mirrors, result.problems) : new Map<string, PbxObservation>();
+      result.inspected = [...observed.values()].filter((o) => 'items' in o).length;
+
+      await inBatches(entries, SWEEP_CONCURRENCY, async ({ record, standing }) => {
+        const action = decideSweep({
+          standing,
+          config: serviceConfigOf(record),
+          whmcsStatus: record.whmcsStatus,
+          mirror: mirrors.get(record.serviceId),
+          pbx: observed.get(record.serviceId),
+          full,
+          inspect: input.inspect,
+        });
+        if (!action.wake) return;
+        const { serviceId: _id, ...config } = action.config ?? serviceConfigOf(record);
+        await signalService(deps.lifecycleTarget, record, reconcileSignal, { standing, inspect: action.inspect, ...(action.config ? { config } : {}) });
+        // Delivered: the workflow now holds this standing (unless it already held a newer one) and this config.
+        await mirror.recordStanding(record.serviceId, standing, 'signalled');
+        if (action.config) await mirror.recordConfig(record.serviceId, action.config);
+        result.woken += 1;
+        if (action.inspect) result.inspecting += 1;
+        heartbeat({ woken: result.woken });
+      });
+      if (result.problems.length > 0) deps.log.warn('sweep: problems', { problems: result.problems });
       return result;
     },
   };

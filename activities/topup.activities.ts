@@ -13,6 +13,7 @@ import { WhmcsBusinessError } from '../src/adapters/whmcs/errors';
 import type { Logger } from '../src/log';
 import type { WhmcsGateway } from '../src/ports/whmcs';
 import { readStanding } from './lifecycle.activities';
+import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
 
 export interface TopUpActivityDeps {
   pool: Pool;
@@ -53,6 +54,7 @@ export const invoiceTag = (key: string): string => `[voipbill ${key}]`;
 
 
 export function createTopUpActivities(deps: TopUpActivityDeps) {
+  const mirror = createLifecycleMirror(deps.pool);
   const policy = deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy;
   const tz = deps.billingTimeZone ?? 'UTC';
   const itemType = policy.invoiceItemType ?? 'AddFunds';
@@ -64,6 +66,8 @@ export function createTopUpActivities(deps: TopUpActivityDeps) {
     let standing: ClientStanding | undefined;
     try {
       standing = await readStanding(deps, input.clientId);
+      // The workflow adopts this standing as it is: so does the sweep's mirror.
+      await mirror.recordStanding(input.serviceId, standing, 'read');
     } catch {
       // The workflow keeps its last standing; the next signal or sweep reads it again.
     }

@@ -57,6 +57,7 @@ export const configSchema = z.object({
   BILLING_AUTOBILL_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:45' }).default('00:45').describe('Local time (BILLING_TIME_ZONE) of the daily autobill run; before the WHMCS daily cron.'),
   BILLING_LESNET_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:15' }).default('00:15').describe('Local time (BILLING_TIME_ZONE) of the daily LES.NET CDR billing run.'),
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5).describe('How often the reconciliation sweep refreshes balances and checks PBX state.'),
+  RECONCILE_FULL_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 03:30' }).default('03:30').describe('Local time (BILLING_TIME_ZONE) of the daily full sweep, which wakes every service workflow to inspect its PBX itself.'),
   WHMCS_URL: optionalUrl(['http', 'https']).describe('WHMCS base URL (the API is {WHMCS_URL}/includes/api.php). Unset: WHMCS calls fail with a configuration error.'),
   WHMCS_IDENTIFIER: z.string().optional().describe('WHMCS API credential identifier.'),
   WHMCS_SECRET: z.string().optional().describe('WHMCS API credential secret (never logged).'),

@@ -111,6 +111,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       timeZone: config.BILLING_TIME_ZONE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
+      reconcileFullTime: config.RECONCILE_FULL_TIME,
       // Every configured CDR source gets its billing schedule; none without a servers file.
       ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
       realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,

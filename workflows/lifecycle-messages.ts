@@ -35,6 +35,8 @@ export interface ReconcileSignal {
   standing?: ClientStanding;
   /** Read the PBX and repair drift. */
   inspect: boolean;
+  /** The service as WHMCS describes it now, when the sweep found it changed (applies from the next suspension). */
+  config?: Partial<Omit<ServiceConfig, 'serviceId'>>;
 }
 export interface ServiceEventSignal {
   eventId: string;

@@ -1,7 +1,7 @@
 /**
- * Started by the reconciliation Schedule (every 5 minutes by default): pages through WHMCS's VoIP clients and hands
- * each service workflow its fresh standing with a request to check the PBX. Continues as new before its history
- * grows large.
+ * Started by the reconciliation Schedules: pages through WHMCS's VoIP clients; each page compares WHMCS and the PBX
+ * with what the service workflows recorded and wakes those whose facts changed (every 5 minutes by default), or
+ * wakes all of them (`full`, daily). Continues as new before its history grows large.
  */
 import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -12,24 +12,39 @@ const { sweepServicesPage } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 
-export interface ReconcileInput {
-  inspect: boolean;
-  cursor?: string | null;
-  totals?: { pages: number; clients: number; services: number; problems: number };
+export interface ReconcileTotals {
+  pages: number;
+  clients: number;
+  services: number;
+  woken: number;
+  inspecting: number;
+  inspected: number;
+  problems: number;
 }
 
-export async function reconcileServices(input: ReconcileInput): Promise<NonNullable<ReconcileInput['totals']>> {
-  const totals = input.totals ?? { pages: 0, clients: 0, services: 0, problems: 0 };
+export interface ReconcileInput {
+  inspect: boolean;
+  /** Wake every service workflow, whatever the mirror says. */
+  full?: boolean;
+  cursor?: string | null;
+  totals?: Partial<ReconcileTotals>;
+}
+
+export async function reconcileServices(input: ReconcileInput): Promise<ReconcileTotals> {
+  const totals: ReconcileTotals = { pages: 0, clients: 0, services: 0, woken: 0, inspecting: 0, inspected: 0, problems: 0, ...input.totals };
   let cursor = input.cursor ?? null;
   do {
-    const page = await sweepServicesPage({ cursor, inspect: input.inspect });
+    const page = await sweepServicesPage({ cursor, inspect: input.inspect, ...(input.full ? { full: true } : {}) });
     totals.pages += 1;
     totals.clients += page.clients;
     totals.services += page.services;
+    totals.woken += page.woken;
+    totals.inspecting += page.inspecting;
+    totals.inspected += page.inspected;
     totals.problems += page.problems.length;
     cursor = page.nextCursor;
     if (cursor !== null && workflowInfo().continueAsNewSuggested) {
-      return continueAsNew<typeof reconcileServices>({ inspect: input.inspect, cursor, totals });
+      return continueAsNew<typeof reconcileServices>({ ...input, cursor, totals });
     }
   } while (cursor !== null);
   return totals;

@@ -27,8 +27,8 @@ import {
 } from '../src/domain/lifecycle/plan';
 import { foldUsage } from '../src/domain/usage/included-minutes';
 import { initialAutoTopUpState } from '../src/domain/lifecycle/auto-topup';
-import { nextReminderAt, suspensionVerdict } from '../src/domain/lifecycle/rules';
-import { HANDLED_REQUESTS_LIMIT, type LifecycleState } from '../src/domain/lifecycle/types';
+import { awaitsRetry, nextReminderAt, RETRY_AFTER_FAILURE_MS, suspensionVerdict } from '../src/domain/lifecycle/rules';
+import { HANDLED_REQUESTS_LIMIT, type LifecycleState, type ServiceConfig } from '../src/domain/lifecycle/types';
 import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
 import {
   autoTopUpUpdate,
@@ -86,7 +86,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     if (s?.refresh) refreshStanding = true;
     requestWake();
   });
-  setHandler(configSignal, (c) => {
+  const applyConfig = (c: Partial<Omit<ServiceConfig, 'serviceId'>> | undefined) => {
     if (!c || typeof c !== 'object') return;
     // A changed suspend mode applies from the next suspension: the current one records the mode it used.
     if (c.suspendMode === 'gateway' || c.suspendMode === 'extension') state.config.suspendMode = c.suspendMode;
@@ -94,10 +94,15 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     if (typeof c.server === 'string') state.config.server = c.server;
     if (typeof c.tenant === 'string') state.config.tenant = c.tenant;
     if (typeof c.clientId === 'string' && c.clientId) state.config.clientId = c.clientId;
+  };
+  setHandler(configSignal, (c) => {
+    applyConfig(c);
     requestWake();
   });
   setHandler(reconcileSignal, (r) => {
     if (r?.standing && (!state.standing || r.standing.observedAt >= state.standing.observedAt)) state.standing = r.standing;
+    // The sweep found the service changed in WHMCS (product mode, extensions, tenant).
+    applyConfig(r?.config);
     if (r?.inspect) inspectPbx = true;
     requestWake();
   });
@@ -172,7 +177,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     if (refreshStanding) {
       refreshStanding = false;
       try {
-        state.standing = await whmcs.readClientStanding(state.config.clientId);
+        state.standing = await whmcs.readClientStanding(state.config.clientId, state.config);
       } catch {
         // WHMCS unreachable or refusing: keep the last standing; the next signal or sweep tries again.
       }
@@ -181,6 +186,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
       inspectPbx = false;
       try {
         await repairDrift(state);
+        if (state.lastError?.step === 'inspect') state.lastError = undefined;
       } catch (err) {
         state.lastError = { at: workflowNowIso(), step: 'inspect', message: failureMessage(err) };
       }
@@ -198,9 +204,15 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
       const untilEnd = Math.max(1000, Date.parse(state.usage.periodEnd) - workflowNowMs());
       waitMs = waitMs === undefined ? untilEnd : Math.min(waitMs, untilEnd);
     }
+    // A failed step tries again by itself: the sweep wakes only workflows whose facts changed.
+    const retry = awaitsRetry(state) && patched('self-retry-v1');
+    if (retry) waitMs = Math.min(waitMs ?? RETRY_AFTER_FAILURE_MS, RETRY_AFTER_FAILURE_MS);
     if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
     else await condition(() => wake !== ticket || terminated(), waitMs);
-    if (wake === ticket && !terminated()) requestWake();
+    if (wake === ticket && !terminated()) {
+      if (retry && state.lastError?.step === 'inspect') inspectPbx = true;
+      requestWake();
+    }
   }
   processed = wake;
   await condition(allHandlersFinished);

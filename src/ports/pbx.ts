@@ -189,6 +189,15 @@ export interface InspectResult {
   state: 'suspended' | 'active' | 'partial';
 }
 
+/** One target of {@link PbxSuspendTarget.inspectMany}. */
+export interface InspectRequest {
+  target: SuspendTarget;
+  mode: SuspendMode;
+}
+
+/** Per request: its result, or the error that concerns that target alone (unknown tenant, invalid target). */
+export type InspectOutcome = { result: InspectResult } | { error: { name: string; message: string } };
+
 export interface SuspendOptions {
   /** Logged with every PBX change, so an admin can match PBX edits to the workflow that made them. */
   idempotencyKey?: string;
@@ -210,6 +219,12 @@ export interface PbxSuspendTarget {
   unsuspend(target: SuspendTarget, mode: SuspendMode, options?: SuspendOptions): Promise<UnsuspendResult>;
   /** Reads the real state at the PBX (never a cache held by voipbill). */
   inspect(target: SuspendTarget, mode: SuspendMode): Promise<InspectResult>;
+  /**
+   * `inspect` for many targets at once, outcomes in request order, each equal to what `inspect` would report for
+   * its target. Meant for sweeps: the PBX is read as few times as it allows (FusionPBX: one query per table and one
+   * registration list for the whole batch). A PBX that cannot be reached throws, as `inspect` does.
+   */
+  inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]>;
 }
 
 export interface PbxCapabilities {

@@ -18,6 +18,8 @@ export interface ScheduleSettings {
   timeZone: string;
   taskQueue: string;
   reconcileIntervalMinutes: number;
+  /** RECONCILE_FULL_TIME, local `HH:MM` of the daily full sweep that wakes every workflow (default 03:30). */
+  reconcileFullTime?: string;
   /** CDR sources (servers file) billed by schedules: real-time every N minutes, LES.NET daily. */
   billingSources?: Array<{ name: string; kind: 'fusionpbx' | 'vodia' | 'lesnet' }>;
   /** BILLING_REALTIME_INTERVAL_MINUTES (default 15). */
@@ -74,8 +76,16 @@ export function scheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
       spec: { intervals: [{ every: `${s.reconcileIntervalMinutes} minutes` }], timezone: s.timeZone },
       workflowType: 'reconcileServices',
       args: [{ inspect: true }],
-      memo: 'Refresh balances from WHMCS, check PBX state, repair drift',
+      memo: 'Refresh balances from WHMCS, check PBX state, repair drift; wakes only services whose facts changed',
       catchupWindow: '10 minutes',
+    },
+    {
+      scheduleId: 'voipbill-reconcile-full',
+      spec: { calendars: [{ ...hhmm(s.reconcileFullTime ?? '03:30'), comment: 'daily full sweep' }], timezone: s.timeZone },
+      workflowType: 'reconcileServices',
+      args: [{ inspect: true, full: true }],
+      memo: 'Daily full sweep: every service workflow re-reads its PBX itself, whatever the mirror says',
+      catchupWindow: '6 hours',
     },
     ...billingScheduleDefinitions(s),
   ];

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import type { PbxAdapter, SuspendMode, SuspendTarget } from '../../src/ports/pbx';
 
 export interface SuspendHarness {
-  adapter: Pick<PbxAdapter, 'name' | 'capabilities' | 'suspend' | 'unsuspend' | 'inspect'>;
+  adapter: Pick<PbxAdapter, 'name' | 'capabilities' | 'suspend' | 'unsuspend' | 'inspect' | 'inspectMany'>;
   /** A target with at least two items in this mode, all enabled, plus the ids the adapter reports for them. */
   target(mode: SuspendMode): { target: SuspendTarget; itemIds: string[] };
   /** Another tenant's target, which must never be touched. */
@@ -126,6 +126,34 @@ export function itBehavesLikeASuspendTarget(name: string, modes: SuspendMode[], 
         });
       });
 
+      modeTest('inspectMany reports, per target and in order, what inspect reports; a bad target fails alone', async (h) => {
+        const { target, itemIds } = h.target(mode);
+        const other = h.bystander(mode);
+        await h.adapter.suspend(target, mode);
+        await h.tamper(mode, target.tenant, itemIds[0]!, true);
+        const one: SuspendTarget = mode === 'gateway' ? { tenant: target.tenant, gateways: [itemIds[1]!] } : { tenant: target.tenant, extensions: [itemIds[1]!] };
+        const requests = [
+          { target, mode },
+          { target: { ...target, tenant: 'no-such-tenant.example.com' }, mode },
+          { target: other.target, mode },
+          { target: one, mode },
+        ];
+        const outcomes = await h.adapter.inspectMany(requests);
+        assert.equal(outcomes.length, requests.length);
+        const unknown = outcomes[1]!;
+        assert.ok('error' in unknown, 'the unknown tenant is an error of its own');
+        assert.equal(unknown.error.name, 'PbxTargetNotFoundError');
+        for (const i of [0, 2, 3]) {
+          const o = outcomes[i]!;
+          assert.ok('result' in o, `request ${i} has a result`);
+          assert.deepEqual(o.result, await h.adapter.inspect(requests[i]!.target, mode), `request ${i} equals inspect`);
+        }
+        assert.equal((outcomes[0] as { result: { state: string } }).result.state, 'partial');
+        assert.equal((outcomes[2] as { result: { state: string } }).result.state, 'active');
+        assert.deepEqual((outcomes[3] as { result: { items: Array<{ item: { id: string } }> } }).result.items.map((i) => i.item.id), [itemIds[1]]);
+        assert.deepEqual(await h.adapter.inspectMany([]), []);
+      });
+
       modeTest('a PBX that is down fails with a retryable error and changes nothing', async (h) => {
         if (!h.takeDown) return;
         const { target, itemIds } = h.target(mode);
@@ -134,6 +162,10 @@ export function itBehavesLikeASuspendTarget(name: string, modes: SuspendMode[], 
           await assert.rejects(h.adapter.suspend(target, mode), (err: Error & { retryable?: boolean }) => {
             assert.equal(err.name, 'PbxUnavailableError');
             assert.equal(err.retryable, true);
+            return true;
+          });
+          await assert.rejects(h.adapter.inspectMany([{ target, mode }]), (err: Error & { retryable?: boolean }) => {
+            assert.equal(err.name, 'PbxUnavailableError', 'a batch against an unreachable PBX fails whole');
             return true;
           });
         } finally {

@@ -1,6 +1,6 @@
 /** Rules every suspend target shares, so adapters agree on what "suspended" and a valid target mean. */
-import type { InspectResult, ItemState, PbxCapabilities, SuspendMode, SuspendTarget } from '../../ports/pbx';
-import { PbxTargetInvalidError, SuspendUnsupportedError } from './errors';
+import type { InspectOutcome, InspectRequest, InspectResult, ItemState, PbxCapabilities, SuspendMode, SuspendTarget } from '../../ports/pbx';
+import { PbxError, PbxTargetInvalidError, SuspendUnsupportedError } from './errors';
 
 /**
  * An item is off when its flag is off and the PBX does not show it still working; on when its flag is on. An item
@@ -50,4 +50,32 @@ export function matchNames<T>(names: string[] | undefined, all: T[], keys: (item
     else if (!found.includes(hit)) found.push(hit);
   }
   return { found, missing };
+}
+
+/**
+ * A failure that belongs to one target of a batch (unknown tenant, invalid target, unsupported mode) becomes that
+ * target's outcome; anything else (the PBX is unreachable) fails the whole batch.
+ */
+export function targetOutcome(err: unknown): InspectOutcome {
+  if (err instanceof PbxError && !err.retryable) return { error: { name: err.name, message: err.message } };
+  throw err;
+}
+
+/** `inspectMany` for PBXs without a bulk read: one `inspect` per target, a few at a time. */
+export async function inspectEach(
+  inspect: (target: SuspendTarget, mode: SuspendMode) => Promise<InspectResult>,
+  requests: InspectRequest[],
+  concurrency = 8,
+): Promise<InspectOutcome[]> {
+  const outcomes: InspectOutcome[] = new Array<InspectOutcome>(requests.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < requests.length) {
+      const i = next++;
+      const r = requests[i]!;
+      outcomes[i] = await inspect(r.target, r.mode).then((result) => ({ result }), targetOutcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, lane));
+  return outcomes;
 }

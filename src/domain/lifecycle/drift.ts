@@ -24,7 +24,7 @@ export interface DriftReport {
 
 const asDisabled = (o: ObservedItem): DisabledItem => ({ kind: o.kind, id: o.id, name: o.label });
 
-export function compareWithPbx(suspension: Suspension | undefined, observed: ObservedItem[]): DriftReport {
+export function compareWithPbx(suspension: Pick<Suspension, 'disabled'> | undefined, observed: ObservedItem[]): DriftReport {
   if (suspension) {
     const recorded = new Set(suspension.disabled.map((d) => `${d.kind}:${d.id}`));
     const working = observed.filter((o) => recorded.has(`${o.kind}:${o.id}`) && (o.enabled || o.active === true));

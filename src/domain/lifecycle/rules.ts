@@ -95,3 +95,14 @@ export function statusOf(state: Pick<LifecycleState, 'status' | 'suspension' | '
 export function notifiesClient(reason: SuspendReason): boolean {
   return reason === 'zero_balance' || reason === 'unpaid_invoices';
 }
+
+/**
+ * A workflow whose last step failed for good (bad target, bad configuration) or whose WHMCS field write has an
+ * unknown outcome tries again on its own after this long. It no longer waits for the sweep to wake it: the sweep
+ * wakes only workflows whose facts changed.
+ */
+export const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
+
+export function awaitsRetry(state: Pick<LifecycleState, 'lastError' | 'suspendedFieldPending'>): boolean {
+  return state.lastError !== undefined || state.suspendedFieldPending !== undefined;
+}

@@ -1,16 +1,16 @@
 /** FusionPBX behind the {@link PbxAdapter} port: CDRs and flags in its PostgreSQL, runtime over the event socket. */
 import { access, constants } from 'node:fs/promises';
 import { Pool } from 'pg';
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import { EventSocketClient } from '../event-socket/client';
 import { PbxAuthError, PbxConfigError, PbxError, PbxForbiddenError, PbxUnavailableError, errorText, isNetworkError } from '../errors';
 import { toCheck } from '../connection-check';
-import { checkTarget } from '../suspend-common';
+import { checkTarget, targetOutcome } from '../suspend-common';
 import { fetchFusionCdrs } from './cdr-fetch';
 import type { FusionPbxConfig } from './config';
 import { probeFusionSchema, type FusionSchema } from './schema-probe';
-import { inspectFusion, suspendFusion, unsuspendFusion, type FusionSuspendContext } from './suspend';
+import { inspectFusion, inspectManyFusion, suspendFusion, unsuspendFusion, type FusionSuspendContext } from './suspend';
 
 /** Maps a node-postgres failure to what the admin must fix. */
 export function classifyPgError(server: string, err: unknown): PbxError {
@@ -150,6 +150,27 @@ export class FusionPbxAdapter implements PbxAdapter {
     } catch (err) {
       throw classifyPgError(this.name, err);
     }
+  }
+
+  async inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
+    const outcomes = new Array<InspectOutcome>(requests.length);
+    const valid: Array<{ at: number; request: InspectRequest }> = [];
+    requests.forEach((request, at) => {
+      try {
+        checkTarget(this.name, this.capabilities, request.target, request.mode);
+        valid.push({ at, request });
+      } catch (err) {
+        outcomes[at] = targetOutcome(err);
+      }
+    });
+    if (valid.length === 0) return outcomes;
+    try {
+      const results = await inspectManyFusion(await this.suspendContext(), valid.map((v) => v.request));
+      results.forEach((r, k) => (outcomes[valid[k]!.at] = 'error' in r ? targetOutcome(r.error) : r));
+    } catch (err) {
+      throw classifyPgError(this.name, err);
+    }
+    return outcomes;
   }
 
   async testConnection(): Promise<ConnectionReport> {

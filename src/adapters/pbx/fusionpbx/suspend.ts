@@ -10,7 +10,7 @@
  * whose switch is down fails without half a suspension.
  */
 import type { Pool } from 'pg';
-import type { InspectResult, ItemState, PbxItem, SuspendMode, SuspendResult, SuspendTarget, UnsuspendResult } from '../../../ports/pbx';
+import type { InspectRequest, InspectResult, ItemState, PbxItem, SuspendMode, SuspendResult, SuspendTarget, UnsuspendResult } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import type { EventSocketClient } from '../event-socket/client';
 import { PbxTargetNotFoundError } from '../errors';
@@ -47,38 +47,74 @@ type Resolved = { mode: 'gateway'; rows: GatewayRow[]; missing: string[] } | { m
 
 const ENABLED = `coalesce(lower(cast(enabled AS text)) = 'true', false)`;
 
-async function tenantUuid(ctx: FusionSuspendContext, tenant: string): Promise<string> {
-  const { rows } = await ctx.pool.query<{ id: string }>('SELECT domain_uuid::text AS id FROM v_domains WHERE lower(domain_name) = lower($1)', [tenant]);
-  if (!rows[0]) throw new PbxTargetNotFoundError(`${ctx.config.name}: tenant (domain) ${JSON.stringify(tenant)} does not exist`, ctx.config.name);
-  return rows[0].id;
+/** A target resolved to its rows, or the error that concerns that target alone. */
+type Resolution = Resolved | { error: PbxTargetNotFoundError };
+
+/**
+ * Resolves many targets with one query per table, whatever the number of tenants: domains by name, gateways of the
+ * gateway-mode tenants, and exactly the (domain, extension) pairs the extension-mode targets name.
+ */
+async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]): Promise<Resolution[]> {
+  const server = ctx.config.name;
+  const names = [...new Set(requests.map((r) => r.target.tenant.toLowerCase()))];
+  const domains = new Map<string, string>();
+  const found = await ctx.pool.query<{ id: string; name: string }>(
+    'SELECT domain_uuid::text AS id, lower(domain_name) AS name FROM v_domains WHERE lower(domain_name) = ANY ($1)',
+    [names],
+  );
+  for (const d of found.rows) if (!domains.has(d.name)) domains.set(d.name, d.id);
+  const domainOf = (r: InspectRequest) => domains.get(r.target.tenant.toLowerCase());
+
+  const gatewayDomains = [...new Set(requests.filter((r) => r.mode === 'gateway').flatMap((r) => domainOf(r) ?? []))];
+  const gateways = new Map<string, GatewayRow[]>();
+  if (gatewayDomains.length > 0) {
+    const { rows } = await ctx.pool.query<GatewayRow & { domain: string }>(
+      `SELECT domain_uuid::text AS domain, gateway_uuid::text AS id, coalesce(gateway, '') AS label,
+              coalesce(nullif(profile, ''), 'external') AS profile, ${ENABLED} AS enabled
+       FROM v_gateways WHERE domain_uuid = ANY ($1::uuid[]) ORDER BY gateway_uuid`,
+      [gatewayDomains],
+    );
+    for (const { domain, ...row } of rows) gateways.set(domain, [...(gateways.get(domain) ?? []), row]);
+  }
+
+  const pairs = requests.filter((r) => r.mode === 'extension' && domainOf(r)).flatMap((r) => (r.target.extensions ?? []).map((e) => [domainOf(r)!, e] as const));
+  const extensions = new Map<string, ExtensionRow[]>();
+  if (pairs.length > 0) {
+    const { rows } = await ctx.pool.query<ExtensionRow & { domain_uuid: string }>(
+      `SELECT e.domain_uuid::text AS domain_uuid, e.extension_uuid::text AS id, e.extension, nullif(e.number_alias, '') AS alias,
+              coalesce(nullif(e.user_context, ''), d.domain_name) AS context, d.domain_name AS domain, ${ENABLED.replace('enabled', 'e.enabled')} AS enabled
+       FROM v_extensions e JOIN v_domains d ON d.domain_uuid = e.domain_uuid
+       JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[]) AS t(domain_uuid, extension)) t
+         ON t.domain_uuid = e.domain_uuid AND t.extension = e.extension`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+    for (const { domain_uuid, ...row } of rows) extensions.set(domain_uuid, [...(extensions.get(domain_uuid) ?? []), row]);
+  }
+
+  return requests.map(({ target, mode }): Resolution => {
+    const domain = domains.get(target.tenant.toLowerCase());
+    if (!domain) return { error: new PbxTargetNotFoundError(`${server}: tenant (domain) ${JSON.stringify(target.tenant)} does not exist`, server) };
+    if (mode === 'gateway') {
+      const rows = gateways.get(domain) ?? [];
+      if (rows.length === 0) return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has no gateways`, server) };
+      const { found, missing } = matchNames(target.gateways, rows, (g) => [g.id, g.label]);
+      if (found.length === 0) return { error: new PbxTargetNotFoundError(`${server}: none of the gateways ${missing.join(', ')} belongs to tenant ${target.tenant}`, server) };
+      return { mode, rows: found, missing };
+    }
+    const wanted = new Set(target.extensions ?? []);
+    const rows = (extensions.get(domain) ?? []).filter((e) => wanted.has(e.extension));
+    const { found, missing } = matchNames(target.extensions, rows, (e) => [e.extension]);
+    if (found.length === 0) {
+      return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has none of the extensions ${(target.extensions ?? []).join(', ')}`, server) };
+    }
+    return { mode, rows: found, missing };
+  });
 }
 
 async function resolve(ctx: FusionSuspendContext, target: SuspendTarget, mode: SuspendMode): Promise<Resolved> {
-  const domain = await tenantUuid(ctx, target.tenant);
-  const server = ctx.config.name;
-  if (mode === 'gateway') {
-    const { rows } = await ctx.pool.query<GatewayRow>(
-      `SELECT gateway_uuid::text AS id, coalesce(gateway, '') AS label, coalesce(nullif(profile, ''), 'external') AS profile, ${ENABLED} AS enabled
-       FROM v_gateways WHERE domain_uuid = $1 ORDER BY gateway_uuid`,
-      [domain],
-    );
-    if (rows.length === 0) throw new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has no gateways`, server);
-    const { found, missing } = matchNames(target.gateways, rows, (g) => [g.id, g.label]);
-    if (found.length === 0) throw new PbxTargetNotFoundError(`${server}: none of the gateways ${missing.join(', ')} belongs to tenant ${target.tenant}`, server);
-    return { mode, rows: found, missing };
-  }
-  const { rows } = await ctx.pool.query<ExtensionRow>(
-    `SELECT e.extension_uuid::text AS id, e.extension, nullif(e.number_alias, '') AS alias,
-            coalesce(nullif(e.user_context, ''), d.domain_name) AS context, d.domain_name AS domain, ${ENABLED.replace('enabled', 'e.enabled')} AS enabled
-     FROM v_extensions e JOIN v_domains d ON d.domain_uuid = e.domain_uuid
-     WHERE e.domain_uuid = $1 AND e.extension = ANY ($2)`,
-    [domain, target.extensions ?? []],
-  );
-  const { found, missing } = matchNames(target.extensions, rows, (e) => [e.extension]);
-  if (found.length === 0) {
-    throw new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has none of the extensions ${(target.extensions ?? []).join(', ')}`, server);
-  }
-  return { mode, rows: found, missing };
+  const [resolution] = await resolveMany(ctx, [{ target, mode }]);
+  if ('error' in resolution!) throw resolution.error;
+  return resolution!;
 }
 
 function item(mode: SuspendMode, row: GatewayRow | ExtensionRow): PbxItem {
@@ -165,17 +201,39 @@ export async function unsuspendFusion(ctx: FusionSuspendContext, target: Suspend
 }
 
 export async function inspectFusion(ctx: FusionSuspendContext, target: SuspendTarget, mode: SuspendMode): Promise<InspectResult> {
-  const resolved = await resolve(ctx, target, mode);
+  const [outcome] = await inspectManyFusion(ctx, [{ target, mode }]);
+  if ('error' in outcome!) throw outcome.error;
+  return outcome!.result;
+}
+
+/**
+ * One database read per table and, for the whole batch, one event-socket connection and one registration list:
+ * a sweep over thousands of services in hundreds of tenants costs the PBX a handful of requests.
+ */
+export async function inspectManyFusion(ctx: FusionSuspendContext, requests: InspectRequest[]): Promise<Array<{ result: InspectResult } | { error: PbxTargetNotFoundError }>> {
+  const resolved = await resolveMany(ctx, requests);
+  if (resolved.every((r) => 'error' in r)) return resolved as Array<{ error: PbxTargetNotFoundError }>;
   return withRuntime(ctx, async (rt) => {
-    const items: ItemState[] = [];
-    if (resolved.mode === 'gateway') {
-      for (const gw of resolved.rows) items.push({ item: item(mode, gw), enabled: gw.enabled, active: await rt.gatewayRunning(gw.id) });
-    } else {
-      const regs = await rt.registrations();
-      for (const ext of resolved.rows) {
-        items.push({ item: item(mode, ext), enabled: ext.enabled, active: regs.has(`${ext.extension}@${ext.domain}`.toLowerCase()) });
+    const regs = resolved.some((r) => 'mode' in r && r.mode === 'extension') ? await rt.registrations() : new Set<string>();
+    const running = new Map<string, boolean>();
+    const outcomes: Array<{ result: InspectResult } | { error: PbxTargetNotFoundError }> = [];
+    for (const [i, r] of resolved.entries()) {
+      if ('error' in r) {
+        outcomes.push(r);
+        continue;
       }
+      const mode = requests[i]!.mode;
+      const items: ItemState[] = [];
+      if (r.mode === 'gateway') {
+        for (const gw of r.rows) {
+          if (!running.has(gw.id)) running.set(gw.id, await rt.gatewayRunning(gw.id));
+          items.push({ item: item(mode, gw), enabled: gw.enabled, active: running.get(gw.id)! });
+        }
+      } else {
+        for (const ext of r.rows) items.push({ item: item(mode, ext), enabled: ext.enabled, active: regs.has(`${ext.extension}@${ext.domain}`.toLowerCase()) });
+      }
+      outcomes.push({ result: summarize(mode, items, r.missing) });
     }
-    return summarize(mode, items, resolved.missing);
+    return outcomes;
   });
 }

@@ -5,10 +5,10 @@
  * gateway or extensions are what stop its calls).
  */
 import { Agent, request } from 'undici';
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import { toCheck } from '../connection-check';
 import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupportedError, timeoutText } from '../errors';
-import { checkTarget } from '../suspend-common';
+import { checkTarget, targetOutcome } from '../suspend-common';
 import { downloadCdrFile, fetchLesnetCdrs, resolveUrl } from './cdr-fetch';
 import type { LesnetConfig } from './config';
 
@@ -57,6 +57,25 @@ export class LesnetAdapter implements PbxAdapter {
 
   inspect(target: SuspendTarget, mode: SuspendMode) {
     return Promise.resolve().then(() => this.via(target, mode).inspect(target, mode));
+  }
+
+  /** The delegate reads the batch in one go; targets this carrier refuses get their error. */
+  async inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
+    const outcomes = new Array<InspectOutcome>(requests.length);
+    const passed: Array<{ at: number; request: InspectRequest }> = [];
+    requests.forEach((request, at) => {
+      try {
+        this.via(request.target, request.mode);
+        passed.push({ at, request });
+      } catch (err) {
+        outcomes[at] = targetOutcome(err);
+      }
+    });
+    if (this.delegate && passed.length > 0) {
+      const results = await this.delegate.inspectMany(passed.map((p) => p.request));
+      passed.forEach((p, k) => (outcomes[p.at] = results[k]!));
+    }
+    return outcomes;
   }
 
   async testConnection(): Promise<ConnectionReport> {

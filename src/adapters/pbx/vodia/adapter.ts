@@ -1,9 +1,9 @@
 /** Vodia PBX behind the {@link PbxAdapter} port, over its REST API. */
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import { PbxForbiddenError, PbxProtocolError } from '../errors';
 import { toCheck } from '../connection-check';
-import { checkTarget } from '../suspend-common';
+import { checkTarget, inspectEach } from '../suspend-common';
 import { fetchVodiaCdrs, tenantPath } from './cdr-fetch';
 import type { VodiaConfig } from './config';
 import { VodiaHttp } from './http';
@@ -55,6 +55,11 @@ export class VodiaAdapter implements PbxAdapter {
   async inspect(target: SuspendTarget, mode: SuspendMode) {
     checkTarget(this.name, this.capabilities, target, mode);
     return this.suspender.inspect(target, mode);
+  }
+
+  /** Vodia lists items per tenant and call; one inspection per target, a few at a time. */
+  inspectMany(requests: InspectRequest[]) {
+    return inspectEach((target, mode) => this.inspect(target, mode), requests);
   }
 
   async testConnection(): Promise<ConnectionReport> {

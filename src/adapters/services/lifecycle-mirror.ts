@@ -1,0 +1,89 @@
+/**
+ * The lifecycle_mirror table (migration 0600): what each service workflow last recorded, for the sweep to compare
+ * against. Every write follows the rule the workflow itself applies to the same fact, so the mirror never claims
+ * more than the workflow holds: a signalled standing replaces an older one only, a standing the workflow read
+ * itself replaces whatever was there.
+ */
+import type { Pool } from 'pg';
+import { standingFingerprint, type LifecycleMirror } from '../../domain/lifecycle/sweep';
+import type { ClientStanding, DisabledItem, ServiceConfig, SuspendMode } from '../../domain/lifecycle/types';
+
+interface Row {
+  service_id: string;
+  standing_fingerprint: string | null;
+  config: ServiceConfig | null;
+  suspended: boolean;
+  suspend_mode: SuspendMode | null;
+  disabled: DisabledItem[];
+}
+
+export interface LifecycleMirrorRepository {
+  load(serviceIds: string[]): Promise<Map<string, LifecycleMirror>>;
+  /** `how`: `signalled` keeps a newer standing already recorded (the workflow ignores older ones); `read` replaces. */
+  recordStanding(serviceId: string, standing: ClientStanding, how: 'signalled' | 'read'): Promise<void>;
+  recordConfig(serviceId: string, config: ServiceConfig): Promise<void>;
+  recordSuspended(serviceId: string, config: ServiceConfig, mode: SuspendMode, disabled: DisabledItem[], how: 'replace' | 'add'): Promise<void>;
+  recordActive(serviceId: string, config: ServiceConfig): Promise<void>;
+}
+
+export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
+  return {
+    async load(serviceIds) {
+      const { rows } = await pool.query<Row>(
+        `SELECT service_id, standing_fingerprint, config, suspended, suspend_mode, disabled
+         FROM lifecycle_mirror WHERE service_id = ANY ($1)`,
+        [serviceIds],
+      );
+      return new Map(
+        rows.map((r) => [
+          r.service_id,
+          {
+            standingFingerprint: r.standing_fingerprint,
+            config: r.config,
+            suspension: r.suspended && r.suspend_mode ? { mode: r.suspend_mode, disabled: r.disabled } : null,
+          },
+        ]),
+      );
+    },
+
+    async recordStanding(serviceId, standing, how) {
+      const guard = how === 'signalled' ? 'WHERE lifecycle_mirror.standing_observed_at IS NULL OR lifecycle_mirror.standing_observed_at <= EXCLUDED.standing_observed_at' : '';
+      await pool.query(
+        `INSERT INTO lifecycle_mirror (service_id, standing_fingerprint, standing_observed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (service_id) DO UPDATE SET standing_fingerprint = EXCLUDED.standing_fingerprint,
+           standing_observed_at = EXCLUDED.standing_observed_at, updated_at = now() ${guard}`,
+        [serviceId, standingFingerprint(standing), standing.observedAt],
+      );
+    },
+
+    async recordConfig(serviceId, config) {
+      await pool.query(
+        `INSERT INTO lifecycle_mirror (service_id, config) VALUES ($1, $2)
+         ON CONFLICT (service_id) DO UPDATE SET config = EXCLUDED.config, updated_at = now()`,
+        [serviceId, JSON.stringify(config)],
+      );
+    },
+
+    async recordSuspended(serviceId, config, mode, disabled, how) {
+      // `add`: a drift repair switched more items off within the same suspension.
+      const merged =
+        how === 'add'
+          ? `(SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements(lifecycle_mirror.disabled || EXCLUDED.disabled) AS x)`
+          : 'EXCLUDED.disabled';
+      await pool.query(
+        `INSERT INTO lifecycle_mirror (service_id, config, suspended, suspend_mode, disabled) VALUES ($1, $2, true, $3, $4)
+         ON CONFLICT (service_id) DO UPDATE SET config = EXCLUDED.config, suspended = true, suspend_mode = EXCLUDED.suspend_mode,
+           disabled = ${merged}, updated_at = now()`,
+        [serviceId, JSON.stringify(config), mode, JSON.stringify(disabled)],
+      );
+    },
+
+    async recordActive(serviceId, config) {
+      await pool.query(
+        `INSERT INTO lifecycle_mirror (service_id, config, suspended) VALUES ($1, $2, false)
+         ON CONFLICT (service_id) DO UPDATE SET config = EXCLUDED.config, suspended = false, suspend_mode = NULL, disabled = '[]', updated_at = now()`,
+        [serviceId, JSON.stringify(config)],
+      );
+    },
+  };
+}
