@@ -102,6 +102,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<void> {
       const shown = input.value === 'yes' ? 'Yes' : input.value === 'no' ? 'No' : 'None';
       await deps.whmcs.setVoipFields(Number(input.clientId), { voipSuspended: shown });
+      const serviceId = callerServiceId();
+      if (serviceId) await mirror.recordSuspendedField(serviceId, input.value);
     },
 
     /** Exactly one message per key: the key is claimed in PostgreSQL first; a claimed-but-unsent key is retried. */

@@ -5,8 +5,12 @@
  *   → PBX unsuspend (the FusionPBX double's extension flag flips), over 200 cycles (target < 2000);
  * - workflows_start_10k_s / workflows_ready_10k_s: signal-with-start of 10,000 service workflows, and until each
  *   has read its standing (visibility count);
- * - sweep_10k_s: one reconciliation (reconcileServices with PBX inspection) over those 10,000 workflows on one
- *   worker, until every workflow has inspected its PBX (target ≤ 60);
+ * - sweep_quiet_10k_s: one reconciliation over those 10,000 services (in up to 500 FusionPBX domains) where nothing
+ *   changed: WHMCS read for every client, the PBX compared in batches, no workflow woken;
+ * - sweep_10k_s: one reconciliation (reconcileServices with PBX inspection) over the 10,000 after 1% of clients lost
+ *   their credit in WHMCS and 1% of extensions were disabled behind voipbill's back, until all of those are
+ *   suspended or repaired at the PBX (target ≤ 60);
+ * - sweep_full_10k_signalled_s (BENCH_FULL_SWEEP=1): the daily full sweep, which wakes every workflow;
  * - worker_rss_mb_at_10k: resident memory of this process (worker, fake WHMCS and double included).
  * BENCH_SERVICES and BENCH_CYCLES shrink the run.
  */
@@ -18,7 +22,6 @@ import { freePort } from '../test/support/ports';
 import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
 import { resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
-import type { PbxAdapter } from '../src/ports/pbx';
 import { startLifecycleEnv, TENANT } from '../test/support/lifecycle-env';
 import { createServiceRepository } from '../src/adapters/services/service-repository';
 import { createTemporalEventDispatcher } from '../src/temporal/event-dispatcher';
@@ -27,6 +30,7 @@ import { createWhmcsWebhookRoutes } from '../src/api/webhook';
 import { createLogger } from '../src/log';
 import { signalService } from '../src/temporal/lifecycle-client';
 import { standingSignal } from '../workflows/lifecycle-messages';
+import type { ServiceRecord } from '../src/domain/services/service-config';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 200);
@@ -51,24 +55,7 @@ async function main(): Promise<void> {
   process.env.VOIPBILL_TEST_DATABASE_URL = pg.adminUrl;
   // The test support modules read these when called, so the helpers below use the servers just started.
   process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
-  let inspections = 0;
-  const env = await startLifecycleEnv({
-    voipProductIds: [1],
-    wrapAdapter: (a: PbxAdapter) =>
-      new Proxy(a, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          if (prop === 'inspect' && typeof v === 'function') {
-            return async (...args: unknown[]) => {
-              const r = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, args);
-              inspections++;
-              return r;
-            };
-          }
-          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
-        },
-      }),
-  });
+  const env = await startLifecycleEnv({ voipProductIds: [1] });
   const log = createLogger('error');
   const services = createServiceRepository(env.db.pool);
   const secret = 'bench-secret-0123456789abcdef0123456789';
@@ -137,17 +124,28 @@ async function main(): Promise<void> {
   emit('topup_to_unsuspend_max_ms', latencies.at(-1)!, 'ms');
   emit('topup_to_unsuspend_p99_vs_target', quantile(latencies, 0.99) / 2000, 'ratio');
 
-  // 2. 10,000 service workflows, then one sweep over them.
-  const records = [];
+  // 2. 10,000 service workflows spread over TENANTS FusionPBX domains, then sweeps over them.
+  const TENANTS = Math.max(1, Math.min(500, Math.floor(SERVICES / 20)));
+  const tenantName = (i: number) => `t${i % TENANTS}.bench.test`;
+  const domains = Array.from({ length: TENANTS }, (_, t) => tenantName(t));
+  const domainRows = await env.fusionDb.pool.query<{ id: string; name: string }>(
+    `INSERT INTO v_domains (domain_uuid, domain_name, domain_enabled) SELECT gen_random_uuid(), n, true FROM unnest($1::text[]) AS n
+     RETURNING domain_uuid::text AS id, domain_name AS name`,
+    [domains],
+  );
+  const domainUuid = new Map(domainRows.rows.map((r) => [r.name, r.id]));
+  const records: ServiceRecord[] = [];
+  const clientIds: number[] = [];
   for (let i = 0; i < SERVICES; i++) {
     const c = env.newClient({ credit: '25.00', threshold: '' });
-    const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: `9${i}` });
-    records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: TENANT, extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, whmcsStatus: 'Active' });
+    clientIds.push(c);
+    const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${tenantName(i)} | 5195550100`, dedicatedip: `9${i}` });
+    records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: tenantName(i), extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, whmcsStatus: 'Active' });
   }
   await env.fusionDb.pool.query(
     `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled)
-     SELECT gen_random_uuid(), $1, e, $2, $2, 'true' FROM unnest($3::text[]) AS e`,
-    [env.tenant.domainUuid, TENANT, records.map((r) => r.extensions[0])],
+     SELECT gen_random_uuid(), d, e, t, t, 'true' FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(d, e, t)`,
+    [records.map((r) => domainUuid.get(r.tenant!)!), records.map((r) => r.extensions[0]!), records.map((r) => r.tenant)],
   );
   const t1 = performance.now();
   await inBatches(records, 50, (r) => signalService(env.target, r, standingSignal, { refresh: true, source: 'bench' }));
@@ -156,14 +154,51 @@ async function main(): Promise<void> {
   await until('workflows ready', async () => (await env.temporal.client.workflow.count(ready)).count >= SERVICES + 0, 600_000);
   emit('workflows_ready_10k_s', (performance.now() - t1) / 1000, 's');
 
-  const before = inspections;
-  const t2 = performance.now();
-  await env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: 'bench-sweep', args: [{ inspect: true }] });
-  emit('sweep_10k_signalled_s', (performance.now() - t2) / 1000, 's');
-  await until('every workflow inspected its PBX', async () => inspections - before >= SERVICES, 600_000);
-  const sweep = (performance.now() - t2) / 1000;
-  emit('sweep_10k_s', sweep, 's');
-  emit('sweep_10k_vs_target', sweep / 60, 'ratio');
+  const sweep = async (id: string, input: { inspect: boolean; full?: boolean }) =>
+    env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: `bench-${id}`, args: [input] }) as Promise<{ services: number; woken: number; inspected: number }>;
+  const extOn = async (r: (typeof records)[number]) =>
+    (
+      await env.fusionDb.pool.query<{ on: boolean }>(`SELECT cast(enabled AS text) = 'true' AS on FROM v_extensions WHERE domain_uuid = $1 AND extension = $2`, [
+        domainUuid.get(r.tenant!),
+        r.extensions[0],
+      ])
+    ).rows[0]!.on;
+
+  // A sweep where nothing changed: every service is read from WHMCS and compared with the PBX, none is woken.
+  let t = performance.now();
+  const quiet = await sweep('quiet', { inspect: true });
+  emit('sweep_quiet_10k_s', (performance.now() - t) / 1000, 's');
+  emit('sweep_quiet_10k_woken', quiet.woken, 'workflows');
+  emit('sweep_quiet_10k_inspected', quiet.inspected, 'services');
+
+  // The measured sweep: 1% of clients ran out of credit in WHMCS (an admin edit: no hook, no signal) and 1% of
+  // extensions were switched off at the PBX behind voipbill's back. Done when the sweep has finished and every one of
+  // those services is suspended or repaired at the PBX.
+  const changed = Math.max(1, Math.floor(SERVICES / 100));
+  const broke = records.filter((_, i) => i % 100 === 1).slice(0, changed);
+  const tampered = records.filter((_, i) => i % 100 === 2).slice(0, changed);
+  for (const r of broke) await env.gateway.removeCredit({ clientId: Number(r.clientId), amountCents: 2500n, description: 'bench: admin edit' });
+  await env.fusionDb.pool.query(`UPDATE v_extensions SET enabled = 'false' WHERE extension = ANY ($1)`, [tampered.map((r) => r.extensions[0])]);
+  t = performance.now();
+  const measured = await sweep('measured', { inspect: true });
+  emit('sweep_10k_signalled_s', (performance.now() - t) / 1000, 's');
+  await until('every broke client suspended and every drift repaired', async () => {
+    for (const r of broke) if (await extOn(r)) return false;
+    for (const r of tampered) if (!(await extOn(r))) return false;
+    return true;
+  }, 600_000);
+  const sweepS = (performance.now() - t) / 1000;
+  emit('sweep_10k_s', sweepS, 's');
+  emit('sweep_10k_vs_target', sweepS / 60, 'ratio');
+  emit('sweep_10k_woken', measured.woken, 'workflows');
+
+  // The daily net (optional, slow by design): every workflow woken to inspect its PBX itself.
+  if (process.env.BENCH_FULL_SWEEP === '1') {
+    t = performance.now();
+    const full = await sweep('full', { inspect: true, full: true });
+    emit('sweep_full_10k_signalled_s', (performance.now() - t) / 1000, 's');
+    emit('sweep_full_10k_woken', full.woken, 'workflows');
+  }
   emit('worker_rss_mb_at_10k', process.memoryUsage().rss / 1024 / 1024, 'MB');
 
   await api.close();

@@ -206,7 +206,10 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     }
     // A failed step tries again by itself: the sweep wakes only workflows whose facts changed.
     const retry = awaitsRetry(state) && patched('self-retry-v1');
-    if (retry) waitMs = Math.min(waitMs ?? RETRY_AFTER_FAILURE_MS, RETRY_AFTER_FAILURE_MS);
+    if (retry) {
+      const retryMs = state.policy.retryAfterFailureMs ?? RETRY_AFTER_FAILURE_MS;
+      waitMs = Math.min(waitMs ?? retryMs, retryMs);
+    }
     if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
     else await condition(() => wake !== ticket || terminated(), waitMs);
     if (wake === ticket && !terminated()) {

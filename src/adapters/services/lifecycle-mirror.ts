@@ -6,11 +6,11 @@
  */
 import type { Pool } from 'pg';
 import { standingFingerprint, type LifecycleMirror } from '../../domain/lifecycle/sweep';
-import type { ClientStanding, DisabledItem, ServiceConfig, SuspendMode } from '../../domain/lifecycle/types';
+import type { ClientStanding, DisabledItem, Override, ServiceConfig, SuspendMode } from '../../domain/lifecycle/types';
 
 interface Row {
   service_id: string;
-  standing_fingerprint: string | null;
+  standing: ClientStanding | null;
   config: ServiceConfig | null;
   suspended: boolean;
   suspend_mode: SuspendMode | null;
@@ -21,6 +21,8 @@ export interface LifecycleMirrorRepository {
   load(serviceIds: string[]): Promise<Map<string, LifecycleMirror>>;
   /** `how`: `signalled` keeps a newer standing already recorded (the workflow ignores older ones); `read` replaces. */
   recordStanding(serviceId: string, standing: ClientStanding, how: 'signalled' | 'read'): Promise<void>;
+  /** The workflow wrote the VoIP Suspended field and sets it in the standing it holds; so does the mirror. */
+  recordSuspendedField(serviceId: string, value: Override): Promise<void>;
   recordConfig(serviceId: string, config: ServiceConfig): Promise<void>;
   recordSuspended(serviceId: string, config: ServiceConfig, mode: SuspendMode, disabled: DisabledItem[], how: 'replace' | 'add'): Promise<void>;
   recordActive(serviceId: string, config: ServiceConfig): Promise<void>;
@@ -30,7 +32,7 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
   return {
     async load(serviceIds) {
       const { rows } = await pool.query<Row>(
-        `SELECT service_id, standing_fingerprint, config, suspended, suspend_mode, disabled
+        `SELECT service_id, standing, config, suspended, suspend_mode, disabled
          FROM lifecycle_mirror WHERE service_id = ANY ($1)`,
         [serviceIds],
       );
@@ -38,7 +40,7 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
         rows.map((r) => [
           r.service_id,
           {
-            standingFingerprint: r.standing_fingerprint,
+            standingFingerprint: r.standing ? standingFingerprint(r.standing) : null,
             config: r.config,
             suspension: r.suspended && r.suspend_mode ? { mode: r.suspend_mode, disabled: r.disabled } : null,
           },
@@ -49,10 +51,18 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
     async recordStanding(serviceId, standing, how) {
       const guard = how === 'signalled' ? 'WHERE lifecycle_mirror.standing_observed_at IS NULL OR lifecycle_mirror.standing_observed_at <= EXCLUDED.standing_observed_at' : '';
       await pool.query(
-        `INSERT INTO lifecycle_mirror (service_id, standing_fingerprint, standing_observed_at) VALUES ($1, $2, $3)
-         ON CONFLICT (service_id) DO UPDATE SET standing_fingerprint = EXCLUDED.standing_fingerprint,
+        `INSERT INTO lifecycle_mirror (service_id, standing, standing_observed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (service_id) DO UPDATE SET standing = EXCLUDED.standing,
            standing_observed_at = EXCLUDED.standing_observed_at, updated_at = now() ${guard}`,
-        [serviceId, standingFingerprint(standing), standing.observedAt],
+        [serviceId, JSON.stringify(standing), standing.observedAt],
+      );
+    },
+
+    async recordSuspendedField(serviceId, value) {
+      await pool.query(
+        `UPDATE lifecycle_mirror SET standing = jsonb_set(standing, '{voipSuspendedField}', to_jsonb($2::text)), updated_at = now()
+         WHERE service_id = $1 AND standing IS NOT NULL`,
+        [serviceId, value],
       );
     },
 

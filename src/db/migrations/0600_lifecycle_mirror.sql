@@ -4,7 +4,7 @@
 -- daily full sweep wakes every workflow regardless.
 CREATE TABLE lifecycle_mirror (
   service_id            text PRIMARY KEY,
-  standing_fingerprint  text,
+  standing              jsonb,
   standing_observed_at  timestamptz,
   config                jsonb,
   suspended             boolean NOT NULL DEFAULT false,

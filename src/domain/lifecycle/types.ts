@@ -76,6 +76,8 @@ export interface LifecyclePolicy {
   mirrorSuspendedField: boolean;
   /** Continue-as-new after this many history events even if the server has not suggested it yet (tests). */
   continueAsNewAfterEvents?: number;
+  /** How long a workflow waits before retrying a step that failed for good (default RETRY_AFTER_FAILURE_MS; tests). */
+  retryAfterFailureMs?: number;
 }
 
 export interface LifecycleState {

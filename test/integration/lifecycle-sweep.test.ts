@@ -1,0 +1,141 @@
+/**
+ * The reconciliation sweep on the real Temporal dev server, the fake WHMCS and the FusionPBX double: it compares
+ * WHMCS and the PBX with what each workflow recorded and wakes exactly the workflows whose facts changed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { lifecycleWorkflowId } from '../../workflows/lifecycle-messages';
+import type { ReconcileTotals } from '../../workflows/reconcile-services';
+import { signalService } from '../../src/temporal/lifecycle-client';
+import { standingSignal } from '../../workflows/lifecycle-messages';
+import type { ServiceRecord } from '../../src/domain/services/service-config';
+import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+
+let env: LifecycleEnv;
+before(async () => {
+  env = await startLifecycleEnv({ voipProductIds: [1] });
+});
+after(async () => {
+  await env?.close();
+});
+
+async function extensionEnabled(ext: string): Promise<boolean> {
+  const { rows } = await env.fusionDb.pool.query<{ on: boolean }>(
+    `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
+    [TENANT, ext],
+  );
+  return rows[0]!.on;
+}
+
+async function setCredit(clientId: number, credit: string): Promise<void> {
+  const client = await env.gateway.getClient(clientId);
+  const delta = BigInt(credit.replace('.', '')) - client.creditCents;
+  if (delta > 0n) await env.gateway.addCredit({ clientId, amountCents: delta, description: 'admin adjustment in WHMCS' });
+  if (delta < 0n) await env.gateway.removeCredit({ clientId, amountCents: -delta, description: 'admin adjustment in WHMCS' });
+}
+
+let sweeps = 0;
+async function sweep(input: { inspect: boolean; full?: boolean } = { inspect: true }): Promise<ReconcileTotals> {
+  return env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: `sweep-${++sweeps}-${Date.now()}`, args: [input] });
+}
+
+/** Reconcile signals a service workflow has received, read from its history (all runs' signals land in the current one here). */
+async function reconcileSignals(serviceId: string): Promise<number> {
+  const history = await env.temporal.client.workflow.getHandle(lifecycleWorkflowId(serviceId)).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'reconcile').length;
+}
+
+async function startService(credit: string): Promise<{ clientId: number; record: ServiceRecord }> {
+  const clientId = env.newClient({ credit, threshold: '' });
+  const record = await env.serviceRecord(clientId);
+  await env.start(record);
+  return { clientId, record };
+}
+
+describe('reconciliation sweep', () => {
+  test('a quiet sweep wakes nobody; a credit change, drift and a changed product wake exactly the services concerned', { timeout: 180_000 }, async () => {
+    const quiet = await startService('20.00');
+    const credit = await startService('20.00');
+    const drifted = await startService('20.00');
+    const suspended = await startService('0.00');
+    const rewired = await startService('20.00');
+    for (const s of [quiet, credit, drifted, rewired]) await env.waitFor(s.record.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    await env.waitFor(suspended.record.serviceId, 'suspended', (st) => st.status === 'suspended' && st.suspendedFieldWritten === 'yes');
+
+    const first = await sweep();
+    assert.equal(first.services, 5);
+    assert.equal(first.woken, 0, 'nothing changed since the workflows recorded their facts');
+    assert.equal(first.inspected, 5, 'every service was compared with the PBX, in one batch');
+    for (const s of [quiet, credit, drifted, suspended, rewired]) assert.equal(await reconcileSignals(s.record.serviceId), 0);
+
+    // Behind voipbill's back: an admin edits credit in WHMCS, disables an extension and re-enables a suspended one at
+    // the PBX, and the service's extensions change in WHMCS (the dedicated IP field).
+    await setCredit(credit.clientId, '3.00');
+    await env.fusion.adminSetExtension(TENANT, drifted.record.extensions[0]!, false);
+    await env.fusion.adminSetExtension(TENANT, suspended.record.extensions[1]!, true);
+    const kept = rewired.record.extensions[0]!;
+    env.whmcs.state.services.get(Number(rewired.record.serviceId))!.dedicatedip = kept;
+
+    const second = await sweep();
+    assert.equal(second.woken, 4);
+    assert.equal(second.inspecting, 2, 'only the two drifted services inspect the PBX themselves');
+    assert.equal(await reconcileSignals(quiet.record.serviceId), 0, 'the quiet service slept through both sweeps');
+
+    await env.waitFor(credit.record.serviceId, 'new credit', (st) => st.standing?.credit === '3.00');
+    const repairedActive = await env.waitFor(drifted.record.serviceId, 'drift repaired', (st) => st.driftRepairs === 1 && !st.drift);
+    assert.equal(repairedActive.status, 'active');
+    assert.equal(await extensionEnabled(drifted.record.extensions[0]!), true);
+    const repairedSuspended = await env.waitFor(suspended.record.serviceId, 'drift repaired', (st) => st.driftRepairs === 1 && !st.drift);
+    assert.equal(repairedSuspended.status, 'suspended');
+    assert.equal(await extensionEnabled(suspended.record.extensions[1]!), false);
+    const rewiredState = await env.waitFor(rewired.record.serviceId, 'config applied', (st) => st.config.extensions.length === 1);
+    assert.deepEqual(rewiredState.config.extensions, [kept]);
+
+    const third = await sweep();
+    assert.equal(third.woken, 0, 'once repaired and told, every workflow agrees with WHMCS and the PBX again');
+
+    const full = await sweep({ inspect: true, full: true });
+    assert.equal(full.woken, 5, 'the daily full sweep wakes every workflow');
+    assert.equal(full.inspecting, 5);
+    assert.equal(await reconcileSignals(quiet.record.serviceId), 1);
+  });
+
+  test('a PBX that cannot be inspected is reported; balance changes still reach their workflows', { timeout: 120_000 }, async () => {
+    const s = await startService('20.00');
+    await env.waitFor(s.record.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    await setCredit(s.clientId, '0.00');
+    // The switch answers too late: the adapter gives up (retryable) and so does this sweep's inspection.
+    env.fusion.esl.faults.replyDelayMs = 2500;
+    let totals: ReconcileTotals;
+    try {
+      totals = await sweep();
+    } finally {
+      env.fusion.esl.faults.replyDelayMs = undefined;
+    }
+    assert.ok(totals.problems >= 1, 'the sweep reports the PBX it could not read');
+    assert.equal(totals.inspected, 0);
+    assert.ok(totals.woken >= 1);
+    const st = await env.waitFor(s.record.serviceId, 'suspended once the PBX answers', (x) => x.status === 'suspended', 90_000);
+    assert.equal(st.standing?.credit, '0.00');
+  });
+
+  test('a step that failed for good is retried by the workflow itself, without any signal', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.00', threshold: '' });
+    const record = await env.serviceRecord(clientId);
+    // The extensions are not provisioned at the PBX yet: suspension fails with a target error.
+    await env.fusionDb.pool.query('DELETE FROM v_extensions WHERE extension = ANY ($1)', [record.extensions]);
+    const target = { ...env.target, policy: { ...env.target.policy, retryAfterFailureMs: 1500 } };
+    await signalService(target, record, standingSignal, { refresh: true, source: 'test' });
+    const failed = await env.waitFor(record.serviceId, 'suspend failed', (st) => st.lastError?.step === 'suspend');
+    assert.match(failed.lastError!.message, /none of the extensions/);
+    for (const ext of record.extensions) {
+      await env.fusionDb.pool.query(
+        `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled) VALUES (gen_random_uuid(), $1, $2, $3, $3, 'true')`,
+        [env.tenant.domainUuid, ext, TENANT],
+      );
+    }
+    const st = await env.waitFor(record.serviceId, 'suspended by its own retry', (x) => x.status === 'suspended' && !x.lastError);
+    assert.deepEqual(st.suspension?.disabled.map((d) => d.id).sort(), [...record.extensions].sort());
+    for (const ext of record.extensions) assert.equal(await extensionEnabled(ext), false);
+  });
+});
