@@ -137,8 +137,7 @@ export function createSweepActivities(deps: SweepDeps) {
           inspect: input.inspect,
         });
         if (!action.wake) return;
-        const { serviceId: _id, ...config } = action.config ?? serviceConfigOf(record);
-        await signalService(deps.lifecycleTarget, record, reconcileSignal, { standing, inspect: action.inspect, ...(action.config ? { config } : {}) });
+        await signalService(deps.lifecycleTarget, record, reconcileSignal, { standing, inspect: action.inspect, ...(action.config ? { config: action.config } : {}) });
         // Delivered: the workflow now holds this standing (unless it already held a newer one) and this config.
         await mirror.recordStanding(record.serviceId, standing, 'signalled');
         if (action.config) await mirror.recordConfig(record.serviceId, action.config);

@@ -49,12 +49,12 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
     },
 
     async recordStanding(serviceId, standing, how) {
-      const guard = how === 'signalled' ? 'WHERE lifecycle_mirror.standing_observed_at IS NULL OR lifecycle_mirror.standing_observed_at <= EXCLUDED.standing_observed_at' : '';
       await pool.query(
         `INSERT INTO lifecycle_mirror (service_id, standing, standing_observed_at) VALUES ($1, $2, $3)
          ON CONFLICT (service_id) DO UPDATE SET standing = EXCLUDED.standing,
-           standing_observed_at = EXCLUDED.standing_observed_at, updated_at = now() ${guard}`,
-        [serviceId, JSON.stringify(standing), standing.observedAt],
+           standing_observed_at = EXCLUDED.standing_observed_at, updated_at = now()
+         WHERE $4 OR lifecycle_mirror.standing_observed_at IS NULL OR lifecycle_mirror.standing_observed_at <= EXCLUDED.standing_observed_at`,
+        [serviceId, JSON.stringify(standing), standing.observedAt, how === 'read'],
       );
     },
 
@@ -76,15 +76,14 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
 
     async recordSuspended(serviceId, config, mode, disabled, how) {
       // `add`: a drift repair switched more items off within the same suspension.
-      const merged =
-        how === 'add'
-          ? `(SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements(lifecycle_mirror.disabled || EXCLUDED.disabled) AS x)`
-          : 'EXCLUDED.disabled';
       await pool.query(
         `INSERT INTO lifecycle_mirror (service_id, config, suspended, suspend_mode, disabled) VALUES ($1, $2, true, $3, $4)
          ON CONFLICT (service_id) DO UPDATE SET config = EXCLUDED.config, suspended = true, suspend_mode = EXCLUDED.suspend_mode,
-           disabled = ${merged}, updated_at = now()`,
-        [serviceId, JSON.stringify(config), mode, JSON.stringify(disabled)],
+           disabled = CASE WHEN $5 AND lifecycle_mirror.suspended
+             THEN (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements(lifecycle_mirror.disabled || EXCLUDED.disabled) AS x)
+             ELSE EXCLUDED.disabled END,
+           updated_at = now()`,
+        [serviceId, JSON.stringify(config), mode, JSON.stringify(disabled), how === 'add'],
       );
     },
 
