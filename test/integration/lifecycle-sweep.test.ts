@@ -19,20 +19,9 @@ after(async () => {
   await env?.close();
 });
 
-async function extensionEnabled(ext: string): Promise<boolean> {
-  const { rows } = await env.fusionDb.pool.query<{ on: boolean }>(
-    `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
-    [TENANT, ext],
-  );
-  return rows[0]!.on;
-}
+const extensionEnabled = (ext: string) => env.extensionEnabled(ext);
 
-async function setCredit(clientId: number, credit: string): Promise<void> {
-  const client = await env.gateway.getClient(clientId);
-  const delta = BigInt(credit.replace('.', '')) - client.creditCents;
-  if (delta > 0n) await env.gateway.addCredit({ clientId, amountCents: delta, description: 'admin adjustment in WHMCS' });
-  if (delta < 0n) await env.gateway.removeCredit({ clientId, amountCents: -delta, description: 'admin adjustment in WHMCS' });
-}
+const setCredit = (clientId: number, credit: string) => env.setCredit(clientId, credit);
 
 let sweeps = 0;
 async function sweep(input: { inspect: boolean; full?: boolean } = { inspect: true }): Promise<ReconcileTotals> {

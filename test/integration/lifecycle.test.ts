@@ -31,22 +31,10 @@ after(async () => {
   await env?.close();
 });
 
-async function extensionEnabled(ext: string): Promise<boolean> {
-  const { rows } = await env.fusionDb.pool.query<{ on: boolean }>(
-    `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
-    [TENANT, ext],
-  );
-  return rows[0]!.on;
-}
+const extensionEnabled = (ext: string) => env.extensionEnabled(ext);
 const gatewayUuid = () => env.tenant.gateways[0]!.uuid;
 
-async function setCredit(clientId: number, credit: string): Promise<void> {
-  const client = await env.gateway.getClient(clientId);
-  const target = BigInt(credit.replace('.', ''));
-  const delta = target - client.creditCents;
-  if (delta > 0n) await env.gateway.addCredit({ clientId, amountCents: delta, description: 'test adjustment' });
-  if (delta < 0n) await env.gateway.removeCredit({ clientId, amountCents: -delta, description: 'test usage' });
-}
+const setCredit = (clientId: number, credit: string) => env.setCredit(clientId, credit);
 async function refresh(record: Parameters<LifecycleEnv['start']>[0]): Promise<void> {
   await signalService(env.target, record, standingSignal, { refresh: true, source: 'test' });
 }

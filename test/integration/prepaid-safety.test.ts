@@ -51,19 +51,8 @@ async function eventually(what: string, ok: () => boolean | Promise<boolean>, ti
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-async function extensionEnabled(ext: string): Promise<boolean> {
-  const { rows } = await env.fusionDb.pool.query<{ on: boolean }>(
-    `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
-    [TENANT, ext],
-  );
-  return rows[0]!.on;
-}
-async function setCredit(clientId: number, credit: string): Promise<void> {
-  const client = await env.gateway.getClient(clientId);
-  const delta = BigInt(credit.replace('.', '')) - client.creditCents;
-  if (delta > 0n) await env.gateway.addCredit({ clientId, amountCents: delta, description: 'test adjustment' });
-  if (delta < 0n) await env.gateway.removeCredit({ clientId, amountCents: -delta, description: 'test usage' });
-}
+const extensionEnabled = (ext: string) => env.extensionEnabled(ext);
+const setCredit = (clientId: number, credit: string) => env.setCredit(clientId, credit);
 const refresh = (record: ServiceRecord) => signalService(env.target, record, standingSignal, { refresh: true, source: 'test' });
 
 async function extUuid(ext: string): Promise<string> {

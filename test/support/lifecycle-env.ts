@@ -48,6 +48,10 @@ export interface LifecycleEnv {
   start(record: ServiceRecord): Promise<void>;
   state(serviceId: string): Promise<LifecycleState>;
   waitFor(serviceId: string, what: string, ok: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
+  /** Ground truth at the FusionPBX double: the extension's enabled flag in TENANT. */
+  extensionEnabled(ext: string): Promise<boolean>;
+  /** An admin sets the client's credit in WHMCS (credit and debit entries; no hook, no signal). */
+  setCredit(clientId: number, credit: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -208,6 +212,19 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
         await new Promise((r) => setTimeout(r, 150));
       }
       throw new Error(`timed out waiting for ${what} on service ${serviceId}; last state: ${JSON.stringify(last ?? String(lastError)).slice(0, 2000)}`);
+    },
+    async extensionEnabled(ext) {
+      const { rows } = await fusionDb.pool.query<{ on: boolean }>(
+        `SELECT cast(e.enabled AS text) = 'true' AS on FROM v_extensions e JOIN v_domains d USING (domain_uuid) WHERE d.domain_name = $1 AND e.extension = $2`,
+        [TENANT, ext],
+      );
+      return rows[0]!.on;
+    },
+    async setCredit(clientId, credit) {
+      const client = await gateway.getClient(clientId);
+      const delta = BigInt(credit.replace('.', '')) - client.creditCents;
+      if (delta > 0n) await gateway.addCredit({ clientId, amountCents: delta, description: 'test adjustment' });
+      if (delta < 0n) await gateway.removeCredit({ clientId, amountCents: -delta, description: 'test usage' });
     },
     async close() {
       worker.shutdown();
