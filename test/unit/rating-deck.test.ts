@@ -74,6 +74,13 @@ describe('deck CSV format', () => {
     assert.deepEqual(strict.errors, [{ line: 2, reason: 'RateValue "0,5" is not a decimal number' }]);
   });
 
+  test('a BOM after an empty first chunk is still the BOM (found by the chunking fuzz test)', () => {
+    const p = new DeckCsvParser({});
+    p.push('');
+    p.push('\uFEFFDescription,Prefix,RateValue,Increment\nFrance,33,0.012,60\n');
+    assert.deepEqual(rows(p.end().deck).map((r) => r.prefix), ['33']);
+  });
+
   test('quoted fields: separators, doubled quotes and newlines inside quotes keep line numbers right', () => {
     const csv = `${HEADER}\n"Cayman Islands, Mobile",1345,0.25,60\n"The ""Big"" Apple\nNew York",1212,0.01,6\nBad,x,0.01,6\n`;
     const e = rejection(() => parseDeckCsv(csv));

@@ -93,7 +93,8 @@ export class DeckCsvParser {
   /** Feeds the next piece of text (chunks may split records and even lines anywhere). */
   push(chunk: string): void {
     if (this.ended) throw new Error('DeckCsvParser.push after end');
-    if (!this.started) {
+    // The BOM is the first character of the file, not of the first push: an empty first chunk must not hide it.
+    if (!this.started && chunk.length > 0) {
       this.started = true;
       if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
     }
