@@ -77,7 +77,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
     if (!loaded || !im || im.mode === 'off' || im.minutes <= 0) return undefined;
     const svc = await periodOf(record);
     const now = Date.now();
-    const p = usagePeriod({ nextDueDate: svc?.nextDueDate, billingCycle: svc?.billingCycle, nowMs: now });
+    const p = usagePeriod({ nextDueDate: svc?.nextDueDate, billingCycle: svc?.billingCycle, nowMs: now, timeZone });
     const { rows } = await deps.pool.query<{ secs: string }>(
       `SELECT coalesce(sum(billed_seconds + free_seconds), 0)::text AS secs FROM cdrs
        WHERE service_id = $1 AND started_at >= $2 AND started_at < $3 AND billed_seconds + free_seconds > 0
@@ -96,6 +96,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       mode: im.mode,
       warnStages: im.warnStages,
       observedAt: new Date(now).toISOString(),
+      timeZone,
     };
   }
 

@@ -52,7 +52,7 @@ export const configSchema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP API listens on.'),
   API_PORT: port.default(8080).describe('Port of the HTTP API (health, webhooks, call records).'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest log level written.'),
-  BILLING_TIME_ZONE: ianaTimeZone.default('UTC').describe('IANA time zone of the billing schedules.'),
+  BILLING_TIME_ZONE: ianaTimeZone.default('UTC').describe('IANA time zone of the billing schedules, billing days and months, and included-minutes periods (WHMCS dates are local midnights here).'),
   BILLING_REALTIME_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15).describe('How often real-time billing fetches, rates and charges each CDR source.'),
   BILLING_AUTOBILL_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:45' }).default('00:45').describe('Local time (BILLING_TIME_ZONE) of the daily autobill run; before the WHMCS daily cron.'),
   BILLING_LESNET_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:15' }).default('00:15').describe('Local time (BILLING_TIME_ZONE) of the daily LES.NET CDR billing run.'),

@@ -15,6 +15,7 @@ import { signalService } from '../../src/temporal/lifecycle-client';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
 import { autoTopUpUpdate, configSignal, lifecycleWorkflowId, standingSignal, usageSignal } from '../../workflows/lifecycle-messages';
+import { zonedToUtc } from '../../src/domain/time-zone';
 import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 
@@ -35,7 +36,8 @@ writeFileSync(
 );
 
 before(async () => {
-  env = await startLifecycleEnv({ env: { AUTO_TOPUP_MAX_PER_DAY: '2', AUTO_TOPUP_MAX_AMOUNT_PER_DAY: '100', AUTO_TOPUP_RETRIES: '1', AUTO_TOPUP_AUTH_VALID_DAYS: '365' } });
+  // A provider west of UTC: periods end at midnight in Toronto, not at midnight UTC.
+  env = await startLifecycleEnv({ env: { BILLING_TIME_ZONE: 'America/Toronto', AUTO_TOPUP_MAX_PER_DAY: '2', AUTO_TOPUP_MAX_AMOUNT_PER_DAY: '100', AUTO_TOPUP_RETRIES: '1', AUTO_TOPUP_AUTH_VALID_DAYS: '365' } });
 });
 after(async () => {
   await env?.close();
@@ -109,7 +111,9 @@ describe('included minutes', () => {
     await run();
     let s = await env.waitFor(record.serviceId, 'usage 330 s', (x) => x.usage?.usedSeconds === 330);
     assert.equal(s.usage!.allowanceSeconds, 600);
-    assert.equal(s.usage!.periodEnd.slice(0, 10), inDays(10));
+    const [y, m, d] = inDays(10).split('-').map(Number) as [number, number, number];
+    assert.equal(s.usage!.periodEnd, new Date(zonedToUtc({ Y: y, M: m, D: d }, 'America/Toronto')).toISOString(), 'the due date ends the period at local midnight');
+    assert.equal(s.usage!.timeZone, 'America/Toronto');
     await eventually('the 50 % warning', () => mails(clientId, /used 50% of your included minutes/).length === 1);
 
     // 330 → 560 s crosses 80 % (90 is not a stage): one message, the 80 % one.

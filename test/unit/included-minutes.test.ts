@@ -40,6 +40,61 @@ describe('usagePeriod', () => {
     });
   }
 
+  test('in BILLING_TIME_ZONE a period runs from local midnight to local midnight, across DST changes', () => {
+    const p = usagePeriod({ nextDueDate: '2026-11-15', billingCycle: 'Monthly', nowMs: ms('2026-11-10T12:00:00Z'), timeZone: 'America/Toronto' });
+    assert.deepEqual(p, { start: '2026-10-15T04:00:00.000Z', end: '2026-11-15T05:00:00.000Z', key: '2026-10-15..2026-11-15', months: 1 });
+    // 22:00 on Nov 14 in Toronto is Nov 15 in UTC: still the old period there, the new one in UTC.
+    const lateEvening = ms('2026-11-15T03:00:00Z');
+    assert.equal(usagePeriod({ nextDueDate: '2026-11-15', billingCycle: 'Monthly', nowMs: lateEvening, timeZone: 'America/Toronto' }).key, '2026-10-15..2026-11-15');
+    assert.equal(usagePeriod({ nextDueDate: '2026-11-15', billingCycle: 'Monthly', nowMs: lateEvening }).key, '2026-11-15..2026-12-15');
+    // Without a cycle: the local calendar month.
+    const calendar = usagePeriod({ nextDueDate: null, billingCycle: null, nowMs: ms('2026-12-01T02:00:00Z'), timeZone: 'America/Toronto' });
+    assert.deepEqual([calendar.key, calendar.start, calendar.end], ['2026-11-01..2026-12-01', '2026-11-01T04:00:00.000Z', '2026-12-01T05:00:00.000Z']);
+    // East of UTC the day starts earlier.
+    assert.equal(usagePeriod({ nextDueDate: '2026-12-15', billingCycle: 'Monthly', nowMs: ms('2026-11-20T00:00:00Z'), timeZone: 'Asia/Tokyo' }).start, '2026-11-14T15:00:00.000Z');
+  });
+
+  test('rolling over keeps the time zone of the report: the next period also ends at local midnight', () => {
+    const report: UsageReport = {
+      period: '2026-10-15..2026-11-15',
+      periodStart: '2026-10-15T04:00:00.000Z',
+      periodEnd: '2026-11-15T05:00:00.000Z',
+      months: 1,
+      usedSeconds: 60,
+      allowanceSeconds: 600,
+      mode: 'warn',
+      warnStages: [80],
+      observedAt: '2026-11-10T12:00:00.000Z',
+      timeZone: 'America/Toronto',
+    };
+    const kept = foldUsage(undefined, report, '2026-11-10T12:00:00.000Z')!;
+    const next = rollOver(kept, '2026-11-15T05:00:01.000Z');
+    assert.deepEqual([next.period, next.periodStart, next.periodEnd], ['2026-11-15..2026-12-15', '2026-11-15T05:00:00.000Z', '2026-12-15T05:00:00.000Z']);
+    const { timeZone: _tz, ...legacy } = kept;
+    assert.equal(rollOver(legacy, '2026-11-15T05:00:01.000Z').periodEnd, '2026-12-15T00:00:00.000Z', 'states from before time zones keep rolling in UTC');
+  });
+
+  test('property: in any time zone the period contains now and starts at local midnight', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }),
+        fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }),
+        fc.constantFrom('Monthly', 'Quarterly', 'Annually'),
+        fc.constantFrom('America/Toronto', 'America/Los_Angeles', 'Europe/London', 'Asia/Kolkata', 'Australia/Sydney', 'UTC'),
+        (dueMs, nowMs, cycle, timeZone) => {
+          const due = new Date(dueMs).toISOString().slice(0, 10);
+          const p = usagePeriod({ nextDueDate: due, billingCycle: cycle, nowMs, timeZone });
+          assert.ok(ms(p.start) <= nowMs && nowMs < ms(p.end), `${due} ${cycle} ${timeZone} → ${p.key}`);
+          for (const edge of [p.start, p.end]) {
+            const local = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }).format(ms(edge));
+            assert.equal(local, '00:00', `${edge} is midnight in ${timeZone}`);
+          }
+          assert.equal(p.key.slice(-2), due.slice(-2) <= '28' ? due.slice(-2) : p.key.slice(-2), 'anchored on the due day');
+        },
+      ),
+    );
+  });
+
   test('property: the period always contains now and spans the cycle', () => {
     fc.assert(
       fc.property(

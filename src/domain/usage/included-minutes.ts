@@ -3,6 +3,7 @@
  * its next due date and billing cycle), which rated calls count toward the allowance, and what a new usage figure
  * means (warning stage crossed, allowance exhausted). Pure: no clock, no I/O; instants are epoch ms / ISO strings.
  */
+import { wallTime, zonedToUtc } from '../time-zone';
 
 export type IncludedMinutesMode = 'off' | 'warn' | 'block';
 
@@ -22,11 +23,11 @@ export function cycleMonths(billingCycle: string | null | undefined): number | u
 }
 
 export interface UsagePeriod {
-  /** Inclusive start, ISO instant (UTC midnight of a WHMCS date). */
+  /** Inclusive start, ISO instant: midnight of a WHMCS date in the billing time zone. */
   start: string;
   /** Exclusive end: the due date that closes the period. */
   end: string;
-  /** `YYYY-MM-DD..YYYY-MM-DD`, stable, used in idempotency keys. */
+  /** `YYYY-MM-DD..YYYY-MM-DD` (local dates), stable, used in idempotency keys. */
   key: string;
   months: number;
 }
@@ -36,46 +37,64 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** Adds calendar months to a UTC date, clamping the day (Jan 31 + 1 month = Feb 28/29) as WHMCS does. */
 export function addMonths(epochMs: number, months: number, anchorDay?: number): number {
   const d = new Date(epochMs);
-  const day = anchorDay ?? d.getUTCDate();
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth() + months;
-  const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return Date.UTC(y, m, Math.min(day, last));
+  return Date.UTC(...shiftMonths(d.getUTCFullYear(), d.getUTCMonth(), anchorDay ?? d.getUTCDate(), months));
 }
 
-function period(startMs: number, endMs: number, months: number): UsagePeriod {
-  const start = new Date(startMs).toISOString();
-  const end = new Date(endMs).toISOString();
-  return { start, end, key: `${start.slice(0, 10)}..${end.slice(0, 10)}`, months };
+/** `[year, month0, day]` `months` later, the day clamped to the month's last (WHMCS's rule). */
+function shiftMonths(year: number, month0: number, day: number, months: number): [number, number, number] {
+  const m = month0 + months;
+  const last = new Date(Date.UTC(year, m + 1, 0)).getUTCDate();
+  return [year, m, Math.min(day, last)];
+}
+
+/** Midnight starting a local date (month may overflow: Date.UTC normalizes it). */
+function midnight([year, month0, day]: [number, number, number], timeZone: string): number {
+  return timeZone === 'UTC' ? Date.UTC(year, month0, day) : zonedToUtc({ Y: year, M: month0 + 1, D: day }, timeZone);
+}
+
+function localDate(epochMs: number, timeZone: string): string {
+  const w = wallTime(epochMs, timeZone);
+  return `${String(w.Y).padStart(4, '0')}-${String(w.M).padStart(2, '0')}-${String(w.D).padStart(2, '0')}`;
+}
+
+function period(startMs: number, endMs: number, months: number, timeZone: string): UsagePeriod {
+  return {
+    start: new Date(startMs).toISOString(),
+    end: new Date(endMs).toISOString(),
+    key: `${localDate(startMs, timeZone)}..${localDate(endMs, timeZone)}`,
+    months,
+  };
 }
 
 /**
  * The billing period containing `nowMs`: ictVoIP counts from (nextduedate − cycle) to now. When WHMCS has not
  * rolled the due date yet (or rolled it ahead), the window moves by whole cycles anchored on the due date's day, so
- * the period always contains `now`. Without a usable due date or cycle: the calendar month (UTC) of `now`.
+ * the period always contains `now`. Without a usable due date or cycle: the calendar month of `now`. Dates are
+ * local to `timeZone` (BILLING_TIME_ZONE; UTC when absent): a period ends at the provider's midnight.
  */
-export function usagePeriod(input: { nextDueDate: string | null | undefined; billingCycle: string | null | undefined; nowMs: number }): UsagePeriod {
+export function usagePeriod(input: { nextDueDate: string | null | undefined; billingCycle: string | null | undefined; nowMs: number; timeZone?: string }): UsagePeriod {
+  const tz = input.timeZone ?? 'UTC';
   const months = cycleMonths(input.billingCycle);
   const m = DATE.exec(input.nextDueDate ?? '');
   if (!months || !m || m[1] === '0000') {
-    const now = new Date(input.nowMs);
-    const start = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-    return period(start, Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1), 1);
+    const now = wallTime(input.nowMs, tz);
+    return period(midnight([now.Y, now.M - 1, 1], tz), midnight([now.Y, now.M, 1], tz), 1, tz);
   }
   const anchorDay = Number(m[3]);
-  const due = Date.UTC(Number(m[1]), Number(m[2]) - 1, anchorDay);
+  const [dueYear, dueMonth0] = [Number(m[1]), Number(m[2]) - 1];
   let k = 0;
   // end_k = due + k cycles; find the k whose [end_{k-1}, end_k) contains now.
-  const endOf = (i: number) => addMonths(due, i * months, anchorDay);
+  const endOf = (i: number) => midnight(shiftMonths(dueYear, dueMonth0, anchorDay, i * months), tz);
   while (endOf(k) <= input.nowMs) k++;
   while (endOf(k - 1) > input.nowMs) k--;
-  return period(endOf(k - 1), endOf(k), months);
+  return period(endOf(k - 1), endOf(k), months, tz);
 }
 
 /** The period after `p` (the workflow rolls over at `p.end` without waiting for the next billing run). */
-export function nextPeriod(p: Pick<UsagePeriod, 'end' | 'months'>): UsagePeriod {
+export function nextPeriod(p: Pick<UsagePeriod, 'end' | 'months'>, timeZone = 'UTC'): UsagePeriod {
   const end = Date.parse(p.end);
-  return period(end, addMonths(end, p.months), p.months);
+  const w = wallTime(end, timeZone);
+  return period(end, midnight(shiftMonths(w.Y, w.M - 1, w.D, p.months), timeZone), p.months, timeZone);
 }
 
 export interface CountedCall {
@@ -128,6 +147,8 @@ export interface UsageState {
   warnedStage: number;
   exhaustedNotified: boolean;
   observedAt: string;
+  /** BILLING_TIME_ZONE of the report, for the next period's dates; absent in states from before it (UTC). */
+  timeZone?: string;
 }
 
 /** A billing run's figure for one service (the `usage` signal). */
@@ -141,6 +162,7 @@ export interface UsageReport {
   mode: IncludedMinutesMode;
   warnStages: number[];
   observedAt: string;
+  timeZone?: string;
 }
 
 /**
@@ -165,13 +187,14 @@ export function foldUsage(prev: UsageState | undefined, r: UsageReport, nowIso: 
     warnedStage: same ? prev!.warnedStage : 0,
     exhaustedNotified: same ? prev!.exhaustedNotified : false,
     observedAt: r.observedAt,
+    ...(r.timeZone ? { timeZone: r.timeZone } : {}),
   };
 }
 
 /** At the period's end: the next period, usage 0, messages re-armed (the next billing run sends the real figure). */
 export function rollOver(u: UsageState, nowIso: string): UsageState {
-  let p = nextPeriod({ end: u.periodEnd, months: u.months });
-  while (Date.parse(p.end) <= Date.parse(nowIso)) p = nextPeriod(p);
+  let p = nextPeriod({ end: u.periodEnd, months: u.months }, u.timeZone);
+  while (Date.parse(p.end) <= Date.parse(nowIso)) p = nextPeriod(p, u.timeZone);
   return { ...u, period: p.key, periodStart: p.start, periodEnd: p.end, usedSeconds: 0, warnedStage: 0, exhaustedNotified: false, observedAt: nowIso };
 }
 

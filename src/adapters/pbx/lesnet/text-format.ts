@@ -4,6 +4,7 @@
  * reason) instead of throwing, so a bad row is quarantined and the file keeps going.
  */
 import type { CdrFormat } from './config';
+import { zonedToUtc } from '../../../domain/time-zone';
 
 export function splitFields(line: string, format: Pick<CdrFormat, 'delimiter' | 'quote'>): string[] {
   if (format.delimiter === 'whitespace') return line.trim().split(/\s+/);
@@ -58,28 +59,6 @@ function compile(pattern: string): Token[] {
     }
   }
   return tokens;
-}
-
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** Offset of `timeZone` from UTC at the instant `utcMs`, in ms. */
-function zoneOffset(timeZone: string, utcMs: number): number {
-  let f = zoneFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-    zoneFormats.set(timeZone, f);
-  }
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(new Date(utcMs))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  const asUtc = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
-  return asUtc - Math.floor(utcMs / 1000) * 1000;
-}
-
-/** Wall-clock time in `timeZone` → epoch ms (the later offset wins in a DST overlap). */
-export function zonedToUtc(fields: { Y: number; M: number; D: number; H: number; m: number; s: number; S: number }, timeZone: string): number {
-  const guess = Date.UTC(fields.Y, fields.M - 1, fields.D, fields.H, fields.m, fields.s, fields.S);
-  const first = guess - zoneOffset(timeZone, guess);
-  return guess - zoneOffset(timeZone, first);
 }
 
 export interface TimeParser {
