@@ -13,6 +13,8 @@ import { buildRunContext, ingestPage } from '../../src/adapters/billing/ingest';
 import { createPackageStore } from '../../src/adapters/billing/packages';
 import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
 import { rerate } from '../../src/adapters/billing/rerate';
+import { requeueQuarantine } from '../../src/adapters/billing/requeue';
+import { listQuarantine } from '../../src/adapters/billing/cdr-access';
 import { postPendingCharges } from '../../src/adapters/billing/settlement';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
@@ -128,6 +130,49 @@ describe('billing run', () => {
     assert.equal(n.rows[0]!.n, 3);
     // The charged service's lifecycle workflow was asked to re-read its balance.
     await env.waitFor(svc.serviceId, 'standing after charge', (s) => s.standing?.credit === '49.90');
+  });
+
+  test('a call quarantined for want of its service is billed once the service exists: requeue, then the next run charges it', { timeout: 120_000 }, async () => {
+    // Two services already in the tenant: a call of neither is not given to "the tenant's only service".
+    await newService(CREDIT_PKG);
+    await newService(CREDIT_PKG);
+    const cid = env.newClient({ credit: '20.00', threshold: '' });
+    const late = { ...(await env.serviceRecord(cid)), package: CREDIT_PKG };
+    const [ext] = late.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      await outbound(ext, '12045550110', T0 + 1000, 120), // 0.10, but the service is not in voipbill yet
+      { ...(await outbound(ext, '12045550111', T0 + 1100, 60)), domainName: 'stranger.example', domainUuid: null, extensionUuid: null },
+    ]);
+    const p = await run(['credit']);
+    assert.equal(p.quarantined, 2);
+    const pending = await listQuarantine(env.db.pool, { source: env.adapter.name, kind: 'unassigned' });
+    const mine = pending.rows.filter((r) => r.startedAt !== null && Date.parse(r.startedAt) >= (T0 + 1000) * 1000);
+    assert.equal(mine.length, 2);
+
+    await services().upsert(late);
+    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const ids = mine.map((r) => r.id);
+    const dry = await requeueQuarantine(deps, { source: env.adapter.name, ids }, { dryRun: true });
+    assert.deepEqual({ examined: dry.examined, released: dry.released, cost: dry.releasedCostMicros }, { examined: 2, released: 1, cost: '100000' });
+    const count = async () => (await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs WHERE service_id = $1', [late.serviceId])).rows[0]!.n;
+    assert.equal(await count(), 0, 'a dry run writes nothing');
+
+    const done = await requeueQuarantine(deps, { source: env.adapter.name, ids });
+    assert.equal(done.released, 1);
+    assert.deepEqual(done.stillQuarantined.map((x) => [x.kind, x.reason]), [['unassigned', dry.stillQuarantined[0]!.reason]]);
+    assert.match(done.stillQuarantined[0]!.reason, /stranger\.example/);
+    assert.equal(await count(), 1);
+    const left = await listQuarantine(env.db.pool, { source: env.adapter.name });
+    assert.ok(!left.rows.some((r) => r.id === mine.find((m) => m.tenant === TENANT)?.id), 'the released call left the quarantine list');
+    const released = await env.db.pool.query<{ released_run_id: string }>('SELECT released_run_id FROM quarantine WHERE id = ANY ($1) AND released_at IS NOT NULL', [ids]);
+    assert.deepEqual(released.rows.map((r) => r.released_run_id), [done.runId], 'the quarantine row is kept, marked released');
+
+    const charged = await run(['credit']);
+    assert.equal(charged.charged, 1);
+    assert.equal(credit(late.clientId), 1990n, 'the released call is charged by the next run, once');
+    assert.equal((await requeueQuarantine(deps, { source: env.adapter.name, ids })).released, 0, 'requeueing again finds nothing to release');
+    assert.equal((await run(['credit'])).charged, 0);
+    assert.equal(credit(late.clientId), 1990n);
   });
 
   test('sub-cent remainders carry to the next charge so the total over time is exact', { timeout: 120_000 }, async () => {

@@ -57,6 +57,24 @@ test('quarantine lists reasons and counts by kind; filters apply', async () => {
   assert.deepEqual(unassigned.rows.map((x) => x.reason), ['no service for tenant other.pbx.test, extension 2001']);
 });
 
+test('requeue refuses bad input by name, leaves what it cannot rate, and a dry run changes nothing', async () => {
+  const noSource = await cli('requeue');
+  assert.notEqual(noSource.code, 0);
+  assert.match(noSource.stderr, /requeue needs --source/);
+  const malformed = await cli('requeue', '--source', 'fusion1', '--kind', 'malformed');
+  assert.notEqual(malformed.code, 0);
+  assert.match(malformed.stderr, /--kind "malformed".*malformed records cannot be rated/);
+  assert.match((await cli('requeue', '--source', 'fusion1', '--id', 'x')).stderr, /--id "x" is not a quarantine row id/);
+
+  const r = await cli('requeue', '--source', 'fusion1', '--dry-run');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { dryRun: boolean; examined: number; released: number; stillQuarantined: Array<{ kind: string; reason: string }> };
+  assert.deepEqual({ dryRun: report.dryRun, examined: report.examined, released: report.released }, { dryRun: true, examined: 1, released: 0 }, 'the malformed row is not even examined');
+  assert.deepEqual(report.stillQuarantined.map((x) => x.kind), ['unreadable']);
+  const after = JSON.parse((await cli('quarantine')).stdout) as { counts: Record<string, number> };
+  assert.deepEqual(after.counts, { malformed: 1, unassigned: 1 });
+});
+
 test('e164-check names badly normalized numbers with the likely fix', async () => {
   // Two calls whose numbers the PBX wrote with a European exit code and as a 10-digit number taken for international.
   await insertLedgerRows(db.pool, [

@@ -34,6 +34,8 @@ export async function serviceCdrs(
 }
 
 export interface QuarantineRow {
+  /** What `voipbill cdrs requeue --id` takes. */
+  id: number;
   source: string;
   originKey: string;
   kind: string;
@@ -46,19 +48,20 @@ export interface QuarantineRow {
 
 export async function listQuarantine(pool: Pool, filter: { source?: string; kind?: string; limit?: number }): Promise<{ counts: Record<string, number>; rows: QuarantineRow[] }> {
   const params = [filter.source ?? null, filter.kind ?? null];
-  const { rows } = await pool.query<{ source: string; origin_key: string; kind: string; reason: string; tenant: string | null; started_at: Date | null; run_id: string; raw: unknown }>(
-    `SELECT source, origin_key, kind, reason, tenant, started_at, run_id, raw FROM quarantine
-      WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2)
+  const { rows } = await pool.query<{ id: string; source: string; origin_key: string; kind: string; reason: string; tenant: string | null; started_at: Date | null; run_id: string; raw: unknown }>(
+    `SELECT id::text, source, origin_key, kind, reason, tenant, started_at, run_id, raw FROM quarantine
+      WHERE released_at IS NULL AND ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2)
       ORDER BY id DESC LIMIT $3`,
     [...params, Math.min(filter.limit ?? 100, 10_000)],
   );
   const counts = await pool.query<{ kind: string; n: number }>(
-    `SELECT kind, count(*)::int AS n FROM quarantine WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2) GROUP BY kind`,
+    `SELECT kind, count(*)::int AS n FROM quarantine WHERE released_at IS NULL AND ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2) GROUP BY kind`,
     params,
   );
   return {
     counts: Object.fromEntries(counts.rows.map((r) => [r.kind, r.n])),
     rows: rows.map((r) => ({
+      id: Number(r.id),
       source: r.source,
       originKey: r.origin_key,
       kind: r.kind,

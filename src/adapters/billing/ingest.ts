@@ -6,12 +6,12 @@
  *
  * Counts balance per page: received (rows the source read) = stored + excluded + quarantined + duplicates.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
 import { feedKey } from '../pbx/cursor';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
 import { toMicros } from '../../domain/money';
-import type { CdrFeed, CdrPage, CdrSource, QuarantinedCdr } from '../../ports/pbx';
+import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
 
@@ -64,7 +64,7 @@ export interface RunContext {
   packages: Map<string, LoadedPackage | null>;
 }
 
-export async function buildRunContext(deps: IngestDeps, source: CdrSource): Promise<RunContext> {
+export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 'name' | 'kind'>): Promise<RunContext> {
   const services = servicesOfSource(await deps.listServices(), source.name, source.kind);
   const packages = new Map<string, LoadedPackage | null>();
   for (const s of services) {
@@ -78,7 +78,7 @@ export async function readCursor(pool: Pool, source: string, feed: CdrFeed | und
   return rows[0]?.cursor ?? null;
 }
 
-interface QRow {
+export interface QRow {
   key: string;
   kind: 'malformed' | 'unassigned' | 'unrated';
   reason: string;
@@ -191,14 +191,24 @@ export async function ingestPages(
 
 async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
   const page = await source.fetchCdrs({ cursor: req.cursor, ...(req.feed ? { feed: req.feed } : {}), ...(req.limit ? { limit: req.limit } : {}) });
-  const n = page.records.length;
+  const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
+  const { cols, notBilled } = assignAndRate(ctx, page.records, q);
+  const { records: _r, quarantined: _q, ...rest } = page;
+  return { page: rest, cols, q, notBilled };
+}
+
+/**
+ * Assigns each call to its service and rates it with the service's package: columns ready for the INSERT, and the
+ * calls that cannot be (no service, no package, rating failed) appended to `q` with their reason.
+ */
+export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: unknown[][]; notBilled: number } {
+  const n = records.length;
   const o: string[] = [], s: string[] = [], c: string[] = [], d: string[] = [], ca: string[] = [], de: string[] = [];
   const e: string[] = [], k: string[] = [], st: string[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
-  const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
   let notBilled = 0;
   for (let i = 0; i < n; i++) {
-    const cdr = page.records[i]!;
+    const cdr = records[i]!;
     const a = ctx.map.assign(cdr);
     if (!a.ok) {
       q.push({ key: cdr.originId, kind: 'unassigned', reason: a.reason, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
@@ -242,9 +252,18 @@ async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: Cd
     fm.push(rated.fixed === null ? 0 : Number(toMicros(rated.fixed)));
     u.push(rated.unmatched);
   }
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u], notBilled };
+}
 
-  const { records: _r, quarantined: _q, ...rest } = page;
-  return { page: rest, cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u], q, notBilled };
+/** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */
+export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
+  if ((cols[0] as unknown[]).length === 0) return { stored: 0, cost: '0' };
+  const res = await db.query<{ n: number; cost: string }>({
+    name: 'voipbill_ingest_cdrs',
+    text: INSERT_CDRS,
+    values: [sourceName, runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))],
+  });
+  return { stored: res.rows[0]!.n, cost: res.rows[0]!.cost };
 }
 
 async function storePage(deps: IngestDeps, sourceName: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
@@ -254,13 +273,7 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
-    let stored = 0;
-    let cost = '0';
-    if (o.length > 0) {
-      const res = await client.query<{ n: number; cost: string }>({ name: 'voipbill_ingest_cdrs', text: INSERT_CDRS, values: [sourceName, req.runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))] });
-      stored = res.rows[0]!.n;
-      cost = res.rows[0]!.cost;
-    }
+    const { stored, cost } = await insertCdrColumns(client, sourceName, req.runId, cols);
     let quarantined = 0;
     if (q.length > 0) {
       const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [

@@ -8,6 +8,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { listQuarantine, serviceCdrs, serviceE164Check } from '../../adapters/billing/cdr-access';
+import { createPackageStore } from '../../adapters/billing/packages';
+import { requeueQuarantine } from '../../adapters/billing/requeue';
+import { createServiceRepository } from '../../adapters/services/service-repository';
 import { loadPackageFile } from '../../adapters/rating/rating-files';
 import { loadProductsFile } from '../../adapters/services/products-file';
 import { periodAt, recordJson, toCsv } from '../../domain/call-records';
@@ -16,21 +19,24 @@ import { UsageError, type CliCommand } from '../main';
 const USAGE = `usage: voipbill cdrs list --service <id> [--period YYYY-MM] [--json]
        voipbill cdrs export --service <id> [--period YYYY-MM] [--format csv|json] [--out <file>]
        voipbill cdrs quarantine [--source <server>] [--kind malformed|unassigned|unrated] [--limit N]
+       voipbill cdrs requeue --source <server> [--kind unassigned|unrated] [--id N ...] [--limit N] [--dry-run]
        voipbill cdrs e164-check --service <id> [--package <file.json>]
 
 list/export: the service's calls in one billing period (calendar month in BILLING_TIME_ZONE, default the current
-one) with totals: minutes, free minutes, billed amount. e164-check uses the service's package (from
+one) with totals: minutes, free minutes, billed amount. requeue rates the source's quarantined calls again with the
+services and packages of now (after adding the missing service or fixing its package): those that rate are stored
+and charged by the next billing run, the others stay with today's reason. e164-check uses the service's package (from
 VOIPBILL_PRODUCTS_FILE) unless --package is given. DATABASE_URL defaults to the embedded PostgreSQL of npm start.`;
 
 const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
 
 export const command: CliCommand = {
   name: 'cdrs',
-  summary: "list and export a service's CDRs, the quarantine, and the E.164 check",
+  summary: "list and export a service's CDRs, the quarantine (and requeue it), and the E.164 check",
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
-    if (!['list', 'export', 'quarantine', 'e164-check'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
+    if (!['list', 'export', 'quarantine', 'requeue', 'e164-check'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
     let values;
     try {
       values = parseArgs({
@@ -46,6 +52,8 @@ export const command: CliCommand = {
           kind: { type: 'string' },
           limit: { type: 'string' },
           package: { type: 'string' },
+          id: { type: 'string', multiple: true },
+          'dry-run': { type: 'boolean' },
         },
       }).values;
     } catch (e) {
@@ -53,7 +61,16 @@ export const command: CliCommand = {
     }
     const timeZone = io.env.BILLING_TIME_ZONE || 'UTC';
     const period = values.period ?? periodAt(io.now(), timeZone);
-    if (action !== 'quarantine' && !values.service) throw new UsageError(`${action} needs --service`);
+    if (action !== 'quarantine' && action !== 'requeue' && !values.service) throw new UsageError(`${action} needs --service`);
+    if (action === 'requeue' && !values.source) throw new UsageError('requeue needs --source <server>');
+    if (values.kind !== undefined && action === 'requeue' && values.kind !== 'unassigned' && values.kind !== 'unrated') {
+      throw new UsageError(`--kind ${JSON.stringify(values.kind)}: requeue takes unassigned or unrated (malformed records cannot be rated)`);
+    }
+    const ids = (values.id ?? []).map((text) => {
+      const n = Number(text);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--id ${JSON.stringify(text)} is not a quarantine row id`);
+      return n;
+    });
     if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
     const pool = new Pool({ connectionString: io.env.DATABASE_URL || EMBEDDED_URL, max: 2 });
     try {
@@ -62,6 +79,24 @@ export const command: CliCommand = {
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
         const q = await listQuarantine(pool, { ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
         io.stdout(`${JSON.stringify(q, null, 2)}\n`);
+        return 0;
+      }
+      if (action === 'requeue') {
+        const limit = values.limit !== undefined ? Number(values.limit) : undefined;
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive whole number');
+        const catalog = io.env.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(io.env.VOIPBILL_PRODUCTS_FILE) : undefined;
+        const services = createServiceRepository(pool);
+        const report = await requeueQuarantine(
+          { pool, packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list() },
+          {
+            source: values.source!,
+            ...(values.kind ? { kind: values.kind as 'unassigned' | 'unrated' } : {}),
+            ...(ids.length > 0 ? { ids } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+          },
+          { dryRun: values['dry-run'] === true },
+        );
+        io.stdout(`${JSON.stringify(report, null, 2)}\n`);
         return 0;
       }
       if (action === 'e164-check') {
