@@ -1,12 +1,15 @@
 import type { Pool, PoolClient } from 'pg';
 
-/** Runs `fn` in one transaction on one connection: committed if it returns, rolled back if it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (db: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction on one connection: committed if it returns, rolled back if it throws. `rollback`
+ * undoes it even when `fn` returns (dry runs that go through every statement and keep nothing).
+ */
+export async function withTransaction<T>(pool: Pool, fn: (db: PoolClient) => Promise<T>, options: { rollback?: boolean } = {}): Promise<T> {
   const db = await pool.connect();
   try {
     await db.query('BEGIN');
     const r = await fn(db);
-    await db.query('COMMIT');
+    await db.query(options.rollback ? 'ROLLBACK' : 'COMMIT');
     return r;
   } catch (err) {
     await db.query('ROLLBACK').catch(() => undefined);

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { withTransaction } from '../../db/transaction';
 import type { NormalizedCdr } from '../../ports/pbx';
 import { assignAndRate, buildRunContext, insertCdrColumns, type IngestDeps, type QRow } from './ingest';
 
@@ -42,20 +43,9 @@ const KINDS = ['unassigned', 'unrated'];
 export async function requeueQuarantine(deps: IngestDeps, filter: RequeueFilter, opts: { dryRun?: boolean } = {}): Promise<RequeueReport> {
   const runId = `requeue-${randomUUID()}`;
   const dryRun = opts.dryRun === true;
-  const db = await deps.pool.connect();
-  try {
-    await db.query('BEGIN');
-    const report = await requeueIn(db, deps, filter, runId);
-    report.dryRun = dryRun;
-    // A dry run goes through every statement, then undoes them: the report is exactly what a real run would do.
-    await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
-    return report;
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
+  // A dry run goes through every statement, then undoes them: the report is exactly what a real run would do.
+  const report = await withTransaction(deps.pool, (db) => requeueIn(db, deps, filter, runId), { rollback: dryRun });
+  return { ...report, dryRun };
 }
 
 /** A call as the ingest stored it in the quarantine; anything else (hand-made rows) is left where it is. */
