@@ -18,6 +18,7 @@ import { createPackageStore, type PackageStore } from '../src/adapters/billing/p
 import { postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { PbxResolver } from './lifecycle.activities';
+import { whileHeartbeating } from './heartbeat-ticker';
 
 export interface BillingActivityDeps {
   pool: Pool;
@@ -133,7 +134,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
     },
 
     /** Fetches, rates and stores up to `maxPages` pages after the stored cursor, heartbeating after each page. */
-    async ingestBatch(input: IngestBatchInput): Promise<IngestBatchResult> {
+    ingestBatch: (input: IngestBatchInput): Promise<IngestBatchResult> => whileHeartbeating(async () => {
       const source = sourceOf(input.source);
       const ctx = await contextFor(input.runId, source);
       const cursor = await readCursor(deps.pool, source.name, input.feed);
@@ -146,10 +147,10 @@ export function createBillingActivities(deps: BillingActivityDeps) {
         onPage: (p) => heartbeat({ stored: p.stored, cursor: p.nextCursor.length }),
       });
       return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
-    },
+    }),
 
     /** Settles unsettled calls into outbox charges, then posts every pending charge exactly once. */
-    async settleCharges(input: { runId: string; modes: BillingModeFilter[] }): Promise<{ prepared: number; zero: number; posted: number; failed: number; amountCents: string; serviceIds: string[] }> {
+    settleCharges: (input: { runId: string; modes: BillingModeFilter[] }): Promise<{ prepared: number; zero: number; posted: number; failed: number; amountCents: string; serviceIds: string[] }> => whileHeartbeating(async () => {
       const prepared = await prepareCharges({ pool: deps.pool, packages, timeZone, listServices: () => deps.services.list() }, input);
       const posted = await postPendingCharges(deps.pool, deps.charging, (key) => heartbeat({ key }), deps.whmcs);
       deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed });
@@ -160,13 +161,13 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       );
       const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort();
       return { prepared: prepared.prepared, zero: prepared.zero, ...posted, serviceIds };
-    },
+    }),
 
     /**
      * Asks each charged service's lifecycle workflow to re-read its balance; then (issue 9) sends every service
      * with calls in this run whose package has included minutes its usage of the current period.
      */
-    async signalChargedServices(input: { runId: string; serviceIds: string[] }): Promise<number> {
+    signalChargedServices: (input: { runId: string; serviceIds: string[] }): Promise<number> => whileHeartbeating(async () => {
       let n = 0;
       for (const id of input.serviceIds) {
         const record = await deps.services.get(id);
@@ -177,7 +178,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       }
       await signalUsage(input.runId, input.serviceIds);
       return n;
-    },
+    }),
 
   };
 }

@@ -19,6 +19,7 @@ import type { Logger } from '../src/log';
 import type { InspectRequest } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
 import { readStanding, type PbxResolver } from './lifecycle.activities';
+import { whileHeartbeating } from './heartbeat-ticker';
 
 export interface SweepDeps {
   pool: Pool;
@@ -100,7 +101,7 @@ async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string
 export function createSweepActivities(deps: SweepDeps) {
   const mirror = createLifecycleMirror(deps.pool);
   return {
-    async sweepServicesPage(input: SweepPageInput): Promise<SweepPageResult> {
+    sweepServicesPage: (input: SweepPageInput): Promise<SweepPageResult> => whileHeartbeating(async () => {
       const page = await deps.whmcs.listVoipClientsPage(input.cursor, input.pageSize ?? 250);
       const result: SweepPageResult = { nextCursor: page.nextCursor, clients: 0, services: 0, woken: 0, inspecting: 0, inspected: 0, problems: [] };
       const seen = new Set<number>();
@@ -147,6 +148,6 @@ export function createSweepActivities(deps: SweepDeps) {
       });
       if (result.problems.length > 0) deps.log.warn('sweep: problems', { problems: result.problems });
       return result;
-    },
+    }),
   };
 }

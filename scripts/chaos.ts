@@ -14,10 +14,9 @@
  *   CHAOS_CDRS (600)          calls, inserted into the FusionPBX double in batches over the run
  *   CHAOS_SEED (1)            seed of the scenario (calls, credits, kill moments, faults)
  *   CHAOS_DURATION_S          length of the chaos phase (default 6 s per kill, at least 20 s)
- *   CHAOS_QUIET_TIMEOUT_S     how long to wait for the system to settle afterwards (default 420: a billing activity
- *                             lost with a killed worker is retried after its heartbeat timeout, up to 5 minutes)
- *   CHAOS_SAFE_KILLS=1        kill only while no activity is running (the short version in `npm test`, which
- *                             cannot wait out heartbeat timeouts); default: any moment
+ *   CHAOS_QUIET_TIMEOUT_S     how long to wait for the system to settle afterwards (default 240: an activity lost
+ *                             with a killed worker is retried after its heartbeat or start-to-close timeout, ≤ 2 min)
+ *   CHAOS_SAFE_KILLS=1        kill only while no activity is running; default: any moment
  *   CHAOS_PG_RESTART=0        skip the PostgreSQL restart
  *   CHAOS_KEEP=1              keep the work folder (databases, servers file, worker log)
  *
@@ -96,7 +95,7 @@ function readOptions(): ChaosOptions {
     cdrs: intEnv('CHAOS_CDRS', 600, 1),
     seed: intEnv('CHAOS_SEED', 1),
     durationMs: intEnv('CHAOS_DURATION_S', Math.max(20, kills * 6), 1) * 1000,
-    quietTimeoutMs: intEnv('CHAOS_QUIET_TIMEOUT_S', 420, 1) * 1000,
+    quietTimeoutMs: intEnv('CHAOS_QUIET_TIMEOUT_S', 240, 1) * 1000,
     safeKills: process.env.CHAOS_SAFE_KILLS === '1',
     pgRestart: process.env.CHAOS_PG_RESTART !== '0',
     keep: process.env.CHAOS_KEEP === '1',

@@ -11,14 +11,16 @@ import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, 
 import type { Activities } from '../activities';
 import type { CdrFeed } from '../src/ports/pbx';
 
+// The activities heartbeat every 5 s while they run (activities/heartbeat-ticker.ts): a dead worker's activity is
+// retried on another within 30 s.
 const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes' },
 });
 const { settleCharges, signalChargedServices } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: ['WhmcsChargeInvalidError', 'WhmcsChargeConflictError'] },
 });
 

@@ -8,7 +8,8 @@ import type { Activities } from '../activities';
 
 const { sweepServicesPage } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
+  // The page heartbeats every 5 s while it runs (activities/heartbeat-ticker.ts).
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 

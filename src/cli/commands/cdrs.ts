@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '../../db/pool';
 import { listQuarantine, serviceCdrs, serviceE164Check } from '../../adapters/billing/cdr-access';
 import { createPackageStore } from '../../adapters/billing/packages';
 import { requeueQuarantine } from '../../adapters/billing/requeue';
@@ -72,7 +73,7 @@ export const command: CliCommand = {
       return n;
     });
     if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
-    const pool = new Pool({ connectionString: io.env.DATABASE_URL || EMBEDDED_URL, max: 2 });
+    const pool = createPool(io.env.DATABASE_URL || EMBEDDED_URL, { max: 2 });
     try {
       if (action === 'quarantine') {
         const limit = values.limit !== undefined ? Number(values.limit) : 100;

@@ -11,6 +11,7 @@ import { fetchFusionCdrs } from './cdr-fetch';
 import type { FusionPbxConfig } from './config';
 import { probeFusionSchema, type FusionSchema } from './schema-probe';
 import { inspectFusion, inspectManyFusion, suspendFusion, unsuspendFusion, type FusionSuspendContext } from './suspend';
+import { survivePostgresRestarts } from '../../../db/pool';
 
 /** Maps a node-postgres failure to what the admin must fix. */
 export function classifyPgError(server: string, err: unknown): PbxError {
@@ -51,8 +52,7 @@ export class FusionPbxAdapter implements PbxAdapter {
       statement_timeout: db.statementTimeoutMs,
       application_name: 'voipbill',
     });
-    // A dropped idle connection must not crash the process; the next query reconnects.
-    this.pool.on('error', () => undefined);
+    survivePostgresRestarts(this.pool);
   }
 
   get name(): string {
