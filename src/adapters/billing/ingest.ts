@@ -273,6 +273,10 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
+    // Safe without waiting for the WAL flush: the calls and the cursor commit together, so a commit lost in a crash
+    // loses both and the page is read again from the PBX; and every later synchronous commit (settlement, charges)
+    // flushes the WAL up to it first.
+    await client.query('SET LOCAL synchronous_commit = off');
     const { stored, cost } = await insertCdrColumns(client, sourceName, req.runId, cols);
     let quarantined = 0;
     if (q.length > 0) {
