@@ -133,24 +133,6 @@ export function exhausted(used: number, allowance: number): boolean {
   return allowance > 0 && used >= allowance;
 }
 
-/** What the lifecycle workflow keeps about the current period (part of LifecycleState, plain JSON). */
-export interface UsageState {
-  period: string;
-  periodStart: string;
-  periodEnd: string;
-  months: number;
-  usedSeconds: number;
-  allowanceSeconds: number;
-  mode: IncludedMinutesMode;
-  warnStages: number[];
-  /** Highest stage e-mailed this period (0 = none). */
-  warnedStage: number;
-  exhaustedNotified: boolean;
-  observedAt: string;
-  /** BILLING_TIME_ZONE of the report, for the next period's dates; absent in states from before it (UTC). */
-  timeZone?: string;
-}
-
 /** A billing run's figure for one service (the `usage` signal). */
 export interface UsageReport {
   period: string;
@@ -162,7 +144,15 @@ export interface UsageReport {
   mode: IncludedMinutesMode;
   warnStages: number[];
   observedAt: string;
+  /** BILLING_TIME_ZONE of the report, for the next period's dates; absent in states from before it (UTC). */
   timeZone?: string;
+}
+
+/** What the lifecycle workflow keeps about the current period (part of LifecycleState, plain JSON). */
+export interface UsageState extends UsageReport {
+  /** Highest stage e-mailed this period (0 = none). */
+  warnedStage: number;
+  exhaustedNotified: boolean;
 }
 
 /**
