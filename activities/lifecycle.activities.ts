@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
+import { ENDED_STATUSES } from '../src/domain/lifecycle/sweep';
 import type { Pool } from 'pg';
 import { formatCents } from '../src/domain/money';
 import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
@@ -51,10 +52,18 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
 
 const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
 
-/** The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields. */
-export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured'>, clientId: string): Promise<ClientStanding> {
+/**
+ * The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields, with whether
+ * the VoIP Suspended value is the one voipbill last wrote for this client (then it is a mirror, not an override).
+ */
+export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool'>, clientId: string): Promise<ClientStanding> {
   const id = Number(clientId);
-  const [client, unpaid] = await Promise.all([deps.whmcs.getClient(id), deps.whmcs.getUnpaidInvoices(id)]);
+  const [client, unpaid, written] = await Promise.all([
+    deps.whmcs.getClient(id),
+    deps.whmcs.getUnpaidInvoices(id),
+    deps.pool.query<{ value: Override }>('SELECT value FROM client_field_writes WHERE client_id = $1', [clientId]),
+  ]);
+  const ours = written.rows[0]?.value;
   return {
     credit: formatCents(client.creditCents),
     dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
@@ -62,6 +71,7 @@ export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | '
     hasVoipService: deps.hasVoipFieldConfigured ? client.voip.hasVoipService === true : true,
     manualSuspend: client.voip.manualVoipSuspend === true,
     voipSuspendedField: client.voip.voipSuspended,
+    ...(ours !== undefined ? { voipSuspendedFieldOurs: ours === client.voip.voipSuspended } : {}),
     observedAt: new Date().toISOString(),
     contact: { firstName: client.firstName, fullName: client.fullName, email: client.email },
     ...(client.voip.ccAuthOnFile !== null || client.voip.autoTopUpAmountCents !== null
@@ -99,11 +109,28 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       return standing;
     },
 
-    async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<void> {
-      const shown = input.value === 'yes' ? 'Yes' : input.value === 'no' ? 'No' : 'None';
-      await deps.whmcs.setVoipFields(Number(input.clientId), { voipSuspended: shown });
+    /**
+     * Writes the client's VoIP Suspended field: Yes while this or any other of the client's services is suspended
+     * (per the lifecycle mirror), else the value asked for. The value is recorded as voipbill's before WHMCS is
+     * called, so a read that sees it, landed or not, knows it for a mirror. Returns the value written.
+     */
+    async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<Override> {
+      // Ended services keep their last recorded state; they no longer count.
+      const others = await deps.pool.query<{ any: boolean | null }>(
+        `SELECT bool_or(m.suspended) AS any FROM lifecycle_mirror m LEFT JOIN services s USING (service_id)
+         WHERE m.config->>'clientId' = $1 AND NOT (coalesce(s.whmcs_status, 'Active') = ANY ($2))`,
+        [input.clientId, [...ENDED_STATUSES]],
+      );
+      const value: Override = input.value === 'yes' || others.rows[0]?.any === true ? 'yes' : input.value;
+      await deps.pool.query(
+        `INSERT INTO client_field_writes (client_id, value) VALUES ($1, $2)
+         ON CONFLICT (client_id) DO UPDATE SET value = EXCLUDED.value, written_at = now()`,
+        [input.clientId, value],
+      );
+      await deps.whmcs.setVoipFields(Number(input.clientId), { voipSuspended: value === 'yes' ? 'Yes' : value === 'no' ? 'No' : 'None' });
       const serviceId = callerServiceId();
-      if (serviceId) await mirror.recordSuspendedField(serviceId, input.value);
+      if (serviceId) await mirror.recordSuspendedField(serviceId, value);
+      return value;
     },
 
     /** Exactly one message per key: the key is claimed in PostgreSQL first; a claimed-but-unsent key is retried. */

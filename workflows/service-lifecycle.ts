@@ -28,7 +28,7 @@ import {
 import { foldUsage } from '../src/domain/usage/included-minutes';
 import { initialAutoTopUpState } from '../src/domain/lifecycle/auto-topup';
 import { awaitsRetry, nextReminderAt, RETRY_AFTER_FAILURE_MS, suspensionVerdict } from '../src/domain/lifecycle/rules';
-import { HANDLED_REQUESTS_LIMIT, type LifecycleState, type ServiceConfig } from '../src/domain/lifecycle/types';
+import { HANDLED_REQUESTS_LIMIT, type LifecycleState, type Override, type ServiceConfig } from '../src/domain/lifecycle/types';
 import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
 import {
   autoTopUpUpdate,
@@ -348,10 +348,14 @@ async function runStep(state: LifecycleState, step: Step): Promise<void> {
     }
     case 'mirror-field': {
       try {
-        await whmcs.setVoipSuspendedField({ clientId: state.config.clientId, value: step.value, idempotencyKey: key });
+        // The field is the client's: the activity may write Yes for another suspended service (older workers: void).
+        const written = (await whmcs.setVoipSuspendedField({ clientId: state.config.clientId, value: step.value, idempotencyKey: key })) as Override | undefined;
         state.suspendedFieldWritten = step.value;
         state.suspendedFieldPending = undefined;
-        if (state.standing) state.standing.voipSuspendedField = step.value;
+        if (state.standing) {
+          state.standing.voipSuspendedField = written ?? step.value;
+          if (written !== undefined) state.standing.voipSuspendedFieldOurs = true;
+        }
       } catch {
         // Applied or not, we cannot tell: remember it as ours, and the next plan writes it again.
         state.suspendedFieldPending = step.value;

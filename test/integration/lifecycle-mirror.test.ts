@@ -33,7 +33,7 @@ test('a signalled standing never replaces a newer one; a standing the workflow r
   await mirror.recordStanding('41', standing('7.00', '2026-11-25T10:00:01.000Z'), 'read');
   assert.equal((await mirror.load(['41'])).get('41')?.standingFingerprint, standingFingerprint(standing('7.00', 'x')));
   await mirror.recordSuspendedField('41', 'yes');
-  assert.equal((await mirror.load(['41'])).get('41')?.standingFingerprint, standingFingerprint({ ...standing('7.00', 'x'), voipSuspendedField: 'yes' }));
+  assert.equal((await mirror.load(['41'])).get('41')?.standingFingerprint, standingFingerprint({ ...standing('7.00', 'x'), voipSuspendedField: 'yes', voipSuspendedFieldOurs: true }));
 });
 
 test('suspension: replaced by a new suspension, extended by a drift repair, cleared by an unsuspension', async () => {

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { lifecycleWorkflowId } from '../../workflows/lifecycle-messages';
+import { lifecycleWorkflowId, suspendUpdate, unsuspendUpdate } from '../../workflows/lifecycle-messages';
 import type { ReconcileTotals } from '../../workflows/reconcile-services';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/lifecycle-messages';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 
 let env: LifecycleEnv;
 before(async () => {
@@ -22,6 +22,14 @@ after(async () => {
 const extensionEnabled = (ext: string) => env.extensionEnabled(ext);
 
 const setCredit = (clientId: number, credit: string) => env.setCredit(clientId, credit);
+
+async function eventually(what: string, ok: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 let sweeps = 0;
 async function sweep(input: { inspect: boolean; full?: boolean } = { inspect: true }): Promise<ReconcileTotals> {
@@ -106,6 +114,40 @@ describe('reconciliation sweep', () => {
     assert.ok(totals.woken >= 1);
     const st = await env.waitFor(s.record.serviceId, 'suspended once the PBX answers', (x) => x.status === 'suspended', 90_000);
     assert.equal(st.standing?.credit, '0.00');
+  });
+
+  test('two services of one client share the VoIP Suspended field: an admin suspending one never suspends the other', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '20.00', threshold: '' });
+    const a = await env.serviceRecord(clientId);
+    const b = await env.serviceRecord(clientId);
+    await env.start(a);
+    await env.start(b);
+    for (const r of [a, b]) await env.waitFor(r.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    const field = () => env.whmcs.state.clients.get(clientId)!.customFields.get(FIELD.suspended);
+    const handle = env.temporal.client.workflow.getHandle(lifecycleWorkflowId(a.serviceId));
+    await handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'shared-field-1', reason: 'porting in progress' }] });
+    await env.waitFor(a.serviceId, 'admin suspension mirrored', (st) => st.status === 'suspended' && st.suspendedFieldWritten === 'yes');
+    assert.equal(field(), 'Yes');
+
+    // B reads the client again (a billing run would ask it to): the Yes is voipbill's, not an admin's order.
+    await signalService(env.target, b, standingSignal, { refresh: true, source: 'test' });
+    const bState = await env.waitFor(b.serviceId, 'standing with the field', (st) => st.standing?.voipSuspendedField === 'yes');
+    assert.equal(bState.standing?.voipSuspendedFieldOurs, true);
+    assert.equal(bState.status, 'active');
+    assert.equal(await env.extensionEnabled(b.extensions[0]!), true);
+    assert.equal(field(), 'Yes', 'B, active, does not undo the Yes that A needs');
+    await sweep();
+    assert.equal((await env.state(b.serviceId)).status, 'active');
+
+    await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId: 'shared-field-2', reason: 'ported' }] });
+    await env.waitFor(a.serviceId, 'unsuspended', (st) => st.status === 'active');
+    await eventually('the field back to None once no service is suspended', () => field() === 'None');
+
+    // An admin's Yes in WHMCS is still an order for every service of the client.
+    env.whmcs.state.clients.get(clientId)!.customFields.set(FIELD.suspended, 'Yes');
+    await signalService(env.target, b, standingSignal, { refresh: true, source: 'test' });
+    const forced = await env.waitFor(b.serviceId, 'suspended by the field', (st) => st.status === 'suspended');
+    assert.equal(forced.suspension?.reason, 'override_field');
   });
 
   test('a step that failed for good is retried by the workflow itself, without any signal', { timeout: 120_000 }, async () => {

@@ -238,6 +238,15 @@ describe('planSteps: mirroring the VoIP Suspended field', () => {
     assert.deepEqual(planSteps(s, at(1)), [{ kind: 'mirror-field', value: 'yes' }]);
   });
 
+  test('a Yes voipbill wrote for another service of the client is left alone by an active service', () => {
+    const s = newState();
+    observe(s, { credit: '30', voipSuspendedField: 'yes', voipSuspendedFieldOurs: true }, T0);
+    assert.deepEqual(planSteps(s, T0), [], 'no suspension, and no None written over the other service’s Yes');
+    // Its own suspension still writes (the activity then writes the client's aggregate).
+    observe(s, { credit: '0', voipSuspendedField: 'yes', voipSuspendedFieldOurs: true }, at(1));
+    assert.ok(kinds(planSteps(s, at(1))).includes('mirror:yes'));
+  });
+
   test('an admin-set field is never overwritten', () => {
     const s = newState();
     observe(s, { credit: '30', voipSuspendedField: 'yes' }, T0);

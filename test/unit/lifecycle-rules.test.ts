@@ -93,6 +93,11 @@ describe('fieldOverride: the WHMCS VoIP Suspended field overrides only when an a
     assert.equal(fieldOverride(undefined, undefined), 'none');
     assert.equal(fieldOverride(undefined, 'yes'), 'none');
   });
+  test('a value voipbill wrote for another service of the client is never an override; one it did not write is', () => {
+    assert.equal(fieldOverride(standing({ voipSuspendedField: 'yes', voipSuspendedFieldOurs: true }), undefined), 'none');
+    assert.equal(fieldOverride(standing({ voipSuspendedField: 'yes', voipSuspendedFieldOurs: false }), undefined), 'yes');
+    assert.equal(fieldOverride(standing({ voipSuspendedField: 'no', voipSuspendedFieldOurs: false }), 'none'), 'no');
+  });
 });
 
 describe('suspensionVerdict precedence: admin override > VoIP Suspended field > admin hold > Manual VoIP Suspend > usage block > balance', () => {

@@ -60,7 +60,7 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
 
     async recordSuspendedField(serviceId, value) {
       await pool.query(
-        `UPDATE lifecycle_mirror SET standing = jsonb_set(standing, '{voipSuspendedField}', to_jsonb($2::text)), updated_at = now()
+        `UPDATE lifecycle_mirror SET standing = standing || jsonb_build_object('voipSuspendedField', $2::text, 'voipSuspendedFieldOurs', true), updated_at = now()
          WHERE service_id = $1 AND standing IS NOT NULL`,
         [serviceId, value],
       );

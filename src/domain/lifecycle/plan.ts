@@ -86,7 +86,10 @@ export function planSteps(state: LifecycleState, nowIso: string): Step[] {
   if (state.policy.mirrorSuspendedField && fieldOverride(state.standing, state.suspendedFieldWritten, state.suspendedFieldPending) === 'none') {
     // 'none', never 'no', when active: 'No' in that field means "keep active whatever the balance".
     const shown: Override = suspendedAfter ? 'yes' : 'none';
-    if ((state.suspendedFieldWritten ?? 'none') !== shown || (state.standing && state.standing.voipSuspendedField !== shown)) {
+    // A value voipbill wrote for the client stays unless this service's own state changed: the activity writes the
+    // client's aggregate (Yes while any of its services is suspended), so services never undo each other's value.
+    const fieldNeedsRepair = !!state.standing && state.standing.voipSuspendedField !== shown && state.standing.voipSuspendedFieldOurs !== true;
+    if ((state.suspendedFieldWritten ?? 'none') !== shown || fieldNeedsRepair) {
       steps.push({ kind: 'mirror-field', value: shown });
     }
   }

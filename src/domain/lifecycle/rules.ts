@@ -17,6 +17,8 @@ export type SuspensionVerdict =
  */
 export function fieldOverride(standing: ClientStanding | undefined, written: Override | undefined, pending?: Override): Override {
   const value = standing?.voipSuspendedField ?? 'none';
+  // Written by voipbill for another service of the same client (the field is per client): a mirror, not an order.
+  if (standing?.voipSuspendedFieldOurs === true) return 'none';
   // A write whose outcome is unknown (WHMCS timed out) may have landed: that value is ours too, never an override.
   return value === (written ?? 'none') || value === pending ? 'none' : value;
 }

@@ -28,6 +28,11 @@ export interface ClientStanding {
   hasVoipService: boolean;
   manualSuspend: boolean;
   voipSuspendedField: Override;
+  /**
+   * The field holds the value voipbill last wrote for this client (from any of its services' workflows): a mirror of
+   * the state, not an admin's override. Absent in standings read before voipbill kept that record.
+   */
+  voipSuspendedFieldOurs?: boolean;
   observedAt: string;
   contact?: { firstName: string; fullName: string; email: string };
   /** CC Auth on File, Date CC Auth Entered, Auto VoIP Top Amount (issue 9); absent when none is configured. */
