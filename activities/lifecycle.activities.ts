@@ -104,8 +104,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     async readClientStanding(clientId: string, config?: ServiceConfig): Promise<ClientStanding> {
       const standing = await readStanding(deps, clientId);
       const serviceId = config?.serviceId ?? callerServiceId();
-      if (serviceId) await mirror.recordStanding(serviceId, standing, 'read');
-      if (config) await mirror.recordConfig(config.serviceId, config);
+      if (serviceId) await mirror.recordStanding(serviceId, standing, 'read', config);
       return standing;
     },
 

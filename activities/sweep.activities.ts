@@ -74,7 +74,9 @@ async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string
     if (!t) continue;
     const { mode, ...target } = t;
     const server = mirror.config?.server ?? record.server;
-    byServer.set(server, [...(byServer.get(server) ?? []), { serviceId: record.serviceId, request: { target, mode } }]);
+    const batch = byServer.get(server) ?? [];
+    if (batch.length === 0) byServer.set(server, batch);
+    batch.push({ serviceId: record.serviceId, request: { target, mode } });
   }
   const observed = new Map<string, PbxObservation>();
   for (const [server, batch] of byServer) {

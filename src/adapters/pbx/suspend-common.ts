@@ -79,3 +79,26 @@ export async function inspectEach(
   await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, lane));
   return outcomes;
 }
+
+/**
+ * `inspectMany` for adapters that check each target first: targets refused by `check` get their error, the rest go
+ * to `batch` in one call, outcomes back in request order.
+ */
+export async function inspectChecked(
+  requests: InspectRequest[],
+  check: (request: InspectRequest) => void,
+  batch: (valid: InspectRequest[]) => Promise<InspectOutcome[]>,
+): Promise<InspectOutcome[]> {
+  const outcomes = new Array<InspectOutcome>(requests.length);
+  const valid: Array<{ at: number; request: InspectRequest }> = [];
+  requests.forEach((request, at) => {
+    try {
+      check(request);
+      valid.push({ at, request });
+    } catch (err) {
+      outcomes[at] = targetOutcome(err);
+    }
+  });
+  if (valid.length > 0) (await batch(valid.map((v) => v.request))).forEach((o, k) => (outcomes[valid[k]!.at] = o));
+  return outcomes;
+}

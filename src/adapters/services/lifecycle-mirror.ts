@@ -20,7 +20,7 @@ interface Row {
 export interface LifecycleMirrorRepository {
   load(serviceIds: string[]): Promise<Map<string, LifecycleMirror>>;
   /** `how`: `signalled` keeps a newer standing already recorded (the workflow ignores older ones); `read` replaces. */
-  recordStanding(serviceId: string, standing: ClientStanding, how: 'signalled' | 'read'): Promise<void>;
+  recordStanding(serviceId: string, standing: ClientStanding, how: 'signalled' | 'read', config?: ServiceConfig): Promise<void>;
   /** The workflow wrote the VoIP Suspended field and sets it in the standing it holds; so does the mirror. */
   recordSuspendedField(serviceId: string, value: Override): Promise<void>;
   recordConfig(serviceId: string, config: ServiceConfig): Promise<void>;
@@ -48,13 +48,13 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
       );
     },
 
-    async recordStanding(serviceId, standing, how) {
+    async recordStanding(serviceId, standing, how, config) {
       await pool.query(
-        `INSERT INTO lifecycle_mirror (service_id, standing, standing_observed_at) VALUES ($1, $2, $3)
+        `INSERT INTO lifecycle_mirror (service_id, standing, standing_observed_at, config) VALUES ($1, $2, $3, $5)
          ON CONFLICT (service_id) DO UPDATE SET standing = EXCLUDED.standing,
-           standing_observed_at = EXCLUDED.standing_observed_at, updated_at = now()
+           standing_observed_at = EXCLUDED.standing_observed_at, config = coalesce(EXCLUDED.config, lifecycle_mirror.config), updated_at = now()
          WHERE $4 OR lifecycle_mirror.standing_observed_at IS NULL OR lifecycle_mirror.standing_observed_at <= EXCLUDED.standing_observed_at`,
-        [serviceId, JSON.stringify(standing), standing.observedAt, how === 'read'],
+        [serviceId, JSON.stringify(standing), standing.observedAt, how === 'read', config ? JSON.stringify(config) : null],
       );
     },
 

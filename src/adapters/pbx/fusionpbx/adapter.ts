@@ -6,7 +6,7 @@ import type { Logger } from '../../../log';
 import { EventSocketClient } from '../event-socket/client';
 import { PbxAuthError, PbxConfigError, PbxError, PbxForbiddenError, PbxUnavailableError, errorText, isNetworkError } from '../errors';
 import { toCheck } from '../connection-check';
-import { checkTarget, targetOutcome } from '../suspend-common';
+import { checkTarget, inspectChecked, targetOutcome } from '../suspend-common';
 import { fetchFusionCdrs } from './cdr-fetch';
 import type { FusionPbxConfig } from './config';
 import { probeFusionSchema, type FusionSchema } from './schema-probe';
@@ -152,25 +152,19 @@ export class FusionPbxAdapter implements PbxAdapter {
     }
   }
 
-  async inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
-    const outcomes = new Array<InspectOutcome>(requests.length);
-    const valid: Array<{ at: number; request: InspectRequest }> = [];
-    requests.forEach((request, at) => {
-      try {
-        checkTarget(this.name, this.capabilities, request.target, request.mode);
-        valid.push({ at, request });
-      } catch (err) {
-        outcomes[at] = targetOutcome(err);
-      }
-    });
-    if (valid.length === 0) return outcomes;
-    try {
-      const results = await inspectManyFusion(await this.suspendContext(), valid.map((v) => v.request));
-      results.forEach((r, k) => (outcomes[valid[k]!.at] = 'error' in r ? targetOutcome(r.error) : r));
-    } catch (err) {
-      throw classifyPgError(this.name, err);
-    }
-    return outcomes;
+  inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
+    return inspectChecked(
+      requests,
+      (r) => checkTarget(this.name, this.capabilities, r.target, r.mode),
+      async (valid) => {
+        try {
+          const results = await inspectManyFusion(await this.suspendContext(), valid);
+          return results.map((r) => ('error' in r ? targetOutcome(r.error) : r));
+        } catch (err) {
+          throw classifyPgError(this.name, err);
+        }
+      },
+    );
   }
 
   async testConnection(): Promise<ConnectionReport> {

@@ -47,6 +47,12 @@ type Resolved = { mode: 'gateway'; rows: GatewayRow[]; missing: string[] } | { m
 
 const ENABLED = `coalesce(lower(cast(enabled AS text)) = 'true', false)`;
 
+function appendTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /** A target resolved to its rows, or the error that concerns that target alone. */
 type Resolution = Resolved | { error: PbxTargetNotFoundError };
 
@@ -74,7 +80,7 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
        FROM v_gateways WHERE domain_uuid = ANY ($1::uuid[]) ORDER BY gateway_uuid`,
       [gatewayDomains],
     );
-    for (const { domain, ...row } of rows) gateways.set(domain, [...(gateways.get(domain) ?? []), row]);
+    for (const { domain, ...row } of rows) appendTo(gateways, domain, row);
   }
 
   const pairs = requests.filter((r) => r.mode === 'extension' && domainOf(r)).flatMap((r) => (r.target.extensions ?? []).map((e) => [domainOf(r)!, e] as const));
@@ -88,7 +94,7 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
          ON t.domain_uuid = e.domain_uuid AND t.extension = e.extension`,
       [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     );
-    for (const { domain_uuid, ...row } of rows) extensions.set(domain_uuid, [...(extensions.get(domain_uuid) ?? []), row]);
+    for (const { domain_uuid, ...row } of rows) appendTo(extensions, domain_uuid, row);
   }
 
   return requests.map(({ target, mode }): Resolution => {

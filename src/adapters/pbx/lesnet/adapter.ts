@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import { toCheck } from '../connection-check';
 import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupportedError, timeoutText } from '../errors';
-import { checkTarget, targetOutcome } from '../suspend-common';
+import { checkTarget, inspectChecked } from '../suspend-common';
 import { downloadCdrFile, fetchLesnetCdrs, resolveUrl } from './cdr-fetch';
 import type { LesnetConfig } from './config';
 
@@ -60,22 +60,12 @@ export class LesnetAdapter implements PbxAdapter {
   }
 
   /** The delegate reads the batch in one go; targets this carrier refuses get their error. */
-  async inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
-    const outcomes = new Array<InspectOutcome>(requests.length);
-    const passed: Array<{ at: number; request: InspectRequest }> = [];
-    requests.forEach((request, at) => {
-      try {
-        this.via(request.target, request.mode);
-        passed.push({ at, request });
-      } catch (err) {
-        outcomes[at] = targetOutcome(err);
-      }
-    });
-    if (this.delegate && passed.length > 0) {
-      const results = await this.delegate.inspectMany(passed.map((p) => p.request));
-      passed.forEach((p, k) => (outcomes[p.at] = results[k]!));
-    }
-    return outcomes;
+  inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
+    return inspectChecked(
+      requests,
+      (r) => this.via(r.target, r.mode),
+      (valid) => this.via(valid[0]!.target, valid[0]!.mode).inspectMany(valid),
+    );
   }
 
   async testConnection(): Promise<ConnectionReport> {
