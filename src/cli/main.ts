@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
@@ -32,6 +33,15 @@ export interface CliCommand {
 /** Bad command-line arguments: the dispatcher prints the message and the command's usage, and exits 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** node:util `parseArgs`, its complaints (unknown option, missing value) turned into usage errors. */
+export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 const COMMANDS_DIR = join(__dirname, 'commands');

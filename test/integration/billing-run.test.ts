@@ -52,28 +52,7 @@ after(async () => {
 const services = () => createServiceRepository(env.db.pool);
 const T0 = Math.floor(Date.parse('2026-11-10T15:00:00Z') / 1000);
 
-async function extUuid(ext: string): Promise<string> {
-  const { rows } = await env.fusionDb.pool.query<{ id: string }>('SELECT extension_uuid::text AS id FROM v_extensions WHERE extension = $1', [ext]);
-  return rows[0]!.id;
-}
-
-async function outbound(ext: string, number: string, start: number, billsec: number, extra: Partial<FusionCdrRow> = {}): Promise<FusionCdrRow> {
-  return {
-    domainUuid: env.tenant.domainUuid,
-    domainName: TENANT,
-    extensionUuid: await extUuid(ext),
-    direction: 'outbound',
-    callerIdNumber: ext,
-    destinationNumber: number,
-    callerDestination: number,
-    startEpoch: start,
-    answerEpoch: billsec > 0 ? start + 5 : 0,
-    endEpoch: start + 5 + billsec,
-    billsec,
-    lastArg: `sofia/gateway/${env.tenant.gateways[0]!.uuid}/${number}`,
-    ...extra,
-  };
-}
+const outbound = (ext: string, number: string, start: number, billsec: number, extra: Partial<FusionCdrRow> = {}) => env.outboundCdr(ext, number, start, billsec, extra);
 
 async function newService(pkg: string, credit = '50.00', clientId?: number): Promise<ServiceRecord> {
   const cid = clientId ?? env.newClient({ credit, threshold: '' });

@@ -9,14 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insertCdrs, type FusionCdrRow } from '../../src/doubles/fusionpbx/seed';
+import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
 import { createServiceRepository } from '../../src/adapters/services/service-repository';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
 import { autoTopUpUpdate, configSignal, lifecycleWorkflowId, standingSignal, usageSignal } from '../../workflows/lifecycle-messages';
 import { zonedToUtc } from '../../src/domain/time-zone';
-import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 
 let env: LifecycleEnv;
@@ -57,27 +57,8 @@ const extensionEnabled = (ext: string) => env.extensionEnabled(ext);
 const setCredit = (clientId: number, credit: string) => env.setCredit(clientId, credit);
 const refresh = (record: ServiceRecord) => signalService(env.target, record, standingSignal, { refresh: true, source: 'test' });
 
-async function extUuid(ext: string): Promise<string> {
-  const { rows } = await env.fusionDb.pool.query<{ id: string }>('SELECT extension_uuid::text AS id FROM v_extensions WHERE extension = $1', [ext]);
-  return rows[0]!.id;
-}
-async function call(ext: string, number: string, billsec: number): Promise<FusionCdrRow> {
-  const start = Math.floor(Date.now() / 1000) - 3600 + Math.floor(Math.random() * 600);
-  return {
-    domainUuid: env.tenant.domainUuid,
-    domainName: TENANT,
-    extensionUuid: await extUuid(ext),
-    direction: 'outbound',
-    callerIdNumber: ext,
-    destinationNumber: number,
-    callerDestination: number,
-    startEpoch: start,
-    answerEpoch: start + 5,
-    endEpoch: start + 5 + billsec,
-    billsec,
-    lastArg: `sofia/gateway/${env.tenant.gateways[0]!.uuid}/${number}`,
-  };
-}
+/** An answered outbound call within the last hour (in the current included-minutes period). */
+const call = (ext: string, number: string, billsec: number) => env.outboundCdr(ext, number, Math.floor(Date.now() / 1000) - 3600 + Math.floor(Math.random() * 600), billsec);
 async function run(): Promise<BillingProgress> {
   return env.temporal.client.workflow.execute(billingRun, {
     taskQueue: env.taskQueue,

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/log';
 import { loadPbxRegistry } from '../../src/adapters/pbx/registry';
 import { parseProducts } from '../../src/adapters/services/products-file';
 import { testDeps } from './deps';
+import { runChildMain, serveUntilSigterm } from './child-worker';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -47,20 +48,11 @@ async function main(): Promise<void> {
     deps,
     workflowBundle: { codePath: required('CHAOS_WORKFLOW_BUNDLE') },
   });
-  const running = worker.run();
-  process.once('SIGTERM', () => worker.shutdown());
-  process.stdout.write('ready\n');
-  await running;
+  await serveUntilSigterm(worker);
   await pbx.close();
   await connection.close();
   await native.close();
   await pool.end();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`chaos-worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runChildMain('chaos-worker', main);

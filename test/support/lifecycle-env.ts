@@ -8,7 +8,7 @@ import { createVoipbillWorker } from '../../worker';
 import { fusionServerSchema } from '../../src/adapters/pbx/fusionpbx/config';
 import { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
-import { seedTenant, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
+import { seedTenant, type FusionCdrRow, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { createLogger } from '../../src/log';
@@ -50,6 +50,8 @@ export interface LifecycleEnv {
   waitFor(serviceId: string, what: string, ok: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
   /** Ground truth at the FusionPBX double: the extension's enabled flag in TENANT. */
   extensionEnabled(ext: string): Promise<boolean>;
+  /** A FusionPBX CDR row of an outbound call from an extension of TENANT through its gateway (answered after 5 s). */
+  outboundCdr(ext: string, number: string, startEpoch: number, billsec: number, extra?: Partial<FusionCdrRow>): Promise<FusionCdrRow>;
   /** An admin sets the client's credit in WHMCS (credit and debit entries; no hook, no signal). */
   setCredit(clientId: number, credit: string): Promise<void>;
   close(): Promise<void>;
@@ -219,6 +221,24 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
         [TENANT, ext],
       );
       return rows[0]!.on;
+    },
+    async outboundCdr(ext, number, start, billsec, extra = {}) {
+      const { rows } = await fusionDb.pool.query<{ id: string }>('SELECT extension_uuid::text AS id FROM v_extensions WHERE extension = $1', [ext]);
+      return {
+        domainUuid: tenant.domainUuid,
+        domainName: TENANT,
+        extensionUuid: rows[0]!.id,
+        direction: 'outbound',
+        callerIdNumber: ext,
+        destinationNumber: number,
+        callerDestination: number,
+        startEpoch: start,
+        answerEpoch: billsec > 0 ? start + 5 : 0,
+        endEpoch: start + 5 + billsec,
+        billsec,
+        lastArg: `sofia/gateway/${tenant.gateways[0]!.uuid}/${number}`,
+        ...extra,
+      };
     },
     async setCredit(clientId, credit) {
       const client = await gateway.getClient(clientId);

@@ -8,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createVoipbillWorker } from '../../worker';
 import { createPool } from '../../src/db/pool';
 import { testDeps } from './deps';
+import { runChildMain, serveUntilSigterm } from './child-worker';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -25,19 +26,10 @@ async function main(): Promise<void> {
   const native = await NativeConnection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const worker = await createVoipbillWorker({ connection: native, namespace: 'default', taskQueue, identity, deps: testDeps({ pool, client, taskQueue }) });
-  const running = worker.run();
-  process.once('SIGTERM', () => worker.shutdown());
-  process.stdout.write('ready\n');
-  await running;
+  await serveUntilSigterm(worker);
   await connection.close();
   await native.close();
   await pool.end();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`worker-process failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runChildMain('worker-process', main);

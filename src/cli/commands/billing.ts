@@ -2,9 +2,8 @@
  * `voipbill billing run|trigger|pause|unpause`: start a billing run now (optionally waiting with a progress bar),
  * or steer the billing Schedules (trigger now, pause, unpause).
  */
-import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 import { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run';
 
 const USAGE = `usage: voipbill billing run --source <server> [--source <server> ...] [--charge credit|invoice|none] [--wait]
@@ -30,17 +29,12 @@ export const command: CliCommand = {
   usage: USAGE,
   async run(args, io: CliIo) {
     const [action, ...rest] = args;
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: rest,
-        strict: true,
-        allowPositionals: true,
-        options: { source: { type: 'string', multiple: true }, charge: { type: 'string' }, wait: { type: 'boolean' }, reason: { type: 'string' } },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCliArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: true,
+      options: { source: { type: 'string', multiple: true }, charge: { type: 'string' }, wait: { type: 'boolean' }, reason: { type: 'string' } },
+    });
     const { values, positionals } = parsed;
     if (!['run', 'trigger', 'pause', 'unpause'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
     const connection = await Connection.connect({ address: io.env.TEMPORAL_ADDRESS || '127.0.0.1:7233', connectTimeout: 5000 });

@@ -5,7 +5,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Pool } from 'pg';
 import { createPool } from '../../db/pool';
 import { listQuarantine, serviceCdrs, serviceE164Check } from '../../adapters/billing/cdr-access';
@@ -15,7 +14,7 @@ import { createServiceRepository } from '../../adapters/services/service-reposit
 import { loadPackageFile } from '../../adapters/rating/rating-files';
 import { loadProductsFile } from '../../adapters/services/products-file';
 import { periodAt, recordJson, toCsv } from '../../domain/call-records';
-import { UsageError, type CliCommand } from '../main';
+import { parseCliArgs, UsageError, type CliCommand } from '../main';
 
 const USAGE = `usage: voipbill cdrs list --service <id> [--period YYYY-MM] [--json]
        voipbill cdrs export --service <id> [--period YYYY-MM] [--format csv|json] [--out <file>]
@@ -38,28 +37,23 @@ export const command: CliCommand = {
   async run(args, io) {
     const [action, ...rest] = args;
     if (!['list', 'export', 'quarantine', 'requeue', 'e164-check'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
-    let values;
-    try {
-      values = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          service: { type: 'string' },
-          period: { type: 'string' },
-          json: { type: 'boolean' },
-          format: { type: 'string' },
-          out: { type: 'string' },
-          source: { type: 'string' },
-          kind: { type: 'string' },
-          limit: { type: 'string' },
-          package: { type: 'string' },
-          id: { type: 'string', multiple: true },
-          'dry-run': { type: 'boolean' },
-        },
-      }).values;
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const values = parseCliArgs({
+      args: rest,
+      strict: true,
+      options: {
+        service: { type: 'string' },
+        period: { type: 'string' },
+        json: { type: 'boolean' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        source: { type: 'string' },
+        kind: { type: 'string' },
+        limit: { type: 'string' },
+        package: { type: 'string' },
+        id: { type: 'string', multiple: true },
+        'dry-run': { type: 'boolean' },
+      },
+    }).values;
     const timeZone = io.env.BILLING_TIME_ZONE || 'UTC';
     const period = values.period ?? periodAt(io.now(), timeZone);
     if (action !== 'quarantine' && action !== 'requeue' && !values.service) throw new UsageError(`${action} needs --service`);

@@ -2,11 +2,10 @@
  * `voipbill charges failed`: usage charges WHMCS rejected, with WHMCS's reason, so an admin can act on them (they
  * are never dropped). Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
  */
-import { parseArgs } from 'node:util';
 import { chargesRepository } from '../../adapters/whmcs/charges.repository';
 import { createPool } from '../../db/pool';
 import { formatCents } from '../../domain/money';
-import { UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 
 const USAGE = `usage: voipbill charges failed [--client <WHMCS client id>] [--limit <N>] [--json]
 
@@ -32,12 +31,7 @@ export const command: CliCommand = {
   async run(args, io) {
     const [action, ...rest] = args;
     if (action !== 'failed') throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
-    let values;
-    try {
-      ({ values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: { client: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values } = parseCliArgs({ args: rest, strict: true, allowPositionals: false, options: { client: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } });
     const clientId = positiveInt(values.client, 'client');
     const limit = positiveInt(values.limit, 'limit') ?? 100;
     const pool = createPool(databaseUrl(io), { max: 1 });

@@ -4,12 +4,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { callRecordsUrl } from '../../api/signed-links';
 import { isDecimalString } from '../../domain/money';
 import { readDemoState, type DemoStateFile } from '../../demo/state-file';
-import { UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 
 const USAGE = `usage: voipbill demo <action> [options]
 
@@ -26,11 +25,7 @@ function state(io: CliIo): DemoStateFile {
 }
 
 function options(rest: readonly string[], spec: Record<string, { type: 'string' }>) {
-  try {
-    return parseArgs({ args: [...rest], strict: true, allowPositionals: false, options: spec }).values as Record<string, string | undefined>;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCliArgs({ args: [...rest], strict: true, allowPositionals: false, options: spec }).values as Record<string, string | undefined>;
 }
 
 function clientOf(s: DemoStateFile, text: string | undefined) {

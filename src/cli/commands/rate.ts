@@ -3,10 +3,9 @@
  * that?". Loads the package and its deck exactly as billing does.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadRatingSetup } from '../../adapters/rating/rating-files';
 import { parseTimestamp, rate, type CallDirection, type Deck } from '../../domain/rating';
-import { UsageError, type CliCommand } from '../main';
+import { parseCliArgs, UsageError, type CliCommand } from '../main';
 
 const USAGE = `usage: voipbill rate --package <file.json> --direction outbound|inbound --number <number> --seconds <billsec>
                     [--at <ISO time>] [--voicemail] [--skip-bad-rows] [--compact]
@@ -35,26 +34,21 @@ export const command: CliCommand = {
   summary: 'rate one call against a package and explain the price',
   usage: USAGE,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        options: {
-          package: { type: 'string' },
-          direction: { type: 'string' },
-          number: { type: 'string' },
-          seconds: { type: 'string' },
-          at: { type: 'string' },
-          voicemail: { type: 'boolean' },
-          'skip-bad-rows': { type: 'boolean' },
-          compact: { type: 'boolean' },
-        },
-        allowPositionals: false,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCliArgs({
+      args: [...args],
+      options: {
+        package: { type: 'string' },
+        direction: { type: 'string' },
+        number: { type: 'string' },
+        seconds: { type: 'string' },
+        at: { type: 'string' },
+        voicemail: { type: 'boolean' },
+        'skip-bad-rows': { type: 'boolean' },
+        compact: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
     const v = parsed.values;
     const packagePath = resolve(io.cwd, required(v, 'package'));
     const direction = required(v, 'direction');

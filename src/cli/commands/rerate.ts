@@ -2,7 +2,6 @@
  * `voipbill rerate`: re-rate stored calls after a deck or package correction and post the net difference per
  * service as one adjusting charge (or refund to credit), exactly once. `--dry-run` shows the difference first.
  */
-import { parseArgs } from 'node:util';
 import { createPool } from '../../db/pool';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../log';
@@ -15,7 +14,7 @@ import { postPendingCharges } from '../../adapters/billing/settlement';
 import { createWhmcsGateway } from '../../adapters/whmcs';
 import { createWhmcsCharging } from '../../adapters/whmcs/charging';
 import { whmcsFieldIds } from '../../composition';
-import { UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 
 const USAGE = `usage: voipbill rerate (--service <id> | --package <name>) --from <date> --to <date> [--dry-run] [--json]
 
@@ -42,17 +41,12 @@ export const command: CliCommand = {
   summary: 're-rate stored calls after a deck/package correction and post the difference once',
   usage: USAGE,
   async run(args, io) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        strict: true,
-        allowPositionals: false,
-        options: { service: { type: 'string' }, package: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values } = parseCliArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: { service: { type: 'string' }, package: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    });
     if (!values.service === !values.package) throw new UsageError('give exactly one of --service and --package');
     const scope = {
       ...(values.service ? { serviceIds: [values.service] } : {}),

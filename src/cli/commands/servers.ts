@@ -3,12 +3,11 @@
  * what is wrong (unreachable, bad credentials, not allowed, misconfigured); `list` shows what is configured.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createLogger } from '../../log';
 import { PbxError } from '../../adapters/pbx/errors';
 import { loadPbxRegistry } from '../../adapters/pbx/registry';
 import type { ConnectionReport } from '../../ports/pbx';
-import { UsageError, type CliCommand } from '../main';
+import { parseCliArgs, UsageError, type CliCommand } from '../main';
 
 const USAGE = `usage: voipbill servers test [--file <servers.json>] [--server <name>]... [--json]
        voipbill servers list [--file <servers.json>] [--json]
@@ -41,17 +40,12 @@ export const command: CliCommand = {
   summary: 'list the PBX/carrier servers, or test their connections',
   usage: USAGE,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        options: { file: { type: 'string' }, server: { type: 'string', multiple: true }, json: { type: 'boolean' } },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCliArgs({
+      args: [...args],
+      options: { file: { type: 'string' }, server: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
     const [sub, ...extra] = parsed.positionals;
     if (sub !== 'test' && sub !== 'list') throw new UsageError(sub === undefined ? 'say "test" or "list"' : `unknown subcommand ${JSON.stringify(sub)}`);
     if (extra.length) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);

@@ -2,14 +2,13 @@
  * `voipbill service status|suspend|unsuspend|override|list`: the admin's handle on service workflows, built on the
  * same updates and queries an admin can send with the `temporal` CLI (see README, Operations).
  */
-import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
 import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
 import { usageStageLabel } from '../../domain/usage/included-minutes';
 import type { LifecycleState } from '../../domain/lifecycle/types';
-import { UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 
 const USAGE = `usage: voipbill service status <serviceId>
        voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
@@ -73,25 +72,20 @@ export const command: CliCommand = {
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          reason: { type: 'string' },
-          mode: { type: 'string' },
-          'request-id': { type: 'string' },
-          state: { type: 'string' },
-          client: { type: 'string' },
-          stuck: { type: 'string' },
-          'suspended-days': { type: 'string' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCliArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        reason: { type: 'string' },
+        mode: { type: 'string' },
+        'request-id': { type: 'string' },
+        state: { type: 'string' },
+        client: { type: 'string' },
+        stuck: { type: 'string' },
+        'suspended-days': { type: 'string' },
+      },
+    });
     const { values: v, positionals } = parsed;
     const requestId = v['request-id'] ?? `cli-${action}-${io.now()}`;
     const serviceId = positionals[0];
