@@ -10,21 +10,11 @@ import {
 } from '../../src/domain/lifecycle/admin';
 import { applySuspended, planSteps } from '../../src/domain/lifecycle/plan';
 import type { ClientStanding, LifecycleState, Override, ServiceConfig, SuspendReason } from '../../src/domain/lifecycle/types';
+import { clientStanding } from '../support/standing';
 
 const T0 = '2026-03-01T00:00:00.000Z';
 
-function standing(over: Partial<ClientStanding> = {}): ClientStanding {
-  return {
-    credit: '20',
-    dueInvoicesBalance: '0',
-    lowBalanceThreshold: '5',
-    hasVoipService: true,
-    manualSuspend: false,
-    voipSuspendedField: 'none',
-    observedAt: T0,
-    ...over,
-  };
-}
+const standing = clientStanding;
 
 function active(over: Partial<LifecycleState> = {}, config: Partial<ServiceConfig> = {}): LifecycleState {
   const s = initialLifecycleState({ serviceId: '101', clientId: '7', suspendMode: 'gateway', extensions: ['201'], ...config }, defaultLifecyclePolicy());

@@ -16,6 +16,7 @@ import {
   type Step,
 } from '../../src/domain/lifecycle/plan';
 import { HISTORY_LIMIT, type ClientStanding, type DisabledItem, type LifecyclePolicy, type LifecycleState, type Override } from '../../src/domain/lifecycle/types';
+import { clientStanding } from '../support/standing';
 
 const T0 = '2026-03-01T00:00:00.000Z';
 const at = (h: number): string => new Date(Date.parse(T0) + h * 3_600_000).toISOString();
@@ -27,18 +28,7 @@ function newState(policy: Partial<LifecyclePolicy> = {}, config: { suspendMode?:
   );
 }
 
-function standing(over: Partial<ClientStanding> = {}): ClientStanding {
-  return {
-    credit: '20',
-    dueInvoicesBalance: '0',
-    lowBalanceThreshold: '5',
-    hasVoipService: true,
-    manualSuspend: false,
-    voipSuspendedField: 'none',
-    observedAt: T0,
-    ...over,
-  };
-}
+const standing = clientStanding;
 
 /** What the PBX adapter reports as disabled, per mode. */
 function disabledFor(state: LifecycleState, mode: 'gateway' | 'extension'): DisabledItem[] {
