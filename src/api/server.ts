@@ -210,7 +210,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       await route.handler(req, res, body, url);
     } catch (err) {
       log.error('api request failed', { method: req.method, path: url.pathname.slice(0, 200), error: err });
-      if (res.headersSent) res.end();
+      // After the first byte a 500 cannot be sent; closing the connection at least keeps a cut-off answer from
+      // looking complete.
+      if (res.headersSent) res.destroy();
       else refuse(req, res, 500, { error: 'internal error' });
     }
   }
