@@ -48,9 +48,11 @@ export const configSchema = z.object({
   EMBEDDED_PG_PORT: port.default(54329).describe('Port of the embedded PostgreSQL.'),
   TEMPORAL_PORT: port.default(7233).describe('Port of the embedded Temporal frontend.'),
   TEMPORAL_UI_PORT: port.default(8233).describe('Port of the embedded Temporal Web UI.'),
-  TEMPORAL_METRICS_PORT: port.optional().describe("Port (on API_HOST) of the Temporal SDK's own Prometheus metrics (worker polls, task latencies, slots). Unset: off."),
+  TEMPORAL_METRICS_PORT: port.optional().describe("Port (on ADMIN_API_HOST) of the Temporal SDK's own Prometheus metrics (worker polls, task latencies, slots). Unset: off."),
   API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP API listens on.'),
   API_PORT: port.default(8080).describe('Port of the HTTP API (health, webhooks, call records).'),
+  ADMIN_API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface of the admin listener (/metrics, /admin/*, /health). Keep it on loopback or a private network.'),
+  ADMIN_API_PORT: port.default(8090).describe('Port of the admin listener (/metrics, /admin/cdrs, /admin/quarantine, /health); must differ from API_PORT.'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest log level written.'),
   BILLING_TIME_ZONE: ianaTimeZone.default('UTC').describe('IANA time zone of the billing schedules, billing days and months, and included-minutes periods (WHMCS dates are local midnights here).'),
   BILLING_REALTIME_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15).describe('How often real-time billing fetches, rates and charges each CDR source.'),
@@ -167,6 +169,7 @@ export function configProblems(config: Config): string[] {
     problems.push('WHMCS_IDENTIFIER and WHMCS_SECRET: required when WHMCS_URL is set');
   }
   if (config.NOTIFY_CHANNEL === 'smtp' && !config.SMTP_URL) problems.push('SMTP_URL: required when NOTIFY_CHANNEL=smtp');
+  if (config.ADMIN_API_PORT === config.API_PORT) problems.push('ADMIN_API_PORT: must differ from API_PORT (the admin listener is separate from the public one)');
   return problems;
 }
 

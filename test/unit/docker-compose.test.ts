@@ -52,3 +52,14 @@ test('the API publishes the port it listens on, on all interfaces', () => {
   assert.equal(config.RUN_WORKER, false);
   assert.equal(loadConfig(services['voipbill-worker']!.environment).RUN_API, false);
 });
+
+test('the admin listener (/metrics, /admin/*) is published on the host loopback only', () => {
+  const api = services['voipbill-api']!;
+  const config = loadConfig(api.environment);
+  const published = (api.ports ?? []).filter((p) => p.endsWith(`:${config.ADMIN_API_PORT}`));
+  assert.deepEqual(published, [`127.0.0.1:${config.ADMIN_API_PORT}:${config.ADMIN_API_PORT}`]);
+  assert.notEqual(config.ADMIN_API_PORT, config.API_PORT);
+  for (const [name, service] of Object.entries(services)) {
+    if (name !== 'voipbill-api') assert.ok(!(service.ports ?? []).some((p) => p.endsWith(`:${config.ADMIN_API_PORT}`)), `${name} publishes the admin port`);
+  }
+});
