@@ -5,6 +5,7 @@
  * never loses the difference, every real change posts its own adjustment, and money never taken is never refunded.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,7 @@ let charging: WhmcsCharging;
 const dir = mkdtempSync(join(tmpdir(), 'rerate-pkg-'));
 const T0 = Date.parse('2026-11-10T15:00:00.000Z');
 const ALL: Pick<RerateScope, 'from' | 'to'> = { from: '2026-01-01T00:00:00.000Z', to: '2027-01-01T00:00:00.000Z' };
+const TZ = 'America/Toronto';
 
 before(async () => {
   db = await createTestDatabase();
@@ -459,6 +461,28 @@ test('a re-rate that changes the rule but not the price stores the rule: settlem
   assert.equal(credit(svc), 5000n - 5n);
   const row = await db.pool.query<{ rule: string }>('SELECT rule FROM cdrs WHERE service_id = $1', [svc.serviceId]);
   assert.equal(row.rows[0]!.rule, 'special:mb');
+});
+
+test('`voipbill rerate --from/--to` dates are midnights in BILLING_TIME_ZONE, like billing periods', { timeout: 60_000 }, async () => {
+  const pkg = writePackage('cli', simple('0.05'));
+  const svc = await newService(pkg, '50.00');
+  // 22:00 on 31 October in Toronto: not a November call there.
+  await ingest(svc.tenant!, [
+    { ...outbound('12045550100', 0, 60), startedAt: '2026-11-01T02:00:00.000Z' },
+    { ...outbound('12045550101', 0, 60), startedAt: '2026-11-15T12:00:00.000Z' },
+  ]);
+  writePackage('cli', simple('0.08'));
+  const out = await new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
+    execFile(
+      join(__dirname, '../../bin/voipbill'),
+      ['rerate', '--service', svc.serviceId, '--from', '2026-11-01', '--to', '2026-12-01', '--dry-run', '--json'],
+      { encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.url, BILLING_TIME_ZONE: TZ } },
+      (err, stdout, stderr) => ok({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const report = JSON.parse(out.stdout) as { calls: number; changed: number };
+  assert.deepEqual({ calls: report.calls, changed: report.changed }, { calls: 1, changed: 1 });
 });
 
 test('a call whose start has no zone is quarantined with the field named, not stored at a guessed instant', { timeout: 60_000 }, async () => {
