@@ -15,7 +15,8 @@ const optionalUrl = (protocols: string[]) =>
     .refine((v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)), {
       message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
     });
-const fieldId = z.coerce.number().int().positive().optional();
+// Blank counts as unset, so a compose file can pass `${WHMCS_FIELD_X:-}` through when the site does not use a field.
+const fieldId = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().positive().optional());
 /** An IANA time zone name, checked against the runtime's time-zone database. */
 export const ianaTimeZone = z.string().refine(
   (tz) => {
@@ -119,6 +120,11 @@ export const configSchema = z.object({
   VOIPBILL_DEMO: z.enum(['auto', 'on', 'off']).default('auto').describe('Run against the built-in doubles (fake WHMCS, FusionPBX, Vodia, SMTP catcher) with seeded clients and generated calls. auto = on when WHMCS_URL and VOIPBILL_SERVERS_FILE are unset.'),
   RUN_WORKER: bool.default(true).describe('Run the Temporal worker in this process (`false` for an API-only process).'),
   RUN_API: bool.default(true).describe('Run the HTTP API in this process (`false` for a worker-only process).'),
+  RUN_SCHEDULES: bool
+    .default(true)
+    .describe(
+      'Create or update the Temporal Schedules (billing, reconciliation) at start from this process\'s settings. `npm start` keeps the default; where several processes share a namespace, let exactly one do it (docker-compose.yml: the API) so processes with different settings never fight over them.',
+    ),
 });
 
 export type Config = z.output<typeof configSchema>;
