@@ -102,6 +102,19 @@ describe('standing reads obey what an admin set, not what the client set', () =>
     assert.equal(s.fieldWarnings?.length, 2);
   });
 
+  test('an API role without GetActivityLog: the fields are obeyed as they are, and the read says it cannot check', async () => {
+    const client = env.newClient();
+    await clientArea(client, { [FIELD.suspended]: 'No' });
+    env.whmcs.settings.permissions = ['GetClientsDetails', 'GetInvoices', 'GetInvoice'];
+    try {
+      const s = await standingOf(client);
+      assert.equal(s.voipSuspendedField, 'no');
+      assert.match(s.fieldWarnings?.[0] ?? '', /the WHMCS activity log cannot be read \(WHMCS API role does not allow GetActivityLog.*Allow GetActivityLog in the API role/);
+    } finally {
+      env.whmcs.settings.permissions = null;
+    }
+  });
+
   test('a read racing the ClientEdit hook (WHMCS logs the change after the hook) still sees the client\'s change', async () => {
     const client = env.newClient();
     await standingOf(client);
