@@ -105,18 +105,23 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
     const metrics = createMetrics();
     stops.push({ name: 'adapters', stop: built.close });
-    const schedules = await ensureSchedules(client, {
-      timeZone: config.BILLING_TIME_ZONE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
-      reconcileFullTime: config.RECONCILE_FULL_TIME,
-      // Every configured CDR source gets its billing schedule; none without a servers file.
-      ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
-      realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
-      autobillTime: config.BILLING_AUTOBILL_TIME,
-      lesnetTime: config.BILLING_LESNET_TIME,
-    });
-    log.info('schedules', schedules);
+    // Schedules are shared by every process of the namespace: only the one process configured to manage them writes
+    // them, so two processes with different settings (time zone, intervals, servers) never overwrite each other.
+    const schedules = config.RUN_SCHEDULES
+      ? await ensureSchedules(client, {
+          timeZone: config.BILLING_TIME_ZONE,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
+          reconcileFullTime: config.RECONCILE_FULL_TIME,
+          // Every configured CDR source gets its billing schedule; none without a servers file.
+          ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
+          realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
+          autobillTime: config.BILLING_AUTOBILL_TIME,
+          lesnetTime: config.BILLING_LESNET_TIME,
+        })
+      : undefined;
+    if (schedules) log.info('schedules', schedules);
+    else log.info('schedules left as they are: another process manages them (RUN_SCHEDULES=false)');
 
     if (config.RUN_WORKER) {
       const native = await NativeConnection.connect({ address: temporalAddress });
