@@ -110,7 +110,7 @@ describe('credit mode (real-time billing)', () => {
       const req = request(client, 'credit', [500n]);
       const rec = await charging.postCharge(req);
       assert.equal(rec.status, 'failed');
-      assert.equal(rec.failureReason, 'AddCredit: Amount exceeds customer credit balance');
+      assert.equal(rec.failureReason, 'AddCredit: Insufficient Credit Balance');
       const failed = await charging.listFailedCharges({ clientId: client });
       assert.deepEqual(failed.map((f) => f.chargeId), [rec.chargeId]);
       assert.equal((await charging.postCharge(req)).status, 'failed', 'not re-posted');

@@ -33,7 +33,7 @@ test('voipbill charges failed lists rejected charges with WHMCS reason', async (
   const text = io();
   assert.equal(await command.run(['failed', '--client', String(client)], text), 0);
   assert.equal(text.out.length, 1);
-  assert.match(text.out[0]!, new RegExp(`${rec.chargeId}  client ${client}  credit  2\\.50  AddCredit: Amount exceeds customer credit balance`));
+  assert.match(text.out[0]!, new RegExp(`${rec.chargeId}  client ${client}  credit  2\\.50  AddCredit: Insufficient Credit Balance`));
   const json = io();
   assert.equal(await command.run(['failed', '--json'], json), 0);
   const parsed = JSON.parse(json.out.join('')) as Array<{ chargeId: string; amount: string }>;

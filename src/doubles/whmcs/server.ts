@@ -79,7 +79,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     allowedIps: options.allowedIps ?? null,
     permissions: options.permissions ?? null,
     authFailureStatus: options.authFailureStatus ?? 403,
-    quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: true, businessErrorStatus: 200, ...options.quirks },
+    quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
   };
   const faults = new FaultQueue();
