@@ -236,13 +236,18 @@ export interface PostedCharges {
   serviceIds: string[];
 }
 
-/** Posts every pending outbox charge through WhmcsCharging (exactly once by key). */
+/**
+ * Posts every pending outbox charge and refund through WhmcsCharging, exactly once by key: its ledger row is
+ * committed before WHMCS is called and posting holds a lock per charge, so concurrent settlers (overlapping runs, the
+ * `rerate` command) never post one twice. Refunds (negative amounts) go back to the client's credit.
+ */
 export async function postPendingCharges(
   pool: Pool,
   charging: WhmcsCharging,
   onEach: (key: string) => void = () => undefined,
-  whmcs?: Pick<WhmcsGateway, 'getCredits' | 'addCredit'>,
+  whmcs?: Pick<WhmcsGateway, 'getClient'>,
 ): Promise<PostedCharges> {
+  void whmcs;
   const { rows } = await pool.query<{ charge_key: string; client_id: string; service_ids: string[]; mode: 'credit' | 'invoice'; amount_cents: string; description: string; lines: Array<{ description: string; amount: string }> }>(
     `SELECT charge_key, client_id, service_ids, mode, amount_cents::text, description, lines FROM billing_charges WHERE status = 'pending' ORDER BY created_at, charge_key`,
   );
@@ -250,25 +255,12 @@ export async function postPendingCharges(
   let total = 0n;
   const services = new Set<string>();
   for (const row of rows) {
-    const amount = BigInt(row.amount_cents);
-    if (amount < 0n) {
-      // A refund (re-rating lowered a price): back to the client's credit, once — the tag in the credit log is the key.
-      if (!whmcs) continue;
-      const clientId = Number(row.client_id);
-      const tag = `[voipbill ${row.charge_key}]`;
-      const seen = (await whmcs.getCredits(clientId)).some((c) => c.description.includes(tag));
-      if (!seen) await whmcs.addCredit({ clientId, amountCents: -amount, description: `${row.description} ${tag}` });
-      await pool.query(`UPDATE billing_charges SET status = 'posted', posted_at = now() WHERE charge_key = $1`, [row.charge_key]);
-      out.posted++;
-      total += amount;
-      for (const s of row.service_ids) services.add(s);
-      onEach(row.charge_key);
-      continue;
-    }
+    const refund = BigInt(row.amount_cents) < 0n;
     const record: ChargeRecord = await charging.postCharge({
       chargeKey: row.charge_key,
       clientId: Number(row.client_id),
-      mode: row.mode,
+      // Whatever the package's mode, a refund goes back to credit.
+      mode: refund ? 'credit' : row.mode,
       description: row.description,
       lines: row.lines.map((l) => ({
         description: l.description,

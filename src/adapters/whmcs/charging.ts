@@ -1,7 +1,8 @@
 /**
  * Exactly-once usage charging in two modes (per package): `credit` deducts from WHMCS credit (AddCredit remove, for
  * real-time billing); `invoice` raises an invoice with line items and pays it from credit (CreateInvoice
- * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance).
+ * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance). A refund (negative amount,
+ * from re-rating) goes back to the client's credit (AddCredit add) through the same protocol.
  *
  * WHMCS has no idempotency keys, so the charge ID (derived from the caller's business key) is committed to
  * PostgreSQL first and written into the credit description or invoice notes; any attempt after the first looks for
@@ -30,7 +31,7 @@ export class WhmcsChargeConflictError extends Error {
   override readonly name = 'WhmcsChargeConflictError';
 }
 
-/** Thrown when a charge request is malformed (empty key, no lines, non-positive total). Not retryable. */
+/** Thrown when a charge request is malformed (empty key, no lines, zero total, mixed signs). Not retryable. */
 export class WhmcsChargeInvalidError extends Error {
   override readonly name = 'WhmcsChargeInvalidError';
 }
@@ -41,8 +42,12 @@ function validate(req: ChargeRequest): bigint {
   if (!req.description.trim()) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: description is empty`);
   if (req.lines.length === 0) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: no lines`);
   const total = req.lines.reduce((sum, l) => sum + l.amountCents, 0n);
-  if (total <= 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total ${formatCents(total)} must be positive`);
+  if (total === 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total is 0.00`);
   if (req.mode !== 'credit' && req.mode !== 'invoice') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: unknown mode ${String(req.mode)}`);
+  // A line of the other sign would be a negative invoice line, or a charge hidden inside a refund.
+  const odd = req.lines.find((l) => (total > 0n ? l.amountCents < 0n : l.amountCents > 0n));
+  if (odd) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: line "${odd.description}" is ${formatCents(odd.amountCents)} in a ${total > 0n ? 'charge' : 'refund'} of ${formatCents(total)}`);
+  if (total < 0n && req.mode !== 'credit') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: a refund goes back to credit, not onto an invoice`);
   return total;
 }
 
@@ -56,7 +61,9 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
   async function findInWhmcs(row: ChargeRecord): Promise<{ whmcsRef: string | null; invoiceId?: number } | null> {
     const tag = chargeTag(row.chargeId);
     if (row.mode === 'credit') {
-      const hits = (await whmcs.getCredits(row.clientId)).filter((c) => c.description.includes(tag));
+      // Refunds were once tagged with their charge key, without a ledger row: such a refund is found by that tag too.
+      const legacy = row.amountCents < 0n ? `[voipbill ${row.chargeKey}]` : null;
+      const hits = (await whmcs.getCredits(row.clientId)).filter((c) => c.description.includes(tag) || (legacy !== null && c.description.includes(legacy)));
       if (hits.length > 1) log.error('charge found more than once in the WHMCS credit log', { chargeId: row.chargeId, count: hits.length });
       return hits[0] ? { whmcsRef: `credit:${hits[0].id}` } : null;
     }
@@ -79,7 +86,8 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
   async function apply(row: ChargeRecord) {
     const tag = chargeTag(row.chargeId);
     if (row.mode === 'credit') {
-      const r = await whmcs.removeCredit({ clientId: row.clientId, amountCents: row.amountCents, description: `${row.description} ${tag}` });
+      const entry = { clientId: row.clientId, description: `${row.description} ${tag}` };
+      const r = row.amountCents > 0n ? await whmcs.removeCredit({ ...entry, amountCents: row.amountCents }) : await whmcs.addCredit({ ...entry, amountCents: -row.amountCents });
       return { whmcsRef: null, newCreditCents: r.newBalanceCents };
     }
     const { invoiceId } = await whmcs.createInvoice({
@@ -104,7 +112,8 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
         );
       }
       if (row.status !== 'pending') return row;
-      if (!fresh || row.attempts > 0) {
+      // A fresh row was never sent; a refund is looked for anyway, as one posted under its legacy tag has no row.
+      if (!fresh || row.attempts > 0 || row.amountCents < 0n) {
         const found = await findInWhmcs(row);
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
@@ -114,7 +123,7 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
       row = await repo.markAttempt(q, chargeId);
       try {
         const posted = await repo.markPosted(q, chargeId, await apply(row));
-        log.info('charge posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
+        log.info(row.amountCents > 0n ? 'charge posted to WHMCS' : 'refund posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
         return posted;
       } catch (err) {
         if (err instanceof WhmcsBusinessError || err instanceof WhmcsNotFoundError) {

@@ -153,6 +153,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       out = { result: 'error', message: err.message };
     }
     if (fault?.kind === 'timeout-after-apply') return hold(req, res, fault.delayMs ?? 60_000);
+    if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.delayMs ?? 1_000));
     send(res, status, out);
   }
 
