@@ -53,20 +53,25 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
 const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
 
 /**
- * The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields, with whether
+ * The client's standing as the lifecycle rules need it: credit, what is due (invoices, and usage charges waiting for
+ * credit in voipbill's ledger), and the ictVoIP fields, with whether
  * the VoIP Suspended value is the one voipbill last wrote for this client (then it is a mirror, not an override).
  */
 export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool'>, clientId: string): Promise<ClientStanding> {
   const id = Number(clientId);
-  const [client, unpaid, written] = await Promise.all([
+  const [client, unpaid, written, usage] = await Promise.all([
     deps.whmcs.getClient(id),
     deps.whmcs.getUnpaidInvoices(id),
     deps.pool.query<{ value: Override }>('SELECT value FROM client_field_writes WHERE client_id = $1', [clientId]),
+    deps.pool.query<{ cents: string }>(`SELECT coalesce(sum(amount_cents), 0)::text AS cents FROM billing_charges WHERE client_id = $1 AND status = 'awaiting_credit'`, [clientId]),
   ]);
   const ours = written.rows[0]?.value;
+  const unpaidUsage = BigInt(usage.rows[0]!.cents);
   return {
     credit: formatCents(client.creditCents),
     dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
+    // Only when there is some: a standing without it reads (and fingerprints) as before.
+    ...(unpaidUsage > 0n ? { unpaidUsage: formatCents(unpaidUsage) } : {}),
     lowBalanceThreshold: client.voip.lowBalanceThresholdCents === null ? null : formatCents(client.voip.lowBalanceThresholdCents),
     hasVoipService: deps.hasVoipFieldConfigured ? client.voip.hasVoipService === true : true,
     manualSuspend: client.voip.manualVoipSuspend === true,

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
-import type { ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
+import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import { chargesRepository, type ChargesRepository } from './charges.repository';
 import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
 import { reconcileClient } from './reconcile';
@@ -50,6 +50,12 @@ function validate(req: ChargeRequest): bigint {
   if (total < 0n && req.mode !== 'credit') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: a refund goes back to credit, not onto an invoice`);
   return total;
 }
+
+/**
+ * WHMCS's refusal of a removal larger than the balance: "Insufficient Credit Balance" (AddCredit, 7.8 and 8.x);
+ * "Amount exceeds customer credit balance" is ApplyCredit's documented text for the same case.
+ */
+const INSUFFICIENT_CREDIT = /insufficient credit|exceeds customer credit balance/i;
 
 /** Invoices dated this long before the ledger row may still hold the charge (WHMCS dates are server-local). */
 const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
@@ -100,7 +106,7 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
     return invoiceDetails(invoiceId);
   }
 
-  async function postCharge(req: ChargeRequest): Promise<ChargeRecord> {
+  async function postCharge(req: ChargeRequest, ctx: ChargeContext = {}): Promise<ChargeRecord> {
     const amountCents = validate(req);
     const chargeId = chargeIdFor(req.chargeKey);
     const { fresh } = await repo.insertPending({ ...req, chargeId, amountCents });
@@ -111,14 +117,25 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
           `charge key ${req.chargeKey} was first recorded for client ${row.clientId}, ${row.mode}, ${formatCents(row.amountCents)}; now client ${req.clientId}, ${req.mode}, ${formatCents(amountCents)}`,
         );
       }
-      if (row.status !== 'pending') return row;
+      // A refusal an admin must fix stays as it is until `charges retry` requeues it.
+      if (row.status === 'posted' || row.status === 'failed') return row;
+      // An attempt that ended without an answer may have been applied: only WHMCS's credit log can say.
+      const unknownOutcome = row.attempts > 0 && row.lastError !== null;
+      const credit = ctx.client?.creditCents;
+      const short = row.mode === 'credit' && row.amountCents > 0n && credit !== undefined && credit < row.amountCents;
       // A fresh row was never sent; a refund is looked for anyway, as one posted under its legacy tag has no row.
-      if (!fresh || row.attempts > 0 || row.amountCents < 0n) {
+      if ((!short || unknownOutcome) && (!fresh || row.attempts > 0 || row.amountCents < 0n)) {
         const found = await findInWhmcs(row);
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
           return repo.markPosted(q, chargeId, found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
         }
+      }
+      if (short) {
+        // WHMCS does not take credit below zero: asking would only be refused. A later run takes it after a top-up.
+        if (row.status === 'awaiting_credit' && !unknownOutcome) return row;
+        log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), credit: formatCents(credit) });
+        return repo.markAwaitingCredit(q, chargeId, `client credit ${formatCents(credit)} does not cover ${formatCents(row.amountCents)}`);
       }
       row = await repo.markAttempt(q, chargeId);
       try {
@@ -126,6 +143,10 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
         log.info(row.amountCents > 0n ? 'charge posted to WHMCS' : 'refund posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
         return posted;
       } catch (err) {
+        if (err instanceof WhmcsBusinessError && row.mode === 'credit' && row.amountCents > 0n && INSUFFICIENT_CREDIT.test(err.whmcsMessage)) {
+          log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), reason: err.whmcsMessage });
+          return repo.markAwaitingCredit(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+        }
         if (err instanceof WhmcsBusinessError || err instanceof WhmcsNotFoundError) {
           log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
           return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
