@@ -414,6 +414,8 @@ async function main(): Promise<number> {
     for (const s of planned) {
       s.clientId = whmcs.seedClient({
         credit: formatCents(s.openingCents),
+        // The package rates in CAD; a client in another currency is never charged.
+        currencyCode: 'CAD',
         customfields: { [FIELD.threshold]: THRESHOLD, [FIELD.hasVoip]: 'Yes', [FIELD.manual]: 'No', [FIELD.suspended]: 'None' },
       });
       const serviceId = whmcs.seedService({ clientid: s.clientId, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: s.extensions.join(' | ') });

@@ -180,6 +180,8 @@ export interface ChargeRequest {
   /** Credit-log description (credit mode); the invoice notes headline (invoice mode). */
   description: string;
   lines: ChargeLine[];
+  /** ISO 4217 code the amounts are in (the package's): a client billed in another currency is never charged. */
+  currency?: string;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Charges WHMCS cannot take, end to end on the real Temporal dev server: billing runs against the fake WHMCS (which
  * refuses to take credit below zero, as WHMCS does), the service lifecycle workflow and the FusionPBX double. A
  * charge the credit does not cover waits for credit, counts against the client (the service is suspended), is listed
- * by `charges failed`, and is taken exactly once by the first run after a top-up, which also restores the service.
+ * by `charges failed`, and is taken exactly once by the first run after a top-up, which also restores the service. A
+ * charge in a currency other than the client's is refused and reported, never charged.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -108,5 +109,29 @@ describe('charges the credit does not cover', () => {
     // Later runs post nothing again.
     assert.equal((await run()).charged, 0);
     assert.equal(env.whmcs.state.clients.get(clientId)!.creditCents, 1930n);
+  });
+
+  test('a client billed in another currency is never charged: the charge is refused, reported with client and service, and listed', { timeout: 120_000 }, async () => {
+    const svc = await newService('30.00');
+    const clientId = Number(svc.clientId);
+    env.whmcs.state.clients.get(clientId)!.currencyCode = 'EUR';
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [await env.outboundCdr(ext, '12045550101', T0 + 60, 300)]);
+    const p = await run();
+    assert.deepEqual({ stored: p.stored, charged: p.charged, failures: p.chargeFailures, awaiting: p.awaitingCredit }, { stored: 1, charged: 0, failures: 1, awaiting: 0 });
+    assert.match(p.chargeProblems?.[0] ?? '', new RegExp(`of 0\\.50 \\(client ${clientId}, service ${svc.serviceId}\\): package currency USD ≠ client currency EUR$`));
+    assert.equal(env.whmcs.state.requests.filter((r) => r.action === 'AddCredit' && r.params.clientid === String(clientId)).length, 0, 'WHMCS never asked');
+    assert.equal(env.whmcs.state.clients.get(clientId)!.creditCents, 3000n);
+    const [charge] = await outbox(svc.serviceId);
+    assert.equal(charge!.status, 'failed');
+    const listed = await cli(['failed', '--client', String(clientId)]);
+    assert.match(listed.out, new RegExp(`client ${clientId}  credit  0\\.50  failed  package currency USD ≠ client currency EUR  \\[${charge!.charge_key}\\]`));
+    // A later run leaves it alone; once the client's currency is put right, the admin requeues it and it is posted once.
+    assert.equal((await run()).charged, 0);
+    env.whmcs.state.clients.get(clientId)!.currencyCode = 'USD';
+    assert.equal((await cli(['retry', charge!.charge_key])).code, 0);
+    assert.deepEqual({ charged: (await run()).charged }, { charged: 1 });
+    assert.equal(env.whmcs.state.clients.get(clientId)!.creditCents, 2950n);
+    assert.equal((await cli(['failed', '--client', String(clientId)])).out, 'no failed charges\n');
   });
 });

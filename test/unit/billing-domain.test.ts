@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { buildServiceMap, didKey, servicesOfSource } from '../../src/domain/billing/service-map';
 import { applyPeriodFree, invoiceLines, periodOf, settleTotals, type SettleCall } from '../../src/domain/billing/settle';
+import { chargeCurrency, currencyMismatch } from '../../src/domain/billing/currency';
 import { parsePackage } from '../../src/domain/rating';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 
@@ -146,5 +147,19 @@ describe('invoice lines', () => {
     // The rounding difference goes to the largest line: 3 × 0.5 cents would round to 3, the total is 2.
     const odd = invoiceLines([settled(call(1, NOV, 60, 5_000n)), settled(call(2, NOV, 60, 5_000n, { e164: '44' })), settled(call(3, NOV, 60, 5_001n, { direction: 'inbound' }))], pkg, 2n, 'UTC');
     assert.equal(odd.reduce((a, l) => a + l.amountCents, 0n), 2n);
+  });
+});
+
+describe('currency', () => {
+  test('a charge is posted only to a client billed in its currency; an unknown side cannot be compared', () => {
+    assert.equal(currencyMismatch('EUR', 'USD'), 'package currency EUR ≠ client currency USD');
+    assert.equal(currencyMismatch('USD', 'usd '), null);
+    assert.equal(currencyMismatch('CAD/USD', 'USD'), 'package currency CAD/USD ≠ client currency USD');
+    assert.equal(currencyMismatch(null, 'USD'), null);
+    assert.equal(currencyMismatch('USD', null), null);
+  });
+  test('a consolidated charge over packages in different currencies names them all', () => {
+    assert.equal(chargeCurrency(['USD', 'USD']), 'USD');
+    assert.equal(chargeCurrency(['USD', 'CAD', 'usd']), 'CAD/USD');
   });
 });

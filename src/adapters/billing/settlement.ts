@@ -8,6 +8,7 @@
 import { withTransaction as inTx } from '../../db/transaction';
 import type { Pool, PoolClient } from 'pg';
 import { formatCents, parseDecimal } from '../../domain/money';
+import { chargeCurrency } from '../../domain/billing/currency';
 import {
   applyPeriodFree,
   chargeModeOf,
@@ -108,10 +109,11 @@ async function settleServiceInTx(db: PoolClient, service: ServiceRecord, pkg: Ra
       );
     }
   }
-  await db.query('UPDATE service_charge_state SET carry_micros = $2, last_watermark = $3, updated_at = now() WHERE service_id = $1', [
+  await db.query('UPDATE service_charge_state SET carry_micros = $2, last_watermark = $3, currency = $4, updated_at = now() WHERE service_id = $1', [
     service.serviceId,
     totals.carryMicros.toString(),
     watermark.toString(),
+    pkg.currency,
   ]);
   return {
     service,
@@ -134,11 +136,11 @@ async function markCalls(db: PoolClient, s: ServiceSettle, chargeKey: string): P
 
 async function writeCharge(
   db: PoolClient,
-  c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string },
+  c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string; currency: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (charge_key) DO NOTHING`,
+    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id, currency)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (charge_key) DO NOTHING`,
     [
       c.key,
       c.clientId,
@@ -149,6 +151,7 @@ async function writeCharge(
       JSON.stringify(c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents) }))),
       c.cents > 0n ? 'pending' : 'zero',
       c.runId,
+      c.currency,
     ],
   );
 }
@@ -203,6 +206,7 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
         description: mode === 'credit' ? `VoIP usage, service ${service.serviceId}` : `Call usage, service ${service.serviceId}`,
         lines,
         runId: opts.runId,
+        currency: pkg.currency,
       });
       if (s.cents > 0n) result.prepared++;
       else result.zero++;
@@ -223,7 +227,8 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
       const lines = settled.flatMap((s) => invoiceLines(s.calls, s.pkg, s.cents, deps.timeZone, `Service ${s.service.serviceId}: `));
       const cents = settled.reduce((a, s) => a + s.cents, 0n);
       for (const s of settled) await markCalls(db, s, key);
-      await writeCharge(db, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId });
+      const currency = chargeCurrency(settled.map((s) => s.pkg.currency));
+      await writeCharge(db, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency });
       if (cents > 0n) result.prepared++;
       else result.zero++;
     });
@@ -262,6 +267,7 @@ interface OutboxRow {
   description: string;
   lines: Array<{ description: string; amount: string }>;
   status: 'pending' | 'awaiting_credit';
+  currency: string | null;
 }
 
 /**
@@ -277,9 +283,11 @@ export async function postPendingCharges(
   onEach: (key: string) => void = () => undefined,
   whmcs?: Pick<WhmcsGateway, 'getClient'>,
 ): Promise<PostedCharges> {
+  // Re-rating writes its adjustments without a currency: theirs is the one the service was last settled in.
   const { rows } = await pool.query<OutboxRow>(
-    `SELECT charge_key, client_id, service_ids, mode, amount_cents::text, description, lines, status FROM billing_charges
-     WHERE status IN ('pending', 'awaiting_credit') ORDER BY created_at, charge_key`,
+    `SELECT b.charge_key, b.client_id, b.service_ids, b.mode, b.amount_cents::text, b.description, b.lines, b.status, coalesce(b.currency, s.currency) AS currency
+     FROM billing_charges b LEFT JOIN service_charge_state s ON s.service_id = b.service_ids[1]
+     WHERE b.status IN ('pending', 'awaiting_credit') ORDER BY b.created_at, b.charge_key`,
   );
   const out: PostedCharges = { posted: 0, failed: 0, awaitingCredit: 0, amountCents: '0', serviceIds: [], problems: [] };
   let total = 0n;
@@ -314,6 +322,7 @@ export async function postPendingCharges(
           amountCents: parseDecimal(l.amount, 2),
           ...(row.service_ids.length === 1 ? { serviceId: Number(row.service_ids[0]) } : {}),
         })),
+        ...(row.currency ? { currency: row.currency } : {}),
       },
       client ? { client } : {},
     );

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
+import { currencyMismatch } from '../../domain/billing/currency';
 import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
 import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
@@ -129,6 +130,22 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
           return repo.markPosted(q, chargeId, found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
+        }
+      }
+      if (req.currency) {
+        let clientCurrency = ctx.client?.currencyCode;
+        if (!ctx.client) {
+          try {
+            clientCurrency = (await whmcs.getClient(row.clientId)).currencyCode;
+          } catch (err) {
+            if (!(err instanceof WhmcsNotFoundError)) throw err;
+            return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+          }
+        }
+        const blocked = currencyMismatch(req.currency, clientCurrency);
+        if (blocked) {
+          log.warn('charge blocked: currency', { chargeId, clientId: row.clientId, reason: blocked });
+          return repo.markFailed(q, chargeId, blocked);
         }
       }
       if (short) {
