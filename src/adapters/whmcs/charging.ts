@@ -7,6 +7,10 @@
  * WHMCS has no idempotency keys, so the charge ID (derived from the caller's business key) is committed to
  * PostgreSQL first and written into the credit description or invoice notes; any attempt after the first looks for
  * it in WHMCS before posting. This covers a timeout after WHMCS applied the charge and a crash at any point.
+ *
+ * A charge in a currency other than the client's is refused before WHMCS is asked (failed, for an admin). A credit
+ * charge the client's credit does not cover waits for credit (WHMCS takes no credit below zero) under the same key and
+ * amount; posting it again takes it once a top-up covers it.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
