@@ -15,7 +15,7 @@ import { usagePeriod, type UsageReport } from '../src/domain/usage/included-minu
 import type { ServiceRecord } from '../src/domain/services/service-config';
 import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
 import { createPackageStore, type PackageStore } from '../src/adapters/billing/packages';
-import { postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
+import { describeProblem, postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { PbxResolver } from './lifecycle.activities';
 import { whileHeartbeating } from './heartbeat-ticker';
@@ -50,6 +50,21 @@ export interface IngestBatchResult extends IngestCounts {
   hasMore: boolean;
   /** Another run moved the cursor under this one: stop, that run owns the feed now. */
   contended: boolean;
+}
+
+/** Refused charges named in a run's result (all of them are in the log and in `charges failed`). */
+const MAX_PROBLEMS = 50;
+
+export interface SettleChargesResult {
+  prepared: number;
+  zero: number;
+  posted: number;
+  failed: number;
+  awaitingCredit: number;
+  amountCents: string;
+  serviceIds: string[];
+  /** Charges refused or left waiting for credit in this run, each naming its client and services. */
+  problems: string[];
 }
 
 export function createBillingActivities(deps: BillingActivityDeps) {
@@ -149,18 +164,23 @@ export function createBillingActivities(deps: BillingActivityDeps) {
       return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
     }),
 
-    /** Settles unsettled calls into outbox charges, then posts every pending charge exactly once. */
-    settleCharges: (input: { runId: string; modes: BillingModeFilter[] }): Promise<{ prepared: number; zero: number; posted: number; failed: number; amountCents: string; serviceIds: string[] }> => whileHeartbeating(async () => {
+    /**
+     * Settles unsettled calls into outbox charges, then posts every pending charge exactly once (and takes the charges
+     * that waited for credit, where credit now covers them).
+     */
+    settleCharges: (input: { runId: string; modes: BillingModeFilter[] }): Promise<SettleChargesResult> => whileHeartbeating(async () => {
       const prepared = await prepareCharges({ pool: deps.pool, packages, timeZone, listServices: () => deps.services.list() }, input);
       const posted = await postPendingCharges(deps.pool, deps.charging, (key) => heartbeat({ key }), deps.whmcs);
-      deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed });
-      // A retry after a crash finds this run's charges already posted: their services still need their signal.
+      for (const p of posted.problems) deps.log.warn('charge not taken', { runId: input.runId, chargeKey: p.chargeKey, chargeId: p.chargeId, clientId: p.clientId, serviceIds: p.serviceIds, amount: p.amount, reason: p.reason });
+      deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed, awaitingCredit: posted.awaitingCredit });
+      // A retry after a crash finds this run's charges already posted (or waiting): their services still need their signal.
       const ofRun = await deps.pool.query<{ id: string }>(
-        `SELECT DISTINCT unnest(service_ids) AS id FROM billing_charges WHERE run_id = $1 AND status = 'posted'`,
+        `SELECT DISTINCT unnest(service_ids) AS id FROM billing_charges WHERE run_id = $1 AND status IN ('posted', 'awaiting_credit')`,
         [input.runId],
       );
       const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort();
-      return { prepared: prepared.prepared, zero: prepared.zero, ...posted, serviceIds };
+      const { problems, ...counts } = posted;
+      return { prepared: prepared.prepared, zero: prepared.zero, ...counts, serviceIds, problems: problems.slice(0, MAX_PROBLEMS).map(describeProblem) };
     }),
 
     /**

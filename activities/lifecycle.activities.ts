@@ -56,19 +56,27 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
 const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
 
 /**
- * The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields as voipbill
- * obeys them (a value the client set is replaced and reported in `fieldWarnings`), with whether the VoIP Suspended
- * value is the one voipbill last wrote for this client (then it is a mirror, not an override).
+ * The client's standing as the lifecycle rules need it: credit, what is due (invoices, and usage charges waiting for
+ * credit in voipbill's ledger), and the ictVoIP fields as voipbill obeys them (a value the client set is replaced and
+ * reported in `fieldWarnings`), with whether the VoIP Suspended value is the one voipbill last wrote for this client
+ * (then it is a mirror, not an override).
  */
 export async function readStanding(
   deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool' | 'log' | 'fieldTrustSettleMs'>,
   clientId: string,
 ): Promise<ClientStanding> {
-  const [trusted, unpaid] = await Promise.all([readTrustedClient(deps, clientId), deps.whmcs.getUnpaidInvoices(Number(clientId))]);
+  const [trusted, unpaid, usage] = await Promise.all([
+    readTrustedClient(deps, clientId),
+    deps.whmcs.getUnpaidInvoices(Number(clientId)),
+    deps.pool.query<{ cents: string }>(`SELECT coalesce(sum(amount_cents), 0)::text AS cents FROM billing_charges WHERE client_id = $1 AND status = 'awaiting_credit'`, [clientId]),
+  ]);
   const { client, voip, ours } = trusted;
+  const unpaidUsage = BigInt(usage.rows[0]!.cents);
   return {
     credit: formatCents(client.creditCents),
     dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
+    // Only when there is some: a standing without it reads (and fingerprints) as before.
+    ...(unpaidUsage > 0n ? { unpaidUsage: formatCents(unpaidUsage) } : {}),
     lowBalanceThreshold: voip.lowBalanceThresholdCents === null ? null : formatCents(voip.lowBalanceThresholdCents),
     hasVoipService: deps.hasVoipFieldConfigured ? voip.hasVoipService === true : true,
     manualSuspend: voip.manualVoipSuspend === true,

@@ -30,7 +30,7 @@ export interface PostChargeInput {
 
 export interface PostChargeResult {
   chargeId: string;
-  status: 'pending' | 'posted' | 'failed';
+  status: 'pending' | 'posted' | 'failed' | 'awaiting_credit';
   amount: string;
   whmcsRef: string | null;
   invoiceStatus: string | null;

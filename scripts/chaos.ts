@@ -3,9 +3,9 @@
  * killed with SIGKILL at random moments and restarted, WHMCS faults (5xx errors, resets, timeouts, timeouts after
  * the action was applied) and PBX faults (event socket refusing, dropping a reply mid-way, answering too late) are
  * injected, and voipbill's PostgreSQL is stopped and started once. Then an oracle checks, independently of the
- * product: every CDR stored exactly once, every charge posted exactly once, each client's WHMCS credit equal to the
- * expected figure to the cent, every service in the state the balance rules call for (workflow, PBX and WHMCS
- * field). Prints JSON lines {"metric","value","unit"} (chaos_kills, chaos_faults, chaos_discrepancies, …) on stdout,
+ * product: every CDR stored exactly once, every charge posted exactly once (or, where the credit did not cover it,
+ * waiting for credit and never in WHMCS), each client's WHMCS credit equal to the expected figure to the cent and
+ * never below zero, every service in the state the balance rules call for (workflow, PBX and WHMCS field). Prints JSON lines {"metric","value","unit"} (chaos_kills, chaos_faults, chaos_discrepancies, …) on stdout,
  * progress and discrepancy details on stderr; exits 1 when there is a discrepancy.
  *
  * Options (environment):
@@ -414,6 +414,8 @@ async function main(): Promise<number> {
     for (const s of planned) {
       s.clientId = whmcs.seedClient({
         credit: formatCents(s.openingCents),
+        // The package rates in CAD; a client in another currency is never charged.
+        currencyCode: 'CAD',
         customfields: { [FIELD.threshold]: THRESHOLD, [FIELD.hasVoip]: 'Yes', [FIELD.manual]: 'No', [FIELD.suspended]: 'None' },
       });
       const serviceId = whmcs.seedService({ clientid: s.clientId, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: s.extensions.join(' | ') });
@@ -673,6 +675,12 @@ async function main(): Promise<number> {
       if (open.length > 0) busy.push(`runs ${open.join(',')}`);
       const pending = await withRetry('pending charges', () => pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM billing_charges WHERE status = 'pending'`));
       if (pending.rows[0]!.n > 0) busy.push(`${pending.rows[0]!.n} pending charges`);
+      // A charge waiting for credit the client now has is taken by the next run.
+      const awaiting = await withRetry('charges waiting for credit', () =>
+        pool.query<{ client_id: string; amount_cents: string }>(`SELECT client_id, amount_cents::text FROM billing_charges WHERE status = 'awaiting_credit'`),
+      );
+      const takeable = awaiting.rows.filter((w) => BigInt(w.amount_cents) <= (whmcs.state.clients.get(Number(w.client_id))?.creditCents ?? 0n));
+      if (takeable.length > 0) busy.push(`${takeable.length} charges waiting for credit that is there`);
       const stored = await withRetry('stored calls', () => pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs'));
       const unsettled = await withRetry('unsettled calls', () => pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs WHERE charge_key IS NULL'));
       if (stored.rows[0]!.n < calls.filter((c) => c.stored).length) busy.push(`${stored.rows[0]!.n} calls stored`);
@@ -683,6 +691,8 @@ async function main(): Promise<number> {
         if ((d?.pendingActivities ?? []).length > 0) busy.push(`${id} has ${d!.pendingActivities!.length} pending activities`);
         const st = await client.workflow.getHandle(id).query(stateQuery).catch(() => null);
         if (st?.standing?.credit !== formatCents(credit(s))) busy.push(`${id} credit ${st?.standing?.credit} vs WHMCS ${formatCents(credit(s))}`);
+        const unpaid = awaiting.rows.filter((w) => w.client_id === String(s.clientId)).reduce((a, w) => a + BigInt(w.amount_cents), 0n);
+        if ((st?.standing?.unpaidUsage ?? '0.00') !== formatCents(unpaid)) busy.push(`${id} unpaid usage ${st?.standing?.unpaidUsage ?? 'none'} vs ledger ${formatCents(unpaid)}`);
       }
       waiting = busy.join('; ');
       if (busy.length === 0) {
@@ -737,15 +747,23 @@ async function main(): Promise<number> {
     const ledgerById = new Map(ledger.map((l) => [l.charge_id, l]));
     const tagged = whmcs.state.credits.filter((c) => c.description.includes('[voipbill '));
     const postedCents = new Map<string, bigint>();
+    // Charges the credit did not cover (WHMCS takes no credit below zero): per service, and each one's amount per client.
+    const awaitingCents = new Map<string, bigint>();
+    const awaitingByClient = new Map<string, bigint[]>();
     for (const o of outbox) {
       if (o.status === 'zero') continue;
-      if (o.status !== 'posted') bad(`charge ${o.charge_key} is ${o.status}`);
+      if (o.status !== 'posted' && o.status !== 'awaiting_credit') bad(`charge ${o.charge_key} is ${o.status}`);
       const id = chargeIdFor(o.charge_key);
       const l = ledgerById.get(id);
       if (!l) bad(`charge ${o.charge_key} has no row in the charge ledger`);
-      else if (l.status !== 'posted' || l.amount_cents !== o.amount_cents || l.client_id !== o.client_id) bad(`charge ${o.charge_key}: ledger says ${l.status} ${l.amount_cents} for client ${l.client_id}, outbox ${o.status} ${o.amount_cents} for ${o.client_id}`);
+      else if (l.status !== o.status || l.amount_cents !== o.amount_cents || l.client_id !== o.client_id) bad(`charge ${o.charge_key}: ledger says ${l.status} ${l.amount_cents} for client ${l.client_id}, outbox ${o.status} ${o.amount_cents} for ${o.client_id}`);
       const hits = tagged.filter((c) => c.description.includes(chargeTag(id)));
-      if (hits.length !== 1) bad(`charge ${o.charge_key} appears ${hits.length} times in WHMCS's credit log`);
+      const expectedHits = o.status === 'posted' ? 1 : 0;
+      if (hits.length !== expectedHits) bad(`charge ${o.charge_key} (${o.status}) appears ${hits.length} times in WHMCS's credit log`);
+      if (o.status === 'awaiting_credit') {
+        for (const sid of o.service_ids) awaitingCents.set(sid, (awaitingCents.get(sid) ?? 0n) + BigInt(o.amount_cents));
+        awaitingByClient.set(o.client_id, [...(awaitingByClient.get(o.client_id) ?? []), BigInt(o.amount_cents)]);
+      }
       for (const h of hits) {
         if (h.amountCents !== -BigInt(o.amount_cents) || String(h.clientid) !== o.client_id) bad(`charge ${o.charge_key} posted as ${formatCents(h.amountCents)} for client ${h.clientid}, expected -${o.amount_cents} for ${o.client_id}`);
       }
@@ -764,11 +782,16 @@ async function main(): Promise<number> {
     let unsuspensions = 0;
     for (const s of planned) {
       const sid = s.record!.serviceId;
-      const expectedCredit = s.openingCents + s.topUpCents - s.expectedCents;
+      const taken = postedCents.get(sid) ?? 0n;
+      const unpaid = awaitingCents.get(sid) ?? 0n;
+      const expectedCredit = s.openingCents + s.topUpCents - taken;
       const got = credit(s);
-      if ((postedCents.get(sid) ?? 0n) !== s.expectedCents) bad(`service ${sid}: charges total ${formatCents(postedCents.get(sid) ?? 0n)}, expected ${formatCents(s.expectedCents)}`);
-      if (got !== expectedCredit) bad(`client ${s.clientId}: WHMCS credit ${formatCents(got)}, expected ${formatCents(expectedCredit)} (opening ${formatCents(s.openingCents)} + top-up ${formatCents(s.topUpCents)} - usage ${formatCents(s.expectedCents)})`);
-      const expected: LifecycleStatus = expectedCredit <= 0n ? 'suspended' : expectedCredit <= 500n ? 'low_balance' : 'active';
+      if (taken + unpaid !== s.expectedCents) bad(`service ${sid}: charges total ${formatCents(taken)} taken + ${formatCents(unpaid)} waiting for credit, expected ${formatCents(s.expectedCents)}`);
+      if (got !== expectedCredit) bad(`client ${s.clientId}: WHMCS credit ${formatCents(got)}, expected ${formatCents(expectedCredit)} (opening ${formatCents(s.openingCents)} + top-up ${formatCents(s.topUpCents)} - usage taken ${formatCents(taken)})`);
+      if (got < 0n) bad(`client ${s.clientId}: WHMCS credit ${formatCents(got)} went below zero`);
+      for (const a of awaitingByClient.get(String(s.clientId)) ?? []) if (a <= got) bad(`client ${s.clientId}: a charge of ${formatCents(a)} still waits although the credit ${formatCents(got)} covers it`);
+      // The balance rules count the usage the credit did not cover against it; low balance looks at the credit itself.
+      const expected: LifecycleStatus = expectedCredit <= 0n || expectedCredit - unpaid <= 0n ? 'suspended' : expectedCredit <= 500n ? 'low_balance' : 'active';
       const state: LifecycleState | null = await client.workflow.getHandle(lifecycleWorkflowId(sid)).query(stateQuery).catch(() => null);
       if (!state) {
         bad(`service ${sid}: workflow state could not be read`);
@@ -776,9 +799,10 @@ async function main(): Promise<number> {
       }
       suspensions += state.history.filter((t) => t.to === 'suspended').length;
       unsuspensions += state.history.filter((t) => t.from === 'suspended').length;
-      say(`service ${sid} (${s.role}): ${state.status}, credit ${state.standing?.credit}; ${state.history.map((t) => `${t.from}→${t.to} (${t.reason})`).join(', ') || 'no transitions'}`);
+      say(`service ${sid} (${s.role}): ${state.status}, credit ${state.standing?.credit}${unpaid > 0n ? `, ${formatCents(unpaid)} waiting for credit` : ''}; ${state.history.map((t) => `${t.from}→${t.to} (${t.reason})`).join(', ') || 'no transitions'}`);
       if (state.status !== expected) bad(`service ${sid} (${s.role}): workflow is ${state.status}, expected ${expected} at credit ${formatCents(expectedCredit)}`);
       if (state.standing?.credit !== formatCents(expectedCredit)) bad(`service ${sid}: workflow saw credit ${state.standing?.credit}, expected ${formatCents(expectedCredit)}`);
+      if (state.standing?.unpaidUsage !== (unpaid > 0n ? formatCents(unpaid) : undefined)) bad(`service ${sid}: workflow saw unpaid usage ${state.standing?.unpaidUsage ?? 'none'}, expected ${formatCents(unpaid)}`);
       if (state.drift) bad(`service ${sid}: PBX drift still flagged`);
       for (const ext of s.extensions) {
         const on = extEnabled.get(ext);

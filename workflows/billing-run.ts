@@ -55,6 +55,10 @@ export interface BillingProgress {
   costMicros: string;
   charged: number;
   chargeFailures: number;
+  /** Charges the clients' credit did not cover: they wait, and a run after a top-up takes them. */
+  awaitingCredit?: number;
+  /** Charges refused or left waiting in this run, naming client and services (`charges failed` lists them all). */
+  chargeProblems?: string[];
   chargedCents: string;
   signalled: number;
 }
@@ -125,6 +129,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     const settled = await settleCharges({ runId: runKey, modes: input.charge });
     progress.charged = settled.posted;
     progress.chargeFailures = settled.failed;
+    progress.awaitingCredit = settled.awaitingCredit ?? 0;
+    progress.chargeProblems = settled.problems ?? [];
     progress.chargedCents = settled.amountCents;
     // Stored calls change included-minutes usage even when nothing was charged (free or included calls).
     if (settled.serviceIds.length > 0 || (patched('usage-without-charge-v1') && progress.stored > 0)) {

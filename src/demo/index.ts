@@ -185,7 +185,8 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     for (const name of ['Low Balance Alert', 'VoIP Zero Balance']) whmcs.seedEmailTemplate({ name });
     const clients: DemoClientInfo[] = DEMO_CLIENTS.map((c) => {
       const clientId = whmcs.seedClient({
-        firstname: c.firstname, lastname: c.lastname, email: `${c.firstname.toLowerCase()}@${c.tenant}`, credit: c.credit,
+        // The demo package (examples/packages/nanp-payg.json) rates in CAD; a client in another currency is never charged.
+        firstname: c.firstname, lastname: c.lastname, email: `${c.firstname.toLowerCase()}@${c.tenant}`, credit: c.credit, currencyCode: 'CAD',
         customfields: { [FIELD.lowBalanceThreshold]: c.threshold, [FIELD.hasVoipService]: 'Yes', [FIELD.manualVoipSuspend]: 'No', [FIELD.voipSuspended]: '' },
       });
       const serviceId = whmcs.seedService({ clientid: clientId, pid: c.pbx === 'vodia' ? 2 : 1, domain: c.domainField, dedicatedip: c.extensions.join(' | ') });

@@ -209,9 +209,20 @@ export interface ChargeRequest {
   /** Credit-log description (credit mode); the invoice notes headline (invoice mode). */
   description: string;
   lines: ChargeLine[];
+  /** ISO 4217 code the amounts are in (the package's): a client billed in another currency is never charged. */
+  currency?: string;
 }
 
-export type ChargeStatus = 'pending' | 'posted' | 'failed';
+/**
+ * `failed`: WHMCS refused it for a reason an admin must fix (kept, requeued by `charges retry`); `awaiting_credit`:
+ * the client's credit does not cover it, so it waits, same key and amount, until a top-up lets a later attempt take it.
+ */
+export type ChargeStatus = 'pending' | 'posted' | 'failed' | 'awaiting_credit';
+
+/** What the caller already knows about the client (read once per billing run): a pre-check only, WHMCS decides. */
+export interface ChargeContext {
+  client?: { creditCents: bigint; currencyCode: string | null };
+}
 
 export interface ChargeRecord {
   chargeId: string;
@@ -228,6 +239,8 @@ export interface ChargeRecord {
   invoiceBalanceCents: bigint | null;
   newCreditCents: bigint | null;
   failureReason: string | null;
+  /** Why the last attempt got no answer (it may have been applied); cleared once WHMCS's answer is known. */
+  lastError: string | null;
   attempts: number;
   createdAt: Date;
   postedAt: Date | null;
@@ -257,9 +270,10 @@ export interface WhmcsCharging {
   /**
    * Posts a charge exactly once: the ledger row is committed before WHMCS is called, and any later attempt looks the
    * charge ID up in WHMCS before posting. A WHMCS rejection returns a `failed` record (kept for the admin); transport
-   * errors throw (retryable), leaving the row pending.
+   * errors throw (retryable), leaving the row pending. A charge the client's credit does not cover comes back
+   * `awaiting_credit` (with the context's credit, without calling WHMCS); posting it again later takes it then.
    */
-  postCharge(request: ChargeRequest): Promise<ChargeRecord>;
+  postCharge(request: ChargeRequest, context?: ChargeContext): Promise<ChargeRecord>;
   listFailedCharges(options?: { clientId?: number; limit?: number }): Promise<ChargeRecord[]>;
   /** Compares the ledger with WHMCS's credit log and invoices for one client. Reports only; changes nothing. */
   reconcile(options: { clientId: number; since?: Date }): Promise<ReconciliationReport>;

@@ -29,7 +29,8 @@ function writePackage(name: string, extra: Record<string, unknown>): string {
   const path = join(dir, `${name}.json`);
   writeFileSync(
     path,
-    JSON.stringify({ name, currency: 'CAD', countryCode: '1', nanp10Digit: true, outbound: { customRatePerMinute: '0.05', customIncrement: '1/1' }, ...extra }),
+    // The fake WHMCS's clients are billed in USD; a package in another currency is never charged to them.
+    JSON.stringify({ name, currency: 'USD', countryCode: '1', nanp10Digit: true, outbound: { customRatePerMinute: '0.05', customIncrement: '1/1' }, ...extra }),
   );
   return path;
 }

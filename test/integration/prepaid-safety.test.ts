@@ -226,7 +226,8 @@ describe('auto top-up', () => {
     await env.waitFor(bigRecord.serviceId, 'first 60', (x) => x.autoTopUp?.last?.status === 'captured' && x.standing?.credit === '64.00');
     await setCredit(big, '4.00');
     await refresh(bigRecord);
-    const second = await env.waitFor(bigRecord.serviceId, 'amount limit', (x) => x.autoTopUp?.attempts === 2);
+    // The attempt counter moves before the outcome is recorded: wait for the second attempt's own outcome.
+    const second = await env.waitFor(bigRecord.serviceId, 'amount limit', (x) => x.autoTopUp?.last?.key.endsWith(':2') === true);
     assert.equal(second.autoTopUp!.last!.status, 'skipped');
     assert.match(second.autoTopUp!.last!.message!, /amount limit 100\.00/);
 

@@ -51,7 +51,7 @@ after(async () => {
 
 function writePackage(name: string, pkg: Record<string, unknown>): string {
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ name, currency: 'CAD', countryCode: '1', nanp10Digit: true, ...pkg }));
+  writeFileSync(path, JSON.stringify({ name, currency: 'USD', countryCode: '1', nanp10Digit: true, ...pkg }));
   return path;
 }
 
@@ -403,18 +403,18 @@ describe('re-rating and settlement', () => {
 
   test('a charge WHMCS refused is never refunded by a re-rate that lowers the price', { timeout: 60_000 }, async () => {
     const pkg = writePackage('refused', simple('0.05'));
-    const svc = await newService(pkg, '0.05');
+    const svc = await newService(pkg, '10.00');
     await ingest(svc.tenant!, [outbound('12045550100', 0, 60), outbound('12045550101', 60, 60)]);
     await settle([svc.serviceId]);
-    whmcs.faults.add({ action: 'AddCredit', kind: 'error', message: 'Amount exceeds customer credit balance' });
+    whmcs.faults.add({ action: 'AddCredit', kind: 'error', message: 'Client account is Closed' });
     await post();
     const usage = await db.pool.query<{ status: string }>("SELECT status FROM billing_charges WHERE run_id LIKE 'settle-%' AND $1 = ANY (service_ids)", [svc.serviceId]);
-    assert.deepEqual(usage.rows, [{ status: 'failed' }], 'WHMCS refuses 0.10 against a credit of 0.05');
+    assert.deepEqual(usage.rows, [{ status: 'failed' }], 'WHMCS refuses the 0.10 charge');
     writePackage('refused', simple('0.04'));
     const r = await rerateNow(svc);
     assert.deepEqual({ key: r.services[0]!.chargeKey, deferred: r.services[0]!.deferred }, { key: null, deferred: { pending: 0, failed: 2 } });
     await post();
-    assert.equal(credit(svc), 5n, 'no refund of money never taken');
+    assert.equal(credit(svc), 1000n, 'no refund of money never taken');
     assert.deepEqual(await adjustments(svc), []);
   });
 
@@ -431,17 +431,16 @@ describe('re-rating and settlement', () => {
       const r = await rerateNow(svc);
       assert.deepEqual({ key: r.services[0]!.chargeKey, deferred: r.services[0]!.deferred }, { key: null, deferred: { pending: 2, failed: 0 } });
     }
-    // The first charge posted (the refused service's, settled first) is refused.
-    whmcs.faults.add({ action: 'AddCredit', kind: 'error', message: 'Amount exceeds customer credit balance' });
+    // The credit of the first service cannot cover its 0.10: the charge waits for credit.
     await post();
-    assert.equal(credit(refused), 5n, 'its charge failed: nothing taken, nothing given back');
+    assert.equal(credit(refused), 5n, 'its charge waits: nothing taken, nothing given back');
     assert.equal(credit(paid), 5000n - 10n);
     // Once the charge is taken, the same re-rate settles the difference.
     const r = await rerateNow(paid);
     assert.equal(r.services[0]!.adjustmentCents, '-2');
     await post();
     assert.equal(credit(paid), 5000n - 8n);
-    assert.deepEqual((await rerateNow(refused)).services[0]!.deferred, { pending: 0, failed: 2 });
+    assert.deepEqual((await rerateNow(refused)).services[0]!.deferred, { pending: 2, failed: 0 });
   });
 });
 

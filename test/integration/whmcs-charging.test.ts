@@ -103,22 +103,55 @@ describe('credit mode (real-time billing)', () => {
     assert.equal(creditsTagged(client, chargeIdFor(req.chargeKey)).length, 1);
   });
 
-  test('a WHMCS rejection is recorded with its reason and listed, never dropped', async () => {
+  test('a charge the credit does not cover waits for credit, listed, and is taken once after a top-up', async () => {
     const client = seedVoipClient(fx.fake, '1.00');
-    fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: false };
+    const req = request(client, 'credit', [500n]);
+    const addCredits = () => fx.fake.state.requests.filter((r) => r.action === 'AddCredit' && r.params.clientid === String(client)).length;
+    const rec = await charging.postCharge(req);
+    assert.equal(rec.status, 'awaiting_credit');
+    assert.equal(rec.failureReason, 'AddCredit: Insufficient Credit Balance');
+    assert.deepEqual((await charging.listFailedCharges({ clientId: client })).map((f) => [f.chargeId, f.status]), [[rec.chargeId, 'awaiting_credit']]);
+    assert.equal(fx.fake.state.clients.get(client)!.creditCents, 100n, 'nothing taken');
+    // Knowing the client's credit, a later attempt does not even ask WHMCS.
+    const before = fx.fake.state.requests.length;
+    assert.equal((await charging.postCharge(req, { client: { creditCents: 100n, currencyCode: 'USD' } })).status, 'awaiting_credit');
+    assert.equal(fx.fake.state.requests.length, before);
+    // After a top-up the same charge (key and amount) is taken, once.
+    await fx.gateway.addCredit({ clientId: client, amountCents: 2000n, description: 'top-up' });
+    const taken = await charging.postCharge(req, { client: { creditCents: 2100n, currencyCode: 'USD' } });
+    assert.deepEqual([taken.status, taken.amountCents, taken.newCreditCents, taken.failureReason], ['posted', 500n, 1600n, null]);
+    assert.equal((await charging.postCharge(req)).status, 'posted');
+    assert.equal(creditsTagged(client, rec.chargeId).length, 1);
+    assert.equal(addCredits(), 3, 'refused once, then one for the top-up, one for the charge');
+    assert.deepEqual(await charging.listFailedCharges({ clientId: client }), []);
+  });
+
+  test('against a WHMCS that lets credit go negative, the charge is simply taken (the balance rules then suspend)', async () => {
+    const client = seedVoipClient(fx.fake, '1.00');
+    fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: true };
     try {
-      const req = request(client, 'credit', [500n]);
-      const rec = await charging.postCharge(req);
-      assert.equal(rec.status, 'failed');
-      assert.equal(rec.failureReason, 'AddCredit: Amount exceeds customer credit balance');
-      const failed = await charging.listFailedCharges({ clientId: client });
-      assert.deepEqual(failed.map((f) => f.chargeId), [rec.chargeId]);
-      assert.equal((await charging.postCharge(req)).status, 'failed', 'not re-posted');
-      assert.equal(fx.fake.state.requests.filter((r) => r.action === 'AddCredit' && r.params.clientid === String(client)).length, 1);
-      assert.ok((await charging.listFailedCharges()).some((f) => f.chargeId === rec.chargeId));
+      const rec = await charging.postCharge(request(client, 'credit', [500n]));
+      assert.deepEqual([rec.status, rec.newCreditCents], ['posted', -400n]);
     } finally {
-      fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: true };
+      fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: false };
     }
+  });
+
+  test('a refusal for another reason is recorded and listed, never dropped nor re-posted until an admin requeues it', async () => {
+    const client = seedVoipClient(fx.fake, '10.00');
+    const req = request(client, 'credit', [500n]);
+    fx.fake.addFault({ action: 'AddCredit', kind: 'error', message: 'Client account is Closed' });
+    const rec = await charging.postCharge(req);
+    assert.equal(rec.status, 'failed');
+    assert.equal(rec.failureReason, 'AddCredit: Client account is Closed');
+    assert.deepEqual((await charging.listFailedCharges({ clientId: client })).map((f) => f.chargeId), [rec.chargeId]);
+    assert.equal((await charging.postCharge(req)).status, 'failed', 'not re-posted');
+    assert.equal(fx.fake.state.requests.filter((r) => r.action === 'AddCredit' && r.params.clientid === String(client)).length, 1);
+    assert.ok((await charging.listFailedCharges()).some((f) => f.chargeId === rec.chargeId));
+    assert.equal(await chargesRepository(db.pool).requeueFailed(db.pool, rec.chargeId), true);
+    assert.equal((await charging.postCharge(req)).status, 'posted');
+    assert.equal(creditsTagged(client, rec.chargeId).length, 1);
+    assert.equal(fx.fake.state.clients.get(client)!.creditCents, 500n);
   });
 
   test('auth errors leave the charge pending for after the fix', async () => {

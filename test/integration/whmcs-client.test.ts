@@ -132,10 +132,25 @@ describe('writes', () => {
   test('credit: add, remove, and the log with signed amounts', async () => {
     const id = seedVoipClient(fx.fake, '10.00');
     assert.equal((await fx.gateway.addCredit({ clientId: id, amountCents: 250n, description: 'bonus' })).newBalanceCents, 1250n);
-    assert.equal((await fx.gateway.removeCredit({ clientId: id, amountCents: 1300n, description: 'usage' })).newBalanceCents, -50n);
+    assert.equal((await fx.gateway.removeCredit({ clientId: id, amountCents: 1250n, description: 'usage' })).newBalanceCents, 0n);
     const log = await fx.gateway.getCredits(id);
-    assert.deepEqual(log.map((e) => [e.description, e.amountCents]), [['Opening balance', 1000n], ['bonus', 250n], ['usage', -1300n]]);
-    assert.equal(fx.fake.state.requests.at(-2)!.params.amount, '13.00');
+    assert.deepEqual(log.map((e) => [e.description, e.amountCents]), [['Opening balance', 1000n], ['bonus', 250n], ['usage', -1250n]]);
+    assert.equal(fx.fake.state.requests.at(-2)!.params.amount, '12.50');
+  });
+
+  test('removing more credit than the client has is refused, as WHMCS does, and changes nothing', async () => {
+    const id = seedVoipClient(fx.fake, '10.00');
+    const err = await rejects(fx.gateway.removeCredit({ clientId: id, amountCents: 1001n, description: 'usage' }), WhmcsBusinessError);
+    assert.equal(err.whmcsMessage, 'Insufficient Credit Balance');
+    assert.equal(fx.fake.state.clients.get(id)!.creditCents, 1000n);
+    assert.deepEqual((await fx.gateway.getCredits(id)).map((e) => e.amountCents), [1000n]);
+    // The other reading stays selectable, for tests of a WHMCS that lets credit go negative.
+    fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: true };
+    try {
+      assert.equal((await fx.gateway.removeCredit({ clientId: id, amountCents: 1050n, description: 'usage' })).newBalanceCents, -50n);
+    } finally {
+      fx.fake.settings.quirks = { ...fx.fake.settings.quirks, allowNegativeCredit: false };
+    }
   });
 
   test('an invoice paid from credit', async () => {

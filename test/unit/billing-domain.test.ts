@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { buildServiceMap, didKey, servicesOfSource } from '../../src/domain/billing/service-map';
 import { applyPeriodFree, invoiceLines, periodOf, settleTotals, type SettleCall } from '../../src/domain/billing/settle';
+import { chargeCurrency, currencyMismatch } from '../../src/domain/billing/currency';
 import { parsePackage } from '../../src/domain/rating';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 
@@ -70,22 +71,51 @@ describe('per-period free minutes', () => {
 });
 
 describe('rounding carry', () => {
-  test('Σ posted cents × 10 000 + final carry = Σ call costs, for any sequence of charges', () => {
+  // Zero, sub-cent and half-cent amounts are where half-up rounding and the carry meet.
+  const micros = fc.oneof(fc.constant(0n), fc.constant(5_000n), fc.constant(15_000n), fc.bigInt({ min: 1n, max: 9_999n }), fc.bigInt({ min: 0n, max: 5_000_000n }));
+  const kinds = fc.constantFrom<Partial<SettleCall>>({}, { e164: '442075550100' }, { direction: 'inbound' }, { rule: 'special:smart', prefix: '1300' });
+  const pkg = parsePackage({ name: 'p', currency: 'CAD', countryCode: '1', special: [{ pattern: '1300', direction: 'outbound', mode: 'flat_per_call', flat: '0.35', name: 'smart' }] });
+
+  test('Σ posted cents × 10 000 + final carry = Σ call costs, for any sequence of settlements; no charge or invoice line is negative', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.bigInt({ min: 0n, max: 5_000_000n }), { maxLength: 20 }), { maxLength: 30 }), (batches) => {
+      fc.property(fc.array(fc.array(fc.tuple(micros, kinds), { maxLength: 8 }), { maxLength: 30 }), (batches) => {
         let carry = 0n;
         let posted = 0n;
         let total = 0n;
         for (const b of batches) {
-          const r = settleTotals(b.map((m, i) => ({ id: BigInt(i), periodFreeSeconds: 0, chargeMicros: m })), carry);
-          posted += r.cents;
+          const calls = b.map(([m, k], i) => ({ ...call(i + 1, NOV, 60, m, k), chargeMicros: m, periodFreeSeconds: 0 }));
+          const r = settleTotals(calls, carry);
+          // A charge of 0 cents is settled as 'zero' and never posted; a negative one could not be posted either.
+          assert.ok(r.cents >= 0n, `a usage charge of ${r.cents} cents`);
+          if (r.cents > 0n) posted += r.cents;
           carry = r.carryMicros;
           total += r.totalMicros;
-          assert.ok(carry >= -5000n && carry < 5000n);
+          assert.ok(carry >= -5000n && carry < 5000n, `carry ${carry}`);
+          const lines = invoiceLines(calls, pkg, r.cents, 'UTC');
+          assert.ok(lines.every((l) => l.amountCents > 0n), JSON.stringify(lines.map((l) => String(l.amountCents))));
+          assert.equal(lines.reduce((a, l) => a + l.amountCents, 0n), r.cents);
         }
         assert.equal(posted * 10_000n + carry, total);
       }),
+      { numRuns: 500 },
     );
+  });
+
+  test('a carry of -0.5 cent with nothing used since is kept, not turned into a -1 cent charge', () => {
+    const first = settleTotals([{ id: 1n, periodFreeSeconds: 0, chargeMicros: 15_000n }], 0n);
+    assert.deepEqual([first.cents, first.carryMicros], [2n, -5_000n]);
+    const nothing = settleTotals([{ id: 2n, periodFreeSeconds: 60, chargeMicros: 0n }], first.carryMicros);
+    assert.deepEqual([nothing.cents, nothing.carryMicros], [0n, -5_000n]);
+    const later = settleTotals([{ id: 3n, periodFreeSeconds: 0, chargeMicros: 5_000n }], nothing.carryMicros);
+    assert.deepEqual([later.cents, later.carryMicros], [0n, 0n], '1.5 + 0 + 0.5 cents used, 2 cents charged');
+  });
+
+  test('invoice lines after a carry charged in advance: three half cents, one cent to bill, no negative line', () => {
+    const calls = [call(1, NOV, 60, 5_000n), call(2, NOV, 60, 5_000n, { e164: '44' }), call(3, NOV, 60, 5_000n, { direction: 'inbound' })].map((c) => ({ ...c, chargeMicros: c.costMicros, periodFreeSeconds: 0 }));
+    const r = settleTotals(calls, -5_000n);
+    assert.equal(r.cents, 1n);
+    const lines = invoiceLines(calls, pkg, r.cents, 'UTC');
+    assert.deepEqual(lines.map((l) => l.amountCents), [1n]);
   });
 });
 
@@ -117,5 +147,19 @@ describe('invoice lines', () => {
     // The rounding difference goes to the largest line: 3 × 0.5 cents would round to 3, the total is 2.
     const odd = invoiceLines([settled(call(1, NOV, 60, 5_000n)), settled(call(2, NOV, 60, 5_000n, { e164: '44' })), settled(call(3, NOV, 60, 5_001n, { direction: 'inbound' }))], pkg, 2n, 'UTC');
     assert.equal(odd.reduce((a, l) => a + l.amountCents, 0n), 2n);
+  });
+});
+
+describe('currency', () => {
+  test('a charge is posted only to a client billed in its currency; an unknown side cannot be compared', () => {
+    assert.equal(currencyMismatch('EUR', 'USD'), 'package currency EUR ≠ client currency USD');
+    assert.equal(currencyMismatch('USD', 'usd '), null);
+    assert.equal(currencyMismatch('CAD/USD', 'USD'), 'package currency CAD/USD ≠ client currency USD');
+    assert.equal(currencyMismatch(null, 'USD'), null);
+    assert.equal(currencyMismatch('USD', null), null);
+  });
+  test('a consolidated charge over packages in different currencies names them all', () => {
+    assert.equal(chargeCurrency(['USD', 'USD']), 'USD');
+    assert.equal(chargeCurrency(['USD', 'CAD', 'usd']), 'CAD/USD');
   });
 });

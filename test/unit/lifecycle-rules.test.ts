@@ -72,6 +72,27 @@ describe('balanceVerdict: suspend at credit ≤ 0 or invoices above credit, unsu
   });
 });
 
+describe('balanceVerdict with usage the credit did not cover: only the credit left after it counts', () => {
+  const cases: Array<[credit: string, due: string, unpaid: string, expected: 'suspend' | 'unsuspend' | 'keep', reason?: SuspendReason]> = [
+    // 0.50 left, a 1.20 charge WHMCS would not take: the calls are unpaid, the service must stop.
+    ['0.50', '0', '1.20', 'suspend', 'zero_balance'],
+    ['1.20', '0', '1.20', 'suspend', 'zero_balance'],
+    // Topped up: the next run takes the 1.20 and 19.30 remain, so the service runs again now.
+    ['20.50', '0', '1.20', 'unsuspend'],
+    ['1.21', '0', '1.20', 'unsuspend'],
+    // Invoices are compared with what the unpaid usage leaves.
+    ['10.00', '9.00', '1.00', 'keep'],
+    ['10.00', '9.01', '1.00', 'suspend', 'unpaid_invoices'],
+  ];
+  for (const [credit, due, unpaid, expected, reason] of cases) {
+    test(`credit ${credit}, due ${due}, unpaid usage ${unpaid} → ${expected}${reason ? ` (${reason})` : ''}`, () => {
+      const [got, why] = outcome(balanceVerdict(standing({ credit, dueInvoicesBalance: due, unpaidUsage: unpaid })));
+      assert.equal(got, expected);
+      if (reason) assert.equal(why, reason);
+    });
+  }
+});
+
 describe('fieldOverride: the WHMCS VoIP Suspended field overrides only when an admin set it', () => {
   const cases: Array<[field: Override, written: Override | undefined, expected: Override]> = [
     ['none', undefined, 'none'],

@@ -43,8 +43,17 @@ describe('standingFingerprint', () => {
       { voipSuspendedField: 'yes' },
       { contact: { firstName: 'Ada', fullName: 'Ada L', email: 'other@example.com' } },
       { autoTopUp: { ccAuthOnFile: true, authDate: '2026-01-01', amount: '20.00' } },
+      { unpaidUsage: '1.20' },
     ];
     for (const v of variants) assert.notEqual(standingFingerprint(standing(v)), base, JSON.stringify(v));
+  });
+
+  test('a standing with no unpaid usage fingerprints as one read before voipbill kept it (no mass wake-up)', () => {
+    // As a mirror written before unpaid usage existed holds it.
+    const recorded =
+      '{"contact":{"email":"ada@example.com","firstName":"Ada","fullName":"Ada L"},"credit":"25.00","dueInvoicesBalance":"0.00","hasVoipService":true,"lowBalanceThreshold":"5.00","manualSuspend":false,"voipSuspendedField":"none"}';
+    assert.equal(standingFingerprint(standing()), recorded);
+    assert.notEqual(standingFingerprint(standing({ unpaidUsage: '0.01' })), recorded);
   });
 
   test('equal standings give equal fingerprints, different credits different ones (property)', () => {

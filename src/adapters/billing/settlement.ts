@@ -8,6 +8,7 @@
 import { withTransaction as inTx } from '../../db/transaction';
 import type { Pool, PoolClient } from 'pg';
 import { formatCents, parseDecimal } from '../../domain/money';
+import { chargeCurrency } from '../../domain/billing/currency';
 import {
   applyPeriodFree,
   chargeModeOf,
@@ -21,7 +22,9 @@ import {
 } from '../../domain/billing/settle';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { RatingPackage } from '../../domain/rating';
-import type { ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
+import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
+import { chargesRepository } from '../whmcs/charges.repository';
+import { WhmcsNotFoundError } from '../whmcs/errors';
 import type { PackageStore } from './packages';
 
 export type BillingModeFilter = 'credit' | 'invoice';
@@ -106,10 +109,11 @@ async function settleServiceInTx(db: PoolClient, service: ServiceRecord, pkg: Ra
       );
     }
   }
-  await db.query('UPDATE service_charge_state SET carry_micros = $2, last_watermark = $3, updated_at = now() WHERE service_id = $1', [
+  await db.query('UPDATE service_charge_state SET carry_micros = $2, last_watermark = $3, currency = $4, updated_at = now() WHERE service_id = $1', [
     service.serviceId,
     totals.carryMicros.toString(),
     watermark.toString(),
+    pkg.currency,
   ]);
   return {
     service,
@@ -132,11 +136,11 @@ async function markCalls(db: PoolClient, s: ServiceSettle, chargeKey: string): P
 
 async function writeCharge(
   db: PoolClient,
-  c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string },
+  c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string; currency: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (charge_key) DO NOTHING`,
+    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id, currency)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (charge_key) DO NOTHING`,
     [
       c.key,
       c.clientId,
@@ -147,6 +151,7 @@ async function writeCharge(
       JSON.stringify(c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents) }))),
       c.cents > 0n ? 'pending' : 'zero',
       c.runId,
+      c.currency,
     ],
   );
 }
@@ -201,6 +206,7 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
         description: mode === 'credit' ? `VoIP usage, service ${service.serviceId}` : `Call usage, service ${service.serviceId}`,
         lines,
         runId: opts.runId,
+        currency: pkg.currency,
       });
       if (s.cents > 0n) result.prepared++;
       else result.zero++;
@@ -221,7 +227,8 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
       const lines = settled.flatMap((s) => invoiceLines(s.calls, s.pkg, s.cents, deps.timeZone, `Service ${s.service.serviceId}: `));
       const cents = settled.reduce((a, s) => a + s.cents, 0n);
       for (const s of settled) await markCalls(db, s, key);
-      await writeCharge(db, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId });
+      const currency = chargeCurrency(settled.map((s) => s.pkg.currency));
+      await writeCharge(db, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency });
       if (cents > 0n) result.prepared++;
       else result.zero++;
     });
@@ -231,66 +238,160 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
 
 export interface PostedCharges {
   posted: number;
+  /** Refused in this call for a reason an admin must fix (kept; `charges retry` once fixed). */
   failed: number;
+  /** Not covered by the client's credit in this call: they wait and are taken by a run after a top-up. */
+  awaitingCredit: number;
   amountCents: string;
+  /** Services whose balance changed, or whose charge now waits for credit: their workflows re-read the standing. */
   serviceIds: string[];
+  /** Every charge refused in this call, naming its client and services. */
+  problems: ChargeProblem[];
 }
 
-/** Posts every pending outbox charge through WhmcsCharging (exactly once by key). */
+export interface ChargeProblem {
+  chargeKey: string;
+  chargeId: string;
+  clientId: string;
+  serviceIds: string[];
+  amount: string;
+  reason: string;
+}
+
+interface OutboxRow {
+  charge_key: string;
+  client_id: string;
+  service_ids: string[];
+  mode: 'credit' | 'invoice';
+  amount_cents: string;
+  description: string;
+  lines: Array<{ description: string; amount: string }>;
+  status: 'pending' | 'awaiting_credit';
+  currency: string | null;
+}
+
+/**
+ * Posts every pending outbox charge and refund through WhmcsCharging, exactly once by key: its ledger row is
+ * committed before WHMCS is called and posting holds a lock per charge, so concurrent settlers (overlapping runs, the
+ * `rerate` command) never post one twice. Refunds (negative amounts) go back to the client's credit. Charges that
+ * waited for credit are tried again, oldest first, once the client's credit covers them. With `whmcs`, each client is
+ * read once per call, so a charge its credit cannot cover is not even sent.
+ */
 export async function postPendingCharges(
   pool: Pool,
   charging: WhmcsCharging,
   onEach: (key: string) => void = () => undefined,
-  whmcs?: Pick<WhmcsGateway, 'getCredits' | 'addCredit'>,
+  whmcs?: Pick<WhmcsGateway, 'getClient'>,
 ): Promise<PostedCharges> {
-  const { rows } = await pool.query<{ charge_key: string; client_id: string; service_ids: string[]; mode: 'credit' | 'invoice'; amount_cents: string; description: string; lines: Array<{ description: string; amount: string }> }>(
-    `SELECT charge_key, client_id, service_ids, mode, amount_cents::text, description, lines FROM billing_charges WHERE status = 'pending' ORDER BY created_at, charge_key`,
+  // Re-rating writes its adjustments without a currency: theirs is the one the service was last settled in.
+  const { rows } = await pool.query<OutboxRow>(
+    `SELECT b.charge_key, b.client_id, b.service_ids, b.mode, b.amount_cents::text, b.description, b.lines, b.status, coalesce(b.currency, s.currency) AS currency
+     FROM billing_charges b LEFT JOIN service_charge_state s ON s.service_id = b.service_ids[1]
+     WHERE b.status IN ('pending', 'awaiting_credit') ORDER BY b.created_at, b.charge_key`,
   );
-  const out: PostedCharges = { posted: 0, failed: 0, amountCents: '0', serviceIds: [] };
+  const out: PostedCharges = { posted: 0, failed: 0, awaitingCredit: 0, amountCents: '0', serviceIds: [], problems: [] };
   let total = 0n;
   const services = new Set<string>();
-  for (const row of rows) {
-    const amount = BigInt(row.amount_cents);
-    if (amount < 0n) {
-      // A refund (re-rating lowered a price): back to the client's credit, once — the tag in the credit log is the key.
-      if (!whmcs) continue;
-      const clientId = Number(row.client_id);
-      const tag = `[voipbill ${row.charge_key}]`;
-      const seen = (await whmcs.getCredits(clientId)).some((c) => c.description.includes(tag));
-      if (!seen) await whmcs.addCredit({ clientId, amountCents: -amount, description: `${row.description} ${tag}` });
-      await pool.query(`UPDATE billing_charges SET status = 'posted', posted_at = now() WHERE charge_key = $1`, [row.charge_key]);
-      out.posted++;
-      total += amount;
-      for (const s of row.service_ids) services.add(s);
-      onEach(row.charge_key);
-      continue;
+  const clients = new Map<string, NonNullable<ChargeContext['client']> | null>();
+  async function clientOf(id: string): Promise<ChargeContext['client'] | undefined> {
+    if (!whmcs) return undefined;
+    if (!clients.has(id)) {
+      try {
+        const c = await whmcs.getClient(Number(id));
+        clients.set(id, { creditCents: c.creditCents, currencyCode: c.currencyCode });
+      } catch (err) {
+        // Gone from WHMCS: posting says so in the charge's own record.
+        if (!(err instanceof WhmcsNotFoundError)) throw err;
+        clients.set(id, null);
+      }
     }
-    const record: ChargeRecord = await charging.postCharge({
-      chargeKey: row.charge_key,
-      clientId: Number(row.client_id),
-      mode: row.mode,
-      description: row.description,
-      lines: row.lines.map((l) => ({
-        description: l.description,
-        amountCents: parseDecimal(l.amount, 2),
-        ...(row.service_ids.length === 1 ? { serviceId: Number(row.service_ids[0]) } : {}),
-      })),
-    });
-    const status = record.status === 'posted' ? 'posted' : record.status === 'failed' ? 'failed' : 'pending';
-    await pool.query(`UPDATE billing_charges SET status = $2, whmcs_charge = $3, failure = $4, posted_at = CASE WHEN $2 = 'posted' THEN now() END WHERE charge_key = $1`, [
-      row.charge_key,
-      status,
-      record.chargeId,
-      record.failureReason,
-    ]);
+    return clients.get(id) ?? undefined;
+  }
+  for (const row of rows) {
+    const refund = BigInt(row.amount_cents) < 0n;
+    const client = await clientOf(row.client_id);
+    const record: ChargeRecord = await charging.postCharge(
+      {
+        chargeKey: row.charge_key,
+        clientId: Number(row.client_id),
+        // Whatever the package's mode, a refund goes back to credit.
+        mode: refund ? 'credit' : row.mode,
+        description: row.description,
+        lines: row.lines.map((l) => ({
+          description: l.description,
+          amountCents: parseDecimal(l.amount, 2),
+          ...(row.service_ids.length === 1 ? { serviceId: Number(row.service_ids[0]) } : {}),
+        })),
+        ...(row.currency ? { currency: row.currency } : {}),
+      },
+      client ? { client } : {},
+    );
+    const status = record.status;
+    if (status !== row.status) {
+      await pool.query(
+        `UPDATE billing_charges SET status = $2, whmcs_charge = $3, failure = $4, posted_at = CASE WHEN $2 = 'posted' THEN now() END WHERE charge_key = $1`,
+        [row.charge_key, status, record.chargeId, status === 'posted' ? null : record.failureReason],
+      );
+    }
     if (status === 'posted') {
       out.posted++;
       total += record.amountCents;
       for (const s of row.service_ids) services.add(s);
-    } else if (status === 'failed') out.failed++;
+      // What this run knows of the client's credit follows what it posted; an invoice may have used any of it.
+      if (client) {
+        if (record.newCreditCents !== null) client.creditCents = record.newCreditCents;
+        else clients.delete(row.client_id);
+      }
+    } else if (status === 'awaiting_credit' && row.status === 'pending') {
+      out.awaitingCredit++;
+      // The unpaid usage now counts against the client: its services re-read their standing.
+      for (const s of row.service_ids) services.add(s);
+      out.problems.push(problemOf(row, record));
+    } else if (status === 'failed') {
+      out.failed++;
+      out.problems.push(problemOf(row, record));
+    }
     onEach(row.charge_key);
   }
   out.amountCents = total.toString();
   out.serviceIds = [...services].sort();
   return out;
+}
+
+function problemOf(row: OutboxRow, record: ChargeRecord): ChargeProblem {
+  return {
+    chargeKey: row.charge_key,
+    chargeId: record.chargeId,
+    clientId: row.client_id,
+    serviceIds: row.service_ids,
+    amount: formatCents(record.amountCents),
+    reason: `${record.status === 'awaiting_credit' ? 'awaiting credit: ' : ''}${record.failureReason ?? 'refused'}`,
+  };
+}
+
+/** `charge <key> (client 7, service 12): <reason>`, for logs and the run's progress. */
+export function describeProblem(p: ChargeProblem): string {
+  return `charge ${p.chargeKey} [${p.chargeId}] of ${p.amount} (client ${p.clientId}, service${p.serviceIds.length === 1 ? '' : 's'} ${p.serviceIds.join(', ')}): ${p.reason}`;
+}
+
+/**
+ * `charges retry`: an admin fixed why WHMCS refused a charge (client closed, currency, invoice settings). The charge
+ * goes back to pending, same key and amount, and the next billing run (or this call's caller) posts it; nothing is
+ * posted twice, as posting looks in WHMCS first. Charges waiting for credit need no retry: runs take them by
+ * themselves after a top-up.
+ */
+export async function requeueFailedCharge(pool: Pool, idOrKey: string): Promise<{ chargeKey: string; chargeId: string; status: string; requeued: boolean } | null> {
+  return inTx(pool, async (db) => {
+    const { rows } = await db.query<{ charge_key: string; charge_id: string; status: string }>(
+      `SELECT w.charge_key, w.charge_id, w.status FROM whmcs_charges w JOIN billing_charges b USING (charge_key)
+       WHERE w.charge_id = $1 OR w.charge_key = $1 FOR UPDATE`,
+      [idOrKey],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    if (row.status !== 'failed') return { chargeKey: row.charge_key, chargeId: row.charge_id, status: row.status, requeued: false };
+    await chargesRepository(pool).requeueFailed(db, row.charge_id);
+    await db.query(`UPDATE billing_charges SET status = 'pending', failure = NULL WHERE charge_key = $1 AND status = 'failed'`, [row.charge_key]);
+    return { chargeKey: row.charge_key, chargeId: row.charge_id, status: 'pending', requeued: true };
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL side of exactly-once charging (table whmcs_charges, migration 0100). All amounts are bigint cents; pg
+ * PostgreSQL side of exactly-once charging (table whmcs_charges, migrations 0100, 0915, 0916). All amounts are bigint cents; pg
  * returns bigint columns as strings, converted here and nowhere else.
  */
 import type { Pool, PoolClient } from 'pg';
@@ -19,6 +19,7 @@ interface ChargeRow {
   invoice_balance_cents: string | null;
   new_credit_cents: string | null;
   failure_reason: string | null;
+  last_error: string | null;
   attempts: number;
   created_at: Date;
   posted_at: Date | null;
@@ -39,6 +40,7 @@ function toRecord(r: ChargeRow): ChargeRecord {
     invoiceBalanceCents: r.invoice_balance_cents === null ? null : BigInt(r.invoice_balance_cents),
     newCreditCents: r.new_credit_cents === null ? null : BigInt(r.new_credit_cents),
     failureReason: r.failure_reason,
+    lastError: r.last_error,
     attempts: r.attempts,
     createdAt: r.created_at,
     postedAt: r.posted_at,
@@ -121,13 +123,28 @@ export function chargesRepository(pool: Pool) {
         [chargeId, reason],
       ),
 
+    /** The client's credit does not cover the charge: it waits, same key and amount, for the next run after a top-up. */
+    markAwaitingCredit: (q: PoolClient, chargeId: string, reason: string) =>
+      one(
+        q,
+        `UPDATE whmcs_charges SET status = 'awaiting_credit', failure_reason = $2, last_error = NULL, updated_at = now() WHERE charge_id = $1 RETURNING *`,
+        [chargeId, reason],
+      ),
+
+    /** An admin fixed the cause of a refusal: the charge is posted again, under its key, by the next attempt. */
+    async requeueFailed(q: Pool | PoolClient, chargeId: string): Promise<boolean> {
+      const r = await q.query(`UPDATE whmcs_charges SET status = 'pending', updated_at = now() WHERE charge_id = $1 AND status = 'failed'`, [chargeId]);
+      return r.rowCount === 1;
+    },
+
     async recordError(q: PoolClient, chargeId: string, message: string): Promise<void> {
       await q.query('UPDATE whmcs_charges SET last_error = $2, updated_at = now() WHERE charge_id = $1', [chargeId, message]);
     },
 
+    /** Charges not taken: refused (failed) and waiting for credit, newest first. */
     async listFailed(opts: { clientId?: number; limit?: number } = {}): Promise<ChargeRecord[]> {
       const { rows } = await pool.query<ChargeRow>(
-        `SELECT * FROM whmcs_charges WHERE status = 'failed' AND ($1::bigint IS NULL OR client_id = $1)
+        `SELECT * FROM whmcs_charges WHERE status IN ('failed', 'awaiting_credit') AND ($1::bigint IS NULL OR client_id = $1)
          ORDER BY created_at DESC LIMIT $2`,
         [opts.clientId ?? null, opts.limit ?? 100],
       );

@@ -1,17 +1,23 @@
 /**
  * Exactly-once usage charging in two modes (per package): `credit` deducts from WHMCS credit (AddCredit remove, for
  * real-time billing); `invoice` raises an invoice with line items and pays it from credit (CreateInvoice
- * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance).
+ * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance). A refund (negative amount,
+ * from re-rating) goes back to the client's credit (AddCredit add) through the same protocol.
  *
  * WHMCS has no idempotency keys, so the charge ID (derived from the caller's business key) is committed to
  * PostgreSQL first and written into the credit description or invoice notes; any attempt after the first looks for
  * it in WHMCS before posting. This covers a timeout after WHMCS applied the charge and a crash at any point.
+ *
+ * A charge in a currency other than the client's is refused before WHMCS is asked (failed, for an admin). A credit
+ * charge the client's credit does not cover waits for credit (WHMCS takes no credit below zero) under the same key and
+ * amount; posting it again takes it once a top-up covers it.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
+import { currencyMismatch } from '../../domain/billing/currency';
 import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
-import type { ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
+import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import { chargesRepository, type ChargesRepository } from './charges.repository';
 import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
 import { reconcileClient } from './reconcile';
@@ -30,7 +36,7 @@ export class WhmcsChargeConflictError extends Error {
   override readonly name = 'WhmcsChargeConflictError';
 }
 
-/** Thrown when a charge request is malformed (empty key, no lines, non-positive total). Not retryable. */
+/** Thrown when a charge request is malformed (empty key, no lines, zero total, mixed signs). Not retryable. */
 export class WhmcsChargeInvalidError extends Error {
   override readonly name = 'WhmcsChargeInvalidError';
 }
@@ -41,10 +47,20 @@ function validate(req: ChargeRequest): bigint {
   if (!req.description.trim()) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: description is empty`);
   if (req.lines.length === 0) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: no lines`);
   const total = req.lines.reduce((sum, l) => sum + l.amountCents, 0n);
-  if (total <= 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total ${formatCents(total)} must be positive`);
+  if (total === 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total is 0.00`);
   if (req.mode !== 'credit' && req.mode !== 'invoice') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: unknown mode ${String(req.mode)}`);
+  // A line of the other sign would be a negative invoice line, or a charge hidden inside a refund.
+  const odd = req.lines.find((l) => (total > 0n ? l.amountCents < 0n : l.amountCents > 0n));
+  if (odd) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: line "${odd.description}" is ${formatCents(odd.amountCents)} in a ${total > 0n ? 'charge' : 'refund'} of ${formatCents(total)}`);
+  if (total < 0n && req.mode !== 'credit') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: a refund goes back to credit, not onto an invoice`);
   return total;
 }
+
+/**
+ * WHMCS's refusal of a removal larger than the balance: "Insufficient Credit Balance" (AddCredit, 7.8 and 8.x);
+ * "Amount exceeds customer credit balance" is ApplyCredit's documented text for the same case.
+ */
+const INSUFFICIENT_CREDIT = /insufficient credit|exceeds customer credit balance/i;
 
 /** Invoices dated this long before the ledger row may still hold the charge (WHMCS dates are server-local). */
 const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
@@ -56,7 +72,9 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
   async function findInWhmcs(row: ChargeRecord): Promise<{ whmcsRef: string | null; invoiceId?: number } | null> {
     const tag = chargeTag(row.chargeId);
     if (row.mode === 'credit') {
-      const hits = (await whmcs.getCredits(row.clientId)).filter((c) => c.description.includes(tag));
+      // Refunds were once tagged with their charge key, without a ledger row: such a refund is found by that tag too.
+      const legacy = row.amountCents < 0n ? `[voipbill ${row.chargeKey}]` : null;
+      const hits = (await whmcs.getCredits(row.clientId)).filter((c) => c.description.includes(tag) || (legacy !== null && c.description.includes(legacy)));
       if (hits.length > 1) log.error('charge found more than once in the WHMCS credit log', { chargeId: row.chargeId, count: hits.length });
       return hits[0] ? { whmcsRef: `credit:${hits[0].id}` } : null;
     }
@@ -79,7 +97,8 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
   async function apply(row: ChargeRecord) {
     const tag = chargeTag(row.chargeId);
     if (row.mode === 'credit') {
-      const r = await whmcs.removeCredit({ clientId: row.clientId, amountCents: row.amountCents, description: `${row.description} ${tag}` });
+      const entry = { clientId: row.clientId, description: `${row.description} ${tag}` };
+      const r = row.amountCents > 0n ? await whmcs.removeCredit({ ...entry, amountCents: row.amountCents }) : await whmcs.addCredit({ ...entry, amountCents: -row.amountCents });
       return { whmcsRef: null, newCreditCents: r.newBalanceCents };
     }
     const { invoiceId } = await whmcs.createInvoice({
@@ -92,7 +111,7 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
     return invoiceDetails(invoiceId);
   }
 
-  async function postCharge(req: ChargeRequest): Promise<ChargeRecord> {
+  async function postCharge(req: ChargeRequest, ctx: ChargeContext = {}): Promise<ChargeRecord> {
     const amountCents = validate(req);
     const chargeId = chargeIdFor(req.chargeKey);
     const { fresh } = await repo.insertPending({ ...req, chargeId, amountCents });
@@ -103,20 +122,52 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
           `charge key ${req.chargeKey} was first recorded for client ${row.clientId}, ${row.mode}, ${formatCents(row.amountCents)}; now client ${req.clientId}, ${req.mode}, ${formatCents(amountCents)}`,
         );
       }
-      if (row.status !== 'pending') return row;
-      if (!fresh || row.attempts > 0) {
+      // A refusal an admin must fix stays as it is until `charges retry` requeues it.
+      if (row.status === 'posted' || row.status === 'failed') return row;
+      // An attempt that ended without an answer may have been applied: only WHMCS's credit log can say.
+      const unknownOutcome = row.attempts > 0 && row.lastError !== null;
+      const credit = ctx.client?.creditCents;
+      const short = row.mode === 'credit' && row.amountCents > 0n && credit !== undefined && credit < row.amountCents;
+      // A fresh row was never sent; a refund is looked for anyway, as one posted under its legacy tag has no row.
+      if ((!short || unknownOutcome) && (!fresh || row.attempts > 0 || row.amountCents < 0n)) {
         const found = await findInWhmcs(row);
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
           return repo.markPosted(q, chargeId, found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
         }
       }
+      if (req.currency) {
+        let clientCurrency = ctx.client?.currencyCode;
+        if (!ctx.client) {
+          try {
+            clientCurrency = (await whmcs.getClient(row.clientId)).currencyCode;
+          } catch (err) {
+            if (!(err instanceof WhmcsNotFoundError)) throw err;
+            return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+          }
+        }
+        const blocked = currencyMismatch(req.currency, clientCurrency);
+        if (blocked) {
+          log.warn('charge blocked: currency', { chargeId, clientId: row.clientId, reason: blocked });
+          return repo.markFailed(q, chargeId, blocked);
+        }
+      }
+      if (short) {
+        // WHMCS does not take credit below zero: asking would only be refused. A later run takes it after a top-up.
+        if (row.status === 'awaiting_credit' && !unknownOutcome) return row;
+        log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), credit: formatCents(credit) });
+        return repo.markAwaitingCredit(q, chargeId, `client credit ${formatCents(credit)} does not cover ${formatCents(row.amountCents)}`);
+      }
       row = await repo.markAttempt(q, chargeId);
       try {
         const posted = await repo.markPosted(q, chargeId, await apply(row));
-        log.info('charge posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
+        log.info(row.amountCents > 0n ? 'charge posted to WHMCS' : 'refund posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
         return posted;
       } catch (err) {
+        if (err instanceof WhmcsBusinessError && row.mode === 'credit' && row.amountCents > 0n && INSUFFICIENT_CREDIT.test(err.whmcsMessage)) {
+          log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), reason: err.whmcsMessage });
+          return repo.markAwaitingCredit(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+        }
         if (err instanceof WhmcsBusinessError || err instanceof WhmcsNotFoundError) {
           log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
           return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);

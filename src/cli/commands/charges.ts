@@ -1,15 +1,23 @@
 /**
- * `voipbill charges failed`: usage charges WHMCS rejected, with WHMCS's reason, so an admin can act on them (they
- * are never dropped). Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
+ * `voipbill charges failed`: usage charges not taken, with the reason, so an admin can act on them (they are never
+ * dropped): refused by WHMCS or blocked by voipbill (`failed`), or waiting for the client's credit (`awaiting credit`,
+ * taken by the first billing run after a top-up). `voipbill charges retry` requeues a failed one once its cause is
+ * fixed. Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
  */
+import { requeueFailedCharge } from '../../adapters/billing/settlement';
 import { chargesRepository } from '../../adapters/whmcs/charges.repository';
 import { createPool } from '../../db/pool';
 import { formatCents } from '../../domain/money';
 import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
 
 const USAGE = `usage: voipbill charges failed [--client <WHMCS client id>] [--limit <N>] [--json]
+       voipbill charges retry <charge ID or key>
 
-Lists charges WHMCS refused (newest first): when, charge ID, client, mode, amount, and WHMCS's reason.
+failed: charges not taken (newest first): when, charge ID, client, mode, amount, status and the reason.
+  failed           WHMCS refused it, or voipbill blocked it (e.g. currency): fix the cause, then \`charges retry\`.
+  awaiting credit  the client's credit did not cover it: the first billing run after a top-up takes it (same key
+                   and amount); until then it counts against the client's balance (suspension).
+retry: puts a failed charge back in the queue, same key and amount; the next billing run posts it (never twice).
 Uses DATABASE_URL; unset, the embedded PostgreSQL of \`npm start\` on EMBEDDED_PG_PORT (default 54329).`;
 
 function databaseUrl(io: CliIo): string {
@@ -26,10 +34,11 @@ function positiveInt(text: string | undefined, name: string): number | undefined
 
 export const command: CliCommand = {
   name: 'charges',
-  summary: 'usage charges posted to WHMCS (failed: the ones WHMCS rejected, with the reason)',
+  summary: 'usage charges not taken (failed: refused or waiting for credit, with the reason; retry: requeue a failed one)',
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
+    if (action === 'retry') return retry(rest, io);
     if (action !== 'failed') throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
     const { values } = parseCliArgs({ args: rest, strict: true, allowPositionals: false, options: { client: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } });
     const clientId = positiveInt(values.client, 'client');
@@ -47,7 +56,7 @@ export const command: CliCommand = {
         return 0;
       }
       for (const c of failed) {
-        io.stdout(`${c.createdAt.toISOString()}  ${c.chargeId}  client ${c.clientId}  ${c.mode}  ${formatCents(c.amountCents)}  ${c.failureReason ?? ''}\n`);
+        io.stdout(`${c.createdAt.toISOString()}  ${c.chargeId}  client ${c.clientId}  ${c.mode}  ${formatCents(c.amountCents)}  ${c.status === 'awaiting_credit' ? 'awaiting credit' : 'failed'}  ${c.failureReason ?? ''}  [${c.chargeKey}]\n`);
       }
       return 0;
     } finally {
@@ -55,3 +64,25 @@ export const command: CliCommand = {
     }
   },
 };
+
+async function retry(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseCliArgs({ args, strict: true, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('charges retry takes one charge ID or key');
+  const pool = createPool(databaseUrl(io), { max: 1 });
+  try {
+    const r = await requeueFailedCharge(pool, positionals[0]!);
+    if (!r) {
+      io.stderr(`no charge ${JSON.stringify(positionals[0])} in the billing outbox: give the charge ID or key that \`charges failed\` shows\n`);
+      return 1;
+    }
+    if (r.requeued) {
+      io.stdout(`charge ${r.chargeId} [${r.chargeKey}] requeued: the next billing run posts it\n`);
+      return 0;
+    }
+    const why = r.status === 'awaiting_credit' ? 'it waits for credit: the first billing run after a top-up takes it' : `it is ${r.status}`;
+    io.stderr(`charge ${r.chargeId} [${r.chargeKey}] not requeued: ${why}\n`);
+    return 1;
+  } finally {
+    await pool.end();
+  }
+}

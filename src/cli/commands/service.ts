@@ -35,6 +35,7 @@ function summary(s: LifecycleState): Record<string, unknown> {
     status: s.status,
     credit: s.standing?.credit ?? null,
     dueInvoicesBalance: s.standing?.dueInvoicesBalance ?? null,
+    unpaidUsage: s.standing?.unpaidUsage ?? null,
     suspension: s.suspension ?? null,
     adminHold: s.adminHold ?? null,
     adminOverride: s.adminOverride,

@@ -121,8 +121,9 @@ export function callType(call: Pick<SettleCall, 'rule' | 'prefix' | 'direction' 
 
 /**
  * Invoice lines for one service's settled calls, one per call type / special rule, each
- * `<type> (<from> to <to>): <n> calls, <minutes> min`, special rules as `[OUTBOUND] 1300* (flat_per_call): 4 calls, 11 min`. Line amounts are rounded per line and the rounding difference
- * goes to the largest line, so the lines always add up to `totalCents` exactly. Lines that come to 0 are dropped.
+ * `<type> (<from> to <to>): <n> calls, <minutes> min`, special rules as `[OUTBOUND] 1300* (flat_per_call): 4 calls, 11 min`. Line amounts are rounded per line; a difference upwards
+ * goes to the largest line, one downwards comes off the lines rounded up the most, so the lines always add up to
+ * `totalCents` exactly and none is negative. Lines that come to 0 are dropped.
  */
 export function invoiceLines(
   calls: ReadonlyArray<Pick<SettleCall, 'rule' | 'prefix' | 'direction' | 'e164' | 'billedSeconds' | 'startedAtMs'> & { chargeMicros: bigint; periodFreeSeconds: number }>,
@@ -147,13 +148,30 @@ export function invoiceLines(
   }
   const sorted = [...groups.values()].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
   if (sorted.length === 0) return totalCents === 0n ? [] : [{ description: `${prefix}Call usage adjustment`, amountCents: totalCents }];
-  const cents = sorted.map((g) => roundHalfUp(g.micros, 10_000n));
-  const diff = totalCents - cents.reduce((a, b) => a + b, 0n);
-  let largest = 0;
-  sorted.forEach((g, i) => {
-    if (g.micros > sorted[largest]!.micros) largest = i;
-  });
-  cents[largest] = cents[largest]! + diff;
+  const cents = sorted.map((g) => (g.micros > 0n ? roundHalfUp(g.micros, 10_000n) : 0n));
+  let diff = totalCents - cents.reduce((a, b) => a + b, 0n);
+  if (diff >= 0n) {
+    let largest = 0;
+    sorted.forEach((g, i) => {
+      if (g.micros > sorted[largest]!.micros) largest = i;
+    });
+    cents[largest] = cents[largest]! + diff;
+  }
+  // The carry can make the total smaller than the lines rounded one by one (several lines rounded up, a carry
+  // already charged in advance). Taking it all from one line could push that line below zero, so the cents come
+  // off the lines that were rounded up the most, one at a time, and no line goes below zero.
+  while (diff < 0n) {
+    let pick = -1;
+    for (let i = 0; i < sorted.length; i++) {
+      if (cents[i]! <= 0n) continue;
+      const excess = cents[i]! * 10_000n - sorted[i]!.micros;
+      const best = pick < 0 ? undefined : cents[pick]! * 10_000n - sorted[pick]!.micros;
+      if (best === undefined || excess > best) pick = i;
+    }
+    if (pick < 0) throw new RangeError(`invoice lines cannot come to ${totalCents} cents without a negative line`);
+    cents[pick] = cents[pick]! - 1n;
+    diff += 1n;
+  }
   const period = `${ddmmyyyy(from, timeZone)} to ${ddmmyyyy(to, timeZone)}`;
   return sorted
     .map((g, i) => ({
@@ -175,6 +193,10 @@ export function settleTotals(calls: SettledCall[], carryMicros: bigint): Service
   let total = 0n;
   for (const c of calls) total += c.chargeMicros;
   const r = microsToCents(total, { carryMicros });
+  // A negative carry is a part of a cent already charged (the last charge rounded up). Half-up can turn it into a
+  // charge of -1 cent when little or nothing was used since; such a charge is never posted (and a usage charge is
+  // never a refund), so the whole remainder stays carried until later usage pays it back.
+  if (r.cents < 0n) return { calls, totalMicros: total, cents: 0n, carryMicros: total + carryMicros };
   return { calls, totalMicros: total, cents: r.cents, carryMicros: r.carryMicros };
 }
 

@@ -62,7 +62,7 @@ export function validateAdminUnsuspend(state: LifecycleState, req: { requestId: 
     override_field: 'WHMCS field VoIP Suspended = Yes forces suspension: set it to None in WHMCS',
     manual_field: 'WHMCS field Manual VoIP Suspend = Yes: clear it in WHMCS',
     included_minutes: `included minutes are exhausted until ${state.usageBlock?.periodEnd ?? 'the next period'}`,
-    zero_balance: `balance rules would suspend again at once (credit ${state.standing?.credit}, due ${state.standing?.dueInvoicesBalance}): top up`,
+    zero_balance: `balance rules would suspend again at once (credit ${state.standing?.credit}, due ${state.standing?.dueInvoicesBalance}${state.standing?.unpaidUsage ? `, unpaid usage ${state.standing.unpaidUsage}` : ''}): top up`,
     unpaid_invoices: `balance rules would suspend again at once (due ${state.standing?.dueInvoicesBalance} exceeds credit ${state.standing?.credit}): top up`,
   };
   throw new AdminRequestError(`${why[verdict.reason] ?? verdict.reason}, or use \`override no\` to keep the service active`);

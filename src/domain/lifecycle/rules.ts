@@ -27,7 +27,11 @@ export function balanceVerdict(standing: ClientStanding): SuspensionVerdict {
   const credit = toMicros(standing.credit);
   const due = toMicros(standing.dueInvoicesBalance);
   if (credit <= 0n) return { suspend: true, reason: 'zero_balance' };
-  if (due > credit) return { suspend: true, reason: 'unpaid_invoices' };
+  // Usage the credit did not cover is spent already: only the credit left after it counts. Once a top-up covers it,
+  // the next billing run takes it, so it does not hold the service suspended the way an open invoice does.
+  const available = credit - (standing.unpaidUsage ? toMicros(standing.unpaidUsage) : 0n);
+  if (available <= 0n) return { suspend: true, reason: 'zero_balance' };
+  if (due > available) return { suspend: true, reason: 'unpaid_invoices' };
   if (due === 0n) return { suspend: false, reason: 'credit positive, nothing outstanding' };
   return { keep: true, reason: 'invoices outstanding but covered by credit' };
 }

@@ -23,6 +23,11 @@ export type SuspendReason =
 export interface ClientStanding {
   credit: string;
   dueInvoicesBalance: string;
+  /**
+   * Usage charges the client's credit did not cover (WHMCS takes no credit below zero): owed like an invoice, taken by
+   * the first billing run after a top-up. Absent when there are none, and in standings read before voipbill kept them.
+   */
+  unpaidUsage?: string;
   /** Blank in WHMCS turns low-balance alerts off. */
   lowBalanceThreshold: string | null;
   hasVoipService: boolean;

@@ -34,8 +34,9 @@ const AddCredit: ActionHandler = (ctx) => {
   const amount = amountParam(ctx, 'amount', 'Amount must be in decimal format: ### or ###.##');
   if (amount === undefined || amount === 0n) throw new ApiFail('No Amount Provided');
   if (type === 'remove' && !ctx.quirks.allowNegativeCredit && amount > c.creditCents) {
-    // WHMCS's text for this case is not documented; the fake's stand-in.
-    throw new ApiFail('Amount exceeds customer credit balance');
+    // Not in WHMCS's API reference, but its AddCredit (7.8 and 8.x, as published decoded on GitHub) refuses a removal
+    // larger than the balance with this text and changes nothing; the admin "Remove Credit" dialog refuses it too.
+    throw new ApiFail('Insufficient Credit Balance');
   }
   ctx.state.addCreditEntry(c.id, type === 'add' ? amount : -amount, ctx.params.get('description') ?? '');
   return { newbalance: money(c.creditCents) };

@@ -15,9 +15,10 @@ export interface Fault {
   action?: string;
   /**
    * error: a WHMCS error envelope; http: a bare HTTP status; html: a 200 maintenance page; reset: drop the connection
-   * unanswered; timeout: hold the request unapplied; timeout-after-apply: apply it, then hold the answer.
+   * unanswered; timeout: hold the request unapplied; timeout-after-apply: apply it, then hold the answer; delay:
+   * handle it at once and send the answer `delayMs` later (a slow link: what it read may be stale on arrival).
    */
-  kind: 'error' | 'http' | 'timeout' | 'timeout-after-apply' | 'html' | 'reset';
+  kind: 'error' | 'http' | 'timeout' | 'timeout-after-apply' | 'html' | 'reset' | 'delay';
   message?: string;
   status?: number;
   /** How many requests it hits (default 1). */

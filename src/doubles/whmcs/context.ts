@@ -18,7 +18,10 @@ export interface Quirks {
   legacyIds: boolean;
   /** How an empty list is rendered (the real shape is unconfirmed). */
   emptyList: 'nested' | 'empty-string' | 'absent' | 'array';
-  /** Whether AddCredit type=remove may take credit below zero (unconfirmed in WHMCS). */
+  /**
+   * Whether AddCredit type=remove may take credit below zero. WHMCS refuses ("Insufficient Credit Balance"), so the
+   * default is false; true stands for a WHMCS that behaves otherwise (the API reference does not say), for tests.
+   */
   allowNegativeCredit: boolean;
   /** HTTP status of business errors (documented as 200). */
   businessErrorStatus: number;

@@ -81,7 +81,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     allowedIps: options.allowedIps ?? null,
     permissions: options.permissions ?? null,
     authFailureStatus: options.authFailureStatus ?? 403,
-    quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: true, businessErrorStatus: 200, ...options.quirks },
+    quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
   };
   const faults = new FaultQueue();
@@ -155,6 +155,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       out = { result: 'error', message: err.message };
     }
     if (fault?.kind === 'timeout-after-apply') return hold(req, res, fault.delayMs ?? 60_000);
+    if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.delayMs ?? 1_000));
     send(res, status, out);
   }
 
