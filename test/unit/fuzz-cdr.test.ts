@@ -85,7 +85,7 @@ describe('FusionPBX row normalizer', () => {
           assert.equal(out.record.originId, row.id);
         } else if (out.kind === 'quarantined') {
           assert.equal(out.entry.originId, row.id);
-          assert.match(out.entry.reason, /^(direction|start_epoch|end_epoch|billsec|destination_number): /);
+          assert.match(out.entry.reason, /^(direction|start_epoch|end_epoch|answer_epoch|billsec|destination_number): /);
         } else {
           assert.ok(['b_leg', 'lose_race', 'cc_agent_leg', 'originating_leg'].includes(out.reason));
         }

@@ -14,6 +14,7 @@ import { toMicros } from '../../domain/money';
 import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
+import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
 
 export interface IngestCounts {
   pages: number;
@@ -197,6 +198,49 @@ async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: Cd
   return { page: rest, cols, q, notBilled };
 }
 
+const INT4_MAX = 2_147_483_647;
+
+function fitsInteger(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= INT4_MAX;
+}
+
+function isStorableText(text: unknown): boolean {
+  return typeof text === 'string' && !text.includes('\u0000');
+}
+
+/**
+ * Why a record cannot be written to the ledger as it is, or null. The adapters already quarantine implausible
+ * values; this is the last line before the INSERT, because one value no column can hold would fail the whole page's
+ * transaction, and every later run would retry that page forever.
+ */
+function ledgerProblem(cdr: NormalizedCdr, startedMs: number): string | null {
+  if (!fitsInteger(cdr.billsec)) return `billsec: ${JSON.stringify(cdr.billsec)} is not whole seconds from 0 to ${INT4_MAX}`;
+  if (!isPlausibleCallMs(startedMs)) return `startedAt: ${JSON.stringify(cdr.startedAt)} is ${PLAUSIBLE_TIME_TEXT}`;
+  if (typeof cdr.originId !== 'string' || cdr.originId === '') return `originId: ${JSON.stringify(cdr.originId)} is not an identity`;
+  if (!isStorableText(cdr.caller)) return `caller: ${JSON.stringify(cdr.caller)} is not text PostgreSQL can store (NUL character)`;
+  if (!isStorableText(cdr.destination)) return `destination: ${JSON.stringify(cdr.destination)} is not text PostgreSQL can store (NUL character)`;
+  if (!isStorableText(cdr.originId)) return `originId: ${JSON.stringify(cdr.originId)} is not text PostgreSQL can store (NUL character)`;
+  return null;
+}
+
+/** PostgreSQL text and jsonb cannot hold NUL: a quarantined record keeps everything else, NUL shown as U+FFFD. */
+function pgText(text: string): string;
+function pgText(text: string | null): string | null;
+function pgText(text: string | null): string | null {
+  return text !== null && text.includes('\u0000') ? text.replaceAll('\u0000', '\ufffd') : text;
+}
+
+/** JSON.stringify writes NUL as the escape `\u0000`, which jsonb refuses; an escaped backslash before it is kept. */
+function pgJson(value: unknown): string {
+  const json = JSON.stringify(value ?? null);
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
+}
+
+/** Quarantine `started_at`: the record's start when it is a plausible instant, else none. */
+function quarantineStart(startedAt: string | null | undefined): string | null {
+  return typeof startedAt === 'string' && isPlausibleCallMs(Date.parse(startedAt)) ? startedAt : null;
+}
+
 /**
  * Assigns each call to its service and rates it with the service's package: columns ready for the INSERT, and the
  * calls that cannot be (no service, no package, rating failed) appended to `q` with their reason.
@@ -209,6 +253,12 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
   let notBilled = 0;
   for (let i = 0; i < n; i++) {
     const cdr = records[i]!;
+    const startedMs = Date.parse(cdr.startedAt);
+    const problem = ledgerProblem(cdr, startedMs);
+    if (problem !== null) {
+      q.push({ key: quarantineKey({ ...(cdr.originId ? { originId: cdr.originId } : {}), reason: problem, raw: cdr }), kind: 'malformed', reason: problem, raw: cdr, tenant: cdr.tenant, startedAt: quarantineStart(cdr.startedAt) });
+      continue;
+    }
     const a = ctx.map.assign(cdr);
     if (!a.ok) {
       q.push({ key: cdr.originId, kind: 'unassigned', reason: a.reason, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
@@ -226,11 +276,17 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
         direction: cdr.direction === 'inbound' ? 'inbound' : 'outbound',
         number: cdr.destination,
         billsec: cdr.billsec,
-        startedAtMs: Date.parse(cdr.startedAt),
+        startedAtMs: startedMs,
         voicemail: cdr.voicemail,
       });
     } catch (err) {
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating failed: ${(err as Error).message}`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
+      continue;
+    }
+    const fixedMicros = rated.fixed === null ? 0 : Number(toMicros(rated.fixed));
+    if (!fitsInteger(rated.billedSeconds) || !fitsInteger(rated.freeSeconds) || !Number.isSafeInteger(rated.costMicros) || !Number.isSafeInteger(fixedMicros)) {
+      const values = `billed ${rated.billedSeconds} s, free ${rated.freeSeconds} s, cost ${rated.costMicros} µ, fixed ${fixedMicros} µ`;
+      q.push({ key: cdr.originId, kind: 'unrated', reason: `rating gave values the ledger cannot hold (${values})`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
     if (!rated.billable) notBilled++;
@@ -249,7 +305,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     r.push(rated.rule);
     p.push(rated.prefix);
     cm.push(rated.costMicros);
-    fm.push(rated.fixed === null ? 0 : Number(toMicros(rated.fixed)));
+    fm.push(fixedMicros);
     u.push(rated.unmatched);
   }
   return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u], notBilled };
@@ -283,12 +339,12 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
       const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
         sourceName,
         req.runId,
-        q.map((x) => x.key),
+        q.map((x) => pgText(x.key)),
         q.map((x) => x.kind),
-        q.map((x) => x.reason),
-        q.map((x) => JSON.stringify(x.raw)),
-        q.map((x) => x.tenant),
-        q.map((x) => x.startedAt),
+        q.map((x) => pgText(x.reason)),
+        q.map((x) => pgJson(x.raw)),
+        q.map((x) => pgText(x.tenant)),
+        q.map((x) => quarantineStart(x.startedAt)),
       ]);
       quarantined = res.rows[0]!.n;
     }

@@ -88,7 +88,7 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
   if (file.status === 304) return { records: [], quarantined: [], stats, nextCursor: req.cursor!, hasMore: false };
 
   const format = config.cdrFormat;
-  const mapper = new LesnetRowMapper(format, server, feed);
+  const mapper = new LesnetRowMapper(format, server, feed, config.maxCallSeconds);
   const all = file.body.split('\n').map((text, i) => ({ text: text.endsWith('\r') ? text.slice(0, -1) : text, line: i + 1 }));
   let data = all.slice(format.skipLines).filter((l) => l.text.trim() !== '');
   if (format.header === 'names') {

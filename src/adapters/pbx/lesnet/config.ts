@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { checkCredential, credentialFields } from '../credentials';
 import { ianaTimeZone } from '../../../config';
+import { maxCallSecondsField } from '../plausibility';
 
 const column = z.union([z.number().int().min(0), z.string().min(1)]);
 const timeZone = ianaTimeZone;
@@ -94,6 +95,8 @@ export const lesnetServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('lesnet'),
+    /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
+    maxCallSeconds: maxCallSecondsField,
     /** Base for relative CDR links (a service's "CDR Link" is usually absolute). */
     cdrBaseUrl: z.string().url().default('https://portal.les.net'),
     /** CDR files polled when no service names one. */

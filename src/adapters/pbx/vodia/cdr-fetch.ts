@@ -91,7 +91,13 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
     quarantined.push({ reason: `id: missing or not an integer (${JSON.stringify((raw as { id?: unknown }).id ?? null)})`, raw });
     quarantinedHashes.add(hash);
   }
-  const opts = { source: server, tenant, extensionMaxLength: config.cdr.extensionMaxLength, billsecRounding: config.cdr.billsecRounding };
+  const opts = {
+    source: server,
+    tenant,
+    extensionMaxLength: config.cdr.extensionMaxLength,
+    billsecRounding: config.cdr.billsecRounding,
+    ...(config.maxCallSeconds ? { maxCallSeconds: config.maxCallSeconds } : {}),
+  };
   for (const id of take) {
     stats.rowsRead++;
     const outcome = normalizeVodiaCdr(candidates.get(id)!, opts);
