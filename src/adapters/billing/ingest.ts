@@ -15,6 +15,7 @@ import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from 
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
 import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
+import { dropLegacyDuplicates, readLegacyMarks, type LegacyMarks } from './legacy-identity';
 
 export interface IngestCounts {
   pages: number;
@@ -25,6 +26,8 @@ export interface IngestCounts {
   duplicates: number;
   /** Stored calls the package does not bill (excluded patterns, local, special-only, unmatched): cost 0. */
   notBilled: number;
+  /** Of the duplicates: re-issued records whose billable seconds differ from the call as stored (not applied). */
+  corrections: number;
   /** Sum of stored costs, micro-units, as a decimal integer string. */
   costMicros: string;
 }
@@ -37,7 +40,7 @@ export interface IngestPageResult extends IngestCounts {
 }
 
 export function emptyCounts(): IngestCounts {
-  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, costMicros: '0' };
+  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0' };
 }
 
 export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
@@ -49,6 +52,7 @@ export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
     quarantined: a.quarantined + b.quarantined,
     duplicates: a.duplicates + b.duplicates,
     notBilled: a.notBilled + b.notBilled,
+    corrections: a.corrections + b.corrections,
     costMicros: (BigInt(a.costMicros) + BigInt(b.costMicros)).toString(),
   };
 }
@@ -63,6 +67,8 @@ export interface IngestDeps {
 export interface RunContext {
   map: ServiceMap;
   packages: Map<string, LoadedPackage | null>;
+  /** Where the source's calls stored under older identities end (see legacy-identity.ts); null: none. */
+  legacy?: LegacyMarks | null;
 }
 
 export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 'name' | 'kind'>): Promise<RunContext> {
@@ -71,7 +77,7 @@ export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 
   for (const s of services) {
     if (s.package && !packages.has(s.package)) packages.set(s.package, (await deps.packages.forRef(s.package)) ?? null);
   }
-  return { map: buildServiceMap(services), packages };
+  return { map: buildServiceMap(services), packages, legacy: await readLegacyMarks(deps.pool, source.name) };
 }
 
 export async function readCursor(pool: Pool, source: string, feed: CdrFeed | undefined): Promise<string | null> {
@@ -146,7 +152,7 @@ export async function ingestPage(
   ctx: RunContext,
   req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number },
 ): Promise<IngestPageResult> {
-  return storePage(deps, source.name, await fetchAndRate(source, ctx, req), req);
+  return storePage(deps, source.name, await fetchAndRate(deps, source, ctx, req), req);
 }
 
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
@@ -158,6 +164,9 @@ export interface PreparedPage {
   cols: unknown[][];
   q: QRow[];
   notBilled: number;
+  /** Records dropped as calls already stored under an older identity, and how many of them were corrections. */
+  legacyDuplicates: number;
+  corrections: number;
 }
 
 /**
@@ -174,10 +183,10 @@ export async function ingestPages(
   let totals = emptyCounts();
   let cursor = req.cursor;
   const fetchReq = (c: string | null) => ({ ...(req.feed ? { feed: req.feed } : {}), cursor: c, runId: req.runId, ...(req.limit ? { limit: req.limit } : {}) });
-  let next: Promise<PreparedPage> | null = fetchAndRate(source, ctx, fetchReq(cursor));
+  let next: Promise<PreparedPage> | null = fetchAndRate(deps, source, ctx, fetchReq(cursor));
   for (let i = 0; next !== null; i++) {
     const prepared: PreparedPage = await next;
-    next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(source, ctx, fetchReq(prepared.page.nextCursor)) : null;
+    next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(deps, source, ctx, fetchReq(prepared.page.nextCursor)) : null;
     // A prefetch that fails after the store decided to stop must not surface as an unhandled rejection.
     next?.catch(() => undefined);
     const r = await storePage(deps, source.name, prepared, fetchReq(cursor));
@@ -190,12 +199,18 @@ export async function ingestPages(
   return { totals, hasMore: true, contended: false, cursor };
 }
 
-async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
+async function fetchAndRate(deps: IngestDeps, source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
   const page = await source.fetchCdrs({ cursor: req.cursor, ...(req.feed ? { feed: req.feed } : {}), ...(req.limit ? { limit: req.limit } : {}) });
   const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
-  const { cols, notBilled } = assignAndRate(ctx, page.records, q);
+  const fresh = ctx.legacy
+    ? await dropLegacyDuplicates(deps.pool, source.name, ctx.legacy, (cdr) => {
+        const a = ctx.map.assign(cdr);
+        return a.ok ? a.service.serviceId : null;
+      }, page.records)
+    : { records: page.records, duplicates: 0, corrections: 0 };
+  const { cols, notBilled } = assignAndRate(ctx, fresh.records, q);
   const { records: _r, quarantined: _q, ...rest } = page;
-  return { page: rest, cols, q, notBilled };
+  return { page: rest, cols, q, notBilled, legacyDuplicates: fresh.duplicates, corrections: (page.stats.corrections ?? 0) + fresh.corrections };
 }
 
 const INT4_MAX = 2_147_483_647;
@@ -323,7 +338,7 @@ export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string
 }
 
 async function storePage(deps: IngestDeps, sourceName: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
-  const { page, cols, q, notBilled } = prepared;
+  const { page, cols, q, notBilled, legacyDuplicates, corrections } = prepared;
   const o = cols[0]!;
   const fk = feedKey(req.feed);
   const client = await deps.pool.connect();
@@ -364,8 +379,9 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
       stored,
       excluded: page.stats.excluded,
       quarantined,
-      duplicates: page.stats.duplicates + dupCdrs + dupQ,
+      duplicates: page.stats.duplicates + legacyDuplicates + dupCdrs + dupQ,
       notBilled,
+      corrections,
       costMicros: cost,
       nextCursor: page.nextCursor,
       hasMore: page.hasMore,

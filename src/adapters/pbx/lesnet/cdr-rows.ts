@@ -1,11 +1,12 @@
 /**
  * One line of a LES.NET CDR file → a normalized CDR through the configured mapping, or a quarantine entry naming the
- * line, the column and the value. Identity: the call-id column when mapped, else a hash of the dedupe columns, with
- * `#2`, `#3`… for identical rows in one file (two genuinely identical calls must not merge into one).
+ * line, the column and the value. Identity: the call-id column when mapped, else a hash of the columns that identify
+ * the call (`dedupeKey`; never durations, cost or disposition, which a corrected re-export changes), with `#2`, `#3`…
+ * for identical rows in one file (two genuinely identical calls must not merge into one).
  */
 import { createHash } from 'node:crypto';
 import type { CdrDirection, CdrDisposition, CdrFeed, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import type { CdrField, CdrFormat } from './config';
+import { DEFAULT_IDENTITY_FIELDS, type CdrField, type CdrFormat } from './config';
 import { parseDuration, timeParser, type TimeParser } from './text-format';
 import { DEFAULT_MAX_CALL_SECONDS, PLAUSIBLE_TIME_TEXT, isPlausibleCallMs, overCapText } from '../plausibility';
 
@@ -115,13 +116,15 @@ export class LesnetRowMapper {
       direction = mapped;
     }
 
-    const originId = this.identity(fields, get, billMs);
+    const { originId, occurrence } = this.identity(get);
     const iso = (ms: number) => new Date(ms).toISOString();
     const inboundDid = direction === 'inbound' ? (did || destination) : null;
     const record: NormalizedCdr = {
       source: this.source,
       sourceKind: 'lesnet',
       originId,
+      // Only the default identity changed (it hashed the billable duration); a configured dedupeKey did not.
+      ...(occurrence !== null && this.format.dedupeKey === undefined ? { legacy: { occurrence } } : {}),
       direction,
       caller,
       destination: inboundDid ?? destination,
@@ -140,16 +143,15 @@ export class LesnetRowMapper {
     return { kind: 'record', record, startMs };
   }
 
-  private identity(fields: string[], get: (f: CdrField) => string | undefined, billMs: number): string {
+  /** The call-id column, or a hash of the identity columns numbered by occurrence in the file (`occurrence`). */
+  private identity(get: (f: CdrField) => string | undefined): { originId: string; occurrence: number | null } {
     const callId = get('callId');
-    if (callId) return callId;
-    const key = (this.format.dedupeKey ?? ['start', 'caller', 'destination', 'billableDuration'])
-      .map((f) => (f === 'billableDuration' && get(f) === undefined ? String(billMs) : (get(f) ?? '')))
-      .join('\u0001');
+    if (callId) return { originId: callId, occurrence: null };
+    const key = (this.format.dedupeKey ?? DEFAULT_IDENTITY_FIELDS).map((f) => get(f) ?? '').join('\u0001');
     const hash = createHash('sha1').update(key).digest('base64url').slice(0, 20);
     const n = (this.occurrences.get(hash) ?? 0) + 1;
     this.occurrences.set(hash, n);
-    return n === 1 ? hash : `${hash}#${n}`;
+    return { originId: n === 1 ? hash : `${hash}#${n}`, occurrence: n };
   }
 
   private quarantine(raw: Record<string, unknown>, reason: string): LineOutcome {

@@ -52,8 +52,16 @@ function isExtension(user: string, extensions: string[], maxLength: number): boo
   return user.length > 0 && user.length <= maxLength && /^\d+$/.test(user);
 }
 
+/**
+ * A record's identity: CDR ids are only known to be unique within a tenant (a multi-tenant PBX may number each
+ * tenant's CDRs alike), so the tenant, as the feed names it, case-folded like DNS names, is part of it.
+ */
+export function vodiaOriginId(tenant: string, id: unknown): string {
+  return `${tenant.toLowerCase()}/${String(id)}`;
+}
+
 export function normalizeVodiaCdr(raw: Record<string, unknown>, opts: VodiaNormalizeOptions): VodiaOutcome {
-  const originId = String(raw.id);
+  const originId = vodiaOriginId(opts.tenant, raw.id);
   const q = (reason: string): VodiaOutcome => ({ kind: 'quarantined', entry: { originId, reason, raw } });
   const start = epoch(raw.start);
   if (!(start > 0)) return q(`start: ${JSON.stringify(raw.start)} is not an epoch`);
@@ -86,6 +94,7 @@ export function normalizeVodiaCdr(raw: Record<string, unknown>, opts: VodiaNorma
     source: opts.source,
     sourceKind: 'vodia',
     originId,
+    legacy: { originId: String(raw.id), occurrence: 1 },
     direction,
     caller: from,
     destination: to,
