@@ -170,10 +170,10 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   let tailMark = cursor?.x;
   if (arrival === 'end_epoch') {
     params.length = 0;
-    const tw = [`${key} >= ${p(TAIL_FROM_EPOCH)}::numeric`];
-    if (tailMark) tw.push(`(${key}, ${id}) > (${p(tailMark[0])}::numeric, ${p(tailMark[1])}::uuid)`);
-    if (feed?.tenant) tw.push(`c.domain_name = ${p(feed.tenant)}`);
-    tail = (await ctx.pool.query<FusionCdrRow>(`SELECT ${select} FROM v_xml_cdr c WHERE ${tw.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`, params)).rows;
+    const where = [`${key} >= ${p(TAIL_FROM_EPOCH)}::numeric`];
+    if (tailMark) where.push(`(${key}, ${id}) > (${p(tailMark[0])}::numeric, ${p(tailMark[1])}::uuid)`);
+    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    tail = (await ctx.pool.query<FusionCdrRow>(`SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`, params)).rows;
     const lastTail = tail[tail.length - 1];
     if (lastTail) tailMark = [lastTail.arrival ?? '', lastTail.id];
   }
