@@ -95,6 +95,23 @@ describe('the daily CDR file', () => {
 });
 
 describe('plausibility', () => {
+  test('a row dated in the future does not lift the watermark: the next rewritten file is still read', async () => {
+    // Calls of yesterday and today, as in a real daily file; one corrupt row dated 2099.
+    const yesterday = Math.floor(Date.now() / 60_000) * 60_000 - DAY - base;
+    const future = lesCall(Date.parse('2099-06-01T12:00:00Z') - base);
+    const day1 = [lesCall(yesterday), future];
+    publish(day1);
+    const a = make();
+    const first = await a.fetchCdrs({ cursor: null, feed });
+    assert.equal(first.records.length, 2);
+    // The next day's file: yesterday's first row gone (rewritten), a new call of today.
+    const today = lesCall(yesterday + DAY - 3_600_000);
+    publish([future, today]);
+    const second = await a.fetchCdrs({ cursor: first.nextCursor, feed });
+    assert.deepEqual(second.records.map((r) => r.originId), [today.callId]);
+    assert.equal(second.stats.duplicates, 1);
+  });
+
   test('maxCallSeconds: CDR_MAX_CALL_SECONDS (the registry default) for every server, overridden per server, bounded', async () => {
     publish([lesCall(0, { billsec: 700 }), lesCall(60_000, { billsec: 500 })]);
     const entry = { name: 'les-a', kind: 'lesnet', cdrBaseUrl: fake.url, cdrFormat: LESNET_VARIANTS[0]!.cdrFormat, timeoutMs: 2000 };

@@ -30,11 +30,14 @@ interface FusionCursor {
 }
 
 /**
- * Keyed on end_epoch (before 5.1), one corrupt row ending in the year 33658 would lift the high-water mark past every
- * call still to come, and the forward scan would never see them. So the forward scan stops at 2100-01-01 (no
- * plausible call ends later), and rows beyond it are read once each by a keyset of their own, to be quarantined.
+ * Keyed on end_epoch (before 5.1), one row ending in the future (a corrupt row in the year 33658, a PBX clock a year
+ * ahead) would lift the high-water mark past every call still to come, and the forward scan would never see them. So
+ * the forward scan stops a day after now: a row ending later is read once time reaches it. Rows ending after
+ * 2100-01-01, which time never reaches in any plausible call, are read once each by a keyset of their own, to be
+ * quarantined.
  */
 const TAIL_FROM_EPOCH = String(LATEST_CALL_MS / 1000);
+const FUTURE_SLACK_SECONDS = 86_400;
 
 function isFusionCursor(d: unknown): d is FusionCursor {
   const c = d as FusionCursor;
@@ -161,7 +164,10 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   params.length = 0;
   const where: string[] = [`${key} IS NOT NULL`];
   if (hw) where.push(`(${key}, ${id}) > (${p(microsToParam(arrival, hw[0]))}::${keyType}, ${p(hw[1])}::uuid)`);
-  if (arrival === 'end_epoch') where.push(`${key} < ${p(TAIL_FROM_EPOCH)}::numeric`);
+  if (arrival === 'end_epoch') {
+    const notAfter = Math.min(Number(TAIL_FROM_EPOCH), Math.floor(Date.now() / 1000) + FUTURE_SLACK_SECONDS);
+    where.push(`${key} < ${p(String(notAfter))}::numeric`);
+  }
   if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
   const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
   const forward = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;

@@ -112,6 +112,7 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
     }),
   );
   let corrections = 0;
+  const nowS = Math.floor(Date.now() / 1000);
   let wm = cursor.wm;
   const records: NormalizedCdr[] = [];
   const quarantined: QuarantinedCdr[] = [];
@@ -129,7 +130,7 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
       if (seen.has(key)) stats.duplicates++;
       else {
         quarantined.push(outcome.entry);
-        seen.set(key, { start: wm ?? Math.floor(Date.now() / 1000) });
+        seen.set(key, { start: wm ?? nowS });
       }
     } else {
       const startS = Math.floor(outcome.startMs / 1000);
@@ -142,7 +143,10 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
       }
       records.push(outcome.record);
       seen.set(id, { start: startS, billsec: outcome.record.billsec });
-      wm = wm === null ? startS : Math.max(wm, startS);
+      // A row dated in the future (a wrong carrier clock, a corrupt row) must not lift the watermark: every row of a
+      // rewritten file older than the watermark minus the window would be taken as returned, and never billed.
+      const upTo = Math.min(startS, nowS + 86_400);
+      wm = wm === null ? upTo : Math.max(wm, upTo);
     }
   }
   stats.records = records.length;
