@@ -161,6 +161,14 @@ export function createBillingActivities(deps: BillingActivityDeps) {
         ...(input.limit ? { limit: input.limit } : {}),
         onPage: (p) => heartbeat({ stored: p.stored, cursor: p.nextCursor.length }),
       });
+      if (r.totals.corrections > 0) {
+        // The calls stay billed as first read: an admin settles the difference by hand, from the carrier's file.
+        deps.log.warn('CDR corrections ignored: re-issued records whose billable seconds differ from the calls as stored', {
+          source: source.name,
+          corrections: r.totals.corrections,
+          runId: input.runId,
+        });
+      }
       return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
     }),
 

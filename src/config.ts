@@ -3,6 +3,7 @@
  * that names the variable. The README's configuration table mirrors `configSchema` (a test keeps them in step).
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_CALL_SECONDS, MAX_CALL_SECONDS_LIMIT } from './adapters/pbx/plausibility';
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(1).max(65535);
@@ -117,6 +118,13 @@ export const configSchema = z.object({
   VOIPBILL_PRODUCTS_FILE: z.string().optional().describe('JSON file mapping WHMCS product IDs to kind, server, package and suspend mode.'),
   VOIPBILL_SERVERS_FILE: z.string().optional().describe('JSON file of PBX and carrier servers (credentials by env var or secrets file).'),
   VOIPBILL_SECRETS_FILE: z.string().optional().describe('JSON object of secrets named by `<field>Secret` in the servers file (overrides its secretsFile).'),
+  CDR_MAX_CALL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CALL_SECONDS_LIMIT)
+    .default(DEFAULT_MAX_CALL_SECONDS)
+    .describe("Longest plausible billable call (seconds); a CDR over it is quarantined as malformed and the feed moves on. A server's maxCallSeconds in the servers file overrides it."),
   NOTIFY_CHANNEL: z.enum(['whmcs', 'smtp']).default('whmcs').describe('Send client messages through WHMCS SendEmail templates or through SMTP.'),
   SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),
   MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),

@@ -97,7 +97,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
 
     let pbx: PbxRegistry | undefined;
     if (config.VOIPBILL_SERVERS_FILE) {
-      pbx = await loadPbxRegistry(config.VOIPBILL_SERVERS_FILE, pbxEnv, log);
+      pbx = await loadPbxRegistry(config.VOIPBILL_SERVERS_FILE, pbxEnv, log, { maxCallSeconds: config.CDR_MAX_CALL_SECONDS });
       const registry = pbx;
       stops.push({ name: 'PBX connections', stop: () => registry.close() });
       log.info('PBX servers', { servers: registry.list().map((s) => s.name) });

@@ -23,11 +23,19 @@ export interface NormalizedCdr {
   source: string;
   sourceKind: PbxKind;
   /**
-   * Stable identity of the record within its source: FusionPBX `xml_cdr_uuid`, Vodia CDR `id`, LES.NET the configured
-   * call-id column or a hash of the configured dedupe columns. Re-reading the same call always yields the same ID,
-   * so `(source, originId)` is the idempotency key for storing CDRs.
+   * Stable identity of the record within its source: FusionPBX `xml_cdr_uuid`, Vodia `<tenant>/<CDR id>` (two
+   * tenants of one PBX may number their CDRs alike), LES.NET the configured call-id column or a hash of the columns
+   * that identify the call (never of what a corrected re-export changes: durations, cost, disposition). Re-reading
+   * the same call always yields the same ID, so `(source, originId)` is the idempotency key for storing CDRs.
    */
   originId: string;
+  /**
+   * Set when an earlier voipbill version gave this record another `originId` (Vodia: the bare CDR id; LES.NET rows
+   * without a call id: a hash that included the duration). A row stored under the old identity is this call when it
+   * has the same service, start, direction, caller and destination, and, when `originId` is given here, that id;
+   * `occurrence` counts identical calls in the source (LES.NET `#2`, `#3`), so two such calls stay two.
+   */
+  legacy?: { originId?: string; occurrence: number };
   direction: CdrDirection;
   /** Calling number as the PBX recorded it (digits, maybe without `+`). */
   caller: string;
@@ -104,6 +112,11 @@ export interface CdrFetchStats {
   excludedByReason: Record<string, number>;
   /** Rows already returned by an earlier fetch of this cursor chain (overlap window, page shifts, re-read files). */
   duplicates: number;
+  /**
+   * Of the duplicates: rows whose billable seconds differ from the row returned earlier (a carrier's corrected
+   * re-export). The call stays billed as first read; the correction is counted here, not applied.
+   */
+  corrections?: number;
 }
 
 export interface CdrPage {

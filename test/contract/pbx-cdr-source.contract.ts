@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
+import { DEFAULT_MAX_CALL_SECONDS } from '../../src/adapters/pbx/plausibility';
 
 export interface CallSpec {
   direction: 'inbound' | 'outbound';
@@ -227,6 +228,34 @@ export function itBehavesLikeACdrSource(name: string, make: () => Promise<CdrSou
       assert.notEqual(quarantined[0]!.raw, undefined);
       const after = await drain(h, pages.at(-1)!.nextCursor);
       assert.equal(after.pages.flatMap((p) => p.quarantined).length, 0, 'a quarantined record is not reported again');
+    }));
+
+    test('quarantines a call with absurd billable time (10^12 s, or just over the cap) naming the value, and keeps going', withHarness(async (h) => {
+      const absurd = call(0, { billsec: 1e12 });
+      const overCap = call(30, { billsec: DEFAULT_MAX_CALL_SECONDS + 1 });
+      const atCap = call(45, { billsec: DEFAULT_MAX_CALL_SECONDS });
+      const normal = call(60);
+      await h.arrive([absurd, overCap, atCap, normal]);
+      const first = await drain(h, null);
+      assert.equal(first.records.length, 2, 'the call at the cap and the normal call are returned');
+      find(first.records, normal);
+      assert.equal(find(first.records, atCap).billsec, DEFAULT_MAX_CALL_SECONDS);
+      const quarantined = first.pages.flatMap((p) => p.quarantined);
+      assert.equal(quarantined.length, 2, JSON.stringify(quarantined.map((q) => q.reason)));
+      for (const value of ['1000000000000', String(DEFAULT_MAX_CALL_SECONDS + 1)]) {
+        const q = quarantined.find((x) => x.reason.includes(value));
+        assert.ok(q, `a reason names ${value}: ${quarantined.map((x) => x.reason).join(' | ')}`);
+        assert.match(q.reason, /billsec|billableDuration/, 'the reason names the field');
+        assert.match(q.reason, new RegExp(`longest plausible call \\(${DEFAULT_MAX_CALL_SECONDS} s`), 'and the cap');
+        assert.notEqual(q.raw, undefined);
+      }
+      // The feed moves past them: a call made after the long one ended is read, the absurd ones are not reported again.
+      const later = call(DEFAULT_MAX_CALL_SECONDS + 120);
+      await h.arrive([later]);
+      const next = await drain(h, first.cursor);
+      assert.equal(next.records.length, 1);
+      find(next.records, later);
+      assert.equal(next.pages.flatMap((p) => p.quarantined).length, 0);
     }));
 
     test('rejects a cursor it did not make', withHarness(async (h) => {

@@ -262,6 +262,34 @@ describe('billing run', () => {
     assert.equal(credit(svc.clientId), 2000n - 6n);
   });
 
+  test('an absurd CDR (billsec 10^12, or one second over the cap) is quarantined and the source keeps billing', { timeout: 120_000 }, async () => {
+    const svc = await newService(CREDIT_PKG, '30.00');
+    const [ext] = svc.extensions as [string];
+    const before = credit(svc.clientId);
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      await outbound(ext, '12045550130', T0 + 5000, 1e12),
+      await outbound(ext, '12045550131', T0 + 5100, 86_401),
+      await outbound(ext, '12045550132', T0 + 5200, 60), // 0.05
+    ]);
+    const p = await run(['credit']);
+    assert.equal(p.phase, 'done');
+    assert.equal(p.fetched, p.stored + p.excluded + p.quarantined + p.duplicates, JSON.stringify(p));
+    assert.deepEqual({ stored: p.stored, quarantined: p.quarantined, charged: p.charged, cents: p.chargedCents }, { stored: 1, quarantined: 2, charged: 1, cents: '5' });
+    const q = await env.db.pool.query<{ kind: string; reason: string }>(
+      `SELECT kind, reason FROM quarantine WHERE raw->>'destination_number' IN ('12045550130', '12045550131') ORDER BY raw->>'destination_number'`,
+    );
+    assert.deepEqual(q.rows.map((r) => r.kind), ['malformed', 'malformed']);
+    assert.match(q.rows[0]!.reason, /^billsec: "1000000000000" is longer than the longest plausible call \(86400 s/);
+    assert.match(q.rows[1]!.reason, /^billsec: "86401" is longer than the longest plausible call \(86400 s/);
+    assert.equal(credit(svc.clientId), before - 5n);
+
+    // The feed moved past them: the next call is billed by the next run, and the absurd rows are not read again.
+    await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, '12045550133', T0 + 5300 + 86_401, 120)]); // 0.10
+    const p2 = await run(['credit']);
+    assert.deepEqual({ stored: p2.stored, quarantined: p2.quarantined, charged: p2.charged, cents: p2.chargedCents }, { stored: 1, quarantined: 0, charged: 1, cents: '10' });
+    assert.equal(credit(svc.clientId), before - 15n);
+  });
+
   test('a billing schedule in its configured time zone starts a run when triggered', { timeout: 60_000 }, async () => {
     const settings = { timeZone: 'America/Toronto', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5, billingSources: [{ name: env.adapter.name, kind: 'fusionpbx' as const }], autobillTime: '00:45' };
     const defs = scheduleDefinitions(settings)

@@ -219,6 +219,32 @@ describe('CDR polling details', () => {
   });
 });
 
+describe('CDR polling by end_epoch (before 5.1)', () => {
+  test('a row ending in the future does not lift the read position past later calls: it waits for its time', async () => {
+    const oldDb = await createTestDatabase({ migrate: false });
+    const old = await FusionDouble.start({ pool: oldDb.pool, era: '5.0', eslPassword: 'esl-pw' });
+    const a = fusionAdapter(oldDb.url, old);
+    try {
+      const h = { source: a, arrive: async () => undefined, arriveMalformed: async () => undefined, close: async () => undefined };
+      const now = Math.floor(Date.now() / 1000);
+      const at = (epoch: number) => call(0, { startedAt: new Date(epoch * 1000).toISOString().replace('.000Z', 'Z') });
+      const yesterday = at(now - 86_400);
+      const clockAhead = at(Date.parse('2099-06-01T12:00:00Z') / 1000);
+      await insertCdrs(oldDb.pool, '5.0', [callToRow(yesterday), callToRow(clockAhead)]);
+      const first = await drain(h, null);
+      assert.deepEqual(first.records.map((r) => r.destination), [yesterday.destination], 'the 2099 row is not read before its time');
+      const later = at(now - 3600);
+      await insertCdrs(oldDb.pool, '5.0', [callToRow(later)]);
+      const second = await drain(h, first.cursor);
+      assert.deepEqual(second.records.map((r) => r.destination), [later.destination]);
+    } finally {
+      await a.close();
+      await old.stop();
+      await oldDb.drop();
+    }
+  });
+});
+
 describe('test connection', () => {
   test('reports ok, then names what is wrong: password, privileges, reachability', async () => {
     const ok = await adapter.testConnection();

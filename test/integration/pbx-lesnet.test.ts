@@ -4,6 +4,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { LesnetAdapter } from '../../src/adapters/pbx/lesnet/adapter';
 import { FakeLesnetServer, renderCdrFile, renderRow, type LesnetCall } from '../../src/doubles/lesnet/server';
 import { LESNET_VARIANTS, lesnetAdapter } from '../contract/support/lesnet-harness';
+import { parseServersFile } from '../../src/adapters/pbx/servers-file';
+import { PbxRegistry } from '../../src/adapters/pbx/registry';
+import { createLogger } from '../../src/log';
 
 const layout = LESNET_VARIANTS[0]!.layout;
 let fake: FakeLesnetServer;
@@ -88,6 +91,43 @@ describe('the daily CDR file', () => {
     const byDid = await make().fetchCdrs({ cursor: null, feed: { ...feed, dids: ['19995550000'] } });
     assert.equal(byDid.records.length, 0);
     assert.equal(byDid.stats.excluded, 3);
+  });
+});
+
+describe('plausibility', () => {
+  test('a row dated in the future does not lift the watermark: the next rewritten file is still read', async () => {
+    // Calls of yesterday and today, as in a real daily file; one corrupt row dated 2099.
+    const yesterday = Math.floor(Date.now() / 60_000) * 60_000 - DAY - base;
+    const future = lesCall(Date.parse('2099-06-01T12:00:00Z') - base);
+    const day1 = [lesCall(yesterday), future];
+    publish(day1);
+    const a = make();
+    const first = await a.fetchCdrs({ cursor: null, feed });
+    assert.equal(first.records.length, 2);
+    // The next day's file: yesterday's first row gone (rewritten), a new call of today.
+    const today = lesCall(yesterday + DAY - 3_600_000);
+    publish([future, today]);
+    const second = await a.fetchCdrs({ cursor: first.nextCursor, feed });
+    assert.deepEqual(second.records.map((r) => r.originId), [today.callId]);
+    assert.equal(second.stats.duplicates, 1);
+  });
+
+  test('maxCallSeconds: CDR_MAX_CALL_SECONDS (the registry default) for every server, overridden per server, bounded', async () => {
+    publish([lesCall(0, { billsec: 700 }), lesCall(60_000, { billsec: 500 })]);
+    const entry = { name: 'les-a', kind: 'lesnet', cdrBaseUrl: fake.url, cdrFormat: LESNET_VARIANTS[0]!.cdrFormat, timeoutMs: 2000 };
+    const file = parseServersFile({ servers: [entry, { ...entry, name: 'les-b', maxCallSeconds: 3600 }] });
+    const registry = new PbxRegistry(file, { env: {}, secrets: null, secretsFile: null }, createLogger('error'), { maxCallSeconds: 600 });
+    try {
+      const a = await registry.get('les-a').fetchCdrs({ cursor: null, feed });
+      assert.deepEqual(a.records.map((r) => r.billsec), [500]);
+      assert.equal(a.quarantined.length, 1);
+      assert.match(a.quarantined[0]!.reason, /^line 2: billableDuration "700" = 700 s is longer than the longest plausible call \(600 s/);
+      const b = await registry.get('les-b').fetchCdrs({ cursor: null, feed });
+      assert.deepEqual(b.records.map((r) => r.billsec), [700, 500]);
+    } finally {
+      await registry.close();
+    }
+    assert.throws(() => parseServersFile({ servers: [{ ...entry, maxCallSeconds: 1e9 }] }), /servers\[0\] \(les-a\)\.maxCallSeconds/);
   });
 });
 

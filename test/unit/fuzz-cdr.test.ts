@@ -85,7 +85,7 @@ describe('FusionPBX row normalizer', () => {
           assert.equal(out.record.originId, row.id);
         } else if (out.kind === 'quarantined') {
           assert.equal(out.entry.originId, row.id);
-          assert.match(out.entry.reason, /^(direction|start_epoch|end_epoch|billsec|destination_number): /);
+          assert.match(out.entry.reason, /^(direction|start_epoch|end_epoch|answer_epoch|billsec|destination_number): /);
         } else {
           assert.ok(['b_leg', 'lose_race', 'cc_agent_leg', 'originating_leg'].includes(out.reason));
         }
@@ -183,7 +183,7 @@ describe('Vodia CDR normalizer and fetch', () => {
             assertSaneRecord(r);
             returned.push(r.originId);
           }
-          for (const q of page.quarantined) if (q.originId !== undefined) returned.push(q.originId);
+          for (const q of page.quarantined) if (q.originId !== undefined && !q.originId.startsWith('acme/no-id:')) returned.push(q.originId);
           cursor = page.nextCursor;
           if (!page.hasMore) break;
         }
@@ -192,7 +192,7 @@ describe('Vodia CDR normalizer and fetch', () => {
         const ids = new Set(items.flatMap((it) => {
           const id = it && typeof it === 'object' && !Array.isArray(it) ? (it as { id?: unknown }).id : undefined;
           const n = typeof id === 'number' ? id : typeof id === 'string' && id.trim() !== '' ? Number(id) : NaN;
-          return Number.isSafeInteger(n) ? [String(n)] : [];
+          return Number.isSafeInteger(n) ? [`acme/${String(n)}`] : [];
         }));
         assert.deepEqual(new Set(returned), ids);
       }),

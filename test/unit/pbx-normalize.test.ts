@@ -151,7 +151,8 @@ describe('Vodia records', () => {
     const out = normalizeVodiaCdr(sample, opts);
     assert.equal(out.kind, 'record');
     const r = (out as { record: NormalizedCdr }).record;
-    assert.equal(r.originId, '20753');
+    assert.equal(r.originId, 'tenant.example.com/20753', 'the tenant is part of the identity');
+    assert.deepEqual(r.legacy, { originId: '20753', occurrence: 1 }, 'the identity before the tenant was part of it');
     assert.equal(r.direction, 'inbound');
     assert.equal(r.did, '6499655250');
     assert.equal(r.caller, '099652200');

@@ -60,6 +60,14 @@ describe('servers file', () => {
     assert.match(problems({ servers: [{ ...lesnet, cdrFormat: { ...lesnet.cdrFormat, timeZone: 'Mars/Olympus' } }] }), /timeZone: must be an IANA time zone/);
   });
 
+  test('a LES.NET identity (dedupeKey) may not include what a corrected re-export changes', () => {
+    const lesnet = example.servers[2]! as { cdrFormat: Record<string, unknown> };
+    const key = (dedupeKey: string[]) => ({ servers: [fusion, { ...lesnet, cdrFormat: { ...lesnet.cdrFormat, dedupeKey } }] });
+    assert.match(problems(key(['start', 'caller', 'billableDuration'])), /cdrFormat\.dedupeKey\[2\]: "billableDuration" can change when LES\.NET re-issues a corrected file/);
+    assert.match(problems(key(['start', 'cost'])), /dedupeKey\[1\]: "cost" can change/);
+    assert.doesNotThrow(() => parseServersFile(key(['start', 'caller', 'destination', 'peer'])));
+  });
+
   test('credentials resolve from the environment or the secrets file, with errors that name the variable, never a value', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'servers-'));
     writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ 'vodia-admin': 's3cret-value' }));

@@ -14,6 +14,8 @@ import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '..
 import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
+import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
+import { dropLegacyDuplicates, readLegacyMarks, type LegacyMarks } from './legacy-identity';
 
 export interface IngestCounts {
   pages: number;
@@ -24,6 +26,8 @@ export interface IngestCounts {
   duplicates: number;
   /** Stored calls the package does not bill (excluded patterns, local, special-only, unmatched): cost 0. */
   notBilled: number;
+  /** Of the duplicates: re-issued records whose billable seconds differ from the call as stored (not applied). */
+  corrections: number;
   /** Sum of stored costs, micro-units, as a decimal integer string. */
   costMicros: string;
 }
@@ -36,7 +40,7 @@ export interface IngestPageResult extends IngestCounts {
 }
 
 export function emptyCounts(): IngestCounts {
-  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, costMicros: '0' };
+  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0' };
 }
 
 export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
@@ -48,6 +52,7 @@ export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
     quarantined: a.quarantined + b.quarantined,
     duplicates: a.duplicates + b.duplicates,
     notBilled: a.notBilled + b.notBilled,
+    corrections: a.corrections + b.corrections,
     costMicros: (BigInt(a.costMicros) + BigInt(b.costMicros)).toString(),
   };
 }
@@ -62,6 +67,8 @@ export interface IngestDeps {
 export interface RunContext {
   map: ServiceMap;
   packages: Map<string, LoadedPackage | null>;
+  /** Where the source's calls stored under older identities end (see legacy-identity.ts); null: none. */
+  legacy?: LegacyMarks | null;
 }
 
 export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 'name' | 'kind'>): Promise<RunContext> {
@@ -70,7 +77,7 @@ export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 
   for (const s of services) {
     if (s.package && !packages.has(s.package)) packages.set(s.package, (await deps.packages.forRef(s.package)) ?? null);
   }
-  return { map: buildServiceMap(services), packages };
+  return { map: buildServiceMap(services), packages, legacy: await readLegacyMarks(deps.pool, source.name) };
 }
 
 export async function readCursor(pool: Pool, source: string, feed: CdrFeed | undefined): Promise<string | null> {
@@ -157,7 +164,7 @@ export async function ingestPage(
   ctx: RunContext,
   req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number },
 ): Promise<IngestPageResult> {
-  return storePage(deps, source.name, await fetchAndRate(source, ctx, req), req);
+  return storePage(deps, source.name, await fetchAndRate(deps, source, ctx, req), req);
 }
 
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
@@ -173,6 +180,9 @@ export interface PreparedPage {
   cols: unknown[][];
   q: QRow[];
   notBilled: number;
+  /** Records dropped as calls already stored under an older identity, and how many of them were corrections. */
+  legacyDuplicates: number;
+  corrections: number;
 }
 
 /**
@@ -189,10 +199,10 @@ export async function ingestPages(
   let totals = emptyCounts();
   let cursor = req.cursor;
   const fetchReq = (c: string | null) => ({ ...(req.feed ? { feed: req.feed } : {}), cursor: c, runId: req.runId, ...(req.limit ? { limit: req.limit } : {}) });
-  let next: Promise<PreparedPage> | null = fetchAndRate(source, ctx, fetchReq(cursor));
+  let next: Promise<PreparedPage> | null = fetchAndRate(deps, source, ctx, fetchReq(cursor));
   for (let i = 0; next !== null; i++) {
     const prepared: PreparedPage = await next;
-    next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(source, ctx, fetchReq(prepared.page.nextCursor)) : null;
+    next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(deps, source, ctx, fetchReq(prepared.page.nextCursor)) : null;
     // A prefetch that fails after the store decided to stop must not surface as an unhandled rejection.
     next?.catch(() => undefined);
     const r = await storePage(deps, source.name, prepared, fetchReq(cursor));
@@ -205,12 +215,61 @@ export async function ingestPages(
   return { totals, hasMore: true, contended: false, cursor };
 }
 
-async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
+async function fetchAndRate(deps: IngestDeps, source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
   const page = await source.fetchCdrs({ cursor: req.cursor, ...(req.feed ? { feed: req.feed } : {}), ...(req.limit ? { limit: req.limit } : {}) });
   const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
-  const { cols, notBilled } = assignAndRate(ctx, page.records, q);
+  const fresh = ctx.legacy
+    ? await dropLegacyDuplicates(deps.pool, source.name, ctx.legacy, (cdr) => {
+        const a = ctx.map.assign(cdr);
+        return a.ok ? a.service.serviceId : null;
+      }, page.records)
+    : { records: page.records, duplicates: 0, corrections: 0 };
+  const { cols, notBilled } = assignAndRate(ctx, fresh.records, q);
   const { records: _r, quarantined: _q, ...rest } = page;
-  return { page: rest, cols, q, notBilled };
+  return { page: rest, cols, q, notBilled, legacyDuplicates: fresh.duplicates, corrections: (page.stats.corrections ?? 0) + fresh.corrections };
+}
+
+const INT4_MAX = 2_147_483_647;
+
+function fitsInteger(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= INT4_MAX;
+}
+
+function isStorableText(text: unknown): boolean {
+  return typeof text === 'string' && !text.includes('\u0000');
+}
+
+/**
+ * Why a record cannot be written to the ledger as it is, or null. The adapters already quarantine implausible
+ * values; this is the last line before the INSERT, because one value no column can hold would fail the whole page's
+ * transaction, and every later run would retry that page forever.
+ */
+function ledgerProblem(cdr: NormalizedCdr, startedMs: number): string | null {
+  if (!fitsInteger(cdr.billsec)) return `billsec: ${JSON.stringify(cdr.billsec)} is not whole seconds from 0 to ${INT4_MAX}`;
+  if (!isPlausibleCallMs(startedMs)) return `startedAt: ${JSON.stringify(cdr.startedAt)} is ${PLAUSIBLE_TIME_TEXT}`;
+  if (typeof cdr.originId !== 'string' || cdr.originId === '') return `originId: ${JSON.stringify(cdr.originId)} is not an identity`;
+  if (!isStorableText(cdr.caller)) return `caller: ${JSON.stringify(cdr.caller)} is not text PostgreSQL can store (NUL character)`;
+  if (!isStorableText(cdr.destination)) return `destination: ${JSON.stringify(cdr.destination)} is not text PostgreSQL can store (NUL character)`;
+  if (!isStorableText(cdr.originId)) return `originId: ${JSON.stringify(cdr.originId)} is not text PostgreSQL can store (NUL character)`;
+  return null;
+}
+
+/** PostgreSQL text and jsonb cannot hold NUL: a quarantined record keeps everything else, NUL shown as U+FFFD. */
+function pgText(text: string): string;
+function pgText(text: string | null): string | null;
+function pgText(text: string | null): string | null {
+  return text !== null && text.includes('\u0000') ? text.replaceAll('\u0000', '\ufffd') : text;
+}
+
+/** JSON.stringify writes NUL as the escape `\u0000`, which jsonb refuses; an escaped backslash before it is kept. */
+function pgJson(value: unknown): string {
+  const json = JSON.stringify(value ?? null);
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
+}
+
+/** Quarantine `started_at`: the record's start when it is a plausible instant, else none. */
+function quarantineStart(startedAt: string | null | undefined): string | null {
+  return typeof startedAt === 'string' && isPlausibleCallMs(Date.parse(startedAt)) ? startedAt : null;
 }
 
 /**
@@ -226,6 +285,12 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
   let notBilled = 0;
   for (let i = 0; i < n; i++) {
     const cdr = records[i]!;
+    const startedMs = Date.parse(cdr.startedAt);
+    const problem = ledgerProblem(cdr, startedMs);
+    if (problem !== null) {
+      q.push({ key: quarantineKey({ ...(cdr.originId ? { originId: cdr.originId } : {}), reason: problem, raw: cdr }), kind: 'malformed', reason: problem, raw: cdr, tenant: cdr.tenant, startedAt: quarantineStart(cdr.startedAt) });
+      continue;
+    }
     const a = ctx.map.assign(cdr);
     if (!a.ok) {
       q.push({ key: cdr.originId, kind: 'unassigned', reason: a.reason, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
@@ -247,8 +312,13 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating failed: ${(err as Error).message}`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
-    if (!rated.billable) notBilled++;
     const stored = ledgerRatingOf(rated);
+    if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros)) {
+      const values = `billed ${stored.billedSeconds} s, free ${stored.freeSeconds} s, cost ${stored.costMicros} µ, fixed ${stored.fixedMicros} µ`;
+      q.push({ key: cdr.originId, kind: 'unrated', reason: `rating gave values the ledger cannot hold (${values})`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
+      continue;
+    }
+    if (!rated.billable) notBilled++;
     o.push(cdr.originId);
     s.push(svc.serviceId);
     c.push(svc.clientId);
@@ -289,7 +359,7 @@ export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string
 }
 
 async function storePage(deps: IngestDeps, sourceName: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
-  const { page, cols, q, notBilled } = prepared;
+  const { page, cols, q, notBilled, legacyDuplicates, corrections } = prepared;
   const o = cols[0]!;
   const fk = feedKey(req.feed);
   const client = await deps.pool.connect();
@@ -305,12 +375,12 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
       const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
         sourceName,
         req.runId,
-        q.map((x) => x.key),
+        q.map((x) => pgText(x.key)),
         q.map((x) => x.kind),
-        q.map((x) => x.reason),
-        q.map((x) => JSON.stringify(x.raw)),
-        q.map((x) => x.tenant),
-        q.map((x) => x.startedAt),
+        q.map((x) => pgText(x.reason)),
+        q.map((x) => pgJson(x.raw)),
+        q.map((x) => pgText(x.tenant)),
+        q.map((x) => quarantineStart(x.startedAt)),
       ]);
       quarantined = res.rows[0]!.n;
     }
@@ -330,8 +400,9 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
       stored,
       excluded: page.stats.excluded,
       quarantined,
-      duplicates: page.stats.duplicates + dupCdrs + dupQ,
+      duplicates: page.stats.duplicates + legacyDuplicates + dupCdrs + dupQ,
       notBilled,
+      corrections,
       costMicros: cost,
       nextCursor: page.nextCursor,
       hasMore: page.hasMore,

@@ -23,6 +23,12 @@ export interface ServerInfo {
   kind: PbxKind;
 }
 
+/** Settings that apply to every server unless its entry in the servers file says otherwise. */
+export interface RegistryDefaults {
+  /** CDR_MAX_CALL_SECONDS: longest plausible billable call; a server's `maxCallSeconds` overrides it. */
+  maxCallSeconds?: number;
+}
+
 export class PbxRegistry {
   private readonly built = new Map<string, PbxAdapter>();
 
@@ -30,6 +36,7 @@ export class PbxRegistry {
     readonly file: ServersFile,
     private readonly secrets: SecretSource,
     private readonly log: Logger,
+    private readonly defaults: RegistryDefaults = {},
   ) {}
 
   list(): ServerInfo[] {
@@ -92,8 +99,10 @@ export class PbxRegistry {
     this.built.clear();
   }
 
-  private build(entry: ServerEntry): PbxAdapter {
+  private build(configured: ServerEntry): PbxAdapter {
     const s = this.secrets;
+    const maxCallSeconds = configured.maxCallSeconds ?? this.defaults.maxCallSeconds;
+    const entry = maxCallSeconds === undefined ? configured : { ...configured, maxCallSeconds };
     const log = this.log.child({ pbx: entry.name });
     switch (entry.kind) {
       case 'fusionpbx':
@@ -122,12 +131,17 @@ export class PbxRegistry {
   }
 }
 
-export function createPbxRegistry(file: ServersFile, secrets: SecretSource, log: Logger): PbxRegistry {
-  return new PbxRegistry(file, secrets, log);
+export function createPbxRegistry(file: ServersFile, secrets: SecretSource, log: Logger, defaults: RegistryDefaults = {}): PbxRegistry {
+  return new PbxRegistry(file, secrets, log, defaults);
 }
 
 /** Reads the servers file (and secrets file) and returns a registry over it. */
-export async function loadPbxRegistry(path: string, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<PbxRegistry> {
+export async function loadPbxRegistry(
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+  log: Logger,
+  defaults: RegistryDefaults = {},
+): Promise<PbxRegistry> {
   const loaded = await loadServersFile(path, env);
-  return new PbxRegistry(loaded.file, loaded.secrets, log);
+  return new PbxRegistry(loaded.file, loaded.secrets, log, defaults);
 }

@@ -35,6 +35,12 @@ export interface NormalizedNumber {
 /** Numbers of this many digits or fewer are local (extensions, short codes). */
 export const LOCAL_MAX_DIGITS = 6;
 
+/**
+ * A cleaned number longer than this is not a phone number (E.164 allows 15 digits; dial strings with prefixes and
+ * PINs stay far below): it is `invalid`, so no deck prefix or special rule prices it and no pattern runs on it.
+ */
+export const NUMBER_MAX_LENGTH = 64;
+
 const PLUS = 43;
 const STAR = 42;
 const HASH = 35;
@@ -100,6 +106,10 @@ function result(cleaned: string, e164: string, kind: NumberKind): NormalizedNumb
 export function normalizeNumber(raw: string, plan: NumberingPlan): NormalizedNumber {
   let cleaned = raw;
   let kind: NumberKind = 'international';
+  if (raw.length > NUMBER_MAX_LENGTH) {
+    cleaned = cleanNumber(raw);
+    if (cleaned.length > NUMBER_MAX_LENGTH) return result(cleaned, '', 'invalid');
+  }
   if (!isPlainNumber(raw)) {
     cleaned = cleanNumber(raw);
     kind = classify(cleaned);

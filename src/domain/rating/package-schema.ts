@@ -9,6 +9,7 @@ import { DECK_COLUMNS } from './deck-columns';
 import { excludePatternProblem } from './exclude';
 import { PackageValidationError, type PackageIssue } from './errors';
 import { tryParseIncrement } from './increment';
+import { regexPatternProblem } from './regex-safety';
 
 function decimal(what: string, maxDecimals: number, min: 'non-negative' | 'above -100') {
   return z
@@ -92,7 +93,10 @@ export const specialRuleSchema = z
         new RegExp(r.pattern);
       } catch (e) {
         ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${(e as Error).message}` });
+        return;
       }
+      const problem = regexPatternProblem(r.pattern);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `rule ${JSON.stringify(r.name ?? r.pattern)}: the regular expression ${JSON.stringify(r.pattern)} is refused: ${problem}` });
     }
   });
 

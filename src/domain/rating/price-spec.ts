@@ -2,6 +2,7 @@
 import type { Increment } from './increment';
 import type { PerMinuteRate } from './rate-arithmetic';
 import type { RatingRule } from './rated-call';
+import { NUMBER_MAX_LENGTH } from './normalize';
 
 /**
  * Everything needed to price a call by a package-level rule (custom rate, inbound rate, special rule), compiled
@@ -40,6 +41,7 @@ export const REASON = {
   unmatchedNoRate: 'no deck prefix matches and the package has no custom rate',
   unmatchedStatus0: 'deck row has Status 0 but the package has no custom rate',
   unmatchedInvalid: 'the number is not dialable (letters or stray symbols)',
+  unmatchedTooLong: `the number is longer than ${NUMBER_MAX_LENGTH} characters: not a phone number`,
   unanswered: 'unanswered (billsec 0), nothing charged',
 } as const;
 

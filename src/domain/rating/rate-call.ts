@@ -20,7 +20,7 @@ import type { Deck } from './deck';
 import { InvalidCallError } from './errors';
 import { findExclusion } from './exclude';
 import { billedSeconds } from './increment';
-import { normalizeNumber, type NormalizedNumber } from './normalize';
+import { NUMBER_MAX_LENGTH, normalizeNumber, type NormalizedNumber } from './normalize';
 import type { RatingPackage } from './package-schema';
 import { REASON, unansweredReason, type PriceSpec } from './price-spec';
 import { perMinuteCostMicros, tariffCostMicros } from './rate-arithmetic';
@@ -172,7 +172,7 @@ export function rateCall(call: CallToRate, plan: RatingPlan): RatedCall {
     return priceBySpec(plan, call, n, billsec, plan.inbound, -1);
   }
 
-  if (n.kind === 'invalid') return unmatched(plan, call, n, REASON.unmatchedInvalid, -1);
+  if (n.kind === 'invalid') return unmatched(plan, call, n, n.cleaned.length > NUMBER_MAX_LENGTH ? REASON.unmatchedTooLong : REASON.unmatchedInvalid, -1);
   const deck = plan.deck;
   const row = deck === undefined ? -1 : deck.lookup(n.e164, call.startedAtMs ?? Number.POSITIVE_INFINITY);
   if (row >= 0) {

@@ -7,6 +7,7 @@ import { DEFAULT_SPECIAL_INCREMENT, formatIncrement, parseIncrement } from './in
 import type { SpecialRule } from './package-schema';
 import { compilePerMinuteRate } from './rate-arithmetic';
 import { REASON, unansweredReason, type PriceSpec } from './price-spec';
+import { REGEX_INPUT_MAX, regexPatternProblem } from './regex-safety';
 
 /**
  * A rule ready to match and price: `fixedMicros` is the flat amount (flat_per_call, hybrid), `rate` the per-minute
@@ -31,6 +32,9 @@ export function compileSpecialRules(rules: readonly SpecialRule[], freeSeconds =
     .sort((a, b) => b.r.priority - a.r.priority || a.order - b.order)
     .map(({ r }) => {
       const name = r.name ?? r.pattern;
+      // Packages are validated on load; this guards a package object built in code, before its pattern ever runs.
+      const unsafe = r.type === 'regex' ? regexPatternProblem(r.pattern) : undefined;
+      if (unsafe !== undefined) throw new RangeError(`special rule ${JSON.stringify(name)}: the regular expression ${JSON.stringify(r.pattern)} is refused: ${unsafe}`);
       const increment = r.increment === undefined ? DEFAULT_SPECIAL_INCREMENT : parseIncrement(r.increment);
       const usesFlat = r.mode !== 'per_minute';
       const usesRate = r.mode !== 'flat_per_call';
@@ -60,7 +64,10 @@ export function compileSpecialRules(rules: readonly SpecialRule[], freeSeconds =
     });
 }
 
-/** The first rule (in priority order) for this direction whose pattern matches the normalized number. */
+/**
+ * The first rule (in priority order) for this direction whose pattern matches the normalized number. A regular
+ * expression is never tried on a number longer than {@link REGEX_INPUT_MAX}: its running time was bounded for that.
+ */
 export function findSpecialRule(
   rules: readonly CompiledSpecialRule[],
   e164: string,
@@ -70,7 +77,7 @@ export function findSpecialRule(
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i]!;
     if (!(outbound ? r.outbound : r.inbound)) continue;
-    if (r.regex === undefined ? e164.startsWith(r.pattern) : r.regex.test(e164)) return r;
+    if (r.regex === undefined ? e164.startsWith(r.pattern) : e164.length <= REGEX_INPUT_MAX && r.regex.test(e164)) return r;
   }
   return undefined;
 }

@@ -108,11 +108,11 @@ const CDR_COLUMNS: Array<[string, string, (r: FusionCdrRow) => unknown]> = [
   ['destination_number', 'text', (r) => r.destinationNumber],
   ['caller_destination', 'text', (r) => r.callerDestination ?? r.destinationNumber],
   ['start_epoch', 'numeric', (r) => r.startEpoch],
-  ['start_stamp', 'timestamptz', (r) => (r.startEpoch === null ? null : new Date(r.startEpoch * 1000).toISOString())],
+  ['start_stamp', 'numeric', (r) => r.startEpoch],
   ['answer_epoch', 'numeric', (r) => r.answerEpoch],
-  ['answer_stamp', 'timestamptz', (r) => new Date(r.answerEpoch * 1000).toISOString()],
+  ['answer_stamp', 'numeric', (r) => r.answerEpoch],
   ['end_epoch', 'numeric', (r) => r.endEpoch],
-  ['end_stamp', 'timestamptz', (r) => (r.endEpoch === null ? null : new Date(r.endEpoch * 1000).toISOString())],
+  ['end_stamp', 'numeric', (r) => r.endEpoch],
   ['duration', 'numeric', (r) => r.duration ?? r.billsec],
   ['billsec', 'numeric', (r) => r.billsec],
   ['billmsec', 'numeric', (r) => r.billmsec ?? (typeof r.billsec === 'number' ? r.billsec * 1000 : null)],
@@ -143,7 +143,14 @@ export async function insertCdrs(pool: Pool, era: FusionEra, rows: FusionCdrRow[
     }));
     const names = cols.map(([n]) => n);
     const selects = cols.map(([n, type], i) =>
-      n === 'insert_date' ? `coalesce(c${i}, clock_timestamp())` : type === 'text' && n === 'leg' ? `c${i}::char(1)` : `c${i}`,
+      n === 'insert_date'
+        ? `coalesce(c${i}, clock_timestamp())`
+        : n.endsWith('_stamp')
+          ? // From the epoch in SQL: PostgreSQL holds years JavaScript's toISOString writes in a form it cannot read.
+            `to_timestamp(c${i})`
+          : type === 'text' && n === 'leg'
+            ? `c${i}::char(1)`
+            : `c${i}`,
     );
     await pool.query(
       `INSERT INTO v_xml_cdr (${names.join(', ')})

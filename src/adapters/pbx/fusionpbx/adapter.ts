@@ -100,6 +100,7 @@ export class FusionPbxAdapter implements PbxAdapter {
           overlapSeconds: this.config.cdr.overlapSeconds,
           dedupeMemory: this.config.cdr.dedupeMemory,
           exclude: this.config.cdr.exclude,
+          ...(this.config.maxCallSeconds ? { maxCallSeconds: this.config.maxCallSeconds } : {}),
           extensions: (uuids) => this.extensionLookup(uuids),
         },
         request,

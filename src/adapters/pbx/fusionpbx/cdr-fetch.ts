@@ -12,6 +12,7 @@ import type { Pool } from 'pg';
 import type { CdrFeed, CdrFetchRequest, CdrPage, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
 import { decodeCursor, emptyStats, encodeCursor } from '../cursor';
 import { InvalidCursorError } from '../errors';
+import { LATEST_CALL_MS } from '../plausibility';
 import { normalizeFusionRow, type FusionCdrRow, type FusionExcludeRules } from './cdr-normalize';
 import type { FusionSchema } from './schema-probe';
 
@@ -24,7 +25,19 @@ interface FusionCursor {
   fl: number | null;
   /** Remembered rows near the high-water mark: `<hw − key µs, base 36>:<id>` joined by `,`. */
   s: string;
+  /** end_epoch mode: [end_epoch text, id] of the last row read beyond {@link TAIL_FROM_EPOCH}. */
+  x?: [string, string];
 }
+
+/**
+ * Keyed on end_epoch (before 5.1), one row ending in the future (a corrupt row in the year 33658, a PBX clock a year
+ * ahead) would lift the high-water mark past every call still to come, and the forward scan would never see them. So
+ * the forward scan stops a day after now: a row ending later is read once time reaches it. Rows ending after
+ * 2100-01-01, which time never reaches in any plausible call, are read once each by a keyset of their own, to be
+ * quarantined.
+ */
+const TAIL_FROM_EPOCH = String(LATEST_CALL_MS / 1000);
+const FUTURE_SLACK_SECONDS = 86_400;
 
 function isFusionCursor(d: unknown): d is FusionCursor {
   const c = d as FusionCursor;
@@ -33,7 +46,8 @@ function isFusionCursor(d: unknown): d is FusionCursor {
     (c.a === 'insert_date' || c.a === 'end_epoch') &&
     (c.h === null || (Array.isArray(c.h) && typeof c.h[0] === 'number' && typeof c.h[1] === 'string')) &&
     (c.fl === null || typeof c.fl === 'number') &&
-    typeof c.s === 'string'
+    typeof c.s === 'string' &&
+    (c.x === undefined || (Array.isArray(c.x) && typeof c.x[0] === 'string' && typeof c.x[1] === 'string'))
   );
 }
 
@@ -67,6 +81,8 @@ export interface FusionFetchContext {
   overlapSeconds: number;
   dedupeMemory: number;
   exclude: FusionExcludeRules;
+  /** Billable seconds above this are a corrupt row, quarantined (default DEFAULT_MAX_CALL_SECONDS). */
+  maxCallSeconds?: number;
   /** Extension numbers for the `extension_uuid`s of a page (a lookup table, not a join: the join defeats the index). */
   extensions: (uuids: Set<string>) => Promise<(uuid: string) => string | undefined>;
 }
@@ -148,21 +164,37 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   params.length = 0;
   const where: string[] = [`${key} IS NOT NULL`];
   if (hw) where.push(`(${key}, ${id}) > (${p(microsToParam(arrival, hw[0]))}::${keyType}, ${p(hw[1])}::uuid)`);
+  if (arrival === 'end_epoch') {
+    const notAfter = Math.min(Number(TAIL_FROM_EPOCH), Math.floor(Date.now() / 1000) + FUTURE_SLACK_SECONDS);
+    where.push(`${key} < ${p(String(notAfter))}::numeric`);
+  }
   if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
   const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
   const forward = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;
 
+  let tail: FusionCdrRow[] = [];
+  let tailMark = cursor?.x;
+  if (arrival === 'end_epoch') {
+    params.length = 0;
+    const where = [`${key} >= ${p(TAIL_FROM_EPOCH)}::numeric`];
+    if (tailMark) where.push(`(${key}, ${id}) > (${p(tailMark[0])}::numeric, ${p(tailMark[1])}::uuid)`);
+    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    tail = (await ctx.pool.query<FusionCdrRow>(`SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`, params)).rows;
+    const lastTail = tail[tail.length - 1];
+    if (lastTail) tailMark = [lastTail.arrival ?? '', lastTail.id];
+  }
+
   const uuids = new Set<string>();
-  for (const rows of [late, forward]) for (const r of rows) if (r.extension_uuid) uuids.add(r.extension_uuid);
+  for (const rows of [late, forward, tail]) for (const r of rows) if (r.extension_uuid) uuids.add(r.extension_uuid);
   const extensionOf = await ctx.extensions(uuids);
   const records: NormalizedCdr[] = [];
   const quarantined: QuarantinedCdr[] = [];
   const stats = emptyStats();
-  for (const rows of [late, forward]) {
+  for (const rows of [late, forward, tail]) {
     for (const row of rows) {
       stats.rowsRead++;
-      seen.set(row.id, keyToMicros(arrival, row.arrival ?? ''));
-      const outcome = normalizeFusionRow(row, server, ctx.exclude, extensionOf);
+      if (rows !== tail) seen.set(row.id, keyToMicros(arrival, row.arrival ?? ''));
+      const outcome = normalizeFusionRow(row, server, ctx.exclude, extensionOf, ctx.maxCallSeconds);
       if (outcome.kind === 'record') records.push(outcome.record);
       else if (outcome.kind === 'quarantined') quarantined.push(outcome.entry);
       else {
@@ -199,7 +231,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
     records,
     quarantined,
     stats,
-    nextCursor: encodeCursor<FusionCursor>('fusionpbx', feed, { a: arrival, h: hw, fl: floor, s }),
-    hasMore: forward.length === limit || late.length === limit,
+    nextCursor: encodeCursor<FusionCursor>('fusionpbx', feed, { a: arrival, h: hw, fl: floor, s, ...(tailMark ? { x: tailMark } : {}) }),
+    hasMore: forward.length === limit || late.length === limit || tail.length === limit,
   };
 }

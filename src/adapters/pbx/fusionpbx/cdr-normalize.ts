@@ -7,7 +7,8 @@
  * Runs once per row on million-row backfills: plain comparisons, no regular expressions.
  */
 import type { CdrDisposition, CdrDirection, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import { epochToIso, isRepresentableEpoch } from '../cursor';
+import { epochToIso } from '../cursor';
+import { DEFAULT_MAX_CALL_SECONDS, PLAUSIBLE_TIME_TEXT, isPlausibleCallEpoch, overCapText } from '../plausibility';
 
 /** The selected columns; node-postgres returns `numeric` as strings. Absent columns are selected as NULL. */
 export interface FusionCdrRow {
@@ -91,7 +92,13 @@ function quarantine(row: FusionCdrRow, reason: string): RowOutcome {
   return { kind: 'quarantined', entry: { originId: row.id, reason, raw: row } };
 }
 
-export function normalizeFusionRow(row: FusionCdrRow, source: string, exclude: FusionExcludeRules, extensionOf: (uuid: string) => string | undefined): RowOutcome {
+export function normalizeFusionRow(
+  row: FusionCdrRow,
+  source: string,
+  exclude: FusionExcludeRules,
+  extensionOf: (uuid: string) => string | undefined,
+  maxCallSeconds = DEFAULT_MAX_CALL_SECONDS,
+): RowOutcome {
   if (exclude.bLegs && row.leg === 'b') return { kind: 'excluded', reason: 'b_leg' };
   if (exclude.loseRace && row.hangup_cause === 'LOSE_RACE') return { kind: 'excluded', reason: 'lose_race' };
   if (exclude.ccAgentLegs && row.cc_side === 'agent') return { kind: 'excluded', reason: 'cc_agent_leg' };
@@ -104,15 +111,17 @@ export function normalizeFusionRow(row: FusionCdrRow, source: string, exclude: F
 
   const start = num(row.start_epoch);
   if (!(start > 0)) return quarantine(row, `start_epoch: ${JSON.stringify(row.start_epoch)} is not a positive epoch`);
+  if (!isPlausibleCallEpoch(start)) return quarantine(row, `start_epoch: ${JSON.stringify(row.start_epoch)} is ${PLAUSIBLE_TIME_TEXT}`);
   const end = num(row.end_epoch);
   if (!(end >= start)) return quarantine(row, `end_epoch: ${JSON.stringify(row.end_epoch)} is missing or before start_epoch ${row.start_epoch}`);
   const billsec = num(row.billsec);
   if (!(billsec >= 0) || !Number.isInteger(billsec)) return quarantine(row, `billsec: ${JSON.stringify(row.billsec)} is not a whole number of seconds ≥ 0`);
+  if (billsec > maxCallSeconds) return quarantine(row, `billsec: ${JSON.stringify(row.billsec)} ${overCapText(maxCallSeconds)}`);
   if (billsec > end - start + 1) return quarantine(row, `billsec: ${billsec} is longer than the call (${end - start} s from start_epoch to end_epoch)`);
+  if (!isPlausibleCallEpoch(end)) return quarantine(row, `end_epoch: ${JSON.stringify(row.end_epoch)} is ${PLAUSIBLE_TIME_TEXT}`);
   const answer = num(row.answer_epoch);
-  if (!isRepresentableEpoch(end) || (answer > 0 && !isRepresentableEpoch(answer))) {
-    return quarantine(row, `end_epoch/answer_epoch: ${JSON.stringify(row.end_epoch)} / ${JSON.stringify(row.answer_epoch)} is not a date`);
-  }
+  // FreeSWITCH writes answer_epoch 0 for unanswered calls: only a non-zero value is a time.
+  if (answer > 0 && !isPlausibleCallEpoch(answer)) return quarantine(row, `answer_epoch: ${JSON.stringify(row.answer_epoch)} is ${PLAUSIBLE_TIME_TEXT}`);
 
   const dialled = row.destination_number ?? '';
   let destination = dialled;

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { checkCredential, credentialFields } from '../credentials';
+import { maxCallSecondsField } from '../plausibility';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -14,6 +15,8 @@ export const fusionServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('fusionpbx'),
+    /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
+    maxCallSeconds: maxCallSecondsField,
     database: z
       .object({
         host: z.string().min(1),

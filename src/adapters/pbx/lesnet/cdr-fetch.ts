@@ -4,6 +4,8 @@
  *   exactly the rows already read;
  * - when it was rewritten (hash mismatch), every row is read again and rows already returned are recognised by
  *   identity within `dedupeWindowHours` of the newest call returned; older rows are taken as already returned;
+ * - a re-issued row whose billable seconds changed (a correction) is the same call by identity: it stays billed as
+ *   first read, and is counted in `stats.corrections` so the difference can be settled by hand;
  * - an unchanged file (ETag) costs one 304.
  * Rows are paged by `limit` (file rows per fetch).
  */
@@ -25,7 +27,7 @@ interface LesnetCursor {
   e: string | null;
   /** Newest call start returned (epoch seconds). */
   wm: number | null;
-  /** `<identity> <start epoch s, base 36>` of rows returned within the dedupe window. */
+  /** `<identity> <start epoch s, base 36>[/<billsec, base 36>]` of rows returned within the dedupe window. */
   s: string[];
 }
 
@@ -94,7 +96,7 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
   if (file.status === 304) return { records: [], quarantined: [], stats, nextCursor: req.cursor!, hasMore: false };
 
   const format = config.cdrFormat;
-  const mapper = new LesnetRowMapper(format, server, feed);
+  const mapper = new LesnetRowMapper(format, server, feed, config.maxCallSeconds);
   const all = file.body.split('\n').map((text, i) => ({ text: text.endsWith('\r') ? text.slice(0, -1) : text, line: i + 1 }));
   let data = all.slice(format.skipLines).filter((l) => l.text.trim() !== '');
   if (format.header === 'names') {
@@ -109,7 +111,14 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
   const from = appendOnly ? cursor.n : 0;
   const to = Math.min(data.length, from + Math.max(1, req.limit ?? config.pageSize));
   const windowS = format.dedupeWindowHours * 3600;
-  const seen = new Map<string, number>(cursor.s.map((e) => [e.slice(0, e.lastIndexOf(' ')), parseInt(e.slice(e.lastIndexOf(' ') + 1), 36)]));
+  const seen = new Map<string, { start: number; billsec?: number }>(
+    cursor.s.map((e) => {
+      const [start, billsec] = e.slice(e.lastIndexOf(' ') + 1).split('/');
+      return [e.slice(0, e.lastIndexOf(' ')), { start: parseInt(start!, 36), ...(billsec === undefined ? {} : { billsec: parseInt(billsec, 36) }) }];
+    }),
+  );
+  let corrections = 0;
+  const nowS = Math.floor(Date.now() / 1000);
   let wm = cursor.wm;
   const records: NormalizedCdr[] = [];
   const quarantined: QuarantinedCdr[] = [];
@@ -127,24 +136,32 @@ export async function fetchLesnetCdrs(config: LesnetConfig, dispatcher: Dispatch
       if (seen.has(key)) stats.duplicates++;
       else {
         quarantined.push(outcome.entry);
-        seen.set(key, wm ?? Math.floor(Date.now() / 1000));
+        seen.set(key, { start: wm ?? nowS });
       }
     } else {
       const startS = Math.floor(outcome.startMs / 1000);
       const id = outcome.record.originId;
-      if (seen.has(id) || (!appendOnly && wm !== null && startS < wm - windowS)) {
+      const earlier = seen.get(id);
+      if (earlier || (!appendOnly && wm !== null && startS < wm - windowS)) {
         stats.duplicates++;
+        if (earlier?.billsec !== undefined && earlier.billsec !== outcome.record.billsec) corrections++;
         continue;
       }
       records.push(outcome.record);
-      seen.set(id, startS);
-      wm = wm === null ? startS : Math.max(wm, startS);
+      seen.set(id, { start: startS, billsec: outcome.record.billsec });
+      // A row dated in the future (a wrong carrier clock, a corrupt row) must not lift the watermark: every row of a
+      // rewritten file older than the watermark minus the window would be taken as returned, and never billed.
+      const upTo = Math.min(startS, nowS + 86_400);
+      wm = wm === null ? upTo : Math.max(wm, upTo);
     }
   }
   stats.records = records.length;
   stats.quarantined = quarantined.length;
+  const counted = corrections > 0 ? { ...stats, corrections } : stats;
   const done = to >= data.length;
-  const keep = [...seen].filter(([, s]) => wm === null || s >= wm - windowS).map(([id, s]) => `${id} ${s.toString(36)}`);
+  const keep = [...seen]
+    .filter(([, e]) => wm === null || e.start >= wm - windowS)
+    .map(([id, e]) => `${id} ${e.start.toString(36)}${e.billsec === undefined ? '' : `/${e.billsec.toString(36)}`}`);
   const next: LesnetCursor = { n: to, ph: hashLines(data, to), e: done ? file.etag : null, wm, s: keep };
-  return { records, quarantined, stats, nextCursor: encodeCursor('lesnet', feed, next), hasMore: !done };
+  return { records, quarantined, stats: counted, nextCursor: encodeCursor('lesnet', feed, next), hasMore: !done };
 }

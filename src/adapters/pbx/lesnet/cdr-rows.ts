@@ -1,12 +1,14 @@
 /**
  * One line of a LES.NET CDR file → a normalized CDR through the configured mapping, or a quarantine entry naming the
- * line, the column and the value. Identity: the call-id column when mapped, else a hash of the dedupe columns, with
- * `#2`, `#3`… for identical rows in one file (two genuinely identical calls must not merge into one).
+ * line, the column and the value. Identity: the call-id column when mapped, else a hash of the columns that identify
+ * the call (`dedupeKey`; never durations, cost or disposition, which a corrected re-export changes), with `#2`, `#3`…
+ * for identical rows in one file (two genuinely identical calls must not merge into one).
  */
 import { createHash } from 'node:crypto';
 import type { CdrDirection, CdrDisposition, CdrFeed, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import type { CdrField, CdrFormat } from './config';
+import { DEFAULT_IDENTITY_FIELDS, type CdrField, type CdrFormat } from './config';
 import { parseDuration, timeParser, type TimeParser } from './text-format';
+import { DEFAULT_MAX_CALL_SECONDS, PLAUSIBLE_TIME_TEXT, isPlausibleCallMs, overCapText } from '../plausibility';
 
 export type LineOutcome =
   | { kind: 'record'; record: NormalizedCdr; startMs: number }
@@ -22,6 +24,7 @@ export class LesnetRowMapper {
     private readonly format: CdrFormat,
     private readonly source: string,
     private readonly feed: CdrFeed,
+    private readonly maxCallSeconds = DEFAULT_MAX_CALL_SECONDS,
   ) {
     this.parseTime = timeParser(format.timestampFormat, format.timeZone);
     for (const [name, col] of Object.entries(format.columns)) if (typeof col === 'number') this.indexes[name as CdrField] = col;
@@ -62,34 +65,46 @@ export class LesnetRowMapper {
     const startText = get('start') ?? '';
     const startMs = this.parseTime(startText);
     if (startMs === undefined) return this.quarantine(raw, `line ${lineNo}: start ${JSON.stringify(startText)} does not match ${this.format.timestampFormat}`);
-    const time = (f: 'answer' | 'end'): number | null | string => {
-      const text = get(f);
-      if (text === undefined || text === '') return null;
-      const v = this.parseTime(text);
-      return v === undefined ? `line ${lineNo}: ${f} ${JSON.stringify(text)} does not match ${this.format.timestampFormat}` : v;
-    };
-    const answerMs = time('answer');
-    const endMs0 = time('end');
-    if (typeof answerMs === 'string') return this.quarantine(raw, answerMs);
-    if (typeof endMs0 === 'string') return this.quarantine(raw, endMs0);
+    if (!isPlausibleCallMs(startMs)) return this.quarantine(raw, `line ${lineNo}: start ${JSON.stringify(startText)} is ${PLAUSIBLE_TIME_TEXT}`);
+    const round = this.format.billsecRounding === 'ceil' ? Math.ceil : this.format.billsecRounding === 'floor' ? Math.floor : Math.round;
+    // Durations before times: an absurd billable duration is the finding to report, even when the end time the
+    // carrier derived from it is unreadable too.
     const dur = (f: 'billableDuration' | 'totalDuration'): number | null | string => {
       const text = get(f);
       if (text === undefined) return null;
       const v = parseDuration(text, this.format.durationUnit);
-      return v === undefined ? `line ${lineNo}: ${f} ${JSON.stringify(text)} is not a duration in ${this.format.durationUnit}` : v;
+      if (v === undefined) return `line ${lineNo}: ${f} ${JSON.stringify(text)} is not a duration in ${this.format.durationUnit}`;
+      if (f === 'billableDuration' && !(round(v / 1000) <= this.maxCallSeconds)) {
+        return `line ${lineNo}: ${f} ${JSON.stringify(text)} = ${round(v / 1000)} s ${overCapText(this.maxCallSeconds)}`;
+      }
+      return v;
     };
     const billMs0 = dur('billableDuration');
     const totalMs = dur('totalDuration');
     if (typeof billMs0 === 'string') return this.quarantine(raw, billMs0);
     if (typeof totalMs === 'string') return this.quarantine(raw, totalMs);
+    const time = (f: 'answer' | 'end'): number | null | string => {
+      const text = get(f);
+      if (text === undefined || text === '') return null;
+      const v = this.parseTime(text);
+      if (v === undefined) return `line ${lineNo}: ${f} ${JSON.stringify(text)} does not match ${this.format.timestampFormat}`;
+      return isPlausibleCallMs(v) ? v : `line ${lineNo}: ${f} ${JSON.stringify(text)} is ${PLAUSIBLE_TIME_TEXT}`;
+    };
+    const answerMs = time('answer');
+    const endMs0 = time('end');
+    if (typeof answerMs === 'string') return this.quarantine(raw, answerMs);
+    if (typeof endMs0 === 'string') return this.quarantine(raw, endMs0);
     const billMs = billMs0 ?? (answerMs !== null && endMs0 !== null ? Math.max(0, endMs0 - answerMs) : 0);
+    if (billMs0 === null && !(round(billMs / 1000) <= this.maxCallSeconds)) {
+      return this.quarantine(raw, `line ${lineNo}: answer ${JSON.stringify(get('answer'))} to end ${JSON.stringify(get('end'))} = ${round(billMs / 1000)} s ${overCapText(this.maxCallSeconds)}`);
+    }
     const endMs = endMs0 ?? startMs + (totalMs ?? billMs);
     if (endMs < startMs) return this.quarantine(raw, `line ${lineNo}: end is before start`);
+    if (!isPlausibleCallMs(endMs)) return this.quarantine(raw, `line ${lineNo}: totalDuration ${JSON.stringify(get('totalDuration'))} ends the call at a time that is ${PLAUSIBLE_TIME_TEXT}`);
     if (destination === '') return this.quarantine(raw, `line ${lineNo}: destination is empty`);
 
     const disposition = get('disposition');
     const answered = this.format.answered === 'duration' ? billMs > 0 : this.format.answeredValues.includes((disposition ?? '').trim());
-    const round = this.format.billsecRounding === 'ceil' ? Math.ceil : this.format.billsecRounding === 'floor' ? Math.floor : Math.round;
     const billsec = answered ? round(billMs / 1000) : 0;
 
     let direction: CdrDirection;
@@ -101,13 +116,15 @@ export class LesnetRowMapper {
       direction = mapped;
     }
 
-    const originId = this.identity(fields, get, billMs);
+    const { originId, occurrence } = this.identity(get);
     const iso = (ms: number) => new Date(ms).toISOString();
     const inboundDid = direction === 'inbound' ? (did || destination) : null;
     const record: NormalizedCdr = {
       source: this.source,
       sourceKind: 'lesnet',
       originId,
+      // Only the default identity changed (it hashed the billable duration); a configured dedupeKey did not.
+      ...(occurrence !== null && this.format.dedupeKey === undefined ? { legacy: { occurrence } } : {}),
       direction,
       caller,
       destination: inboundDid ?? destination,
@@ -126,16 +143,15 @@ export class LesnetRowMapper {
     return { kind: 'record', record, startMs };
   }
 
-  private identity(fields: string[], get: (f: CdrField) => string | undefined, billMs: number): string {
+  /** The call-id column, or a hash of the identity columns numbered by occurrence in the file (`occurrence`). */
+  private identity(get: (f: CdrField) => string | undefined): { originId: string; occurrence: number | null } {
     const callId = get('callId');
-    if (callId) return callId;
-    const key = (this.format.dedupeKey ?? ['start', 'caller', 'destination', 'billableDuration'])
-      .map((f) => (f === 'billableDuration' && get(f) === undefined ? String(billMs) : (get(f) ?? '')))
-      .join('\u0001');
+    if (callId) return { originId: callId, occurrence: null };
+    const key = (this.format.dedupeKey ?? DEFAULT_IDENTITY_FIELDS).map((f) => get(f) ?? '').join('\u0001');
     const hash = createHash('sha1').update(key).digest('base64url').slice(0, 20);
     const n = (this.occurrences.get(hash) ?? 0) + 1;
     this.occurrences.set(hash, n);
-    return n === 1 ? hash : `${hash}#${n}`;
+    return { originId: n === 1 ? hash : `${hash}#${n}`, occurrence: n };
   }
 
   private quarantine(raw: Record<string, unknown>, reason: string): LineOutcome {

@@ -7,12 +7,22 @@
 import { z } from 'zod';
 import { checkCredential, credentialFields } from '../credentials';
 import { ianaTimeZone } from '../../../config';
+import { maxCallSecondsField } from '../plausibility';
 
 const column = z.union([z.number().int().min(0), z.string().min(1)]);
 const timeZone = ianaTimeZone;
 
 export const FIELD_NAMES = ['callId', 'start', 'answer', 'end', 'caller', 'destination', 'did', 'peer', 'billableDuration', 'totalDuration', 'disposition', 'direction', 'cost', 'currency'] as const;
 export type CdrField = (typeof FIELD_NAMES)[number];
+
+/**
+ * Columns LES.NET may change when it re-issues a file with a corrected row: never part of a call's identity, or the
+ * corrected row would be a second call and billed again.
+ */
+export const CORRECTABLE_FIELDS: readonly CdrField[] = ['answer', 'end', 'billableDuration', 'totalDuration', 'disposition', 'cost'];
+
+/** A call's identity when the file has no call id: what the call is, not how long it lasted or what it cost. */
+export const DEFAULT_IDENTITY_FIELDS: readonly CdrField[] = ['start', 'caller', 'destination', 'did', 'peer', 'direction'];
 
 export const cdrFormatSchema = z
   .object({
@@ -55,7 +65,7 @@ export const cdrFormatSchema = z
     /** `duration`: billable > 0; `disposition`: the disposition column is one of `answeredValues`. */
     answered: z.enum(['duration', 'disposition']).default('duration'),
     answeredValues: z.array(z.string()).default(['ANSWERED']),
-    /** Columns forming a call's identity when there is no call id; default start, caller, destination, billable. */
+    /** Columns forming a call's identity when there is no call id; default {@link DEFAULT_IDENTITY_FIELDS}. */
     dedupeKey: z.array(z.enum(FIELD_NAMES)).min(1).optional(),
     /** Rows this much older than the newest call already returned are taken as returned (rotated files). */
     dedupeWindowHours: z.number().int().min(1).max(24 * 90).default(72),
@@ -68,6 +78,15 @@ export const cdrFormatSchema = z
     if (typeof f.direction === 'object' && f.columns.direction === undefined) {
       ctx.addIssue({ code: 'custom', path: ['direction'], message: 'direction values need columns.direction' });
     }
+    (f.dedupeKey ?? []).forEach((field, i) => {
+      if (CORRECTABLE_FIELDS.includes(field)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dedupeKey', i],
+          message: `"${field}" can change when LES.NET re-issues a corrected file, which would bill the corrected row as a second call; use columns that identify the call (${DEFAULT_IDENTITY_FIELDS.join(', ')})`,
+        });
+      }
+    });
     if (f.header === 'none') {
       for (const [name, col] of Object.entries(f.columns)) {
         if (typeof col === 'string') ctx.addIssue({ code: 'custom', path: ['columns', name], message: `column "${col}" is a name, but header is "none": use a 0-based position` });
@@ -94,6 +113,8 @@ export const lesnetServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('lesnet'),
+    /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
+    maxCallSeconds: maxCallSecondsField,
     /** Base for relative CDR links (a service's "CDR Link" is usually absolute). */
     cdrBaseUrl: z.string().url().default('https://portal.les.net'),
     /** CDR files polled when no service names one. */

@@ -11,7 +11,7 @@ import type { CdrFetchRequest, CdrPage, NormalizedCdr, QuarantinedCdr } from '..
 import { decodeCursor, emptyStats, encodeCursor } from '../cursor';
 import { PbxProtocolError, PbxTargetInvalidError } from '../errors';
 import type { VodiaConfig } from './config';
-import { normalizeVodiaCdr } from './cdr-normalize';
+import { normalizeVodiaCdr, vodiaOriginId } from './cdr-normalize';
 import type { VodiaHttp } from './http';
 
 interface VodiaCursor {
@@ -88,10 +88,16 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
   const quarantined: QuarantinedCdr[] = [];
   for (const { hash, raw } of idless) {
     stats.rowsRead++;
-    quarantined.push({ reason: `id: missing or not an integer (${JSON.stringify((raw as { id?: unknown }).id ?? null)})`, raw });
+    quarantined.push({ originId: vodiaOriginId(tenant, `no-id:${hash}`), reason: `id: missing or not an integer (${JSON.stringify((raw as { id?: unknown }).id ?? null)})`, raw });
     quarantinedHashes.add(hash);
   }
-  const opts = { source: server, tenant, extensionMaxLength: config.cdr.extensionMaxLength, billsecRounding: config.cdr.billsecRounding };
+  const opts = {
+    source: server,
+    tenant,
+    extensionMaxLength: config.cdr.extensionMaxLength,
+    billsecRounding: config.cdr.billsecRounding,
+    ...(config.maxCallSeconds ? { maxCallSeconds: config.maxCallSeconds } : {}),
+  };
   for (const id of take) {
     stats.rowsRead++;
     const outcome = normalizeVodiaCdr(candidates.get(id)!, opts);

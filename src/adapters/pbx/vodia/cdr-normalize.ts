@@ -5,13 +5,16 @@
  * caller is one of the tenant's extensions and inbound (on the DID in `to`) when the caller is an outside number.
  */
 import type { CdrDirection, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
-import { epochToIso, isRepresentableEpoch } from '../cursor';
+import { epochToIso } from '../cursor';
+import { DEFAULT_MAX_CALL_SECONDS, PLAUSIBLE_TIME_TEXT, isPlausibleCallEpoch, overCapText } from '../plausibility';
 
 export interface VodiaNormalizeOptions {
   source: string;
   tenant: string;
   extensionMaxLength: number;
   billsecRounding: 'ceil' | 'floor' | 'round';
+  /** Billable seconds above this are a corrupt record, quarantined (default DEFAULT_MAX_CALL_SECONDS). */
+  maxCallSeconds?: number;
 }
 
 export type VodiaOutcome = { kind: 'record'; record: NormalizedCdr } | { kind: 'quarantined'; entry: QuarantinedCdr };
@@ -49,17 +52,34 @@ function isExtension(user: string, extensions: string[], maxLength: number): boo
   return user.length > 0 && user.length <= maxLength && /^\d+$/.test(user);
 }
 
+/**
+ * A record's identity: CDR ids are only known to be unique within a tenant (a multi-tenant PBX may number each
+ * tenant's CDRs alike), so the tenant, as the feed names it, case-folded like DNS names, is part of it.
+ */
+export function vodiaOriginId(tenant: string, id: unknown): string {
+  return `${tenant.toLowerCase()}/${String(id)}`;
+}
+
 export function normalizeVodiaCdr(raw: Record<string, unknown>, opts: VodiaNormalizeOptions): VodiaOutcome {
-  const originId = String(raw.id);
+  const originId = vodiaOriginId(opts.tenant, raw.id);
   const q = (reason: string): VodiaOutcome => ({ kind: 'quarantined', entry: { originId, reason, raw } });
   const start = epoch(raw.start);
   if (!(start > 0)) return q(`start: ${JSON.stringify(raw.start)} is not an epoch`);
   const end = epoch(raw.end);
   if (!(end >= start)) return q(`end: ${JSON.stringify(raw.end)} is missing or before start ${JSON.stringify(raw.start)}`);
-  if (!isRepresentableEpoch(end)) return q(`end: ${JSON.stringify(raw.end)} is not a date`);
   const connectRaw = epoch(raw.connect);
   const connect = connectRaw > 0 ? connectRaw : null;
   if (connect !== null && (connect < start || connect > end)) return q(`connect: ${JSON.stringify(raw.connect)} is outside start..end`);
+  // Rounded to ms first, so float noise in "…559.444" − "…559.445" cannot push a whole second up.
+  const billms = connect === null ? 0 : Math.round((end - connect) * 1000);
+  const round = opts.billsecRounding === 'ceil' ? Math.ceil : opts.billsecRounding === 'floor' ? Math.floor : Math.round;
+  const billsec = round(billms / 1000);
+  const maxCallSeconds = opts.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS;
+  if (billsec > maxCallSeconds) {
+    return q(`billsec (end ${JSON.stringify(raw.end)} − connect ${JSON.stringify(raw.connect)}): ${billsec} s ${overCapText(maxCallSeconds)}`);
+  }
+  if (!isPlausibleCallEpoch(start)) return q(`start: ${JSON.stringify(raw.start)} is ${PLAUSIBLE_TIME_TEXT}`);
+  if (!isPlausibleCallEpoch(end)) return q(`end: ${JSON.stringify(raw.end)} is ${PLAUSIBLE_TIME_TEXT}`);
   const from = sipUser(raw.from);
   const to = sipUser(raw.to);
   if (to === '') return q(`to: ${JSON.stringify(raw.to)} has no number`);
@@ -70,14 +90,11 @@ export function normalizeVodiaCdr(raw: Record<string, unknown>, opts: VodiaNorma
   if (trunks.length === 0) direction = 'local';
   else direction = isExtension(from, extensions, opts.extensionMaxLength) ? 'outbound' : 'inbound';
 
-  // Rounded to ms first, so float noise in "…559.444" − "…559.445" cannot push a whole second up.
-  const billms = connect === null ? 0 : Math.round((end - connect) * 1000);
-  const round = opts.billsecRounding === 'ceil' ? Math.ceil : opts.billsecRounding === 'floor' ? Math.floor : Math.round;
-  const billsec = round(billms / 1000);
   const record: NormalizedCdr = {
     source: opts.source,
     sourceKind: 'vodia',
     originId,
+    legacy: { originId: String(raw.id), occurrence: 1 },
     direction,
     caller: from,
     destination: to,

@@ -4,11 +4,14 @@
  */
 import { z } from 'zod';
 import { checkCredential, credentialFields } from '../credentials';
+import { maxCallSecondsField } from '../plausibility';
 
 export const vodiaServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('vodia'),
+    /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
+    maxCallSeconds: maxCallSecondsField,
     url: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must be scheme://host[:port], e.g. https://pbx.example.com:8443' }),
     username: z.string().min(1),
     ...credentialFields('password'),
