@@ -117,7 +117,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
       autobillTime: config.BILLING_AUTOBILL_TIME,
       lesnetTime: config.BILLING_LESNET_TIME,
-    });
+    }, undefined, { prune: true });
     log.info('schedules', schedules);
 
     if (config.RUN_WORKER) {

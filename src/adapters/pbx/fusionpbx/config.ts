@@ -6,6 +6,7 @@
  * `file` (the PBX's cache directory mounted where voipbill runs), or `none` (accept stale cache entries).
  */
 import { z } from 'zod';
+import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 
 const port = z.number().int().min(1).max(65535);
@@ -14,6 +15,7 @@ export const fusionServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('fusionpbx'),
+    ...sourceFields,
     database: z
       .object({
         host: z.string().min(1),

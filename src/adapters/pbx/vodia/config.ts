@@ -3,12 +3,14 @@
  * numbering, list order, end-of-list signal, legacy login on v68+), so they are settings with tolerant defaults.
  */
 import { z } from 'zod';
+import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 
 export const vodiaServerSchema = z
   .object({
     name: z.string(),
     kind: z.literal('vodia'),
+    ...sourceFields,
     url: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must be scheme://host[:port], e.g. https://pbx.example.com:8443' }),
     username: z.string().min(1),
     ...credentialFields('password'),
