@@ -25,6 +25,7 @@ import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecyc
 import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../support/db';
 import { uniqueId } from '../support/temporal';
 import { main as cli, type CliIo } from '../../src/cli/main';
+import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
 
 const dir = mkdtempSync(join(tmpdir(), 'claims-pkg-'));
 const PKG = join(dir, 'payg.json');
@@ -224,6 +225,38 @@ describe('where billing of a service starts and ends', () => {
     const q = await env.db.pool.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE raw->>'caller' = $1`, [ext]);
     assert.equal(q.rows.length, 1);
     assert.match(q.rows[0]!.reason, new RegExp(`before service ${made.serviceId} \\(client ${clientId}\\) began \\(registered on 2026-11-18\\)`));
+  });
+
+  test('voipbill records the first moment it saw a service ended: the ModuleTerminate webhook, then syncs keep it; seen live again, it is cleared', { timeout: 60_000 }, async () => {
+    const clientId = env.newClient({ credit: '50.00', threshold: '' });
+    const made = await env.serviceRecord(clientId);
+    const repo = services();
+    await repo.upsert(made);
+    assert.equal((await repo.get(made.serviceId))!.terminatedAt, undefined);
+    const dispatcher = createTemporalEventDispatcher({
+      target: env.target,
+      servicesOfClient: (id) => repo.listByClient(id),
+      service: (id) => repo.get(id),
+      syncClient: async () => [],
+      recordTerminated: (id) => repo.recordTerminated(id),
+      log: createLogger('warn'),
+    });
+    await dispatcher.serviceChanged({ eventId: uniqueId('evt'), serviceId: made.serviceId, action: 'terminate', clientId: String(clientId) });
+    const marked = (await repo.get(made.serviceId))!;
+    assert.equal(marked.whmcsStatus, 'Terminated');
+    assert.ok(marked.terminatedAt, 'the webhook marked it');
+
+    // WHMCS says Terminated from now on: the first moment stays.
+    env.whmcs.state.services.get(Number(made.serviceId))!.status = 'Terminated';
+    const catalog = parseProducts({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
+    const synced = (await syncClientServices({ whmcs: env.gateway, catalog, services: repo }, String(clientId))).services.find((s) => s.serviceId === made.serviceId)!;
+    assert.equal(synced.terminatedAt, marked.terminatedAt);
+    assert.equal((await repo.upsert({ ...made, whmcsStatus: 'Fraud' })).terminatedAt, marked.terminatedAt);
+    // Reactivated in WHMCS: live again, calls are its own again.
+    assert.equal((await repo.upsert({ ...made, whmcsStatus: 'Active' })).terminatedAt, undefined);
+    const first = (await repo.upsert({ ...made, whmcsStatus: 'Cancelled' })).terminatedAt;
+    assert.ok(first && first >= marked.terminatedAt!);
+    env.whmcs.state.services.get(Number(made.serviceId))!.status = 'Cancelled';
   });
 
   test('a tenant passing from a terminated service (client A) to a new one (client B): B is charged for the calls after the termination, A is not', { timeout: 120_000 }, async () => {
