@@ -12,7 +12,7 @@ import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { signalService } from '../src/temporal/lifecycle-client';
 import { standingSignal, usageSignal } from '../workflows/lifecycle-messages';
 import { usagePeriod, type UsageReport } from '../src/domain/usage/included-minutes';
-import type { ServiceRecord } from '../src/domain/services/service-config';
+import { compareServiceIds, type ServiceRecord } from '../src/domain/services/service-config';
 import { buildRunContext, identityOf, ingestPages, readCursor, SourceConfigError, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
 import { checkSourceIdentity, recordSource } from '../src/adapters/billing/sources';
 import { billFromMs } from '../src/domain/billing/bill-from';
@@ -106,7 +106,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
 
   async function signalUsage(runId: string, charged: string[]): Promise<void> {
     const { rows } = await deps.pool.query<{ service_id: string }>('SELECT DISTINCT service_id FROM cdrs WHERE run_id = $1', [runId]);
-    const ids = [...new Set([...charged, ...rows.map((r) => r.service_id)])].sort();
+    const ids = [...new Set([...charged, ...rows.map((r) => r.service_id)])].sort(compareServiceIds);
     const byClient = new Map<string, Promise<Map<number, { nextDueDate: string | null; billingCycle: string }>>>();
     const periodOf = async (r: ServiceRecord) => {
       let services = byClient.get(r.clientId);
@@ -204,7 +204,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
         `SELECT DISTINCT unnest(service_ids) AS id FROM billing_charges WHERE run_id = $1 AND status = 'posted'`,
         [input.runId],
       );
-      const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort();
+      const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort(compareServiceIds);
       return { prepared: prepared.prepared, zero: prepared.zero, ...posted, serviceIds };
     }),
 

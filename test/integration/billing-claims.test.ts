@@ -26,6 +26,7 @@ import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../supp
 import { uniqueId } from '../support/temporal';
 import { main as cli, type CliIo } from '../../src/cli/main';
 import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
+import { billingScheduleDefinitions, ensureSchedules } from '../../src/temporal/schedules';
 
 const dir = mkdtempSync(join(tmpdir(), 'claims-pkg-'));
 const PKG = join(dir, 'payg.json');
@@ -200,6 +201,26 @@ describe('where billing of a source starts', () => {
     assert.match(out, /source hist1 retired/);
     assert.ok((await count(`SELECT count(*)::int AS n FROM cdr_sources WHERE source_id = 'hist1' AND retired_at IS NOT NULL`, [])) === 1);
     await services().upsert(holder);
+  });
+
+  test("a renamed server's billing schedule is replaced: the old name's schedule is deleted at start-up", { timeout: 60_000 }, async () => {
+    const client = env.temporal.client;
+    const settings = (name: string) => ({ timeZone: 'UTC', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5, billingSources: [{ name, kind: 'fusionpbx' as const }] });
+    const billingOnly = (name: string) => billingScheduleDefinitions(settings(name)).filter((d) => d.scheduleId.startsWith('voipbill-billing-'));
+    try {
+      assert.deepEqual(await ensureSchedules(client, settings('east-old'), billingOnly('east-old'), { prune: true }), { 'voipbill-billing-east-old': 'created' });
+      // The schedule list is eventually consistent: start-up is repeated until it sees the old schedule.
+      let done: Record<string, string> = {};
+      for (let i = 0; i < 50 && done['voipbill-billing-east-old'] !== 'deleted'; i++) {
+        done = await ensureSchedules(client, settings('east-new'), billingOnly('east-new'), { prune: true });
+        if (done['voipbill-billing-east-old'] !== 'deleted') await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(done['voipbill-billing-east-old'], 'deleted');
+      await assert.rejects(client.schedule.getHandle('voipbill-billing-east-old').describe());
+      assert.equal((await client.schedule.getHandle('voipbill-billing-east-new').describe()).action.type, 'startWorkflow');
+    } finally {
+      for (const id of ['voipbill-billing-east-old', 'voipbill-billing-east-new']) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    }
   });
 });
 

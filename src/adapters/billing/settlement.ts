@@ -19,7 +19,7 @@ import {
   type SettleCall,
   type SettledCall,
 } from '../../domain/billing/settle';
-import type { ServiceRecord } from '../../domain/services/service-config';
+import { compareServiceIds, type ServiceRecord } from '../../domain/services/service-config';
 import type { RatingPackage } from '../../domain/rating';
 import type { ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import type { PackageStore } from './packages';
@@ -291,6 +291,6 @@ export async function postPendingCharges(
     onEach(row.charge_key);
   }
   out.amountCents = total.toString();
-  out.serviceIds = [...services].sort();
+  out.serviceIds = [...services].sort(compareServiceIds);
   return out;
 }
