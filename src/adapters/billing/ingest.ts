@@ -312,19 +312,18 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
 }
 
 /** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */
-export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
+export async function insertCdrColumns(db: Pool | PoolClient, sourceId: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
   if ((cols[0] as unknown[]).length === 0) return { stored: 0, cost: '0' };
   const res = await db.query<{ n: number; cost: string }>({
     name: 'voipbill_ingest_cdrs',
     text: INSERT_CDRS,
-    values: [sourceName, runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))],
+    values: [sourceId, runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))],
   });
   return { stored: res.rows[0]!.n, cost: res.rows[0]!.cost };
 }
 
 async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
   const { page, cols, q, notBilled, beforeBillFrom } = prepared;
-  const sourceName = sourceId;
   const o = cols[0]!;
   const fk = feedKey(req.feed);
   const client = await deps.pool.connect();
@@ -334,11 +333,11 @@ async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedP
     // loses both and the page is read again from the PBX; and every later synchronous commit (settlement, charges)
     // flushes the WAL up to it first.
     await client.query('SET LOCAL synchronous_commit = off');
-    const { stored, cost } = await insertCdrColumns(client, sourceName, req.runId, cols);
+    const { stored, cost } = await insertCdrColumns(client, sourceId, req.runId, cols);
     let quarantined = 0;
     if (q.length > 0) {
       const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
-        sourceName,
+        sourceId,
         req.runId,
         q.map((x) => x.key),
         q.map((x) => x.kind),
@@ -354,7 +353,7 @@ async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedP
        ON CONFLICT (source, feed_key) DO UPDATE SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = now()
        WHERE billing_cursors.cursor IS NOT DISTINCT FROM $5::text
        RETURNING 1`,
-      [sourceName, fk, page.nextCursor, req.runId, req.cursor],
+      [sourceId, fk, page.nextCursor, req.runId, req.cursor],
     );
     await client.query('COMMIT');
     const dupCdrs = o.length - stored;
