@@ -2,7 +2,7 @@
  * Billing-run activities (issue 6): thin wrappers over src/adapters/billing. Payloads carry cursors, counts and
  * IDs, never CDR arrays; money crosses as decimal integer strings.
  */
-import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from '../src/log';
 import type { CdrFeed, CdrSource } from '../src/ports/pbx';
@@ -12,8 +12,11 @@ import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { signalService } from '../src/temporal/lifecycle-client';
 import { standingSignal, usageSignal } from '../workflows/lifecycle-messages';
 import { usagePeriod, type UsageReport } from '../src/domain/usage/included-minutes';
-import type { ServiceRecord } from '../src/domain/services/service-config';
-import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
+import { compareServiceIds, type ServiceRecord } from '../src/domain/services/service-config';
+import { buildRunContext, identityOf, ingestPages, readCursor, SourceConfigError, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
+import { checkSourceIdentity, recordSource } from '../src/adapters/billing/sources';
+import { billFromMs } from '../src/domain/billing/bill-from';
+import { PbxConfigError } from '../src/adapters/pbx/errors';
 import { createPackageStore, type PackageStore } from '../src/adapters/billing/packages';
 import { describeProblem, postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
@@ -71,14 +74,14 @@ export function createBillingActivities(deps: BillingActivityDeps) {
   const packages = deps.packages ?? createPackageStore({ catalog: deps.catalog });
   const sourceOf = deps.cdrSource ?? ((name: string) => deps.pbx.adapterFor(name));
   const timeZone = deps.billingTimeZone ?? 'UTC';
-  const ingestDeps = { pool: deps.pool, packages, listServices: () => deps.services.list() };
+  const ingestDeps = { pool: deps.pool, packages, listServices: () => deps.services.list(), timeZone };
   // Built once per run (service map, compiled packages), kept for the run's later activity calls on this worker.
   const contexts = new Map<string, Promise<RunContext>>();
-  function contextFor(runId: string, source: CdrSource): Promise<RunContext> {
+  function contextFor(runId: string, source: CdrSource, billFrom: number | null): Promise<RunContext> {
     const key = `${runId}\u0000${source.name}`;
     let ctx = contexts.get(key);
     if (!ctx) {
-      ctx = buildRunContext(ingestDeps, source);
+      ctx = buildRunContext(ingestDeps, source, { billFromMs: billFrom });
       ctx.catch(() => contexts.delete(key));
       contexts.set(key, ctx);
       while (contexts.size > 8) contexts.delete(contexts.keys().next().value!);
@@ -118,7 +121,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
 
   async function signalUsage(runId: string, charged: string[]): Promise<void> {
     const { rows } = await deps.pool.query<{ service_id: string }>('SELECT DISTINCT service_id FROM cdrs WHERE run_id = $1', [runId]);
-    const ids = [...new Set([...charged, ...rows.map((r) => r.service_id)])].sort();
+    const ids = [...new Set([...charged, ...rows.map((r) => r.service_id)])].sort(compareServiceIds);
     const byClient = new Map<string, Promise<Map<number, { nextDueDate: string | null; billingCycle: string }>>>();
     const periodOf = async (r: ServiceRecord) => {
       let services = byClient.get(r.clientId);
@@ -144,32 +147,74 @@ export function createBillingActivities(deps: BillingActivityDeps) {
 
   return {
     async listBillingFeeds(input: { source: string }): Promise<Array<CdrFeed | null>> {
-      const feeds = await sourceOf(input.source).listFeeds();
+      let source: CdrSource;
+      try {
+        source = sourceOf(input.source);
+      } catch (err) {
+        if (err instanceof PbxConfigError) throw ApplicationFailure.nonRetryable(err.message, 'SourceConfigError');
+        throw err;
+      }
+      const feeds = await source.listFeeds();
       return feeds.length === 0 ? [null] : feeds;
     },
 
-    /** Fetches, rates and stores up to `maxPages` pages after the stored cursor, heartbeating after each page. */
+    /**
+     * Fetches, rates and stores up to `maxPages` pages after the stored cursor, heartbeating after each page. A
+     * source that must not be read as configured fails for good (SourceConfigError), naming the server and the fix:
+     * unknown to the servers file, a renamed server without its `id`, or a first read of a history without billFrom.
+     */
     ingestBatch: (input: IngestBatchInput): Promise<IngestBatchResult> => whileHeartbeating(async () => {
-      const source = sourceOf(input.source);
-      const ctx = await contextFor(input.runId, source);
-      const cursor = await readCursor(deps.pool, source.name, input.feed);
-      const r = await ingestPages(ingestDeps, source, ctx, {
-        ...(input.feed ? { feed: input.feed } : {}),
-        cursor,
-        runId: input.runId,
-        maxPages: input.maxPages ?? 20,
-        ...(input.limit ? { limit: input.limit } : {}),
-        onPage: (p) => heartbeat({ stored: p.stored, cursor: p.nextCursor.length }),
-      });
-      if (r.totals.corrections > 0) {
-        // The calls stay billed as first read: an admin settles the difference by hand, from the carrier's file.
-        deps.log.warn('CDR corrections ignored: re-issued records whose billable seconds differ from the calls as stored', {
-          source: source.name,
-          corrections: r.totals.corrections,
+      try {
+        let source: CdrSource;
+        try {
+          source = sourceOf(input.source);
+        } catch (err) {
+          // A schedule of a server since removed or renamed: retrying cannot help.
+          if (err instanceof PbxConfigError) throw new SourceConfigError(err.message);
+          throw err;
+        }
+        const ident = identityOf(source);
+        await checkSourceIdentity(deps.pool, source.name, ident);
+        const startMs = ident.billFrom === null ? null : (billFromMs(ident.billFrom, timeZone) ?? null);
+        if (ident.billFrom !== null && startMs === null) throw new SourceConfigError(`server ${source.name}: billFrom ${JSON.stringify(ident.billFrom)} is not a date or an instant`);
+        const ctx = await contextFor(input.runId, source, startMs);
+        const cursor = await readCursor(deps.pool, ident.id, input.feed);
+        const since = cursor === null && startMs !== null ? new Date(startMs).toISOString() : undefined;
+        const feedText = input.feed && Object.keys(input.feed).length > 0 ? ` (feed ${JSON.stringify(input.feed)})` : '';
+        const r = await ingestPages(ingestDeps, source, ctx, {
+          ...(input.feed ? { feed: input.feed } : {}),
+          cursor,
           runId: input.runId,
+          maxPages: input.maxPages ?? 20,
+          ...(input.limit ? { limit: input.limit } : {}),
+          ...(since ? { since } : {}),
+          ...(cursor === null && startMs === null
+            ? {
+                refuseHistory:
+                  `server ${source.name}${feedText} already holds call records, and voipbill has never read it: without "billFrom" its whole history would be billed. ` +
+                  `Set "billFrom" on server ${source.name} in the servers file (a date like "2026-12-01", midnight in BILLING_TIME_ZONE, or an instant with its offset) ` +
+                  `to where billing starts; calls before it are never charged. Nothing was stored`,
+              }
+            : {}),
+          onPage: (p) => heartbeat({ stored: p.stored, cursor: p.nextCursor.length }),
         });
+        await recordSource(deps.pool, source, ident, startMs === null ? null : new Date(startMs).toISOString());
+        if (r.totals.corrections > 0) {
+          // The calls stay billed as first read: an admin settles the difference by hand, from the carrier's file.
+          deps.log.warn('CDR corrections ignored: re-issued records whose billable seconds differ from the calls as stored', {
+            source: source.name,
+            corrections: r.totals.corrections,
+            runId: input.runId,
+          });
+        }
+        return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
+      } catch (err) {
+        if (err instanceof SourceConfigError) {
+          deps.log.error('billing: source refused', { source: input.source, error: err.message });
+          throw ApplicationFailure.nonRetryable(err.message, 'SourceConfigError');
+        }
+        throw err;
       }
-      return { ...r.totals, hasMore: r.hasMore, contended: r.contended };
     }),
 
     /**
@@ -186,7 +231,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
         `SELECT DISTINCT unnest(service_ids) AS id FROM billing_charges WHERE run_id = $1 AND status IN ('posted', 'awaiting_credit')`,
         [input.runId],
       );
-      const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort();
+      const serviceIds = [...new Set([...posted.serviceIds, ...ofRun.rows.map((r) => r.id)])].sort(compareServiceIds);
       const { problems, ...counts } = posted;
       return { prepared: prepared.prepared, zero: prepared.zero, ...counts, serviceIds, problems: problems.slice(0, MAX_PROBLEMS).map(describeProblem) };
     }),

@@ -5,6 +5,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
 import { ENDED_STATUSES } from '../src/domain/lifecycle/sweep';
+import { createServiceRepository } from '../src/adapters/services/service-repository';
+import { suspensionConflicts } from '../src/domain/billing/service-map';
 import type { Pool } from 'pg';
 import { formatCents } from '../src/domain/money';
 import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
@@ -110,6 +112,26 @@ export function callerServiceId(): string | undefined {
 
 export function createLifecycleActivities(deps: LifecycleActivityDeps) {
   const mirror = createLifecycleMirror(deps.pool);
+  const services = createServiceRepository(deps.pool);
+
+  /**
+   * Refuses (for good, visibly in the workflow's lastError) to switch off what another client's live service also
+   * uses: the tenant's gateways, or an extension it lists. The service fields are client-editable in WHMCS.
+   */
+  async function refuseSharedItems(config: ServiceConfig, mode: SuspendMode, extensions: string[]): Promise<void> {
+    if (!config.tenant) return;
+    const own = await services.get(config.serviceId);
+    const others = suspensionConflicts({ ...config, ...(own ? { kind: own.kind } : {}) }, mode, extensions, await services.listClaiming([config.tenant], []));
+    if (others.length === 0) return;
+    const what = mode === 'gateway' ? `the gateways of tenant ${config.tenant}` : `extension(s) ${extensions.join(', ')} of tenant ${config.tenant}`;
+    const them = others.map((o) => `service ${o.serviceId} of client ${o.clientId}`).join(', ');
+    throw ApplicationFailure.nonRetryable(
+      `service ${config.serviceId} (client ${config.clientId}) not suspended: ${what} also carry active ${them}, whose calls would stop too; ` +
+        'correct the services in WHMCS (tenant, extensions) or the suspend mode; the suspension is retried',
+      'PbxConfigError',
+    );
+  }
+
   return {
     /** `config` (the workflow's own) keeps the sweep's mirror current; histories from before it pass none. */
     async readClientStanding(clientId: string, config?: ServiceConfig): Promise<ClientStanding> {
@@ -186,6 +208,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
      * every retry reports the same items, so unsuspend later re-enables exactly what this took away.
      */
     async pbxSuspend(input: SuspendInput): Promise<DisabledItem[]> {
+      const t = target(input.config, input.mode, input.only);
+      await refuseSharedItems(input.config, input.mode, t.extensions ?? []);
       const adapter = deps.pbx.adapterFor(input.config.server);
       const recorded = await deps.pool.query<{ items: DisabledItem[] }>('SELECT items FROM pbx_actions WHERE idempotency_key = $1', [input.idempotencyKey]);
       let items = recorded.rows[0]?.items;

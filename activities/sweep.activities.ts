@@ -20,6 +20,7 @@ import type { InspectRequest } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
 import { readStanding, type PbxResolver } from './lifecycle.activities';
 import { whileHeartbeating } from './heartbeat-ticker';
+import { didKey, findServiceConflicts, tenantKeyOf } from '../src/domain/billing/service-map';
 
 export interface SweepDeps {
   pool: Pool;
@@ -100,6 +101,21 @@ async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string
   return observed;
 }
 
+/**
+ * Configuration conflicts (live services of different clients claiming one tenant, extension or DID) that involve a
+ * service of this page, checked against every live service that shares a tenant or DID with them.
+ */
+async function conflictsOf(deps: SweepDeps, records: ServiceRecord[]): Promise<string[]> {
+  if (records.length === 0) return [];
+  const tenants = [...new Set(records.map(tenantKeyOf).filter((t) => t !== ''))];
+  const dids = [...new Set(records.flatMap((r) => r.dids.map(didKey)))];
+  const fresh = new Map(records.map((r) => [r.serviceId, r]));
+  const others = (await deps.services.listClaiming(tenants, dids)).filter((s) => !fresh.has(s.serviceId));
+  return findServiceConflicts([...records, ...others])
+    .filter((c) => c.services.some((s) => fresh.has(s.serviceId)))
+    .map((c) => c.message);
+}
+
 export function createSweepActivities(deps: SweepDeps) {
   const mirror = createLifecycleMirror(deps.pool);
   return {
@@ -126,6 +142,8 @@ export function createSweepActivities(deps: SweepDeps) {
         },
       );
 
+      // Their calls are quarantined and their suspensions refused until WHMCS is corrected: say so every sweep.
+      result.problems.push(...(await conflictsOf(deps, entries.map((e) => e.record))));
       const mirrors = await mirror.load(entries.map((e) => e.record.serviceId));
       const full = input.full === true;
       const observed = input.inspect && !full ? await observePbx(deps, entries, mirrors, result.problems) : new Map<string, PbxObservation>();

@@ -139,7 +139,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < SERVICES; i++) {
     const c = env.newClient({ credit: '25.00', threshold: '' });
     clientIds.push(c);
-    const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${tenantName(i)} | 5195550100`, dedicatedip: `9${i}` });
+    // A DID of its own per service: one DID listed by services of different clients is a configuration conflict.
+    const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${tenantName(i)} | 519${String(i).padStart(7, '0')}`, dedicatedip: `9${i}` });
     records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: tenantName(i), extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, whmcsStatus: 'Active' });
   }
   await env.fusionDb.pool.query(

@@ -418,7 +418,10 @@ async function main(): Promise<number> {
         currencyCode: 'CAD',
         customfields: { [FIELD.threshold]: THRESHOLD, [FIELD.hasVoip]: 'Yes', [FIELD.manual]: 'No', [FIELD.suspended]: 'None' },
       });
-      const serviceId = whmcs.seedService({ clientid: s.clientId, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: s.extensions.join(' | ') });
+      const serviceId = whmcs.seedService({ clientid: s.clientId, pid: 1, domain: TENANT, dedicatedip: s.extensions.join(' | '), regdate: '2026-11-01' });
+      // A DID of its own: one DID listed by services of two clients is a configuration conflict.
+      const did = `5195${String(serviceId).padStart(6, '0')}`;
+      whmcs.state.services.get(serviceId)!.domain = `${TENANT} | ${did}`;
       s.record = {
         serviceId: String(serviceId),
         clientId: String(s.clientId),
@@ -426,7 +429,8 @@ async function main(): Promise<number> {
         server: SERVER,
         tenant: TENANT,
         extensions: s.extensions,
-        dids: ['5195550100'],
+        dids: [did],
+        registeredOn: '2026-11-01',
         package: PACKAGE,
         suspendMode: 'extension',
         whmcsStatus: 'Active',
@@ -479,6 +483,8 @@ async function main(): Promise<number> {
             eventSocket: { host: '127.0.0.1', port: esl.port, passwordEnv: 'CHAOS_FUSION_ESL_PASSWORD', replyTimeoutMs: 1500, connectTimeoutMs: 500 },
             cache: { method: 'file', directory: fusion.cacheDir },
             cdr: { pageSize: 40 },
+            // The planned calls start 2026-11-10; billing starts before them.
+            billFrom: '2026-11-01',
           },
         ],
       }),

@@ -123,6 +123,7 @@ export function buildEventDispatcher(built: BuiltDeps): WhmcsEventDispatcher {
     servicesOfClient: (clientId) => deps.services.listByClient(clientId),
     service: (serviceId) => deps.services.get(serviceId),
     syncClient: async (clientId) => (await syncClientServices(deps, clientId)).services,
+    recordTerminated: (serviceId) => deps.services.recordTerminated(serviceId),
     log: deps.log,
   });
 }

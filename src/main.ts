@@ -118,7 +118,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
           realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
           autobillTime: config.BILLING_AUTOBILL_TIME,
           lesnetTime: config.BILLING_LESNET_TIME,
-        })
+        }, undefined, { prune: true })
       : undefined;
     if (schedules) log.info('schedules', schedules);
     else log.info('schedules left as they are: another process manages them (RUN_SCHEDULES=false)');

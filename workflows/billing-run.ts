@@ -7,7 +7,7 @@
  * exchange cursors and counts only; the run continues as new before its history grows large. Progress is queryable
  * (`progress` query) while it runs.
  */
-import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CdrFeed } from '../src/ports/pbx';
 
@@ -61,6 +61,10 @@ export interface BillingProgress {
   chargeProblems?: string[];
   chargedCents: string;
   signalled: number;
+  /** Calls before their source's billFrom: excluded, or never read (absent in runs from before billFrom). */
+  beforeBillFrom?: number;
+  /** Sources refused for their configuration (no billFrom for a history, a rename without id), with the reason. */
+  refused?: Array<{ source: string; reason: string }>;
 }
 
 export const progressQuery = defineQuery<BillingProgress>('progress');
@@ -82,7 +86,15 @@ function freshProgress(): BillingProgress {
     chargeFailures: 0,
     chargedCents: '0',
     signalled: 0,
+    beforeBillFrom: 0,
+    refused: [],
   };
+}
+
+/** A source refused for its configuration: retrying cannot help, the admin must change the servers file. */
+function sourceRefusal(err: unknown): string | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== 'SourceConfigError') return undefined;
+  return err.cause.message;
 }
 
 export async function billingRun(input: BillingRunInput): Promise<BillingProgress> {
@@ -95,31 +107,39 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
   for (let si = startSource; si < input.sources.length; si++) {
     const source = input.sources[si]!;
     progress.source = source;
-    const feeds: Array<CdrFeed | null> = await listBillingFeeds({ source });
-    for (let fi = startFeed; fi < feeds.length; fi++) {
-      const feed = feeds[fi];
-      for (;;) {
-        const r = await ingestBatch({
-          source,
-          ...(feed ? { feed } : {}),
-          runId: runKey,
-          ...(input.maxPages ? { maxPages: input.maxPages } : {}),
-          ...(input.limit ? { limit: input.limit } : {}),
-        });
-        progress.pages += r.pages;
-        progress.fetched += r.received;
-        progress.rated += r.stored;
-        progress.stored += r.stored;
-        progress.excluded += r.excluded;
-        progress.quarantined += r.quarantined;
-        progress.duplicates += r.duplicates;
-        progress.notBilled += r.notBilled;
-        progress.costMicros = (BigInt(progress.costMicros) + BigInt(r.costMicros)).toString();
-        if (!r.hasMore) break;
-        if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 5_000) {
-          return continueAsNew<typeof billingRun>({ ...input, resume: { sourceIndex: si, feedIndex: fi, progress, runKey } });
+    try {
+      const feeds: Array<CdrFeed | null> = await listBillingFeeds({ source });
+      for (let fi = startFeed; fi < feeds.length; fi++) {
+        const feed = feeds[fi];
+        for (;;) {
+          const r = await ingestBatch({
+            source,
+            ...(feed ? { feed } : {}),
+            runId: runKey,
+            ...(input.maxPages ? { maxPages: input.maxPages } : {}),
+            ...(input.limit ? { limit: input.limit } : {}),
+          });
+          progress.pages += r.pages;
+          progress.fetched += r.received;
+          progress.rated += r.stored;
+          progress.stored += r.stored;
+          progress.excluded += r.excluded;
+          progress.quarantined += r.quarantined;
+          progress.duplicates += r.duplicates;
+          progress.notBilled += r.notBilled;
+          progress.costMicros = (BigInt(progress.costMicros) + BigInt(r.costMicros)).toString();
+          progress.beforeBillFrom = (progress.beforeBillFrom ?? 0) + (r.beforeBillFrom ?? 0);
+          if (!r.hasMore) break;
+          if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 5_000) {
+            return continueAsNew<typeof billingRun>({ ...input, resume: { sourceIndex: si, feedIndex: fi, progress, runKey } });
+          }
         }
       }
+    } catch (err) {
+      // One misconfigured source must not hold the others' billing back: they go on, then the run fails with it.
+      const reason = sourceRefusal(err);
+      if (reason === undefined || !patched('source-refusal-v1')) throw err;
+      progress.refused = [...(progress.refused ?? []), { source, reason }];
     }
     startFeed = 0;
   }
@@ -139,5 +159,12 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     }
   }
   progress.phase = 'done';
+  if (progress.refused && progress.refused.length > 0) {
+    // Failed, not retried: visible in the Web UI and to `billing run --wait` until the servers file is fixed.
+    throw ApplicationFailure.nonRetryable(
+      `billing run refused ${progress.refused.map((r) => `source ${r.source}: ${r.reason}`).join('; ')}`,
+      'SourceConfigError',
+    );
+  }
   return progress;
 }

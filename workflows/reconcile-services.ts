@@ -21,6 +21,8 @@ export interface ReconcileTotals {
   inspecting: number;
   inspected: number;
   problems: number;
+  /** The problems themselves (unreadable PBXs, unreadable service fields, conflicting services), the first 50. */
+  problemMessages?: string[];
 }
 
 export interface ReconcileInput {
@@ -43,6 +45,9 @@ export async function reconcileServices(input: ReconcileInput): Promise<Reconcil
     totals.inspecting += page.inspecting;
     totals.inspected += page.inspected;
     totals.problems += page.problems.length;
+    const messages = totals.problemMessages ?? [];
+    for (const m of page.problems) if (messages.length < 50 && !messages.includes(m)) messages.push(m);
+    totals.problemMessages = messages;
     cursor = page.nextCursor;
     if (cursor !== null && workflowInfo().continueAsNewSuggested) {
       return continueAsNew<typeof reconcileServices>({ ...input, cursor, totals });

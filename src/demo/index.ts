@@ -12,7 +12,7 @@
 import { createPool } from '../db/pool';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client as PgClient, type Pool } from 'pg';
@@ -123,6 +123,17 @@ async function ensureDatabase(databaseUrl: string, name: string): Promise<string
   return url.toString();
 }
 
+/** The billFrom of the servers file a previous start of the demo wrote, if any. */
+function previousBillFrom(path: string): string | undefined {
+  try {
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { servers?: Array<{ billFrom?: unknown }> };
+    const value = file.servers?.[0]?.billFrom;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Tenants already in the FusionPBX double's database (a restarted demo). */
 async function loadTenants(pool: Pool, names: string[]): Promise<SeededTenant[]> {
   const out: SeededTenant[] = [];
@@ -189,7 +200,9 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
         firstname: c.firstname, lastname: c.lastname, email: `${c.firstname.toLowerCase()}@${c.tenant}`, credit: c.credit, currencyCode: 'CAD',
         customfields: { [FIELD.lowBalanceThreshold]: c.threshold, [FIELD.hasVoipService]: 'Yes', [FIELD.manualVoipSuspend]: 'No', [FIELD.voipSuspended]: '' },
       });
-      const serviceId = whmcs.seedService({ clientid: clientId, pid: c.pbx === 'vodia' ? 2 : 1, domain: c.domainField, dedicatedip: c.extensions.join(' | ') });
+      // Established customers: registered a month ago, so their history (two hours) is theirs to pay.
+      const regdate = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+      const serviceId = whmcs.seedService({ clientid: clientId, pid: c.pbx === 'vodia' ? 2 : 1, domain: c.domainField, dedicatedip: c.extensions.join(' | '), regdate });
       return { clientId, serviceId, name: `${c.firstname} ${c.lastname}`, pbx: c.pbx, tenant: c.tenant, story: c.story };
     });
 
@@ -226,6 +239,10 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
 
     // Servers and products files, as an admin would write them.
     const pg = new URL(opts.databaseUrl);
+    const serversFile = join(dir, 'servers.json');
+    // Billing starts three hours before the demo first ran, so the two hours of seeded history are billed (and shown
+    // on the call-records page); a restarted demo keeps the start it had.
+    const billFrom = (!fresh && previousBillFrom(serversFile)) || new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 3600_000).toISOString();
     const servers = {
       servers: [
         {
@@ -235,8 +252,9 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
           eventSocket: { host: '127.0.0.1', port: fusion.esl.port, passwordEnv: 'VOIPBILL_DEMO_FUSION_ESL_PASSWORD' },
           cache: { method: 'memcache' },
           cdr: { overlapSeconds: 30 },
+          billFrom,
         },
-        { name: 'vodia-demo', kind: 'vodia', url: vodia.url, username: 'admin', passwordEnv: 'VOIPBILL_DEMO_VODIA_PASSWORD', tenants: [vodiaSpec.tenant] },
+        { name: 'vodia-demo', kind: 'vodia', url: vodia.url, username: 'admin', passwordEnv: 'VOIPBILL_DEMO_VODIA_PASSWORD', tenants: [vodiaSpec.tenant], billFrom },
       ],
     };
     const packagePath = resolve(__dirname, '../../examples/packages/nanp-payg.json');
@@ -246,7 +264,6 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
         { productId: 2, kind: 'vodia', server: 'vodia-demo', package: packagePath, suspendMode: 'gateway' },
       ],
     };
-    const serversFile = join(dir, 'servers.json');
     const productsFile = join(dir, 'products.json');
     writeFileSync(serversFile, `${JSON.stringify(servers, null, 2)}\n`);
     writeFileSync(productsFile, `${JSON.stringify(products, null, 2)}\n`);

@@ -100,6 +100,12 @@ export interface CdrFetchRequest {
   feed?: CdrFeed;
   /** Page size hint (rows read from the source per call); the adapter's configured default when absent. */
   limit?: number;
+  /**
+   * Where billing starts (ISO instant), for a null cursor: the adapter may leave unread the records that cannot
+   * have started after it (FusionPBX: rows that arrived a day before it; Vodia: records of calls before it), and
+   * counts them in `skippedBeforeStart` or as excluded `before_bill_from`. Ignored once there is a cursor.
+   */
+  since?: string;
 }
 
 /** Counts for one fetch. Invariant: `rowsRead = records + quarantined + excluded + duplicates`. */
@@ -117,6 +123,8 @@ export interface CdrFetchStats {
    * re-export). The call stays billed as first read; the correction is counted here, not applied.
    */
   corrections?: number;
+  /** Rows before `since` that the adapter did not read at all (not part of `rowsRead`). */
+  skippedBeforeStart?: number;
 }
 
 export interface CdrPage {
@@ -128,9 +136,21 @@ export interface CdrPage {
   hasMore: boolean;
 }
 
+/** How voipbill recognises a CDR source across renames, and where its billing starts. */
+export interface CdrSourceIdentity {
+  /** Stable identity: the key of its cursors and of call-record dedupe (servers-file `id`, default its name). */
+  id: string;
+  /** Servers-file `billFrom` as written (a date local to BILLING_TIME_ZONE, or an instant); null when unset. */
+  billFrom: string | null;
+  /** Kind and connection (host, port, database, URL, CDR files), never a secret; null when nothing tells it apart. */
+  fingerprint: string | null;
+}
+
 export interface CdrSource {
   readonly name: string;
   readonly kind: PbxKind;
+  /** Identity and start of billing; sources without it are keyed by their name and have no billFrom. */
+  identity?(): CdrSourceIdentity;
   /** The feeds to poll when the caller has no service-specific ones (e.g. every configured Vodia tenant). */
   listFeeds(): Promise<CdrFeed[]>;
   fetchCdrs(request: CdrFetchRequest): Promise<CdrPage>;

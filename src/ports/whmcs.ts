@@ -107,6 +107,8 @@ export interface WhmcsService {
   domain: string;
   username: string;
   dedicatedIp: string | null;
+  /** `regdate`: the day the service was ordered (YYYY-MM-DD, WHMCS server local time); null when WHMCS has none. */
+  regDate: string | null;
   billingCycle: string;
   nextDueDate: string | null;
   recurringAmountCents: bigint;

@@ -15,6 +15,8 @@ export interface DispatcherDeps {
   service(serviceId: string): Promise<ServiceRecord | undefined>;
   /** Reads the client's services from WHMCS into the services table. */
   syncClient(clientId: string): Promise<ServiceRecord[]>;
+  /** Marks the service ended now (its calls from now on are no longer its), returning it; undefined when unknown. */
+  recordTerminated?(serviceId: string): Promise<ServiceRecord | undefined>;
   log: Logger;
 }
 
@@ -32,7 +34,8 @@ export function createTemporalEventDispatcher(deps: DispatcherDeps): WhmcsEventD
     creditChanged: (e) => refreshAll(e.clientId, `whmcs:${e.reason}:${e.eventId}`),
     clientFieldsChanged: (e) => refreshAll(e.clientId, `whmcs:client-edit:${e.eventId}`),
     async serviceChanged(e) {
-      let record = await deps.service(e.serviceId);
+      // The moment WHMCS says so, before the next sync: no call made after it is billed to this service.
+      let record = e.action === 'terminate' && deps.recordTerminated ? await deps.recordTerminated(e.serviceId) : await deps.service(e.serviceId);
       if (!record || e.action === 'create') {
         const clientId = e.clientId ?? record?.clientId;
         if (clientId) record = (await deps.syncClient(clientId)).find((s) => s.serviceId === e.serviceId) ?? record;

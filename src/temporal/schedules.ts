@@ -101,9 +101,37 @@ function options(def: ScheduleDefinition, taskQueue: string): ScheduleOptions {
   };
 }
 
-/** Creates missing schedules and brings existing ones in line with configuration; returns what it did per id. */
-export async function ensureSchedules(client: Client, settings: ScheduleSettings, defs = scheduleDefinitions(settings)): Promise<Record<string, 'created' | 'updated'>> {
-  const done: Record<string, 'created' | 'updated'> = {};
+const BILLING_PREFIX = 'voipbill-billing-';
+
+/**
+ * Deletes the per-server billing schedules of this task queue that configuration no longer names (a server removed
+ * or renamed): left alone, each would start runs of a source that no longer exists. A renamed server's cursors and
+ * dedupe live on under its `id`; only its schedule, named after the old name, goes.
+ */
+export async function pruneBillingSchedules(client: Client, taskQueue: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const deleted: string[] = [];
+  for await (const s of client.schedule.list()) {
+    if (!s.scheduleId.startsWith(BILLING_PREFIX) || keep.has(s.scheduleId)) continue;
+    const handle = client.schedule.getHandle(s.scheduleId);
+    const d = await handle.describe();
+    if (d.action.type !== 'startWorkflow' || d.action.taskQueue !== taskQueue || d.action.workflowType !== 'billingRun') continue;
+    await handle.delete();
+    deleted.push(s.scheduleId);
+  }
+  return deleted;
+}
+
+/**
+ * Creates missing schedules and brings existing ones in line with configuration; returns what it did per id.
+ * `prune`: also delete billing schedules of servers no longer configured (when the servers are known).
+ */
+export async function ensureSchedules(
+  client: Client,
+  settings: ScheduleSettings,
+  defs = scheduleDefinitions(settings),
+  opts: { prune?: boolean } = {},
+): Promise<Record<string, 'created' | 'updated' | 'deleted'>> {
+  const done: Record<string, 'created' | 'updated' | 'deleted'> = {};
   for (const def of defs) {
     const opts = options(def, settings.taskQueue);
     try {
@@ -119,6 +147,9 @@ export async function ensureSchedules(client: Client, settings: ScheduleSettings
       }));
       done[def.scheduleId] = 'updated';
     }
+  }
+  if (opts.prune && settings.billingSources !== undefined) {
+    for (const id of await pruneBillingSchedules(client, settings.taskQueue, new Set(defs.map((d) => d.scheduleId)))) done[id] = 'deleted';
   }
   return done;
 }

@@ -81,7 +81,7 @@ async function ingest(deps: ReturnType<typeof depsOf>, source: CdrSource, feed: 
 
 /** The run context the previous version built: no marks of older identities (that table did not exist). */
 async function previousContext(services: ServiceRecord[]): Promise<RunContext> {
-  return { map: buildServiceMap(services), packages: new Map([[PKG, (await packages.forRef(PKG)) ?? null]]) };
+  return { map: buildServiceMap(services), packages: new Map([[PKG, (await packages.forRef(PKG)) ?? null]]), billFromMs: null };
 }
 
 /** The same source as the previous version: every identity turned back into the old one (and the cursor with it). */

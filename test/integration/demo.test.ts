@@ -74,3 +74,17 @@ test('bin/voipbill demo topup tops a client up in the fake WHMCS; status and lin
   assert.equal(await cli(['demo', 'topup', '--client', '9', '--amount', '20'], io), 2);
   assert.equal(await cli(['demo', 'topup', '--client', '2', '--amount', '-1'], io), 2);
 });
+
+test('the demo bills its sources from three hours before it first ran, so the two hours of seeded history are billed', async () => {
+  const registry = await loadPbxRegistry(demo.overrides.VOIPBILL_SERVERS_FILE!, { ...process.env, ...demo.env }, log);
+  try {
+    for (const name of ['fusion-demo', 'vodia-demo']) {
+      const billFrom = registry.get(name).identity!().billFrom;
+      assert.ok(billFrom !== null, `${name} has a billFrom`);
+      const hoursAgo = (Date.now() - Date.parse(billFrom)) / 3600_000;
+      assert.ok(hoursAgo > 2.5 && hoursAgo < 3.5, `${name} billFrom ${billFrom} is about three hours ago`);
+    }
+  } finally {
+    await registry.close();
+  }
+});

@@ -67,6 +67,10 @@ export interface LifecycleEnvOptions {
   /** Observe or alter PBX calls (benchmarks count them). */
   wrapAdapter?: (adapter: PbxAdapter) => PbxAdapter;
   maxCachedWorkflows?: number;
+  /** Further servers by name (tests of several CDR sources); the env's own adapter serves every other name. */
+  servers?: (name: string | undefined) => PbxAdapter | undefined;
+  /** The products file's entries; default: product 1, FusionPBX fusion1, Extension mode. */
+  products?: unknown[];
 }
 
 export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise<LifecycleEnv> {
@@ -86,6 +90,8 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     database: { host: admin.hostname, port: Number(admin.port), database: fusionDb.name, user: decodeURIComponent(admin.username), passwordEnv: 'FUSION_DB_PASSWORD' },
     eventSocket: { host: '127.0.0.1', port: fusion.esl.port, passwordEnv: 'FUSION_ESL_PASSWORD', replyTimeoutMs: 2000, connectTimeoutMs: 500 },
     cache: { method: 'file', directory: fusion.cacheDir },
+    // Tests place their calls in 2026: billing starts before them, as an admin sets it for a PBX with history.
+    billFrom: '2026-01-01',
   });
   const log = createLogger('warn');
   const adapter = new FusionPbxAdapter({ ...entry, databasePassword: decodeURIComponent(admin.password), eventSocketPassword: 'ClueCon' }, log);
@@ -139,13 +145,13 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
   );
   const temporal = await connectTestTemporal({ isolatedNamespace: true });
   const taskQueue = uniqueId('lifecycle');
-  const catalog = parseProducts({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
+  const catalog = parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
   const deps = testDeps({
     pool: db.pool,
     client: temporal.client,
     taskQueue,
     env: { NOTIFY_CHANNEL: 'smtp', SMTP_URL: smtp.url, ...env },
-    pbx: { adapterFor: () => pbxAdapter },
+    pbx: { adapterFor: (name) => opts.servers?.(name) ?? pbxAdapter },
     whmcs: gateway,
     catalog,
   });
@@ -180,7 +186,10 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
       });
     },
     async serviceRecord(clientId, overrides = {}) {
-      const serviceId = whmcs.seedService({ clientid: clientId, pid: 1, domain: `${TENANT} | 5195550100`, dedicatedip: '' });
+      // Registered before the tests' calls; a DID of its own (a DID listed by two clients' services is a conflict).
+      const serviceId = whmcs.seedService({ clientid: clientId, pid: 1, domain: TENANT, dedicatedip: '', regdate: '2026-01-01' });
+      const did = `5195${String(serviceId).padStart(6, '0')}`;
+      whmcs.state.services.get(serviceId)!.domain = `${TENANT} | ${did}`;
       const extensions = [`${serviceId}01`, `${serviceId}02`];
       whmcs.state.services.get(serviceId)!.dedicatedip = extensions.join(' | ');
       for (const ext of extensions) {
@@ -196,7 +205,8 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
         server: 'fusion1',
         tenant: TENANT,
         extensions,
-        dids: ['5195550100'],
+        dids: [did],
+        registeredOn: '2026-01-01',
         suspendMode: 'extension',
         whmcsStatus: 'Active',
         ...overrides,

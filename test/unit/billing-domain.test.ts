@@ -10,7 +10,7 @@ import type { ServiceRecord } from '../../src/domain/services/service-config';
 
 const svc = (id: string, o: Partial<ServiceRecord>): ServiceRecord => ({ serviceId: id, clientId: '1', kind: 'fusionpbx', extensions: [], dids: [], suspendMode: 'gateway', whmcsStatus: 'Active', ...o });
 const cdr = (o: Partial<{ tenant: string | null; extension: string | null; did: string | null; direction: 'inbound' | 'outbound' | 'local'; caller: string; destination: string }>) => ({
-  tenant: null, extension: null, did: null, direction: 'outbound' as const, caller: '', destination: '', ...o,
+  tenant: null, extension: null, did: null, direction: 'outbound' as const, caller: '', destination: '', startedAt: '2026-11-10T12:00:00.000Z', ...o,
 });
 
 describe('service map', () => {

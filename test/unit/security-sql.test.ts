@@ -40,6 +40,10 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'schema.arrival': 'not executed: advice text naming the probed arrival column (insert_date | end_epoch)',
     'schema.idColumn': 'not executed: advice text naming the probed id column',
   },
+  'src/adapters/services/service-repository.ts': {
+    COLUMNS: 'the constant column list of the services table, defined in this file',
+    BY_ID: 'a constant ORDER BY expression (numeric service-ID order), defined in this file',
+  },
   'src/runtime/embedded-postgres.ts': {
     "options.database.replace(/\"/g, '\"\"')": 'CREATE DATABASE takes no parameters: the name is a double-quoted identifier with quotes doubled',
   },

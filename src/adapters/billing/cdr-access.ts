@@ -7,6 +7,7 @@ import { loadCallRecords } from '../../api/call-records';
 import { summarize, type CallRecord, type CallRecordsSummary } from '../../domain/call-records';
 import { e164Check, type E164Finding } from '../../domain/billing/e164-check';
 import type { NumberingPlan } from '../../domain/rating/normalize';
+import { resolveSource } from './sources';
 
 export class UnknownServiceError extends Error {
   override readonly name = 'UnknownServiceError';
@@ -46,8 +47,9 @@ export interface QuarantineRow {
   raw: unknown;
 }
 
+/** `source`: a server's name or its identity (a renamed server's rows stay under its id). */
 export async function listQuarantine(pool: Pool, filter: { source?: string; kind?: string; limit?: number }): Promise<{ counts: Record<string, number>; rows: QuarantineRow[] }> {
-  const params = [filter.source ?? null, filter.kind ?? null];
+  const params = [filter.source === undefined ? null : (await resolveSource(pool, filter.source)).id, filter.kind ?? null];
   const { rows } = await pool.query<{ id: string; source: string; origin_key: string; kind: string; reason: string; tenant: string | null; started_at: Date | null; run_id: string; raw: unknown }>(
     `SELECT id::text, source, origin_key, kind, reason, tenant, started_at, run_id, raw FROM quarantine
       WHERE released_at IS NULL AND ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2)

@@ -5,13 +5,16 @@
  * moved in the same transaction, only if nobody moved it since it was read (compare-and-set).
  *
  * Counts balance per page: received (rows the source read) = stored + excluded + quarantined + duplicates.
+ *
+ * Rows are stored under the source's identity (servers-file `id`, default its name), so a renamed server keeps its
+ * cursors and its dedupe. Calls that started before the source's `billFrom` are excluded, never charged.
  */
 import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
 import { feedKey } from '../pbx/cursor';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
 import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../../domain/billing/ledger-call';
-import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
+import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
 import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
@@ -30,6 +33,8 @@ export interface IngestCounts {
   corrections: number;
   /** Sum of stored costs, micro-units, as a decimal integer string. */
   costMicros: string;
+  /** Calls before the source's billFrom: excluded (part of `excluded`) or left unread by the source (not part of `received`). */
+  beforeBillFrom: number;
 }
 
 export interface IngestPageResult extends IngestCounts {
@@ -40,7 +45,7 @@ export interface IngestPageResult extends IngestCounts {
 }
 
 export function emptyCounts(): IngestCounts {
-  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0' };
+  return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0', beforeBillFrom: 0 };
 }
 
 export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
@@ -54,6 +59,7 @@ export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
     notBilled: a.notBilled + b.notBilled,
     corrections: a.corrections + b.corrections,
     costMicros: (BigInt(a.costMicros) + BigInt(b.costMicros)).toString(),
+    beforeBillFrom: a.beforeBillFrom + b.beforeBillFrom,
   };
 }
 
@@ -61,6 +67,8 @@ export interface IngestDeps {
   pool: Pool;
   packages: PackageStore;
   listServices(): Promise<ServiceRecord[]>;
+  /** BILLING_TIME_ZONE: WHMCS registration dates start at its midnight. */
+  timeZone?: string;
 }
 
 /** What one run needs in memory: the service lookup and the compiled packages, built once per run. */
@@ -69,15 +77,27 @@ export interface RunContext {
   packages: Map<string, LoadedPackage | null>;
   /** Where the source's calls stored under older identities end (see legacy-identity.ts); null: none. */
   legacy?: LegacyMarks | null;
+  /** Calls that started before this instant (epoch ms) are excluded: the source's billFrom. */
+  billFromMs: number | null;
 }
 
-export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 'name' | 'kind'>): Promise<RunContext> {
+export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 'name' | 'kind'>, opts: { billFromMs?: number | null } = {}): Promise<RunContext> {
   const services = servicesOfSource(await deps.listServices(), source.name, source.kind);
   const packages = new Map<string, LoadedPackage | null>();
   for (const s of services) {
     if (s.package && !packages.has(s.package)) packages.set(s.package, (await deps.packages.forRef(s.package)) ?? null);
   }
-  return { map: buildServiceMap(services), packages, legacy: await readLegacyMarks(deps.pool, source.name) };
+  return { map: buildServiceMap(services, { timeZone: deps.timeZone ?? 'UTC' }), packages, billFromMs: opts.billFromMs ?? null, legacy: await readLegacyMarks(deps.pool, identityOf(source).id) };
+}
+
+/** The source's stable identity (cursors, dedupe) and billing start; a source without one is keyed by its name. */
+export function identityOf(source: Pick<CdrSource, 'name' | 'identity'>): CdrSourceIdentity {
+  return source.identity?.() ?? { id: source.name, billFrom: null, fingerprint: null };
+}
+
+/** A source that must not be read as configured (history without billFrom, a rename that would bill again). */
+export class SourceConfigError extends Error {
+  override readonly name = 'SourceConfigError';
 }
 
 export async function readCursor(pool: Pool, source: string, feed: CdrFeed | undefined): Promise<string | null> {
@@ -162,9 +182,9 @@ export async function ingestPage(
   deps: IngestDeps,
   source: CdrSource,
   ctx: RunContext,
-  req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number },
+  req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number; since?: string },
 ): Promise<IngestPageResult> {
-  return storePage(deps, source.name, await fetchAndRate(deps, source, ctx, req), req);
+  return storePage(deps, identityOf(source).id, await fetchAndRate(deps, source, ctx, req), req);
 }
 
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
@@ -183,29 +203,52 @@ export interface PreparedPage {
   /** Records dropped as calls already stored under an older identity, and how many of them were corrections. */
   legacyDuplicates: number;
   corrections: number;
+  /** Calls excluded here because they started before billFrom. */
+  beforeBillFrom: number;
 }
 
 /**
  * Fetches and stores pages one after the other from `cursor`, fetching (and rating) page N+1 while page N is being
  * written, so the source's read and the ledger's write overlap. Stops after `maxPages`, at the end of the source,
  * or when the cursor was moved by someone else (then the prefetched page is dropped).
+ *
+ * `since` (billFrom, for a first read) lets the source start there. `refuseHistory`: the first page must be empty
+ * (a first read without billFrom); if the source holds records, a SourceConfigError with this message is thrown
+ * and nothing is stored.
  */
 export async function ingestPages(
   deps: IngestDeps,
   source: CdrSource,
   ctx: RunContext,
-  req: { feed?: CdrFeed; cursor: string | null; runId: string; limit?: number; maxPages: number; onPage?: (r: IngestPageResult) => void },
+  req: {
+    feed?: CdrFeed;
+    cursor: string | null;
+    runId: string;
+    limit?: number;
+    maxPages: number;
+    since?: string;
+    refuseHistory?: string;
+    onPage?: (r: IngestPageResult) => void;
+  },
 ): Promise<{ totals: IngestCounts; hasMore: boolean; contended: boolean; cursor: string | null }> {
   let totals = emptyCounts();
   let cursor = req.cursor;
-  const fetchReq = (c: string | null) => ({ ...(req.feed ? { feed: req.feed } : {}), cursor: c, runId: req.runId, ...(req.limit ? { limit: req.limit } : {}) });
+  const sourceId = identityOf(source).id;
+  const fetchReq = (c: string | null) => ({
+    ...(req.feed ? { feed: req.feed } : {}),
+    cursor: c,
+    runId: req.runId,
+    ...(req.limit ? { limit: req.limit } : {}),
+    ...(c === null && req.since ? { since: req.since } : {}),
+  });
   let next: Promise<PreparedPage> | null = fetchAndRate(deps, source, ctx, fetchReq(cursor));
   for (let i = 0; next !== null; i++) {
     const prepared: PreparedPage = await next;
+    if (i === 0 && req.refuseHistory !== undefined && prepared.page.stats.rowsRead > 0) throw new SourceConfigError(req.refuseHistory);
     next = prepared.page.hasMore && i + 1 < req.maxPages ? fetchAndRate(deps, source, ctx, fetchReq(prepared.page.nextCursor)) : null;
     // A prefetch that fails after the store decided to stop must not surface as an unhandled rejection.
     next?.catch(() => undefined);
-    const r = await storePage(deps, source.name, prepared, fetchReq(cursor));
+    const r = await storePage(deps, sourceId, prepared, fetchReq(cursor));
     totals = addCounts(totals, r);
     req.onPage?.(r);
     if (!r.cursorAdvanced) return { totals, hasMore: false, contended: true, cursor };
@@ -215,18 +258,23 @@ export async function ingestPages(
   return { totals, hasMore: true, contended: false, cursor };
 }
 
-async function fetchAndRate(deps: IngestDeps, source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number }): Promise<PreparedPage> {
-  const page = await source.fetchCdrs({ cursor: req.cursor, ...(req.feed ? { feed: req.feed } : {}), ...(req.limit ? { limit: req.limit } : {}) });
+async function fetchAndRate(deps: IngestDeps, source: CdrSource, ctx: RunContext, req: { feed?: CdrFeed; cursor: string | null; limit?: number; since?: string }): Promise<PreparedPage> {
+  const page = await source.fetchCdrs({
+    cursor: req.cursor,
+    ...(req.feed ? { feed: req.feed } : {}),
+    ...(req.limit ? { limit: req.limit } : {}),
+    ...(req.since ? { since: req.since } : {}),
+  });
   const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
   const fresh = ctx.legacy
-    ? await dropLegacyDuplicates(deps.pool, source.name, ctx.legacy, (cdr) => {
-        const a = ctx.map.assign(cdr);
+    ? await dropLegacyDuplicates(deps.pool, identityOf(source).id, ctx.legacy, (cdr) => {
+        const a = ctx.map.assign(cdr, Date.parse(cdr.startedAt));
         return a.ok ? a.service.serviceId : null;
       }, page.records)
     : { records: page.records, duplicates: 0, corrections: 0 };
-  const { cols, notBilled } = assignAndRate(ctx, fresh.records, q);
+  const { cols, notBilled, beforeBillFrom } = assignAndRate(ctx, fresh.records, q);
   const { records: _r, quarantined: _q, ...rest } = page;
-  return { page: rest, cols, q, notBilled, legacyDuplicates: fresh.duplicates, corrections: (page.stats.corrections ?? 0) + fresh.corrections };
+  return { page: rest, cols, q, notBilled, beforeBillFrom, legacyDuplicates: fresh.duplicates, corrections: (page.stats.corrections ?? 0) + fresh.corrections };
 }
 
 const INT4_MAX = 2_147_483_647;
@@ -274,24 +322,31 @@ function quarantineStart(startedAt: string | null | undefined): string | null {
 
 /**
  * Assigns each call to its service and rates it with the service's package: columns ready for the INSERT, and the
- * calls that cannot be (no service, no package, rating failed) appended to `q` with their reason.
+ * calls that cannot be (no service, no package, rating failed) appended to `q` with their reason. Calls before
+ * billFrom are left out and counted.
  */
-export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: unknown[][]; notBilled: number } {
+export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: unknown[][]; notBilled: number; beforeBillFrom: number } {
   const n = records.length;
   const o: string[] = [], s: string[] = [], c: string[] = [], d: string[] = [], ca: string[] = [], de: string[] = [];
   const e: string[] = [], k: string[] = [], st: number[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
   const v: boolean[] = [];
   let notBilled = 0;
+  let beforeBillFrom = 0;
+  const billFromMs = ctx.billFromMs;
   for (let i = 0; i < n; i++) {
     const cdr = records[i]!;
-    const startedMs = Date.parse(cdr.startedAt);
-    const problem = ledgerProblem(cdr, startedMs);
+    const startedAtMs = Date.parse(cdr.startedAt);
+    const problem = ledgerProblem(cdr, startedAtMs);
     if (problem !== null) {
       q.push({ key: quarantineKey({ ...(cdr.originId ? { originId: cdr.originId } : {}), reason: problem, raw: cdr }), kind: 'malformed', reason: problem, raw: cdr, tenant: cdr.tenant, startedAt: quarantineStart(cdr.startedAt) });
       continue;
     }
-    const a = ctx.map.assign(cdr);
+    if (billFromMs !== null && !(startedAtMs >= billFromMs)) {
+      beforeBillFrom++;
+      continue;
+    }
+    const a = ctx.map.assign(cdr, startedAtMs);
     if (!a.ok) {
       q.push({ key: cdr.originId, kind: 'unassigned', reason: a.reason, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
@@ -338,17 +393,17 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     u.push(stored.unmatched);
     v.push(call.voicemail === true);
   }
-  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v], notBilled };
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v], notBilled, beforeBillFrom };
 }
 
 /** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */
-export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
+export async function insertCdrColumns(db: Pool | PoolClient, sourceId: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
   if ((cols[0] as unknown[]).length === 0) return { stored: 0, cost: '0' };
   const res = await db.query<{ n: number; cost: string }>({
     name: 'voipbill_ingest_cdrs',
     text: INSERT_CDRS,
     values: [
-      sourceName,
+      sourceId,
       runId,
       ...cols.map((col, i) =>
         NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : BOOLEAN_COLS.has(i) ? boolArrayLiteral(col as boolean[]) : textArrayLiteral(col as Array<string | null>),
@@ -358,8 +413,8 @@ export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string
   return { stored: res.rows[0]!.n, cost: res.rows[0]!.cost };
 }
 
-async function storePage(deps: IngestDeps, sourceName: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
-  const { page, cols, q, notBilled, legacyDuplicates, corrections } = prepared;
+async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
+  const { page, cols, q, notBilled, legacyDuplicates, corrections, beforeBillFrom } = prepared;
   const o = cols[0]!;
   const fk = feedKey(req.feed);
   const client = await deps.pool.connect();
@@ -369,11 +424,11 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
     // loses both and the page is read again from the PBX; and every later synchronous commit (settlement, charges)
     // flushes the WAL up to it first.
     await client.query('SET LOCAL synchronous_commit = off');
-    const { stored, cost } = await insertCdrColumns(client, sourceName, req.runId, cols);
+    const { stored, cost } = await insertCdrColumns(client, sourceId, req.runId, cols);
     let quarantined = 0;
     if (q.length > 0) {
       const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
-        sourceName,
+        sourceId,
         req.runId,
         q.map((x) => pgText(x.key)),
         q.map((x) => x.kind),
@@ -389,7 +444,7 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
        ON CONFLICT (source, feed_key) DO UPDATE SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = now()
        WHERE billing_cursors.cursor IS NOT DISTINCT FROM $5::text
        RETURNING 1`,
-      [sourceName, fk, page.nextCursor, req.runId, req.cursor],
+      [sourceId, fk, page.nextCursor, req.runId, req.cursor],
     );
     await client.query('COMMIT');
     const dupCdrs = o.length - stored;
@@ -398,12 +453,13 @@ async function storePage(deps: IngestDeps, sourceName: string, prepared: Prepare
       pages: 1,
       received: page.stats.rowsRead,
       stored,
-      excluded: page.stats.excluded,
+      excluded: page.stats.excluded + beforeBillFrom,
       quarantined,
       duplicates: page.stats.duplicates + legacyDuplicates + dupCdrs + dupQ,
       notBilled,
       corrections,
       costMicros: cost,
+      beforeBillFrom: beforeBillFrom + (page.stats.excludedByReason.before_bill_from ?? 0) + (page.stats.skippedBeforeStart ?? 0),
       nextCursor: page.nextCursor,
       hasMore: page.hasMore,
       cursorAdvanced: (moved.rowCount ?? 0) > 0,

@@ -13,8 +13,10 @@ import type { PoolClient } from 'pg';
 import { withTransaction } from '../../db/transaction';
 import type { NormalizedCdr } from '../../ports/pbx';
 import { assignAndRate, buildRunContext, insertCdrColumns, type IngestDeps, type QRow } from './ingest';
+import { resolveSource } from './sources';
 
 export interface RequeueFilter {
+  /** The server's name or its identity (a renamed server's rows are kept under its id). */
   source: string;
   kind?: 'unassigned' | 'unrated';
   /** Quarantine row ids (as `cdrs quarantine` lists them); all pending rows of the source when absent. */
@@ -55,11 +57,13 @@ function isStoredCall(raw: unknown): raw is NormalizedCdr {
 }
 
 async function requeueIn(db: PoolClient, deps: IngestDeps, filter: RequeueFilter, runId: string): Promise<RequeueReport> {
+  const source = await resolveSource(deps.pool, filter.source);
+  const billFromMs = source.billFrom === null ? null : Date.parse(source.billFrom);
   const { rows } = await db.query<Row>(
     `SELECT id::text, origin_key, raw FROM quarantine
      WHERE source = $1 AND released_at IS NULL AND kind = ANY ($2) AND ($3::bigint[] IS NULL OR id = ANY ($3))
      ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED`,
-    [filter.source, filter.kind ? [filter.kind] : KINDS, filter.ids ?? null, Math.min(filter.limit ?? 10_000, 100_000)],
+    [source.id, filter.kind ? [filter.kind] : KINDS, filter.ids ?? null, Math.min(filter.limit ?? 10_000, 100_000)],
   );
   const report: RequeueReport = { runId, dryRun: false, examined: rows.length, released: 0, releasedCostMicros: '0', stillQuarantined: [] };
   const calls = rows.flatMap((r) => (isStoredCall(r.raw) ? [{ id: r.id, origin_key: r.origin_key, raw: r.raw }] : []));
@@ -71,18 +75,24 @@ async function requeueIn(db: PoolClient, deps: IngestDeps, filter: RequeueFilter
   const failed: QRow[] = [];
   const releasedKeys: string[] = [];
   for (const kind of kinds) {
-    const ctx = await buildRunContext(deps, { name: filter.source, kind });
+    const ctx = await buildRunContext(deps, { name: source.name, kind }, { billFromMs });
     const { cols } = assignAndRate(
       ctx,
       calls.filter((r) => r.raw.sourceKind === kind).map((r) => r.raw),
       failed,
     );
     releasedKeys.push(...(cols[0] as string[]));
-    const stored = await insertCdrColumns(db, filter.source, runId, cols);
+    const stored = await insertCdrColumns(db, source.id, runId, cols);
     report.releasedCostMicros = (BigInt(report.releasedCostMicros) + BigInt(stored.cost)).toString();
   }
   report.released = releasedKeys.length;
-  await db.query(`UPDATE quarantine SET released_at = now(), released_run_id = $3 WHERE source = $1 AND origin_key = ANY ($2)`, [filter.source, releasedKeys, runId]);
+  // Calls before the source's billFrom are never charged: they stay, saying so.
+  const handled = new Set([...releasedKeys, ...failed.map((f) => f.key)]);
+  for (const r of calls) {
+    if (handled.has(r.origin_key)) continue;
+    failed.push({ key: r.origin_key, kind: 'unassigned', reason: `not charged: the call started before billFrom (${source.billFrom})`, raw: r.raw, tenant: null, startedAt: null });
+  }
+  await db.query(`UPDATE quarantine SET released_at = now(), released_run_id = $3 WHERE source = $1 AND origin_key = ANY ($2)`, [source.id, releasedKeys, runId]);
   for (const f of failed) {
     const row = byOrigin.get(f.key)!;
     await db.query('UPDATE quarantine SET kind = $2, reason = $3 WHERE id = $1', [row.id, f.kind, f.reason]);

@@ -20,7 +20,7 @@ import {
   type SettleCall,
   type SettledCall,
 } from '../../domain/billing/settle';
-import type { ServiceRecord } from '../../domain/services/service-config';
+import { compareServiceIds, type ServiceRecord } from '../../domain/services/service-config';
 import type { RatingPackage } from '../../domain/rating';
 import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import { chargesRepository } from '../whmcs/charges.repository';
@@ -354,7 +354,7 @@ export async function postPendingCharges(
     onEach(row.charge_key);
   }
   out.amountCents = total.toString();
-  out.serviceIds = [...services].sort();
+  out.serviceIds = [...services].sort(compareServiceIds);
   return out;
 }
 

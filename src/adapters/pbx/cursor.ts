@@ -2,7 +2,7 @@
  * Cursor envelope shared by the adapters: JSON with a version, the adapter kind and the feed it belongs to, so a
  * cursor handed to the wrong adapter or feed is refused instead of silently restarting or skipping records.
  */
-import type { CdrFeed, PbxKind } from '../../ports/pbx';
+import type { CdrFeed, CdrFetchStats, PbxKind } from '../../ports/pbx';
 import { InvalidCursorError } from './errors';
 
 export interface CursorEnvelope<T> {
@@ -65,6 +65,6 @@ export function epochToIso(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString();
 }
 
-export function emptyStats() {
+export function emptyStats(): CdrFetchStats & { excludedByReason: Record<string, number> } {
   return { rowsRead: 0, records: 0, quarantined: 0, excluded: 0, excludedByReason: {} as Record<string, number>, duplicates: 0 };
 }

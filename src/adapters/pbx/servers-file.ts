@@ -16,6 +16,7 @@ import { PbxConfigError, errorText } from './errors';
 import { fusionServerSchema } from './fusionpbx/config';
 import { lesnetServerSchema } from './lesnet/config';
 import { vodiaServerSchema } from './vodia/config';
+import { SOURCE_ID_PATTERN } from './source-fields';
 
 const serverSchema = z.discriminatedUnion('kind', [fusionServerSchema, vodiaServerSchema, lesnetServerSchema], {
   error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "fusionpbx", "vodia" or "lesnet"' : undefined),
@@ -36,6 +37,19 @@ export const serversFileSchema = z
       const earlier = names.get(s.name);
       if (earlier !== undefined) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `duplicates servers[${earlier}].name "${s.name}"` });
       names.set(s.name, i);
+    });
+    // Cursors and call-record dedupe are keyed by the id: two servers with one id would share them.
+    const ids = new Map<string, number>();
+    file.servers.forEach((s, i) => {
+      if (s.id !== undefined && !SOURCE_ID_PATTERN.test(s.id)) {
+        ctx.addIssue({ code: 'custom', path: ['servers', i, 'id'], message: 'must be 1–63 letters, digits, ".", "_" or "-"' });
+      }
+      const id = s.id ?? s.name;
+      const earlier = ids.get(id);
+      if (earlier !== undefined && file.servers[earlier]!.name !== s.name) {
+        ctx.addIssue({ code: 'custom', path: ['servers', i, s.id !== undefined ? 'id' : 'name'], message: `identity "${id}" is already servers[${earlier}]'s (its id, or its name when it has no id)` });
+      }
+      ids.set(id, i);
     });
     file.servers.forEach((s, i) => {
       if (s.kind !== 'lesnet' || !s.suspend) return;

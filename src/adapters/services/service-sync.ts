@@ -22,11 +22,11 @@ export async function syncClientServices(
     if (!product) continue;
     try {
       const record = serviceRecordFrom(
-        { serviceId: String(svc.id), clientId: String(svc.clientId), productId: svc.productId, domain: svc.domain, dedicatedIp: svc.dedicatedIp, status: svc.status },
+        { serviceId: String(svc.id), clientId: String(svc.clientId), productId: svc.productId, domain: svc.domain, dedicatedIp: svc.dedicatedIp, status: svc.status, regDate: svc.regDate },
         product,
       );
-      await deps.services.upsert(record);
-      result.services.push(record);
+      // The stored record carries when voipbill first saw the service ended, if it has.
+      result.services.push(await deps.services.upsert(record));
     } catch (err) {
       if (!(err instanceof ServiceFieldError)) throw err;
       result.problems.push(err.message);

@@ -252,6 +252,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
       domain: p.domain,
       username: p.username,
       dedicatedIp: p.dedicatedip.trim() === '' ? null : p.dedicatedip.trim(),
+      regDate: p.regdate && /^\d{4}-\d{2}-\d{2}/.test(p.regdate) ? p.regdate.slice(0, 10) : null,
       billingCycle: p.billingcycle,
       nextDueDate: p.nextduedate,
       recurringAmountCents: p.recurringamount,

@@ -79,6 +79,7 @@ export const productsListResponse = z.object({
       domain: whmcsText,
       username: whmcsText,
       dedicatedip: whmcsText,
+      regdate: whmcsDate,
       billingcycle: whmcsText,
       nextduedate: whmcsDate,
       recurringamount: whmcsOptionalMoney,

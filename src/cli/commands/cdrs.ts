@@ -82,7 +82,7 @@ export const command: CliCommand = {
         const catalog = io.env.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(io.env.VOIPBILL_PRODUCTS_FILE) : undefined;
         const services = createServiceRepository(pool);
         const report = await requeueQuarantine(
-          { pool, packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list() },
+          { pool, packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list(), timeZone },
           {
             source: values.source!,
             ...(values.kind ? { kind: values.kind as 'unassigned' | 'unrated' } : {}),

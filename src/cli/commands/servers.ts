@@ -8,12 +8,20 @@ import { PbxError } from '../../adapters/pbx/errors';
 import { loadPbxRegistry } from '../../adapters/pbx/registry';
 import type { ConnectionReport } from '../../ports/pbx';
 import { parseCliArgs, UsageError, type CliCommand } from '../main';
+import { createPool } from '../../db/pool';
+import { retireSource } from '../../adapters/billing/sources';
+
+const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
 
 const USAGE = `usage: voipbill servers test [--file <servers.json>] [--server <name>]... [--json]
        voipbill servers list [--file <servers.json>] [--json]
+       voipbill servers retire <id>
 
   test      connect to each configured PBX / carrier and report, per check, ok or what is wrong
-  list      print the configured servers (name and kind)
+  list      print the configured servers (name, kind, identity, billFrom)
+  retire    a CDR source (by its identity: its "id", else its name) is gone for good: its connection may now be used by
+            a server under another identity (give that one a "billFrom"); its stored calls and cursors stay
+            (database: $DATABASE_URL, else the embedded one)
 
   --file    the servers file (default: $VOIPBILL_SERVERS_FILE, else ./servers.json); credentials it names are read
             from the environment or from its secrets file ($VOIPBILL_SECRETS_FILE overrides "secretsFile")
@@ -47,7 +55,22 @@ export const command: CliCommand = {
       strict: true,
     });
     const [sub, ...extra] = parsed.positionals;
-    if (sub !== 'test' && sub !== 'list') throw new UsageError(sub === undefined ? 'say "test" or "list"' : `unknown subcommand ${JSON.stringify(sub)}`);
+    if (sub === 'retire') {
+      const [id, ...more] = extra;
+      if (!id || more.length) throw new UsageError('retire takes one source identity');
+      const pool = createPool(io.env.DATABASE_URL || EMBEDDED_URL, { max: 1 });
+      try {
+        if (!(await retireSource(pool, id))) {
+          io.stderr(`no CDR source "${id}" has been read by voipbill\n`);
+          return 1;
+        }
+        io.stdout(`source ${id} retired: its connection may now be read under another identity (from that server's billFrom); its calls and cursors stay\n`);
+        return 0;
+      } finally {
+        await pool.end();
+      }
+    }
+    if (sub !== 'test' && sub !== 'list') throw new UsageError(sub === undefined ? 'say "test", "list" or "retire"' : `unknown subcommand ${JSON.stringify(sub)}`);
     if (extra.length) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
     const file = resolve(io.cwd, parsed.values.file ?? io.env.VOIPBILL_SERVERS_FILE ?? 'servers.json');
 
@@ -67,8 +90,15 @@ export const command: CliCommand = {
         if (!registry.list().some((s) => s.name === name)) throw new UsageError(`--server ${JSON.stringify(name)} is not in ${file}`);
       }
       if (sub === 'list') {
-        const servers = registry.list();
-        io.stdout(parsed.values.json ? `${JSON.stringify(servers, null, 2)}\n` : servers.map((s) => `${s.name}\t${s.kind}\n`).join(''));
+        const servers = registry.list().map((s) => {
+          const entry = registry.file.servers.find((e) => e.name === s.name)!;
+          return { ...s, id: entry.id ?? entry.name, billFrom: entry.billFrom ?? null };
+        });
+        io.stdout(
+          parsed.values.json
+            ? `${JSON.stringify(servers, null, 2)}\n`
+            : servers.map((s) => `${s.name}\t${s.kind}${s.id !== s.name ? `\tid ${s.id}` : ''}${s.billFrom ? `\tbillFrom ${s.billFrom}` : ''}\n`).join(''),
+        );
         return 0;
       }
       const reports = await registry.testAll(wanted);

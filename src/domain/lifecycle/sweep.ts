@@ -7,6 +7,7 @@
  */
 import { compareWithPbx, type ObservedItem } from './drift';
 import type { ClientStanding, DisabledItem, ServiceConfig, SuspendMode } from './types';
+import { ENDED_STATUSES } from '../services/service-config';
 
 /** The part of a workflow's state that the sweep needs, as its activities last recorded it. */
 export interface LifecycleMirror {
@@ -90,8 +91,7 @@ export function inspectionTarget(
   return { tenant, mode: 'gateway' };
 }
 
-/** WHMCS service statuses after which a service has nothing at the PBX to steer. */
-export const ENDED_STATUSES = new Set(['Terminated', 'Cancelled', 'Fraud']);
+export { ENDED_STATUSES } from '../services/service-config';
 
 export function decideSweep(f: SweepFacts): SweepAction {
   // A signal would start a new workflow for a service that has ended.

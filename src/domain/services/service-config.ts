@@ -26,6 +26,8 @@ export interface WhmcsServiceFields {
   domain: string;
   dedicatedIp: string | null;
   status: string;
+  /** WHMCS `regdate` (YYYY-MM-DD, a local date in BILLING_TIME_ZONE); null when WHMCS has none. */
+  regDate?: string | null;
 }
 
 export interface ServiceRecord {
@@ -40,6 +42,37 @@ export interface ServiceRecord {
   package?: string;
   suspendMode: SuspendMode;
   whmcsStatus: string;
+  /**
+   * WHMCS registration date (YYYY-MM-DD, local to BILLING_TIME_ZONE): calls before its local midnight are never
+   * this service's. Absent when WHMCS gave none.
+   */
+  registeredOn?: string;
+  /**
+   * When voipbill first saw the service Terminated, Cancelled or Fraud (WHMCS keeps no termination date that its API
+   * returns): calls after it are never this service's. Absent while the service is live.
+   */
+  terminatedAt?: string;
+}
+
+/** WHMCS service statuses after which a service has nothing at the PBX to steer and bills no new calls. */
+export const ENDED_STATUSES: ReadonlySet<string> = new Set(['Terminated', 'Cancelled', 'Fraud']);
+
+export function isEndedStatus(status: string): boolean {
+  return ENDED_STATUSES.has(status);
+}
+
+/** Numeric order of WHMCS service IDs ('9' before '10'); non-numeric IDs after, in text order. */
+export function compareServiceIds(a: string, b: string): number {
+  const na = /^\d+$/.test(a);
+  const nb = /^\d+$/.test(b);
+  if (na && nb) {
+    const x = a.replace(/^0+(?=\d)/, '');
+    const y = b.replace(/^0+(?=\d)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (na !== nb) return na ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export class ServiceFieldError extends Error {
@@ -68,6 +101,7 @@ export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductM
     ...(product.package ? { package: product.package } : {}),
     suspendMode: product.suspendMode,
     whmcsStatus: service.status,
+    ...(service.regDate && /^\d{4}-\d{2}-\d{2}$/.test(service.regDate) ? { registeredOn: service.regDate } : {}),
   };
   if (product.kind === 'lesnet') {
     const [peer, ...dids] = parts;

@@ -74,14 +74,14 @@ export function seedProduct(state: FakeWhmcsState, p: { pid: number; name?: stri
 
 export function seedService(
   state: FakeWhmcsState,
-  s: { clientid: number; pid: number; status?: string; domain?: string; username?: string; dedicatedip?: string; customfields?: Record<string, string>; recurringamount?: string; billingcycle?: string; nextduedate?: string },
+  s: { clientid: number; pid: number; status?: string; domain?: string; username?: string; dedicatedip?: string; customfields?: Record<string, string>; recurringamount?: string; billingcycle?: string; nextduedate?: string; regdate?: string },
 ): number {
   if (!state.clients.has(s.clientid)) throw new Error(`fake WHMCS: no client ${s.clientid}`);
   if (!state.products.has(s.pid)) throw new Error(`fake WHMCS: no product ${s.pid}`);
   const id = state.next('service');
   state.services.set(id, {
     id, clientid: s.clientid, pid: s.pid, status: s.status ?? 'Active', domain: s.domain ?? '', username: s.username ?? '', dedicatedip: s.dedicatedip ?? '',
-    billingcycle: s.billingcycle ?? 'Monthly', nextduedate: s.nextduedate ?? state.today(), regdate: state.today(), recurringCents: adminAmount(s.recurringamount ?? '0.00', 'recurringamount'),
+    billingcycle: s.billingcycle ?? 'Monthly', nextduedate: s.nextduedate ?? state.today(), regdate: s.regdate ?? state.today(), recurringCents: adminAmount(s.recurringamount ?? '0.00', 'recurringamount'),
     customFields: fieldMap(s.customfields), suspensionreason: '', notes: '',
   });
   return id;

@@ -1,7 +1,7 @@
 /** FusionPBX behind the {@link PbxAdapter} port: CDRs and flags in its PostgreSQL, runtime over the event socket. */
 import { access, constants } from 'node:fs/promises';
 import { Pool } from 'pg';
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, CdrSourceIdentity, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import { EventSocketClient } from '../event-socket/client';
 import { PbxAuthError, PbxConfigError, PbxError, PbxForbiddenError, PbxUnavailableError, errorText, isNetworkError } from '../errors';
@@ -57,6 +57,15 @@ export class FusionPbxAdapter implements PbxAdapter {
 
   get name(): string {
     return this.config.name;
+  }
+
+  identity(): CdrSourceIdentity {
+    const db = this.config.database;
+    return {
+      id: this.config.id ?? this.config.name,
+      billFrom: this.config.billFrom ?? null,
+      fingerprint: `fusionpbx:${db.host.toLowerCase()}:${db.port}/${db.database}`,
+    };
   }
 
   private async probe(): Promise<FusionSchema> {

@@ -39,6 +39,13 @@ interface FusionCursor {
 const TAIL_FROM_EPOCH = String(LATEST_CALL_MS / 1000);
 const FUTURE_SLACK_SECONDS = 86_400;
 
+/**
+ * Reading from `since` starts this long before it on the arrival key: a call that started after `since` arrived
+ * after it too, unless the PBX's database clock and FreeSWITCH's disagree by more than this.
+ */
+const START_MARGIN_SECONDS = 86_400;
+const NO_ID = '00000000-0000-0000-0000-000000000000';
+
 function isFusionCursor(d: unknown): d is FusionCursor {
   const c = d as FusionCursor;
   return (
@@ -139,6 +146,19 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   const seen = new Map<string, number>();
   let hw = cursor?.h ?? null;
   let floor = cursor?.fl ?? null;
+  let skippedBeforeStart = 0;
+  const sinceMs = !cursor && request.since ? Date.parse(request.since) : NaN;
+  if (!Number.isNaN(sinceMs)) {
+    // A first read from where billing starts: the keyset begins there, so a long history is never read (only counted).
+    const startUs = Math.floor(sinceMs / 1000 - START_MARGIN_SECONDS) * 1e6;
+    hw = [startUs, NO_ID];
+    floor = startUs;
+    params.length = 0;
+    const where = [`${key} < ${p(microsToParam(arrival, startUs))}::${keyType}`];
+    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    const counted = await ctx.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM v_xml_cdr c WHERE ${where.join(' AND ')}`, params);
+    skippedBeforeStart = Number(counted.rows[0]?.n ?? 0);
+  }
   if (cursor && hw) {
     for (const entry of cursor.s === '' ? [] : cursor.s.split(',')) {
       const colon = entry.indexOf(':');
@@ -148,7 +168,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
 
   // Late arrivals inside the overlap window that this cursor chain has not read yet.
   let late: FusionCdrRow[] = [];
-  if (hw && ctx.overlapSeconds > 0) {
+  if (cursor && hw && ctx.overlapSeconds > 0) {
     params.length = 0;
     const where = [
       `${key} >= ${p(microsToParam(arrival, hw[0] - ctx.overlapSeconds * 1e6))}::${keyType}`,
@@ -205,6 +225,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   }
   stats.records = records.length;
   stats.quarantined = quarantined.length;
+  if (skippedBeforeStart > 0) stats.skippedBeforeStart = skippedBeforeStart;
 
   const last = forward[forward.length - 1];
   if (last) hw = [keyToMicros(arrival, last.arrival ?? ''), last.id];

@@ -6,6 +6,7 @@
  * `file` (the PBX's cache directory mounted where voipbill runs), or `none` (accept stale cache entries).
  */
 import { z } from 'zod';
+import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 import { maxCallSecondsField } from '../plausibility';
 
@@ -17,6 +18,7 @@ export const fusionServerSchema = z
     kind: z.literal('fusionpbx'),
     /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
     maxCallSeconds: maxCallSecondsField,
+    ...sourceFields,
     database: z
       .object({
         host: z.string().min(1),

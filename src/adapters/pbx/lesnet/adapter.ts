@@ -5,7 +5,7 @@
  * gateway or extensions are what stop its calls).
  */
 import { Agent, request } from 'undici';
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, CdrSourceIdentity, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import { toCheck } from '../connection-check';
 import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupportedError, timeoutText } from '../errors';
 import { checkTarget, inspectChecked } from '../suspend-common';
@@ -28,6 +28,16 @@ export class LesnetAdapter implements PbxAdapter {
 
   get name(): string {
     return this.config.name;
+  }
+
+  identity(): CdrSourceIdentity {
+    // Only configured CDR files tell one LES.NET account from another; without them there is nothing to compare.
+    const files = this.config.cdrFiles.map((f) => resolveUrl(this.config, f.url)).sort();
+    return {
+      id: this.config.id ?? this.config.name,
+      billFrom: this.config.billFrom ?? null,
+      fingerprint: files.length > 0 ? `lesnet:${files.join(',')}` : null,
+    };
   }
 
   get capabilities(): PbxCapabilities {

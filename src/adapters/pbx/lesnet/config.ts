@@ -5,6 +5,7 @@
  * Suspension is not part of LES.NET's known API; `suspend.via` can hand it to the service's PBX server instead.
  */
 import { z } from 'zod';
+import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 import { ianaTimeZone } from '../../../config';
 import { maxCallSecondsField } from '../plausibility';
@@ -115,6 +116,7 @@ export const lesnetServerSchema = z
     kind: z.literal('lesnet'),
     /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
     maxCallSeconds: maxCallSecondsField,
+    ...sourceFields,
     /** Base for relative CDR links (a service's "CDR Link" is usually absolute). */
     cdrBaseUrl: z.string().url().default('https://portal.les.net'),
     /** CDR files polled when no service names one. */

@@ -1,5 +1,5 @@
 /** Vodia PBX behind the {@link PbxAdapter} port, over its REST API. */
-import type { CdrFeed, CdrFetchRequest, CdrPage, ConnectionCheck, ConnectionReport, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
+import type { CdrFeed, CdrFetchRequest, CdrPage, CdrSourceIdentity, ConnectionCheck, ConnectionReport, InspectRequest, PbxAdapter, PbxCapabilities, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import { PbxForbiddenError, PbxProtocolError } from '../errors';
 import { toCheck } from '../connection-check';
@@ -25,6 +25,16 @@ export class VodiaAdapter implements PbxAdapter {
 
   get name(): string {
     return this.config.name;
+  }
+
+  identity(): CdrSourceIdentity {
+    // Two entries may split one PBX's tenants between them: the tenant list is part of the connection.
+    const tenants = this.config.tenants ? [...this.config.tenants].map((t) => t.toLowerCase()).sort().join(',') : '*';
+    return {
+      id: this.config.id ?? this.config.name,
+      billFrom: this.config.billFrom ?? null,
+      fingerprint: `vodia:${new URL(this.config.url).origin.toLowerCase()}|${tenants}`,
+    };
   }
 
   async listFeeds(): Promise<CdrFeed[]> {

@@ -21,11 +21,22 @@ interface VodiaCursor {
   s: number[];
   /** Hashes of id-less records already quarantined (they cannot be ordered). */
   q: string[];
+  /** Ids at or below this belong to calls before billFrom that a first read left unread: never accepted. */
+  f?: number;
 }
 
 function isVodiaCursor(d: unknown): d is VodiaCursor {
   const c = d as VodiaCursor;
-  return !!c && (c.h === null || typeof c.h === 'number') && Array.isArray(c.s) && Array.isArray(c.q);
+  return !!c && (c.h === null || typeof c.h === 'number') && Array.isArray(c.s) && Array.isArray(c.q) && (c.f === undefined || typeof c.f === 'number');
+}
+
+/** A record is in the past of `since` for good when it ended this long before it (ids follow the CDR's writing). */
+const STOP_MARGIN_SECONDS = 3600;
+
+function epochOf(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '') return Number(value);
+  return NaN;
 }
 
 export function tenantPath(tenant: string): string {
@@ -40,9 +51,17 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
   const cursor = decodeCursor(server, 'vodia', feed, request.cursor, isVodiaCursor) ?? { h: null, s: [], q: [] };
   const limit = Math.max(1, request.limit ?? config.cdr.pageSize);
   const { pageSize, firstPage, overlapIds, maxPages } = config.cdr;
-  const low = cursor.h === null ? -Infinity : cursor.h - overlapIds;
+  const low = Math.max(cursor.h === null ? -Infinity : cursor.h - overlapIds, cursor.f ?? -Infinity);
+  let floor = cursor.f;
   const seen = new Set(cursor.s);
   const quarantinedHashes = new Set(cursor.q);
+  // A first read from where billing starts: calls before it are counted, not returned, and a newest-first list is
+  // not read further than the records that ended well before it.
+  const sinceS = request.cursor === null && request.since ? Date.parse(request.since) / 1000 : NaN;
+  const beforeStart = (raw: Record<string, unknown>) => {
+    const start = epochOf(raw.start);
+    return start > 0 && start < sinceS;
+  };
 
   const candidates = new Map<number, Record<string, unknown>>();
   const idless: Array<{ hash: string; raw: unknown }> = [];
@@ -54,6 +73,7 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
     const list = await http.get(`${tenantPath(tenant)}/cdrs?page=${page}&size=${pageSize}`);
     if (!Array.isArray(list)) throw new PbxProtocolError(`${server}: Vodia /cdrs for ${tenant} returned ${typeof list}, not a list`, server);
     const ids: number[] = [];
+    let endedLongBefore = 0;
     for (const item of list as unknown[]) {
       const raw = item && typeof item === 'object' ? (item as Record<string, unknown>) : { value: item };
       const id = typeof raw.id === 'number' ? raw.id : typeof raw.id === 'string' && raw.id.trim() !== '' ? Number(raw.id) : NaN;
@@ -63,6 +83,7 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
         continue;
       }
       ids.push(id);
+      if (epochOf(raw.end) < sinceS - STOP_MARGIN_SECONDS) endedLongBefore++;
       if (id <= low) continue;
       if (seen.has(id) || candidates.has(id)) {
         stats.rowsRead++;
@@ -80,10 +101,24 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
     }
     if (list.length < pageSize) break;
     if (order === 'newest-first' && ids.length > 0 && Math.min(...ids) <= low) break;
+    if (order === 'newest-first' && ids.length > 0 && endedLongBefore === ids.length) {
+      // Every older id belongs to a call that ended even earlier: left unread, and never to be accepted later.
+      floor = Math.max(floor ?? -Infinity, Math.min(...ids) - 1);
+      break;
+    }
   }
 
   const ordered = [...candidates.keys()].sort((a, b) => a - b);
-  const take = ordered.slice(0, limit);
+  // Calls before `since` are consumed (counted as excluded) on the way to `limit` records.
+  const take: number[] = [];
+  let kept = 0;
+  for (const id of ordered) {
+    if (Number.isNaN(sinceS) || !beforeStart(candidates.get(id)!)) {
+      if (kept === limit) break;
+      kept++;
+    }
+    take.push(id);
+  }
   const records: NormalizedCdr[] = [];
   const quarantined: QuarantinedCdr[] = [];
   for (const { hash, raw } of idless) {
@@ -100,6 +135,12 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
   };
   for (const id of take) {
     stats.rowsRead++;
+    if (!Number.isNaN(sinceS) && beforeStart(candidates.get(id)!)) {
+      stats.excluded++;
+      stats.excludedByReason.before_bill_from = (stats.excludedByReason.before_bill_from ?? 0) + 1;
+      seen.add(id);
+      continue;
+    }
     const outcome = normalizeVodiaCdr(candidates.get(id)!, opts);
     if (outcome.kind === 'record') records.push(outcome.record);
     else quarantined.push(outcome.entry);
@@ -114,7 +155,7 @@ export async function fetchVodiaCdrs(config: VodiaConfig, http: VodiaHttp, reque
     records,
     quarantined,
     stats,
-    nextCursor: encodeCursor<VodiaCursor>('vodia', feed, { h, s: keep, q: [...quarantinedHashes].slice(-200) }),
+    nextCursor: encodeCursor<VodiaCursor>('vodia', feed, { h, s: keep, q: [...quarantinedHashes].slice(-200), ...(floor !== undefined ? { f: floor } : {}) }),
     hasMore: ordered.length > take.length,
   };
 }

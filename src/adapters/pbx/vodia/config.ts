@@ -3,6 +3,7 @@
  * numbering, list order, end-of-list signal, legacy login on v68+), so they are settings with tolerant defaults.
  */
 import { z } from 'zod';
+import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 import { maxCallSecondsField } from '../plausibility';
 
@@ -12,6 +13,7 @@ export const vodiaServerSchema = z
     kind: z.literal('vodia'),
     /** Longest plausible billable call in seconds; longer ones are quarantined. Absent: CDR_MAX_CALL_SECONDS. */
     maxCallSeconds: maxCallSecondsField,
+    ...sourceFields,
     url: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must be scheme://host[:port], e.g. https://pbx.example.com:8443' }),
     username: z.string().min(1),
     ...credentialFields('password'),
