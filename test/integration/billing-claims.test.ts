@@ -30,7 +30,7 @@ import { billingScheduleDefinitions, ensureSchedules } from '../../src/temporal/
 
 const dir = mkdtempSync(join(tmpdir(), 'claims-pkg-'));
 const PKG = join(dir, 'payg.json');
-writeFileSync(PKG, JSON.stringify({ name: 'payg', currency: 'CAD', countryCode: '1', nanp10Digit: true, outbound: { customRatePerMinute: '0.05', customIncrement: '1/1' } }));
+writeFileSync(PKG, JSON.stringify({ name: 'payg', currency: 'USD', countryCode: '1', nanp10Digit: true, outbound: { customRatePerMinute: '0.05', customIncrement: '1/1' } }));
 
 /** A second PBX with a history of its own, read under changing names and identities. */
 const HIST = 'hist.pbx.test';

@@ -142,7 +142,8 @@ describe('Vodia: the tenant is part of the identity', () => {
       vodia.state.addCall(tenant, vcall('14165550201', T));
       vodia.state.addCall(tenant, vcall('14165550202', T + 30, '1002'));
       vodia.state.addCall(tenant, vcall('14165550203', T + 60, '1009')); // no service lists 1009: quarantined
-      const services = [service('711', { server: adapter.name, tenant, extensions: ['1001'] }), service('712', { server: adapter.name, tenant, extensions: ['1002'] })];
+      // Two clients sharing a tenant by their own extensions (Extension mode: neither claims the tenant whole).
+      const services = [service('711', { server: adapter.name, tenant, extensions: ['1001'], suspendMode: 'extension' }), service('712', { server: adapter.name, tenant, extensions: ['1002'], suspendMode: 'extension' })];
       const deps = depsOf(db, services);
 
       const old = previousVersion(adapter, (r) => r.legacy!.originId!);
