@@ -40,6 +40,9 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'schema.arrival': 'not executed: advice text naming the probed arrival column (insert_date | end_epoch)',
     'schema.idColumn': 'not executed: advice text naming the probed id column',
   },
+  'src/runtime/temporal-cluster.ts': {
+    name: 'CREATE DATABASE takes an identifier, not a parameter; the names come from databaseNames, checked against [a-z0-9_]*',
+  },
   'src/runtime/embedded-postgres.ts': {
     "options.database.replace(/\"/g, '\"\"')": 'CREATE DATABASE takes no parameters: the name is a double-quoted identifier with quotes doubled',
   },
