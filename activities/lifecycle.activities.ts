@@ -14,6 +14,7 @@ import type { Logger } from '../src/log';
 import type { Mailer } from '../src/ports/mailer';
 import type { PbxAdapter, PbxItem, SuspendTarget } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
+import { readTrustedClient } from '../src/adapters/whmcs/field-trust';
 
 export interface PbxResolver {
   /** The adapter of a named server, or the only server of its kind when `server` is undefined. */
@@ -28,6 +29,8 @@ export interface LifecycleActivityDeps {
   notify: { channel: 'whmcs' | 'smtp'; mailer?: Mailer };
   /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
   hasVoipFieldConfigured: boolean;
+  /** How long a standing read waits for WHMCS to log a client-area field change it already sees (default 1500 ms). */
+  fieldTrustSettleMs?: number;
 }
 
 export interface SuspendInput {
@@ -53,36 +56,36 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
 const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
 
 /**
- * The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields, with whether
- * the VoIP Suspended value is the one voipbill last wrote for this client (then it is a mirror, not an override).
+ * The client's standing as the lifecycle rules need it: credit, what is due, and the ictVoIP fields as voipbill
+ * obeys them (a value the client set is replaced and reported in `fieldWarnings`), with whether the VoIP Suspended
+ * value is the one voipbill last wrote for this client (then it is a mirror, not an override).
  */
-export async function readStanding(deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool'>, clientId: string): Promise<ClientStanding> {
-  const id = Number(clientId);
-  const [client, unpaid, written] = await Promise.all([
-    deps.whmcs.getClient(id),
-    deps.whmcs.getUnpaidInvoices(id),
-    deps.pool.query<{ value: Override }>('SELECT value FROM client_field_writes WHERE client_id = $1', [clientId]),
-  ]);
-  const ours = written.rows[0]?.value;
+export async function readStanding(
+  deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool' | 'log' | 'fieldTrustSettleMs'>,
+  clientId: string,
+): Promise<ClientStanding> {
+  const [trusted, unpaid] = await Promise.all([readTrustedClient(deps, clientId), deps.whmcs.getUnpaidInvoices(Number(clientId))]);
+  const { client, voip, ours } = trusted;
   return {
     credit: formatCents(client.creditCents),
     dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
-    lowBalanceThreshold: client.voip.lowBalanceThresholdCents === null ? null : formatCents(client.voip.lowBalanceThresholdCents),
-    hasVoipService: deps.hasVoipFieldConfigured ? client.voip.hasVoipService === true : true,
-    manualSuspend: client.voip.manualVoipSuspend === true,
-    voipSuspendedField: client.voip.voipSuspended,
-    ...(ours !== undefined ? { voipSuspendedFieldOurs: ours === client.voip.voipSuspended } : {}),
+    lowBalanceThreshold: voip.lowBalanceThresholdCents === null ? null : formatCents(voip.lowBalanceThresholdCents),
+    hasVoipService: deps.hasVoipFieldConfigured ? voip.hasVoipService === true : true,
+    manualSuspend: voip.manualVoipSuspend === true,
+    voipSuspendedField: voip.voipSuspended,
+    ...(ours !== undefined ? { voipSuspendedFieldOurs: ours === voip.voipSuspended } : {}),
     observedAt: new Date().toISOString(),
     contact: { firstName: client.firstName, fullName: client.fullName, email: client.email },
-    ...(client.voip.ccAuthOnFile !== null || client.voip.autoTopUpAmountCents !== null
+    ...(voip.ccAuthOnFile !== null || voip.autoTopUpAmountCents !== null
       ? {
           autoTopUp: {
-            ccAuthOnFile: client.voip.ccAuthOnFile === true,
-            authDate: client.voip.dateCcAuthEntered,
-            amount: client.voip.autoTopUpAmountCents === null ? null : formatCents(client.voip.autoTopUpAmountCents),
+            ccAuthOnFile: voip.ccAuthOnFile === true,
+            authDate: voip.dateCcAuthEntered,
+            amount: voip.autoTopUpAmountCents === null ? null : formatCents(voip.autoTopUpAmountCents),
           },
         }
       : {}),
+    ...(trusted.warnings.length > 0 ? { fieldWarnings: trusted.warnings } : {}),
   };
 }
 

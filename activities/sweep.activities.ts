@@ -117,6 +117,8 @@ export function createSweepActivities(deps: SweepDeps) {
           const [synced, standing] = await Promise.all([syncClientServices(deps, id), readStanding(deps, id)]);
           result.problems.push(...synced.problems);
           if (synced.services.length === 0) return;
+          // Repeated every sweep while it lasts: a field the client set is an open misconfiguration in WHMCS.
+          for (const warning of standing.fieldWarnings ?? []) result.problems.push(`client ${id}: ${warning}`);
           for (const record of synced.services) entries.push({ record, standing });
           result.clients += 1;
           result.services += synced.services.length;

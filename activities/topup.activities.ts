@@ -14,12 +14,14 @@ import type { Logger } from '../src/log';
 import type { WhmcsGateway } from '../src/ports/whmcs';
 import { readStanding } from './lifecycle.activities';
 import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
+import { readTrustedClient } from '../src/adapters/whmcs/field-trust';
 
 export interface TopUpActivityDeps {
   pool: Pool;
   log: Logger;
   whmcs: WhmcsGateway;
   hasVoipFieldConfigured: boolean;
+  fieldTrustSettleMs?: number;
   autoTopUpPolicy?: AutoTopUpPolicy;
   /** The "day" of the daily limits; BILLING_TIME_ZONE. */
   billingTimeZone?: string;
@@ -82,8 +84,9 @@ export function createTopUpActivities(deps: TopUpActivityDeps) {
 
   /** Records the attempt (or why it is skipped) under the key, deciding eligibility under a per-client lock. */
   async function claim(input: AutoTopUpInput): Promise<Row> {
-    const client = await deps.whmcs.getClient(Number(input.clientId));
-    const v = client.voip;
+    // The fields as voipbill obeys them: a card authorization the client set is no authorization.
+    const trusted = await readTrustedClient(deps, input.clientId);
+    const v = trusted.voip;
     const fields = {
       ccAuthOnFile: v.ccAuthOnFile === true,
       authDate: v.dateCcAuthEntered,
@@ -105,7 +108,9 @@ export function createTopUpActivities(deps: TopUpActivityDeps) {
       );
       const verdict = superseded.rowCount
         ? ({ ok: false, reason: 'another auto top-up was captured after this low balance was read' } as const)
-        : autoTopUpEligibility({
+        : trusted.autoTopUpRefused !== null
+          ? ({ ok: false, reason: trusted.autoTopUpRefused } as const)
+          : autoTopUpEligibility({
             fields,
             disabled: false,
             policy,

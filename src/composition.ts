@@ -90,6 +90,7 @@ export function buildDeps(
             ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
             timeoutMs: config.WHMCS_TIMEOUT_MS,
             fieldIds: whmcsFieldIds(config),
+            ...(config.WHMCS_FIELD_NAMES ? { fieldNames: config.WHMCS_FIELD_NAMES } : {}),
             // The sweep lists VoIP clients through the products the products file names.
             voipProductIds: [...catalog.byId.keys()],
           },

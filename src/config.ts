@@ -15,7 +15,10 @@ const optionalUrl = (protocols: string[]) =>
     .refine((v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)), {
       message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
     });
-const fieldId = z.coerce.number().int().positive().optional();
+// Blank counts as unset, so a compose file can pass `${WHMCS_FIELD_X:-}` through when the site does not use a field.
+const fieldId = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().positive().optional());
+const VOIP_FIELD_PURPOSES = ['lowBalanceThreshold', 'hasVoipService', 'manualVoipSuspend', 'voipSuspended', 'ccAuthOnFile', 'dateCcAuthEntered', 'autoTopUpAmount'] as const;
+
 /** An IANA time zone name, checked against the runtime's time-zone database. */
 export const ianaTimeZone = z.string().refine(
   (tz) => {
@@ -48,9 +51,11 @@ export const configSchema = z.object({
   EMBEDDED_PG_PORT: port.default(54329).describe('Port of the embedded PostgreSQL.'),
   TEMPORAL_PORT: port.default(7233).describe('Port of the embedded Temporal frontend.'),
   TEMPORAL_UI_PORT: port.default(8233).describe('Port of the embedded Temporal Web UI.'),
-  TEMPORAL_METRICS_PORT: port.optional().describe("Port (on API_HOST) of the Temporal SDK's own Prometheus metrics (worker polls, task latencies, slots). Unset: off."),
+  TEMPORAL_METRICS_PORT: port.optional().describe("Port (on ADMIN_API_HOST) of the Temporal SDK's own Prometheus metrics (worker polls, task latencies, slots). Unset: off."),
   API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP API listens on.'),
   API_PORT: port.default(8080).describe('Port of the HTTP API (health, webhooks, call records).'),
+  ADMIN_API_HOST: z.string().min(1).default('127.0.0.1').describe('Interface of the admin listener (/metrics, /admin/*, /health). Keep it on loopback or a private network.'),
+  ADMIN_API_PORT: port.default(8090).describe('Port of the admin listener (/metrics, /admin/cdrs, /admin/quarantine, /health); must differ from API_PORT.'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest log level written.'),
   BILLING_TIME_ZONE: ianaTimeZone.default('UTC').describe('IANA time zone of the billing schedules, billing days and months, and included-minutes periods (WHMCS dates are local midnights here).'),
   BILLING_REALTIME_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15).describe('How often real-time billing fetches, rates and charges each CDR source.'),
@@ -70,6 +75,26 @@ export const configSchema = z.object({
   WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Client custom field ID of "CC Auth on File".'),
   WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Client custom field ID of "Date CC Auth Entered".'),
   WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Client custom field ID of "Auto VoIP Top Amount".'),
+  WHMCS_FIELD_NAMES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"voipSuspended":"VoIP Suspended"}' });
+        return z.NEVER;
+      }
+      const names = z.strictObject(Object.fromEntries(VOIP_FIELD_PURPOSES.map((k) => [k, z.string().trim().min(1).optional()]))).safeParse(parsed);
+      if (!names.success) {
+        ctx.addIssue({ code: 'custom', message: `keys must be among ${VOIP_FIELD_PURPOSES.join(', ')}, values non-empty names` });
+        return z.NEVER;
+      }
+      return names.data as Partial<Record<(typeof VOIP_FIELD_PURPOSES)[number], string>>;
+    })
+    .describe('The client custom fields\' names as WHMCS writes them in its activity log, where they differ from ictVoIP\'s ("VoIP Suspended", "Has VoIP Service", …): a JSON object keyed by voipSuspended, hasVoipService, manualVoipSuspend, ccAuthOnFile, dateCcAuthEntered, autoTopUpAmount, lowBalanceThreshold. voipbill reads the log to tell an admin\'s change of a field from a client\'s.'),
   WEBHOOK_SECRET: z
     .string()
     .optional()
@@ -119,6 +144,11 @@ export const configSchema = z.object({
   VOIPBILL_DEMO: z.enum(['auto', 'on', 'off']).default('auto').describe('Run against the built-in doubles (fake WHMCS, FusionPBX, Vodia, SMTP catcher) with seeded clients and generated calls. auto = on when WHMCS_URL and VOIPBILL_SERVERS_FILE are unset.'),
   RUN_WORKER: bool.default(true).describe('Run the Temporal worker in this process (`false` for an API-only process).'),
   RUN_API: bool.default(true).describe('Run the HTTP API in this process (`false` for a worker-only process).'),
+  RUN_SCHEDULES: bool
+    .default(true)
+    .describe(
+      'Create or update the Temporal Schedules (billing, reconciliation) at start from this process\'s settings. `npm start` keeps the default; where several processes share a namespace, let exactly one do it (docker-compose.yml: the API) so processes with different settings never fight over them.',
+    ),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -167,6 +197,7 @@ export function configProblems(config: Config): string[] {
     problems.push('WHMCS_IDENTIFIER and WHMCS_SECRET: required when WHMCS_URL is set');
   }
   if (config.NOTIFY_CHANNEL === 'smtp' && !config.SMTP_URL) problems.push('SMTP_URL: required when NOTIFY_CHANNEL=smtp');
+  if (config.ADMIN_API_PORT === config.API_PORT) problems.push('ADMIN_API_PORT: must differ from API_PORT (the admin listener is separate from the public one)');
   return problems;
 }
 

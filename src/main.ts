@@ -12,17 +12,13 @@ import { startEmbeddedPostgres } from './runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from './runtime/temporal-cli';
 import { startTemporalDevServer } from './runtime/temporal-dev-server';
 import { connectClient, ensureSearchAttributes } from './temporal/client';
-import { healthRoute, sendJson, startApiServer, type Route } from './api/server';
+import { startApiListeners } from './api/listeners';
 import { createVoipbillWorker } from '../worker';
 import { installTemporalRuntime, temporalMetricsBindAddress } from './temporal/runtime';
 import { createMetrics } from './metrics';
-import { countWebhookRejections, metricsRoute } from './api/metrics';
 import { buildDeps, buildEventDispatcher } from './composition';
-import { createWhmcsWebhookRoutes } from './api/webhook';
 import { ensureSchedules } from './temporal/schedules';
 import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
-import { createCallRecordsRoutes } from './api/call-records';
-import { createAdminCdrRoutes } from './api/admin-cdrs';
 import { startDemo, type Demo } from './demo';
 
 export interface RunningSystem {
@@ -30,6 +26,8 @@ export interface RunningSystem {
   temporalAddress: string;
   uiUrl?: string;
   apiUrl?: string;
+  /** The admin listener: /metrics, /admin/*, /health. */
+  adminUrl?: string;
   /** Banner lines of the demo, when it runs. */
   demo?: string[];
   stop(): Promise<void>;
@@ -107,18 +105,23 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
     const metrics = createMetrics();
     stops.push({ name: 'adapters', stop: built.close });
-    const schedules = await ensureSchedules(client, {
-      timeZone: config.BILLING_TIME_ZONE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
-      reconcileFullTime: config.RECONCILE_FULL_TIME,
-      // Every configured CDR source gets its billing schedule; none without a servers file.
-      ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
-      realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
-      autobillTime: config.BILLING_AUTOBILL_TIME,
-      lesnetTime: config.BILLING_LESNET_TIME,
-    });
-    log.info('schedules', schedules);
+    // Schedules are shared by every process of the namespace: only the one process configured to manage them writes
+    // them, so two processes with different settings (time zone, intervals, servers) never overwrite each other.
+    const schedules = config.RUN_SCHEDULES
+      ? await ensureSchedules(client, {
+          timeZone: config.BILLING_TIME_ZONE,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          reconcileIntervalMinutes: config.RECONCILE_INTERVAL_MINUTES,
+          reconcileFullTime: config.RECONCILE_FULL_TIME,
+          // Every configured CDR source gets its billing schedule; none without a servers file.
+          ...(pbx ? { billingSources: pbx.list().map((s) => ({ name: s.name, kind: s.kind })) } : {}),
+          realtimeBillingMinutes: config.BILLING_REALTIME_INTERVAL_MINUTES,
+          autobillTime: config.BILLING_AUTOBILL_TIME,
+          lesnetTime: config.BILLING_LESNET_TIME,
+        })
+      : undefined;
+    if (schedules) log.info('schedules', schedules);
+    else log.info('schedules left as they are: another process manages them (RUN_SCHEDULES=false)');
 
     if (config.RUN_WORKER) {
       const native = await NativeConnection.connect({ address: temporalAddress });
@@ -142,48 +145,28 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     }
 
     let apiUrl: string | undefined;
+    let adminUrl: string | undefined;
     if (config.RUN_API) {
-      const api = await startApiServer({
-        host: config.API_HOST,
-        port: config.API_PORT,
+      const listeners = await startApiListeners(config, {
+        pool,
         log,
-        routes: [
-          ...(config.WEBHOOK_SECRET
-            ? countWebhookRejections(
-                createWhmcsWebhookRoutes({
-                  secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
-                  replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
-                  pool,
-                  dispatcher: buildEventDispatcher(built),
-                  log,
-                }),
-                metrics,
-              )
-            : [webhookNotConfiguredRoute()]),
-          metricsRoute(metrics),
-          ...createCallRecordsRoutes({
-            pool,
-            secrets: config.CALL_RECORDS_LINK_SECRET ? [config.CALL_RECORDS_LINK_SECRET] : [],
-            maxTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS,
-            timeZone: config.BILLING_TIME_ZONE,
-            log,
-          }),
-          ...createAdminCdrRoutes({ pool, token: config.ADMIN_API_TOKEN, timeZone: config.BILLING_TIME_ZONE, log }),
-          healthRoute(async () => {
-            const db = await pool.query('SELECT 1').then(
-              () => 'ok',
-              (e: Error) => e.message,
-            );
-            const temporal = await client.workflowService.getSystemInfo({}).then(
-              () => 'ok',
-              (e: Error) => e.message,
-            );
-            return { database: db, temporal };
-          }),
-        ],
+        metrics,
+        dispatcher: buildEventDispatcher(built),
+        health: async () => {
+          const db = await pool.query('SELECT 1').then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
+          const temporal = await client.workflowService.getSystemInfo({}).then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
+          return { database: db, temporal };
+        },
       });
-      stops.push({ name: 'API', stop: api.close });
-      apiUrl = api.url;
+      stops.push({ name: 'API listeners', stop: listeners.close });
+      apiUrl = listeners.api.url;
+      adminUrl = listeners.admin.url;
     }
     if (demo) await demo.afterStart({ deps: built.deps });
     return {
@@ -191,6 +174,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       temporalAddress,
       ...(uiUrl ? { uiUrl } : {}),
       ...(apiUrl ? { apiUrl } : {}),
+      ...(adminUrl ? { adminUrl } : {}),
       ...(demo ? { demo: demo.summary(apiUrl) } : {}),
       stop: stopAll,
     };
@@ -198,14 +182,6 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     await stopAll();
     throw err;
   }
-}
-
-function webhookNotConfiguredRoute(): Route {
-  return {
-    method: 'POST',
-    path: '/webhooks/whmcs',
-    handler: (_req, res) => sendJson(res, 503, { error: 'webhook disabled: set WEBHOOK_SECRET (at least 32 bytes)' }),
-  };
 }
 
 function redactedUrl(url: string): string {
@@ -240,6 +216,7 @@ async function main(): Promise<void> {
     `  Temporal         ${system.temporalAddress} (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE})`,
     system.uiUrl ? `  Temporal Web UI  ${system.uiUrl}` : undefined,
     system.apiUrl ? `  API              ${system.apiUrl}  (health: ${system.apiUrl}/health)` : undefined,
+    system.adminUrl ? `  Admin API        ${system.adminUrl}  (metrics: ${system.adminUrl}/metrics, admin CDRs: ${system.adminUrl}/admin/cdrs)` : undefined,
     ...(system.demo ?? []),
     'Press Ctrl-C to stop.',
   ].filter(Boolean);

@@ -31,7 +31,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; labels?: Reco
     chargesFailed: counter('voipbill_charges_failed_total', 'Usage charges WHMCS refused (see `bin/voipbill charges failed`).'),
     suspensions: counter('voipbill_suspensions_total', 'Services suspended at the PBX.'),
     unsuspensions: counter('voipbill_unsuspensions_total', 'Services restored at the PBX.'),
-    webhookRejections: counter('voipbill_webhook_rejections_total', 'WHMCS webhook deliveries refused (bad or stale signature, malformed body).', ['reason']),
+    webhookRejections: counter('voipbill_webhook_rejections_total', 'WHMCS webhook deliveries refused (bad or stale signature, malformed or too large body).', ['reason']),
     activityExecutions: counter('voipbill_activity_executions_total', 'Activity attempts started, by activity type.', ['activity_type']),
     activityFailures: counter('voipbill_activity_failures_total', 'Activity attempts that failed, by activity type and error type.', ['activity_type', 'failure_type']),
   };

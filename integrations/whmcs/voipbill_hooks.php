@@ -12,8 +12,8 @@
  *   VOIPBILL_CALL_RECORDS_PRODUCTS  optional comma-separated product IDs that get the button (default: all)
  *
  * Hooks run inside WHMCS's own requests (payment callbacks, admin pages, cron), so this file never throws and never
- * waits long: connect 2 s, total 4 s. A failed delivery is written to the WHMCS activity log; voipbill's periodic
- * reconciliation is the safety net for anything lost.
+ * waits long: it waits at most 2 s to connect and 4 s in total (voipbill_timeouts()). A failed delivery is written to
+ * the WHMCS activity log; voipbill's periodic reconciliation is the safety net for anything lost.
  */
 if (!defined('WHMCS')) {
     die('This file cannot be accessed directly');
@@ -55,14 +55,41 @@ if (!function_exists('voipbill_setting')) {
 
     function voipbill_log($message)
     {
-        if (function_exists('logActivity')) {
-            logActivity('voipbill webhook: ' . $message);
+        try {
+            if (function_exists('logActivity')) {
+                logActivity('voipbill webhook: ' . $message);
+            }
+        } catch (\Throwable $e) {
+            // Logging is best effort: a failing activity log must not break the WHMCS request either.
         }
+    }
+
+    /** Seconds: [connect, total]. The READMEs state the same values (a test keeps them in step). */
+    function voipbill_timeouts()
+    {
+        return ['connect' => 2, 'total' => 4];
+    }
+
+    /**
+     * Wraps a hook callback so nothing it throws reaches WHMCS (a hook runs inside a payment callback, an admin page
+     * or the cron); the failure is logged and the hook point gets `$fallback`.
+     */
+    function voipbill_guard($name, callable $callback, $fallback = null)
+    {
+        return function ($vars) use ($name, $callback, $fallback) {
+            try {
+                return $callback($vars);
+            } catch (\Throwable $e) {
+                voipbill_log("$name failed: " . $e->getMessage());
+                return $fallback;
+            }
+        };
     }
 
     /** POSTs the body; returns [httpStatus or 0, error text or '']. */
     function voipbill_post($url, array $headers, $body)
     {
+        $timeouts = voipbill_timeouts();
         $transport = voipbill_setting('VOIPBILL_WEBHOOK_TRANSPORT', function_exists('curl_init') ? 'curl' : 'stream');
         if ($transport === 'curl') {
             $ch = curl_init($url);
@@ -70,8 +97,8 @@ if (!function_exists('voipbill_setting')) {
                 CURLOPT_POST => true,
                 CURLOPT_POSTFIELDS => $body,
                 CURLOPT_RETURNTRANSFER => true,
-                CURLOPT_CONNECTTIMEOUT => 2,
-                CURLOPT_TIMEOUT => 4,
+                CURLOPT_CONNECTTIMEOUT => $timeouts['connect'],
+                CURLOPT_TIMEOUT => $timeouts['total'],
                 CURLOPT_HTTPHEADER => $headers,
             ]);
             $response = curl_exec($ch);
@@ -80,19 +107,28 @@ if (!function_exists('voipbill_setting')) {
             curl_close($ch);
             return [$status, $error];
         }
+        // PHP's stream wrapper applies one timeout to the connection and to each wait for the answer: the connect
+        // limit for both keeps the whole exchange within the total. Only the status line is needed, so the body is
+        // never read.
         $context = stream_context_create(['http' => [
             'method' => 'POST',
             'header' => implode("\r\n", $headers),
             'content' => $body,
-            'timeout' => 4,
+            'timeout' => $timeouts['connect'],
             'ignore_errors' => true,
         ]]);
-        $response = @file_get_contents($url, false, $context);
+        $stream = @fopen($url, 'r', false, $context);
         $status = 0;
         if (isset($http_response_header[0]) && preg_match('#^HTTP/\S+\s+(\d{3})#', $http_response_header[0], $m)) {
             $status = (int) $m[1];
         }
-        $error = $response === false ? 'connection failed' : '';
+        $error = '';
+        if ($stream === false) {
+            $last = error_get_last();
+            $error = 'connection failed' . ($last && isset($last['message']) ? ' (' . $last['message'] . ')' : '');
+        } else {
+            fclose($stream);
+        }
         return [$status, $error];
     }
 
@@ -105,10 +141,15 @@ if (!function_exists('voipbill_setting')) {
                 voipbill_log("not configured (VOIPBILL_WEBHOOK_URL / VOIPBILL_WEBHOOK_SECRET); $event not sent");
                 return;
             }
-            $body = json_encode(
-                ['id' => $eventId, 'event' => $event, 'sent_at' => gmdate('c'), 'data' => $data],
-                JSON_UNESCAPED_SLASHES
-            );
+            // Text from WHMCS (gateway names, transaction ids) may hold invalid UTF-8: it is replaced by U+FFFD rather
+            // than making json_encode fail. Anything else it cannot encode is logged and not posted: an empty or
+            // partial body would only be refused by voipbill.
+            $flags = JSON_UNESCAPED_SLASHES | (defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : 0);
+            $body = json_encode(['id' => $eventId, 'event' => $event, 'sent_at' => gmdate('c'), 'data' => $data], $flags);
+            if (!is_string($body)) {
+                voipbill_log("$event $eventId not sent: the payload cannot be encoded as JSON (" . json_last_error_msg() . ')');
+                return;
+            }
             $timestamp = (string) time();
             list($status, $error) = voipbill_post($url, [
                 'Content-Type: application/json',
@@ -126,7 +167,14 @@ if (!function_exists('voipbill_setting')) {
 
     function voipbill_random_id($event, $subject)
     {
-        return 'whmcs-' . str_replace('.', '-', $event) . '-' . $subject . '-' . bin2hex(random_bytes(8));
+        try {
+            $suffix = bin2hex(random_bytes(8));
+        } catch (\Throwable $e) {
+            // No usable secure random source: the suffix only has to be unique (voipbill deduplicates by id), not
+            // secret, so the event is still delivered.
+            $suffix = str_replace('.', '', uniqid('', true));
+        }
+        return 'whmcs-' . str_replace('.', '-', $event) . '-' . $subject . '-' . $suffix;
     }
 
     /** Items of a localAPI GetInvoice answer, whatever the list shape. */
@@ -172,6 +220,7 @@ if (!function_exists('voipbill_setting')) {
 
     function voipbill_on_transaction($vars)
     {
+        $vars = is_array($vars) ? $vars : [];
         $data = [];
         foreach (['id', 'userid', 'amountin', 'amountout', 'invoiceid', 'transid', 'gateway', 'date'] as $key) {
             $data[$key] = isset($vars[$key]) ? $vars[$key] : null;
@@ -182,7 +231,7 @@ if (!function_exists('voipbill_setting')) {
     function voipbill_module_hook($event)
     {
         return function ($vars) use ($event) {
-            $params = isset($vars['params']) && is_array($vars['params']) ? $vars['params'] : [];
+            $params = is_array($vars) && isset($vars['params']) && is_array($vars['params']) ? $vars['params'] : [];
             $serviceId = (int) (isset($params['serviceid']) ? $params['serviceid'] : 0);
             voipbill_forward($event, voipbill_random_id($event, $serviceId), [
                 'serviceid' => $serviceId,
@@ -193,7 +242,7 @@ if (!function_exists('voipbill_setting')) {
 
     function voipbill_on_client_edit($vars)
     {
-        $userId = (int) (isset($vars['userid']) ? $vars['userid'] : 0);
+        $userId = (int) (is_array($vars) && isset($vars['userid']) ? $vars['userid'] : 0);
         voipbill_forward('client.edited', voipbill_random_id('client.edited', $userId), ['userid' => $userId]);
     }
 
@@ -260,12 +309,13 @@ if (!function_exists('voipbill_setting')) {
     }
 }
 
-add_hook('InvoicePaid', 1, 'voipbill_on_invoice_paid');
-add_hook('AddTransaction', 1, 'voipbill_on_transaction');
-add_hook('AfterModuleCreate', 1, voipbill_module_hook('service.created'));
-add_hook('AfterModuleSuspend', 1, voipbill_module_hook('service.suspended'));
-add_hook('AfterModuleUnsuspend', 1, voipbill_module_hook('service.unsuspended'));
-add_hook('AfterModuleTerminate', 1, voipbill_module_hook('service.terminated'));
-add_hook('ClientEdit', 1, 'voipbill_on_client_edit');
-add_hook('ClientAreaProductDetails', 1, 'voipbill_on_product_details');
-add_hook('ClientAreaProductDetailsOutput', 1, 'voipbill_on_product_details_output');
+// Every callback is guarded: whatever fails inside (an id, an encoding, a lookup) is logged, never thrown into WHMCS.
+add_hook('InvoicePaid', 1, voipbill_guard('InvoicePaid', 'voipbill_on_invoice_paid'));
+add_hook('AddTransaction', 1, voipbill_guard('AddTransaction', 'voipbill_on_transaction'));
+add_hook('AfterModuleCreate', 1, voipbill_guard('AfterModuleCreate', voipbill_module_hook('service.created')));
+add_hook('AfterModuleSuspend', 1, voipbill_guard('AfterModuleSuspend', voipbill_module_hook('service.suspended')));
+add_hook('AfterModuleUnsuspend', 1, voipbill_guard('AfterModuleUnsuspend', voipbill_module_hook('service.unsuspended')));
+add_hook('AfterModuleTerminate', 1, voipbill_guard('AfterModuleTerminate', voipbill_module_hook('service.terminated')));
+add_hook('ClientEdit', 1, voipbill_guard('ClientEdit', 'voipbill_on_client_edit'));
+add_hook('ClientAreaProductDetails', 1, voipbill_guard('ClientAreaProductDetails', 'voipbill_on_product_details', []));
+add_hook('ClientAreaProductDetailsOutput', 1, voipbill_guard('ClientAreaProductDetailsOutput', 'voipbill_on_product_details_output', ''));

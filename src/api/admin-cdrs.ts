@@ -3,7 +3,6 @@
  * Every request carries `Authorization: Bearer <ADMIN_API_TOKEN>`; without a configured token the routes answer 503.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'pg';
 import { listQuarantine, serviceCdrs, UnknownServiceError } from '../adapters/billing/cdr-access';
 import { isPeriod, periodAt, recordJson, toCsv } from '../domain/call-records';
@@ -20,30 +19,37 @@ export interface AdminCdrOptions {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-function authorized(req: IncomingMessage, res: ServerResponse, token: string | undefined, log: Logger): boolean {
-  if (!token) {
-    sendJson(res, 503, { error: 'admin API disabled: set ADMIN_API_TOKEN (at least 32 bytes)' });
+/** Bearer-token check, run by the listener before anything else of the request is read. */
+function bearerCheck(token: string | undefined, log: Logger): NonNullable<Route['authenticate']> {
+  return (req, res, url) => {
+    if (!token) {
+      sendJson(res, 503, { error: 'admin API disabled: set ADMIN_API_TOKEN (at least 32 bytes)' });
+      return false;
+    }
+    const header = req.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // Compare digests: constant time, whatever the lengths.
+    if (given !== '' && timingSafeEqual(digest(given), digest(token))) return true;
+    log.warn('admin API request refused', { path: url.pathname.slice(0, 200), remote: req.socket.remoteAddress });
+    sendJson(res, 401, { error: 'missing or wrong bearer token' });
     return false;
-  }
-  const header = req.headers.authorization ?? '';
-  const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-  // Compare digests: constant time, whatever the lengths.
-  if (given !== '' && timingSafeEqual(digest(given), digest(token))) return true;
-  log.warn('admin API request refused', { path: req.url?.split('?')[0], remote: req.socket.remoteAddress });
-  sendJson(res, 401, { error: 'missing or wrong bearer token' });
-  return false;
+  };
 }
+
+/** A filter value PostgreSQL can take as text: no NUL, at most 200 characters. */
+const filterText = (value: string | null): value is string => value !== null && value.length <= 200 && !value.includes('\u0000');
 
 const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
   const now = opts.now ?? (() => Date.now());
+  const authenticate = bearerCheck(opts.token, opts.log);
   return [
     {
       method: 'GET',
       path: '/admin/cdrs',
-      handler: async (req, res, _body, url) => {
-        if (!authorized(req, res, opts.token, opts.log)) return;
+      authenticate,
+      handler: async (_req, res, _body, url) => {
         const serviceId = url.searchParams.get('service') ?? '';
         if (!/^\d+$/.test(serviceId)) return sendJson(res, 400, { error: 'service must be a WHMCS service ID' });
         const period = url.searchParams.get('period') || periodAt(now(), opts.timeZone);
@@ -74,12 +80,15 @@ export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
     {
       method: 'GET',
       path: '/admin/quarantine',
-      handler: async (req, res, _body, url) => {
-        if (!authorized(req, res, opts.token, opts.log)) return;
-        const limit = Number(url.searchParams.get('limit') ?? 100);
-        if (!Number.isInteger(limit) || limit < 1) return sendJson(res, 400, { error: 'limit must be a positive whole number' });
+      authenticate,
+      handler: async (_req, res, _body, url) => {
+        const limitText = url.searchParams.get('limit') ?? '100';
+        const limit = Number(limitText);
+        if (!/^\d{1,6}$/.test(limitText) || limit < 1) return sendJson(res, 400, { error: 'limit must be a positive whole number' });
         const source = url.searchParams.get('source');
         const kind = url.searchParams.get('kind');
+        if (source !== null && !filterText(source)) return sendJson(res, 400, { error: 'source must be a server name (no NUL, at most 200 characters)' });
+        if (kind !== null && !filterText(kind)) return sendJson(res, 400, { error: 'kind must be a quarantine kind (no NUL, at most 200 characters)' });
         sendJson(res, 200, await listQuarantine(opts.pool, { ...(source ? { source } : {}), ...(kind ? { kind } : {}), limit }));
       },
     },

@@ -1,6 +1,6 @@
 /**
- * GET /metrics in the Prometheus text format, and a wrapper that counts refused webhook deliveries (any 4xx answer of
- * the wrapped routes) without touching the webhook code itself.
+ * GET /metrics in the Prometheus text format (served on the admin listener only), and a wrapper that counts refused
+ * webhook deliveries (any 4xx answer of the wrapped routes) without touching the webhook code itself.
  */
 import type { VoipbillMetrics } from '../metrics';
 import type { Route } from './server';
@@ -19,15 +19,16 @@ export function metricsRoute(metrics: VoipbillMetrics, path = '/metrics'): Route
 
 const REASONS: Record<number, string> = { 400: 'malformed', 401: 'signature', 413: 'too_large' };
 
-/** Wraps webhook routes so each 4xx answer counts as a rejection, labelled signature / malformed / other. */
+/**
+ * Wraps webhook routes so each 4xx answer counts as a rejection, labelled signature / malformed / too_large / other.
+ * It counts through `onAnswer`, so refusals the listener gives itself (413 before the body is read) count too.
+ */
 export function countWebhookRejections(routes: Route[], metrics: VoipbillMetrics): Route[] {
   return routes.map((route) => ({
     ...route,
-    handler: async (req, res, body, url) => {
-      res.once('finish', () => {
-        if (res.statusCode >= 400 && res.statusCode < 500) metrics.webhookRejections.inc({ reason: REASONS[res.statusCode] ?? 'other' });
-      });
-      await route.handler(req, res, body, url);
+    onAnswer: (status: number) => {
+      route.onAnswer?.(status);
+      if (status >= 400 && status < 500) metrics.webhookRejections.inc({ reason: REASONS[status] ?? 'other' });
     },
   }));
 }

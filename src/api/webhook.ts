@@ -11,7 +11,8 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import type { Logger } from '../log';
 import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
-import { sendJson, type Route } from './server';
+import type { IncomingMessage } from 'node:http';
+import { sendJson, WEBHOOK_MAX_BODY_BYTES, type Route } from './server';
 
 export const SIGNATURE_HEADER = 'x-voipbill-signature';
 export const TIMESTAMP_HEADER = 'x-voipbill-timestamp';
@@ -23,6 +24,20 @@ export function signWebhook(secret: string, timestamp: string, body: Buffer | st
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
+/**
+ * What can be checked before the body is read: both headers present and well formed, the timestamp fresh. Pure.
+ * A delivery failing this is refused without its body being read.
+ */
+export function checkWebhookHeaders(input: { timestamp: string | undefined; signature: string | undefined; nowSeconds: number; windowSeconds: number }): VerifyResult {
+  const { timestamp, signature } = input;
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing or malformed timestamp' };
+  if (Math.abs(input.nowSeconds - Number(timestamp)) > input.windowSeconds) {
+    return { ok: false, reason: `timestamp outside the ${input.windowSeconds}s replay window` };
+  }
+  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: 'missing or malformed signature' };
+  return { ok: true };
+}
+
 /** Pure: no I/O, the clock is passed in. Several secrets allow rotation without downtime. */
 export function verifyWebhookSignature(input: {
   secrets: readonly string[];
@@ -32,13 +47,10 @@ export function verifyWebhookSignature(input: {
   nowSeconds: number;
   windowSeconds: number;
 }): VerifyResult {
-  const { timestamp, signature } = input;
-  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing or malformed timestamp' };
-  if (Math.abs(input.nowSeconds - Number(timestamp)) > input.windowSeconds) {
-    return { ok: false, reason: `timestamp outside the ${input.windowSeconds}s replay window` };
-  }
-  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: 'missing or malformed signature' };
-  const given = Buffer.from(signature, 'utf8');
+  const headers = checkWebhookHeaders(input);
+  if (!headers.ok) return headers;
+  const timestamp = input.timestamp!;
+  const given = Buffer.from(input.signature!, 'utf8');
   for (const secret of input.secrets) {
     const expected = Buffer.from(signWebhook(secret, timestamp, input.body), 'utf8');
     if (timingSafeEqual(given, expected)) return { ok: true };
@@ -102,6 +114,16 @@ export function planDispatch(e: WebhookEnvelope): Dispatch {
   }
 }
 
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether every string (and key) of a parsed JSON value can be stored by PostgreSQL (text and jsonb refuse them). */
+export function storableText(value: unknown): boolean {
+  if (typeof value === 'string') return !UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.every(storableText);
+  if (value && typeof value === 'object') return Object.entries(value).every(([k, v]) => !UNSTORABLE.test(k) && storableText(v));
+  return true;
+}
+
 export interface WhmcsWebhookOptions {
   secrets: string | readonly string[];
   replayWindowSeconds?: number;
@@ -109,6 +131,8 @@ export interface WhmcsWebhookOptions {
   dispatcher: WhmcsEventDispatcher;
   log: Logger;
   path?: string;
+  /** Largest delivery accepted; default {@link WEBHOOK_MAX_BODY_BYTES}. */
+  maxBodyBytes?: number;
   /** Unix seconds; injected for tests. */
   now?: () => number;
 }
@@ -122,15 +146,22 @@ export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const log = opts.log.child({ component: 'whmcs-webhook' });
 
+  const header = (req: IncomingMessage, name: string) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const authenticate: Route['authenticate'] = (req, res) => {
+    const verdict = checkWebhookHeaders({ timestamp: header(req, TIMESTAMP_HEADER), signature: header(req, SIGNATURE_HEADER), nowSeconds: now(), windowSeconds });
+    if (verdict.ok) return true;
+    log.warn('webhook refused', { reason: verdict.reason, remote: req.socket.remoteAddress });
+    sendJson(res, 401, { error: 'invalid signature', reason: verdict.reason });
+    return false;
+  };
   const handler: Route['handler'] = async (req, res, body) => {
-    const header = (name: string) => {
-      const v = req.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
     const verdict = verifyWebhookSignature({
       secrets,
-      timestamp: header(TIMESTAMP_HEADER),
-      signature: header(SIGNATURE_HEADER),
+      timestamp: header(req, TIMESTAMP_HEADER),
+      signature: header(req, SIGNATURE_HEADER),
       body,
       nowSeconds: now(),
       windowSeconds,
@@ -145,11 +176,12 @@ export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
     } catch (err) {
       return sendJson(res, 400, { error: `malformed event: ${err instanceof Error ? err.message.slice(0, 200) : 'unparsable'}` });
     }
+    if (!storableText(event)) return sendJson(res, 400, { error: 'malformed event: text with NUL or unpaired surrogates cannot be stored' });
     const plan = planDispatch(event);
     const result = await recordAndDispatch(opts.pool, opts.dispatcher, event, plan, log);
     sendJson(res, result.status, result.body);
   };
-  return [{ method: 'POST', path: opts.path ?? DEFAULT_WEBHOOK_PATH, handler }];
+  return [{ method: 'POST', path: opts.path ?? DEFAULT_WEBHOOK_PATH, maxBodyBytes: opts.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES, authenticate, handler }];
 }
 
 async function recordAndDispatch(pool: Pool, dispatcher: WhmcsEventDispatcher, event: WebhookEnvelope, plan: Dispatch, log: Logger) {

@@ -51,17 +51,62 @@ export function dispositionOf(r: Pick<CallRecord, 'billsec'>): CallDisposition {
   return r.billsec > 0 ? 'answered' : 'unanswered';
 }
 
-/** Reads the filter parameters of a request; unknown values fall back to the defaults (never an error page). */
-export function parseQuery(params: URLSearchParams): CallRecordsQuery {
-  const pick = <T extends string>(value: string | null, allowed: readonly T[], fallback: T): T =>
-    value !== null && (allowed as readonly string[]).includes(value) ? (value as T) : fallback;
-  return {
-    direction: pick(params.get('direction'), ['all', 'inbound', 'outbound', 'local'] as const, 'all'),
-    disposition: pick(params.get('disposition'), ['all', 'answered', 'unanswered'] as const, 'all'),
-    search: (params.get('q') ?? '').trim().slice(0, 100),
-    sort: pick(params.get('sort'), SORT_KEYS, 'startedAt'),
-    order: pick(params.get('order'), ['asc', 'desc'] as const, 'desc'),
+export type Parsed<T> = { ok: true; value: T } | { ok: false; parameter: string; error: string };
+
+const DIRECTIONS = ['all', 'inbound', 'outbound', 'local'] as const;
+const DISPOSITIONS = ['all', 'answered', 'unanswered'] as const;
+const ORDERS = ['asc', 'desc'] as const;
+export const MAX_SEARCH_LENGTH = 100;
+
+/**
+ * Reads the filter and sort parameters of a request. An absent or empty parameter takes its default; any other value
+ * that is not one of the allowed ones is an error naming the parameter (the page never sends one).
+ */
+export function parseQuery(params: URLSearchParams): Parsed<CallRecordsQuery> {
+  const pick = <T extends string>(name: string, allowed: readonly T[], fallback: T): T | Parsed<never> => {
+    const value = params.get(name);
+    if (value === null || value === '') return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    return { ok: false, parameter: name, error: `${name} must be one of ${allowed.join(', ')}` };
   };
+  const direction = pick('direction', DIRECTIONS, 'all');
+  if (typeof direction !== 'string') return direction;
+  const disposition = pick('disposition', DISPOSITIONS, 'all');
+  if (typeof disposition !== 'string') return disposition;
+  const sort = pick('sort', SORT_KEYS, 'startedAt');
+  if (typeof sort !== 'string') return sort;
+  const order = pick('order', ORDERS, 'desc');
+  if (typeof order !== 'string') return order;
+  const search = (params.get('q') ?? '').trim();
+  if (search.length > MAX_SEARCH_LENGTH) return { ok: false, parameter: 'q', error: `q must be at most ${MAX_SEARCH_LENGTH} characters` };
+  if (/[\u0000-\u001f\u007f]/.test(search)) return { ok: false, parameter: 'q', error: 'q must not contain control characters' };
+  return { ok: true, value: { direction, disposition, search, sort, order } };
+}
+
+export interface CallRecordsPage {
+  offset: number;
+  limit: number;
+}
+
+export const DEFAULT_PAGE_ROWS = 100;
+export const MAX_PAGE_ROWS = 500;
+/** Deepest offset accepted: far beyond a month of one service's calls, small enough to keep a query cheap to refuse. */
+export const MAX_OFFSET = 10_000_000;
+
+/** Reads `offset` (default 0) and `limit` (default {@link DEFAULT_PAGE_ROWS}, at most {@link MAX_PAGE_ROWS}). */
+export function parsePage(params: URLSearchParams): Parsed<CallRecordsPage> {
+  const whole = (name: string, fallback: number, min: number, max: number): number | Parsed<never> => {
+    const text = params.get(name);
+    if (text === null || text === '') return fallback;
+    const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+    if (!(n >= min && n <= max)) return { ok: false, parameter: name, error: `${name} must be a whole number from ${min} to ${max}` };
+    return n;
+  };
+  const offset = whole('offset', 0, 0, MAX_OFFSET);
+  if (typeof offset !== 'number') return offset;
+  const limit = whole('limit', DEFAULT_PAGE_ROWS, 1, MAX_PAGE_ROWS);
+  if (typeof limit !== 'number') return limit;
+  return { ok: true, value: { offset, limit } };
 }
 
 function compare(a: CallRecord, b: CallRecord, key: SortKey): number {
@@ -77,7 +122,10 @@ function compare(a: CallRecord, b: CallRecord, key: SortKey): number {
   }
 }
 
-/** The rows the table (and the CSV) shows: filtered, then sorted stably (ties by start time, then id). */
+/**
+ * The rows the table (and the CSV) shows: filtered, then sorted stably (ties by start time, then id). This is the
+ * reference meaning of a query; the API runs the same filter and order in SQL, page by page (a test keeps them equal).
+ */
 export function selectRecords(records: readonly CallRecord[], q: CallRecordsQuery): CallRecord[] {
   const needle = q.search.toLowerCase();
   const rows = records.filter(
@@ -111,26 +159,36 @@ export function amountText(micros: bigint): string {
   return formatDecimalTrimmed(micros, 6, 2);
 }
 
-export function summarize(records: readonly CallRecord[]): CallRecordsSummary {
-  let totalSeconds = 0;
-  let freeSeconds = 0;
-  let billed = 0n;
-  let unsettledCalls = 0;
-  for (const r of records) {
-    totalSeconds += r.billsec;
-    freeSeconds += r.freeSeconds;
-    billed += r.amountMicros;
-    if (!r.settled) unsettledCalls++;
-  }
+/** Sums over a set of calls, as the database computes them for a whole filtered period. */
+export interface CallRecordsTotals {
+  calls: number;
+  totalSeconds: number;
+  freeSeconds: number;
+  billedMicros: bigint;
+  unsettledCalls: number;
+}
+
+export function summaryOf(t: CallRecordsTotals): CallRecordsSummary {
   return {
-    calls: records.length,
-    totalSeconds,
-    totalMinutes: minutesText(totalSeconds),
-    freeSeconds,
-    freeMinutes: minutesText(freeSeconds),
-    billed: amountText(billed),
-    unsettledCalls,
+    calls: t.calls,
+    totalSeconds: t.totalSeconds,
+    totalMinutes: minutesText(t.totalSeconds),
+    freeSeconds: t.freeSeconds,
+    freeMinutes: minutesText(t.freeSeconds),
+    billed: amountText(t.billedMicros),
+    unsettledCalls: t.unsettledCalls,
   };
+}
+
+export function summarize(records: readonly CallRecord[]): CallRecordsSummary {
+  const t: CallRecordsTotals = { calls: records.length, totalSeconds: 0, freeSeconds: 0, billedMicros: 0n, unsettledCalls: 0 };
+  for (const r of records) {
+    t.totalSeconds += r.billsec;
+    t.freeSeconds += r.freeSeconds;
+    t.billedMicros += r.amountMicros;
+    if (!r.settled) t.unsettledCalls++;
+  }
+  return summaryOf(t);
 }
 
 /** One row as JSON for the page (amounts as decimal strings). */
@@ -163,27 +221,35 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-export function toCsv(records: readonly CallRecord[]): string {
-  const lines = [CSV_HEADER.join(',')];
+/** The CSV's header line, CRLF-terminated. */
+export function csvHeader(): string {
+  return `${CSV_HEADER.join(',')}\r\n`;
+}
+
+/** The CSV lines of `records`, each CRLF-terminated (no header): an export streams them batch by batch. */
+export function csvRows(records: readonly CallRecord[]): string {
+  let out = '';
   for (const r of records) {
-    lines.push(
-      [
-        csvField(r.startedAt),
-        csvField(r.direction),
-        dispositionOf(r),
-        csvField(r.caller),
-        csvField(r.destination),
-        csvField(r.e164),
-        String(r.billsec),
-        String(r.billedSeconds),
-        String(r.freeSeconds),
-        csvField(r.rule),
-        amountText(r.amountMicros),
-        r.settled ? 'yes' : 'no',
-      ].join(','),
-    );
+    out += `${[
+      csvField(r.startedAt),
+      csvField(r.direction),
+      dispositionOf(r),
+      csvField(r.caller),
+      csvField(r.destination),
+      csvField(r.e164),
+      String(r.billsec),
+      String(r.billedSeconds),
+      String(r.freeSeconds),
+      csvField(r.rule),
+      amountText(r.amountMicros),
+      r.settled ? 'yes' : 'no',
+    ].join(',')}\r\n`;
   }
-  return `${lines.join('\r\n')}\r\n`;
+  return out;
+}
+
+export function toCsv(records: readonly CallRecord[]): string {
+  return csvHeader() + csvRows(records);
 }
 
 /** `YYYY-MM` of an instant in a time zone. */

@@ -41,6 +41,27 @@ export interface WhmcsClientDetails {
   /** Raw values by field ID (as a string key), for fields voipbill does not interpret. */
   customFields: Record<string, string>;
   voip: WhmcsVoipClientFields;
+  /** The configured ictVoIP fields as WHMCS holds them (blank when unset), before any interpretation. */
+  voipRaw: Partial<Record<WhmcsVoipFieldName, string>>;
+}
+
+/**
+ * A change of an ictVoIP client field recorded in WHMCS's activity log ("Client Profile Modified"): made in the
+ * admin area by an admin, in the client area by the client, or by the system. Changes made through the API
+ * (UpdateClient) are not recorded there.
+ */
+export interface WhmcsFieldChange {
+  logId: number;
+  /** As WHMCS wrote it: server-local `YYYY-MM-DD HH:MM:SS`. */
+  at: string;
+  field: WhmcsVoipFieldName;
+  by: 'admin' | 'client' | 'system';
+  /** Admin username, the client user's e-mail (or `Client` before WHMCS 8), or `System`. */
+  who: string;
+  from: string;
+  to: string;
+  /** The entry names the field more than once, so which text is the change cannot be told. */
+  ambiguous: boolean;
 }
 
 export interface WhmcsInvoiceSummary {
@@ -137,6 +158,14 @@ export interface WhmcsGateway {
   /** Writes ictVoIP fields by purpose; throws WhmcsConfigError when a field's ID is not configured. */
   setVoipFields(clientId: number, values: Partial<Record<WhmcsVoipFieldName, string>>): Promise<void>;
   getCredits(clientId: number): Promise<WhmcsCreditEntry[]>;
+  /**
+   * GetActivityLog: the client's logged changes of the given ictVoIP fields, newest first. Reads newest entries first
+   * and stops once each field's newest change is found or `maxEntries` entries were read (`complete` false then).
+   */
+  getClientFieldChanges(
+    clientId: number,
+    options: { fields: WhmcsVoipFieldName[]; maxEntries?: number },
+  ): Promise<{ changes: WhmcsFieldChange[]; complete: boolean }>;
   addCredit(input: { clientId: number; amountCents: bigint; description: string }): Promise<{ newBalanceCents: bigint }>;
   removeCredit(input: { clientId: number; amountCents: bigint; description: string }): Promise<{ newBalanceCents: bigint }>;
   createInvoice(input: {

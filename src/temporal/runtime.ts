@@ -9,9 +9,12 @@ const levels: Record<SdkLogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
   ERROR: 'error',
 };
 
-/** host:port for the SDK's Prometheus endpoint, or undefined when TEMPORAL_METRICS_PORT is unset. */
-export function temporalMetricsBindAddress(config: { API_HOST: string; TEMPORAL_METRICS_PORT?: number | undefined }): string | undefined {
-  return config.TEMPORAL_METRICS_PORT ? `${config.API_HOST}:${config.TEMPORAL_METRICS_PORT}` : undefined;
+/**
+ * host:port for the SDK's Prometheus endpoint, or undefined when TEMPORAL_METRICS_PORT is unset. Metrics are an
+ * operator's concern, so they bind the admin interface, never the public one.
+ */
+export function temporalMetricsBindAddress(config: { ADMIN_API_HOST: string; TEMPORAL_METRICS_PORT?: number | undefined }): string | undefined {
+  return config.TEMPORAL_METRICS_PORT ? `${config.ADMIN_API_HOST}:${config.TEMPORAL_METRICS_PORT}` : undefined;
 }
 
 /**

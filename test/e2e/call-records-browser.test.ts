@@ -10,10 +10,10 @@ import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startCallRecordsFixture, type CallRecordsFixture } from '../support/call-records';
+import { busyMonth, insertLedgerRows, startCallRecordsFixture, type CallRecordsFixture } from '../support/call-records';
 
 // The functions passed to page.evaluate run in the page; the project's lib has no DOM, so name what they touch.
-declare const document: { body: { dataset: Record<string, string | undefined> } };
+declare const document: { body: { dataset: Record<string, string | undefined> }; getElementById(id: string): { hidden: boolean; disabled: boolean } | null };
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -119,6 +119,46 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
       csvRows.map((c) => [c[0], c[1], c[3], c[4], c[10]]),
       shown.map((r) => [r[0], r[1], r[3], r[4], r[8]!.replace(' *', '')]),
     );
+  });
+
+  test('a busy month is paged by the server: 100 rows at a time, Next and Previous, search over every page, CSV of all rows', async () => {
+    await insertLedgerRows(fx.db.pool, busyMonth(150));
+    const dataRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/call-records/data?')) dataRequests.push(r.url());
+    });
+    await page.goto(fx.link('9', '44'));
+    await page.waitForFunction(() => document.body.dataset.state === 'ready' && Number(document.body.dataset.loadSeq) > 0);
+    assert.equal((await tableRows()).length, 100);
+    assert.equal(await text('#status'), 'Calls 1–100 of 150; the CSV export has all of them.');
+    assert.equal(await text('#summary-calls'), '150', 'the summary covers every page');
+    const flags = () => page.evaluate(() => ({ pager: document.getElementById('pager')!.hidden, prev: document.getElementById('prev')!.disabled, next: document.getElementById('next')!.disabled }));
+    assert.deepEqual(await flags(), { pager: false, prev: true, next: false });
+    const firstPage = await tableRows();
+
+    await settled(() => page.click('#next'));
+    assert.equal((await tableRows()).length, 50);
+    assert.equal(await text('#status'), 'Calls 101–150 of 150; the CSV export has all of them.');
+    assert.deepEqual(await flags(), { pager: false, prev: false, next: true });
+    assert.match(dataRequests.at(-1)!, /[?&]offset=100&limit=100(&|$)/);
+    assert.ok(!(await tableRows()).some((r) => firstPage.some((f) => f.join() === r.join())), 'pages do not overlap');
+
+    await settled(() => page.fill('#search', '4165554089'));
+    const found = await tableRows();
+    assert.ok(found.length > 0 && found.every((r) => r[4] === '4165554089'), JSON.stringify(found));
+    assert.equal(await text('#summary-calls'), String(found.length));
+    assert.match(dataRequests.at(-1)!, /[?&]q=4165554089&.*&offset=0&limit=100$/, 'a new search starts at the first page');
+    assert.equal((await flags()).pager, true, 'one page: no pager');
+
+    await settled(() => page.fill('#search', ''));
+    assert.equal((await tableRows()).length, 100);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+    const file = join(artifacts, 'call-records-busy.csv');
+    mkdirSync(artifacts, { recursive: true });
+    await download.saveAs(file);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\r\n');
+    assert.equal(lines.length - 1, 150, 'the CSV has every row, not only the page shown');
+    assert.ok(!lines.some((l) => l.includes('9009990000')), "another client's row never reaches the CSV");
   });
 
   test('a tampered link is refused in the browser too', async () => {

@@ -244,6 +244,23 @@ describe('billing run', () => {
     assert.equal(credit(svc.clientId), 1992n);
   });
 
+  test('re-rating with the package unchanged leaves a voicemail call the package excludes uncharged', { timeout: 120_000 }, async () => {
+    const pkg = writePackage('voicemail-free', { inbound: { billed: true, ratePerMinute: '0.06', increment: '1/1' }, exclude: ['[voicemail]'] });
+    const svc = await newService(pkg, '20.00');
+    const [ext] = svc.extensions as [string];
+    const inbound = { direction: 'inbound', callerIdNumber: '12045550600', callerDestination: '12045559900' };
+    await insertCdrs(env.fusionDb.pool, '5.4', [
+      await outbound(ext, '12045559900', T0 + 9500, 30, { ...inbound, destinationNumber: `*99${ext}`, status: 'voicemail', voicemailMessage: true }),
+      await outbound(ext, '12045559900', T0 + 9600, 60, { ...inbound, destinationNumber: ext }),
+    ]);
+    assert.equal((await run(['credit'])).chargedCents, '6', 'the answered call is charged, the voicemail is not');
+    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const r = await rerate(deps, { serviceIds: [svc.serviceId], from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' }, { dryRun: false });
+    assert.deepEqual({ calls: r.calls, changed: r.changed, key: r.services[0]!.chargeKey }, { calls: 2, changed: 0, key: null });
+    await postPendingCharges(env.db.pool, createWhmcsCharging({ whmcs: env.gateway, pool: env.db.pool, log: createLogger('warn') }), undefined, env.gateway);
+    assert.equal(credit(svc.clientId), 2000n - 6n);
+  });
+
   test('a billing schedule in its configured time zone starts a run when triggered', { timeout: 60_000 }, async () => {
     const settings = { timeZone: 'America/Toronto', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5, billingSources: [{ name: env.adapter.name, kind: 'fusionpbx' as const }], autobillTime: '00:45' };
     const defs = scheduleDefinitions(settings)

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LINK_SECRET, NOW_MS, startCallRecordsFixture, TTL_SECONDS, type CallRecordsFixture } from '../support/call-records';
+import { loadCallRecords } from '../../src/api/call-records';
+import { DEFAULT_QUERY, recordJson, selectRecords, SORT_KEYS, summarize, type CallRecordsQuery } from '../../src/domain/call-records';
+import { busyMonth, insertLedgerRows, LINK_SECRET, NOW_MS, startCallRecordsFixture, TTL_SECONDS, type CallRecordsFixture } from '../support/call-records';
 
 interface DataAnswer {
   clientId: string;
@@ -14,8 +16,10 @@ interface DataAnswer {
   period: string;
   periods: string[];
   total: number;
+  offset: number;
+  limit: number;
   summary: { calls: number; totalMinutes: string; freeMinutes: string; billed: string; unsettledCalls: number; totalSeconds: number; freeSeconds: number };
-  rows: Array<{ id: string; startedAt: string; direction: string; disposition: string; caller: string; destination: string; amount: string; settled: boolean; billsec: number }>;
+  rows: Array<{ id: string; startedAt: string; direction: string; disposition: string; caller: string; destination: string; amount: string; settled: boolean; billsec: number; freeSeconds: number }>;
 }
 
 let fx: CallRecordsFixture;
@@ -165,5 +169,134 @@ describe('call records without a secret', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('paging, search, filters and sorting in SQL (a busy month)', () => {
+  const BUSY = 250;
+  let link: string;
+  before(async () => {
+    await insertLedgerRows(fx.db.pool, busyMonth(BUSY));
+    link = fx.link('9', '44');
+  });
+
+  /** The reference: the whole month loaded and filtered, sorted and summed in memory by the domain's definition. */
+  async function reference(q: Partial<CallRecordsQuery> = {}) {
+    const all = await loadCallRecords(fx.db.pool, { clientId: '9', serviceId: '44' }, '2026-03', 'UTC');
+    const rows = selectRecords(all, { ...DEFAULT_QUERY, ...q });
+    return { ids: rows.map((r) => r.id), rows: rows.map(recordJson), summary: summarize(rows) };
+  }
+  const qs = (q: Partial<CallRecordsQuery>) =>
+    Object.entries({ q: q.search, direction: q.direction, disposition: q.disposition, sort: q.sort, order: q.order })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `&${k}=${encodeURIComponent(v!)}`)
+      .join('');
+  async function allPages(q: Partial<CallRecordsQuery>, limit: number): Promise<{ ids: string[]; pages: number; answers: DataAnswer[] }> {
+    const answers: DataAnswer[] = [];
+    for (let offset = 0; ; offset += limit) {
+      const d = await data(link, `&period=2026-03${qs(q)}&offset=${offset}&limit=${limit}`);
+      answers.push(d);
+      assert.ok(d.rows.length <= limit);
+      if (offset + d.rows.length >= d.total) break;
+      assert.equal(d.rows.length, limit, 'only the last page is short');
+    }
+    return { ids: answers.flatMap((a) => a.rows.map((r) => r.id)), pages: answers.length, answers };
+  }
+
+  test('a page is limited (100 rows by default, at most 500), while the total and the summary cover every matching call', async () => {
+    const ref = await reference();
+    const first = await data(link, '&period=2026-03');
+    assert.equal(first.rows.length, 100);
+    assert.equal(first.total, BUSY);
+    assert.equal(first.offset, 0);
+    assert.equal(first.limit, 100);
+    assert.deepEqual(first.summary, ref.summary);
+    assert.deepEqual(first.rows, ref.rows.slice(0, 100));
+    const last = await data(link, '&period=2026-03&offset=200');
+    assert.deepEqual(last.rows.map((r) => r.id), ref.ids.slice(200));
+    assert.deepEqual(last.summary, ref.summary, 'the summary does not depend on the page');
+    assert.equal((await data(link, '&period=2026-03&limit=500')).rows.length, BUSY);
+    assert.deepEqual((await data(link, '&period=2026-03&offset=1000')).rows, []);
+    assert.ok(!first.rows.some((r) => r.destination === '9009990000'), "another client's row claiming the service is never shown");
+  });
+
+  test('every sort key and order, paged with an odd page size, gives exactly the reference order without gaps or overlap', async () => {
+    for (const sort of SORT_KEYS) {
+      for (const order of ['asc', 'desc'] as const) {
+        const ref = await reference({ sort, order });
+        const paged = await allPages({ sort, order }, 37);
+        assert.equal(paged.pages, Math.ceil(BUSY / 37));
+        assert.deepEqual(paged.ids, ref.ids, `${sort} ${order}`);
+      }
+    }
+  });
+
+  test('search and filters run server-side over the whole month, with their own total and summary', async () => {
+    const cases: Array<Partial<CallRecordsQuery>> = [
+      { search: '4165554089' },
+      { search: '+1519555' },
+      { search: '2026-03-2' },
+      { search: 'LOCAL' },
+      { direction: 'inbound', sort: 'caller', order: 'asc' },
+      { disposition: 'unanswered' },
+      { direction: 'outbound', disposition: 'answered', sort: 'amount', order: 'desc', search: '41655540' },
+      { search: '9009990000' },
+      { search: "' OR 1=1 --" },
+      { search: '%' },
+      { search: '_' },
+    ];
+    for (const q of cases) {
+      const ref = await reference(q);
+      const paged = await allPages(q, 40);
+      assert.deepEqual(paged.ids, ref.ids, JSON.stringify(q));
+      assert.equal(paged.answers[0]!.total, ref.ids.length);
+      assert.deepEqual(paged.answers[0]!.summary, ref.summary, JSON.stringify(q));
+    }
+    assert.equal((await reference({ search: '9009990000' })).ids.length, 0, "client 10's row stays out even when searched for");
+    assert.ok((await reference({ search: '4165554089' })).ids.length > 0);
+  });
+
+  test('bad parameters get 400 naming the parameter, on the data and on the CSV', async () => {
+    const cases: Array<[string, string]> = [
+      ['&offset=-1', 'offset'],
+      ['&offset=abc', 'offset'],
+      ['&limit=0', 'limit'],
+      ['&limit=501', 'limit'],
+      ['&sort=__proto__', 'sort'],
+      ['&sort=id;DROP TABLE cdrs', 'sort'],
+      ['&order=up', 'order'],
+      ['&direction=sideways', 'direction'],
+      ['&disposition=busy', 'disposition'],
+      ['&q=%00', 'q'],
+      [`&q=${'x'.repeat(101)}`, 'q'],
+      ['&period=2026-13', 'period'],
+    ];
+    for (const [extra, parameter] of cases) {
+      const res = await fetch(dataUrl(link, extra));
+      assert.equal(res.status, 400, extra);
+      const body = (await res.json()) as { error: string; parameter: string };
+      assert.equal(body.parameter, parameter, extra);
+      assert.match(body.error, new RegExp(`^${parameter} `));
+      if (parameter !== 'offset' && parameter !== 'limit') assert.equal((await fetch(csvUrl(link, extra))).status, 400, `csv ${extra}`);
+    }
+    const still = await data(link, '&period=2026-03');
+    assert.equal(still.total, BUSY);
+  });
+
+  test('the CSV export streams every matching row (all pages), in the order of the paged table', async () => {
+    const q: Partial<CallRecordsQuery> = { direction: 'outbound', sort: 'destination', order: 'asc' };
+    const paged = await allPages(q, 50);
+    assert.ok(paged.pages > 1);
+    const res = await fetch(csvUrl(link, `&period=2026-03${qs(q)}&offset=50&limit=5`));
+    assert.equal(res.status, 200);
+    const lines = (await res.text()).trimEnd().split('\r\n');
+    assert.equal(lines.length - 1, paged.ids.length, 'offset and limit do not apply to the export');
+    const rows = paged.answers.flatMap((a) => a.rows);
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(',').slice(0, 5)),
+      rows.map((r) => [r.startedAt, r.direction, r.disposition, r.caller, r.destination]),
+    );
+    const all = await fetch(csvUrl(link, '&period=2026-03'));
+    assert.equal((await all.text()).trimEnd().split('\r\n').length - 1, BUSY);
   });
 });

@@ -31,12 +31,13 @@ let native: NativeConnection;
 let client: Client;
 let metrics: VoipbillMetrics;
 let api: ApiServer;
+let admin: ApiServer;
 let sdkMetricsUrl: string;
 const log = createLogger('warn', {}, () => undefined);
 
 before(async () => {
   const port = await freePort();
-  const bindAddress = temporalMetricsBindAddress(loadConfig({ API_HOST: '127.0.0.1', TEMPORAL_METRICS_PORT: String(port) }));
+  const bindAddress = temporalMetricsBindAddress(loadConfig({ ADMIN_API_HOST: '127.0.0.1', TEMPORAL_METRICS_PORT: String(port) }));
   assert.equal(bindAddress, `127.0.0.1:${port}`);
   installTemporalRuntime(log, { metricsBindAddress: bindAddress! });
   sdkMetricsUrl = `http://${bindAddress}/metrics`;
@@ -46,10 +47,13 @@ before(async () => {
   client = new Client({ connection, namespace: 'default' });
   metrics = createMetrics();
   const webhook = createWhmcsWebhookRoutes({ secrets: WEBHOOK_SECRET, pool: db.pool, dispatcher: new RecordingDispatcher(), log });
-  api = await startApiServer({ host: '127.0.0.1', port: 0, log, routes: [...countWebhookRejections(webhook, metrics), metricsRoute(metrics)] });
+  // As in production: the webhook on the public listener, /metrics on the admin one.
+  api = await startApiServer({ host: '127.0.0.1', port: 0, log, routes: countWebhookRejections(webhook, metrics) });
+  admin = await startApiServer({ host: '127.0.0.1', port: 0, log, routes: [metricsRoute(metrics)] });
 });
 after(async () => {
   await api?.close();
+  await admin?.close();
   await connection?.close();
   await native?.close();
   await db?.drop();
@@ -84,7 +88,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 
 describe('GET /metrics', () => {
   test('serves the Prometheus text format with process metrics and every voipbill counter', async () => {
-    const res = await request(`${api.url}/metrics`);
+    const res = await request(`${admin.url}/metrics`);
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     const text = await res.body.text();
@@ -106,7 +110,7 @@ describe('GET /metrics', () => {
 
   test('activities run by a real worker are counted by type, and failed attempts by type and error', async () => {
     const taskQueue = uniqueId('metrics');
-    const before = sample(await scrape(`${api.url}/metrics`), 'voipbill_activity_executions_total', { activity_type: 'recordAudit' });
+    const before = sample(await scrape(`${admin.url}/metrics`), 'voipbill_activity_executions_total', { activity_type: 'recordAudit' });
     const worker = await createVoipbillWorker({
       connection: native,
       namespace: 'default',
@@ -118,7 +122,7 @@ describe('GET /metrics', () => {
     await worker.runUntil(async () => {
       for (let i = 0; i < 3; i++) await client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: uniqueId('metrics-wf'), args: [{ note: `n${i}` }] });
     });
-    const text = await scrape(`${api.url}/metrics`);
+    const text = await scrape(`${admin.url}/metrics`);
     assert.equal(sample(text, 'voipbill_activity_executions_total', { activity_type: 'recordAudit' }) - before, 3);
     assert.equal(sample(text, 'voipbill_activity_failures_total', { activity_type: 'recordAudit' }), 0);
 
@@ -135,7 +139,7 @@ describe('GET /metrics', () => {
     });
     const handle = await client.workflow.start('smokeWorkflow', { taskQueue: downQueue, workflowId: uniqueId('metrics-down-wf'), args: [{ note: 'x' }] });
     await down.runUntil(
-      until('a failed recordAudit attempt on /metrics', async () => sample(await scrape(`${api.url}/metrics`), 'voipbill_activity_failures_total', { activity_type: 'recordAudit', failure_type: 'DatabaseDownError' }) >= 1),
+      until('a failed recordAudit attempt on /metrics', async () => sample(await scrape(`${admin.url}/metrics`), 'voipbill_activity_failures_total', { activity_type: 'recordAudit', failure_type: 'DatabaseDownError' }) >= 1),
     );
     await handle.terminate('test done');
   });
@@ -148,7 +152,7 @@ describe('GET /metrics', () => {
     assert.equal((await deliver(hook, event(uniqueId('forged')), { secret: 'attacker-secret-attacker-secret-1234' })).status, 401);
     assert.equal((await deliver(hook, event(uniqueId('stale')), { timestamp: Math.floor(Date.now() / 1000) - 3600 })).status, 401);
     assert.equal((await deliver(hook, null, { rawBody: '{"event":' })).status, 400);
-    const text = await scrape(`${api.url}/metrics`);
+    const text = await scrape(`${admin.url}/metrics`);
     assert.equal(sample(text, 'voipbill_webhook_rejections_total', { reason: 'signature' }), 2);
     assert.equal(sample(text, 'voipbill_webhook_rejections_total', { reason: 'malformed' }), 1);
     assert.equal((await counterValue(metrics, 'voipbill_webhook_rejections_total')) - before, 3);

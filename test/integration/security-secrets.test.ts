@@ -20,6 +20,9 @@ import { VodiaAdapter } from '../../src/adapters/pbx/vodia/adapter';
 import { vodiaServerSchema } from '../../src/adapters/pbx/vodia/config';
 import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from '../support/db';
 import { temporalAddress } from '../support/temporal';
+import { LesnetAdapter } from '../../src/adapters/pbx/lesnet/adapter';
+import { FakeLesnetServer } from '../../src/doubles/lesnet/server';
+import { LESNET_VARIANTS, lesnetConfig } from '../contract/support/lesnet-harness';
 
 const SECRETS = {
   whmcsIdentifier: 'ident-Zq81-secret-identifier',
@@ -60,7 +63,9 @@ class Capture {
   assertClean(secrets: string[], extra: unknown[] = []): void {
     const texts = [...this.lines, ...extra.map((e) => (typeof e === 'string' ? e : errorText(e)))];
     for (const s of secrets) {
-      const leak = texts.find((t) => t.includes(s) || t.includes(encodeURIComponent(s)));
+      const json = JSON.stringify(s).slice(1, -1);
+      const forms = [s, json, JSON.stringify(json).slice(1, -1), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)];
+      const leak = texts.find((t) => forms.some((f) => t.includes(f)));
       assert.equal(leak, undefined, `secret ${s.slice(0, 4)}… leaked in: ${leak?.slice(0, 300)}`);
     }
   }
@@ -163,6 +168,58 @@ describe('PBX connections with passwords', () => {
       // The requests reached the PBX carrying the password (Basic auth): what must not leak is our reporting of them.
       assert.ok(vodia.requests.length > 0);
       cap.assertClean(ALL, [JSON.stringify(report.value), fetch.error]);
+    } finally {
+      await adapter.close();
+    }
+  });
+});
+
+describe('secrets with quotes, backslashes, ampersands and spaces', () => {
+  const odd = { identifier: 'ident "odd" \\ & id-1', secret: 'whmcs "Secret" \\ & + 9f8e', wrong: 'whmcs "Wrong" \\ & + 1a2b' };
+  let fake: FakeWhmcs;
+  before(async () => {
+    fake = await startFakeWhmcs({ identifier: odd.identifier, secret: odd.secret });
+  });
+  after(async () => fake?.close());
+
+  test('the WHMCS client reports a wrong secret and logs its calls without any form of the credentials', async () => {
+    // What main() does with the configured credentials (the wrong secret is registered by the client itself).
+    registerSecrets(secretValues(loadConfig({ WHMCS_URL: fake.url, WHMCS_IDENTIFIER: odd.identifier, WHMCS_SECRET: odd.secret })));
+    const cap = new Capture();
+    const wrong = createWhmcsGateway({ url: fake.url, identifier: odd.identifier, secret: odd.wrong, fieldIds: {} }, cap.log);
+    const r = await cap.run(() => wrong.getClient(1));
+    assert.ok(r.error instanceof Error, 'wrong credentials fail');
+    // An error quoting the credentials the way a library would (JSON body, form body) is still clean once logged.
+    cap.log.error('whmcs request', { body: JSON.stringify({ identifier: odd.identifier, secret: odd.wrong }), form: new URLSearchParams({ secret: odd.wrong }).toString() });
+    const ok = createWhmcsGateway({ url: fake.url, identifier: odd.identifier, secret: odd.secret, fieldIds: {} }, cap.log);
+    const r2 = await cap.run(() => ok.getClient(fake.seedClient({ credit: '1.00' })));
+    assert.equal(r2.error, undefined);
+    cap.assertClean(Object.values(odd), [r.error]);
+  });
+});
+
+describe('LES.NET CDR links carrying a token', () => {
+  const TOKEN = 'lesnet-cdr-Tok3n-5e4d3c2b';
+  let fake: FakeLesnetServer;
+  before(async () => {
+    fake = new FakeLesnetServer();
+    await fake.start();
+  });
+  after(async () => fake?.stop());
+
+  test("a missing CDR file is reported, tested and logged without the link's token", async () => {
+    const cap = new Capture();
+    const link = `/cdr/11330_0000.txt?account=11330&token=${TOKEN}`;
+    const adapter = new LesnetAdapter(lesnetConfig(fake, LESNET_VARIANTS[0]!, { cdrFiles: [{ url: link }] }), null);
+    try {
+      const fetch = await cap.run(() => adapter.fetchCdrs({ cursor: null, feed: { url: link } }));
+      assert.ok(fetch.error instanceof Error);
+      assert.match(fetch.error.message, /11330_0000\.txt\?account=11330&token=\*\*\* not found/);
+      cap.log.error('billing run failed', { source: 'lesnet1', error: fetch.error });
+      const report = await cap.run(() => adapter.testConnection());
+      assert.ok(report.value && !report.value.ok, 'the missing file is reported');
+      assert.ok(fake.requests.some((r) => r.path === '/cdr/11330_0000.txt'), 'the link was really fetched');
+      cap.assertClean([TOKEN], [fetch.error, JSON.stringify(report.value)]);
     } finally {
       await adapter.close();
     }

@@ -58,13 +58,14 @@ function stop(s: Started): Promise<number | null> {
 }
 
 test('npm start brings the system up on embedded defaults, stops on SIGINT and keeps state across a restart', { timeout: 240_000 }, async () => {
-  const ports = { pg: await freePort(), temporal: await freePort(), ui: await freePort(), api: await freePort() };
+  const ports = { pg: await freePort(), temporal: await freePort(), ui: await freePort(), api: await freePort(), admin: await freePort() };
   const env = {
     VOIPBILL_DATA_DIR: dataDir,
     EMBEDDED_PG_PORT: String(ports.pg),
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
     API_PORT: String(ports.api),
+    ADMIN_API_PORT: String(ports.admin),
     ...(process.env.VOIPBILL_TEST_TEMPORAL_CLI ? { TEMPORAL_CLI: process.env.VOIPBILL_TEST_TEMPORAL_CLI } : {}),
   };
   const first = await start(env);
@@ -72,6 +73,10 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   const health = await fetch(`http://127.0.0.1:${ports.api}/health`);
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: 'ok', checks: { database: 'ok', temporal: 'ok' } });
+  assert.match(first.output(), new RegExp(`Admin API        http://127.0.0.1:${ports.admin}`));
+  assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).status, 200, 'metrics on the admin listener');
+  assert.equal((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status, 404, 'no metrics on the public listener');
+  assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/health`)).status, 200);
   const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
   assert.equal(ui.status, 200);
 

@@ -91,3 +91,33 @@ export async function startCallRecordsFixture(opts: { timeZone?: string; secrets
     },
   };
 }
+
+/**
+ * A busy month for client 9 / service 44: `count` calls in March 2026 (UTC) with repeated start times, amounts and
+ * numbers, so sorting needs its tie-breaks; every fifth is unanswered, every seventh unsettled. Client 10 has one row
+ * wrongly claiming service 44 (destination 9009990000), which client 9's link must never show.
+ */
+export function busyMonth(count: number): LedgerRow[] {
+  const directions = ['outbound', 'outbound', 'inbound', 'local'] as const;
+  const rows: LedgerRow[] = [];
+  for (let i = 0; i < count; i++) {
+    const direction = directions[i % directions.length]!;
+    const day = 1 + (i % 28);
+    const minute = (i * 7) % 60;
+    const billsec = i % 5 === 0 ? 0 : 10 + ((i * 37) % 600);
+    rows.push({
+      serviceId: '44',
+      clientId: '9',
+      direction,
+      caller: direction === 'inbound' ? `+1519555${String(1000 + (i % 50)).padStart(4, '0')}` : `20${String(i % 9).padStart(2, '0')}`,
+      destination: direction === 'local' ? `20${String(i % 7).padStart(2, '0')}` : `416555${String(4000 + (i % 90)).padStart(4, '0')}`,
+      startedAt: `2026-03-${String(day).padStart(2, '0')}T${String(8 + (i % 10)).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00Z`,
+      billsec,
+      freeSeconds: i % 11 === 0 ? Math.min(billsec, 30) : 0,
+      costMicros: BigInt((i % 13) * 1_250),
+      chargeMicros: i % 7 === 0 ? null : BigInt((i % 13) * 1_250),
+    });
+  }
+  rows.push({ serviceId: '44', clientId: '10', direction: 'outbound', caller: '7777', destination: '9009990000', startedAt: '2026-03-15T10:00:00Z', billsec: 60, costMicros: 5_000n, chargeMicros: 5_000n });
+  return rows;
+}

@@ -25,6 +25,7 @@ import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from './db';
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from './temporal';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp';
 import { testDeps } from './deps';
+import type { ActivityDeps } from '../../activities';
 
 export const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14, ccAuth: 15, ccAuthDate: 16, topUpAmount: 17 } as const;
 export const TENANT = 'acme.pbx.test';
@@ -42,6 +43,8 @@ export interface LifecycleEnv {
   taskQueue: string;
   target: LifecycleTarget;
   worker: Worker;
+  /** The worker's activity dependencies (to run an activity directly). */
+  deps: ActivityDeps;
   newClient(fields?: { credit?: string; threshold?: string; hasVoip?: string; manual?: string; suspended?: string }): number;
   /** A WHMCS service with two extensions of its own at the PBX (so tests never share PBX state). */
   serviceRecord(clientId: number, overrides?: Partial<ServiceRecord>): Promise<ServiceRecord>;
@@ -164,6 +167,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     taskQueue,
     target,
     worker,
+    deps,
     newClient(f = {}) {
       return whmcs.seedClient({
         credit: f.credit ?? '20.00',

@@ -1,7 +1,7 @@
 /** The call-records view's filters, sorting, summary and CSV: exact money, stable order, safe CSV. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { csvField, DEFAULT_QUERY, minutesText, parseQuery, periodAt, selectRecords, summarize, toCsv, type CallRecord } from '../../src/domain/call-records';
+import { csvField, DEFAULT_QUERY, minutesText, parsePage, parseQuery, periodAt, selectRecords, summarize, toCsv, type CallRecord } from '../../src/domain/call-records';
 
 const base: CallRecord = {
   id: '1', startedAt: '2026-03-01 10:00:00', direction: 'outbound', caller: '2001', destination: '4165551234', e164: '14165551234',
@@ -32,8 +32,28 @@ describe('call-records view', () => {
     assert.deepEqual(selectRecords([...records, big], { ...DEFAULT_QUERY, sort: 'amount', order: 'desc' }).map((r) => r.id), ['9', '1', '3', '4', '2']);
   });
 
-  test('unknown query values fall back to defaults', () => {
-    assert.deepEqual(parseQuery(new URLSearchParams('direction=sideways&sort=__proto__&order=up&q=%20x%20')), { ...DEFAULT_QUERY, search: 'x' });
+  test('absent or empty parameters take the defaults; the search text is trimmed', () => {
+    assert.deepEqual(parseQuery(new URLSearchParams('direction=&q=%20x%20')), { ok: true, value: { ...DEFAULT_QUERY, search: 'x' } });
+    assert.deepEqual(parseQuery(new URLSearchParams('sort=amount&order=asc&disposition=answered')), { ok: true, value: { ...DEFAULT_QUERY, sort: 'amount', order: 'asc', disposition: 'answered' } });
+    assert.deepEqual(parsePage(new URLSearchParams('')), { ok: true, value: { offset: 0, limit: 100 } });
+    assert.deepEqual(parsePage(new URLSearchParams('offset=200&limit=500')), { ok: true, value: { offset: 200, limit: 500 } });
+  });
+
+  test('a value that is not allowed is an error naming its parameter', () => {
+    const bad = (qs: string) => {
+      const q = parseQuery(new URLSearchParams(qs));
+      const p = parsePage(new URLSearchParams(qs));
+      return !q.ok ? q.parameter : !p.ok ? p.parameter : null;
+    };
+    assert.equal(bad('direction=sideways'), 'direction');
+    assert.equal(bad('disposition=busy'), 'disposition');
+    assert.equal(bad('sort=__proto__'), 'sort');
+    assert.equal(bad('order=up'), 'order');
+    assert.equal(bad(`q=${'x'.repeat(101)}`), 'q');
+    assert.equal(bad('q=a%00b'), 'q');
+    for (const v of ['-1', '1.5', 'abc', '1e3', '10000001']) assert.equal(bad(`offset=${v}`), 'offset', v);
+    for (const v of ['0', '501', ' 5', '0x10']) assert.equal(bad(`limit=${encodeURIComponent(v)}`), 'limit', v);
+    assert.equal(bad('q=café&offset=0&limit=1'), null);
   });
 
   test('summary: minutes from billsec, free minutes, exact billed amount, unsettled calls counted', () => {

@@ -10,7 +10,7 @@ import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
 import { feedKey } from '../pbx/cursor';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
-import { toMicros } from '../../domain/money';
+import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../../domain/billing/ledger-call';
 import type { CdrFeed, CdrPage, CdrSource, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from './packages';
@@ -106,6 +106,17 @@ export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
   return out + '}';
 }
 
+/** A PostgreSQL array literal of booleans (nulls as NULL). */
+export function boolArrayLiteral(values: ReadonlyArray<boolean | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    out += v === null || v === undefined ? 'NULL' : v ? 't' : 'f';
+  }
+  return out + '}';
+}
+
 /** A PostgreSQL array literal of safe integers. */
 export function intArrayLiteral(values: readonly number[]): string {
   return '{' + values.join(',') + '}';
@@ -114,11 +125,12 @@ export function intArrayLiteral(values: readonly number[]): string {
 const INSERT_CDRS = `
   WITH ins AS (
     INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
-                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, run_id)
-    SELECT $1, o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, $2
+                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id)
+    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2
     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                $11::timestamptz[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[])
-         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u)
+                $11::bigint[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[],
+                $20::boolean[])
+         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v)
     ON CONFLICT (source, origin_id) DO NOTHING
     RETURNING cost_micros
   )
@@ -149,8 +161,12 @@ export async function ingestPage(
 }
 
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
-/** Column positions (in PreparedPage.cols) holding integers: billsec, billed, free, cost, fixed. */
-const NUMERIC_COLS = new Set([9, 10, 11, 14, 15]);
+/**
+ * Column positions (in PreparedPage.cols) holding integers: start (epoch ms: the very instant rated, exact in
+ * to_timestamp), billsec, billed, free, cost, fixed; and booleans: voicemail.
+ */
+const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15]);
+const BOOLEAN_COLS = new Set([17]);
 
 export interface PreparedPage {
   page: Omit<CdrPage, 'records' | 'quarantined'>;
@@ -204,8 +220,9 @@ async function fetchAndRate(source: CdrSource, ctx: RunContext, req: { feed?: Cd
 export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: unknown[][]; notBilled: number } {
   const n = records.length;
   const o: string[] = [], s: string[] = [], c: string[] = [], d: string[] = [], ca: string[] = [], de: string[] = [];
-  const e: string[] = [], k: string[] = [], st: string[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
+  const e: string[] = [], k: string[] = [], st: number[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
+  const v: boolean[] = [];
   let notBilled = 0;
   for (let i = 0; i < n; i++) {
     const cdr = records[i]!;
@@ -220,39 +237,38 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
       q.push({ key: cdr.originId, kind: 'unrated', reason: `service ${svc.serviceId} has no rating package`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
+    // Rated from exactly what is stored below, so re-rating the stored row reproduces this result.
+    let call: LedgerCall;
     let rated;
     try {
-      rated = pkg.rate({
-        direction: cdr.direction === 'inbound' ? 'inbound' : 'outbound',
-        number: cdr.destination,
-        billsec: cdr.billsec,
-        startedAtMs: Date.parse(cdr.startedAt),
-        voicemail: cdr.voicemail,
-      });
+      call = ledgerCallOf(cdr);
+      rated = pkg.rate(ratingInputOf(call));
     } catch (err) {
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating failed: ${(err as Error).message}`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
     if (!rated.billable) notBilled++;
+    const stored = ledgerRatingOf(rated);
     o.push(cdr.originId);
     s.push(svc.serviceId);
     c.push(svc.clientId);
-    d.push(cdr.direction);
+    d.push(call.direction);
     ca.push(cdr.caller);
-    de.push(cdr.destination);
-    e.push(rated.e164);
-    k.push(rated.numberKind);
-    st.push(cdr.startedAt);
-    b.push(cdr.billsec);
-    bs.push(rated.billedSeconds);
-    fs.push(rated.freeSeconds);
-    r.push(rated.rule);
-    p.push(rated.prefix);
-    cm.push(rated.costMicros);
-    fm.push(rated.fixed === null ? 0 : Number(toMicros(rated.fixed)));
-    u.push(rated.unmatched);
+    de.push(call.destination);
+    e.push(stored.e164);
+    k.push(stored.numberKind);
+    st.push(call.startedAtMs);
+    b.push(call.billsec);
+    bs.push(stored.billedSeconds);
+    fs.push(stored.freeSeconds);
+    r.push(stored.rule);
+    p.push(stored.prefix);
+    cm.push(stored.costMicros);
+    fm.push(stored.fixedMicros);
+    u.push(stored.unmatched);
+    v.push(call.voicemail === true);
   }
-  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u], notBilled };
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v], notBilled };
 }
 
 /** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */
@@ -261,7 +277,13 @@ export async function insertCdrColumns(db: Pool | PoolClient, sourceName: string
   const res = await db.query<{ n: number; cost: string }>({
     name: 'voipbill_ingest_cdrs',
     text: INSERT_CDRS,
-    values: [sourceName, runId, ...cols.map((col, i) => (NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : textArrayLiteral(col as Array<string | null>)))],
+    values: [
+      sourceName,
+      runId,
+      ...cols.map((col, i) =>
+        NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : BOOLEAN_COLS.has(i) ? boolArrayLiteral(col as boolean[]) : textArrayLiteral(col as Array<string | null>),
+      ),
+    ],
   });
   return { stored: res.rows[0]!.n, cost: res.rows[0]!.cost };
 }

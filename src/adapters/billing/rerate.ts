@@ -2,16 +2,26 @@
  * Re-rating after a deck or package correction: recompute the stored calls of a scope with the package as it is now,
  * update them, and post the net difference per service as one adjusting charge (or refund), exactly once.
  *
- * Per service, one transaction updates the calls and writes the adjustment into the `billing_charges` outbox under
- * `rerate:<serviceId>:<from>:<to>:<content hash>`, the hash covering every changed call and its new cost. Repeating
- * the command finds nothing changed and posts nothing; a crash rolls the whole service back. Settled calls keep the
- * per-period free seconds they were given; only their price changes. `dryRun` computes the same report and writes
- * nothing.
+ * Calls are re-rated from exactly the inputs ingest rated them from (domain/billing/ledger-call.ts), so an unchanged
+ * package changes nothing. Per service, one transaction first locks the service's charge state and then its calls,
+ * in the order settlement locks them: a settlement running meanwhile either waits and charges the new prices, or
+ * finished first and its calls are re-rated as charged. The adjustment goes into the `billing_charges` outbox under
+ * `rerate:<serviceId>:<from>:<to>:<n>`, n the service's re-rate sequence advanced in the same transaction, so every
+ * real change gets its own key (prices going A→B→A→B post four adjustments) and a crash rolls the whole service back.
+ * Repeating the command finds nothing changed and posts nothing.
+ *
+ * Money follows what was actually taken. Unsettled calls just get their new price (settlement charges it). Calls
+ * whose charge was posted (or settled at 0 cents into the carry) produce the difference of their charge. Calls whose
+ * charge is still pending or was refused by WHMCS are left exactly as they are and reported as deferred: a refund of
+ * money never taken, or a charge correction the outbox cannot carry, would be wrong either way; once that charge is
+ * posted (or re-billed), running the same re-rate again settles the difference. Settled calls keep the per-period
+ * free seconds they were given (up to their new billed seconds); only their price changes. `dryRun` computes the
+ * same report and writes nothing.
  */
-import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { formatCents, microsToCents, roundHalfUp, toMicros } from '../../domain/money';
-import { chargeModeOf } from '../../domain/billing/settle';
+import { formatCents, microsToCents } from '../../domain/money';
+import { chargeModeOf, chargeWithFree } from '../../domain/billing/settle';
+import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../../domain/billing/ledger-call';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { PackageStore } from './packages';
 
@@ -19,7 +29,7 @@ export interface RerateScope {
   serviceIds?: string[];
   /** A package reference (as in the services table) or a package name (`name` in the package file). */
   packageRef?: string;
-  /** ISO instants (or dates), call start: from inclusive, to exclusive. */
+  /** ISO instants, call start: from inclusive, to exclusive. */
   from: string;
   to: string;
 }
@@ -28,20 +38,25 @@ export interface RerateServiceReport {
   serviceId: string;
   clientId: string;
   calls: number;
+  /** Calls whose stored rating (price, rule, seconds…) changed now. */
   changed: number;
+  /** Stored costs of the calls in scope before and after (deferred calls count at the cost they keep), micro-units. */
   oldMicros: string;
   newMicros: string;
-  /** Difference of what was charged (settled calls only), micro-units. */
+  /** Difference of what was charged (calls whose charge was posted), micro-units. */
   chargedDeltaMicros: string;
   /** Cents posted (positive: charge, negative: refund), after the service's carry. */
   adjustmentCents: string;
   chargeKey: string | null;
+  /** Calls whose price would change but whose charge is still pending / was refused by WHMCS: left as they are. */
+  deferred: { pending: number; failed: number };
 }
 
 export interface RerateReport {
   dryRun: boolean;
   calls: number;
   changed: number;
+  deferred: number;
   services: RerateServiceReport[];
 }
 
@@ -51,9 +66,20 @@ interface Row {
   destination: string;
   started_ms: string;
   billsec: number;
+  voicemail: boolean | null;
+  e164: string;
+  number_kind: string;
+  billed_seconds: number;
+  free_seconds: number;
+  rule: string;
+  prefix: string | null;
   cost_micros: string;
+  fixed_micros: string;
+  unmatched: string | null;
   period_free_seconds: number | null;
   charge_micros: string | null;
+  charge_key: string | null;
+  charge_status: string | null;
 }
 
 export async function servicesInScope(pool: Pool, services: ServiceRecord[], packages: PackageStore, scope: RerateScope): Promise<ServiceRecord[]> {
@@ -84,18 +110,28 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
     chargedDeltaMicros: '0',
     adjustmentCents: '0',
     chargeKey: null,
+    deferred: { pending: 0, failed: 0 },
   };
   if (!loaded) return report;
-  const hash = createHash('sha256');
-  let oldSum = 0;
-  let newSum = 0;
+  // Settlement's lock order: the service's charge state, then its calls.
+  await db.query('INSERT INTO service_charge_state (service_id) VALUES ($1) ON CONFLICT DO NOTHING', [service.serviceId]);
+  const st = await db.query<{ carry: string; seq: string }>(
+    'SELECT carry_micros::text AS carry, rerate_seq::text AS seq FROM service_charge_state WHERE service_id = $1 FOR UPDATE',
+    [service.serviceId],
+  );
+  let oldSum = 0n;
+  let newSum = 0n;
   let chargedDelta = 0n;
   let last = '0';
   for (;;) {
+    // floor: the start instant as ingest's Date.parse read it, which drops digits below the millisecond.
     const { rows } = await db.query<Row>(
-      `SELECT id::text, direction, destination, (extract(epoch FROM started_at) * 1000)::bigint::text AS started_ms, billsec,
-              cost_micros::text, period_free_seconds, charge_micros::text
-       FROM cdrs WHERE service_id = $1 AND started_at >= $2 AND started_at < $3 AND cdrs.id > $4 ORDER BY cdrs.id LIMIT $5`,
+      `SELECT c.id::text, c.direction, c.destination, floor(extract(epoch FROM c.started_at) * 1000)::bigint::text AS started_ms, c.billsec, c.voicemail,
+              c.e164, c.number_kind, c.billed_seconds, c.free_seconds, c.rule, c.prefix, c.cost_micros::text, c.fixed_micros::text, c.unmatched,
+              c.period_free_seconds, c.charge_micros::text, c.charge_key, b.status AS charge_status
+       FROM cdrs c LEFT JOIN billing_charges b ON b.charge_key = c.charge_key
+       WHERE c.service_id = $1 AND c.started_at >= $2 AND c.started_at < $3 AND c.id > $4 ORDER BY c.id LIMIT $5
+       FOR UPDATE OF c`,
       [service.serviceId, scope.from, scope.to, last, batch],
     );
     if (rows.length === 0) break;
@@ -104,31 +140,53 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
     const rule: string[] = [], prefix: (string | null)[] = [], e164: string[] = [], kind: string[] = [], unmatched: (string | null)[] = [], charge: (string | null)[] = [];
     for (const r of rows) {
       report.calls++;
-      const rated = loaded.rate({ direction: r.direction === 'inbound' ? 'inbound' : 'outbound', number: r.destination, billsec: r.billsec, startedAtMs: Number(r.started_ms) });
-      const old = Number(r.cost_micros);
+      const old = BigInt(r.cost_micros);
       oldSum += old;
-      newSum += rated.costMicros;
-      if (rated.costMicros === old) continue;
-      report.changed++;
-      const fixedMicros = rated.fixed === null ? 0n : toMicros(rated.fixed);
+      const call: LedgerCall = { direction: r.direction, destination: r.destination, billsec: r.billsec, startedAtMs: Number(r.started_ms), voicemail: r.voicemail };
+      const stored: LedgerRating = {
+        e164: r.e164,
+        numberKind: r.number_kind,
+        billedSeconds: r.billed_seconds,
+        freeSeconds: r.free_seconds,
+        rule: r.rule,
+        prefix: r.prefix,
+        costMicros: Number(r.cost_micros),
+        fixedMicros: Number(r.fixed_micros),
+        unmatched: r.unmatched,
+      };
+      const { rating } = rateStoredCall(loaded.rate, call, stored);
       let newCharge: bigint | null = null;
-      if (r.charge_micros !== null) {
-        const f = Math.min(r.period_free_seconds ?? 0, rated.billedSeconds);
-        const variable = BigInt(rated.costMicros) - fixedMicros;
-        newCharge = rated.billedSeconds === 0 ? BigInt(rated.costMicros) : fixedMicros + roundHalfUp(variable * BigInt(rated.billedSeconds - f), BigInt(rated.billedSeconds));
-        chargedDelta += newCharge - BigInt(r.charge_micros);
+      if (r.charge_key !== null) {
+        newCharge = chargeWithFree(
+          { costMicros: BigInt(rating.costMicros), fixedMicros: BigInt(rating.fixedMicros), billedSeconds: rating.billedSeconds },
+          r.period_free_seconds ?? 0,
+        );
       }
-      hash.update(`${r.id}:${rated.costMicros};`);
+      const charged = r.charge_micros === null ? null : BigInt(r.charge_micros);
+      if (sameRating(rating, stored) && newCharge === charged) {
+        newSum += old;
+        continue;
+      }
+      if (r.charge_key !== null && r.charge_status !== 'posted' && r.charge_status !== 'zero') {
+        // The money of this call was not taken (yet): nothing can be adjusted against it now.
+        if (r.charge_status === 'failed') report.deferred.failed++;
+        else report.deferred.pending++;
+        newSum += old;
+        continue;
+      }
+      newSum += BigInt(rating.costMicros);
+      report.changed++;
+      if (newCharge !== null) chargedDelta += newCharge - (charged ?? 0n);
       ids.push(r.id);
-      cost.push(rated.costMicros);
-      fixed.push(Number(fixedMicros));
-      billed.push(rated.billedSeconds);
-      free.push(rated.freeSeconds);
-      rule.push(rated.rule);
-      prefix.push(rated.prefix);
-      e164.push(rated.e164);
-      kind.push(rated.numberKind);
-      unmatched.push(rated.unmatched);
+      cost.push(rating.costMicros);
+      fixed.push(rating.fixedMicros);
+      billed.push(rating.billedSeconds);
+      free.push(rating.freeSeconds);
+      rule.push(rating.rule);
+      prefix.push(rating.prefix);
+      e164.push(rating.e164);
+      kind.push(rating.numberKind);
+      unmatched.push(rating.unmatched);
       charge.push(newCharge === null ? null : newCharge.toString());
     }
     if (!dryRun && ids.length > 0) {
@@ -142,21 +200,24 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
       );
     }
   }
-  report.oldMicros = String(oldSum);
-  report.newMicros = String(newSum);
+  report.oldMicros = oldSum.toString();
+  report.newMicros = newSum.toString();
   report.chargedDeltaMicros = chargedDelta.toString();
   if (chargedDelta === 0n) return report;
-  await db.query('INSERT INTO service_charge_state (service_id) VALUES ($1) ON CONFLICT DO NOTHING', [service.serviceId]);
-  const st = await db.query<{ carry: string }>('SELECT carry_micros::text AS carry FROM service_charge_state WHERE service_id = $1 FOR UPDATE', [service.serviceId]);
   const { cents, carryMicros } = microsToCents(chargedDelta, { carryMicros: BigInt(st.rows[0]!.carry) });
   report.adjustmentCents = cents.toString();
-  const key = `rerate:${service.serviceId}:${scope.from}:${scope.to}:${hash.digest('hex').slice(0, 16)}`;
+  const seq = BigInt(st.rows[0]!.seq) + 1n;
+  const key = `rerate:${service.serviceId}:${scope.from}:${scope.to}:${seq}`;
   report.chargeKey = key;
   if (dryRun) return report;
-  await db.query('UPDATE service_charge_state SET carry_micros = $2, updated_at = now() WHERE service_id = $1', [service.serviceId, carryMicros.toString()]);
+  await db.query('UPDATE service_charge_state SET carry_micros = $2, rerate_seq = $3, updated_at = now() WHERE service_id = $1', [
+    service.serviceId,
+    carryMicros.toString(),
+    seq.toString(),
+  ]);
   const mode = chargeModeOf(loaded.pkg.billingMode);
   const description = cents >= 0n ? `Re-rating adjustment, service ${service.serviceId}` : `Re-rating refund, service ${service.serviceId}`;
-  await db.query(
+  const inserted = await db.query(
     `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (charge_key) DO NOTHING`,
     [
@@ -171,6 +232,9 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
       'rerate',
     ],
   );
+  // The sequence is locked and advanced right here, so a key already taken is a broken invariant: undo everything
+  // rather than drop a real adjustment.
+  if (inserted.rowCount !== 1) throw new Error(`re-rating adjustment ${key} already exists; nothing was changed`);
   return report;
 }
 
@@ -180,7 +244,7 @@ export async function rerate(
   opts: { dryRun: boolean; batchSize?: number },
 ): Promise<RerateReport> {
   const services = await servicesInScope(deps.pool, await deps.listServices(), deps.packages, scope);
-  const report: RerateReport = { dryRun: opts.dryRun, calls: 0, changed: 0, services: [] };
+  const report: RerateReport = { dryRun: opts.dryRun, calls: 0, changed: 0, deferred: 0, services: [] };
   for (const service of services) {
     const db = await deps.pool.connect();
     try {
@@ -189,6 +253,7 @@ export async function rerate(
       await db.query(opts.dryRun ? 'ROLLBACK' : 'COMMIT');
       report.calls += r.calls;
       report.changed += r.changed;
+      report.deferred += r.deferred.pending + r.deferred.failed;
       report.services.push(r);
     } catch (err) {
       await db.query('ROLLBACK').catch(() => undefined);

@@ -6,6 +6,7 @@ import { formatCents } from '../../domain/money';
 import type {
   VoipClientRef,
   WhmcsClientDetails,
+  WhmcsFieldChange,
   WhmcsGateway,
   WhmcsInvoice,
   WhmcsInvoiceSummary,
@@ -18,7 +19,8 @@ import { WhmcsConfigError } from './errors';
 import { phpSerializeBase64 } from './php-serialize';
 import * as s from './schemas';
 import type { WhmcsTransport, WhmcsParams } from './transport';
-import { decodeVoipFields } from './voip-fields';
+import { decodeVoipValues, voipRawValues } from './voip-fields';
+import { DEFAULT_VOIP_FIELD_NAMES, fieldChangesIn, PROFILE_MODIFIED } from './activity-log';
 
 export interface WhmcsClientOptions {
   fieldIds: WhmcsVoipFieldIds;
@@ -27,6 +29,8 @@ export interface WhmcsClientOptions {
   pageSize?: number;
   /** UpdateClient `skipvalidation=1`, so an unrelated required field cannot block a VoIP field update. */
   skipValidationOnFieldUpdate?: boolean;
+  /** The fields' names as WHMCS writes them in its activity log, where they differ from ictVoIP's. */
+  fieldNames?: Partial<Record<WhmcsVoipFieldName, string>>;
 }
 
 function page<T>(items: T[], p: { totalresults: number; startnumber: number; numreturned: number }, offset: number): WhmcsPage<T> {
@@ -74,6 +78,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
     async getClient(clientId): Promise<WhmcsClientDetails> {
       const { client: c } = s.parseResponse(s.clientDetailsResponse, 'GetClientsDetails', await call('GetClientsDetails', { clientid: clientId }));
       const customFields = Object.fromEntries((c.customfields ?? []).map((f) => [String(f.id), f.value]));
+      const voipRaw = voipRawValues(options.fieldIds, customFields);
       return {
         id: c.id ?? c.userid ?? c.client_id ?? clientId,
         firstName: c.firstname,
@@ -85,7 +90,8 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
         currencyCode: c.currency_code ?? null,
         creditCents: c.credit,
         customFields,
-        voip: decodeVoipFields(options.fieldIds, customFields),
+        voip: decodeVoipValues(voipRaw),
+        voipRaw,
       };
     },
 
@@ -167,6 +173,26 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
     async getCredits(clientId) {
       const r = s.parseResponse(s.creditsResponse, 'GetCredits', await call('GetCredits', { clientid: clientId }));
       return r.credits.map((c) => ({ id: c.id, date: c.date, description: c.description, amountCents: c.amount, relId: c.relid }));
+    },
+
+    async getClientFieldChanges(clientId, { fields, maxEntries = 1000 }) {
+      const names = { ...DEFAULT_VOIP_FIELD_NAMES, ...options.fieldNames };
+      const pending = new Set(fields);
+      const changes: WhmcsFieldChange[] = [];
+      const limit = 100;
+      // WHMCS pages by limitstart / limitnum rounded down to a page: starts stay multiples of the page size.
+      for (let start = 0; start < maxEntries; start += limit) {
+        const body = await call('GetActivityLog', { clientid: clientId, userid: clientId, description: PROFILE_MODIFIED, limitstart: start, limitnum: limit });
+        const r = s.parseResponse(s.activityLogResponse, 'GetActivityLog', body);
+        for (const entry of r.activity) {
+          for (const change of fieldChangesIn(entry, names, fields)) {
+            changes.push(change);
+            if (!(change.ambiguous && change.by !== 'client')) pending.delete(change.field);
+          }
+        }
+        if (pending.size === 0 || r.activity.length < limit || start + r.activity.length >= r.totalresults) return { changes, complete: true };
+      }
+      return { changes, complete: false };
     },
 
     async addCredit({ clientId, amountCents, description }) {

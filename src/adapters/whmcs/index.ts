@@ -1,7 +1,7 @@
 /** Builds the WHMCS gateway and charging from settings (the composition root maps config/env onto these). */
 import type { Pool } from 'pg';
 import type { Logger } from '../../log';
-import type { WhmcsCharging, WhmcsGateway, WhmcsVoipFieldIds } from '../../ports/whmcs';
+import type { WhmcsCharging, WhmcsGateway, WhmcsVoipFieldIds, WhmcsVoipFieldName } from '../../ports/whmcs';
 import { createWhmcsCharging } from './charging';
 import { createWhmcsClient } from './client';
 import { createWhmcsTransport } from './transport';
@@ -14,6 +14,8 @@ export interface WhmcsSettings {
   timeoutMs?: number;
   fieldIds: WhmcsVoipFieldIds;
   voipProductIds?: number[];
+  /** Field names in WHMCS's activity log, where they differ from ictVoIP's. */
+  fieldNames?: Partial<Record<WhmcsVoipFieldName, string>>;
 }
 
 export function createWhmcsGateway(settings: WhmcsSettings, log: Logger): WhmcsGateway {
@@ -28,6 +30,7 @@ export function createWhmcsGateway(settings: WhmcsSettings, log: Logger): WhmcsG
   return createWhmcsClient(transport, {
     fieldIds: settings.fieldIds,
     ...(settings.voipProductIds ? { voipProductIds: settings.voipProductIds } : {}),
+    ...(settings.fieldNames ? { fieldNames: settings.fieldNames } : {}),
   });
 }
 

@@ -94,6 +94,23 @@ export const creditsResponse = z.object({
   ),
 });
 
+/** GetActivityLog: WHMCS 8 adds `clientId`, `userId` and `adminId` to each entry; earlier versions have none of them. */
+export const activityLogResponse = z.object({
+  totalresults: whmcsOptionalInt,
+  startnumber: whmcsOptionalInt,
+  activity: whmcsList(
+    'entry',
+    z.object({
+      id: whmcsInt,
+      adminId: whmcsOptionalInt,
+      userId: whmcsOptionalInt,
+      date: whmcsText,
+      description: whmcsText,
+      username: whmcsText,
+    }),
+  ),
+});
+
 export const addCreditResponse = z.object({ newbalance: whmcsMoney });
 export const createInvoiceResponse = z.object({ invoiceid: whmcsInt });
 

@@ -1,6 +1,6 @@
 /** Reads the ictVoIP client custom fields (configured by ID) into typed values; tolerant of how admins fill them. */
 import { parseDecimal } from '../../domain/money';
-import type { WhmcsVoipClientFields, WhmcsVoipFieldIds } from '../../ports/whmcs';
+import type { WhmcsVoipClientFields, WhmcsVoipFieldIds, WhmcsVoipFieldName } from '../../ports/whmcs';
 import { toBool } from './coerce';
 
 function amountCents(raw: string | undefined): bigint | null {
@@ -19,18 +19,31 @@ function yesNo(raw: string | undefined): boolean | null {
   return toBool(raw);
 }
 
-export function decodeVoipFields(ids: WhmcsVoipFieldIds, values: Record<string, string>): WhmcsVoipClientFields {
-  const get = (id: number | undefined) => (id === undefined ? undefined : values[String(id)]);
-  const suspended = get(ids.voipSuspended)?.trim() ?? '';
+/** The ictVoIP fields by purpose, for the configured ones only (WHMCS renders an unset field blank). */
+export function voipRawValues(ids: WhmcsVoipFieldIds, values: Record<string, string>): Partial<Record<WhmcsVoipFieldName, string>> {
+  const out: Partial<Record<WhmcsVoipFieldName, string>> = {};
+  for (const [name, id] of Object.entries(ids) as Array<[WhmcsVoipFieldName, number | undefined]>) {
+    if (id !== undefined) out[name] = values[String(id)] ?? '';
+  }
+  return out;
+}
+
+/** Typed values from raw ones by purpose (a missing purpose reads as not configured). */
+export function decodeVoipValues(raw: Partial<Record<WhmcsVoipFieldName, string>>): WhmcsVoipClientFields {
+  const suspended = raw.voipSuspended?.trim() ?? '';
   const suspendedBool = suspended === '' || /^none$/i.test(suspended) ? null : toBool(suspended);
-  const date = get(ids.dateCcAuthEntered)?.trim();
+  const date = raw.dateCcAuthEntered?.trim();
   return {
-    lowBalanceThresholdCents: amountCents(get(ids.lowBalanceThreshold)),
-    hasVoipService: yesNo(get(ids.hasVoipService)),
-    manualVoipSuspend: yesNo(get(ids.manualVoipSuspend)),
+    lowBalanceThresholdCents: amountCents(raw.lowBalanceThreshold),
+    hasVoipService: yesNo(raw.hasVoipService),
+    manualVoipSuspend: yesNo(raw.manualVoipSuspend),
     voipSuspended: suspendedBool === true ? 'yes' : suspendedBool === false ? 'no' : 'none',
-    ccAuthOnFile: yesNo(get(ids.ccAuthOnFile)),
+    ccAuthOnFile: yesNo(raw.ccAuthOnFile),
     dateCcAuthEntered: date && !date.startsWith('0000-00-00') ? date : null,
-    autoTopUpAmountCents: amountCents(get(ids.autoTopUpAmount)),
+    autoTopUpAmountCents: amountCents(raw.autoTopUpAmount),
   };
+}
+
+export function decodeVoipFields(ids: WhmcsVoipFieldIds, values: Record<string, string>): WhmcsVoipClientFields {
+  return decodeVoipValues(voipRawValues(ids, values));
 }

@@ -1,6 +1,7 @@
 // The call-records page: vanilla JS over GET <page>/data (JSON) and <page>/export.csv. The signed link's parameters
 // (client, service, expires, sig) are read from this page's URL and sent with every request; the server filters,
-// sorts and sums, so the table, the summary and the CSV always agree. Text is inserted with textContent only.
+// sorts, sums and pages, so the table, the summary and the CSV always agree and a month of any length costs one
+// page per request. Text is inserted with textContent only.
 'use strict';
 
 (function () {
@@ -8,15 +9,23 @@
   const auth = new URLSearchParams();
   for (const key of ['client', 'service', 'expires', 'sig']) auth.set(key, link.get(key) || '');
   const base = window.location.pathname.replace(/\/+$/, '');
+  const PAGE_ROWS = 100;
   const state = { period: link.get('period') || '', direction: 'all', disposition: 'all', q: '', sort: 'startedAt', order: 'desc' };
+  let offset = 0;
+  let total = 0;
   const $ = (id) => document.getElementById(id);
   let seq = 0;
   let inflight = null;
 
+  // The filters alone: what the CSV export takes (every matching row, not one page).
   function queryString() {
     const qs = new URLSearchParams(auth);
     for (const [k, v] of Object.entries(state)) if (v !== '') qs.set(k, v);
     return qs.toString();
+  }
+
+  function pageQueryString() {
+    return `${queryString()}&offset=${offset}&limit=${PAGE_ROWS}`;
   }
 
   function duration(seconds) {
@@ -75,9 +84,17 @@
     }
     $('csv').href = `${base}/export.csv?${queryString()}`;
     $('csv').setAttribute('download', `call-records-${data.serviceId}-${data.period}.csv`);
-    $('status').textContent = data.truncated
-      ? `Showing the first ${data.rows.length} of ${data.total} calls; the CSV export has all of them.`
-      : `${data.total} call${data.total === 1 ? '' : 's'}.`;
+    total = data.total;
+    offset = data.offset;
+    const first = data.rows.length > 0 ? data.offset + 1 : 0;
+    const last = data.offset + data.rows.length;
+    $('status').textContent =
+      data.total > data.rows.length
+        ? `Calls ${first}–${last} of ${data.total}; the CSV export has all of them.`
+        : `${data.total} call${data.total === 1 ? '' : 's'}.`;
+    $('prev').disabled = data.offset === 0;
+    $('next').disabled = last >= data.total;
+    $('pager').hidden = data.total <= PAGE_ROWS && data.offset === 0;
   }
 
   async function load() {
@@ -86,7 +103,7 @@
     if (inflight) inflight.abort();
     inflight = new AbortController();
     try {
-      const res = await fetch(`${base}/data?${queryString()}`, { signal: inflight.signal, credentials: 'omit', headers: { accept: 'application/json' } });
+      const res = await fetch(`${base}/data?${pageQueryString()}`, { signal: inflight.signal, credentials: 'omit', headers: { accept: 'application/json' } });
       if (mine !== seq) return;
       if (res.status === 403) throw new Error('This link is not valid or has expired. Open Call Records again from your client area.');
       if (!res.ok) throw new Error(`Could not load call records (HTTP ${res.status}).`);
@@ -104,32 +121,47 @@
     }
   }
 
+  // A new filter, search or order starts again at its first page.
+  function reload() {
+    offset = 0;
+    void load();
+  }
+
   $('period').addEventListener('change', (e) => {
     state.period = e.target.value;
-    void load();
+    reload();
   });
   $('direction').addEventListener('change', (e) => {
     state.direction = e.target.value;
-    void load();
+    reload();
   });
   $('disposition').addEventListener('change', (e) => {
     state.disposition = e.target.value;
-    void load();
+    reload();
   });
+  // Searching asks the server once typing pauses, not on every keystroke.
   let timer = null;
   $('search').addEventListener('input', (e) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       state.q = e.target.value.trim();
-      void load();
+      reload();
     }, 250);
+  });
+  $('prev').addEventListener('click', () => {
+    offset = Math.max(0, offset - PAGE_ROWS);
+    void load();
+  });
+  $('next').addEventListener('click', () => {
+    if (offset + PAGE_ROWS < total) offset += PAGE_ROWS;
+    void load();
   });
   for (const button of document.querySelectorAll('#calls th button[data-sort]')) {
     button.addEventListener('click', () => {
       const key = button.dataset.sort;
       state.order = state.sort === key && state.order === 'asc' ? 'desc' : state.sort === key ? 'asc' : key === 'startedAt' || key === 'amount' || key === 'billsec' ? 'desc' : 'asc';
       state.sort = key;
-      void load();
+      reload();
     });
   }
   void load();

@@ -72,10 +72,19 @@ export function applyPeriodFree(
     const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
     if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
     used.set(period, already + free);
-    const variable = c.costMicros - c.fixedMicros;
-    const kept = roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
-    return { id: c.id, periodFreeSeconds: free, chargeMicros: c.fixedMicros + kept };
+    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free) };
   });
+}
+
+/**
+ * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
+ * per-minute part shrinks in proportion, rounded half-up once. Settlement and re-rating both price through this.
+ */
+export function chargeWithFree(c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
+  const free = Math.min(freeSeconds, c.billedSeconds);
+  if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
+  const variable = c.costMicros - c.fixedMicros;
+  return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
 }
 
 export interface InvoiceLine {

@@ -37,6 +37,11 @@ export interface ClientStanding {
   contact?: { firstName: string; fullName: string; email: string };
   /** CC Auth on File, Date CC Auth Entered, Auto VoIP Top Amount (issue 9); absent when none is configured. */
   autoTopUp?: AutoTopUpFields;
+  /**
+   * ictVoIP fields voipbill does not obey because the client, not an admin, set them (WHMCS activity log), or cannot
+   * check; the fields above already hold what voipbill acts on instead. Absent when there is nothing to say.
+   */
+  fieldWarnings?: string[];
 }
 
 /** How the service is wired at its PBX; changes arrive by signal and apply from the next suspension. */

@@ -205,8 +205,41 @@ const GetEmailTemplates: ActionHandler = (ctx) => {
 };
 
 const LogActivity: ActionHandler = (ctx) => {
-  ctx.state.activityLog.push({ at: ctx.state.now(), clientId: ctx.params.int('clientid') ?? ctx.params.int('userid') ?? 0, description: ctx.params.get('description') ?? '' });
+  ctx.state.logActivity({ clientId: ctx.params.int('clientid') ?? ctx.params.int('userid') ?? 0, description: ctx.params.get('description') ?? '' });
   return {};
+};
+
+/**
+ * GetActivityLog as WHMCS 8 answers it: newest first; `clientid` (or `userid`), `description` (a substring, as SQL
+ * LIKE '%…%' with a case-insensitive collation), `user` and `ipaddress` filter; `limitstart` is turned into a page
+ * number (floor(limitstart / limitnum)); each entry carries `clientId`, `userId`, `adminId` and `userid` (= clientId).
+ * The `date` filter (a localised date) is not modelled.
+ */
+const GetActivityLog: ActionHandler = (ctx) => {
+  const p = ctx.params;
+  const clientId = p.int('clientid') || p.int('userid');
+  const description = p.get('description')?.toLowerCase();
+  const user = p.get('user');
+  const ip = p.get('ipaddress');
+  const all = ctx.state.activityLog
+    .filter((e) => (!clientId || e.clientId === clientId) && (!description || e.description.toLowerCase().includes(description)) && (!user || e.username === user) && (!ip || e.ipaddress === ip))
+    .sort((a, b) => b.id - a.id);
+  const limit = p.int('limitnum') || 25;
+  const start = p.int('limitstart') ?? 0;
+  const page = Math.floor(start / limit);
+  const items = all.slice(page * limit, page * limit + limit);
+  return {
+    totalresults: id(ctx, all.length),
+    startnumber: id(ctx, start),
+    // WHMCS always nests the entries here, also when there are none.
+    activity: {
+      entry: items.map((e) =>
+        ctx.quirks.legacyActivityLog
+          ? { id: id(ctx, e.id), userid: id(ctx, e.clientId), date: e.at, description: e.description, username: e.username, ipaddress: e.ipaddress }
+          : { id: e.id, clientId: e.clientId, userId: e.userId, adminId: e.adminId, date: e.at, description: e.description, username: e.username, ipaddress: e.ipaddress, userid: e.clientId },
+      ),
+    },
+  };
 };
 
 export const clientActions: Record<string, ActionHandler> = {
@@ -222,4 +255,5 @@ export const clientActions: Record<string, ActionHandler> = {
   SendEmail,
   GetEmailTemplates,
   LogActivity,
+  GetActivityLog,
 };

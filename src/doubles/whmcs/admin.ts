@@ -122,6 +122,59 @@ export async function topUp(ctx: Ctx, t: { clientid: number; amount: string; via
   return { invoiceid: invoiceid ?? null, newbalance: formatCents(client.creditCents) };
 }
 
+export interface ProfileEdit {
+  clientid: number;
+  /** Custom field values by field id. */
+  fields: Record<string, string>;
+  /** Admin area (default admin 1) or client area (the client's own user). */
+  by: 'admin' | 'client';
+  adminId?: number;
+}
+
+/**
+ * A client profile saved with the WHMCS UI, as WHMCS does it. Client area: Admin Only fields are not saved (they are
+ * not on the form), the ClientEdit hook runs, then one activity log entry lists each change as
+ * `<Field>: '<old>' to '<new>'` with " - User ID: <client>", by the client user (its e-mail). Admin area: the entry
+ * (`Custom Field <Field>: '<old>' to '<new>'`, " - Client ID: <client>", "No Changes" when nothing changed) is written
+ * by the admin before the ClientEdit hook runs. Either lists only values that changed. The API's UpdateClient logs no
+ * custom field changes.
+ */
+export async function editProfile(ctx: Ctx, e: ProfileEdit): Promise<{ saved: number[]; ignored: number[] }> {
+  const { state } = ctx;
+  const client = state.clients.get(e.clientid);
+  if (!client) throw new Error(`fake WHMCS: no client ${e.clientid}`);
+  const saved: number[] = [];
+  const ignored: number[] = [];
+  const changes: string[] = [];
+  for (const [key, value] of Object.entries(e.fields)) {
+    const def = state.clientFieldDefinitions.find((d) => d.id === Number(key));
+    if (!def || (e.by === 'client' && def.adminOnly)) {
+      ignored.push(Number(key));
+      continue;
+    }
+    const old = client.customFields.get(def.id) ?? '';
+    if (old !== value) changes.push(`${e.by === 'admin' ? 'Custom Field ' : ''}${def.name}: '${old}' to '${value}'`);
+    client.customFields.set(def.id, value);
+    saved.push(def.id);
+  }
+  const hook = () => ctx.fireHook('ClientEdit', { userid: client.id, firstname: client.firstname, lastname: client.lastname, email: client.email, olddata: {} });
+  if (e.by === 'client') {
+    await hook();
+    if (changes.length > 0) {
+      // WHMCS 8 records the client user (its e-mail); earlier versions record "Client".
+      const username = ctx.quirks.legacyActivityLog ? 'Client' : client.email;
+      state.logActivity({ clientId: client.id, userId: client.id, username, ipaddress: '127.0.0.1', description: `Client Profile Modified - ${changes.join(', ')} - User ID: ${client.id}` });
+    }
+  } else {
+    const adminId = e.adminId ?? 1;
+    const username = state.admins.get(adminId);
+    if (username === undefined) throw new Error(`fake WHMCS: no admin ${adminId}`);
+    state.logActivity({ clientId: client.id, adminId, username, ipaddress: '127.0.0.1', description: `Client Profile Modified - ${changes.length > 0 ? changes.join(', ') : 'No Changes'} - Client ID: ${client.id}` });
+    await hook();
+  }
+  return { saved, ignored };
+}
+
 /** JSON-safe snapshot: bigint cents as 2-decimal strings (keys keep their `…Cents` names), maps as objects. */
 export function snapshot(state: FakeWhmcsState): unknown {
   return JSON.parse(

@@ -22,6 +22,8 @@ export interface Quirks {
   allowNegativeCredit: boolean;
   /** HTTP status of business errors (documented as 200). */
   businessErrorStatus: number;
+  /** WHMCS before 8: activity log entries without `clientId`, `userId` and `adminId`. */
+  legacyActivityLog?: boolean;
 }
 
 export type HookVars = Record<string, unknown>;

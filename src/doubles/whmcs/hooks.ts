@@ -40,7 +40,7 @@ function runPhp(cfg: HookConfig, hook: string, vars: HookVars, env: Record<strin
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => {
       clearTimeout(timer);
-      state.activityLog.push({ at: state.now(), clientId: 0, description: `hook ${hook}: cannot run php: ${e.message}` });
+      state.logActivity({ description: `hook ${hook}: cannot run php: ${e.message}` });
       done();
     });
     child.on('close', (code) => {
@@ -48,12 +48,12 @@ function runPhp(cfg: HookConfig, hook: string, vars: HookVars, env: Record<strin
       for (const line of out.split('\n').filter(Boolean)) {
         try {
           const rec = JSON.parse(line) as { activity?: string };
-          state.activityLog.push({ at: state.now(), clientId: 0, description: rec.activity ?? line });
+          state.logActivity({ description: rec.activity ?? line });
         } catch {
-          state.activityLog.push({ at: state.now(), clientId: 0, description: line });
+          state.logActivity({ description: line });
         }
       }
-      if (code !== 0) state.activityLog.push({ at: state.now(), clientId: 0, description: `hook ${hook}: php exited ${code}: ${err.trim()}` });
+      if (code !== 0) state.logActivity({ description: `hook ${hook}: php exited ${code}: ${err.trim()}` });
       done();
     });
     child.stdin.end(JSON.stringify({ hook, vars }));
@@ -71,9 +71,9 @@ async function forward(cfg: HookConfig, state: FakeWhmcsState, event: string, ev
       signal: AbortSignal.timeout(4_000),
     });
     await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode >= 300) state.activityLog.push({ at: state.now(), clientId: 0, description: `voipbill webhook: ${event} ${eventId} failed: HTTP ${res.statusCode}` });
+    if (res.statusCode < 200 || res.statusCode >= 300) state.logActivity({ description: `voipbill webhook: ${event} ${eventId} failed: HTTP ${res.statusCode}` });
   } catch (e) {
-    state.activityLog.push({ at: state.now(), clientId: 0, description: `voipbill webhook: ${event} ${eventId} failed: ${(e as Error).message}` });
+    state.logActivity({ description: `voipbill webhook: ${event} ${eventId} failed: ${(e as Error).message}` });
   }
 }
 

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { billingActions } from './actions-billing';
 import { clientActions } from './actions-clients';
-import { FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault } from './admin';
+import { editProfile, FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
 import { createHookBus, type HookConfig } from './hooks';
 import { FakeWhmcsState } from './state';
@@ -43,6 +43,8 @@ export interface FakeWhmcs {
   seedService: (s: Parameters<typeof seedService>[1]) => number;
   seedEmailTemplate: (t: Parameters<typeof seedEmailTemplate>[1]) => void;
   topUp(t: Parameters<typeof topUp>[1]): ReturnType<typeof topUp>;
+  /** A profile save in the client area or the admin area (fields, ClientEdit hook, activity log). */
+  editProfile(e: ProfileEdit): ReturnType<typeof editProfile>;
   close(): Promise<void>;
 }
 
@@ -168,8 +170,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       case 'clients':
         return ok({ id: seedClient(state, input) });
       case 'client-fields':
-        state.clientFieldDefinitions = input.fields as Array<{ id: number; name: string }>;
+        state.clientFieldDefinitions = input.fields as Array<{ id: number; name: string; adminOnly?: boolean }>;
         return ok({});
+      case 'profile-edit':
+        return ok(await editProfile(ctxFor(new Params([])), input as unknown as ProfileEdit));
       case 'products':
         return ok((seedProduct(state, input as Parameters<typeof seedProduct>[1]), {}));
       case 'services':
@@ -220,6 +224,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     seedService: (s) => seedService(state, s),
     seedEmailTemplate: (t) => seedEmailTemplate(state, t),
     topUp: (t) => topUp(ctxFor(new Params([])), t),
+    editProfile: (e) => editProfile(ctxFor(new Params([])), e),
     close: () =>
       new Promise<void>((ok) => {
         server.close(() => ok());

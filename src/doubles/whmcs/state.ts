@@ -95,6 +95,21 @@ export interface FakeEmailTemplate {
   disabled: boolean;
 }
 
+/**
+ * One row of WHMCS's activity log (tblactivitylog): `clientId` the client it concerns, `userId` the logged-in client
+ * user (WHMCS 8), `adminId` the admin (WHMCS 8), `username` the admin's username, the user's e-mail or `System`.
+ */
+export interface FakeActivityEntry {
+  id: number;
+  at: string;
+  clientId: number;
+  userId: number;
+  adminId: number;
+  username: string;
+  ipaddress: string;
+  description: string;
+}
+
 export interface FakeSentEmail {
   template: string;
   relatedId: number;
@@ -113,14 +128,19 @@ export class FakeWhmcsState {
   transactions: FakeTransaction[] = [];
   emailTemplates = new Map<string, FakeEmailTemplate>();
   emails: FakeSentEmail[] = [];
-  activityLog: Array<{ at: string; clientId: number; description: string }> = [];
-  /** Client custom fields defined in this install; WHMCS renders all of them, blank when unset. */
-  clientFieldDefinitions: Array<{ id: number; name: string }> = [];
+  activityLog: FakeActivityEntry[] = [];
+  /**
+   * Client custom fields defined in this install; WHMCS renders all of them, blank when unset. `adminOnly` fields
+   * ("Admin Only" ticked) are neither shown to nor saved from the client area.
+   */
+  clientFieldDefinitions: Array<{ id: number; name: string; adminOnly?: boolean }> = [];
+  /** Admins of this install (the admin area's users), by id. */
+  admins = new Map<number, string>([[1, 'admin']]);
   /** Every API request, for assertions on what the client sent (credentials masked). */
   requests: Array<{ action: string; params: Record<string, string> }> = [];
   /** What CapturePayment does per client (the stored card's answer); default 'success'. 'none': no card stored. */
   cardOutcomes = new Map<number, 'success' | 'decline' | 'none'>();
-  private seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0 };
+  private seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0, activity: 0 };
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
@@ -134,6 +154,22 @@ export class FakeWhmcsState {
 
   now(): string {
     return this.clock().toISOString().slice(0, 19).replace('T', ' ');
+  }
+
+  /** logActivity(): `System` with no ids unless a user or admin is given. */
+  logActivity(e: { description: string; clientId?: number; userId?: number; adminId?: number; username?: string; ipaddress?: string }): FakeActivityEntry {
+    const entry: FakeActivityEntry = {
+      id: this.next('activity'),
+      at: this.now(),
+      clientId: e.clientId ?? 0,
+      userId: e.userId ?? 0,
+      adminId: e.adminId ?? 0,
+      username: e.username ?? 'System',
+      ipaddress: e.ipaddress ?? '',
+      description: e.description,
+    };
+    this.activityLog.push(entry);
+    return entry;
   }
 
   invoiceTotal(inv: FakeInvoice): bigint {

@@ -11,6 +11,7 @@ import { PbxAuthError, PbxForbiddenError, PbxUnavailableError, SuspendUnsupporte
 import { checkTarget, inspectChecked } from '../suspend-common';
 import { downloadCdrFile, fetchLesnetCdrs, resolveUrl } from './cdr-fetch';
 import type { LesnetConfig } from './config';
+import { maskUrlSecrets } from '../../../log';
 
 export class LesnetAdapter implements PbxAdapter {
   readonly kind = 'lesnet' as const;
@@ -76,9 +77,9 @@ export class LesnetAdapter implements PbxAdapter {
       try {
         const file = await downloadCdrFile(this.config, url, this.agent, null);
         const lines = file.status === 200 ? file.body.split('\n').filter((l) => l.trim() !== '').length : 0;
-        checks.push({ check: `cdr-file ${url}`, status: 'ok', message: `${lines} line(s); LES.NET refreshes this file about once every 24 hours` });
+        checks.push({ check: `cdr-file ${maskUrlSecrets(url)}`, status: 'ok', message: `${lines} line(s); LES.NET refreshes this file about once every 24 hours` });
       } catch (err) {
-        checks.push(toCheck(`cdr-file ${url}`, err));
+        checks.push(toCheck(`cdr-file ${maskUrlSecrets(url)}`, err));
       }
     }
     if (checks.length === 0) checks.push({ check: 'configuration', status: 'ok', message: 'no API credentials or CDR files configured; CDR links come from services' });

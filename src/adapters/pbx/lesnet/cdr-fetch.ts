@@ -15,6 +15,7 @@ import { PbxConfigError, PbxForbiddenError, PbxRejectedError, PbxTargetInvalidEr
 import { LesnetRowMapper } from './cdr-rows';
 import type { LesnetConfig } from './config';
 import { splitFields } from './text-format';
+import { registerUrlSecrets } from '../../../log';
 
 interface LesnetCursor {
   /** Data rows of the file version already read, and a hash of them. */
@@ -39,9 +40,14 @@ export function feedFor(config: LesnetConfig, requested: CdrFeed | undefined): C
   throw new PbxTargetInvalidError(`${config.name}: LES.NET CDRs need feed.url (the service's CDR Link)`, config.name);
 }
 
+/**
+ * The absolute URL of a CDR link. A link may carry the account's token or key in its query string (or a password in
+ * its userinfo); those are registered as secrets here, before any error or log line can quote the URL.
+ */
 export function resolveUrl(config: LesnetConfig, url: string): string {
   try {
     const u = new URL(url, config.cdrBaseUrl);
+    registerUrlSecrets(u.toString());
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
     return u.toString();
   } catch {
