@@ -10,7 +10,7 @@
  * CLUSTER_SHARDS (16; fixed once the databases exist), TEMPORAL_NAMESPACE (default).
  */
 import { resolve } from 'node:path';
-import { defaultClusterPorts, startTemporalCluster } from '../src/runtime/temporal-cluster';
+import { DEFAULT_HISTORY_SHARDS, defaultClusterPorts, startTemporalCluster } from '../src/runtime/temporal-cluster';
 import { ensureTemporalServer, TemporalServerBuildError, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../src/runtime/temporal-server-build';
 
 const root = resolve(__dirname, '..');
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     ports: defaultClusterPorts(frontend, uiPort),
     postgres: external ? { adminUrl: external } : { embeddedPgPort: intEnv('CLUSTER_PG_PORT', 54331) },
     namespace,
-    shards: intEnv('CLUSTER_SHARDS', 16),
+    shards: intEnv('CLUSTER_SHARDS', DEFAULT_HISTORY_SHARDS),
     log,
   });
   console.log(

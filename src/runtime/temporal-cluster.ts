@@ -18,6 +18,8 @@ import { startEmbeddedPostgres } from './embedded-postgres';
 import type { TemporalServerBinaries } from './temporal-server-build';
 
 export const clusterServices = ['history', 'matching', 'frontend', 'worker'] as const;
+/** History shards of a new cluster (docker-compose.yml sets the same); fixed for the life of its databases. */
+export const DEFAULT_HISTORY_SHARDS = 16;
 export type ClusterService = (typeof clusterServices)[number];
 
 /** The dynamic configuration file docker-compose.yml mounts too. */
@@ -160,7 +162,7 @@ log:
 persistence:
   defaultStore: postgres-default
   visibilityStore: postgres-visibility
-  numHistoryShards: ${opts.shards ?? 16}
+  numHistoryShards: ${opts.shards ?? DEFAULT_HISTORY_SHARDS}
   datastores:
     postgres-default:${store(names.temporal, 20)}
     postgres-visibility:${store(names.visibility, 10)}
