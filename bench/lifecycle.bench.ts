@@ -13,6 +13,12 @@
  * - sweep_full_10k_signalled_s (BENCH_FULL_SWEEP=1): the daily full sweep, which wakes every workflow;
  * - worker_rss_mb_at_10k: resident memory of this process (worker, fake WHMCS and double included).
  * BENCH_SERVICES and BENCH_CYCLES shrink the run.
+ *
+ * `npm run bench -- lifecycle --temporal cluster` (BENCH_TEMPORAL=cluster) measures the same on a real Temporal
+ * cluster (src/runtime/temporal-cluster.ts: four services as separate processes, PostgreSQL persistence, SQL
+ * visibility), and repeats the cheap top-up latency on a dev server in the same run (`…_devserver` metrics;
+ * BENCH_COMPARE_DEV=0 skips it). On the cluster it also prints where the server's time went: mean persistence latency
+ * per operation class and the time tasks waited in matching, read from the services' own Prometheus metrics.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +28,9 @@ import { freePort } from '../test/support/ports';
 import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
 import { resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
-import { startLifecycleEnv, TENANT } from '../test/support/lifecycle-env';
+import { freeClusterPorts, startTemporalCluster, type ClusterHandle, type ClusterPorts } from '../src/runtime/temporal-cluster';
+import { ensureTemporalServer } from '../src/runtime/temporal-server-build';
+import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../test/support/lifecycle-env';
 import { createServiceRepository } from '../src/adapters/services/service-repository';
 import { createTemporalEventDispatcher } from '../src/temporal/event-dispatcher';
 import { startApiServer } from '../src/api/server';
@@ -34,6 +42,7 @@ import type { ServiceRecord } from '../src/domain/services/service-config';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 200);
+const ON_CLUSTER = process.env.BENCH_TEMPORAL === 'cluster';
 
 function emit(metric: string, value: number, unit: string): void {
   console.log(JSON.stringify({ metric, value: Math.round(value * 1000) / 1000, unit }));
@@ -46,16 +55,18 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<u
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-async function main(): Promise<void> {
-  const root = resolve(__dirname, '..');
-  const work = mkdtempSync(join(tmpdir(), 'voipbill-bench-'));
-  chmodSync(work, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: join(work, 'pg'), port: await freePort(), database: 'bench', fast: true, persistent: false });
-  const temporal = await startTemporalDevServer({ cli: resolveTemporalCli({ projectRoot: root }), port: await freePort(), namespace: 'default', readyTimeoutMs: 120_000 });
-  process.env.VOIPBILL_TEST_DATABASE_URL = pg.adminUrl;
-  // The test support modules read these when called, so the helpers below use the servers just started.
-  process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
-  const env = await startLifecycleEnv({ voipProductIds: [1] });
+const root = resolve(__dirname, '..');
+
+async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(2);
+  }
+}
+
+/** Top-up in the fake WHMCS → hook → signed webhook → signal → WHMCS re-read → PBX unsuspend, CYCLES times; sorted ms. */
+async function topUpCycles(env: LifecycleEnv): Promise<number[]> {
   const log = createLogger('error');
   const services = createServiceRepository(env.db.pool);
   const secret = 'bench-secret-0123456789abcdef0123456789';
@@ -83,15 +94,6 @@ async function main(): Promise<void> {
         [TENANT, ext],
       )
     ).rows[0]!.on;
-  async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await ok())) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await sleep(2);
-    }
-  }
-
-  // 1. Top-up → unsuspend latency.
   const clientId = env.newClient({ credit: '0.00', threshold: '' });
   const record = await env.serviceRecord(clientId);
   await services.upsert(record);
@@ -118,7 +120,76 @@ async function main(): Promise<void> {
     });
   }
   env.whmcs.settings.hook = null;
-  latencies.sort((a, b) => a - b);
+  await api.close();
+  return latencies.sort((a, b) => a - b);
+}
+
+
+async function startTemporal(kind: 'dev' | 'cluster', work: string, adminUrl: string): Promise<{ address: string; stop(): Promise<void>; cluster?: ClusterHandle; ports?: ClusterPorts }> {
+  if (kind === 'dev') return startTemporalDevServer({ cli: resolveTemporalCli({ projectRoot: root }), port: await freePort(), namespace: 'default', readyTimeoutMs: 120_000 });
+  const binaries = await ensureTemporalServer({ projectRoot: root, log: (m) => console.error(m), ui: false });
+  const ports = await freeClusterPorts(freePort);
+  const cluster = await startTemporalCluster({ binaries, dataDir: join(work, 'cluster'), ports, postgres: { adminUrl }, databasePrefix: 'bench_', namespace: 'default' });
+  return { address: cluster.address, stop: cluster.stop, cluster, ports };
+}
+
+/** Sum and count of a Prometheus histogram family (all label sets, or those whose labels match). */
+async function histogram(port: number, name: string, match = ''): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.includes(match)) continue;
+    const [key, value] = [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))];
+    if (key.startsWith(`${name}_sum`)) sum += value;
+    else if (key.startsWith(`${name}_count`)) count += value;
+  }
+  return { sum, count };
+}
+
+/** Where the cluster's time went: persistence latency per service, and the wait of tasks in matching. */
+async function clusterBreakdown(ports: ClusterPorts): Promise<void> {
+  for (const service of ['history', 'matching', 'frontend'] as const) {
+    const h = await histogram(ports.metrics[service], 'persistence_latency').catch(() => ({ sum: 0, count: 0 }));
+    if (h.count > 0) {
+      emit(`cluster_${service}_persistence_ops`, h.count, 'count');
+      emit(`cluster_${service}_persistence_mean_ms`, (h.sum / h.count) * 1000, 'ms');
+    }
+  }
+  const wait = await histogram(ports.metrics.history, 'task_schedule_to_start_latency').catch(() => ({ sum: 0, count: 0 }));
+  if (wait.count > 0) emit('cluster_task_schedule_to_start_mean_ms', (wait.sum / wait.count) * 1000, 'ms');
+  const poll = await histogram(ports.metrics.matching, 'poll_latency').catch(() => ({ sum: 0, count: 0 }));
+  if (poll.count > 0) emit('cluster_matching_poll_mean_ms', (poll.sum / poll.count) * 1000, 'ms');
+}
+
+/** The cheap part again on a dev server, for a side-by-side figure from the same run. */
+async function devServerTopUp(work: string, adminUrl: string): Promise<void> {
+  const temporal = await startTemporal('dev', work, adminUrl);
+  process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
+  const env = await startLifecycleEnv({ voipProductIds: [1] });
+  try {
+    const latencies = await topUpCycles(env);
+    emit('topup_to_unsuspend_p50_ms_devserver', quantile(latencies, 0.5), 'ms');
+    emit('topup_to_unsuspend_p99_ms_devserver', quantile(latencies, 0.99), 'ms');
+  } finally {
+    await env.close();
+    await temporal.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'voipbill-bench-'));
+  chmodSync(work, 0o755);
+  const pg = await startEmbeddedPostgres({ dataDir: join(work, 'pg'), port: await freePort(), database: 'bench', fast: !ON_CLUSTER, persistent: false });
+  const temporal = await startTemporal(ON_CLUSTER ? 'cluster' : 'dev', work, pg.adminUrl);
+  process.env.VOIPBILL_TEST_DATABASE_URL = pg.adminUrl;
+  // The test support modules read these when called, so the helpers below use the servers just started.
+  process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
+  const env = await startLifecycleEnv({ voipProductIds: [1] });
+  const services = createServiceRepository(env.db.pool);
+
+  // 1. Top-up → unsuspend latency.
+  const latencies = await topUpCycles(env);
   emit('topup_to_unsuspend_p50_ms', quantile(latencies, 0.5), 'ms');
   emit('topup_to_unsuspend_p99_ms', quantile(latencies, 0.99), 'ms');
   emit('topup_to_unsuspend_max_ms', latencies.at(-1)!, 'ms');
@@ -201,10 +272,11 @@ async function main(): Promise<void> {
     emit('sweep_full_10k_woken', full.woken, 'workflows');
   }
   emit('worker_rss_mb_at_10k', process.memoryUsage().rss / 1024 / 1024, 'MB');
+  if (temporal.ports) await clusterBreakdown(temporal.ports);
 
-  await api.close();
   await env.close();
   await temporal.stop();
+  if (ON_CLUSTER && process.env.BENCH_COMPARE_DEV !== '0') await devServerTopUp(work, pg.adminUrl);
   await pg.stop();
   rmSync(work, { recursive: true, force: true });
 }

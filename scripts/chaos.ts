@@ -19,10 +19,14 @@
  *   CHAOS_SAFE_KILLS=1        kill only while no activity is running; default: any moment
  *   CHAOS_PG_RESTART=0        skip the PostgreSQL restart
  *   CHAOS_KEEP=1              keep the work folder (databases, servers file, worker log)
+ *   --temporal cluster        (or CHAOS_TEMPORAL=cluster) run on a real Temporal cluster of its own — frontend,
+ *                             history, matching and worker as separate processes on a PostgreSQL of their own — and
+ *                             SIGKILL its history, matching and frontend processes too (each started again)
+ *   CHAOS_TEMPORAL_KILLS (6)  SIGKILLs of Temporal services on the cluster
  *
  * PostgreSQL is always an embedded one of its own (persistent data folder, fixed port, so it can be restarted);
- * Temporal is the harness's when VOIPBILL_TEST_TEMPORAL_ADDRESS is set, otherwise a dev server of its own. Either
- * way the scenario runs in a namespace of its own.
+ * Temporal is a cluster of its own with --temporal cluster, else the harness's when VOIPBILL_TEST_TEMPORAL_ADDRESS is
+ * set, otherwise a dev server of its own. Either way the scenario runs in a namespace of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +34,7 @@ import { once } from 'node:events';
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -39,6 +43,8 @@ import { workflowsPath } from '../worker';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
+import { freeClusterPorts, startTemporalCluster, type ClusterHandle } from '../src/runtime/temporal-cluster';
+import { ensureTemporalServer } from '../src/runtime/temporal-server-build';
 import { ensureSearchAttributes } from '../src/temporal/client';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
@@ -77,6 +83,8 @@ interface ChaosOptions {
   safeKills: boolean;
   pgRestart: boolean;
   keep: boolean;
+  temporal: 'dev' | 'cluster';
+  temporalKills: number;
 }
 
 function intEnv(name: string, fallback: number, min = 0): number {
@@ -99,7 +107,17 @@ function readOptions(): ChaosOptions {
     safeKills: process.env.CHAOS_SAFE_KILLS === '1',
     pgRestart: process.env.CHAOS_PG_RESTART !== '0',
     keep: process.env.CHAOS_KEEP === '1',
+    temporal: temporalKind(),
+    temporalKills: intEnv('CHAOS_TEMPORAL_KILLS', 6),
   };
+}
+
+function temporalKind(): 'dev' | 'cluster' {
+  const i = process.argv.indexOf('--temporal');
+  const value = i >= 0 ? process.argv[i + 1] : process.env.CHAOS_TEMPORAL;
+  if (value === undefined || value === '' || value === 'dev') return 'dev';
+  if (value === 'cluster') return 'cluster';
+  throw new Error(`--temporal must be "dev" or "cluster", got ${JSON.stringify(value)}`);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -450,7 +468,16 @@ async function main(): Promise<number> {
 
     // --- Temporal: the harness's, or a dev server of our own; a namespace of our own ------------------------
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
-    let address = process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS;
+    let address = opts.temporal === 'cluster' ? undefined : process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS;
+    let cluster: ClusterHandle | undefined;
+    if (opts.temporal === 'cluster') {
+      const binaries = await ensureTemporalServer({ projectRoot: root, log: (m) => say(m), ui: false });
+      // Temporal's own PostgreSQL: voipbill's is restarted by the scenario, and that is voipbill's fault to survive.
+      cluster = await startTemporalCluster({ binaries, dataDir: join(work, 'cluster'), ports: await freeClusterPorts(freePort), postgres: { embeddedPgPort: await freePort(), fast: true }, namespace: 'default', log: (m) => say(m) });
+      cleanups.unshift(cluster.stop);
+      address = cluster.address;
+      say(`Temporal cluster on ${address} (logs in ${cluster.logDir})`);
+    }
     if (!address) {
       const cli = resolveTemporalCli({ projectRoot: root, explicitPath: process.env.TEMPORAL_CLI || undefined, log: (m) => say(m) });
       say(describeTemporalCli(cli));
@@ -534,7 +561,18 @@ async function main(): Promise<number> {
           args: [{ sources: [SERVER], charge: ['credit'], maxPages: 2, limit: 40 }],
         });
         const entry = { id: workflowId, done: false, result: Promise.resolve() };
-        entry.result = handle.result().then(
+        // A Temporal frontend killed under the wait drops it; only the run's own outcome counts.
+        const outcome = async (): Promise<BillingProgress> => {
+          for (;;) {
+            try {
+              return await handle.result();
+            } catch (err) {
+              if (err instanceof WorkflowFailedError || !cluster) throw err;
+              await sleep(1000);
+            }
+          }
+        };
+        entry.result = outcome().then(
           (p: BillingProgress) => {
             entry.done = true;
             if (p.chargeFailures > 0) runFailures.push(`${workflowId}: ${p.chargeFailures} charge(s) refused by WHMCS`);
@@ -547,6 +585,9 @@ async function main(): Promise<number> {
         runs.push(entry);
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) overlapAttempts++;
+        // With the cluster's frontend down the start is refused (or its answer lost); the next tick starts another
+        // run, and the final settling run covers whatever this one would have done.
+        else if (cluster) say(`billing run ${workflowId} not started: ${err instanceof Error ? err.message : String(err)}`);
         else throw err;
       }
     }
@@ -586,6 +627,27 @@ async function main(): Promise<number> {
       killsDone = true;
     })();
 
+    // Temporal's own processes die too: history (shards move, timers and tasks are reloaded), matching (task queues
+    // are lost from memory and rebuilt), frontend (every client and worker connection drops).
+    let temporalKills = 0;
+    let temporalKillsDone = !cluster || opts.temporalKills === 0;
+    const temporalKillLoop = (async () => {
+      if (!cluster || opts.temporalKills === 0) return;
+      const gap = opts.durationMs / opts.temporalKills;
+      const order = ['history', 'matching', 'frontend'] as const;
+      for (let i = 0; i < opts.temporalKills; i++) {
+        await sleep(Math.max(1000, gap * (0.4 + 1.2 * rnd())));
+        const service = order[i % order.length]!;
+        await cluster.kill(service, 'SIGKILL');
+        temporalKills++;
+        say(`SIGKILL of Temporal ${service} (#${temporalKills})`);
+        await sleep(1000 + rnd() * 2500);
+        await cluster.restart(service);
+        say(`Temporal ${service} started again`);
+      }
+      temporalKillsDone = true;
+    })();
+
     async function runningActivities(): Promise<number> {
       const ids = [...serviceIds.map(lifecycleWorkflowId), ...runs.filter((r) => !r.done).map((r) => r.id)];
       let n = 0;
@@ -610,7 +672,7 @@ async function main(): Promise<number> {
     ];
     const whmcsFaultActions = ['AddCredit', 'AddCredit', 'AddCredit', 'GetCredits', 'GetClientsDetails', 'UpdateClient', undefined];
 
-    while (Date.now() - phaseStart < opts.durationMs || batchesInserted < batches || !killsDone) {
+    while (Date.now() - phaseStart < opts.durationMs || batchesInserted < batches || !killsDone || !temporalKillsDone) {
       const elapsed = Date.now() - phaseStart;
       while (batchesInserted < batches && elapsed >= (batchesInserted * opts.durationMs) / batches) {
         await insertBatch(batchRows[batchesInserted]!);
@@ -624,7 +686,7 @@ async function main(): Promise<number> {
         for (const s of planned.filter((p) => p.topUpCents > 0n)) {
           await whmcs.topUp({ clientid: s.clientId!, amount: formatCents(s.topUpCents), via: 'credit' });
           // What the WHMCS hook → webhook would do: ask the service to re-read its balance.
-          await signalService(target, s.record!, standingSignal, { refresh: true, source: 'chaos-topup' });
+          await withRetry('top-up signal', () => signalService(target, s.record!, standingSignal, { refresh: true, source: 'chaos-topup' }));
           say(`top-up ${formatCents(s.topUpCents)} for client ${s.clientId}`);
         }
       }
@@ -659,9 +721,10 @@ async function main(): Promise<number> {
       await sleep(800 + rnd() * 1700);
     }
     await killLoop;
+    await temporalKillLoop;
     whmcs.faults.clear();
     esl.faults = {};
-    say(`chaos phase over: ${supervisor.kills} kills, ${whmcsFaultsFired} WHMCS faults fired (${faultsInjected} injected), ${pbxFaults} PBX faults, ${pgRestarts} PostgreSQL restart(s), ${runs.length} billing runs (+${overlapAttempts} refused same-ID starts)`);
+    say(`chaos phase over: ${supervisor.kills} kills, ${temporalKills} Temporal kills, ${whmcsFaultsFired} WHMCS faults fired (${faultsInjected} injected), ${pbxFaults} PBX faults, ${pgRestarts} PostgreSQL restart(s), ${runs.length} billing runs (+${overlapAttempts} refused same-ID starts)`);
 
     // --- Settle: a final run (as the schedule would start), then wait until everything is quiet --------------
     await supervisor.ensureReady();
@@ -821,6 +884,7 @@ async function main(): Promise<number> {
 
     const faults = whmcsFaultsFired + pbxFaults;
     metric('chaos_kills', supervisor.kills, 'count');
+    if (cluster) metric('chaos_temporal_kills', temporalKills, 'count');
     metric('chaos_faults', faults, 'count');
     metric('chaos_whmcs_faults', whmcsFaultsFired, 'count');
     metric('chaos_pbx_faults', pbxFaults, 'count');

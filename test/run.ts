@@ -7,6 +7,12 @@
  *   npm test -- --unit            unit tests only (no servers)
  *   npm test -- test/integration/smoke.test.ts   chosen files
  *   npm test -- --no-lint         skip typecheck and lint
+ *   npm test -- --cluster         the cluster smoke tests (test/cluster/) against a real Temporal cluster
+ *   VOIPBILL_TEST_TEMPORAL=cluster npm test   every suite against a real Temporal cluster instead of the dev server
+ *
+ * On a cluster (src/runtime/temporal-cluster.ts: frontend, history, matching and worker as separate processes on the
+ * harness's PostgreSQL), tests can kill and restart single services through a loopback control endpoint
+ * (VOIPBILL_TEST_CLUSTER_CONTROL, see test/support/cluster-control.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -16,11 +22,16 @@ import { freePort } from './support/ports';
 import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
+import { freeClusterPorts, startTemporalCluster } from '../src/runtime/temporal-cluster';
+import { ensureTemporalServer } from '../src/runtime/temporal-server-build';
+import { serveClusterControl } from './support/cluster-control';
 
 const root = resolve(__dirname, '..');
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const skipLint = args.includes('--no-lint');
+const clusterSmoke = args.includes('--cluster');
+const onCluster = clusterSmoke || process.env.VOIPBILL_TEST_TEMPORAL === 'cluster';
 const chosen = args.filter((a) => !a.startsWith('--')).map((a) => resolve(a));
 
 function testFiles(dir: string): string[] {
@@ -54,10 +65,10 @@ async function main(): Promise<number> {
       }
     })
     .flatMap(testFiles);
-  const files = chosen.length > 0 ? chosen : unitOnly ? unitFiles : [...unitFiles, ...otherFiles];
+  const files = chosen.length > 0 ? chosen : clusterSmoke ? testFiles(join(root, 'test', 'cluster')) : unitOnly ? unitFiles : [...unitFiles, ...otherFiles];
   const needsServers = files.some((f) => !f.startsWith(join(root, 'test', 'unit')));
 
-  if (!skipLint && chosen.length === 0) {
+  if (!skipLint && chosen.length === 0 && !clusterSmoke) {
     step('typecheck (tsc)', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
     step('lint (eslint)', process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
   }
@@ -82,10 +93,30 @@ async function main(): Promise<number> {
         const cli = resolveTemporalCli({ projectRoot: root, explicitPath: env.TEMPORAL_CLI || undefined, log: (m) => console.log(m) });
         console.log(describeTemporalCli(cli));
         if (cli.kind === 'binary') env.VOIPBILL_TEST_TEMPORAL_CLI = cli.path;
-        const server = await startTemporalDevServer({ cli, port: await freePort(), namespace: 'default', readyTimeoutMs: 120_000 });
-        cleanups.unshift(server.stop);
-        env.VOIPBILL_TEST_TEMPORAL_ADDRESS = server.address;
-        console.log(`Temporal dev server on ${server.address}`);
+        if (onCluster) {
+          const binaries = await ensureTemporalServer({ projectRoot: root, log: (m) => console.log(m), ui: false });
+          const cluster = await startTemporalCluster({
+            binaries,
+            dataDir: join(work, 'cluster'),
+            ports: await freeClusterPorts(freePort),
+            postgres: { adminUrl: env.VOIPBILL_TEST_DATABASE_URL },
+            databasePrefix: 'cluster_',
+            namespace: 'default',
+            log: (m) => console.log(m),
+          });
+          cleanups.unshift(cluster.stop);
+          const control = await serveClusterControl(cluster);
+          cleanups.unshift(control.close);
+          env.VOIPBILL_TEST_TEMPORAL_ADDRESS = cluster.address;
+          env.VOIPBILL_TEST_TEMPORAL = 'cluster';
+          env.VOIPBILL_TEST_CLUSTER_CONTROL = control.url;
+          console.log(`Temporal cluster on ${cluster.address} (services as separate processes; logs in ${cluster.logDir})`);
+        } else {
+          const server = await startTemporalDevServer({ cli, port: await freePort(), namespace: 'default', readyTimeoutMs: 120_000 });
+          cleanups.unshift(server.stop);
+          env.VOIPBILL_TEST_TEMPORAL_ADDRESS = server.address;
+          console.log(`Temporal dev server on ${server.address}`);
+        }
       }
     }
     console.log(`\n== ${files.length} test files`);

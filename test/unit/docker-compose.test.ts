@@ -4,8 +4,10 @@
  * for `.env.example`, and for a complete site configuration.
  */
 import assert from 'node:assert/strict';
+import { DEFAULT_HISTORY_SHARDS, dynamicConfigFile } from '../../src/runtime/temporal-cluster';
+import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../../src/runtime/temporal-server-build';
 import { readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { configSchema, demoEnabled, loadConfig, type Config } from '../../src/config';
@@ -186,4 +188,15 @@ test('the admin listener (/metrics, /admin/*) is published on the host loopback 
   for (const [name, service] of Object.entries(services)) {
     if (name !== 'voipbill-api') assert.ok(!(service.ports ?? []).some((p) => p.endsWith(`:${config.ADMIN_API_PORT}`)), `${name} publishes the admin port`);
   }
+});
+
+test('Temporal in compose is the tested cluster: the same server and UI versions, shards and dynamic configuration file', () => {
+  const temporal = services.temporal!;
+  assert.equal(temporal.image, `temporalio/auto-setup:${TEMPORAL_SERVER_VERSION}`);
+  assert.equal(services['temporal-ui']!.image, `temporalio/ui:${TEMPORAL_UI_VERSION}`);
+  assert.equal(temporal.environment!.NUM_HISTORY_SHARDS, String(DEFAULT_HISTORY_SHARDS));
+  const target = String(temporal.environment!.DYNAMIC_CONFIG_FILE_PATH);
+  const mount = (temporal.volumes ?? []).map((v) => v.split(':')).find(([, inside]) => inside === target);
+  assert.ok(mount, `the dynamic config path ${target} is a mounted file`);
+  assert.equal(resolve(root, mount[0]!), dynamicConfigFile, 'compose mounts the same dynamic config file the cluster uses');
 });

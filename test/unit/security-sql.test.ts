@@ -44,6 +44,9 @@ const ALLOWED: Record<string, Record<string, string>> = {
     COLUMNS: 'the constant column list of the services table, defined in this file',
     BY_ID: 'a constant ORDER BY expression (numeric service-ID order), defined in this file',
   },
+  'src/runtime/temporal-cluster.ts': {
+    name: 'CREATE DATABASE takes an identifier, not a parameter; the names come from databaseNames, checked against [a-z0-9_]*',
+  },
   'src/runtime/embedded-postgres.ts': {
     "options.database.replace(/\"/g, '\"\"')": 'CREATE DATABASE takes no parameters: the name is a double-quoted identifier with quotes doubled',
   },
