@@ -1,5 +1,5 @@
 /**
- * Billing-run activities (issue 6): thin wrappers over src/adapters/billing. Payloads carry cursors, counts and
+ * Billing-run activities (issue 6): thin wrappers over the billing engine (src/billing). Payloads carry cursors, counts and
  * IDs, never CDR arrays; money crosses as decimal integer strings.
  */
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
@@ -13,12 +13,12 @@ import { signalService } from '../src/temporal/lifecycle-client';
 import { standingSignal, usageSignal } from '../workflows/lifecycle-messages';
 import { usagePeriod, type UsageReport } from '../src/domain/usage/included-minutes';
 import { compareServiceIds, type ServiceRecord } from '../src/domain/services/service-config';
-import { buildRunContext, identityOf, ingestPages, readCursor, SourceConfigError, type IngestCounts, type RunContext } from '../src/adapters/billing/ingest';
-import { checkSourceIdentity, recordSource } from '../src/adapters/billing/sources';
+import { buildRunContext, identityOf, ingestPages, readCursor, SourceConfigError, type IngestCounts, type RunContext } from '../src/billing/ingest';
+import { checkSourceIdentity, recordSource } from '../src/billing/sources';
 import { billFromMs } from '../src/domain/billing/bill-from';
 import { PbxConfigError } from '../src/adapters/pbx/errors';
-import { createPackageStore, type PackageStore } from '../src/adapters/billing/packages';
-import { describeProblem, postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/adapters/billing/settlement';
+import { createPackageStore, type PackageStore } from '../src/adapters/rating/package-store';
+import { describeProblem, postPendingCharges, prepareCharges, type BillingModeFilter } from '../src/billing/settlement';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { PbxResolver } from './lifecycle.activities';
 import { whileHeartbeating } from './heartbeat-ticker';

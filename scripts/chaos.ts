@@ -53,7 +53,7 @@ import { insertCdrs, prng, seedTenant, type FusionCdrRow, type SeededTenant } fr
 import { startFakeWhmcs, type FakeWhmcs } from '../src/doubles/whmcs/server';
 import type { Fault } from '../src/doubles/whmcs/admin';
 import { createServiceRepository } from '../src/adapters/services/service-repository';
-import { createPackageStore } from '../src/adapters/billing/packages';
+import { createPackageStore } from '../src/adapters/rating/package-store';
 import { chargeIdFor, chargeTag } from '../src/adapters/whmcs/charging';
 import { loadConfig } from '../src/config';
 import { lifecyclePolicy } from '../src/composition';

@@ -4,7 +4,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { listQuarantine, serviceCdrs, UnknownServiceError } from '../adapters/billing/cdr-access';
+import { listQuarantine, serviceCdrs, UnknownServiceError } from '../billing/cdr-access';
 import { isPeriod, periodAt, recordJson, toCsv } from '../domain/call-records';
 import type { Logger } from '../log';
 import { sendJson, type Route } from './server';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { postPendingCharges } from '../../src/billing/settlement';
 import { chargeIdFor, createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { WhmcsTransportError } from '../../src/adapters/whmcs/errors';
 import { createPool } from '../../src/db/pool';

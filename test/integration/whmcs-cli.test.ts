@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { postPendingCharges } from '../../src/billing/settlement';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { command } from '../../src/cli/commands/charges';
 import { UsageError, type CliIo } from '../../src/cli/main';

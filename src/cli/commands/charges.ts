@@ -4,7 +4,7 @@
  * taken by the first billing run after a top-up). `voipbill charges retry` requeues a failed one once its cause is
  * fixed. Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
  */
-import { requeueFailedCharge } from '../../adapters/billing/settlement';
+import { requeueFailedCharge } from '../../billing/settlement';
 import { chargesRepository } from '../../adapters/whmcs/charges.repository';
 import { createPool } from '../../db/pool';
 import { formatCents } from '../../domain/money';

@@ -9,7 +9,7 @@ import { loadPbxRegistry } from '../../adapters/pbx/registry';
 import type { ConnectionReport } from '../../ports/pbx';
 import { parseCliArgs, UsageError, type CliCommand } from '../main';
 import { createPool } from '../../db/pool';
-import { retireSource } from '../../adapters/billing/sources';
+import { retireSource } from '../../billing/sources';
 
 const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
 

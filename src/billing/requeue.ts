@@ -10,8 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { withTransaction } from '../../db/transaction';
-import type { NormalizedCdr } from '../../ports/pbx';
+import { withTransaction } from '../db/transaction';
+import type { NormalizedCdr } from '../ports/pbx';
 import { assignAndRate, buildRunContext, insertCdrColumns, type IngestDeps, type QRow } from './ingest';
 import { resolveSource } from './sources';
 

@@ -19,11 +19,11 @@
  * same report and writes nothing.
  */
 import type { Pool, PoolClient } from 'pg';
-import { formatCents, microsToCents } from '../../domain/money';
-import { chargeModeOf, chargeWithFree } from '../../domain/billing/settle';
-import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../../domain/billing/ledger-call';
-import type { ServiceRecord } from '../../domain/services/service-config';
-import type { PackageStore } from './packages';
+import { formatCents, microsToCents } from '../domain/money';
+import { chargeModeOf, chargeWithFree } from '../domain/billing/settle';
+import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../domain/billing/ledger-call';
+import type { ServiceRecord } from '../domain/services/service-config';
+import type { PackageStore } from '../adapters/rating/package-store';
 
 export interface RerateScope {
   serviceIds?: string[];

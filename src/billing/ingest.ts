@@ -11,13 +11,13 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
-import { feedKey } from '../pbx/cursor';
-import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
-import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../../domain/billing/ledger-call';
-import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
-import type { ServiceRecord } from '../../domain/services/service-config';
-import type { LoadedPackage, PackageStore } from './packages';
-import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
+import { feedKey } from '../adapters/pbx/cursor';
+import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/billing/service-map';
+import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../domain/billing/ledger-call';
+import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../ports/pbx';
+import type { ServiceRecord } from '../domain/services/service-config';
+import type { LoadedPackage, PackageStore } from '../adapters/rating/package-store';
+import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../adapters/pbx/plausibility';
 import { dropLegacyDuplicates, readLegacyMarks, type LegacyMarks } from './legacy-identity';
 
 export interface IngestCounts {

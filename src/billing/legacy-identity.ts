@@ -11,7 +11,7 @@
  * The duration is deliberately not compared: a correction changes it, and is counted instead.
  */
 import type { Pool } from 'pg';
-import type { NormalizedCdr } from '../../ports/pbx';
+import type { NormalizedCdr } from '../ports/pbx';
 
 export interface LegacyMarks {
   /** Highest `cdrs.id` / `quarantine.id` stored under the old identities (decimal text: bigint). */

@@ -4,7 +4,7 @@
  * again under a new identity, and lets the admin tools map a server's name to the identity its rows are kept under.
  */
 import type { Pool } from 'pg';
-import type { CdrSourceIdentity, PbxKind } from '../../ports/pbx';
+import type { CdrSourceIdentity, PbxKind } from '../ports/pbx';
 import { SourceConfigError } from './ingest';
 
 /**

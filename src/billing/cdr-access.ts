@@ -3,10 +3,10 @@
  * quarantine with reasons, and the E.164 check. Parameterized queries only; scoped by service (and its client).
  */
 import type { Pool } from 'pg';
-import { loadCallRecords } from '../../api/call-records';
-import { summarize, type CallRecord, type CallRecordsSummary } from '../../domain/call-records';
-import { e164Check, type E164Finding } from '../../domain/billing/e164-check';
-import type { NumberingPlan } from '../../domain/rating/normalize';
+import { loadCallRecords } from '../api/call-records';
+import { summarize, type CallRecord, type CallRecordsSummary } from '../domain/call-records';
+import { e164Check, type E164Finding } from '../domain/billing/e164-check';
+import type { NumberingPlan } from '../domain/rating/normalize';
 import { resolveSource } from './sources';
 
 export class UnknownServiceError extends Error {

@@ -5,10 +5,10 @@
  * goes through WhmcsCharging.postCharge (its own ledger row is written before WHMCS is called), so a crash between
  * the two steps only delays a charge: the next attempt posts what is still pending, under the same key.
  */
-import { withTransaction as inTx } from '../../db/transaction';
+import { withTransaction as inTx } from '../db/transaction';
 import type { Pool, PoolClient } from 'pg';
-import { formatCents, parseDecimal } from '../../domain/money';
-import { chargeCurrency } from '../../domain/billing/currency';
+import { formatCents, parseDecimal } from '../domain/money';
+import { chargeCurrency } from '../domain/billing/currency';
 import {
   applyPeriodFree,
   chargeModeOf,
@@ -19,13 +19,13 @@ import {
   type InvoiceLine,
   type SettleCall,
   type SettledCall,
-} from '../../domain/billing/settle';
-import { compareServiceIds, type ServiceRecord } from '../../domain/services/service-config';
-import type { RatingPackage } from '../../domain/rating';
-import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
-import { chargesRepository } from '../whmcs/charges.repository';
-import { WhmcsNotFoundError } from '../whmcs/errors';
-import type { PackageStore } from './packages';
+} from '../domain/billing/settle';
+import { compareServiceIds, type ServiceRecord } from '../domain/services/service-config';
+import type { RatingPackage } from '../domain/rating';
+import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
+import { chargesRepository } from '../adapters/whmcs/charges.repository';
+import { WhmcsNotFoundError } from '../adapters/whmcs/errors';
+import type { PackageStore } from '../adapters/rating/package-store';
 
 export type BillingModeFilter = 'credit' | 'invoice';
 
