@@ -52,7 +52,7 @@ import { FusionDouble } from '../src/doubles/fusionpbx/double';
 import { insertCdrs, prng, seedTenant, type FusionCdrRow, type SeededTenant } from '../src/doubles/fusionpbx/seed';
 import { startFakeWhmcs, type FakeWhmcs } from '../src/doubles/whmcs/server';
 import type { Fault } from '../src/doubles/whmcs/admin';
-import { createServiceRepository } from '../src/adapters/services/service-repository';
+import { createServiceRepository } from '../src/adapters/postgres/services.repository';
 import { createPackageStore } from '../src/adapters/rating/package-store';
 import { chargeIdFor, chargeTag } from '../src/adapters/whmcs/charging';
 import { loadConfig } from '../src/config';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, demoEnabled, loadConfig, secretValues, type Config } from './config';
 import { createLogger, registerSecrets, type Logger } from './log';
-import { createPool } from './db/pool';
+import { createPool, pingDatabase } from './db/pool';
 import { migrate } from './db/migrate';
 import { startEmbeddedPostgres } from './runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from './runtime/temporal-cli';
@@ -153,7 +153,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         metrics,
         dispatcher: buildEventDispatcher(built),
         health: async () => {
-          const db = await pool.query('SELECT 1').then(
+          const db = await pingDatabase(pool).then(
             () => 'ok',
             (e: Error) => e.message,
           );

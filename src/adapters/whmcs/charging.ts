@@ -18,7 +18,7 @@ import { currencyMismatch } from '../../domain/billing/currency';
 import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
 import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
-import { chargesRepository, type ChargesRepository } from './charges.repository';
+import { createWhmcsChargesRepository, type WhmcsChargesRepository } from '../postgres/whmcs-charges.repository';
 import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
 import { reconcileClient } from './reconcile';
 
@@ -66,7 +66,7 @@ const INSUFFICIENT_CREDIT = /insufficient credit|exceeds customer credit balance
 const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
 
 export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log: Logger }): WhmcsCharging {
-  const repo: ChargesRepository = chargesRepository(deps.pool);
+  const repo: WhmcsChargesRepository = createWhmcsChargesRepository(deps.pool);
   const { whmcs, log } = deps;
 
   async function findInWhmcs(row: ChargeRecord): Promise<{ whmcsRef: string | null; invoiceId?: number } | null> {

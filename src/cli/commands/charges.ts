@@ -5,7 +5,8 @@
  * fixed. Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
  */
 import { requeueFailedCharge } from '../../billing/settlement';
-import { chargesRepository } from '../../adapters/whmcs/charges.repository';
+import { createBillingStore } from '../../adapters/postgres';
+import { createWhmcsChargesRepository } from '../../adapters/postgres/whmcs-charges.repository';
 import { createPool } from '../../db/pool';
 import { formatCents } from '../../domain/money';
 import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
@@ -45,7 +46,7 @@ export const command: CliCommand = {
     const limit = positiveInt(values.limit, 'limit') ?? 100;
     const pool = createPool(databaseUrl(io), { max: 1 });
     try {
-      const failed = await chargesRepository(pool).listFailed({ ...(clientId ? { clientId } : {}), limit });
+      const failed = await createWhmcsChargesRepository(pool).listFailed({ ...(clientId ? { clientId } : {}), limit });
       if (values.json) {
         const out = failed.map((c) => ({ ...c, amount: formatCents(c.amountCents), amountCents: undefined, invoiceBalanceCents: undefined, newCreditCents: undefined, lines: c.lines.map((l) => ({ ...l, amountCents: formatCents(l.amountCents) })) }));
         io.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -70,7 +71,7 @@ async function retry(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('charges retry takes one charge ID or key');
   const pool = createPool(databaseUrl(io), { max: 1 });
   try {
-    const r = await requeueFailedCharge(pool, positionals[0]!);
+    const r = await requeueFailedCharge(createBillingStore(pool), positionals[0]!);
     if (!r) {
       io.stderr(`no charge ${JSON.stringify(positionals[0])} in the billing outbox: give the charge ID or key that \`charges failed\` shows\n`);
       return 1;

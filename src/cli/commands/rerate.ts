@@ -7,11 +7,12 @@ import { loadConfig } from '../../config';
 import { createLogger } from '../../log';
 import { formatCents, formatMicros } from '../../domain/money';
 import { zonedToUtc } from '../../domain/time-zone';
-import { createServiceRepository } from '../../adapters/services/service-repository';
+import { createServiceRepository } from '../../adapters/postgres/services.repository';
 import { loadProductsFile } from '../../adapters/services/products-file';
 import { createPackageStore } from '../../adapters/rating/package-store';
 import { rerate } from '../../billing/rerate';
 import { postPendingCharges } from '../../billing/settlement';
+import { createBillingStore } from '../../adapters/postgres';
 import { createWhmcsGateway } from '../../adapters/whmcs';
 import { createWhmcsCharging } from '../../adapters/whmcs/charging';
 import { whmcsFieldIds } from '../../composition';
@@ -69,7 +70,8 @@ export const command: CliCommand = {
     try {
       const services = createServiceRepository(pool);
       const packages = createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd });
-      const report = await rerate({ pool, packages, listServices: () => services.list() }, scope, { dryRun });
+      const store = createBillingStore(pool);
+      const report = await rerate({ store, packages, listServices: () => services.list() }, scope, { dryRun });
       let posted = null;
       if (!dryRun && report.services.some((s) => s.chargeKey !== null)) {
         if (!config.WHMCS_URL) throw new Error('WHMCS is not configured (WHMCS_URL): the adjustments are recorded and will be posted by the next billing run');
@@ -77,7 +79,7 @@ export const command: CliCommand = {
           { url: config.WHMCS_URL, identifier: config.WHMCS_IDENTIFIER!, secret: config.WHMCS_SECRET!, ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}), timeoutMs: config.WHMCS_TIMEOUT_MS, fieldIds: whmcsFieldIds(config) },
           log,
         );
-        posted = await postPendingCharges(pool, createWhmcsCharging({ whmcs, pool, log }), undefined, whmcs);
+        posted = await postPendingCharges(store, createWhmcsCharging({ whmcs, pool, log }), undefined, whmcs);
       }
       if (values.json) {
         io.stdout(`${JSON.stringify({ ...report, posted }, null, 2)}\n`);

@@ -9,7 +9,7 @@ import { loadPbxRegistry } from '../../adapters/pbx/registry';
 import type { ConnectionReport } from '../../ports/pbx';
 import { parseCliArgs, UsageError, type CliCommand } from '../main';
 import { createPool } from '../../db/pool';
-import { retireSource } from '../../billing/sources';
+import { createCdrSourcesRepository } from '../../adapters/postgres/cdr-sources.repository';
 
 const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
 
@@ -60,7 +60,7 @@ export const command: CliCommand = {
       if (!id || more.length) throw new UsageError('retire takes one source identity');
       const pool = createPool(io.env.DATABASE_URL || EMBEDDED_URL, { max: 1 });
       try {
-        if (!(await retireSource(pool, id))) {
+        if (!(await createCdrSourcesRepository(pool).retire(id))) {
           io.stderr(`no CDR source "${id}" has been read by voipbill\n`);
           return 1;
         }

@@ -1,5 +1,5 @@
 /**
- * Settling a service's new rated calls into one charge: per-period free minutes in call-start order, the sum in
+ * Settling a service's new rated calls into one charge (per-period free minutes are given by ./allowance.ts): the sum in
  * micro-units, whole cents with the sub-cent remainder carried to the next charge, and the invoice lines grouped the
  * way ictVoIP's autobill groups them (by call type, special rules by pattern and direction). Pure: bigint money, no
  * clock, no I/O.
@@ -25,66 +25,11 @@ export interface SettledCall {
   chargeMicros: bigint;
 }
 
-export type FreeCategory = 'tariff' | 'custom' | 'inbound' | 'special';
-
-export function freeCategory(rule: string): FreeCategory | null {
-  if (rule === 'tariff' || rule === 'custom' || rule === 'inbound') return rule;
-  if (rule.startsWith('special:')) return 'special';
-  return null;
-}
-
-/** `YYYY-MM` of an instant in a time zone: the free-minutes period. */
-export function periodOf(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(new Date(epochMs));
-  const y = parts.find((p) => p.type === 'year')!.value;
-  const m = parts.find((p) => p.type === 'month')!.value;
-  return `${y}-${m}`;
-}
-
 /** `dd/mm/yyyy` in a time zone (the invoice line date format of the product we replace). */
 export function ddmmyyyy(epochMs: number, timeZone: string): string {
   const parts = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(epochMs));
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get('day')}/${get('month')}/${get('year')}`;
-}
-
-/**
- * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
- * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
- * flat); its per-minute part is reduced in proportion to the covered seconds, rounded half-up once.
- */
-export function applyPeriodFree(
-  calls: readonly SettleCall[],
-  pkg: Pick<RatingPackage, 'freeMinutes' | 'freeMinutesMode' | 'freeMinutesAppliesTo'>,
-  timeZone: string,
-  used: Map<string, number>,
-): SettledCall[] {
-  const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
-  const applies = new Set<string>(pkg.freeMinutesAppliesTo);
-  const order = [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return order.map((c) => {
-    const cat = freeCategory(c.rule);
-    if (allowance === 0 || cat === null || !applies.has(cat) || c.billedSeconds <= 0) {
-      return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
-    }
-    const period = periodOf(c.startedAtMs, timeZone);
-    const already = used.get(period) ?? 0;
-    const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
-    if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
-    used.set(period, already + free);
-    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free) };
-  });
-}
-
-/**
- * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
- * per-minute part shrinks in proportion, rounded half-up once. Settlement and re-rating both price through this.
- */
-export function chargeWithFree(c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
-  const free = Math.min(freeSeconds, c.billedSeconds);
-  if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
-  const variable = c.costMicros - c.fixedMicros;
-  return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
 }
 
 export interface InvoiceLine {
