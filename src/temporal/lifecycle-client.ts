@@ -4,10 +4,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { SearchAttributePair, SignalDefinition } from '@temporalio/common';
-import type { LifecyclePolicy, ServiceConfig } from '../domain/lifecycle/types';
+import type { LifecyclePolicy, LifecycleState, ServiceConfig } from '../domain/lifecycle/types';
 import type { ServiceRecord } from '../domain/services/service-config';
 import { LIFECYCLE_WORKFLOW, lifecycleWorkflowId, type LifecycleInput } from '../../workflows/lifecycle-messages';
-import type { serviceLifecycle } from '../../workflows/service-lifecycle';
 import { PbxServerKey, WhmcsClientIdKey, LifecycleStateKey } from './search-attributes';
 
 export interface LifecycleTarget {
@@ -34,7 +33,9 @@ export async function signalService<T>(
   arg: T,
 ): Promise<void> {
   const input: LifecycleInput = { config: serviceConfigOf(record), policy: target.policy };
-  await target.client.workflow.signalWithStart<typeof serviceLifecycle, [T]>(LIFECYCLE_WORKFLOW, {
+  // Started by its type name from the contract module: the workflow's own module (and the activities it names) stays
+  // out of every process that only signals.
+  await target.client.workflow.signalWithStart<(input: LifecycleInput) => Promise<LifecycleState>, [T]>(LIFECYCLE_WORKFLOW, {
     workflowId: lifecycleWorkflowId(record.serviceId),
     taskQueue: target.taskQueue,
     args: [input],

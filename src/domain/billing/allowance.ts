@@ -18,7 +18,6 @@
  */
 import { roundHalfUp } from '../money';
 import type { RatingPackage } from '../rating/package-schema';
-import type { SettleCall, SettledCall } from './settle';
 
 export type AllowanceCategory = 'tariff' | 'custom' | 'inbound' | 'special';
 
@@ -58,12 +57,30 @@ export function periodOf(epochMs: number, timeZone: string): string {
   return `${y}-${m}`;
 }
 
+/** A rated call as the per-period allowance sees it. */
+export interface PeriodFreeCall {
+  id: bigint;
+  startedAtMs: number;
+  rule: string;
+  billedSeconds: number;
+  costMicros: bigint;
+  /** The fixed part of the cost (connection fee, flat), never covered. */
+  fixedMicros: bigint;
+}
+
+/** A call after the per-period allowance: the seconds it covered, and what the call is charged. */
+export interface PeriodFreeResult {
+  id: bigint;
+  periodFreeSeconds: number;
+  chargeMicros: bigint;
+}
+
 /**
  * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
  * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
  * flat); its per-minute part is reduced in proportion to the covered seconds, rounded half-up once.
  */
-export function applyPeriodFree(calls: readonly SettleCall[], pkg: FreeMinutesTerms, timeZone: string, used: Map<string, number>): SettledCall[] {
+export function applyPeriodFree(calls: readonly PeriodFreeCall[], pkg: FreeMinutesTerms, timeZone: string, used: Map<string, number>): PeriodFreeResult[] {
   const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
   const applies = new Set<string>(pkg.freeMinutesAppliesTo);
   const order = [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -85,7 +102,7 @@ export function applyPeriodFree(calls: readonly SettleCall[], pkg: FreeMinutesTe
  * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
  * per-minute part shrinks in proportion, rounded half-up once. Settlement and re-rating both price through this.
  */
-export function chargeWithFree(c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
+export function chargeWithFree(c: Pick<PeriodFreeCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
   const free = Math.min(freeSeconds, c.billedSeconds);
   if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
   const variable = c.costMicros - c.fixedMicros;
