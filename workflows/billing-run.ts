@@ -10,18 +10,20 @@
 import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CdrFeed } from '../src/ports/pbx';
+import { SOURCE_CONFIG_ERROR_TYPES } from '../src/ports/source-errors';
+import { WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/whmcs-errors';
 
 // The activities heartbeat every 5 s while they run (activities/heartbeat-ticker.ts): a dead worker's activity is
 // retried on another within 30 s.
 const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes' },
+  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: [...SOURCE_CONFIG_ERROR_TYPES] },
 });
 const { settleCharges, signalChargedServices } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: ['WhmcsChargeInvalidError', 'WhmcsChargeConflictError'] },
+  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: [...WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES] },
 });
 
 export const BILLING_RUN_WORKFLOW = 'billingRun';

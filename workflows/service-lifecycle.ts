@@ -44,23 +44,26 @@ import {
   type LifecycleInput,
 } from './lifecycle-messages';
 import { workflowNowIso, workflowNowMs } from './clock';
+import { NOTIFY_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/notify-errors';
+import { PBX_TARGET_ERROR_TYPES } from '../src/ports/pbx-errors';
+import { WHMCS_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/whmcs-errors';
 import { lifecycleSearchAttributes } from './lifecycle-search-attributes';
 
 // WHMCS reads and mail: bounded retries, then the loop tries again on the next signal.
 const whmcs = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['WhmcsAuthError', 'WhmcsNotFoundError', 'WhmcsBusinessError', 'WhmcsConfigError', 'NotifyConfigError'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [...WHMCS_NON_RETRYABLE_ERROR_TYPES, ...NOTIFY_NON_RETRYABLE_ERROR_TYPES] },
 });
 // A PBX that is down must leave the workflow waiting (visible as a pending activity), never failed.
 // Auto top-up: transport failures (WHMCS down, timeout after apply) are retried; the activity finds its own
 // invoice by the idempotency key, so a retry never captures twice. Declines are results, not failures.
 const topup = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: ['WhmcsAuthError', 'WhmcsConfigError', 'WhmcsNotFoundError'] },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: [...WHMCS_NON_RETRYABLE_ERROR_TYPES] },
 });
 const pbx = proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['PbxTargetNotFoundError', 'PbxTargetInvalidError', 'SuspendUnsupportedError', 'PbxConfigError'] },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...PBX_TARGET_ERROR_TYPES] },
 });
 
 export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleState> {
