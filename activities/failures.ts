@@ -4,9 +4,11 @@
  * A failure's `type` is always the error class's `name`. Whether it is retried is decided in two places, both
  * reading the per-peer lists in src/ports/*-errors.ts: errors that no caller may ever retry (voipbill's own
  * configuration or a request it got wrong: a CDR source that must not be read, a channel that cannot send, a
- * malformed or conflicting charge) are made non-retryable here; errors of a peer (WHMCS, a PBX, PostgreSQL) keep
- * their type and are left to the calling workflow's retry policy, which may choose to wait out, say, a refused PBX
- * login until an admin fixes it.
+ * malformed or conflicting charge) are made non-retryable here; errors of a peer (WHMCS, a PBX) keep their type and
+ * are left to the calling workflow's retry policy, which may choose to wait out, say, a refused PBX login until an
+ * admin fixes it. PostgreSQL's failures have no list: they are always retried (a restart, a dropped connection, a
+ * lock or serialization conflict all pass, and every write is idempotent by its key), and input is checked before it
+ * reaches PostgreSQL.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { NOTIFY_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/notify-errors';

@@ -14,8 +14,6 @@ export class UnknownServiceError extends Error {
   override readonly name = 'UnknownServiceError';
 }
 
-export type QuarantineRow = QuarantineListRow;
-
 /** The admin's reads of the CDR ledger. */
 export function createCdrAccess(repos: { adminCdrs: AdminCdrsRepository; callRecords: CallRecordsRepository; sources: Pick<CdrSourcesRepository, 'find'> }) {
   const { adminCdrs: admin, callRecords, sources } = repos;
@@ -38,7 +36,7 @@ export function createCdrAccess(repos: { adminCdrs: AdminCdrsRepository; callRec
     },
 
     /** `source`: a server's name or its identity (a renamed server's rows stay under its id). */
-    async listQuarantine(filter: { source?: string; kind?: string; limit?: number }): Promise<{ counts: Record<string, number>; rows: QuarantineRow[] }> {
+    async listQuarantine(filter: { source?: string; kind?: string; limit?: number }): Promise<{ counts: Record<string, number>; rows: QuarantineListRow[] }> {
       return admin.listQuarantine({
         sourceId: filter.source === undefined ? null : (await resolveSource(sources, filter.source)).id,
         kind: filter.kind ?? null,

@@ -84,5 +84,3 @@ export function createIngestRunner(deps: IngestDeps & { log: Logger }) {
     },
   };
 }
-
-export type IngestRunner = ReturnType<typeof createIngestRunner>;

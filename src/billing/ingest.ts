@@ -45,11 +45,11 @@ export interface IngestPageResult extends IngestCounts {
   cursorAdvanced: boolean;
 }
 
-export function emptyCounts(): IngestCounts {
+function emptyCounts(): IngestCounts {
   return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0', beforeBillFrom: 0 };
 }
 
-export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
+function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
   return {
     pages: a.pages + b.pages,
     received: a.received + b.received,

@@ -63,7 +63,7 @@ export interface RerateReport {
   services: RerateServiceReport[];
 }
 
-export async function servicesInScope(services: ServiceRecord[], packages: PackageStore, scope: RerateScope): Promise<ServiceRecord[]> {
+async function servicesInScope(services: ServiceRecord[], packages: PackageStore, scope: RerateScope): Promise<ServiceRecord[]> {
   if (scope.serviceIds) return services.filter((s) => scope.serviceIds!.includes(s.serviceId));
   const out: ServiceRecord[] = [];
   for (const s of services) {

@@ -296,7 +296,7 @@ function problemOf(row: OutboxRow, record: ChargeRecord): ChargeProblem {
 }
 
 /** `charge <key> (client 7, service 12): <reason>`, for logs and the run's progress. */
-export function describeProblem(p: ChargeProblem): string {
+function describeProblem(p: ChargeProblem): string {
   return `charge ${p.chargeKey} [${p.chargeId}] of ${p.amount} (client ${p.clientId}, service${p.serviceIds.length === 1 ? '' : 's'} ${p.serviceIds.join(', ')}): ${p.reason}`;
 }
 

@@ -124,7 +124,7 @@ const NEEDS_ESCAPE = /["\\]/;
 const ESCAPE = /["\\]/g;
 
 /** A PostgreSQL array literal of texts (nulls as NULL), built in one pass: node-postgres' generic path escapes per element. */
-export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
+function textArrayLiteral(values: ReadonlyArray<string | null>): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
@@ -136,7 +136,7 @@ export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
 }
 
 /** A PostgreSQL array literal of booleans (nulls as NULL). */
-export function boolArrayLiteral(values: ReadonlyArray<boolean | null>): string {
+function boolArrayLiteral(values: ReadonlyArray<boolean | null>): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
@@ -147,7 +147,7 @@ export function boolArrayLiteral(values: ReadonlyArray<boolean | null>): string 
 }
 
 /** A PostgreSQL array literal of safe integers. */
-export function intArrayLiteral(values: readonly number[]): string {
+function intArrayLiteral(values: readonly number[]): string {
   return '{' + values.join(',') + '}';
 }
 

@@ -55,5 +55,3 @@ export function createRepositories(pool: Pool) {
     adminCdrs: createAdminCdrsRepository(pool),
   };
 }
-
-export type Repositories = ReturnType<typeof createRepositories>;
