@@ -1,8 +1,8 @@
 /**
  * The ingest path of a billing run: fetch one page of CDRs after a cursor, assign each to its service, rate it with
- * that service's compiled package, and store the page in one transaction — one multi-row INSERT … SELECT FROM
- * unnest(…) ON CONFLICT (source, origin_id) DO NOTHING for the calls, one for the quarantine, and the feed's cursor
- * moved in the same transaction, only if nobody moved it since it was read (compare-and-set).
+ * that service's compiled package, and store the page with its quarantined records and the feed's moved cursor in one
+ * transaction of the CDR ledger (src/adapters/postgres/cdr-ledger.repository.ts): a call already stored is a
+ * duplicate, and the cursor moves only if nobody moved it since it was read (compare-and-set).
  *
  * Counts balance per page: received (rows the source read) = stored + excluded + quarantined + duplicates.
  *
