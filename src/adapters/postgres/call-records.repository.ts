@@ -6,6 +6,7 @@
  */
 import type { Pool } from 'pg';
 import { isPeriod, summaryOf, type CallRecord, type CallRecordsPage, type CallRecordsQuery, type CallRecordsSummary } from '../../domain/call-records';
+import { withTransaction } from '../../db/transaction';
 import type { Queryable } from './database';
 
 /** The service and client a request is scoped to. */
@@ -188,19 +189,8 @@ export function createCallRecordsRepository(pool: Pool) {
      * Runs `fn` on one repeatable-read, read-only snapshot, so batch after batch it sees exactly the same calls (the
      * CSV export streams every page of the table's query from one snapshot).
      */
-    async inSnapshot<T>(fn: (snapshot: CallRecordsSnapshot) => Promise<T>): Promise<T> {
-      const conn = await pool.connect();
-      try {
-        await conn.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const r = await fn({ loadPage: (scope, period, timeZone, query, page) => loadPage(conn, scope, period, timeZone, query, page) });
-        await conn.query('COMMIT');
-        return r;
-      } catch (err) {
-        await conn.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        conn.release();
-      }
+    inSnapshot<T>(fn: (snapshot: CallRecordsSnapshot) => Promise<T>): Promise<T> {
+      return withTransaction(pool, (conn) => fn({ loadPage: (scope, period, timeZone, query, page) => loadPage(conn, scope, period, timeZone, query, page) }), { snapshot: true });
     },
   };
 }

@@ -38,20 +38,24 @@ export function createBillingStore(pool: Pool): BillingStore {
   };
 }
 
+const OTHER_REPOSITORIES = {
+  services: createServiceRepository,
+  mirror: createLifecycleMirrorRepository,
+  pbxActions: createPbxActionsRepository,
+  clientFieldWrites: createClientFieldWritesRepository,
+  fieldTrust: createFieldTrustRepository,
+  notifications: createNotificationsRepository,
+  autoTopUps: createAutoTopUpsRepository,
+  audit: createAuditLogRepository,
+  webhookEvents: createWebhookEventsRepository,
+  callRecords: createCallRecordsRepository,
+  adminCdrs: createAdminCdrsRepository,
+};
+
+type OtherRepositories = { [K in keyof typeof OTHER_REPOSITORIES]: ReturnType<(typeof OTHER_REPOSITORIES)[K]> };
+
 /** Every repository over one pool (the API, the CLI and the worker's activities pick the ones they need). */
-export function createRepositories(pool: Pool) {
-  return {
-    ...createBillingStore(pool),
-    services: createServiceRepository(pool),
-    mirror: createLifecycleMirrorRepository(pool),
-    pbxActions: createPbxActionsRepository(pool),
-    clientFieldWrites: createClientFieldWritesRepository(pool),
-    fieldTrust: createFieldTrustRepository(pool),
-    notifications: createNotificationsRepository(pool),
-    autoTopUps: createAutoTopUpsRepository(pool),
-    audit: createAuditLogRepository(pool),
-    webhookEvents: createWebhookEventsRepository(pool),
-    callRecords: createCallRecordsRepository(pool),
-    adminCdrs: createAdminCdrsRepository(pool),
-  };
+export function createRepositories(pool: Pool): BillingStore & OtherRepositories {
+  const others = Object.fromEntries(Object.entries(OTHER_REPOSITORIES).map(([name, create]) => [name, create(pool)])) as OtherRepositories;
+  return { ...createBillingStore(pool), ...others };
 }
