@@ -35,7 +35,8 @@ export const devServerDynamicConfig = [
   'system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=5',
 ];
 
-export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, isDead?: () => string | undefined): Promise<void> {
+/** Waits until the frontend at `address` answers: for `namespace` when given, else at all (a cluster before its namespace exists). */
+export async function waitForTemporal(address: string, namespace: string | undefined, timeoutMs: number, isDead?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -44,7 +45,8 @@ export async function waitForTemporal(address: string, namespace: string, timeou
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
-        await connection.workflowService.describeNamespace({ namespace });
+        if (namespace === undefined) await connection.workflowService.getSystemInfo({});
+        else await connection.workflowService.describeNamespace({ namespace });
         return;
       } finally {
         await connection.close();
