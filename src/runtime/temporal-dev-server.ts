@@ -71,8 +71,13 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+/** Where the dev server of a given port answers: `npm start` binds it here, and the CLI finds it here. */
+export function devServerAddress(port: number): string {
+  return `127.0.0.1:${port}`;
+}
+
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServerHandle> {
-  const address = `127.0.0.1:${options.port}`;
+  const address = devServerAddress(options.port);
   if (options.cli.kind === 'sdk-download') {
     // Machines with internet only: the SDK downloads and runs the same CLI.
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');

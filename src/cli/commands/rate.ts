@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import { loadRatingSetup } from '../../adapters/rating/rating-files';
 import { parseTimestamp, rate, type CallDirection, type Deck } from '../../domain/rating';
-import { parseCliArgs, UsageError, type CliCommand } from '../main';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill rate --package <file.json> --direction outbound|inbound --number <number> --seconds <billsec>
                     [--at <ISO time>] [--voicemail] [--skip-bad-rows] [--compact]
@@ -29,8 +30,7 @@ function required(values: Record<string, unknown>, name: string): string {
   return v;
 }
 
-export const command: CliCommand = {
-  name: 'rate',
+export const command = cliCommand({
   summary: 'rate one call against a package and explain the price',
   usage: USAGE,
   async run(args, io) {
@@ -104,7 +104,7 @@ export const command: CliCommand = {
     io.stdout(`${JSON.stringify(out, null, v.compact ? undefined : 2)}\n`);
     return 0;
   },
-};
+});
 
 /** The deck's own rate (before markup) for the row the call matched. */
 function deckRate(deck: Deck, e164: string, atMs: number): string | null {
