@@ -4,6 +4,7 @@
  * ambiguous). Pause and trigger them with `temporal schedule pause|trigger --schedule-id <id>`.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
+import type { PbxKind } from '../domain/cdr';
 
 export interface ScheduleDefinition {
   scheduleId: string;
@@ -21,7 +22,7 @@ export interface ScheduleSettings {
   /** RECONCILE_FULL_TIME, local `HH:MM` of the daily full sweep that wakes every workflow (default 03:30). */
   reconcileFullTime?: string;
   /** CDR sources (servers file) billed by schedules: real-time every N minutes, LES.NET daily. */
-  billingSources?: Array<{ name: string; kind: 'fusionpbx' | 'vodia' | 'lesnet' }>;
+  billingSources?: Array<{ name: string; kind: PbxKind }>;
   /** BILLING_REALTIME_INTERVAL_MINUTES (default 15). */
   realtimeBillingMinutes?: number;
   /** BILLING_AUTOBILL_TIME, local `HH:MM` in timeZone (default 00:45, before the WHMCS daily cron). */

@@ -5,6 +5,10 @@
 import type { UsageState } from '../usage/included-minutes';
 import type { AutoTopUpFields, AutoTopUpState } from './auto-topup';
 
+/**
+ * How a service is switched off at its PBX (a product setting). `gateway`: turn off the tenant's gateways / trunks
+ * (all calls of the tenant stop). `extension`: turn off exactly the service's extensions / accounts.
+ */
 export type SuspendMode = 'gateway' | 'extension';
 export type LifecycleStatus = 'active' | 'low_balance' | 'suspended' | 'terminated';
 /** The WHMCS "VoIP Suspended" field, and the admin override set from the CLI: 'none' leaves it to automation. */
