@@ -4,7 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
-import { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run';
+import { BILLING_RUN_WORKFLOW, manualBillingRunId, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run.messages';
 
 const USAGE = `usage: voipbill billing run --source <server> [--source <server> ...] [--charge credit|invoice|none] [--wait]
        voipbill billing trigger <scheduleId>
@@ -57,7 +57,7 @@ export const command: CliCommand = {
       const input: BillingRunInput = { sources, charge: charge === 'none' ? [] : [charge as 'credit' | 'invoice'] };
       const handle = await client.workflow.start(BILLING_RUN_WORKFLOW, {
         taskQueue: io.env.TEMPORAL_TASK_QUEUE || 'voipbill',
-        workflowId: `billing-manual-${sources.join('+')}-${new Date(io.now()).toISOString()}`,
+        workflowId: manualBillingRunId(sources, new Date(io.now()).toISOString()),
         args: [input],
       });
       io.stdout(`started ${handle.workflowId}\n`);
