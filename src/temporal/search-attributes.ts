@@ -3,33 +3,14 @@
  * Workflows and clients import these keys; the dev server and `ensureSearchAttributes` register them.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import {
-  CreditPositiveKey,
-  LifecycleStateKey,
-  PbxDriftKey,
-  PbxServerKey,
-  SuspendedSinceKey,
-  SuspendModeKey,
-  UsageStageKey,
-  WhmcsClientIdKey,
-} from '../../workflows/service-lifecycle.messages';
+import { lifecycleSearchAttributeKeys } from '../../workflows/service-lifecycle.messages';
 
 // The lifecycle workflow's contract owns the keys it sets; re-exported for the callers that list by them.
-export { CreditPositiveKey, LifecycleStateKey, PbxDriftKey, PbxServerKey, SuspendedSinceKey, SuspendModeKey, UsageStageKey, WhmcsClientIdKey };
+export { CreditPositiveKey, LifecycleStateKey, PbxDriftKey, PbxServerKey, SuspendedSinceKey, SuspendModeKey, UsageStageKey, WhmcsClientIdKey } from '../../workflows/service-lifecycle.messages';
 /** Registered for billing runs; no workflow sets it yet. */
 export const BillingSourceKey = defineSearchAttributeKey('VoipBillingSource', SearchAttributeType.KEYWORD);
 
-export const allSearchAttributes = [
-  LifecycleStateKey,
-  SuspendModeKey,
-  SuspendedSinceKey,
-  WhmcsClientIdKey,
-  PbxServerKey,
-  PbxDriftKey,
-  CreditPositiveKey,
-  BillingSourceKey,
-  UsageStageKey,
-];
+export const allSearchAttributes = [...lifecycleSearchAttributeKeys, BillingSourceKey];
 
 const cliTypeName: Record<string, string> = {
   [SearchAttributeType.KEYWORD]: 'Keyword',

@@ -91,6 +91,17 @@ class LifecyclePeers {
   }
 }
 
+/** Zero credit, and a PBX whose first suspension fails for good (the extension is not provisioned yet). */
+function unprovisionedAtFirst(): LifecyclePeers {
+  return new LifecyclePeers(
+    () => standing({ credit: '0.00' }),
+    async (n) => {
+      if (n === 1) throw ApplicationFailure.nonRetryable('fusion1: tenant acme.pbx.test has none of the extensions 1001', 'PbxTargetNotFoundError');
+      return [{ kind: 'extension', id: 'ext-1', name: '1001' }];
+    },
+  );
+}
+
 function record(serviceId: string): ServiceRecord {
   return {
     serviceId,
@@ -185,13 +196,7 @@ function runWorker<T>(taskQueue: string, activities: object, fn: () => Promise<T
 describe('service lifecycle branches', () => {
   test('self-retry-v1: a step that failed for good is tried again after RETRY_AFTER_FAILURE_MS, with no signal', { timeout: 90_000 }, async () => {
     const taskQueue = uniqueId('retry');
-    const peers = new LifecyclePeers(
-      () => standing({ credit: '0.00' }),
-      async (n) => {
-        if (n === 1) throw ApplicationFailure.nonRetryable('fusion1: tenant acme.pbx.test has none of the extensions 1001', 'PbxTargetNotFoundError');
-        return [{ kind: 'extension', id: 'ext-1', name: '1001' }];
-      },
-    );
+    const peers = unprovisionedAtFirst();
     await runWorker(taskQueue, peers.activities(), async () => {
       const input = lifecycleInput('701');
       await startSkippingTime(taskQueue, input, { refresh: true, source: 'test' });
@@ -207,13 +212,7 @@ describe('service lifecycle branches', () => {
 
   test('test-only input fields no longer steer a workflow: its retry delay and continue-as-new are the production ones', { timeout: 90_000 }, async () => {
     const taskQueue = uniqueId('knobs');
-    const peers = new LifecyclePeers(
-      () => standing({ credit: '0.00' }),
-      async (n) => {
-        if (n === 1) throw ApplicationFailure.nonRetryable('fusion1: tenant acme.pbx.test has none of the extensions 1001', 'PbxTargetNotFoundError');
-        return [{ kind: 'extension', id: 'ext-1', name: '1001' }];
-      },
-    );
+    const peers = unprovisionedAtFirst();
     await runWorker(taskQueue, peers.activities(), async () => {
       // What tests used to put into a workflow's policy: retry after 1 s, continue as new after 12 events.
       const input = lifecycleInput('702', { ...POLICY, retryAfterFailureMs: 1000, continueAsNewAfterEvents: 12 });
