@@ -29,7 +29,7 @@ export interface LifecycleInput {
   /** Carried across continue-as-new. */
   state?: LifecycleState;
   /** Work asked for by signals that reached the previous run after its last pass (carried across continue-as-new). */
-  pending?: { refresh: boolean; inspect: boolean };
+  pending?: { refresh: boolean; inspect: boolean; policy?: LifecyclePolicy };
 }
 /** The workflow returns its final state once the service is terminated. */
 export type LifecycleResult = LifecycleState;

@@ -61,7 +61,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
   const legacyCap = legacyContinueAsNewCap(input);
   let refreshStanding = !input.state || input.pending?.refresh === true;
   let inspectPbx = input.pending?.inspect === true;
-  let offeredPolicy: LifecyclePolicy | undefined;
+  let offeredPolicy: LifecyclePolicy | undefined = input.pending?.policy;
   // Wake-ups asked for, and how many of them a finished pass has seen; updates complete once theirs is seen.
   let wake = 0;
   let processed = 0;
@@ -135,7 +135,7 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     upsertSearchAttributes(lifecycleSearchAttributes(state));
     return state;
   }
-  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state, pending: { refresh: refreshStanding, inspect: inspectPbx } });
+  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state, pending: { refresh: refreshStanding, inspect: inspectPbx, ...(offeredPolicy ? { policy: offeredPolicy } : {}) } });
 }
 
 /**
