@@ -19,6 +19,8 @@ export interface DevServerOptions {
   dbFile?: string;
   onLog?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Further `KEY=VALUE` dynamic configuration for this server only (tests: a low continue-as-new threshold). */
+  extraDynamicConfig?: string[];
 }
 
 export interface DevServerHandle {
@@ -88,7 +90,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
         namespace: options.namespace,
         ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
         ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
-        extraArgs: [...devServerSearchAttributeFlags(), ...devServerDynamicConfig.flatMap((v) => ['--dynamic-config-value', v])],
+        extraArgs: [...devServerSearchAttributeFlags(), ...[...devServerDynamicConfig, ...(options.extraDynamicConfig ?? [])].flatMap((v) => ['--dynamic-config-value', v])],
       },
     });
     return {
@@ -106,7 +108,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     args.push('--db-filename', resolve(options.dbFile));
   }
   args.push(...devServerSearchAttributeFlags());
-  for (const v of devServerDynamicConfig) args.push('--dynamic-config-value', v);
+  for (const v of [...devServerDynamicConfig, ...(options.extraDynamicConfig ?? [])]) args.push('--dynamic-config-value', v);
   const child = spawn(options.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {

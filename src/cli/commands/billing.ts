@@ -4,7 +4,7 @@
  */
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
-import { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run';
+import { BILLING_RUN_WORKFLOW, manualBillingRunId, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run.messages';
 
 const USAGE = `usage: voipbill billing run --source <server> [--source <server> ...] [--charge credit|invoice|none] [--wait]
        voipbill billing trigger <scheduleId>
@@ -54,7 +54,7 @@ export const command = cliCommand({
     const input: BillingRunInput = { sources, charge: charge === 'none' ? [] : [charge as 'credit' | 'invoice'] };
     const handle = await client.workflow.start(BILLING_RUN_WORKFLOW, {
       taskQueue: io.config.TEMPORAL_TASK_QUEUE,
-      workflowId: `billing-manual-${sources.join('+')}-${new Date(io.now()).toISOString()}`,
+      workflowId: manualBillingRunId(sources, new Date(io.now()).toISOString()),
       args: [input],
     });
     io.stdout(`started ${handle.workflowId}\n`);

@@ -5,7 +5,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
-import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
+import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/service-lifecycle.messages';
 import { usageStageLabel } from '../../domain/usage/included-minutes';
 import type { LifecycleState } from '../../domain/lifecycle/types';
 import { parseCliArgs, UsageError } from '../main';
