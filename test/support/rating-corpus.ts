@@ -6,6 +6,7 @@
  *   node --import tsx test/support/rating-corpus.ts <checkout>/src/domain/rating > test/fixtures/rating/corpus-before-periods.json
  */
 import { createHash } from 'node:crypto';
+import { prng } from '../../src/doubles/fusionpbx/seed';
 
 /** The slice of the rating module the corpus needs (so an older checkout's module can be passed in). */
 export interface RatingModule {
@@ -24,17 +25,6 @@ export const CORPUS_SEED = 20260701;
 export const CORPUS_PACKAGES = 12;
 export const CORPUS_CALLS_PER_PACKAGE = 250;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface CorpusCase {
   pkg: Record<string, unknown>;
   deckCsv: string;
@@ -43,7 +33,7 @@ export interface CorpusCase {
 
 /** The corpus: the same inputs for the same seed, on every machine. */
 export function corpusCases(seed = CORPUS_SEED): CorpusCase[] {
-  const random = rng(seed);
+  const random = prng(seed);
   const int = (n: number): number => Math.floor(random() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const digits = (n: number): string => Array.from({ length: n }, () => String(int(10))).join('');

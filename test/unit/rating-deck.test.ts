@@ -309,18 +309,19 @@ describe('optional pricing columns: Period (TimeBand), InitialRate, InitialSecon
           `j,1426,0.02,60,${'p'.repeat(65)},,,\n`,
       ),
     );
-    assert.deepEqual(e.errors, [
-      { line: 3, reason: 'InitialRate "0.0.4" is not a decimal number' },
-      { line: 4, reason: 'InitialRate "-0.4" is negative' },
-      { line: 5, reason: 'InitialRate "0.0000000001" has more than 9 decimals' },
-      { line: 6, reason: 'InitialRate "0.4" needs InitialSeconds on the same row' },
-      { line: 7, reason: 'InitialSeconds "60" needs an InitialRate on the same row' },
-      { line: 8, reason: 'InitialSeconds "1.5" is not a whole number of seconds' },
-      { line: 9, reason: 'MaxCost "-1" is negative' },
-      { line: 10, reason: 'MaxCost "0.0000001" has more than 6 decimals' },
-      { line: 11, reason: 'MaxCost "abc" is not a decimal number' },
-      { line: 12, reason: `Period "${'p'.repeat(65)}" is longer than 64 characters` },
-    ]);
+    assert.equal(
+      e.errors.map((x) => `line ${x.line}: ${x.reason}`).join('\n'),
+      `line 3: InitialRate "0.0.4" is not a decimal number
+line 4: InitialRate "-0.4" is negative
+line 5: InitialRate "0.0000000001" has more than 9 decimals
+line 6: InitialRate "0.4" needs InitialSeconds on the same row
+line 7: InitialSeconds "60" needs an InitialRate on the same row
+line 8: InitialSeconds "1.5" is not a whole number of seconds
+line 9: MaxCost "-1" is negative
+line 10: MaxCost 0.0000001 has more than 6 decimals
+line 11: MaxCost abc is not a decimal number
+line 12: Period "${'p'.repeat(65)}" is longer than 64 characters`,
+    );
   });
 
   test('rows of different periods may share a prefix and EffectiveDate; the same period twice may not', () => {

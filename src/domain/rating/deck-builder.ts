@@ -84,6 +84,19 @@ function parseRate(column: string, text: string): { rate9: number; decimals: num
   }
 }
 
+/** Parses an amount cell (ConnectionFee, MaxCost) to micro-units, or the reason it is refused. */
+function parseAmount(column: string, text: string): number | string {
+  try {
+    const micros = toMicros(text);
+    if (micros < 0n) return `${column} ${JSON.stringify(text)} is negative`;
+    if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `${column} ${JSON.stringify(text)} is too large`;
+    return Number(micros);
+  } catch (e) {
+    if (e instanceof DecimalFormatError) return `${column} ${e.input} ${e.reason}`;
+    throw e;
+  }
+}
+
 export class DeckBuilder {
   private readonly keys: number[] = [];
   private readonly rates9: number[] = [];
@@ -177,18 +190,8 @@ export class DeckBuilder {
     if (typeof incrementId === 'string') return `Increment: ${incrementId}`;
 
     const feeText = (f.connectionFee ?? '').trim();
-    let fee = 0;
-    if (feeText !== '') {
-      try {
-        const micros = toMicros(feeText);
-        if (micros < 0n) return `ConnectionFee ${JSON.stringify(feeText)} is negative`;
-        if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `ConnectionFee ${JSON.stringify(feeText)} is too large`;
-        fee = Number(micros);
-      } catch (e) {
-        if (e instanceof DecimalFormatError) return `ConnectionFee ${e.input} ${e.reason}`;
-        throw e;
-      }
-    }
+    const fee = feeText === '' ? 0 : parseAmount('ConnectionFee', feeText);
+    if (typeof fee === 'string') return fee;
 
     const minText = (f.minimumSeconds ?? '').trim();
     if (minText !== '' && !MINIMUM_SECONDS_RE.test(minText)) {
@@ -224,18 +227,8 @@ export class DeckBuilder {
       if (r.decimals > decimals) decimals = r.decimals;
     }
     const maxCostText = (f.maxCost ?? '').trim();
-    let maxCost = -1;
-    if (maxCostText !== '') {
-      try {
-        const micros = toMicros(maxCostText);
-        if (micros < 0n) return `MaxCost ${JSON.stringify(maxCostText)} is negative`;
-        if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `MaxCost ${JSON.stringify(maxCostText)} is too large`;
-        maxCost = Number(micros);
-      } catch (e) {
-        if (e instanceof DecimalFormatError) return `MaxCost ${JSON.stringify(maxCostText)} ${e.reason}`;
-        throw e;
-      }
-    }
+    const maxCost = maxCostText === '' ? -1 : parseAmount('MaxCost', maxCostText);
+    if (typeof maxCost === 'string') return maxCost;
 
     const idx = this.keys.length;
     if (periodText !== '') {

@@ -158,31 +158,34 @@ interface FinalCost {
 const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
 
 /**
- * THE rounding of the general path, once per call: exact cost = fee + factor × Σ(deck units × seconds) + custom rate
- * × custom seconds (both per minute), lowered to `capMicros` (-1: none) while still exact, then rounded to the
- * package's decimals by its method. Integer arithmetic while every term stays below 2^53 (all terms are
- * non-negative, so the final numerator bounds them all), BigInt otherwise.
+ * The exact cost of a call, in micro-units: fee + factor × Σ(deck units × seconds) / factor.den + custom.num ×
+ * customSeconds / custom.den (a term without seconds may leave its rate undefined).
  */
-function finalCost(
-  feeMicros: number,
-  tariffUnitSeconds: number | bigint,
-  factor: TariffFactor | undefined,
-  customSeconds: number,
-  custom: PerMinuteRate | undefined,
-  capMicros: number,
-  rounding: RoundingPolicy,
-): FinalCost {
-  if (typeof tariffUnitSeconds === 'bigint') return finalCostBig(feeMicros, tariffUnitSeconds, factor, customSeconds, custom, capMicros, rounding);
-  const tDen = tariffUnitSeconds === 0 ? 1 : factor!.den;
-  const cDen = customSeconds === 0 ? 1 : custom!.den;
+interface CostTerms {
+  readonly feeMicros: number;
+  /** Σ deck units × seconds; a bigint once it left the safe range. */
+  readonly tariffUnitSeconds: number | bigint;
+  readonly factor: TariffFactor | undefined;
+  readonly customSeconds: number;
+  readonly custom: PerMinuteRate | undefined;
+}
+
+/**
+ * THE rounding of the general path, once per call: the exact {@link CostTerms}, lowered to `capMicros` (-1: none)
+ * while still exact, then rounded to the package's decimals by its method. Integer arithmetic while every term stays
+ * below 2^53 (all terms are non-negative, so the final numerator bounds them all), BigInt otherwise.
+ */
+function finalCost(t: CostTerms, capMicros: number, rounding: RoundingPolicy): FinalCost {
+  const units = t.tariffUnitSeconds;
+  if (typeof units === 'bigint') return finalCostBig(t, capMicros, rounding);
+  const tDen = units === 0 ? 1 : t.factor!.den;
+  const cDen = t.customSeconds === 0 ? 1 : t.custom!.den;
   const den = tDen * cDen;
-  let num = feeMicros * den;
-  if (tariffUnitSeconds !== 0) num += factor!.mul * tariffUnitSeconds * cDen;
-  if (customSeconds !== 0) num += custom!.num * customSeconds * tDen;
+  let num = t.feeMicros * den;
+  if (units !== 0) num += t.factor!.mul * units * cDen;
+  if (t.customSeconds !== 0) num += t.custom!.num * t.customSeconds * tDen;
   const unit = POW10[6 - rounding.decimals]!;
-  if (num > Number.MAX_SAFE_INTEGER || den * unit > Number.MAX_SAFE_INTEGER) {
-    return finalCostBig(feeMicros, tariffUnitSeconds, factor, customSeconds, custom, capMicros, rounding);
-  }
+  if (num > Number.MAX_SAFE_INTEGER || den * unit > Number.MAX_SAFE_INTEGER) return finalCostBig(t, capMicros, rounding);
   const segmentsMicros = divRound(num, den, 'half_up');
   // cap × den above 2^53 is above num too, so the float comparison cannot be fooled.
   const capped = capMicros >= 0 && num > capMicros * den;
@@ -190,26 +193,19 @@ function finalCost(
   return { costMicros: divRound(num, den * unit, rounding.method) * unit, capped, segmentsMicros };
 }
 
-function finalCostBig(
-  feeMicros: number,
-  tariffUnitSeconds: number | bigint,
-  factor: TariffFactor | undefined,
-  customSeconds: number,
-  custom: PerMinuteRate | undefined,
-  capMicros: number,
-  rounding: RoundingPolicy,
-): FinalCost {
-  const tDen = BigInt(tariffUnitSeconds === 0 || tariffUnitSeconds === 0n ? 1 : factor!.den);
-  const cDen = BigInt(customSeconds === 0 ? 1 : custom!.den);
+function finalCostBig(t: CostTerms, capMicros: number, rounding: RoundingPolicy): FinalCost {
+  const hasTariff = t.tariffUnitSeconds !== 0 && t.tariffUnitSeconds !== 0n;
+  const tDen = BigInt(hasTariff ? t.factor!.den : 1);
+  const cDen = BigInt(t.customSeconds === 0 ? 1 : t.custom!.den);
   const den = tDen * cDen;
-  let num = BigInt(feeMicros) * den;
-  num += BigInt(factor?.mul ?? 0) * BigInt(tariffUnitSeconds) * cDen;
-  if (customSeconds !== 0) num += BigInt(custom!.num) * BigInt(customSeconds) * tDen;
-  const segmentsMicros = toSafeNumber(divRoundBig(num, den, 'half_up'), 'call cost');
-  const capped = capMicros >= 0 && num > BigInt(capMicros) * den;
-  if (capped) num = BigInt(capMicros) * den;
+  let num = BigInt(t.feeMicros) * den;
+  if (hasTariff) num += BigInt(t.factor!.mul) * BigInt(t.tariffUnitSeconds) * cDen;
+  if (t.customSeconds !== 0) num += BigInt(t.custom!.num) * BigInt(t.customSeconds) * tDen;
+  const exact = toSafeNumber(divRoundBig(num, den, 'half_up'), 'call cost');
+  const cap = BigInt(capMicros) * den;
+  const over = capMicros >= 0 && num > cap;
   const unit = BigInt(POW10[6 - rounding.decimals]!);
-  return { costMicros: toSafeNumber(divRoundBig(num, den * unit, rounding.method) * unit, 'call cost'), capped, segmentsMicros };
+  return { costMicros: toSafeNumber(divRoundBig(over ? cap : num, den * unit, rounding.method) * unit, 'call cost'), capped: over, segmentsMicros: exact };
 }
 
 /** Prices a package-level rule (custom, inbound, special) under the package's cap and rounding policy. */
@@ -220,7 +216,8 @@ function priceBySpecAdjusted(plan: RatingPlan, call: CallToRate, n: NormalizedNu
   let fin: FinalCost = { costMicros: 0, capped: false, segmentsMicros: 0 };
   const segments: RatedSegment[] = [];
   if (billsec > 0) {
-    fin = finalCost(spec.fixedMicros, 0, undefined, rate === undefined ? 0 : billed, rate, plan.capMicros, plan.rounding);
+    const terms = { feeMicros: spec.fixedMicros, tariffUnitSeconds: 0, factor: undefined, customSeconds: rate === undefined ? 0 : billed, custom: rate };
+    fin = finalCost(terms, plan.capMicros, plan.rounding);
     if (rate !== undefined && billed > 0) {
       const answer = answerOf(call);
       segments.push({
@@ -297,13 +294,10 @@ function priceByDeckRows(plan: RatingPlan, call: CallToRate, n: NormalizedNumber
       const deckPid = period < 0 ? 0 : plan.deckPeriodOf[period]!;
       const row = deckPid !== 0 && slots[deckPid]! >= 0 ? slots[deckPid]! : slots[0]!;
       if (row < 0) return unmatched(plan, call, n, REASON.unmatchedNoPeriodRow, row0);
-      if (runs > 0 && runRow[runs - 1] === row) {
-        runEnd[runs - 1] = end;
-      } else {
-        runRow[runs] = row;
-        runEnd[runs] = end;
-        runs++;
-      }
+      // Periods that map to the same row (an active period without a row of its own) make one run.
+      const extends_ = runs > 0 && runRow[runs - 1] === row;
+      if (!extends_) runRow[runs++] = row;
+      runEnd[runs - 1] = end;
     }
   }
 
@@ -380,7 +374,7 @@ function priceByDeckRows(plan: RatingPlan, call: CallToRate, n: NormalizedNumber
   const fin: FinalCost =
     billsec === 0
       ? { costMicros: 0, capped: false, segmentsMicros: 0 }
-      : finalCost(fee, tariffUnitSeconds, plan.tariff, customSeconds, custom?.rate, cap, plan.rounding);
+      : finalCost({ feeMicros: fee, tariffUnitSeconds, factor: plan.tariff, customSeconds, custom: custom?.rate }, cap, plan.rounding);
   const t = plan.rowText;
   const base = deckRowText(plan, rowA);
   const rule = tariffAtAnswer ? 'tariff' : custom!.rule;
