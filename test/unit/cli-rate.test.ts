@@ -10,7 +10,8 @@ const REPO = join(__dirname, '..', '..');
 const BIN = join(REPO, 'bin', 'voipbill');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'rating');
 const NANP = join(FIXTURES, 'nanp', 'package.json');
-const PERIODS = join(FIXTURES, 'periods', 'package.json');
+// The README's worked examples: these tests keep them true.
+const PERIODS = join(REPO, 'examples', 'packages', 'toronto-periods.json');
 
 interface Run {
   code: number;
@@ -172,7 +173,7 @@ describe('bin/voipbill rate', { concurrency: true }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-rate-'));
     const pkg = join(dir, 'cents.json');
     const base = JSON.parse(readFileSync(PERIODS, 'utf8')) as Record<string, unknown>;
-    writeFileSync(pkg, JSON.stringify({ ...base, outbound: { tariff: join(FIXTURES, 'periods', 'deck.csv') }, rounding: { decimals: 2, method: 'up' }, maxCostPerCall: '0.90' }));
+    writeFileSync(pkg, JSON.stringify({ ...base, outbound: { tariff: join(REPO, 'examples', 'decks', 'toronto-periods.csv') }, rounding: { decimals: 2, method: 'up' }, maxCostPerCall: '0.90' }));
     const up = await rateJson(['--package', pkg, '--direction', 'outbound', '--number', '2125551234', '--seconds', '31', '--at', '2026-03-02T12:00:00Z']);
     assert.deepEqual([up.cost, up.fixed, up.capped], ['0.030000', '0.010000', false], '0.01 + 0.03 × 36/60 = 0.028, up to cents');
     const card = await rateJson(['--package', pkg, '--direction', 'outbound', '--number', '6135551234', '--seconds', '600', '--at', '2026-03-02T12:00:00Z']);
