@@ -5,8 +5,8 @@
  * integers, with a BigInt fallback wherever a product could leave the safe range.
  *
  * Rounding is half-up, meaning ties go away from zero (so a refund is always the exact negation of a debit).
- * Rating rounds exactly once per call, to whole micro-units, through {@link mulDivHalfUp}: see
- * src/domain/rating/rate-call.ts, THE rounding place of a call's cost. Later steps (ledger, WHMCS) add exact
+ * Rating rounds exactly once per call, to whole micro-units, through {@link mulDivHalfUp} (or, under a package's
+ * rounding policy, through {@link divRound}): see src/domain/rating/rate-call.ts, THE rounding place of a call's cost. Later steps (ledger, WHMCS) add exact
  * micro-units and round only to cents, carrying the remainder ({@link microsToCents}).
  */
 

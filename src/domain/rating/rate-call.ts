@@ -14,6 +14,10 @@
  * micro-units (6 decimals). THE rounding place of rating is the one `perMinuteCostMicros` / `tariffCostMicros`
  * call in {@link priceBySpec} / {@link priceByTariff} (both end in money.ts `mulDivHalfUp`); the fixed part
  * (connection fee, flat) is whole micro-units already, so adding it after that rounding changes nothing.
+ *
+ * A package or deck using periods, InitialRate, MaxCost, maxCostPerCall or a rounding policy takes the general path
+ * instead ({@link priceByDeckRows}, {@link priceBySpecAdjusted}): each second priced at its period's row, summed
+ * exactly, capped, and rounded once by the package's policy in {@link finalCost}, its one rounding place.
  */
 import { divRound, divRoundBig, formatMicros, toMicros, toSafeNumber, type RoundingPolicy } from '../money';
 import type { Deck } from './deck';
