@@ -149,15 +149,19 @@ export function intArrayLiteral(values: readonly number[]): string {
   return '{' + values.join(',') + '}';
 }
 
+// answered_at, periods and segments_micros (migration 1100) come last: the period clock's origin, and what the
+// periods, cap and rounding policy made of the call (aa: answer epoch ms or NULL; pp: a text[] literal or NULL).
 const INSERT_CDRS = `
   WITH ins AS (
     INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
-                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id)
-    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2
+                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id,
+                      answered_at, periods, segments_micros)
+    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2,
+           to_timestamp(aa / 1000.0), pp::text[], sm
     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                 $11::bigint[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[],
-                $20::boolean[])
-         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v)
+                $20::boolean[], $21::bigint[], $22::text[], $23::bigint[])
+         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm)
     ON CONFLICT (source, origin_id) DO NOTHING
     RETURNING cost_micros
   )
@@ -190,9 +194,10 @@ export async function ingestPage(
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
 /**
  * Column positions (in PreparedPage.cols) holding integers: start (epoch ms: the very instant rated, exact in
- * to_timestamp), billsec, billed, free, cost, fixed; and booleans: voicemail.
+ * to_timestamp), billsec, billed, free, cost, fixed, segments; and booleans: voicemail. The answer instant (18) goes
+ * as text because it may be NULL.
  */
-const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15]);
+const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15, 20]);
 const BOOLEAN_COLS = new Set([17]);
 
 export interface PreparedPage {
@@ -331,6 +336,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
   const e: string[] = [], k: string[] = [], st: number[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
   const v: boolean[] = [];
+  const aa: (string | null)[] = [], pp: (string | null)[] = [], sm: number[] = [];
   let notBilled = 0;
   let beforeBillFrom = 0;
   const billFromMs = ctx.billFromMs;
@@ -368,7 +374,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
       continue;
     }
     const stored = ledgerRatingOf(rated);
-    if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros)) {
+    if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros) || !Number.isSafeInteger(stored.segmentsMicros)) {
       const values = `billed ${stored.billedSeconds} s, free ${stored.freeSeconds} s, cost ${stored.costMicros} µ, fixed ${stored.fixedMicros} µ`;
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating gave values the ledger cannot hold (${values})`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
@@ -392,8 +398,11 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     fm.push(stored.fixedMicros);
     u.push(stored.unmatched);
     v.push(call.voicemail === true);
+    aa.push(call.answeredAtMs === null ? null : String(call.answeredAtMs));
+    pp.push(stored.periods === null ? null : textArrayLiteral(stored.periods));
+    sm.push(stored.segmentsMicros);
   }
-  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v], notBilled, beforeBillFrom };
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm], notBilled, beforeBillFrom };
 }
 
 /** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */

@@ -24,6 +24,7 @@ import { chargeModeOf, chargeWithFree } from '../../domain/billing/settle';
 import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../../domain/billing/ledger-call';
 import type { ServiceRecord } from '../../domain/services/service-config';
 import type { PackageStore } from './packages';
+import { textArrayLiteral } from './ingest';
 
 export interface RerateScope {
   serviceIds?: string[];
@@ -65,6 +66,7 @@ interface Row {
   direction: string;
   destination: string;
   started_ms: string;
+  answered_ms: string | null;
   billsec: number;
   voicemail: boolean | null;
   e164: string;
@@ -76,6 +78,8 @@ interface Row {
   cost_micros: string;
   fixed_micros: string;
   unmatched: string | null;
+  periods: string[] | null;
+  segments_micros: string | null;
   period_free_seconds: number | null;
   charge_micros: string | null;
   charge_key: string | null;
@@ -128,6 +132,7 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
     const { rows } = await db.query<Row>(
       `SELECT c.id::text, c.direction, c.destination, floor(extract(epoch FROM c.started_at) * 1000)::bigint::text AS started_ms, c.billsec, c.voicemail,
               c.e164, c.number_kind, c.billed_seconds, c.free_seconds, c.rule, c.prefix, c.cost_micros::text, c.fixed_micros::text, c.unmatched,
+              floor(extract(epoch FROM c.answered_at) * 1000)::bigint::text AS answered_ms, c.periods, c.segments_micros::text,
               c.period_free_seconds, c.charge_micros::text, c.charge_key, b.status AS charge_status
        FROM cdrs c LEFT JOIN billing_charges b ON b.charge_key = c.charge_key
        WHERE c.service_id = $1 AND c.started_at >= $2 AND c.started_at < $3 AND c.id > $4 ORDER BY c.id LIMIT $5
@@ -138,11 +143,19 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
     last = rows[rows.length - 1]!.id;
     const ids: string[] = [], cost: number[] = [], fixed: number[] = [], billed: number[] = [], free: number[] = [];
     const rule: string[] = [], prefix: (string | null)[] = [], e164: string[] = [], kind: string[] = [], unmatched: (string | null)[] = [], charge: (string | null)[] = [];
+    const periods: (string | null)[] = [], segments: number[] = [];
     for (const r of rows) {
       report.calls++;
       const old = BigInt(r.cost_micros);
       oldSum += old;
-      const call: LedgerCall = { direction: r.direction, destination: r.destination, billsec: r.billsec, startedAtMs: Number(r.started_ms), voicemail: r.voicemail };
+      const call: LedgerCall = {
+        direction: r.direction,
+        destination: r.destination,
+        billsec: r.billsec,
+        startedAtMs: Number(r.started_ms),
+        answeredAtMs: r.answered_ms === null ? null : Number(r.answered_ms),
+        voicemail: r.voicemail,
+      };
       const stored: LedgerRating = {
         e164: r.e164,
         numberKind: r.number_kind,
@@ -153,6 +166,9 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
         costMicros: Number(r.cost_micros),
         fixedMicros: Number(r.fixed_micros),
         unmatched: r.unmatched,
+        periods: r.periods,
+        // Rows stored before the column: no cap or rounding policy existed, so the total was the cost.
+        segmentsMicros: Number(r.segments_micros ?? r.cost_micros),
       };
       const { rating } = rateStoredCall(loaded.rate, call, stored);
       let newCharge: bigint | null = null;
@@ -160,6 +176,7 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
         newCharge = chargeWithFree(
           { costMicros: BigInt(rating.costMicros), fixedMicros: BigInt(rating.fixedMicros), billedSeconds: rating.billedSeconds },
           r.period_free_seconds ?? 0,
+          loaded.pkg.rounding,
         );
       }
       const charged = r.charge_micros === null ? null : BigInt(r.charge_micros);
@@ -188,15 +205,19 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
       kind.push(rating.numberKind);
       unmatched.push(rating.unmatched);
       charge.push(newCharge === null ? null : newCharge.toString());
+      periods.push(rating.periods === null ? null : textArrayLiteral(rating.periods));
+      segments.push(rating.segmentsMicros);
     }
     if (!dryRun && ids.length > 0) {
+      // periods (pp, a text[] literal per row) and segments_micros (sm): see migration 1100.
       await db.query(
         `UPDATE cdrs SET cost_micros = t.c, fixed_micros = t.f, billed_seconds = t.b, free_seconds = t.fs, rule = t.r, prefix = t.p, e164 = t.e,
-                number_kind = t.k, unmatched = t.u, charge_micros = coalesce(t.m, cdrs.charge_micros)
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-              AS t(id, c, f, b, fs, r, p, e, k, u, m)
+                number_kind = t.k, unmatched = t.u, charge_micros = coalesce(t.m, cdrs.charge_micros), periods = t.pp::text[], segments_micros = t.sm
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                     $12::text[], $13::bigint[])
+              AS t(id, c, f, b, fs, r, p, e, k, u, m, pp, sm)
          WHERE cdrs.id = t.id`,
-        [ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge],
+        [ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge, periods, segments],
       );
     }
   }

@@ -4,7 +4,7 @@
  * way ictVoIP's autobill groups them (by call type, special rules by pattern and direction). Pure: bigint money, no
  * clock, no I/O.
  */
-import { microsToCents, roundHalfUp, formatCents } from '../money';
+import { DEFAULT_ROUNDING, divRoundBig, microsToCents, roundHalfUp, formatCents, type RoundingPolicy } from '../money';
 import type { RatingPackage } from '../rating';
 
 export interface SettleCall {
@@ -55,7 +55,7 @@ export function ddmmyyyy(epochMs: number, timeZone: string): string {
  */
 export function applyPeriodFree(
   calls: readonly SettleCall[],
-  pkg: Pick<RatingPackage, 'freeMinutes' | 'freeMinutesMode' | 'freeMinutesAppliesTo'>,
+  pkg: Pick<RatingPackage, 'freeMinutes' | 'freeMinutesMode' | 'freeMinutesAppliesTo'> & Partial<Pick<RatingPackage, 'rounding'>>,
   timeZone: string,
   used: Map<string, number>,
 ): SettledCall[] {
@@ -72,19 +72,30 @@ export function applyPeriodFree(
     const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
     if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
     used.set(period, already + free);
-    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free) };
+    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free, pkg.rounding) };
   });
 }
 
 /**
  * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
- * per-minute part shrinks in proportion, rounded half-up once. Settlement and re-rating both price through this.
+ * per-minute part shrinks in proportion, rounded once by the package's rounding policy (default half-up to
+ * micro-units). Settlement and re-rating both price through this.
  */
-export function chargeWithFree(c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
+export function chargeWithFree(
+  c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>,
+  freeSeconds: number,
+  rounding: RoundingPolicy = DEFAULT_ROUNDING,
+): bigint {
   const free = Math.min(freeSeconds, c.billedSeconds);
   if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
   const variable = c.costMicros - c.fixedMicros;
-  return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
+  if (rounding.decimals === DEFAULT_ROUNDING.decimals && rounding.method === DEFAULT_ROUNDING.method) {
+    return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
+  }
+  // Rounded as a whole to the policy's decimals, the way the call's cost was.
+  const unit = 10n ** BigInt(6 - rounding.decimals);
+  const exact = c.fixedMicros * BigInt(c.billedSeconds) + variable * BigInt(c.billedSeconds - free);
+  return divRoundBig(exact, BigInt(c.billedSeconds) * unit, rounding.method) * unit;
 }
 
 export interface InvoiceLine {
