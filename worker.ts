@@ -1,6 +1,7 @@
 /**
- * The worker's composition root: real dependencies in, a Temporal worker out. `npm start` runs it in-process;
- * `node --import tsx worker.ts` runs a worker-only process against DATABASE_URL and TEMPORAL_ADDRESS.
+ * The worker factory: activity dependencies in (built by src/composition.ts), a Temporal worker out. It starts
+ * nothing by itself: `npm start` runs a worker in-process (src/startup/worker.ts), and `npm run worker` runs a
+ * worker-only process (src/startup/worker-process.ts).
  */
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
@@ -32,10 +33,4 @@ export async function createVoipbillWorker(options: VoipbillWorkerOptions): Prom
     ...(options.metrics ? { interceptors: { activity: [activityMetricsInterceptor(options.metrics)] } } : {}),
     shutdownGraceTime: '5 seconds',
   });
-}
-
-if (require.main === module) {
-  process.env.RUN_API ??= 'false';
-  process.env.VOIPBILL_MAIN = '1';
-  require('./src/main');
 }

@@ -37,8 +37,10 @@ import { startApiServer } from '../src/api/server';
 import { createWhmcsWebhookRoutes } from '../src/api/webhook';
 import { createLogger } from '../src/log';
 import { signalService } from '../src/temporal/lifecycle-client';
-import { standingSignal } from '../workflows/lifecycle-messages';
+import { standingSignal } from '../workflows/service-lifecycle.messages';
 import type { ServiceRecord } from '../src/domain/services/service-config';
+import { LIFECYCLE_WORKFLOW } from '../workflows/service-lifecycle.messages';
+import { RECONCILE_WORKFLOW } from '../workflows/reconcile-services.messages';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 200);
@@ -222,12 +224,12 @@ async function main(): Promise<void> {
   const t1 = performance.now();
   await inBatches(records, 50, (r) => signalService(env.target, r, standingSignal, { refresh: true, source: 'bench' }));
   emit('workflows_start_10k_s', (performance.now() - t1) / 1000, 's');
-  const ready = `TaskQueue = '${env.taskQueue}' AND WorkflowType = 'serviceLifecycle' AND VoipCreditPositive = true`;
+  const ready = `TaskQueue = '${env.taskQueue}' AND WorkflowType = '${LIFECYCLE_WORKFLOW}' AND VoipCreditPositive = true`;
   await until('workflows ready', async () => (await env.temporal.client.workflow.count(ready)).count >= SERVICES + 0, 600_000);
   emit('workflows_ready_10k_s', (performance.now() - t1) / 1000, 's');
 
   const sweep = async (id: string, input: { inspect: boolean; full?: boolean }) =>
-    env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: `bench-${id}`, args: [input] }) as Promise<{ services: number; woken: number; inspected: number }>;
+    env.temporal.client.workflow.execute(RECONCILE_WORKFLOW, { taskQueue: env.taskQueue, workflowId: `bench-${id}`, args: [input] }) as Promise<{ services: number; woken: number; inspected: number }>;
   const extOn = async (r: (typeof records)[number]) =>
     (
       await env.fusionDb.pool.query<{ on: boolean }>(`SELECT cast(enabled AS text) = 'true' AS on FROM v_extensions WHERE domain_uuid = $1 AND extension = $2`, [

@@ -61,7 +61,7 @@ import { formatCents, microsToCents } from '../src/domain/money';
 import type { ServiceRecord } from '../src/domain/services/service-config';
 import type { LifecycleState, LifecycleStatus } from '../src/domain/lifecycle/types';
 import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
-import { lifecycleWorkflowId, standingSignal, stateQuery } from '../workflows/lifecycle-messages';
+import { lifecycleWorkflowId, standingSignal, stateQuery } from '../workflows/service-lifecycle.messages';
 import { billingRun, type BillingProgress } from '../workflows/billing-run';
 import { freePort } from '../test/support/ports';
 

@@ -1,16 +1,16 @@
 /**
- * Builds the worker's and API's dependencies from configuration: the one place that knows which adapter serves
- * which port. Missing configuration yields adapters that fail with a clear, non-retryable configuration error
- * (a workflow waits visibly instead of guessing).
+ * The composition root: builds the dependencies of the worker, the API and the CLI from configuration, the one
+ * place that knows which adapter serves which port. Missing configuration yields adapters that fail with a clear,
+ * non-retryable configuration error (a workflow waits visibly instead of guessing).
  */
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import type { Config } from './config';
+import { projectRoot, type Config } from './config';
 import type { Logger } from './log';
 import type { ActivityDeps } from '../activities';
 import { createWhmcsGateway, WhmcsConfigError } from './adapters/whmcs';
 import { createWhmcsCharging } from './adapters/whmcs/charging';
-import type { WhmcsGateway } from './ports/whmcs';
+import type { WhmcsCharging, WhmcsGateway } from './ports/whmcs';
 import { loadProductsFile, parseProducts, type ProductCatalog } from './adapters/services/products-file';
 import { createServiceRepository } from './adapters/postgres/services.repository';
 import { createSmtpMailer } from './adapters/smtp/smtp-mailer';
@@ -20,6 +20,7 @@ import { parseDecimal } from './domain/money';
 import type { LifecyclePolicy } from './domain/lifecycle/types';
 import type { PbxResolver } from './ports/pbx';
 import { PbxConfigError } from './adapters/pbx/errors';
+import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
 import type { WhmcsEventDispatcher } from './ports/whmcs-events';
 import { createTemporalEventDispatcher } from './temporal/event-dispatcher';
 import { syncClientServices } from './adapters/services/service-sync';
@@ -67,6 +68,44 @@ export function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
   };
 }
 
+/** The products file, when one is configured. */
+export function productCatalog(config: Config): ProductCatalog | undefined {
+  return config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : undefined;
+}
+
+/** The WHMCS API the configuration names, or a gateway that fails naming what to set. */
+export function whmcsGateway(config: Config, log: Logger, catalog: ProductCatalog | undefined): WhmcsGateway {
+  if (!config.WHMCS_URL) return unconfiguredWhmcs();
+  return createWhmcsGateway(
+    {
+      url: config.WHMCS_URL,
+      identifier: config.WHMCS_IDENTIFIER!,
+      secret: config.WHMCS_SECRET!,
+      ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
+      timeoutMs: config.WHMCS_TIMEOUT_MS,
+      fieldIds: whmcsFieldIds(config),
+      ...(config.WHMCS_FIELD_NAMES ? { fieldNames: config.WHMCS_FIELD_NAMES } : {}),
+      // The sweep lists VoIP clients through the products the products file names.
+      voipProductIds: [...(catalog?.byId.keys() ?? [])],
+    },
+    log,
+  );
+}
+
+/** Charges and refunds: recorded in the ledger, then posted through the WHMCS gateway. */
+export function whmcsCharging(whmcs: WhmcsGateway, pool: Pool, log: Logger): WhmcsCharging {
+  return createWhmcsCharging({ whmcs, pool, log });
+}
+
+/**
+ * The PBX and carrier servers of a servers file. Credentials named by `<field>Env` are looked up in `env` (the
+ * process's environment, by design: the servers file names them); the secrets file comes from the configuration.
+ */
+export function pbxRegistry(config: Config, file: string, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<PbxRegistry> {
+  const secretsFile = config.VOIPBILL_SECRETS_FILE ? { VOIPBILL_SECRETS_FILE: config.VOIPBILL_SECRETS_FILE } : {};
+  return loadPbxRegistry(file, { ...env, ...secretsFile }, log, { maxCallSeconds: config.CDR_MAX_CALL_SECONDS });
+}
+
 export interface BuiltDeps {
   deps: ActivityDeps;
   whmcs: WhmcsGateway;
@@ -78,31 +117,15 @@ export function buildDeps(
   config: Config,
   ctx: { pool: Pool; log: Logger; client: Client; pbx?: PbxResolver; whmcs?: WhmcsGateway; catalog?: ProductCatalog },
 ): BuiltDeps {
-  const catalog = ctx.catalog ?? (config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : parseProducts({ products: [] }, process.cwd()));
-  const whmcs =
-    ctx.whmcs ??
-    (config.WHMCS_URL
-      ? createWhmcsGateway(
-          {
-            url: config.WHMCS_URL,
-            identifier: config.WHMCS_IDENTIFIER!,
-            secret: config.WHMCS_SECRET!,
-            ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
-            timeoutMs: config.WHMCS_TIMEOUT_MS,
-            fieldIds: whmcsFieldIds(config),
-            ...(config.WHMCS_FIELD_NAMES ? { fieldNames: config.WHMCS_FIELD_NAMES } : {}),
-            // The sweep lists VoIP clients through the products the products file names.
-            voipProductIds: [...catalog.byId.keys()],
-          },
-          ctx.log,
-        )
-      : unconfiguredWhmcs());
+  // Without a products file no product is a VoIP service.
+  const catalog = ctx.catalog ?? productCatalog(config) ?? parseProducts({ products: [] }, projectRoot);
+  const whmcs = ctx.whmcs ?? whmcsGateway(config, ctx.log, catalog);
   const mailer = config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }) : undefined;
   const deps: ActivityDeps = {
     pool: ctx.pool,
     log: ctx.log,
     whmcs,
-    charging: createWhmcsCharging({ whmcs, pool: ctx.pool, log: ctx.log }),
+    charging: whmcsCharging(whmcs, ctx.pool, ctx.log),
     pbx: ctx.pbx ?? unconfiguredPbx(),
     notify: { channel: config.NOTIFY_CHANNEL, ...(mailer ? { mailer } : {}) },
     hasVoipFieldConfigured: !!config.WHMCS_FIELD_HAS_VOIP_SERVICE,

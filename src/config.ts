@@ -2,6 +2,7 @@
  * The one place environment variables are read. Parsed once at start; a bad value stops start-up with a message
  * that names the variable. The README's configuration table mirrors `configSchema` (a test keeps them in step).
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_CALL_SECONDS, MAX_CALL_SECONDS_LIMIT } from './adapters/pbx/plausibility';
 
@@ -175,9 +176,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.success) {
     const problems = configProblems(parsed.data);
     if (problems.length > 0) throw new ConfigError(problems);
-    return parsed.data;
+    return withInstallationPaths(parsed.data);
   }
   throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+}
+
+/** The installation's folder (the repository root): `npm start` runs here, `bin/voipbill` may run from anywhere. */
+export const projectRoot = resolve(__dirname, '..');
+
+/** Variables naming a folder or file of the installation. */
+const INSTALLATION_PATHS = ['VOIPBILL_DATA_DIR', 'VOIPBILL_PRODUCTS_FILE', 'VOIPBILL_SERVERS_FILE', 'VOIPBILL_SECRETS_FILE'] as const;
+
+/**
+ * A relative path is taken from the installation's folder, never from the folder a process happened to start in, so
+ * the running system and every `bin/voipbill` command find the same data folder (the demo's included) and files.
+ */
+function withInstallationPaths(config: Config): Config {
+  const out = { ...config };
+  for (const key of INSTALLATION_PATHS) {
+    const path = out[key];
+    if (path) out[key] = resolve(projectRoot, path);
+  }
+  return out;
 }
 
 /** Values that must never reach a log line. Later settings (WHMCS secret, webhook secret, …) are added here. */

@@ -7,69 +7,18 @@
  * exchange cursors and counts only; the run continues as new before its history grows large. Progress is queryable
  * (`progress` query) while it runs.
  */
-import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, proxyActivities, setHandler, workflowInfo, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CdrFeed } from '../src/ports/pbx';
-import { SOURCE_CONFIG_ERROR_TYPES } from '../src/ports/source-errors';
-import { WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/whmcs-errors';
+import { progressQuery, SOURCE_CONFIG_ERROR, type BillingProgress, type BillingRunInput, type BillingRunResult } from './billing-run.messages';
+import { BILLING_RUN_PATCHES } from './patches';
+import { activityOptions } from './retry-policies';
 
-// The activities heartbeat every 5 s while they run (activities/heartbeat-ticker.ts): a dead worker's activity is
-// retried on another within 30 s.
-const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: [...SOURCE_CONFIG_ERROR_TYPES] },
-});
-const { settleCharges, signalChargedServices } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: [...WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES] },
-});
+// Kept for callers that imported the contract from here; new code imports ./billing-run.messages.
+export { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from './billing-run.messages';
 
-export const BILLING_RUN_WORKFLOW = 'billingRun';
-
-export interface BillingRunInput {
-  /** Servers-file names of the CDR sources to ingest (may be empty: settle only). */
-  sources: string[];
-  /** Which packages' calls to charge after ingesting: credit_deduction ('credit'), invoice_* ('invoice'). */
-  charge: Array<'credit' | 'invoice'>;
-  /** Pages per ingest activity call. */
-  maxPages?: number;
-  /** Page size hint for the sources. */
-  limit?: number;
-  /** Carried across continue-as-new. */
-  resume?: { sourceIndex: number; feedIndex: number; progress: BillingProgress; runKey: string };
-}
-
-export interface BillingProgress {
-  phase: 'ingesting' | 'charging' | 'signalling' | 'done';
-  source: string | null;
-  pages: number;
-  /** Rows read at the sources. */
-  fetched: number;
-  /** Calls rated and newly stored. */
-  rated: number;
-  stored: number;
-  excluded: number;
-  quarantined: number;
-  duplicates: number;
-  notBilled: number;
-  costMicros: string;
-  charged: number;
-  chargeFailures: number;
-  /** Charges the clients' credit did not cover: they wait, and a run after a top-up takes them. */
-  awaitingCredit?: number;
-  /** Charges refused or left waiting in this run, naming client and services (`charges failed` lists them all). */
-  chargeProblems?: string[];
-  chargedCents: string;
-  signalled: number;
-  /** Calls before their source's billFrom: excluded, or never read (absent in runs from before billFrom). */
-  beforeBillFrom?: number;
-  /** Sources refused for their configuration (no billFrom for a history, a rename without id), with the reason. */
-  refused?: Array<{ source: string; reason: string }>;
-}
-
-export const progressQuery = defineQuery<BillingProgress>('progress');
+const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>(activityOptions.billingIngest);
+const { settleCharges, signalChargedServices } = proxyActivities<Activities>(activityOptions.billingSettle);
 
 function freshProgress(): BillingProgress {
   return {
@@ -95,11 +44,11 @@ function freshProgress(): BillingProgress {
 
 /** A source refused for its configuration: retrying cannot help, the admin must change the servers file. */
 function sourceRefusal(err: unknown): string | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== 'SourceConfigError') return undefined;
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== SOURCE_CONFIG_ERROR) return undefined;
   return err.cause.message;
 }
 
-export async function billingRun(input: BillingRunInput): Promise<BillingProgress> {
+export async function billingRun(input: BillingRunInput): Promise<BillingRunResult> {
   const progress = input.resume?.progress ?? freshProgress();
   setHandler(progressQuery, () => progress);
   const runKey = input.resume?.runKey ?? workflowInfo().workflowId;
@@ -140,7 +89,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     } catch (err) {
       // One misconfigured source must not hold the others' billing back: they go on, then the run fails with it.
       const reason = sourceRefusal(err);
-      if (reason === undefined || !patched('source-refusal-v1')) throw err;
+      if (reason === undefined || !patched(BILLING_RUN_PATCHES.sourceRefusal)) throw err;
       progress.refused = [...(progress.refused ?? []), { source, reason }];
     }
     startFeed = 0;
@@ -155,7 +104,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     progress.chargeProblems = settled.problems ?? [];
     progress.chargedCents = settled.amountCents;
     // Stored calls change included-minutes usage even when nothing was charged (free or included calls).
-    if (settled.serviceIds.length > 0 || (patched('usage-without-charge-v1') && progress.stored > 0)) {
+    if (settled.serviceIds.length > 0 || (patched(BILLING_RUN_PATCHES.usageWithoutCharge) && progress.stored > 0)) {
       progress.phase = 'signalling';
       progress.signalled = await signalChargedServices({ runId: runKey, serviceIds: settled.serviceIds });
     }
@@ -165,7 +114,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingProgres
     // Failed, not retried: visible in the Web UI and to `billing run --wait` until the servers file is fixed.
     throw ApplicationFailure.nonRetryable(
       `billing run refused ${progress.refused.map((r) => `source ${r.source}: ${r.reason}`).join('; ')}`,
-      'SourceConfigError',
+      SOURCE_CONFIG_ERROR,
     );
   }
   return progress;

@@ -10,7 +10,7 @@ import {
   SuspendModeKey,
   UsageStageKey,
   WhmcsClientIdKey,
-} from '../src/temporal/search-attributes';
+} from './service-lifecycle.messages';
 import { usageStageLabel } from '../src/domain/usage/included-minutes';
 
 /** What admins filter on in the Web UI; a null value removes the attribute (e.g. the mode once unsuspended). */
@@ -24,7 +24,7 @@ export function lifecycleSearchAttributes(state: LifecycleState): SearchAttribut
     { key: SuspendModeKey, value: state.suspension?.mode ?? null },
     { key: SuspendedSinceKey, value: state.suspension ? new Date(state.suspension.since) : null },
     { key: CreditPositiveKey, value: creditPositive },
-    // Only once a billing run reported usage (issue 9), so histories from before it upsert exactly as they did.
+    // Only once a billing run reported usage, so histories from before it upsert exactly as they did.
     ...(state.usage ? [{ key: UsageStageKey, value: usageStageLabel(state.usage) }] : []),
   ] as SearchAttributeUpdatePair[];
 }

@@ -5,35 +5,16 @@
  */
 import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './retry-policies';
+import type { ReconcileInput, ReconcileResult, ReconcileTotals } from './reconcile-services.messages';
 
-const { sweepServicesPage } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  // The page heartbeats every 5 s while it runs (activities/heartbeat-ticker.ts).
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
+// Kept for callers that imported the contract from here; new code imports ./reconcile-services.messages.
+export type { ReconcileInput, ReconcileTotals } from './reconcile-services.messages';
 
-export interface ReconcileTotals {
-  pages: number;
-  clients: number;
-  services: number;
-  woken: number;
-  inspecting: number;
-  inspected: number;
-  problems: number;
-  /** The problems themselves (unreadable PBXs, unreadable service fields, conflicting services), the first 50. */
-  problemMessages?: string[];
-}
+// The page heartbeats every 5 s while it runs (activities/heartbeat-ticker.ts).
+const { sweepServicesPage } = proxyActivities<Activities>(activityOptions.reconcileSweep);
 
-export interface ReconcileInput {
-  inspect: boolean;
-  /** Wake every service workflow, whatever the mirror says. */
-  full?: boolean;
-  cursor?: string | null;
-  totals?: Partial<ReconcileTotals>;
-}
-
-export async function reconcileServices(input: ReconcileInput): Promise<ReconcileTotals> {
+export async function reconcileServices(input: ReconcileInput): Promise<ReconcileResult> {
   const totals: ReconcileTotals = { pages: 0, clients: 0, services: 0, woken: 0, inspecting: 0, inspected: 0, problems: 0, ...input.totals };
   let cursor = input.cursor ?? null;
   do {

@@ -1,7 +1,8 @@
 /**
- * One workflow per WHMCS service: it remembers exactly what it did at the PBX and why. Signals and updates only
- * record intent; the main loop plans with the pure rules (src/domain/lifecycle) and carries the steps out through
- * activities, so every decision is taken in one place, in order.
+ * One workflow per WHMCS service: it remembers exactly what it did at the PBX and why. Messages only record intent
+ * (src/domain/lifecycle/intake.ts); the main loop plans with the pure rules (plan.ts), carries each step out through
+ * activities and records what came back with `applyOutcome` (outcome.ts), so every decision is taken in one place,
+ * in order. This file is the table of contents: handlers, the loop, and which activity serves which step.
  */
 import {
   allHandlersFinished,
@@ -14,25 +15,30 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { planSteps, applyNotified, applyRelabel, applySuspended, applyTerminated, applyUnsuspended, applyLowBalanceRearm, stepKey, type Step } from '../src/domain/lifecycle/plan';
-import {
-  applyAutoTopUpRearm,
-  applyAutoTopUpStarted,
-  applyUsageClock,
-  applyUsageNotified,
-  TOPUP_FAILED_TEMPLATE,
-  TOPUP_STEP_KINDS,
-  TOPUP_SUCCEEDED_TEMPLATE,
-  USAGE_STEP_KINDS,
-} from '../src/domain/lifecycle/plan';
-import { foldUsage } from '../src/domain/usage/included-minutes';
-import { initialAutoTopUpState } from '../src/domain/lifecycle/auto-topup';
-import { awaitsRetry, nextReminderAt, RETRY_AFTER_FAILURE_MS, suspensionVerdict } from '../src/domain/lifecycle/rules';
-import { HANDLED_REQUESTS_LIMIT, type LifecycleState, type Override, type ServiceConfig } from '../src/domain/lifecycle/types';
 import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
 import {
+  acceptConfig,
+  acceptReconcile,
+  acceptServiceEvent,
+  acceptStanding,
+  acceptUsage,
+  applyPolicy,
+  recordAdminOverride,
+  recordAdminSuspend,
+  recordAdminUnsuspend,
+  recordAutoTopUpSwitch,
+  samePolicy,
+  type Intake,
+} from '../src/domain/lifecycle/intake';
+import { applyOutcome, nextSteps, planRepair, repairKey, topUpMessage, usageMessageFields, wakeDeadlines } from '../src/domain/lifecycle/outcome';
+import { planSteps, stepKey, TOPUP_STEP_KINDS, USAGE_STEP_KINDS, type Step } from '../src/domain/lifecycle/plan';
+import type { LifecyclePolicy, LifecycleState, Override } from '../src/domain/lifecycle/types';
+import { workflowNowIso, workflowNowMs } from './clock';
+import { lifecycleSearchAttributes } from './lifecycle-search-attributes';
+import { LIFECYCLE_PATCHES as PATCHES } from './patches';
+import { activityOptions } from './retry-policies';
+import {
   autoTopUpUpdate,
-  usageSignal,
   configSignal,
   overrideUpdate,
   reconcileSignal,
@@ -41,183 +47,86 @@ import {
   stateQuery,
   suspendUpdate,
   unsuspendUpdate,
+  usageSignal,
   type LifecycleInput,
-} from './lifecycle-messages';
-import { workflowNowIso, workflowNowMs } from './clock';
-import { NOTIFY_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/notify-errors';
-import { PBX_TARGET_ERROR_TYPES } from '../src/ports/pbx-errors';
-import { WHMCS_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/whmcs-errors';
-import { lifecycleSearchAttributes } from './lifecycle-search-attributes';
+  type LifecycleResult,
+} from './service-lifecycle.messages';
 
-// WHMCS reads and mail: bounded retries, then the loop tries again on the next signal.
-const whmcs = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [...WHMCS_NON_RETRYABLE_ERROR_TYPES, ...NOTIFY_NON_RETRYABLE_ERROR_TYPES] },
-});
-// A PBX that is down must leave the workflow waiting (visible as a pending activity), never failed.
-// Auto top-up: transport failures (WHMCS down, timeout after apply) are retried; the activity finds its own
-// invoice by the idempotency key, so a retry never captures twice. Declines are results, not failures.
-const topup = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: [...WHMCS_NON_RETRYABLE_ERROR_TYPES] },
-});
-const pbx = proxyActivities<Activities>({
-  startToCloseTimeout: '60 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...PBX_TARGET_ERROR_TYPES] },
-});
+const whmcs = proxyActivities<Activities>(activityOptions.lifecycleWhmcs);
+const topup = proxyActivities<Activities>(activityOptions.lifecycleTopUp);
+const pbx = proxyActivities<Activities>(activityOptions.lifecyclePbx);
 
-export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleState> {
+export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
   const state: LifecycleState = input.state ?? initialLifecycleState(input.config, input.policy);
+  const legacyCap = legacyContinueAsNewCap(input);
   let refreshStanding = !input.state || input.pending?.refresh === true;
   let inspectPbx = input.pending?.inspect === true;
+  let offeredPolicy: LifecyclePolicy | undefined = input.pending?.policy;
+  // Wake-ups asked for, and how many of them a finished pass has seen; updates complete once theirs is seen.
   let wake = 0;
   let processed = 0;
+  let awaitedByUpdate = 0;
 
-  const requestWake = (): number => ++wake;
-  const remember = (requestId: string) => {
-    state.handledRequests.push(requestId);
-    if (state.handledRequests.length > HANDLED_REQUESTS_LIMIT) state.handledRequests.splice(0, state.handledRequests.length - HANDLED_REQUESTS_LIMIT);
+  const note = (intake: Intake): number => {
+    if (intake.refresh) refreshStanding = true;
+    if (intake.inspect) inspectPbx = true;
+    if (intake.policy) offeredPolicy = intake.policy;
+    return intake.wake ? ++wake : wake;
   };
-  const waitProcessed = async (ticket: number) => {
+  const settle = async (intake: Intake): Promise<LifecycleState> => {
+    const ticket = note(intake);
+    awaitedByUpdate = Math.max(awaitedByUpdate, ticket);
     await condition(() => processed >= ticket);
     return state;
   };
 
   setHandler(stateQuery, () => state);
-  setHandler(standingSignal, (s) => {
-    if (s?.standing && (!state.standing || s.standing.observedAt >= state.standing.observedAt)) state.standing = s.standing;
-    if (s?.refresh) refreshStanding = true;
-    requestWake();
-  });
-  const applyConfig = (c: Partial<Omit<ServiceConfig, 'serviceId'>> | undefined) => {
-    if (!c || typeof c !== 'object') return;
-    // A changed suspend mode applies from the next suspension: the current one records the mode it used.
-    if (c.suspendMode === 'gateway' || c.suspendMode === 'extension') state.config.suspendMode = c.suspendMode;
-    if (Array.isArray(c.extensions)) state.config.extensions = c.extensions.filter((e) => typeof e === 'string');
-    if (typeof c.server === 'string') state.config.server = c.server;
-    if (typeof c.tenant === 'string') state.config.tenant = c.tenant;
-    if (typeof c.clientId === 'string' && c.clientId) state.config.clientId = c.clientId;
-  };
-  setHandler(configSignal, (c) => {
-    applyConfig(c);
-    requestWake();
-  });
-  setHandler(reconcileSignal, (r) => {
-    if (r?.standing && (!state.standing || r.standing.observedAt >= state.standing.observedAt)) state.standing = r.standing;
-    // The sweep found the service changed in WHMCS (product mode, extensions, tenant).
-    applyConfig(r?.config);
-    if (r?.inspect) inspectPbx = true;
-    requestWake();
-  });
-  setHandler(serviceEventSignal, (e) => {
-    if (!e || typeof e.eventId !== 'string' || state.handledRequests.includes(e.eventId)) return;
-    remember(e.eventId);
-    const at = workflowNowIso();
-    if (e.action === 'terminate') applyTerminated(state, at, 'terminated in WHMCS');
-    else if (e.action === 'suspend') state.adminHold = { reason: 'suspended in WHMCS', at };
-    else if (e.action === 'unsuspend') state.adminHold = undefined;
-    requestWake();
-  });
-  setHandler(
-    suspendUpdate,
-    async (req) => {
-      if (!state.handledRequests.includes(req.requestId)) {
-        remember(req.requestId);
-        state.adminHold = { reason: req.reason, at: workflowNowIso(), ...(req.mode ? { mode: req.mode } : {}) };
-      }
-      return waitProcessed(requestWake());
-    },
-    { validator: (req) => validateAdminSuspend(state, req) },
-  );
-  setHandler(
-    unsuspendUpdate,
-    async (req) => {
-      if (!state.handledRequests.includes(req.requestId)) {
-        remember(req.requestId);
-        state.adminHold = undefined;
-        if (state.adminOverride === 'yes') state.adminOverride = 'none';
-      }
-      return waitProcessed(requestWake());
-    },
-    { validator: (req) => validateAdminUnsuspend(state, req) },
-  );
-  setHandler(
-    overrideUpdate,
-    async (req) => {
-      if (!state.handledRequests.includes(req.requestId)) {
-        remember(req.requestId);
-        state.adminOverride = req.value;
-      }
-      return waitProcessed(requestWake());
-    },
-    { validator: (req) => validateAdminOverride(state, req) },
-  );
-
-  setHandler(usageSignal, (u) => {
-    if (!u || typeof u.period !== 'string' || typeof u.periodEnd !== 'string') return;
-    const next = foldUsage(state.usage, u, workflowNowIso());
-    if (next === state.usage) return;
-    state.usage = next;
-    requestWake();
-  });
-  setHandler(
-    autoTopUpUpdate,
-    async (req) => {
-      if (!state.handledRequests.includes(req.requestId)) {
-        remember(req.requestId);
-        state.autoTopUp = { ...(state.autoTopUp ?? initialAutoTopUpState()), disabled: !req.enabled };
-      }
-      return waitProcessed(requestWake());
-    },
-    { validator: (req) => validateAdminAutoTopUp(state, req) },
-  );
+  setHandler(standingSignal, (s) => void note(acceptStanding(state, s)));
+  setHandler(configSignal, (c) => void note(acceptConfig(state, c)));
+  setHandler(reconcileSignal, (r) => void note(acceptReconcile(state, r)));
+  setHandler(serviceEventSignal, (e) => void note(acceptServiceEvent(state, e, workflowNowIso())));
+  setHandler(usageSignal, (u) => void note(acceptUsage(state, u, workflowNowIso())));
+  setHandler(suspendUpdate, (req) => settle(recordAdminSuspend(state, req, workflowNowIso())), { validator: (req) => validateAdminSuspend(state, req) });
+  setHandler(unsuspendUpdate, (req) => settle(recordAdminUnsuspend(state, req)), { validator: (req) => validateAdminUnsuspend(state, req) });
+  setHandler(overrideUpdate, (req) => settle(recordAdminOverride(state, req)), { validator: (req) => validateAdminOverride(state, req) });
+  setHandler(autoTopUpUpdate, (req) => settle(recordAutoTopUpSwitch(state, req)), { validator: (req) => validateAdminAutoTopUp(state, req) });
 
   // A function, not an inline comparison: handlers change the status while the loop awaits.
   const terminated = (): boolean => state.status === 'terminated';
   upsertSearchAttributes(lifecycleSearchAttributes(state));
   while (!terminated()) {
     const ticket = wake;
+    if (offeredPolicy) {
+      if (!samePolicy(offeredPolicy, state.policy) && patched(PATCHES.policyFromSignals)) applyPolicy(state, offeredPolicy);
+      offeredPolicy = undefined;
+    }
     if (refreshStanding) {
       refreshStanding = false;
-      try {
-        state.standing = await whmcs.readClientStanding(state.config.clientId, state.config);
-      } catch {
-        // WHMCS unreachable or refusing: keep the last standing; the next signal or sweep tries again.
-      }
+      await readStanding(state);
     }
     if (inspectPbx) {
       inspectPbx = false;
-      try {
-        await repairDrift(state);
-        if (state.lastError?.step === 'inspect') state.lastError = undefined;
-      } catch (err) {
-        state.lastError = { at: workflowNowIso(), step: 'inspect', message: failureMessage(err) };
-      }
+      await inspect(state);
     }
     await carryOut(state);
     upsertSearchAttributes(lifecycleSearchAttributes(state));
     processed = ticket;
     const info = workflowInfo();
-    const cap = state.policy.continueAsNewAfterEvents;
-    if (info.continueAsNewSuggested || (cap !== undefined && info.historyLength >= cap)) break;
-    const reminder = nextReminderAt(state);
-    let waitMs = reminder ? Math.max(1000, Date.parse(reminder) - workflowNowMs()) : undefined;
-    // Issue 9: wake at the period's end to lift an included-minutes block and re-arm the stage messages.
-    if (state.usage && state.usage.mode !== 'off' && patched('included-minutes-v1')) {
-      const untilEnd = Math.max(1000, Date.parse(state.usage.periodEnd) - workflowNowMs());
-      waitMs = waitMs === undefined ? untilEnd : Math.min(waitMs, untilEnd);
+    if (info.continueAsNewSuggested || (legacyCap !== undefined && info.historyLength >= legacyCap)) {
+      // An update accepted during this pass has not had a pass of its own: its caller waits for the outcome.
+      if (awaitedByUpdate > processed && patched(PATCHES.updatesBeforeContinueAsNew)) continue;
+      break;
     }
+    const deadlines = wakeDeadlines(state, workflowNowMs());
+    const untilPeriodEnd = deadlines.periodEnd !== undefined && patched(PATCHES.includedMinutes);
     // A failed step tries again by itself: the sweep wakes only workflows whose facts changed.
-    const retry = awaitsRetry(state) && patched('self-retry-v1');
-    if (retry) {
-      const retryMs = state.policy.retryAfterFailureMs ?? RETRY_AFTER_FAILURE_MS;
-      waitMs = Math.min(waitMs ?? retryMs, retryMs);
-    }
-    if (waitMs === undefined) await condition(() => wake !== ticket || terminated());
-    else await condition(() => wake !== ticket || terminated(), waitMs);
+    const retry = deadlines.retry !== undefined && patched(PATCHES.selfRetry);
+    const at = earliest(deadlines.reminder, untilPeriodEnd ? deadlines.periodEnd : undefined, retry ? deadlines.retry : undefined);
+    if (at === undefined) await condition(() => wake !== ticket || terminated());
+    else await condition(() => wake !== ticket || terminated(), at - workflowNowMs());
     if (wake === ticket && !terminated()) {
       if (retry && state.lastError?.step === 'inspect') inspectPbx = true;
-      requestWake();
+      ++wake;
     }
   }
   processed = wake;
@@ -226,36 +135,69 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
     upsertSearchAttributes(lifecycleSearchAttributes(state));
     return state;
   }
-  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state, pending: { refresh: refreshStanding, inspect: inspectPbx } });
+  return continueAsNew<typeof serviceLifecycle>({ config: state.config, policy: state.policy, state, pending: { refresh: refreshStanding, inspect: inspectPbx, ...(offeredPolicy ? { policy: offeredPolicy } : {}) } });
+}
+
+/**
+ * Tests used to pass a continue-as-new cap in the policy; production never did. Histories recorded that way keep
+ * replaying with it, while every new run ignores it and follows the server's suggestion alone.
+ */
+function legacyContinueAsNewCap(input: LifecycleInput): number | undefined {
+  const cap = (input.policy as { continueAsNewAfterEvents?: unknown } | undefined)?.continueAsNewAfterEvents;
+  return typeof cap === 'number' && !patched(PATCHES.noTestContinueAsNewCap) ? cap : undefined;
+}
+
+function earliest(...times: Array<number | undefined>): number | undefined {
+  const present = times.filter((t): t is number => t !== undefined);
+  return present.length > 0 ? Math.min(...present) : undefined;
+}
+
+async function readStanding(state: LifecycleState): Promise<void> {
+  try {
+    applyOutcome(state, { kind: 'standing-read', standing: await whmcs.readClientStanding(state.config.clientId, state.config) });
+  } catch {
+    // WHMCS unreachable or refusing: keep the last standing; the next signal or sweep tries again.
+  }
+}
+
+async function inspect(state: LifecycleState): Promise<void> {
+  try {
+    await repairDrift(state);
+    applyOutcome(state, { kind: 'inspected' });
+  } catch (err) {
+    applyOutcome(state, { kind: 'step-failed', step: 'inspect', at: workflowNowIso(), message: failureMessage(err) });
+  }
 }
 
 async function carryOut(state: LifecycleState): Promise<void> {
   // A plan is carried out whole (a suspension and its message belong together), then planned again until the
   // rules are satisfied; bounded, because an applied plan converges.
   for (let round = 0; round < 4; round++) {
-    applyLowBalanceRearm(state, workflowNowIso());
-    applyAutoTopUpRearm(state);
-    applyUsageClock(state, workflowNowIso());
-    let steps = planSteps(state, workflowNowIso());
-    // Issue 9's steps only appear in histories that use it; the markers keep older histories replaying.
-    if (steps.some((s) => USAGE_STEP_KINDS.has(s.kind)) && !patched('included-minutes-v1')) steps = steps.filter((s) => !USAGE_STEP_KINDS.has(s.kind));
-    if (steps.some((s) => TOPUP_STEP_KINDS.has(s.kind)) && !patched('auto-topup-v1')) {
-      applyAutoTopUpStarted(state);
-      steps = planSteps(state, workflowNowIso()).filter((s) => !TOPUP_STEP_KINDS.has(s.kind));
-    }
+    const steps = versionedPlan(state);
     if (steps.length === 0) return;
     for (const step of steps) {
       try {
         await runStep(state, step);
-        state.lastError = undefined;
+        applyOutcome(state, { kind: 'step-done' });
       } catch (err) {
         // Only non-retryable failures get here (bad target, bad configuration): keep the workflow alive and
-        // visible, and try again when a signal (e.g. a configuration change) or the next sweep arrives.
-        state.lastError = { at: workflowNowIso(), step: step.kind, message: failureMessage(err) };
+        // visible, and try again after a while, or when a signal (e.g. a configuration change) arrives.
+        applyOutcome(state, { kind: 'step-failed', step: step.kind, at: workflowNowIso(), message: failureMessage(err) });
         return;
       }
     }
   }
+}
+
+/** The plan, without the step kinds that histories recorded before them must not see. */
+function versionedPlan(state: LifecycleState): Step[] {
+  let steps = nextSteps(state, workflowNowIso());
+  if (steps.some((s) => USAGE_STEP_KINDS.has(s.kind)) && !patched(PATCHES.includedMinutes)) steps = steps.filter((s) => !USAGE_STEP_KINDS.has(s.kind));
+  if (steps.some((s) => TOPUP_STEP_KINDS.has(s.kind)) && !patched(PATCHES.autoTopUp)) {
+    applyOutcome(state, { kind: 'auto-topup-started' });
+    steps = planSteps(state, workflowNowIso()).filter((s) => !TOPUP_STEP_KINDS.has(s.kind));
+  }
+  return steps;
 }
 
 function failureMessage(err: unknown): string {
@@ -264,132 +206,93 @@ function failureMessage(err: unknown): string {
   return e?.message ?? String(err);
 }
 
+const subject = (state: LifecycleState) => `service:${state.config.serviceId}`;
+
 async function runStep(state: LifecycleState, step: Step): Promise<void> {
   const key = stepKey(state, step);
+  const { clientId, serviceId } = state.config;
   switch (step.kind) {
     case 'suspend': {
       const disabled = await pbx.pbxSuspend({ config: state.config, mode: step.mode, idempotencyKey: key });
-      applySuspended(state, step, disabled, workflowNowIso());
-      await whmcs.recordAudit({ kind: 'suspend', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { reason: step.reason, mode: step.mode, disabled } });
+      applyOutcome(state, { kind: 'suspended', step, disabled, at: workflowNowIso() });
+      await whmcs.recordAudit({ kind: 'suspend', subject: subject(state), dedupeKey: key, detail: { reason: step.reason, mode: step.mode, disabled } });
       return;
     }
     case 'relabel':
-      applyRelabel(state, step.reason);
+      applyOutcome(state, { kind: 'relabelled', step });
       return;
     case 'unsuspend': {
       const suspension = state.suspension!;
       // Exactly what was disabled, in the mode used then, whatever the product's mode setting says now.
       await pbx.pbxUnsuspend({ config: state.config, mode: suspension.mode, disabled: suspension.disabled, idempotencyKey: key });
-      applyUnsuspended(state, step.reason, workflowNowIso());
-      await whmcs.recordAudit({ kind: 'unsuspend', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { reason: step.reason, mode: suspension.mode, enabled: suspension.disabled } });
+      applyOutcome(state, { kind: 'unsuspended', step, at: workflowNowIso() });
+      await whmcs.recordAudit({ kind: 'unsuspend', subject: subject(state), dedupeKey: key, detail: { reason: step.reason, mode: suspension.mode, enabled: suspension.disabled } });
       return;
     }
     case 'notify': {
       const at = workflowNowIso();
-      try {
-        await whmcs.sendNotification({ idempotencyKey: key, clientId: state.config.clientId, serviceId: state.config.serviceId, template: step.template, standing: state.standing! });
-      } catch {
-        // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
-      }
-      applyNotified(state, step, at);
+      // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
+      await whmcs.sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing! }).catch(() => undefined);
+      applyOutcome(state, { kind: 'notified', step, at });
       return;
     }
     case 'usage-notify': {
-      const u = state.usage!;
-      const minutes = (secs: number) => String(Math.floor(secs / 60));
-      try {
-        await whmcs.sendNotification({
-          idempotencyKey: key,
-          clientId: state.config.clientId,
-          serviceId: state.config.serviceId,
-          template: step.template,
-          standing: state.standing!,
-          extra: {
-            usage_used_minutes: minutes(u.usedSeconds),
-            usage_allowance_minutes: minutes(u.allowanceSeconds),
-            usage_stage: String(step.stage),
-            usage_percent: String(u.allowanceSeconds > 0 ? Math.floor((u.usedSeconds * 100) / u.allowanceSeconds) : 0),
-            usage_period_end: u.periodEnd.slice(0, 10),
-          },
-        });
-      } catch {
-        // As for the other messages: never blocks the rest of the plan.
-      }
-      applyUsageNotified(state, step);
+      const extra = usageMessageFields(state.usage!, step);
+      await whmcs.sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing!, extra }).catch(() => undefined);
+      applyOutcome(state, { kind: 'usage-notified', step });
       return;
     }
-    case 'auto-topup': {
-      applyAutoTopUpStarted(state);
-      const at = workflowNowIso();
-      let outcome: Awaited<ReturnType<typeof topup.autoTopUp>>;
-      try {
-        outcome = await topup.autoTopUp({ key, clientId: state.config.clientId, serviceId: state.config.serviceId, observedAt: state.standing?.observedAt ?? at });
-      } catch (err) {
-        // Outcome unknown after all retries (WHMCS unreachable): reported, never a reason to suspend.
-        state.autoTopUp!.last = { key, at, status: 'failed', amount: step.amount, invoiceId: null, message: failureMessage(err) };
-        await whmcs.recordAudit({ kind: 'auto-topup', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { ...state.autoTopUp!.last } });
-        return;
-      }
-      state.autoTopUp!.last = { key, at, status: outcome.status, amount: outcome.amount, invoiceId: outcome.invoiceId, message: outcome.message };
-      if (outcome.standing) state.standing = outcome.standing;
-      await whmcs.recordAudit({ kind: 'auto-topup', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { ...state.autoTopUp!.last } });
-      if (outcome.status !== 'skipped' && state.standing) {
-        try {
-          await whmcs.sendNotification({
-            idempotencyKey: `${key}:mail`,
-            clientId: state.config.clientId,
-            serviceId: state.config.serviceId,
-            template: outcome.status === 'captured' ? TOPUP_SUCCEEDED_TEMPLATE : TOPUP_FAILED_TEMPLATE,
-            standing: state.standing,
-            extra: { topup_amount: outcome.amount, topup_invoice_id: String(outcome.invoiceId ?? ''), topup_message: outcome.message ?? '' },
-          });
-        } catch {
-          // Reported in state and the audit log either way.
-        }
-      }
-      return;
-    }
-    case 'mirror-field': {
+    case 'auto-topup':
+      return autoTopUp(state, step, key);
+    case 'mirror-field':
       try {
         // The field is the client's: the activity may write Yes for another suspended service (older workers: void).
-        const written = (await whmcs.setVoipSuspendedField({ clientId: state.config.clientId, value: step.value, idempotencyKey: key })) as Override | undefined;
-        state.suspendedFieldWritten = step.value;
-        state.suspendedFieldPending = undefined;
-        if (state.standing) {
-          state.standing.voipSuspendedField = written ?? step.value;
-          if (written !== undefined) state.standing.voipSuspendedFieldOurs = true;
-        }
+        const written = (await whmcs.setVoipSuspendedField({ clientId, value: step.value, idempotencyKey: key })) as Override | undefined;
+        applyOutcome(state, { kind: 'field-written', value: step.value, written });
       } catch {
-        // Applied or not, we cannot tell: remember it as ours, and the next plan writes it again.
-        state.suspendedFieldPending = step.value;
+        applyOutcome(state, { kind: 'field-unknown', value: step.value });
       }
       return;
-    }
   }
+}
+
+async function autoTopUp(state: LifecycleState, step: Extract<Step, { kind: 'auto-topup' }>, key: string): Promise<void> {
+  applyOutcome(state, { kind: 'auto-topup-started' });
+  const at = workflowNowIso();
+  const { clientId, serviceId } = state.config;
+  try {
+    const r = await topup.autoTopUp({ key, clientId, serviceId, observedAt: state.standing?.observedAt ?? at });
+    const { status, amount, invoiceId, message } = r;
+    applyOutcome(state, { kind: 'auto-topup-finished', key, at, status, amount, invoiceId, message, ...(r.standing ? { standing: r.standing } : {}) });
+  } catch (err) {
+    // Outcome unknown after all retries (WHMCS unreachable): reported, never a reason to suspend.
+    applyOutcome(state, { kind: 'auto-topup-finished', key, at, status: 'failed', amount: step.amount, invoiceId: null, message: failureMessage(err) });
+    await whmcs.recordAudit({ kind: 'auto-topup', subject: subject(state), dedupeKey: key, detail: { ...state.autoTopUp!.last } });
+    return;
+  }
+  await whmcs.recordAudit({ kind: 'auto-topup', subject: subject(state), dedupeKey: key, detail: { ...state.autoTopUp!.last } });
+  const mail = topUpMessage(state);
+  if (!mail) return;
+  // Reported in state and the audit log either way.
+  await whmcs
+    .sendNotification({ idempotencyKey: `${key}:mail`, clientId, serviceId, template: mail.template, standing: state.standing!, extra: mail.extra })
+    .catch(() => undefined);
 }
 
 async function repairDrift(state: LifecycleState): Promise<void> {
   const report = await pbx.pbxInspect({ config: state.config, ...(state.suspension ? { suspension: state.suspension } : {}) });
   if (!report.drift) return;
+  applyOutcome(state, { kind: 'drift-found', at: workflowNowIso() });
   // Visible in the Web UI (VoipPbxDrift = true) for as long as the repair takes, e.g. while the PBX is down.
-  state.drift = true;
-  state.lastDriftAt = workflowNowIso();
   upsertSearchAttributes(lifecycleSearchAttributes(state));
-  const key = `svc-${state.config.serviceId}:${state.seq}:repair:${state.lastDriftAt}`;
-  const verdict = suspensionVerdict(state);
-  if (state.suspension && report.unexpectedlyEnabled.length > 0) {
-    const disabled = await pbx.pbxSuspend({ config: state.config, mode: state.suspension.mode, idempotencyKey: key, only: report.unexpectedlyEnabled });
-    state.suspension.disabled = mergeDisabled(state.suspension.disabled, disabled);
-  } else if (!state.suspension && !('suspend' in verdict && verdict.suspend) && report.unexpectedlyDisabled.length > 0) {
-    await pbx.pbxUnsuspend({ config: state.config, mode: state.config.suspendMode, disabled: report.unexpectedlyDisabled, idempotencyKey: key });
+  const key = repairKey(state);
+  const repair = planRepair(state, report);
+  if (repair.kind === 'disable') {
+    const disabled = await pbx.pbxSuspend({ config: state.config, mode: state.suspension!.mode, idempotencyKey: key, only: repair.only });
+    applyOutcome(state, { kind: 'drift-repaired', disabled });
+  } else {
+    if (repair.kind === 'enable') await pbx.pbxUnsuspend({ config: state.config, mode: state.config.suspendMode, disabled: repair.items, idempotencyKey: key });
+    applyOutcome(state, { kind: 'drift-repaired' });
   }
-  state.drift = false;
-  state.driftRepairs += 1;
-  await whmcs.recordAudit({ kind: 'drift-repaired', subject: `service:${state.config.serviceId}`, dedupeKey: key, detail: { detail: report.detail } });
+  await whmcs.recordAudit({ kind: 'drift-repaired', subject: subject(state), dedupeKey: key, detail: { detail: report.detail } });
 }
-
-function mergeDisabled<T extends { kind: string; id: string }>(a: T[], b: T[]): T[] {
-  const seen = new Set(a.map((x) => `${x.kind}:${x.id}`));
-  return [...a, ...b.filter((x) => !seen.has(`${x.kind}:${x.id}`))];
-}
-

@@ -249,6 +249,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
   const e: string[] = [], k: string[] = [], st: number[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
   const v: boolean[] = [];
+  const aa: (number | null)[] = [], pp: (readonly string[] | null)[] = [], sm: number[] = [];
   let notBilled = 0;
   let beforeBillFrom = 0;
   const billFromMs = ctx.billFromMs;
@@ -286,7 +287,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
       continue;
     }
     const stored = ledgerRatingOf(rated);
-    if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros)) {
+    if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros) || !Number.isSafeInteger(stored.segmentsMicros)) {
       const values = `billed ${stored.billedSeconds} s, free ${stored.freeSeconds} s, cost ${stored.costMicros} µ, fixed ${stored.fixedMicros} µ`;
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating gave values the ledger cannot hold (${values})`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
@@ -310,8 +311,11 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     fm.push(stored.fixedMicros);
     u.push(stored.unmatched);
     v.push(call.voicemail === true);
+    aa.push(call.answeredAtMs);
+    pp.push(stored.periods);
+    sm.push(stored.segmentsMicros);
   }
-  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v], notBilled, beforeBillFrom };
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm], notBilled, beforeBillFrom };
 }
 
 async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {

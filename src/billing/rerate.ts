@@ -105,11 +105,19 @@ async function rerateService(store: BillingStore, tx: Tx, service: ServiceRecord
     last = rows[rows.length - 1]!.id;
     const ids: string[] = [], cost: number[] = [], fixed: number[] = [], billed: number[] = [], free: number[] = [];
     const rule: string[] = [], prefix: (string | null)[] = [], e164: string[] = [], kind: string[] = [], unmatched: (string | null)[] = [], charge: (string | null)[] = [];
+    const periods: (readonly string[] | null)[] = [], segments: number[] = [];
     for (const r of rows) {
       report.calls++;
       const old = BigInt(r.cost_micros);
       oldSum += old;
-      const call: LedgerCall = { direction: r.direction, destination: r.destination, billsec: r.billsec, startedAtMs: Number(r.started_ms), voicemail: r.voicemail };
+      const call: LedgerCall = {
+        direction: r.direction,
+        destination: r.destination,
+        billsec: r.billsec,
+        startedAtMs: Number(r.started_ms),
+        answeredAtMs: r.answered_ms === null ? null : Number(r.answered_ms),
+        voicemail: r.voicemail,
+      };
       const stored: LedgerRating = {
         e164: r.e164,
         numberKind: r.number_kind,
@@ -120,6 +128,9 @@ async function rerateService(store: BillingStore, tx: Tx, service: ServiceRecord
         costMicros: Number(r.cost_micros),
         fixedMicros: Number(r.fixed_micros),
         unmatched: r.unmatched,
+        periods: r.periods,
+        // Rows stored before the column: no cap or rounding policy existed, so the total was the cost.
+        segmentsMicros: Number(r.segments_micros ?? r.cost_micros),
       };
       const { rating } = rateStoredCall(loaded.rate, call, stored);
       let newCharge: bigint | null = null;
@@ -127,6 +138,7 @@ async function rerateService(store: BillingStore, tx: Tx, service: ServiceRecord
         newCharge = chargeWithFree(
           { costMicros: BigInt(rating.costMicros), fixedMicros: BigInt(rating.fixedMicros), billedSeconds: rating.billedSeconds },
           r.period_free_seconds ?? 0,
+          loaded.pkg.rounding,
         );
       }
       const charged = r.charge_micros === null ? null : BigInt(r.charge_micros);
@@ -155,8 +167,10 @@ async function rerateService(store: BillingStore, tx: Tx, service: ServiceRecord
       kind.push(rating.numberKind);
       unmatched.push(rating.unmatched);
       charge.push(newCharge === null ? null : newCharge.toString());
+      periods.push(rating.periods);
+      segments.push(rating.segmentsMicros);
     }
-    if (!dryRun && ids.length > 0) await store.cdrs.updateRatings(tx, { ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge });
+    if (!dryRun && ids.length > 0) await store.cdrs.updateRatings(tx, { ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge, periods, segments });
   }
   report.oldMicros = oldSum.toString();
   report.newMicros = newSum.toString();

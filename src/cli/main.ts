@@ -1,7 +1,8 @@
 /**
  * `voipbill <command> [options]`: a dispatcher over src/cli/commands/<name>.ts. Each command module exports
  * `command: CliCommand`; adding a file adds a subcommand (no registry to edit), so shared helpers belong outside
- * commands/. Only the requested module is loaded, so one command's heavy imports never slow another down.
+ * commands/. Only the requested module is loaded, so one command's heavy imports never slow another down. Commands
+ * get their configuration and connections from the CLI context (context.ts), never from the environment directly.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +17,12 @@ export interface CliIo {
   readonly cwd: string;
   /** Current time, epoch ms (commands never read the clock themselves). */
   readonly now: () => number;
+  /** The command's environment: the CLI context (context.ts) parses the configuration from it, as `npm start` does. */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
+/** A subcommand; its name is its file's (commands/<name>.ts), so it is written nowhere else. */
 export interface CliCommand {
-  /** Equals the file name: commands/<name>.ts. */
-  readonly name: string;
   /** One line for the command list. */
   readonly summary: string;
   /** Full usage text printed on `voipbill <name> --help` and on a UsageError. */

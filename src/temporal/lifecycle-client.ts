@@ -4,10 +4,18 @@
  */
 import type { Client } from '@temporalio/client';
 import type { SearchAttributePair, SignalDefinition } from '@temporalio/common';
-import type { LifecyclePolicy, LifecycleState, ServiceConfig } from '../domain/lifecycle/types';
+import type { LifecyclePolicy, ServiceConfig } from '../domain/lifecycle/types';
 import type { ServiceRecord } from '../domain/services/service-config';
-import { LIFECYCLE_WORKFLOW, lifecycleWorkflowId, type LifecycleInput } from '../../workflows/lifecycle-messages';
-import { PbxServerKey, WhmcsClientIdKey, LifecycleStateKey } from './search-attributes';
+import {
+  LIFECYCLE_WORKFLOW,
+  LifecycleStateKey,
+  lifecycleWorkflowId,
+  PbxServerKey,
+  policyCarryingSignals,
+  WhmcsClientIdKey,
+  type LifecycleInput,
+  type LifecycleResult,
+} from '../../workflows/service-lifecycle.messages';
 
 export interface LifecycleTarget {
   client: Client;
@@ -33,14 +41,14 @@ export async function signalService<T>(
   arg: T,
 ): Promise<void> {
   const input: LifecycleInput = { config: serviceConfigOf(record), policy: target.policy };
-  // Started by its type name from the contract module: the workflow's own module (and the activities it names) stays
-  // out of every process that only signals.
-  await target.client.workflow.signalWithStart<(input: LifecycleInput) => Promise<LifecycleState>, [T]>(LIFECYCLE_WORKFLOW, {
+  // The policy rides along on every wake-up, so a running workflow decides with this process's configuration.
+  const payload = policyCarryingSignals.has(signal.name) ? { ...arg, policy: target.policy } : arg;
+  await target.client.workflow.signalWithStart<(input: LifecycleInput) => Promise<LifecycleResult>, [T]>(LIFECYCLE_WORKFLOW, {
     workflowId: lifecycleWorkflowId(record.serviceId),
     taskQueue: target.taskQueue,
     args: [input],
     signal,
-    signalArgs: [arg],
+    signalArgs: [payload],
     // Findable in the Web UI from the first moment, before the workflow's own first upsert.
     typedSearchAttributes: [
       { key: LifecycleStateKey, value: 'active' },

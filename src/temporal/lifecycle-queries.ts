@@ -2,7 +2,9 @@
  * Visibility queries over the lifecycle search attributes: the same strings the README gives for the Web UI, so
  * what the CLI lists and what an admin types there never disagree.
  */
-const base = `WorkflowType = 'serviceLifecycle' AND ExecutionStatus = 'Running'`;
+import { LIFECYCLE_WORKFLOW } from '../../workflows/service-lifecycle.messages';
+
+const base = `WorkflowType = '${LIFECYCLE_WORKFLOW}' AND ExecutionStatus = 'Running'`;
 
 export type StuckCase = 'positive-credit' | 'drift' | 'older-than';
 

@@ -4,12 +4,15 @@
  * ambiguous). Pause and trigger them with `temporal schedule pause|trigger --schedule-id <id>`.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
+import type { PbxKind } from '../domain/cdr';
+import { BILLING_RUN_WORKFLOW, type BillingRunInput } from '../../workflows/billing-run.messages';
+import { RECONCILE_WORKFLOW, type ReconcileInput } from '../../workflows/reconcile-services.messages';
 
 export interface ScheduleDefinition {
   scheduleId: string;
   spec: ScheduleSpec;
-  workflowType: string;
-  args: unknown[];
+  workflowType: typeof BILLING_RUN_WORKFLOW | typeof RECONCILE_WORKFLOW;
+  args: [BillingRunInput] | [ReconcileInput];
   memo: string;
   catchupWindow: string;
 }
@@ -21,7 +24,7 @@ export interface ScheduleSettings {
   /** RECONCILE_FULL_TIME, local `HH:MM` of the daily full sweep that wakes every workflow (default 03:30). */
   reconcileFullTime?: string;
   /** CDR sources (servers file) billed by schedules: real-time every N minutes, LES.NET daily. */
-  billingSources?: Array<{ name: string; kind: 'fusionpbx' | 'vodia' | 'lesnet' }>;
+  billingSources?: Array<{ name: string; kind: PbxKind }>;
   /** BILLING_REALTIME_INTERVAL_MINUTES (default 15). */
   realtimeBillingMinutes?: number;
   /** BILLING_AUTOBILL_TIME, local `HH:MM` in timeZone (default 00:45, before the WHMCS daily cron). */
@@ -35,7 +38,7 @@ function hhmm(text: string): { hour: number; minute: number } {
   return { hour: h ?? 0, minute: m ?? 0 };
 }
 
-/** Billing schedules (issue 6): workflow `billingRun` with `{ sources, charge }`. */
+/** Billing schedules: workflow `billingRun` with `{ sources, charge }`. */
 export function billingScheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
   if (s.billingSources === undefined) return [];
   const sources = s.billingSources;
@@ -43,7 +46,7 @@ export function billingScheduleDefinitions(s: ScheduleSettings): ScheduleDefinit
   const defs: ScheduleDefinition[] = realtime.map((src) => ({
     scheduleId: `voipbill-billing-${src.name}`,
     spec: { intervals: [{ every: `${s.realtimeBillingMinutes ?? 15} minutes` }], timezone: s.timeZone },
-    workflowType: 'billingRun',
+    workflowType: BILLING_RUN_WORKFLOW,
     args: [{ sources: [src.name], charge: ['credit'] }],
     memo: `Real-time billing of ${src.name}: fetch, rate and store CDRs, deduct credit`,
     catchupWindow: '1 hour',
@@ -52,7 +55,7 @@ export function billingScheduleDefinitions(s: ScheduleSettings): ScheduleDefinit
     defs.push({
       scheduleId: `voipbill-billing-${src.name}`,
       spec: { calendars: [{ ...hhmm(s.lesnetTime ?? '00:15'), comment: 'LES.NET daily CDR file' }], timezone: s.timeZone },
-      workflowType: 'billingRun',
+      workflowType: BILLING_RUN_WORKFLOW,
       args: [{ sources: [src.name], charge: ['credit'] }],
       memo: `Daily LES.NET billing of ${src.name}`,
       catchupWindow: '12 hours',
@@ -61,7 +64,7 @@ export function billingScheduleDefinitions(s: ScheduleSettings): ScheduleDefinit
   defs.push({
     scheduleId: 'voipbill-autobill',
     spec: { calendars: [{ ...hhmm(s.autobillTime ?? '00:45'), comment: 'autobill before the WHMCS daily cron' }], timezone: s.timeZone },
-    workflowType: 'billingRun',
+    workflowType: BILLING_RUN_WORKFLOW,
     args: [{ sources: realtime.map((x) => x.name), charge: ['invoice'] }],
     memo: 'Periodic autobill: ingest every source, invoice usage of invoice-mode packages',
     catchupWindow: '12 hours',
@@ -74,7 +77,7 @@ export function scheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
     {
       scheduleId: 'voipbill-reconcile',
       spec: { intervals: [{ every: `${s.reconcileIntervalMinutes} minutes` }], timezone: s.timeZone },
-      workflowType: 'reconcileServices',
+      workflowType: RECONCILE_WORKFLOW,
       args: [{ inspect: true }],
       memo: 'Refresh balances from WHMCS, check PBX state, repair drift; wakes only services whose facts changed',
       catchupWindow: '10 minutes',
@@ -82,7 +85,7 @@ export function scheduleDefinitions(s: ScheduleSettings): ScheduleDefinition[] {
     {
       scheduleId: 'voipbill-reconcile-full',
       spec: { calendars: [{ ...hhmm(s.reconcileFullTime ?? '03:30'), comment: 'daily full sweep' }], timezone: s.timeZone },
-      workflowType: 'reconcileServices',
+      workflowType: RECONCILE_WORKFLOW,
       args: [{ inspect: true, full: true }],
       memo: 'Daily full sweep: every service workflow re-reads its PBX itself, whatever the mirror says',
       catchupWindow: '6 hours',
@@ -114,7 +117,7 @@ export async function pruneBillingSchedules(client: Client, taskQueue: string, k
     if (!s.scheduleId.startsWith(BILLING_PREFIX) || keep.has(s.scheduleId)) continue;
     const handle = client.schedule.getHandle(s.scheduleId);
     const d = await handle.describe();
-    if (d.action.type !== 'startWorkflow' || d.action.taskQueue !== taskQueue || d.action.workflowType !== 'billingRun') continue;
+    if (d.action.type !== 'startWorkflow' || d.action.taskQueue !== taskQueue || d.action.workflowType !== BILLING_RUN_WORKFLOW) continue;
     await handle.delete();
     deleted.push(s.scheduleId);
   }

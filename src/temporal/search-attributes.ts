@@ -3,29 +3,14 @@
  * Workflows and clients import these keys; the dev server and `ensureSearchAttributes` register them.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { lifecycleSearchAttributeKeys } from '../../workflows/service-lifecycle.messages';
 
-export const LifecycleStateKey = defineSearchAttributeKey('VoipLifecycleState', SearchAttributeType.KEYWORD);
-export const SuspendModeKey = defineSearchAttributeKey('VoipSuspendMode', SearchAttributeType.KEYWORD);
-export const SuspendedSinceKey = defineSearchAttributeKey('VoipSuspendedSince', SearchAttributeType.DATETIME);
-export const WhmcsClientIdKey = defineSearchAttributeKey('VoipClientId', SearchAttributeType.KEYWORD);
-export const PbxServerKey = defineSearchAttributeKey('VoipPbxServer', SearchAttributeType.KEYWORD);
-export const PbxDriftKey = defineSearchAttributeKey('VoipPbxDrift', SearchAttributeType.BOOL);
-export const CreditPositiveKey = defineSearchAttributeKey('VoipCreditPositive', SearchAttributeType.BOOL);
+// The lifecycle workflow's contract owns the keys it sets; re-exported for the callers that list by them.
+export { CreditPositiveKey, LifecycleStateKey, PbxDriftKey, PbxServerKey, SuspendedSinceKey, SuspendModeKey, UsageStageKey, WhmcsClientIdKey } from '../../workflows/service-lifecycle.messages';
+/** Registered for billing runs; no workflow sets it yet. */
 export const BillingSourceKey = defineSearchAttributeKey('VoipBillingSource', SearchAttributeType.KEYWORD);
-/** Issue 9: included minutes this period: off, none, a warning stage ("50", "80"), or exhausted. */
-export const UsageStageKey = defineSearchAttributeKey('VoipUsageStage', SearchAttributeType.KEYWORD);
 
-export const allSearchAttributes = [
-  LifecycleStateKey,
-  SuspendModeKey,
-  SuspendedSinceKey,
-  WhmcsClientIdKey,
-  PbxServerKey,
-  PbxDriftKey,
-  CreditPositiveKey,
-  BillingSourceKey,
-  UsageStageKey,
-];
+export const allSearchAttributes = [...lifecycleSearchAttributeKeys, BillingSourceKey];
 
 const cliTypeName: Record<string, string> = {
   [SearchAttributeType.KEYWORD]: 'Keyword',

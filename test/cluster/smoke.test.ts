@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { signalService } from '../../src/temporal/lifecycle-client';
-import { standingSignal } from '../../workflows/lifecycle-messages';
+import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { LifecycleStateKey } from '../../src/temporal/search-attributes';
 import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { killClusterService, onCluster, restartClusterService } from '../support/cluster-control';

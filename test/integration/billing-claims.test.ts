@@ -27,6 +27,7 @@ import { uniqueId } from '../support/temporal';
 import { main as cli, type CliIo } from '../../src/cli/main';
 import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
 import { billingScheduleDefinitions, ensureSchedules } from '../../src/temporal/schedules';
+import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 
 const dir = mkdtempSync(join(tmpdir(), 'claims-pkg-'));
 const PKG = join(dir, 'payg.json');
@@ -345,7 +346,7 @@ describe('services of different clients claiming the same things', () => {
     assert.match(refused.lastError!.message, new RegExp(`service ${e.serviceId} \\(client ${clientE}\\) not suspended: the gateways of tenant ${TENANT.replace(/\./g, '\\.')} also carry active .*service ${c.serviceId} of client ${clientC}`));
     assert.equal(await env.fusion.gatewayEnabledInDb(env.tenant.gateways[0]!.uuid), true, 'the gateway was left on');
 
-    const totals = (await env.temporal.client.workflow.execute('reconcileServices', {
+    const totals = (await env.temporal.client.workflow.execute(RECONCILE_WORKFLOW, {
       taskQueue: env.taskQueue,
       workflowId: uniqueId('sweep'),
       args: [{ inspect: false }],

@@ -23,6 +23,7 @@ import { billingRun, progressQuery, type BillingProgress } from '../../workflows
 import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 import { createBillingStore, createRepositories } from '../../src/adapters/postgres';
+import { BILLING_RUN_WORKFLOW } from '../../workflows/billing-run.messages';
 
 let env: LifecycleEnv;
 const dir = mkdtempSync(join(tmpdir(), 'billing-pkg-'));
@@ -294,7 +295,7 @@ describe('billing run', () => {
   test('a billing schedule in its configured time zone starts a run when triggered', { timeout: 60_000 }, async () => {
     const settings = { timeZone: 'America/Toronto', taskQueue: env.taskQueue, reconcileIntervalMinutes: 5, billingSources: [{ name: env.adapter.name, kind: 'fusionpbx' as const }], autobillTime: '00:45' };
     const defs = scheduleDefinitions(settings)
-      .filter((d) => d.workflowType === 'billingRun')
+      .filter((d) => d.workflowType === BILLING_RUN_WORKFLOW)
       .map((d) => ({ ...d, scheduleId: `${d.scheduleId}-${env.taskQueue}` }));
     try {
       const done = await ensureSchedules(env.temporal.client, settings, defs);

@@ -53,7 +53,9 @@ after(async () => {
 async function databaseBeforeUpgrade(): Promise<TestDatabase> {
   const db = await createTestDatabase({ migrate: false });
   dbs.push(db);
-  await migrate(db.pool, readMigrations().filter((m) => m.version < '0920'));
+  // The previous version's ingest is played by today's INSERT, so the ledger columns it writes that came later (1100:
+  // answer time, periods, segments' total; they only add columns) are there already.
+  await migrate(db.pool, readMigrations().filter((m) => m.version < '0920' || m.version === '1100'));
   return db;
 }
 

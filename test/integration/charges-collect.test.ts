@@ -18,7 +18,7 @@ import { command as chargesCommand } from '../../src/cli/commands/charges';
 import type { CliIo } from '../../src/cli/main';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
-import { standingSignal } from '../../workflows/lifecycle-messages';
+import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { lifecycleWorkflowId, suspendUpdate, unsuspendUpdate } from '../../workflows/lifecycle-messages';
+import { lifecycleWorkflowId, suspendUpdate, unsuspendUpdate } from '../../workflows/service-lifecycle.messages';
 import type { ReconcileTotals } from '../../workflows/reconcile-services';
 import { signalService } from '../../src/temporal/lifecycle-client';
-import { standingSignal } from '../../workflows/lifecycle-messages';
+import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 
 let env: LifecycleEnv;
 before(async () => {
@@ -33,7 +34,7 @@ async function eventually(what: string, ok: () => boolean, timeoutMs = 30_000): 
 
 let sweeps = 0;
 async function sweep(input: { inspect: boolean; full?: boolean } = { inspect: true }): Promise<ReconcileTotals> {
-  return env.temporal.client.workflow.execute('reconcileServices', { taskQueue: env.taskQueue, workflowId: `sweep-${++sweeps}-${Date.now()}`, args: [input] });
+  return env.temporal.client.workflow.execute(RECONCILE_WORKFLOW, { taskQueue: env.taskQueue, workflowId: `sweep-${++sweeps}-${Date.now()}`, args: [input] });
 }
 
 /** Reconcile signals a service workflow has received, read from its history (all runs' signals land in the current one here). */
@@ -148,25 +149,5 @@ describe('reconciliation sweep', () => {
     await signalService(env.target, b, standingSignal, { refresh: true, source: 'test' });
     const forced = await env.waitFor(b.serviceId, 'suspended by the field', (st) => st.status === 'suspended');
     assert.equal(forced.suspension?.reason, 'override_field');
-  });
-
-  test('a step that failed for good is retried by the workflow itself, without any signal', { timeout: 120_000 }, async () => {
-    const clientId = env.newClient({ credit: '0.00', threshold: '' });
-    const record = await env.serviceRecord(clientId);
-    // The extensions are not provisioned at the PBX yet: suspension fails with a target error.
-    await env.fusionDb.pool.query('DELETE FROM v_extensions WHERE extension = ANY ($1)', [record.extensions]);
-    const target = { ...env.target, policy: { ...env.target.policy, retryAfterFailureMs: 1500 } };
-    await signalService(target, record, standingSignal, { refresh: true, source: 'test' });
-    const failed = await env.waitFor(record.serviceId, 'suspend failed', (st) => st.lastError?.step === 'suspend');
-    assert.match(failed.lastError!.message, /none of the extensions/);
-    for (const ext of record.extensions) {
-      await env.fusionDb.pool.query(
-        `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled) VALUES (gen_random_uuid(), $1, $2, $3, $3, 'true')`,
-        [env.tenant.domainUuid, ext, TENANT],
-      );
-    }
-    const st = await env.waitFor(record.serviceId, 'suspended by its own retry', (x) => x.status === 'suspended' && !x.lastError);
-    assert.deepEqual(st.suspension?.disabled.map((d) => d.id).sort(), [...record.extensions].sort());
-    for (const ext of record.extensions) assert.equal(await extensionEnabled(ext), false);
   });
 });

@@ -24,6 +24,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { freePort } from '../support/ports';
 import { temporalAddress, uniqueId, workflowBundle } from '../support/temporal';
 import { deliver, RecordingDispatcher, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
+import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 let db: TestDatabase;
 let connection: Connection;
@@ -120,7 +121,7 @@ describe('GET /metrics', () => {
       metrics,
     });
     await worker.runUntil(async () => {
-      for (let i = 0; i < 3; i++) await client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: uniqueId('metrics-wf'), args: [{ note: `n${i}` }] });
+      for (let i = 0; i < 3; i++) await client.workflow.execute(SMOKE_WORKFLOW, { taskQueue, workflowId: uniqueId('metrics-wf'), args: [{ note: `n${i}` }] });
     });
     const text = await scrape(`${admin.url}/metrics`);
     assert.equal(sample(text, 'voipbill_activity_executions_total', { activity_type: 'recordAudit' }) - before, 3);
@@ -137,7 +138,7 @@ describe('GET /metrics', () => {
       workflowBundle: await workflowBundle(),
       metrics,
     });
-    const handle = await client.workflow.start('smokeWorkflow', { taskQueue: downQueue, workflowId: uniqueId('metrics-down-wf'), args: [{ note: 'x' }] });
+    const handle = await client.workflow.start(SMOKE_WORKFLOW, { taskQueue: downQueue, workflowId: uniqueId('metrics-down-wf'), args: [{ note: 'x' }] });
     await down.runUntil(
       until('a failed recordAudit attempt on /metrics', async () => sample(await scrape(`${admin.url}/metrics`), 'voipbill_activity_failures_total', { activity_type: 'recordAudit', failure_type: 'DatabaseDownError' }) >= 1),
     );

@@ -14,7 +14,7 @@ import { createServiceRepository } from '../../src/adapters/postgres/services.re
 import { signalService } from '../../src/temporal/lifecycle-client';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
-import { autoTopUpUpdate, configSignal, lifecycleWorkflowId, standingSignal, usageSignal } from '../../workflows/lifecycle-messages';
+import { autoTopUpUpdate, configSignal, lifecycleWorkflowId, standingSignal, usageSignal } from '../../workflows/service-lifecycle.messages';
 import { zonedToUtc } from '../../src/domain/time-zone';
 import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';

@@ -87,6 +87,8 @@ interface Call {
   billsec: number;
   startedAt: string;
   voicemail: boolean;
+  /** Default: answered when it started (when billsec > 0). */
+  answeredAt?: string;
 }
 
 function cdr(source: string, tenant: string, c: Call): NormalizedCdr {
@@ -99,7 +101,7 @@ function cdr(source: string, tenant: string, c: Call): NormalizedCdr {
     destination: c.destination,
     did: null,
     startedAt: c.startedAt,
-    answeredAt: c.billsec > 0 ? c.startedAt : null,
+    answeredAt: c.answeredAt ?? (c.billsec > 0 ? c.startedAt : null),
     endedAt: c.startedAt,
     billsec: c.billsec,
     billmsec: null,
@@ -493,4 +495,57 @@ test('a call whose start has no zone is quarantined with the field named, not st
   const q = await db.pool.query<{ kind: string; reason: string }>('SELECT kind, reason FROM quarantine WHERE source = $1', [source]);
   assert.equal(q.rows[0]!.kind, 'unrated');
   assert.match(q.rows[0]!.reason, /startedAt must be an ISO 8601 instant with a zone, got "2026-11-10T15:00:00"/);
+});
+
+// ------------------------------------------------------------------------------------------ time periods
+
+test('re-rating after a period change adjusts by the difference; the ledger keeps the answer, the periods and the segments’ total', { timeout: 60_000 }, async () => {
+  const deck = (rows: string[]) => writeFileSync(join(dir, 'periods-deck.csv'), ['Description,Prefix,RateValue,Increment,Period', ...rows].join('\n'));
+  deck(['Manitoba,1204,0.06,60/60,', 'Manitoba off-peak,1204,0.03,60/60,offpeak']);
+  const periods = (from: string, holidays?: unknown) => ({
+    outbound: { tariff: 'periods-deck.csv' },
+    periods: { timeZone: TZ, rules: [{ name: 'offpeak', days: ['sat', 'sun'] }, { name: 'offpeak', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from, to: '07:00' }], ...(holidays ? { holidays } : {}) },
+  });
+  const pkg = writePackage('periods', periods('19:00'));
+  const svc = await newService(pkg, '50.00');
+  // Tuesday 2026-11-10 in Toronto (EST): rings from 18:58:30, answered 18:59:00, 120 s: 60 s peak + 60 s off-peak.
+  const evening: Call = { ...outbound('12045550100', 0, 120), startedAt: '2026-11-10T23:58:30.000Z', answeredAt: '2026-11-10T23:59:00.000Z' };
+  const morning = outbound('12045550101', 0, 60); // 10:00 local: peak
+  await ingest(svc.tenant!, [evening, morning]);
+  const stored = async () =>
+    (
+      await db.pool.query<{ answered: string | null; periods: string[] | null; cost: string; segments: string }>(
+        `SELECT to_char(answered_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS answered, periods, cost_micros::text AS cost, segments_micros::text AS segments
+         FROM cdrs WHERE service_id = $1 ORDER BY started_at DESC`,
+        [svc.serviceId],
+      )
+    ).rows;
+  assert.deepEqual(await stored(), [
+    { answered: '23:59:00', periods: ['offpeak'], cost: '90000', segments: '90000' },
+    { answered: '15:00:00', periods: null, cost: '60000', segments: '60000' },
+  ]);
+  await settle([svc.serviceId]);
+  await post();
+  assert.equal(credit(svc), 5000n - 15n);
+  assert.deepEqual({ changed: (await rerateNow(svc)).changed }, { changed: 0 }, 'an unchanged package (and answer time) changes nothing');
+
+  // Off-peak from 18:00: the whole evening call is off-peak (0.06), the morning call keeps its price.
+  writePackage('periods', periods('18:00'));
+  const earlier = await rerateNow(svc);
+  assert.deepEqual([earlier.changed, earlier.services[0]!.chargedDeltaMicros, earlier.services[0]!.adjustmentCents], [1, '-30000', '-3']);
+  await post();
+  assert.equal(credit(svc), 5000n - 12n);
+
+  // The day becomes a holiday with its own row: both calls at 0.01 per minute, and the ledger says so.
+  deck(['Manitoba,1204,0.06,60/60,', 'Manitoba off-peak,1204,0.03,60/60,offpeak', 'Manitoba holiday,1204,0.01,60/60,holiday']);
+  writePackage('periods', periods('18:00', { dates: ['2026-11-10'], period: 'holiday' }));
+  const holiday = await rerateNow(svc);
+  assert.deepEqual([holiday.changed, holiday.services[0]!.adjustmentCents], [2, '-9']);
+  await post();
+  assert.equal(credit(svc), 5000n - 3n);
+  assert.deepEqual(await stored(), [
+    { answered: '23:59:00', periods: ['holiday'], cost: '20000', segments: '20000' },
+    { answered: '15:00:00', periods: ['holiday'], cost: '10000', segments: '10000' },
+  ]);
+  assert.deepEqual({ changed: (await rerateNow(svc)).changed, adjustments: (await adjustments(svc)).length }, { changed: 0, adjustments: 2 });
 });

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { temporal as proto } from '@temporalio/proto';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
+import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 const root = resolve(__dirname, '..', '..');
 const WORKFLOWS = 40;
@@ -73,7 +74,7 @@ test('two worker processes on one task queue share the work, and every activity 
   }
 
   const ids = Array.from({ length: WORKFLOWS }, (_, i) => uniqueId(`scale-wf-${i}`));
-  const results = await Promise.all(ids.map((workflowId, i) => temporal.client.workflow.execute('smokeWorkflow', { taskQueue, workflowId, args: [{ note: `n${i}` }] })));
+  const results = await Promise.all(ids.map((workflowId, i) => temporal.client.workflow.execute(SMOKE_WORKFLOW, { taskQueue, workflowId, args: [{ note: `n${i}` }] })));
 
   // PostgreSQL: one audit row per workflow, each written once, each the row its workflow returned.
   const { rows } = await db.pool.query<{ id: string; subject: string; note: string }>(

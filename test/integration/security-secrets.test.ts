@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLogger, registerSecrets, type Logger } from '../../src/log';
 import { loadConfig, secretValues } from '../../src/config';
-import { startSystem } from '../../src/main';
+import { startSystem } from '../../src/startup/system';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
@@ -245,7 +245,7 @@ describe('start-up with a wrong database password', () => {
     // What main() does before anything can log.
     registerSecrets(secretValues(config));
     const cap = new Capture();
-    const r = await cap.run(() => startSystem(config, cap.log));
+    const r = await cap.run(() => startSystem(config, cap.log, {}));
     assert.ok(r.error instanceof Error, 'start-up fails');
     assert.match(r.error.message, /password authentication failed|authentication/i);
     cap.assertClean(ALL, [r.error]);

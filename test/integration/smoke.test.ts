@@ -4,6 +4,7 @@ import { createVoipbillWorker } from '../../worker';
 import { testDeps } from '../support/deps';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../support/temporal';
+import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 let db: TestDatabase;
 let temporal: TestTemporal;
@@ -28,7 +29,7 @@ test('a workflow started through the real server runs an activity that writes to
   });
   const workflowId = uniqueId('smoke-wf');
   const rowId = await worker.runUntil(
-    temporal.client.workflow.execute('smokeWorkflow', { taskQueue, workflowId, args: [{ note: 'hello' }] }),
+    temporal.client.workflow.execute(SMOKE_WORKFLOW, { taskQueue, workflowId, args: [{ note: 'hello' }] }),
   );
   const { rows } = await db.pool.query('SELECT kind, subject, detail FROM audit_log WHERE id = $1', [rowId]);
   assert.deepEqual(rows, [{ kind: 'smoke', subject: workflowId, detail: { note: 'hello' } }]);

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
-import { startSystem } from '../../src/main';
+import { startSystem } from '../../src/startup/system';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
 
@@ -52,18 +52,18 @@ async function reconcileEvery(): Promise<string | null> {
 }
 
 test('RUN_SCHEDULES=false: startSystem creates no schedule', { timeout: 60_000 }, async () => {
-  const system = await startSystem(config({ RUN_SCHEDULES: 'false' }), log);
+  const system = await startSystem(config({ RUN_SCHEDULES: 'false' }), log, {});
   await system.stop();
   assert.equal(await reconcileEvery(), null, 'no schedule was created');
 });
 
 test('the default creates the schedules; RUN_SCHEDULES=false with other settings then leaves them as they are', { timeout: 60_000 }, async () => {
-  const first = await startSystem(config({ RECONCILE_INTERVAL_MINUTES: '7' }), log);
+  const first = await startSystem(config({ RECONCILE_INTERVAL_MINUTES: '7' }), log, {});
   await first.stop();
   const created = await reconcileEvery();
   assert.ok(created !== null && created !== 'none', 'the managing process created the reconcile schedule');
 
-  const other = await startSystem(config({ RUN_SCHEDULES: 'false', RECONCILE_INTERVAL_MINUTES: '3', BILLING_TIME_ZONE: 'Asia/Tokyo' }), log);
+  const other = await startSystem(config({ RUN_SCHEDULES: 'false', RECONCILE_INTERVAL_MINUTES: '3', BILLING_TIME_ZONE: 'Asia/Tokyo' }), log, {});
   await other.stop();
   assert.equal(await reconcileEvery(), created, 'a process that does not manage schedules did not rewrite them');
   const d = await temporal.client.schedule.getHandle('voipbill-reconcile').describe();

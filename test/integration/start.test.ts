@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { freePort } from '../support/ports';
+import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 const root = resolve(__dirname, '../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'voipbill-start-'));
@@ -83,7 +84,7 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
   const client = new TemporalClient({ connection });
   const workflowId = `start-test-${ports.api}`;
-  const rowId = await client.workflow.execute('smokeWorkflow', { taskQueue: 'voipbill', workflowId, args: [{ note: 'before restart' }] });
+  const rowId = await client.workflow.execute(SMOKE_WORKFLOW, { taskQueue: 'voipbill', workflowId, args: [{ note: 'before restart' }] });
   const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
   assert.ok(Object.keys(attrs.customAttributes ?? {}).includes('VoipLifecycleState'), 'search attributes registered');
   await connection.close();

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log';
 import { parseProducts } from '../../src/adapters/services/products-file';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { LifecycleState } from '../../src/domain/lifecycle/types';
-import { standingSignal, stateQuery, lifecycleWorkflowId } from '../../workflows/lifecycle-messages';
+import { standingSignal, stateQuery, lifecycleWorkflowId } from '../../workflows/service-lifecycle.messages';
 import { signalService, type LifecycleTarget } from '../../src/temporal/lifecycle-client';
 import { lifecyclePolicy } from '../../src/composition';
 import { loadConfig } from '../../src/config';
@@ -71,6 +71,8 @@ export interface LifecycleEnvOptions {
   servers?: (name: string | undefined) => PbxAdapter | undefined;
   /** The products file's entries; default: product 1, FusionPBX fusion1, Extension mode. */
   products?: unknown[];
+  /** Another Temporal server than the harness's (a test's own, with different dynamic configuration). */
+  temporalAddress?: string;
 }
 
 export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise<LifecycleEnv> {
@@ -143,7 +145,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
     },
     log,
   );
-  const temporal = await connectTestTemporal({ isolatedNamespace: true });
+  const temporal = await connectTestTemporal({ isolatedNamespace: true, ...(opts.temporalAddress ? { address: opts.temporalAddress } : {}) });
   const taskQueue = uniqueId('lifecycle');
   const catalog = parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
   const deps = testDeps({

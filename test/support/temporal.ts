@@ -43,13 +43,13 @@ async function createIsolatedNamespace(connection: Connection): Promise<string> 
   }
 }
 
-export async function connectTestTemporal(options: { isolatedNamespace?: boolean } = {}): Promise<TestTemporal> {
+export async function connectTestTemporal(options: { isolatedNamespace?: boolean; address?: string } = {}): Promise<TestTemporal> {
   if (!runtimeInstalled) {
     // Keep test output readable: the SDK's INFO lines (bundles, worker state) drown the test report.
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
     runtimeInstalled = true;
   }
-  const address = temporalAddress();
+  const address = options.address ?? temporalAddress();
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   const namespace = options.isolatedNamespace ? await createIsolatedNamespace(connection) : 'default';

@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,6 +10,8 @@ const REPO = join(__dirname, '..', '..');
 const BIN = join(REPO, 'bin', 'voipbill');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'rating');
 const NANP = join(FIXTURES, 'nanp', 'package.json');
+// The README's worked examples: these tests keep them true.
+const PERIODS = join(REPO, 'examples', 'packages', 'toronto-periods.json');
 
 interface Run {
   code: number;
@@ -135,6 +138,61 @@ describe('bin/voipbill rate', { concurrency: true }, () => {
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /usage: voipbill rate --package/);
     }
+  });
+
+  test('periods: a call crossing 19:00 is split, each part at its row; segments say how', async () => {
+    const out = await rateJson(['--package', PERIODS, '--direction', 'outbound', '--number', '416 555 1234', '--seconds', '90', '--at', '2026-03-02T18:59:30-05:00']);
+    assert.deepEqual([out.rule, out.billedSeconds, out.cost, out.capped, out.description], ['tariff', 120, '0.025000', false, 'Canada - Toronto']);
+    assert.deepEqual(out.segments, [
+      { period: null, from: '2026-03-02T23:59:30.000Z', seconds: 30, ratePerMinute: '0.02', cost: '0.010000' },
+      { period: 'offpeak', from: '2026-03-03T00:00:00.000Z', seconds: 90, ratePerMinute: '0.01', cost: '0.015000' },
+    ]);
+  });
+
+  test('periods: a call crossing midnight into a holiday', async () => {
+    const out = await rateJson(['--package', PERIODS, '--direction', 'outbound', '--number', '4165551234', '--seconds', '120', '--at', '2026-12-24T23:59:00-05:00']);
+    assert.deepEqual([out.cost, out.deckRatePerMinute], ['0.015000', '0.01']);
+    assert.deepEqual(out.segments, [
+      { period: 'offpeak', from: '2026-12-25T04:59:00.000Z', seconds: 60, ratePerMinute: '0.01', cost: '0.010000' },
+      { period: 'holiday', from: '2026-12-25T05:00:00.000Z', seconds: 60, ratePerMinute: '0.005', cost: '0.005000' },
+    ]);
+  });
+
+  test('InitialRate then RateValue; MaxCost caps and says so', async () => {
+    const card = await rateJson(['--package', PERIODS, '--direction', 'outbound', '--number', '6135551234', '--seconds', '125', '--at', '2026-03-02T12:00:00Z']);
+    assert.deepEqual([card.cost, card.capped, (card.segments as unknown[]).length], ['0.620000', false, 2]);
+    const capped = await rateJson(['--package', PERIODS, '--direction', 'outbound', '--number', '6135551234', '--seconds', '600', '--at', '2026-03-02T12:00:00Z']);
+    assert.deepEqual([capped.cost, capped.capped], ['1.000000', true]);
+    assert.deepEqual(capped.segments, [
+      { period: null, from: '2026-03-02T12:00:00.000Z', seconds: 60, ratePerMinute: '0.40', cost: '0.400000' },
+      { period: null, from: '2026-03-02T12:01:00.000Z', seconds: 540, ratePerMinute: '0.20', cost: '1.800000' },
+    ]);
+  });
+
+  test('a package rounding policy and cap apply to the final cost; a call without features has one segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-rate-'));
+    const pkg = join(dir, 'cents.json');
+    const base = JSON.parse(readFileSync(PERIODS, 'utf8')) as Record<string, unknown>;
+    writeFileSync(pkg, JSON.stringify({ ...base, outbound: { tariff: join(REPO, 'examples', 'decks', 'toronto-periods.csv') }, rounding: { decimals: 2, method: 'up' }, maxCostPerCall: '0.90' }));
+    const up = await rateJson(['--package', pkg, '--direction', 'outbound', '--number', '2125551234', '--seconds', '31', '--at', '2026-03-02T12:00:00Z']);
+    assert.deepEqual([up.cost, up.fixed, up.capped], ['0.030000', '0.010000', false], '0.01 + 0.03 × 36/60 = 0.028, up to cents');
+    const card = await rateJson(['--package', pkg, '--direction', 'outbound', '--number', '6135551234', '--seconds', '600', '--at', '2026-03-02T12:00:00Z']);
+    assert.deepEqual([card.cost, card.capped], ['0.900000', true], 'the package cap is below the row MaxCost');
+    const plain = await rateJson(outbound('(204) 555-1234', 31));
+    assert.deepEqual([plain.capped, plain.segments], [false, [{ period: null, from: '2025-06-01T12:00:00.000Z', seconds: 36, ratePerMinute: '0.025', cost: '0.015000' }]]);
+  });
+
+  test('a deck Period the package does not define, or a bad rounding, exits 1 naming the line or field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-rate-'));
+    writeFileSync(join(dir, 'deck.csv'), 'Description,Prefix,RateValue,Increment,Period\nToronto,1416,0.02,60,\nToronto night,1416,0.01,60,night\n');
+    writeFileSync(join(dir, 'p.json'), JSON.stringify({ name: 'p', currency: 'CAD', countryCode: '1', outbound: { tariff: 'deck.csv' }, periods: { rules: [{ name: 'offpeak', days: ['sat'] }] } }));
+    const r = await voipbill(['rate', '--package', join(dir, 'p.json'), '--direction', 'outbound', '--number', '14165551234', '--seconds', '60']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /deck\.csv rejected \(1 problem; nothing loaded\):\n {2}line 3: Period "night" is not a period of package "p" \(the package's periods: "offpeak"\)/);
+    writeFileSync(join(dir, 'q.json'), JSON.stringify({ name: 'q', currency: 'CAD', countryCode: '1', rounding: { decimals: 8 } }));
+    const q = await voipbill(['rate', '--package', join(dir, 'q.json'), '--direction', 'outbound', '--number', '14165551234', '--seconds', '60']);
+    assert.equal(q.code, 1);
+    assert.match(q.stderr, /rounding\.decimals: must be a whole number from 0 to 6/);
   });
 
   test('unknown or missing subcommand: usage listing the commands, exit 2', async () => {

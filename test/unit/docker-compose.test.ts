@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_HISTORY_SHARDS, dynamicConfigFile } from '../../src/runtime/temporal-cluster';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../../src/runtime/temporal-server-build';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -168,6 +168,19 @@ test('the API publishes the port it listens on, on all interfaces', () => {
   assert.ok(api.ports!.includes(`${config.API_PORT}:${config.API_PORT}`));
   assert.equal(config.RUN_WORKER, false);
   assert.equal(loadConfig(services['voipbill-worker']!.environment as Record<string, string>).RUN_API, false);
+});
+
+test('each voipbill container runs a process entry of the project: the worker `npm run worker`, the API and the image `npm start`', () => {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const npmScript = (name: string) => ['node', ...scripts[name]!.split(' ').slice(1)];
+  for (const [name, service] of voipbillOf(baseline)) {
+    const file = service.command?.at(-1);
+    assert.ok(file && existsSync(join(root, file)), `${name}: its command runs ${file ?? 'nothing'}, which is not in the project`);
+  }
+  assert.deepEqual(services['voipbill-worker']!.command, npmScript('worker'), 'the worker container runs the worker-only process');
+  assert.deepEqual(services['voipbill-api']!.command, npmScript('start'));
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  assert.deepEqual(JSON.parse(cmd ?? 'null'), npmScript('start'), "the image's default command is npm start's");
 });
 
 test('site settings and config files are kept out of git and out of the image', () => {

@@ -13,6 +13,7 @@ import {
 } from '../../src/domain/usage/included-minutes';
 import { countsTowardIncludedMinutes as countsTowardAllowance, includedSecondsUsed as usedSeconds } from '../../src/domain/billing/allowance';
 import { defaultLifecyclePolicy, initialLifecycleState } from '../../src/domain/lifecycle/admin';
+import { acceptUsage } from '../../src/domain/lifecycle/intake';
 import { applyUsageClock, applyUsageNotified, planSteps, USAGE_EXHAUSTED_TEMPLATE, USAGE_WARNING_TEMPLATE, type Step } from '../../src/domain/lifecycle/plan';
 import { suspensionVerdict } from '../../src/domain/lifecycle/rules';
 import type { LifecycleState } from '../../src/domain/lifecycle/types';
@@ -209,7 +210,7 @@ describe('included minutes in the lifecycle plan', () => {
   }
   test('block at exhaustion with its own reason and the configured mode; lifted by the next period, not by credit', () => {
     const s = state();
-    s.usage = foldUsage(undefined, report({ usedSeconds: 6000 }), NOW);
+    acceptUsage(s, report({ usedSeconds: 6000 }), NOW);
     applyUsageClock(s, NOW);
     assert.deepEqual(suspensionVerdict(s), { suspend: true, reason: 'included_minutes' });
     const steps = planSteps(s, NOW);
@@ -225,14 +226,14 @@ describe('included minutes in the lifecycle plan', () => {
   });
   test('at zero credit the block gives way to the balance rule at the new period', () => {
     const s = state();
-    s.usage = foldUsage(undefined, report({ usedSeconds: 6000 }), NOW);
+    acceptUsage(s, report({ usedSeconds: 6000 }), NOW);
     s.standing!.credit = '0.00';
     applyUsageClock(s, '2026-12-16T00:00:00.000Z');
     assert.deepEqual(suspensionVerdict(s), { suspend: true, reason: 'zero_balance' });
   });
   test('a stage warning is planned once, and not without a standing', () => {
     const s = state();
-    s.usage = foldUsage(undefined, report({ usedSeconds: 5000 }), NOW);
+    acceptUsage(s, report({ usedSeconds: 5000 }), NOW);
     const step = planSteps(s, NOW).find((x) => x.kind === 'usage-notify');
     assert.ok(step && step.kind === 'usage-notify' && step.template === USAGE_WARNING_TEMPLATE && step.stage === 80);
     applyUsageNotified(s, step);

@@ -9,6 +9,7 @@ import {
   validateAdminUnsuspend,
 } from '../../src/domain/lifecycle/admin';
 import { applySuspended, planSteps } from '../../src/domain/lifecycle/plan';
+import { recordAdminUnsuspend } from '../../src/domain/lifecycle/intake';
 import type { ClientStanding, LifecycleState, Override, ServiceConfig, SuspendReason } from '../../src/domain/lifecycle/types';
 import { clientStanding } from '../support/standing';
 
@@ -211,9 +212,13 @@ describe('validateAdminUnsuspend', () => {
     assert.equal(planSteps(s, T0)[0]?.kind, 'unsuspend');
   });
 
-  // What the workflow does with an accepted unsuspend (workflows/service-lifecycle.ts): clears the admin hold and an
-  // override of yes. If the balance rules then keep the service suspended, the admin's unsuspend is undone at once.
-  const lifted = (s: LifecycleState): LifecycleState => ({ ...s, adminHold: undefined, adminOverride: s.adminOverride === 'yes' ? 'none' : s.adminOverride });
+  // An accepted unsuspend, recorded as the workflow records it: the admin hold and an override of yes are cleared.
+  // If the balance rules then keep the service suspended, the admin's unsuspend is undone at once.
+  const lifted = (s: LifecycleState): LifecycleState => {
+    const after = structuredClone(s);
+    recordAdminUnsuspend(after, { requestId: 'lift' });
+    return after;
+  };
 
   test(
     'lifting an admin hold while the balance rules would suspend is refused',

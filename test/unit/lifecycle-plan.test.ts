@@ -4,17 +4,14 @@ import fc from 'fast-check';
 import { defaultLifecyclePolicy, initialLifecycleState } from '../../src/domain/lifecycle/admin';
 import {
   applyLowBalanceRearm,
-  applyNotified,
-  applyRelabel,
-  applySuspended,
   applyTerminated,
-  applyUnsuspended,
   LOW_BALANCE_TEMPLATE,
   planSteps,
   stepKey,
   ZERO_BALANCE_TEMPLATE,
   type Step,
 } from '../../src/domain/lifecycle/plan';
+import { applyOutcome, nextSteps, type Outcome } from '../../src/domain/lifecycle/outcome';
 import { HISTORY_LIMIT, type ClientStanding, type DisabledItem, type LifecyclePolicy, type LifecycleState, type Override } from '../../src/domain/lifecycle/types';
 import { clientStanding } from '../support/standing';
 
@@ -35,26 +32,32 @@ function disabledFor(state: LifecycleState, mode: 'gateway' | 'extension'): Disa
   return mode === 'gateway' ? [{ kind: 'gateway', id: `gw-${state.config.serviceId}` }] : state.config.extensions.map((e) => ({ kind: 'extension', id: e }));
 }
 
-/** Records a step's outcome the way workflows/service-lifecycle.ts does (mirror-field has no apply helper). */
-function applyStep(state: LifecycleState, step: Step, nowIso: string): void {
+/**
+ * What the activities report for a step (the PBX double disables the service's items, the field write lands as
+ * asked), recorded with the reducer the workflow runs.
+ */
+function outcomesOf(state: LifecycleState, step: Step, nowIso: string): Outcome[] {
   switch (step.kind) {
     case 'suspend':
-      applySuspended(state, step, disabledFor(state, step.mode), nowIso);
-      return;
+      return [{ kind: 'suspended', step, disabled: disabledFor(state, step.mode), at: nowIso }];
     case 'relabel':
-      applyRelabel(state, step.reason);
-      return;
+      return [{ kind: 'relabelled', step }];
     case 'unsuspend':
-      applyUnsuspended(state, step.reason, nowIso);
-      return;
+      return [{ kind: 'unsuspended', step, at: nowIso }];
     case 'notify':
-      applyNotified(state, step, nowIso);
-      return;
+      return [{ kind: 'notified', step, at: nowIso }];
+    case 'usage-notify':
+      return [{ kind: 'usage-notified', step }];
+    case 'auto-topup':
+      return [{ kind: 'auto-topup-started' }, { kind: 'auto-topup-finished', key: step.key, at: nowIso, status: 'declined', amount: step.amount, invoiceId: null, message: 'declined' }];
     case 'mirror-field':
-      state.suspendedFieldWritten = step.value;
-      if (state.standing) state.standing.voipSuspendedField = step.value;
-      return;
+      return [{ kind: 'field-written', value: step.value, written: undefined }];
   }
+}
+
+function applyStep(state: LifecycleState, step: Step, nowIso: string): void {
+  for (const o of outcomesOf(state, step, nowIso)) applyOutcome(state, o);
+  applyOutcome(state, { kind: 'step-done' });
 }
 
 /** A new WHMCS read: the VoIP Suspended field reads back what voipbill last wrote unless an admin says otherwise. */
@@ -62,10 +65,9 @@ function observe(state: LifecycleState, over: Partial<ClientStanding>, nowIso: s
   state.standing = standing({ voipSuspendedField: state.suspendedFieldWritten ?? 'none', observedAt: nowIso, ...over });
 }
 
-/** One pass of the workflow loop: re-arm, plan, carry the whole plan out. Returns the plan. */
+/** One round of the workflow loop: its own planning (clocks and re-arms, then the plan), carried out whole. */
 function tick(state: LifecycleState, nowIso: string): Step[] {
-  applyLowBalanceRearm(state, nowIso);
-  const steps = planSteps(state, nowIso);
+  const steps = nextSteps(state, nowIso);
   for (const s of steps) applyStep(state, s, nowIso);
   return steps;
 }
@@ -123,8 +125,7 @@ describe('planSteps: suspension and unsuspension', () => {
 
     // Unsuspend: the step carries no mode of its own; what it undoes is the recorded suspension.
     observe(s, { credit: '30' }, at(2));
-    applyLowBalanceRearm(s, at(2));
-    const plan = planSteps(s, at(2));
+    const plan = nextSteps(s, at(2));
     assert.deepEqual(plan[0], { kind: 'unsuspend', reason: 'credit positive, nothing outstanding' });
     assert.equal(s.suspension?.mode, 'gateway', 'the workflow reads the mode to reverse from state.suspension');
     for (const step of plan) applyStep(s, step, at(2));
@@ -427,10 +428,9 @@ describe('stepKey', () => {
     ];
     for (const [h, credit] of script) {
       observe(s, { credit }, at(h));
-      applyLowBalanceRearm(s, at(h));
-      // One step at a time, keyed on the state it runs in, as the workflow does.
+      // One step at a time, keyed on the state it runs in.
       for (let round = 0; round < 8; round++) {
-        const [step] = planSteps(s, at(h));
+        const [step] = nextSteps(s, at(h));
         if (!step) break;
         keys.push(stepKey(s, step));
         applyStep(s, step, at(h));
@@ -463,8 +463,7 @@ describe('stepKey', () => {
     const keys: string[] = [];
     for (const h of [0, 24, 48, 72]) {
       observe(s, { credit: '2' }, at(h));
-      applyLowBalanceRearm(s, at(h));
-      const [step] = planSteps(s, at(h));
+      const [step] = nextSteps(s, at(h));
       assert.equal(step?.kind, 'notify');
       keys.push(stepKey(s, step!));
       applyStep(s, step!, at(h));
@@ -599,10 +598,9 @@ describe('properties', () => {
           applyEvent(s, e, now);
 
           const wasAlerted = s.lowBalance.alerted;
-          applyLowBalanceRearm(s, now);
+          const steps = nextSteps(s, now);
           if (wasAlerted && !s.lowBalance.alerted) alertsSinceRearm = 0;
 
-          const steps = planSteps(s, now);
           alertsSinceRearm += steps.filter((x) => x.kind === 'notify' && x.template === LOW_BALANCE_TEMPLATE && x.occasion === 'alert').length;
           assert.ok(alertsSinceRearm <= 1, 'a second alert without a re-arm');
           assert.ok(steps.filter((x) => x.kind === 'suspend' || x.kind === 'unsuspend' || x.kind === 'relabel').length <= 1);
@@ -635,11 +633,10 @@ describe('properties', () => {
           applyEvent(whole, e, now);
           applyEvent(stepwise, e, now);
           tick(whole, now);
-          applyLowBalanceRearm(whole, now); // the workflow re-arms before each round, also after the last step
+          nextSteps(whole, now); // the workflow plans once more after the last step (and re-arms there)
           let done = false;
           for (let round = 0; round < 8 && !done; round++) {
-            applyLowBalanceRearm(stepwise, now);
-            const [step] = planSteps(stepwise, now);
+            const [step] = nextSteps(stepwise, now);
             if (step) applyStep(stepwise, step, now);
             else done = true;
           }
@@ -664,8 +661,7 @@ describe('properties', () => {
           const now = new Date(t).toISOString();
           const recorded = s.suspension ? structuredClone(s.suspension) : undefined;
           applyEvent(s, e, now);
-          applyLowBalanceRearm(s, now);
-          const steps = planSteps(s, now);
+          const steps = nextSteps(s, now);
           for (const step of steps) {
             if (step.kind === 'unsuspend') assert.ok(s.suspension, 'unsuspend planned with nothing recorded');
             if (step.kind === 'suspend') {

@@ -271,3 +271,69 @@ describe('streaming', () => {
     assert.throws(() => p.push('x'), /after end/);
   });
 });
+
+describe('optional pricing columns: Period (TimeBand), InitialRate, InitialSeconds, MaxCost', () => {
+  test('are read, with TimeBand as an alias of Period; a deck without them keeps its rows as before', () => {
+    const { deck } = parseDeckCsv(
+      'Description,Prefix,RateValue,Increment,TimeBand,InitialRate,InitialSeconds,MaxCost\n' +
+        'Toronto,1416,0.02,60,,,,\n' +
+        'Toronto off-peak,1416,0.01,60, offpeak ,,,\n' +
+        'Card,1613,0.20,6,,0.40,60,1.50\n',
+    );
+    assert.deepEqual(rows(deck).map((r) => [r.period, r.initialRate, r.initialSeconds, r.maxCostMicros]), [
+      [undefined, undefined, undefined, undefined],
+      ['offpeak', undefined, undefined, undefined],
+      [undefined, '0.40', 60, 1_500_000],
+    ]);
+    assert.equal(deck.rateScale, 2);
+    assert.equal(deck.usesOptionalPricing, true);
+    assert.equal(parseDeckCsv(`${HEADER}\nx,1,0.1,6\n`).deck.usesOptionalPricing, false);
+    const precise = parseDeckCsv('Description,Prefix,RateValue,Increment,InitialRate,InitialSeconds\nCard,1613,0.2,6,0.4123,30\n').deck;
+    assert.deepEqual([precise.rateScale, precise.row(0).rate, precise.row(0).initialRate], [4, '0.20', '0.4123'], 'InitialRate shares the deck scale');
+  });
+
+  test('bad values are reported with their line and column', () => {
+    const e = rejection(() =>
+      parseDeckCsv(
+        'Description,Prefix,RateValue,Increment,Period,InitialRate,InitialSeconds,MaxCost\n' +
+          'Good,1416,0.02,60,offpeak,0.04,60,1\n' +
+          'a,1417,0.02,60,,0.0.4,60,\n' +
+          'b,1418,0.02,60,,-0.4,60,\n' +
+          'c,1419,0.02,60,,0.0000000001,60,\n' +
+          'd,1420,0.02,60,,0.4,,\n' +
+          'e,1421,0.02,60,,,60,\n' +
+          'f,1422,0.02,60,,0.4,1.5,\n' +
+          'g,1423,0.02,60,,,,-1\n' +
+          'h,1424,0.02,60,,,,0.0000001\n' +
+          'i,1425,0.02,60,,,,abc\n' +
+          `j,1426,0.02,60,${'p'.repeat(65)},,,\n`,
+      ),
+    );
+    assert.equal(
+      e.errors.map((x) => `line ${x.line}: ${x.reason}`).join('\n'),
+      `line 3: InitialRate "0.0.4" is not a decimal number
+line 4: InitialRate "-0.4" is negative
+line 5: InitialRate "0.0000000001" has more than 9 decimals
+line 6: InitialRate "0.4" needs InitialSeconds on the same row
+line 7: InitialSeconds "60" needs an InitialRate on the same row
+line 8: InitialSeconds "1.5" is not a whole number of seconds
+line 9: MaxCost "-1" is negative
+line 10: MaxCost 0.0000001 has more than 6 decimals
+line 11: MaxCost abc is not a decimal number
+line 12: Period "${'p'.repeat(65)}" is longer than 64 characters`,
+    );
+  });
+
+  test('rows of different periods may share a prefix and EffectiveDate; the same period twice may not', () => {
+    const ok = parseDeckCsv('Description,Prefix,RateValue,Increment,Period,EffectiveDate\nA,1416,0.02,60,,2026-01-01\nB,1416,0.01,60,offpeak,2026-01-01\nC,1416,0.005,60,holiday,2026-01-01\n');
+    assert.equal(ok.deck.rowCount, 3);
+    const e = rejection(() => parseDeckCsv('Description,Prefix,RateValue,Increment,Period,EffectiveDate\nA,1416,0.02,60,offpeak,2026-01-01\nB,1416,0.01,60,offpeak,2026-01-01\n'));
+    assert.deepEqual(e.errors, [{ line: 3, reason: 'duplicate Prefix with the same EffectiveDate and Period as line 2' }]);
+  });
+
+  test('a prefix is found by any of its rows effective at the call start', () => {
+    const { deck } = parseDeckCsv('Description,Prefix,RateValue,Increment,Period,EffectiveDate\nUSA,1,0.03,6,,\nOff only,1416,0.01,6,offpeak,2026-06-01\n');
+    assert.equal(lookupPrefix(deck, '14165551234', Date.UTC(2026, 6, 1)), '1416');
+    assert.equal(lookupPrefix(deck, '14165551234', Date.UTC(2026, 0, 1)), '1', 'before its only row starts');
+  });
+});

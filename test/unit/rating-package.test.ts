@@ -124,8 +124,78 @@ describe('package schema', () => {
 
   test('the fixture and example packages are valid', () => {
     const root = join(__dirname, '..', '..');
-    for (const file of ['test/fixtures/rating/nanp/package.json', 'test/fixtures/rating/uk/package.json', 'examples/packages/nanp-payg.json']) {
+    for (const file of ['test/fixtures/rating/nanp/package.json', 'test/fixtures/rating/uk/package.json', 'examples/packages/nanp-payg.json', 'examples/packages/toronto-periods.json']) {
       assert.doesNotThrow(() => parsePackage(JSON.parse(readFileSync(join(root, file), 'utf8')), file), file);
     }
+  });
+});
+
+describe('package schema: periods, maxCostPerCall, rounding', () => {
+  const PERIODS = {
+    timeZone: 'America/Toronto',
+    rules: [
+      { name: 'offpeak', days: ['sat', 'sun'] },
+      { name: 'offpeak', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '19:00', to: '07:00' },
+    ],
+    holidays: { dates: ['2026-12-25'], period: 'holiday' },
+  };
+
+  test('are optional: a package without them parses exactly as before', () => {
+    const pkg = parsePackage(MINIMAL);
+    assert.equal('periods' in pkg || 'maxCostPerCall' in pkg || 'rounding' in pkg, false);
+  });
+
+  test('valid values are kept, with defaults (zone UTC, no rules; rounding 6 half_up); day names in any case', () => {
+    const pkg = parsePackage({ ...MINIMAL, periods: PERIODS, maxCostPerCall: '2.50', rounding: { decimals: 2, method: 'up' } });
+    assert.deepEqual(pkg.periods, PERIODS);
+    assert.deepEqual([pkg.maxCostPerCall, pkg.rounding], ['2.50', { decimals: 2, method: 'up' }]);
+    assert.deepEqual(parsePackage({ ...MINIMAL, periods: {}, rounding: {} }).periods, { timeZone: 'UTC', rules: [] });
+    assert.deepEqual(parsePackage({ ...MINIMAL, rounding: {} }).rounding, { decimals: 6, method: 'half_up' });
+    assert.deepEqual(parsePackage({ ...MINIMAL, periods: { rules: [{ name: 'w', days: ['Sat'], from: '00:00', to: '24:00' }] } }).periods!.rules[0]!.days, ['sat']);
+  });
+
+  test('bad values are refused naming the field', () => {
+    assert.deepEqual(
+      issues({
+        ...MINIMAL,
+        periods: {
+          timeZone: 'Mars/Olympus',
+          rules: [
+            { name: '', days: ['mon'] },
+            { name: 'a', days: [] },
+            { name: 'b', days: ['mon', 'someday'] },
+            { name: 'c', days: ['mon'], from: '19:00' },
+            { name: 'd', days: ['mon'], from: '24:00', to: '07:00' },
+            { name: 'e', days: ['mon'], from: '19:00', to: '25:00' },
+            { name: 'f', days: ['mon'], from: '07:00', to: '07:00' },
+            { name: 'g', days: ['mon'], form: '07:00' },
+          ],
+          holidays: { dates: ['2026-02-30'], period: 'x,y' },
+        },
+        maxCostPerCall: '-1',
+        rounding: { decimals: 7, method: 'bankers' },
+      }),
+      {
+        'periods.timeZone': 'must be an IANA time zone like "America/Toronto"',
+        'periods.rules[0].name': 'must be a non-empty name',
+        'periods.rules[1].days': 'must list at least one day',
+        'periods.rules[2].days[1]': 'must be one of mon, tue, wed, thu, fri, sat, sun',
+        'periods.rules[3].to': 'from and to go together (leave both out to cover the days whole)',
+        'periods.rules[4].from': 'must be a local time "HH:MM" from 00:00 to 23:59',
+        'periods.rules[5].to': 'must be a local time "HH:MM" from 00:00 to 24:00',
+        'periods.rules[6].to': 'equals from (07:00): an empty or whole-day window is ambiguous; leave both out to cover the days whole',
+        'periods.rules[7]': 'unknown field(s) "form"',
+        'periods.holidays.dates[0]': 'must be a date "YYYY-MM-DD"',
+        'periods.holidays.period': 'must not contain control characters, commas, semicolons or quotes',
+        maxCostPerCall: 'amount must be 0 or more',
+        'rounding.decimals': 'must be a whole number from 0 to 6',
+        'rounding.method': 'must be "half_up", "up" or "down"',
+      },
+    );
+    assert.deepEqual(issues({ ...MINIMAL, maxCostPerCall: 1, rounding: { decimals: 1.5 } }), {
+      maxCostPerCall: 'must be a decimal string like "0.01", not a JSON number',
+      'rounding.decimals': 'must be a whole number from 0 to 6',
+    });
+    assert.deepEqual(issues({ ...MINIMAL, maxCostPerCall: '0.0000001' }), { maxCostPerCall: 'amount has more than 6 decimals' });
   });
 });

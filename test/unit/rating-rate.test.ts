@@ -79,6 +79,9 @@ describe('outbound: deck, custom rate, unmatched', () => {
         costMicros: 15_000,
         cost: '0.015000',
         unmatched: null,
+        segments: null,
+        capped: false,
+        segmentsMicros: 15_000,
       },
     );
   });

@@ -16,7 +16,9 @@ import type { Queryable, Tx } from './database';
 /**
  * The columns of a page of calls, in the order of the INSERT below: origin id, service, client, direction, caller,
  * destination, E.164, number kind, start (epoch ms: the very instant rated, exact in to_timestamp), billsec, billed
- * seconds, per-call free seconds, rule, prefix, cost, fixed part, unmatched reason, voicemail.
+ * seconds, per-call free seconds, rule, prefix, cost, fixed part, unmatched reason, voicemail, and (migration 1100)
+ * the answer instant (epoch ms; the period clock's origin), the rating periods and what the periods, cap and rounding
+ * policy made of the call.
  */
 export type CallColumns = [
   originIds: string[],
@@ -37,11 +39,19 @@ export type CallColumns = [
   fixedMicros: number[],
   unmatched: Array<string | null>,
   voicemail: boolean[],
+  answeredAtMs: Array<number | null>,
+  periods: Array<readonly string[] | null>,
+  segmentsMicros: number[],
 ];
 
-/** Column positions (in CallColumns) holding integers, and booleans. */
-const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15]);
+/**
+ * Column positions (in CallColumns) holding integers, and booleans; the answer instant may be NULL and goes as text,
+ * the periods as a text literal of an array per call.
+ */
+const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15, 20]);
 const BOOLEAN_COLS = new Set([17]);
+const ANSWERED_COL = 18;
+const PERIODS_COL = 19;
 
 /** A record that is neither stored nor excluded, with why. */
 export interface QuarantineRow {
@@ -89,6 +99,9 @@ export interface RerateRow {
   cost_micros: string;
   fixed_micros: string;
   unmatched: string | null;
+  answered_ms: string | null;
+  periods: string[] | null;
+  segments_micros: string | null;
   period_free_seconds: number | null;
   charge_micros: string | null;
   charge_key: string | null;
@@ -109,6 +122,8 @@ export interface RatingUpdate {
   unmatched: Array<string | null>;
   /** What the call is charged now, for settled calls; null keeps the stored charge. */
   charge: Array<string | null>;
+  periods: Array<readonly string[] | null>;
+  segments: number[];
 }
 
 /** Seconds of a service's calls in a window, grouped by what the allowance rules look at. */
@@ -151,6 +166,11 @@ function intArrayLiteral(values: readonly number[]): string {
   return '{' + values.join(',') + '}';
 }
 
+/** Each call's periods as the text literal of an array (cast per row to text[] in SQL); NULL where it has none. */
+function periodLiterals(periods: ReadonlyArray<readonly string[] | null>): Array<string | null> {
+  return periods.map((p) => (p === null ? null : textArrayLiteral(p)));
+}
+
 /** PostgreSQL text and jsonb cannot hold NUL: a quarantined record keeps everything else, NUL shown as U+FFFD. */
 function pgText(text: string): string;
 function pgText(text: string | null): string | null;
@@ -164,15 +184,19 @@ function pgJson(value: unknown): string {
   return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
 }
 
+// answered_at, periods and segments_micros (migration 1100) come last: the period clock's origin, and what the
+// periods, cap and rounding policy made of the call (aa: answer epoch ms or NULL; pp: a text[] literal or NULL).
 const INSERT_CDRS = `
   WITH ins AS (
     INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
-                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id)
-    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2
+                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id,
+                      answered_at, periods, segments_micros)
+    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2,
+           to_timestamp(aa / 1000.0), pp::text[], sm
     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                 $11::bigint[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[],
-                $20::boolean[])
-         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v)
+                $20::boolean[], $21::bigint[], $22::text[], $23::bigint[])
+         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm)
     ON CONFLICT (source, origin_id) DO NOTHING
     RETURNING cost_micros
   )
@@ -211,7 +235,15 @@ async function insertCalls(db: Queryable, sourceId: string, runId: string, cols:
       sourceId,
       runId,
       ...cols.map((col, i) =>
-        NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : BOOLEAN_COLS.has(i) ? boolArrayLiteral(col as boolean[]) : textArrayLiteral(col as Array<string | null>),
+        NUMERIC_COLS.has(i)
+          ? intArrayLiteral(col as number[])
+          : BOOLEAN_COLS.has(i)
+            ? boolArrayLiteral(col as boolean[])
+            : i === ANSWERED_COL
+              ? textArrayLiteral((col as Array<number | null>).map((ms) => (ms === null ? null : String(ms))))
+              : i === PERIODS_COL
+                ? textArrayLiteral(periodLiterals(col as Array<readonly string[] | null>))
+                : textArrayLiteral(col as Array<string | null>),
       ),
     ],
   });
@@ -355,6 +387,7 @@ export function createCdrLedgerRepository(pool: Pool) {
       const { rows } = await tx.query<RerateRow>(
         `SELECT c.id::text, c.direction, c.destination, floor(extract(epoch FROM c.started_at) * 1000)::bigint::text AS started_ms, c.billsec, c.voicemail,
                 c.e164, c.number_kind, c.billed_seconds, c.free_seconds, c.rule, c.prefix, c.cost_micros::text, c.fixed_micros::text, c.unmatched,
+                floor(extract(epoch FROM c.answered_at) * 1000)::bigint::text AS answered_ms, c.periods, c.segments_micros::text,
                 c.period_free_seconds, c.charge_micros::text, c.charge_key, b.status AS charge_status
          FROM cdrs c LEFT JOIN billing_charges b ON b.charge_key = c.charge_key
          WHERE c.service_id = $1 AND c.started_at >= $2 AND c.started_at < $3 AND c.id > $4 ORDER BY c.id LIMIT $5
@@ -365,13 +398,15 @@ export function createCdrLedgerRepository(pool: Pool) {
     },
 
     async updateRatings(tx: Tx, u: RatingUpdate): Promise<void> {
+      // periods (pp, a text[] literal per row) and segments_micros (sm): see migration 1100.
       await tx.query(
         `UPDATE cdrs SET cost_micros = t.c, fixed_micros = t.f, billed_seconds = t.b, free_seconds = t.fs, rule = t.r, prefix = t.p, e164 = t.e,
-                number_kind = t.k, unmatched = t.u, charge_micros = coalesce(t.m, cdrs.charge_micros)
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-              AS t(id, c, f, b, fs, r, p, e, k, u, m)
+                number_kind = t.k, unmatched = t.u, charge_micros = coalesce(t.m, cdrs.charge_micros), periods = t.pp::text[], segments_micros = t.sm
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                     $12::text[], $13::bigint[])
+              AS t(id, c, f, b, fs, r, p, e, k, u, m, pp, sm)
          WHERE cdrs.id = t.id`,
-        [u.ids, u.cost, u.fixed, u.billed, u.free, u.rule, u.prefix, u.e164, u.kind, u.unmatched, u.charge],
+        [u.ids, u.cost, u.fixed, u.billed, u.free, u.rule, u.prefix, u.e164, u.kind, u.unmatched, u.charge, periodLiterals(u.periods), u.segments],
       );
     },
 

@@ -10,6 +10,7 @@ import {
   DeckCsvParser,
   DeckImportError,
   PackageValidationError,
+  deckPeriodProblems,
   parsePackage,
   type Deck,
   type DeckCsvOptions,
@@ -95,5 +96,8 @@ export async function loadRatingSetup(packagePath: string, options: { skipBadRow
     ...(pkg.outbound.tariffDelimiter ? { delimiter: pkg.outbound.tariffDelimiter } : {}),
     ...(options.skipBadRows ? { skipBadRows: true } : {}),
   });
+  // A row whose Period the package does not define could never apply: refuse the pair, naming the lines.
+  const problems = deckPeriodProblems(pkg, loaded.deck);
+  if (problems.length > 0) throw new DeckImportError(problems, problems.length, deckPath);
   return { pkg, deckPath, deck: loaded.deck, skipped: loaded.skipped, skippedCount: loaded.skippedCount };
 }

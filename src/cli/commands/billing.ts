@@ -2,9 +2,9 @@
  * `voipbill billing run|trigger|pause|unpause`: start a billing run now (optionally waiting with a progress bar),
  * or steer the billing Schedules (trigger now, pause, unpause).
  */
-import { Client, Connection } from '@temporalio/client';
-import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
-import { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
+import { BILLING_RUN_WORKFLOW, manualBillingRunId, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run.messages';
 
 const USAGE = `usage: voipbill billing run --source <server> [--source <server> ...] [--charge credit|invoice|none] [--wait]
        voipbill billing trigger <scheduleId>
@@ -23,12 +23,12 @@ function bar(p: BillingProgress): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.phase.padEnd(10)} fetched ${p.fetched}  rated ${p.rated}  stored ${p.stored}  quarantined ${p.quarantined}  duplicates ${p.duplicates}  charged ${p.charged}`;
 }
 
-export const command: CliCommand = {
-  name: 'billing',
+export const command = cliCommand({
   summary: 'start a billing run now (with --wait: progress bar), trigger/pause/unpause billing schedules',
   usage: USAGE,
-  async run(args, io: CliIo) {
+  async run(args, io) {
     const [action, ...rest] = args;
+    if (!['run', 'trigger', 'pause', 'unpause'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
     const parsed = parseCliArgs({
       args: rest,
       strict: true,
@@ -36,49 +36,43 @@ export const command: CliCommand = {
       options: { source: { type: 'string', multiple: true }, charge: { type: 'string' }, wait: { type: 'boolean' }, reason: { type: 'string' } },
     });
     const { values, positionals } = parsed;
-    if (!['run', 'trigger', 'pause', 'unpause'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
-    const connection = await Connection.connect({ address: io.env.TEMPORAL_ADDRESS || '127.0.0.1:7233', connectTimeout: 5000 });
-    const client = new Client({ connection, namespace: io.env.TEMPORAL_NAMESPACE || 'default' });
-    try {
-      if (action !== 'run') {
-        const id = positionals[0];
-        if (!id) throw new UsageError('give the schedule id');
-        const handle = client.schedule.getHandle(id);
-        if (action === 'trigger') await handle.trigger();
-        else if (action === 'pause') await handle.pause(values.reason ?? 'paused with voipbill billing pause');
-        else await handle.unpause();
-        io.stdout(`${id}: ${action === 'trigger' ? 'triggered' : action === 'pause' ? 'paused' : 'unpaused'}\n`);
-        return 0;
-      }
-      const sources = values.source ?? [];
-      if (sources.length === 0) throw new UsageError('--source is required');
-      const charge = values.charge ?? 'credit';
-      if (!['credit', 'invoice', 'none'].includes(charge)) throw new UsageError('--charge must be credit, invoice or none');
-      const input: BillingRunInput = { sources, charge: charge === 'none' ? [] : [charge as 'credit' | 'invoice'] };
-      const handle = await client.workflow.start(BILLING_RUN_WORKFLOW, {
-        taskQueue: io.env.TEMPORAL_TASK_QUEUE || 'voipbill',
-        workflowId: `billing-manual-${sources.join('+')}-${new Date(io.now()).toISOString()}`,
-        args: [input],
-      });
-      io.stdout(`started ${handle.workflowId}\n`);
-      if (!values.wait) return 0;
-      const done = handle.result() as Promise<BillingProgress>;
-      let finished: BillingProgress | undefined;
-      void done.then((r) => (finished = r), () => undefined);
-      while (!finished) {
-        try {
-          io.stderr(`\r${bar(await handle.query(progressQuery))}`);
-        } catch {
-          // Not yet picked up by a worker, or continuing as new: try again.
-        }
-        await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
-      }
-      const result = await done;
-      io.stderr(`\r${bar(result)}\n`);
-      io.stdout(`${JSON.stringify(result)}\n`);
+    const client = await io.temporal();
+    if (action !== 'run') {
+      const id = positionals[0];
+      if (!id) throw new UsageError('give the schedule id');
+      const handle = client.schedule.getHandle(id);
+      if (action === 'trigger') await handle.trigger();
+      else if (action === 'pause') await handle.pause(values.reason ?? 'paused with voipbill billing pause');
+      else await handle.unpause();
+      io.stdout(`${id}: ${action === 'trigger' ? 'triggered' : action === 'pause' ? 'paused' : 'unpaused'}\n`);
       return 0;
-    } finally {
-      await connection.close();
     }
+    const sources = values.source ?? [];
+    if (sources.length === 0) throw new UsageError('--source is required');
+    const charge = values.charge ?? 'credit';
+    if (!['credit', 'invoice', 'none'].includes(charge)) throw new UsageError('--charge must be credit, invoice or none');
+    const input: BillingRunInput = { sources, charge: charge === 'none' ? [] : [charge as 'credit' | 'invoice'] };
+    const handle = await client.workflow.start(BILLING_RUN_WORKFLOW, {
+      taskQueue: io.config.TEMPORAL_TASK_QUEUE,
+      workflowId: manualBillingRunId(sources, new Date(io.now()).toISOString()),
+      args: [input],
+    });
+    io.stdout(`started ${handle.workflowId}\n`);
+    if (!values.wait) return 0;
+    const done = handle.result() as Promise<BillingProgress>;
+    let finished: BillingProgress | undefined;
+    void done.then((r) => (finished = r), () => undefined);
+    while (!finished) {
+      try {
+        io.stderr(`\r${bar(await handle.query(progressQuery))}`);
+      } catch {
+        // Not yet picked up by a worker, or continuing as new: try again.
+      }
+      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+    }
+    const result = await done;
+    io.stderr(`\r${bar(result)}\n`);
+    io.stdout(`${JSON.stringify(result)}\n`);
+    return 0;
   },
-};
+});

@@ -6,7 +6,6 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Pool } from 'pg';
-import { createPool } from '../../db/pool';
 import { createCdrAccess } from '../../billing/cdr-access';
 import { createBillingStore, createRepositories } from '../../adapters/postgres';
 import { createPackageStore } from '../../adapters/rating/package-store';
@@ -15,7 +14,8 @@ import { createServiceRepository } from '../../adapters/postgres/services.reposi
 import { loadPackageFile } from '../../adapters/rating/rating-files';
 import { loadProductsFile } from '../../adapters/services/products-file';
 import { periodAt, recordJson, toCsv } from '../../domain/call-records';
-import { parseCliArgs, UsageError, type CliCommand } from '../main';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill cdrs list --service <id> [--period YYYY-MM] [--json]
        voipbill cdrs export --service <id> [--period YYYY-MM] [--format csv|json] [--out <file>]
@@ -29,10 +29,7 @@ services and packages of now (after adding the missing service or fixing its pac
 and charged by the next billing run, the others stay with today's reason. e164-check uses the service's package (from
 VOIPBILL_PRODUCTS_FILE) unless --package is given. DATABASE_URL defaults to the embedded PostgreSQL of npm start.`;
 
-const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
-
-export const command: CliCommand = {
-  name: 'cdrs',
+export const command = cliCommand({
   summary: "list and export a service's CDRs, the quarantine (and requeue it), and the E.164 check",
   usage: USAGE,
   async run(args, io) {
@@ -55,7 +52,7 @@ export const command: CliCommand = {
         'dry-run': { type: 'boolean' },
       },
     }).values;
-    const timeZone = io.env.BILLING_TIME_ZONE || 'UTC';
+    const timeZone = io.config.BILLING_TIME_ZONE;
     const period = values.period ?? periodAt(io.now(), timeZone);
     if (action !== 'quarantine' && action !== 'requeue' && !values.service) throw new UsageError(`${action} needs --service`);
     if (action === 'requeue' && !values.source) throw new UsageError('requeue needs --source <server>');
@@ -68,59 +65,55 @@ export const command: CliCommand = {
       return n;
     });
     if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
-    const pool = createPool(io.env.DATABASE_URL || EMBEDDED_URL, { max: 2 });
+    const pool = io.pool();
     const cdrs = createCdrAccess(createRepositories(pool));
-    try {
-      if (action === 'quarantine') {
-        const limit = values.limit !== undefined ? Number(values.limit) : 100;
-        if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
-        const q = await cdrs.listQuarantine({ ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
-        io.stdout(`${JSON.stringify(q, null, 2)}\n`);
-        return 0;
-      }
-      if (action === 'requeue') {
-        const limit = values.limit !== undefined ? Number(values.limit) : undefined;
-        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive whole number');
-        const catalog = io.env.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(io.env.VOIPBILL_PRODUCTS_FILE) : undefined;
-        const services = createServiceRepository(pool);
-        const report = await requeueQuarantine(
-          { store: createBillingStore(pool), packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list(), timeZone },
-          {
-            source: values.source!,
-            ...(values.kind ? { kind: values.kind as 'unassigned' | 'unrated' } : {}),
-            ...(ids.length > 0 ? { ids } : {}),
-            ...(limit !== undefined ? { limit } : {}),
-          },
-          { dryRun: values['dry-run'] === true },
-        );
-        io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-        return 0;
-      }
-      if (action === 'e164-check') {
-        const plan = await planFor(pool, values.service!, values.package ? resolve(io.cwd, values.package) : undefined, io.env.VOIPBILL_PRODUCTS_FILE);
-        const findings = await cdrs.serviceE164Check(values.service!, plan);
-        io.stdout(`${JSON.stringify({ serviceId: values.service, findings }, null, 2)}\n`);
-        return 0;
-      }
-      const result = await cdrs.serviceCdrs(values.service!, period, timeZone);
-      const csv = action === 'export' && (values.format ?? 'csv') === 'csv';
-      const text = csv
-        ? toCsv(result.records)
-        : `${JSON.stringify({ ...result, records: result.records.map(recordJson) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
-      if (action === 'list' && !values.json) {
-        const s = result.summary;
-        io.stdout(`service ${result.serviceId} (client ${result.clientId}), period ${period}: ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
-        for (const r of result.records.map(recordJson)) io.stdout(`${JSON.stringify(r)}\n`);
-        return 0;
-      }
-      if (values.out) writeFileSync(resolve(io.cwd, values.out), text);
-      else io.stdout(text);
+    if (action === 'quarantine') {
+      const limit = values.limit !== undefined ? Number(values.limit) : 100;
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
+      const q = await cdrs.listQuarantine({ ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
+      io.stdout(`${JSON.stringify(q, null, 2)}\n`);
       return 0;
-    } finally {
-      await pool.end();
     }
+    if (action === 'requeue') {
+      const limit = values.limit !== undefined ? Number(values.limit) : undefined;
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive whole number');
+      const catalog = io.catalog();
+      const services = createServiceRepository(pool);
+      const report = await requeueQuarantine(
+        { store: createBillingStore(pool), packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list(), timeZone },
+        {
+          source: values.source!,
+          ...(values.kind ? { kind: values.kind as 'unassigned' | 'unrated' } : {}),
+          ...(ids.length > 0 ? { ids } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+        },
+        { dryRun: values['dry-run'] === true },
+      );
+      io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    }
+    if (action === 'e164-check') {
+      const plan = await planFor(pool, values.service!, values.package ? resolve(io.cwd, values.package) : undefined, io.config.VOIPBILL_PRODUCTS_FILE);
+      const findings = await cdrs.serviceE164Check(values.service!, plan);
+      io.stdout(`${JSON.stringify({ serviceId: values.service, findings }, null, 2)}\n`);
+      return 0;
+    }
+    const result = await cdrs.serviceCdrs(values.service!, period, timeZone);
+    const csv = action === 'export' && (values.format ?? 'csv') === 'csv';
+    const text = csv
+      ? toCsv(result.records)
+      : `${JSON.stringify({ ...result, records: result.records.map(recordJson) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+    if (action === 'list' && !values.json) {
+      const s = result.summary;
+      io.stdout(`service ${result.serviceId} (client ${result.clientId}), period ${period}: ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+      for (const r of result.records.map(recordJson)) io.stdout(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    if (values.out) writeFileSync(resolve(io.cwd, values.out), text);
+    else io.stdout(text);
+    return 0;
   },
-};
+});
 
 async function planFor(pool: Pool, serviceId: string, packagePath: string | undefined, productsFile: string | undefined) {
   let path = packagePath;

@@ -3,12 +3,13 @@
  * VOIPBILL_DATA_DIR/demo/demo.json, which the running demo writes, to find the fake WHMCS and the API.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { callRecordsUrl } from '../../api/signed-links';
 import { isDecimalString } from '../../domain/money';
 import { readDemoState, type DemoStateFile } from '../../demo/state-file';
-import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand, type CliContext } from '../context';
 
 const USAGE = `usage: voipbill demo <action> [options]
 
@@ -20,8 +21,9 @@ const USAGE = `usage: voipbill demo <action> [options]
 
 Uses the running demo's VOIPBILL_DATA_DIR/demo/demo.json (VOIPBILL_DATA_DIR defaults to .data).`;
 
-function state(io: CliIo): DemoStateFile {
-  return readDemoState(resolve(io.cwd, io.env.VOIPBILL_DATA_DIR || '.data'));
+/** The data folder `npm start` uses: VOIPBILL_DATA_DIR as the configuration resolves it, from any working directory. */
+function state(io: CliContext): DemoStateFile {
+  return readDemoState(io.config.VOIPBILL_DATA_DIR);
 }
 
 function options(rest: readonly string[], spec: Record<string, { type: 'string' }>) {
@@ -54,8 +56,7 @@ interface FakeSnapshot {
   services: Array<{ id: number; clientid: number; status: string; domain: string }>;
 }
 
-export const command: CliCommand = {
-  name: 'demo',
+export const command = cliCommand({
   summary: 'drive the built-in demo (top up a client, status, call-records link, caught e-mails)',
   usage: USAGE,
   async run(args, io) {
@@ -115,4 +116,4 @@ export const command: CliCommand = {
         throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
     }
   },
-};
+});

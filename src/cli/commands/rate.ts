@@ -4,20 +4,24 @@
  */
 import { resolve } from 'node:path';
 import { loadRatingSetup } from '../../adapters/rating/rating-files';
-import { parseTimestamp, rate, type CallDirection, type Deck } from '../../domain/rating';
-import { parseCliArgs, UsageError, type CliCommand } from '../main';
+import { formatMicros } from '../../domain/money';
+import { parseTimestamp, rate, segmentsOf, type CallDirection, type Deck } from '../../domain/rating';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill rate --package <file.json> --direction outbound|inbound --number <number> --seconds <billsec>
                     [--at <ISO time>] [--voicemail] [--skip-bad-rows] [--compact]
 
 Rates one call and prints a JSON object: billable, rule, reason, e164, prefix, description, ratePerMinute,
-increment, billedSeconds, cost (6 decimals), … .
+increment, billedSeconds, cost (6 decimals), segments (how the charged seconds were priced: period, from,
+seconds, ratePerMinute, cost), capped, … .
 
   --package        rating package JSON; its outbound.tariff deck is read relative to it
   --direction      outbound (dialled number) or inbound (called DID)
   --number         the number as written in the CDR
   --seconds        answered seconds (billsec); 0 = unanswered
-  --at             call start (ISO 8601; no zone = UTC); selects deck rows by EffectiveDate. Default: now
+  --at             answer time (ISO 8601; no zone = UTC): selects deck rows by EffectiveDate, and the billed
+                   seconds are laid on the clock from it to find their periods. Default: now
   --voicemail      the CDR marks the call as voicemail
   --skip-bad-rows  load the deck even if some rows are bad (they are reported on stderr)
   --compact        print the JSON on one line
@@ -29,8 +33,7 @@ function required(values: Record<string, unknown>, name: string): string {
   return v;
 }
 
-export const command: CliCommand = {
-  name: 'rate',
+export const command = cliCommand({
   summary: 'rate one call against a package and explain the price',
   usage: USAGE,
   async run(args, io) {
@@ -71,7 +74,7 @@ export const command: CliCommand = {
       for (const s of setup.skipped.slice(0, 50)) io.stderr(`  line ${s.line}: ${s.reason}\n`);
     }
     const r = rate(
-      { direction: direction as CallDirection, number: v.number, billsec: Number(secondsText), startedAtMs: atMs, voicemail: v.voicemail === true },
+      { direction: direction as CallDirection, number: v.number, billsec: Number(secondsText), startedAtMs: atMs, answeredAtMs: atMs, voicemail: v.voicemail === true },
       setup.pkg,
       setup.deck,
     );
@@ -92,10 +95,18 @@ export const command: CliCommand = {
       freeSeconds: r.freeSeconds,
       cost: r.cost,
       costMicros: r.costMicros,
+      capped: r.capped,
+      segments: segmentsOf(r, atMs).map((g) => ({
+        period: g.period,
+        from: g.fromMs === null ? null : new Date(g.fromMs).toISOString(),
+        seconds: g.seconds,
+        ratePerMinute: g.ratePerMinute,
+        cost: formatMicros(g.costMicros),
+      })),
       currency: setup.pkg.currency,
       unmatched: r.unmatched,
       markupPercent: r.rule === 'tariff' ? setup.pkg.markupPercent : null,
-      deckRatePerMinute: r.rule === 'tariff' && r.deckLine !== null && setup.deck ? deckRate(setup.deck, r.e164, atMs) : null,
+      deckRatePerMinute: r.rule === 'tariff' && r.deckLine !== null && setup.deck ? deckRate(setup.deck, r.e164, atMs, r.deckLine) : null,
       deckLine: r.deckLine,
       deck: setup.deckPath ?? null,
       package: setup.pkg.name,
@@ -104,10 +115,11 @@ export const command: CliCommand = {
     io.stdout(`${JSON.stringify(out, null, v.compact ? undefined : 2)}\n`);
     return 0;
   },
-};
+});
 
-/** The deck's own rate (before markup) for the row the call matched. */
-function deckRate(deck: Deck, e164: string, atMs: number): string | null {
-  const row = deck.lookup(e164, atMs);
+/** The deck's own rate (before markup) of the row the call matched at answer (its prefix's rows of every period chain together). */
+function deckRate(deck: Deck, e164: string, atMs: number, line: number): string | null {
+  let row = deck.lookup(e164, atMs);
+  while (row >= 0 && deck.lineOf(row) !== line) row = deck.olderVersionOf(row);
   return row < 0 ? null : deck.row(row).rate;
 }

@@ -2,21 +2,15 @@
  * `voipbill rerate`: re-rate stored calls after a deck or package correction and post the net difference per
  * service as one adjusting charge (or refund to credit), exactly once. `--dry-run` shows the difference first.
  */
-import { createPool } from '../../db/pool';
-import { loadConfig } from '../../config';
-import { createLogger } from '../../log';
 import { formatCents, formatMicros } from '../../domain/money';
 import { zonedToUtc } from '../../domain/time-zone';
 import { createServiceRepository } from '../../adapters/postgres/services.repository';
-import { loadProductsFile } from '../../adapters/services/products-file';
+import { createBillingStore } from '../../adapters/postgres';
 import { createPackageStore } from '../../adapters/rating/package-store';
 import { rerate } from '../../billing/rerate';
 import { postPendingCharges } from '../../billing/settlement';
-import { createBillingStore } from '../../adapters/postgres';
-import { createWhmcsGateway } from '../../adapters/whmcs';
-import { createWhmcsCharging } from '../../adapters/whmcs/charging';
-import { whmcsFieldIds } from '../../composition';
-import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill rerate (--service <id> | --package <name>) --from <date> --to <date> [--dry-run] [--json]
 
@@ -27,11 +21,6 @@ difference per service to WHMCS as one adjustment (a charge, or a refund to cred
 command finds nothing left to change. Calls whose charge is still pending or was refused by WHMCS are left as they
 are (deferred): run the command again once that charge is posted. --dry-run prints the difference and changes nothing.
 Uses DATABASE_URL (default: the embedded PostgreSQL of \`npm start\`), VOIPBILL_PRODUCTS_FILE and the WHMCS_* settings.`;
-
-function databaseUrl(io: CliIo): string {
-  if (io.env.DATABASE_URL) return io.env.DATABASE_URL;
-  return `postgresql://voipbill:voipbill-local@127.0.0.1:${io.env.EMBEDDED_PG_PORT || '54329'}/voipbill`;
-}
 
 /** Without a zone, a date or time is wall time in the billing time zone, like the billing periods it usually bounds. */
 function instant(text: string | undefined, name: string, timeZone: string): string {
@@ -44,8 +33,7 @@ function instant(text: string | undefined, name: string, timeZone: string): stri
   return new Date(ms).toISOString();
 }
 
-export const command: CliCommand = {
-  name: 'rerate',
+export const command = cliCommand({
   summary: 're-rate stored calls after a deck/package correction and post the difference once',
   usage: USAGE,
   async run(args, io) {
@@ -56,7 +44,7 @@ export const command: CliCommand = {
       options: { service: { type: 'string' }, package: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
     });
     if (!values.service === !values.package) throw new UsageError('give exactly one of --service and --package');
-    const config = loadConfig(io.env);
+    const { config } = io;
     const scope = {
       ...(values.service ? { serviceIds: [values.service] } : {}),
       ...(values.package ? { packageRef: values.package } : {}),
@@ -64,43 +52,35 @@ export const command: CliCommand = {
       to: instant(values.to, 'to', config.BILLING_TIME_ZONE),
     };
     const dryRun = values['dry-run'] === true;
-    const log = createLogger('warn');
-    const catalog = config.VOIPBILL_PRODUCTS_FILE ? loadProductsFile(config.VOIPBILL_PRODUCTS_FILE) : undefined;
-    const pool = createPool(databaseUrl(io), { max: 2 });
-    try {
-      const services = createServiceRepository(pool);
-      const packages = createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd });
-      const store = createBillingStore(pool);
-      const report = await rerate({ store, packages, listServices: () => services.list() }, scope, { dryRun });
-      let posted = null;
-      if (!dryRun && report.services.some((s) => s.chargeKey !== null)) {
-        if (!config.WHMCS_URL) throw new Error('WHMCS is not configured (WHMCS_URL): the adjustments are recorded and will be posted by the next billing run');
-        const whmcs = createWhmcsGateway(
-          { url: config.WHMCS_URL, identifier: config.WHMCS_IDENTIFIER!, secret: config.WHMCS_SECRET!, ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}), timeoutMs: config.WHMCS_TIMEOUT_MS, fieldIds: whmcsFieldIds(config) },
-          log,
-        );
-        posted = await postPendingCharges(store, createWhmcsCharging({ whmcs, pool, log }), undefined, whmcs);
-      }
-      if (values.json) {
-        io.stdout(`${JSON.stringify({ ...report, posted }, null, 2)}\n`);
-        return 0;
-      }
-      io.stdout(`${dryRun ? 'dry run: ' : ''}${report.calls} calls in scope (${scope.from} to ${scope.to}), ${report.changed} change\n`);
-      for (const s of report.services) {
-        const { pending, failed } = s.deferred;
-        if (pending + failed > 0) {
-          io.stdout(`service ${s.serviceId}: ${pending + failed} calls deferred (charge still pending: ${pending}, refused by WHMCS: ${failed}); run again once it is posted\n`);
-        }
-        if (s.changed === 0) continue;
-        io.stdout(
-          `service ${s.serviceId} (client ${s.clientId}): ${s.changed}/${s.calls} calls, rated ${formatMicros(BigInt(s.oldMicros))} → ${formatMicros(BigInt(s.newMicros))}, ` +
-            `adjustment ${formatCents(BigInt(s.adjustmentCents))}${s.chargeKey ? `  [${s.chargeKey}]` : ''}\n`,
-        );
-      }
-      if (posted) io.stdout(`posted ${posted.posted} adjustment(s), ${posted.failed} failed\n`);
-      return 0;
-    } finally {
-      await pool.end();
+    const catalog = io.catalog();
+    const pool = io.pool();
+    const services = createServiceRepository(pool);
+    const packages = createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd });
+    const store = createBillingStore(pool);
+    const report = await rerate({ store, packages, listServices: () => services.list() }, scope, { dryRun });
+    let posted = null;
+    if (!dryRun && report.services.some((s) => s.chargeKey !== null)) {
+      if (!config.WHMCS_URL) throw new Error('WHMCS is not configured (WHMCS_URL): the adjustments are recorded and will be posted by the next billing run');
+      const whmcs = io.whmcs();
+      posted = await postPendingCharges(store, whmcs.charging, undefined, whmcs.gateway);
     }
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ ...report, posted }, null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(`${dryRun ? 'dry run: ' : ''}${report.calls} calls in scope (${scope.from} to ${scope.to}), ${report.changed} change\n`);
+    for (const s of report.services) {
+      const { pending, failed } = s.deferred;
+      if (pending + failed > 0) {
+        io.stdout(`service ${s.serviceId}: ${pending + failed} calls deferred (charge still pending: ${pending}, refused by WHMCS: ${failed}); run again once it is posted\n`);
+      }
+      if (s.changed === 0) continue;
+      io.stdout(
+        `service ${s.serviceId} (client ${s.clientId}): ${s.changed}/${s.calls} calls, rated ${formatMicros(BigInt(s.oldMicros))} → ${formatMicros(BigInt(s.newMicros))}, ` +
+          `adjustment ${formatCents(BigInt(s.adjustmentCents))}${s.chargeKey ? `  [${s.chargeKey}]` : ''}\n`,
+      );
+    }
+    if (posted) io.stdout(`posted ${posted.posted} adjustment(s), ${posted.failed} failed\n`);
+    return 0;
   },
-};
+});

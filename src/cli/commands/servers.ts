@@ -3,15 +3,11 @@
  * what is wrong (unreachable, bad credentials, not allowed, misconfigured); `list` shows what is configured.
  */
 import { resolve } from 'node:path';
-import { createLogger } from '../../log';
 import { PbxError } from '../../adapters/pbx/errors';
-import { loadPbxRegistry } from '../../adapters/pbx/registry';
 import type { ConnectionReport } from '../../ports/pbx';
-import { parseCliArgs, UsageError, type CliCommand } from '../main';
-import { createPool } from '../../db/pool';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 import { createCdrSourcesRepository } from '../../adapters/postgres/cdr-sources.repository';
-
-const EMBEDDED_URL = 'postgresql://voipbill:voipbill-local@127.0.0.1:54329/voipbill';
 
 const USAGE = `usage: voipbill servers test [--file <servers.json>] [--server <name>]... [--json]
        voipbill servers list [--file <servers.json>] [--json]
@@ -43,8 +39,7 @@ function render(reports: ConnectionReport[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const command: CliCommand = {
-  name: 'servers',
+export const command = cliCommand({
   summary: 'list the PBX/carrier servers, or test their connections',
   usage: USAGE,
   async run(args, io) {
@@ -58,25 +53,20 @@ export const command: CliCommand = {
     if (sub === 'retire') {
       const [id, ...more] = extra;
       if (!id || more.length) throw new UsageError('retire takes one source identity');
-      const pool = createPool(io.env.DATABASE_URL || EMBEDDED_URL, { max: 1 });
-      try {
-        if (!(await createCdrSourcesRepository(pool).retire(id))) {
-          io.stderr(`no CDR source "${id}" has been read by voipbill\n`);
-          return 1;
-        }
-        io.stdout(`source ${id} retired: its connection may now be read under another identity (from that server's billFrom); its calls and cursors stay\n`);
-        return 0;
-      } finally {
-        await pool.end();
+      if (!(await createCdrSourcesRepository(io.pool()).retire(id))) {
+        io.stderr(`no CDR source "${id}" has been read by voipbill\n`);
+        return 1;
       }
+      io.stdout(`source ${id} retired: its connection may now be read under another identity (from that server's billFrom); its calls and cursors stay\n`);
+      return 0;
     }
     if (sub !== 'test' && sub !== 'list') throw new UsageError(sub === undefined ? 'say "test", "list" or "retire"' : `unknown subcommand ${JSON.stringify(sub)}`);
     if (extra.length) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
-    const file = resolve(io.cwd, parsed.values.file ?? io.env.VOIPBILL_SERVERS_FILE ?? 'servers.json');
+    const file = resolve(io.cwd, parsed.values.file ?? (io.config.VOIPBILL_SERVERS_FILE || 'servers.json'));
 
     let registry;
     try {
-      registry = await loadPbxRegistry(file, io.env, createLogger('error', {}, (line) => io.stderr(`${line}\n`)));
+      registry = await io.pbx(file);
     } catch (e) {
       if (e instanceof PbxError) {
         io.stderr(`${e.message}\n`);
@@ -84,28 +74,24 @@ export const command: CliCommand = {
       }
       throw e;
     }
-    try {
-      const wanted = parsed.values.server;
-      for (const name of wanted ?? []) {
-        if (!registry.list().some((s) => s.name === name)) throw new UsageError(`--server ${JSON.stringify(name)} is not in ${file}`);
-      }
-      if (sub === 'list') {
-        const servers = registry.list().map((s) => {
-          const entry = registry.file.servers.find((e) => e.name === s.name)!;
-          return { ...s, id: entry.id ?? entry.name, billFrom: entry.billFrom ?? null };
-        });
-        io.stdout(
-          parsed.values.json
-            ? `${JSON.stringify(servers, null, 2)}\n`
-            : servers.map((s) => `${s.name}\t${s.kind}${s.id !== s.name ? `\tid ${s.id}` : ''}${s.billFrom ? `\tbillFrom ${s.billFrom}` : ''}\n`).join(''),
-        );
-        return 0;
-      }
-      const reports = await registry.testAll(wanted);
-      io.stdout(parsed.values.json ? `${JSON.stringify(reports, null, 2)}\n` : render(reports));
-      return reports.every((r) => r.ok) ? 0 : 1;
-    } finally {
-      await registry.close();
+    const wanted = parsed.values.server;
+    for (const name of wanted ?? []) {
+      if (!registry.list().some((s) => s.name === name)) throw new UsageError(`--server ${JSON.stringify(name)} is not in ${file}`);
     }
+    if (sub === 'list') {
+      const servers = registry.list().map((s) => {
+        const entry = registry.file.servers.find((e) => e.name === s.name)!;
+        return { ...s, id: entry.id ?? entry.name, billFrom: entry.billFrom ?? null };
+      });
+      io.stdout(
+        parsed.values.json
+          ? `${JSON.stringify(servers, null, 2)}\n`
+          : servers.map((s) => `${s.name}\t${s.kind}${s.id !== s.name ? `\tid ${s.id}` : ''}${s.billFrom ? `\tbillFrom ${s.billFrom}` : ''}\n`).join(''),
+      );
+      return 0;
+    }
+    const reports = await registry.testAll(wanted);
+    io.stdout(parsed.values.json ? `${JSON.stringify(reports, null, 2)}\n` : render(reports));
+    return reports.every((r) => r.ok) ? 0 : 1;
   },
-};
+});

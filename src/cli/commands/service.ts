@@ -2,13 +2,14 @@
  * `voipbill service status|suspend|unsuspend|override|list`: the admin's handle on service workflows, built on the
  * same updates and queries an admin can send with the `temporal` CLI (see README, Operations).
  */
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
-import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/lifecycle-messages';
+import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/service-lifecycle.messages';
 import { usageStageLabel } from '../../domain/usage/included-minutes';
 import type { LifecycleState } from '../../domain/lifecycle/types';
-import { parseCliArgs, UsageError, type CliCommand, type CliIo } from '../main';
+import { parseCliArgs, UsageError } from '../main';
+import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill service status <serviceId>
        voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
@@ -22,11 +23,6 @@ const USAGE = `usage: voipbill service status <serviceId>
 Talks to Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233), namespace TEMPORAL_NAMESPACE (default "default").
 suspend/unsuspend/override are Temporal updates: a refused request prints why and changes nothing. Repeating a
 request with the same --request-id is safe.`;
-
-async function connect(io: CliIo): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect({ address: io.env.TEMPORAL_ADDRESS || '127.0.0.1:7233', connectTimeout: 5000 });
-  return { client: new Client({ connection, namespace: io.env.TEMPORAL_NAMESPACE || 'default' }), close: () => connection.close() };
-}
 
 function summary(s: LifecycleState): Record<string, unknown> {
   return {
@@ -67,8 +63,7 @@ function usageSummary(s: LifecycleState): Record<string, unknown> | null {
   };
 }
 
-export const command: CliCommand = {
-  name: 'service',
+export const command = cliCommand({
   summary: 'inspect and steer service lifecycle workflows (status, suspend, unsuspend, override, usage, autotopup, list)',
   usage: USAGE,
   async run(args, io) {
@@ -94,67 +89,63 @@ export const command: CliCommand = {
     if (!['status', 'suspend', 'unsuspend', 'override', 'usage', 'autotopup', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
     if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
     if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension') throw new UsageError('--mode must be gateway or extension');
-    const { client, close } = await connect(io);
-    try {
-      if (action === 'list') {
-        const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
-        if (days !== undefined && !(days >= 0)) throw new UsageError('--suspended-days must be a number of days');
-        const stuck: StuckCase | undefined = days !== undefined ? 'older-than' : (v.stuck as StuckCase | undefined);
-        if (stuck && !['positive-credit', 'drift', 'older-than'].includes(stuck)) throw new UsageError('--stuck must be positive-credit or drift');
-        const query = lifecycleListQuery({
-          ...(v.state ? { state: v.state } : {}),
-          ...(v.client ? { clientId: v.client } : {}),
-          ...(stuck ? { stuck } : {}),
-          ...(days !== undefined ? { olderThanDays: days } : {}),
-          nowMs: io.now(),
+    const client = await io.temporal();
+    if (action === 'list') {
+      const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
+      if (days !== undefined && !(days >= 0)) throw new UsageError('--suspended-days must be a number of days');
+      const stuck: StuckCase | undefined = days !== undefined ? 'older-than' : (v.stuck as StuckCase | undefined);
+      if (stuck && !['positive-credit', 'drift', 'older-than'].includes(stuck)) throw new UsageError('--stuck must be positive-credit or drift');
+      const query = lifecycleListQuery({
+        ...(v.state ? { state: v.state } : {}),
+        ...(v.client ? { clientId: v.client } : {}),
+        ...(stuck ? { stuck } : {}),
+        ...(days !== undefined ? { olderThanDays: days } : {}),
+        nowMs: io.now(),
+      });
+      const rows: Record<string, unknown>[] = [];
+      for await (const wf of client.workflow.list({ query })) {
+        const sa = wf.typedSearchAttributes;
+        rows.push({
+          workflowId: wf.workflowId,
+          state: sa.get(LifecycleStateKey) ?? null,
+          clientId: sa.get(WhmcsClientIdKey) ?? null,
+          suspendMode: sa.get(SuspendModeKey) ?? null,
+          suspendedSince: sa.get(SuspendedSinceKey)?.toISOString() ?? null,
         });
-        const rows: Record<string, unknown>[] = [];
-        for await (const wf of client.workflow.list({ query })) {
-          const sa = wf.typedSearchAttributes;
-          rows.push({
-            workflowId: wf.workflowId,
-            state: sa.get(LifecycleStateKey) ?? null,
-            clientId: sa.get(WhmcsClientIdKey) ?? null,
-            suspendMode: sa.get(SuspendModeKey) ?? null,
-            suspendedSince: sa.get(SuspendedSinceKey)?.toISOString() ?? null,
-          });
-        }
-        io.stdout(`${JSON.stringify({ query, services: rows }, null, 2)}\n`);
+      }
+      io.stdout(`${JSON.stringify({ query, services: rows }, null, 2)}\n`);
+      return 0;
+    }
+    const handle = client.workflow.getHandle(lifecycleWorkflowId(serviceId!));
+    let state: LifecycleState;
+    try {
+      if (action === 'usage') {
+        const s = await handle.query(stateQuery);
+        io.stdout(`${JSON.stringify({ serviceId: s.config.serviceId, usage: usageSummary(s), autoTopUp: s.autoTopUp ?? null }, null, 2)}\n`);
         return 0;
       }
-      const handle = client.workflow.getHandle(lifecycleWorkflowId(serviceId!));
-      let state: LifecycleState;
-      try {
-        if (action === 'usage') {
-          const s = await handle.query(stateQuery);
-          io.stdout(`${JSON.stringify({ serviceId: s.config.serviceId, usage: usageSummary(s), autoTopUp: s.autoTopUp ?? null }, null, 2)}\n`);
-          return 0;
-        }
-        if (action === 'autotopup') {
-          const value = positionals[1];
-          if (value !== 'on' && value !== 'off') throw new UsageError('autotopup needs on or off');
-          state = await handle.executeUpdate(autoTopUpUpdate, { args: [{ requestId, enabled: value === 'on', ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
-        } else if (action === 'status') state = await handle.query(stateQuery);
-        else if (action === 'suspend') {
-          state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
-        } else if (action === 'unsuspend') {
-          state = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
-        } else {
-          const value = positionals[1];
-          if (value !== 'yes' && value !== 'no' && value !== 'none') throw new UsageError('override needs yes, no or none');
-          state = await handle.executeUpdate(overrideUpdate, { args: [{ requestId, value, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
-        }
-      } catch (e) {
-        if (e instanceof WorkflowUpdateFailedError) {
-          io.stderr(`refused: ${(e.cause as Error | undefined)?.message ?? e.message}\n`);
-          return 1;
-        }
-        throw e;
+      if (action === 'autotopup') {
+        const value = positionals[1];
+        if (value !== 'on' && value !== 'off') throw new UsageError('autotopup needs on or off');
+        state = await handle.executeUpdate(autoTopUpUpdate, { args: [{ requestId, enabled: value === 'on', ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
+      } else if (action === 'status') state = await handle.query(stateQuery);
+      else if (action === 'suspend') {
+        state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
+      } else if (action === 'unsuspend') {
+        state = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
+      } else {
+        const value = positionals[1];
+        if (value !== 'yes' && value !== 'no' && value !== 'none') throw new UsageError('override needs yes, no or none');
+        state = await handle.executeUpdate(overrideUpdate, { args: [{ requestId, value, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
       }
-      io.stdout(`${JSON.stringify(summary(state), null, 2)}\n`);
-      return 0;
-    } finally {
-      await close();
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError) {
+        io.stderr(`refused: ${(e.cause as Error | undefined)?.message ?? e.message}\n`);
+        return 1;
+      }
+      throw e;
     }
+    io.stdout(`${JSON.stringify(summary(state), null, 2)}\n`);
+    return 0;
   },
-};
+});

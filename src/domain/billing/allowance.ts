@@ -16,7 +16,7 @@
  * A rated call's category is its rule: `tariff`, `custom`, `inbound`, or `special` for every `special:<name>`.
  * Pure: bigint money, no clock, no I/O.
  */
-import { roundHalfUp } from '../money';
+import { DEFAULT_ROUNDING, divRoundBig, roundHalfUp, type RoundingPolicy } from '../money';
 import type { RatingPackage } from '../rating/package-schema';
 
 export type AllowanceCategory = 'tariff' | 'custom' | 'inbound' | 'special';
@@ -78,9 +78,14 @@ export interface PeriodFreeResult {
 /**
  * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
  * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
- * flat); its per-minute part is reduced in proportion to the covered seconds, rounded half-up once.
+ * flat); its per-minute part is reduced in proportion to the covered seconds, rounded once by the package's policy.
  */
-export function applyPeriodFree(calls: readonly PeriodFreeCall[], pkg: FreeMinutesTerms, timeZone: string, used: Map<string, number>): PeriodFreeResult[] {
+export function applyPeriodFree(
+  calls: readonly PeriodFreeCall[],
+  pkg: FreeMinutesTerms & Partial<Pick<RatingPackage, 'rounding'>>,
+  timeZone: string,
+  used: Map<string, number>,
+): PeriodFreeResult[] {
   const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
   const applies = new Set<string>(pkg.freeMinutesAppliesTo);
   const order = [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -94,19 +99,30 @@ export function applyPeriodFree(calls: readonly PeriodFreeCall[], pkg: FreeMinut
     const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
     if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
     used.set(period, already + free);
-    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free) };
+    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free, pkg.rounding) };
   });
 }
 
 /**
  * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
- * per-minute part shrinks in proportion, rounded half-up once. Settlement and re-rating both price through this.
+ * per-minute part shrinks in proportion, rounded once by the package's rounding policy (default half-up to
+ * micro-units). Settlement and re-rating both price through this.
  */
-export function chargeWithFree(c: Pick<PeriodFreeCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>, freeSeconds: number): bigint {
+export function chargeWithFree(
+  c: Pick<PeriodFreeCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>,
+  freeSeconds: number,
+  rounding: RoundingPolicy = DEFAULT_ROUNDING,
+): bigint {
   const free = Math.min(freeSeconds, c.billedSeconds);
   if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
   const variable = c.costMicros - c.fixedMicros;
-  return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
+  if (rounding.decimals === DEFAULT_ROUNDING.decimals && rounding.method === DEFAULT_ROUNDING.method) {
+    return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
+  }
+  // Rounded as a whole to the policy's decimals, the way the call's cost was.
+  const unit = 10n ** BigInt(6 - rounding.decimals);
+  const exact = c.fixedMicros * BigInt(c.billedSeconds) + variable * BigInt(c.billedSeconds - free);
+  return divRoundBig(exact, BigInt(c.billedSeconds) * unit, rounding.method) * unit;
 }
 
 /** The package terms included minutes are counted by. */

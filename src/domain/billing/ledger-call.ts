@@ -17,6 +17,8 @@ export interface LedgerCall {
   billsec: number;
   /** Call start, epoch milliseconds: the instant stored in `started_at`. */
   startedAtMs: number;
+  /** Answer, epoch milliseconds (`answered_at`): where billed seconds start on the clock. null: not recorded, the start is used. */
+  answeredAtMs: number | null;
   /** null: not recorded (calls stored before the ledger kept the flag); see {@link rateStoredCall}. */
   voicemail: boolean | null;
 }
@@ -32,6 +34,10 @@ export interface LedgerRating {
   costMicros: number;
   fixedMicros: number;
   unmatched: string | null;
+  /** Periods of the deck rows that priced the call, in order of use; null: none. */
+  periods: string[] | null;
+  /** The cost before the cap and the package's rounding (see RatedCall.segmentsMicros). */
+  segmentsMicros: number;
 }
 
 const ZONED_INSTANT = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
@@ -41,12 +47,20 @@ const ZONED_INSTANT = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
  * stored as it would be rated (the caller quarantines it): an instant without a zone would be read in the worker's
  * zone by one side and the database session's by the other.
  */
-export function ledgerCallOf(cdr: { direction: string; destination: string; billsec: number; startedAt: string; voicemail?: boolean | null }): LedgerCall {
-  const text = cdr.startedAt;
-  // Sources give UTC with `Z`: that case skips the pattern (this runs once per ingested call).
-  const zoned = typeof text === 'string' && (text.charCodeAt(text.length - 1) === 90 || ZONED_INSTANT.test(text));
-  const startedAtMs = zoned ? Date.parse(text) : Number.NaN;
+export function ledgerCallOf(cdr: {
+  direction: string;
+  destination: string;
+  billsec: number;
+  startedAt: string;
+  answeredAt?: string | null;
+  voicemail?: boolean | null;
+}): LedgerCall {
+  const startedAtMs = zonedInstant(cdr.startedAt);
   if (!Number.isFinite(startedAtMs)) throw new InvalidCallError(`startedAt must be an ISO 8601 instant with a zone, got ${JSON.stringify(cdr.startedAt)}`);
+  const answeredAtMs = cdr.answeredAt === null || cdr.answeredAt === undefined ? null : zonedInstant(cdr.answeredAt);
+  if (answeredAtMs !== null && !Number.isFinite(answeredAtMs)) {
+    throw new InvalidCallError(`answeredAt must be an ISO 8601 instant with a zone, got ${JSON.stringify(cdr.answeredAt)}`);
+  }
   const b = cdr.billsec;
   if (typeof b !== 'number' || !(b >= 0) || !Number.isFinite(b)) throw new InvalidCallError(`billsec must be a number ≥ 0, got ${String(b)} (number ${JSON.stringify(cdr.destination)})`);
   return {
@@ -54,9 +68,16 @@ export function ledgerCallOf(cdr: { direction: string; destination: string; bill
     destination: cdr.destination,
     billsec: Math.ceil(b),
     startedAtMs,
+    answeredAtMs,
     // A record without the flag (a quarantined call stored by an older version) was rated as not voicemail.
     voicemail: cdr.voicemail === true,
   };
+}
+
+function zonedInstant(text: unknown): number {
+  // Sources give UTC with `Z`: that case skips the pattern (this runs once per ingested call).
+  const zoned = typeof text === 'string' && (text.charCodeAt(text.length - 1) === 90 || ZONED_INSTANT.test(text));
+  return zoned ? Date.parse(text) : Number.NaN;
 }
 
 /** The rater's input for a stored call; an unknown voicemail flag counts as false here (see {@link rateStoredCall}). */
@@ -66,12 +87,26 @@ export function ratingInputOf(call: LedgerCall): CallToRate {
     number: call.destination,
     billsec: call.billsec,
     startedAtMs: call.startedAtMs,
+    answeredAtMs: call.answeredAtMs,
     voicemail: call.voicemail === true,
   };
 }
 
+/** The distinct periods of a rating's segments, in order of use; null when none. */
+function periodsOf(rated: RatedCall): string[] | null {
+  let out: string[] | null = null;
+  for (const s of rated.segments ?? []) {
+    if (s.period !== null && !(out ??= []).includes(s.period)) out.push(s.period);
+  }
+  return out;
+}
+
 /** The columns the ledger stores of a rating result. */
 export function ledgerRatingOf(rated: RatedCall): LedgerRating {
+  let fixedMicros = rated.fixed === null ? 0 : Number(toMicros(rated.fixed));
+  // A cap or a rounding below the connection fee: the fixed part is what the call came to, so that per-period free
+  // minutes (which shrink only the part above it) never charge more than the cost.
+  if (rated.billedSeconds > 0 && fixedMicros > rated.costMicros) fixedMicros = rated.costMicros;
   return {
     e164: rated.e164,
     numberKind: rated.numberKind,
@@ -80,8 +115,10 @@ export function ledgerRatingOf(rated: RatedCall): LedgerRating {
     rule: rated.rule,
     prefix: rated.prefix,
     costMicros: rated.costMicros,
-    fixedMicros: rated.fixed === null ? 0 : Number(toMicros(rated.fixed)),
+    fixedMicros,
     unmatched: rated.unmatched,
+    periods: periodsOf(rated),
+    segmentsMicros: rated.segmentsMicros,
   };
 }
 
@@ -95,7 +132,9 @@ export function sameRating(a: LedgerRating, b: LedgerRating): boolean {
     a.prefix === b.prefix &&
     a.e164 === b.e164 &&
     a.numberKind === b.numberKind &&
-    a.unmatched === b.unmatched
+    a.unmatched === b.unmatched &&
+    a.segmentsMicros === b.segmentsMicros &&
+    (a.periods ?? []).join('\n') === (b.periods ?? []).join('\n')
   );
 }
 

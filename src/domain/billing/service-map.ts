@@ -17,7 +17,7 @@
  *
  * Outbound LES.NET calls are assigned by the account's peer only: their caller ID is set by the caller's equipment.
  */
-import type { NormalizedCdr, PbxKind } from '../../ports/pbx';
+import type { NormalizedCdr, PbxKind } from '../cdr';
 import { compareServiceIds, isEndedStatus, type ServiceRecord } from '../services/service-config';
 import { zonedToUtc } from '../time-zone';
 

@@ -12,7 +12,8 @@ export class AdminRequestError extends Error {
 export function initialLifecycleState(config: ServiceConfig, policy: LifecyclePolicy): LifecycleState {
   return {
     config: { ...config, extensions: [...config.extensions] },
-    policy,
+    // Only the policy's own fields: an input may carry more (histories recorded with a test-only cap do).
+    policy: { reminderHours: policy.reminderHours, mirrorSuspendedField: policy.mirrorSuspendedField },
     status: 'active',
     adminOverride: 'none',
     lowBalance: { alerted: false },

@@ -1,5 +1,5 @@
 /**
- * Auto VoIP Top-Up (issue 9; ictvoip-product.md §10 reserves the fields, the product never shipped it): at a
+ * Auto VoIP Top-Up (the product we replace reserves its three client fields but never shipped it): at a
  * low-balance crossing, a client with a card authorization on file is topped up by their Auto VoIP Top Amount,
  * at most once per crossing and within daily limits. Pure: the activity feeds in the fields, the day's attempts
  * and the clock.

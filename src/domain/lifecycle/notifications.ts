@@ -78,7 +78,7 @@ const builtIn: Record<TemplateName, { subject: string; body: string }> = {
       'Add funds from the client area (Billing > Add Funds); service resumes within seconds of the payment.',
     ].join('\n'),
   },
-  // Issue 9. Extra merge fields: {$usage_stage}, {$usage_used_minutes}, {$usage_allowance_minutes}, {$usage_percent},
+  // Included-minutes and auto top-up messages have extra merge fields: {$usage_stage}, {$usage_used_minutes}, {$usage_allowance_minutes}, {$usage_percent},
   // {$usage_period_end}; {$topup_amount}, {$topup_invoice_id}, {$topup_message}.
   'VoIP Included Minutes Warning': {
     subject: 'You have used {$usage_stage}% of your included minutes',

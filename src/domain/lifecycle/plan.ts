@@ -30,12 +30,12 @@ export type Step =
   | { kind: 'unsuspend'; reason: string }
   | { kind: 'notify'; template: typeof LOW_BALANCE_TEMPLATE | typeof ZERO_BALANCE_TEMPLATE; occasion: 'alert' | 'reminder' | 'suspended' }
   | { kind: 'mirror-field'; value: Override }
-  /** Included-minutes stage warning or exhaustion message, once per period (issue 9). */
+  /** Included-minutes stage warning or exhaustion message, once per period. */
   | { kind: 'usage-notify'; template: UsageTemplate; occasion: string; stage: number; period: string }
-  /** Auto top-up at a low-balance crossing (issue 9); the activity re-checks authorization and daily limits. */
+  /** Auto top-up at a low-balance crossing; the activity re-checks authorization and daily limits. */
   | { kind: 'auto-topup'; key: string; amount: string };
 
-/** New step kinds (issue 9): the workflow runs them only behind their `patched()` markers. */
+/** Step kinds added after the first workflows ran: the workflow runs them only behind their `patched()` markers. */
 export const USAGE_STEP_KINDS: ReadonlySet<Step['kind']> = new Set(['usage-notify']);
 export const TOPUP_STEP_KINDS: ReadonlySet<Step['kind']> = new Set(['auto-topup']);
 
@@ -148,7 +148,7 @@ export function applyLowBalanceRearm(state: LifecycleState, nowIso: string): voi
 }
 
 /**
- * The included-minutes clock (issue 9): rolls the period over at its end (usage 0, messages re-armed), and keeps
+ * The included-minutes clock: rolls the period over at its end (usage 0, messages re-armed), and keeps
  * `usageBlock` in step with the usage state: set at exhaustion in block mode, cleared by a new period, a raised
  * allowance or mode off. A top-up changes nothing here.
  */

@@ -5,6 +5,10 @@
 import type { UsageState } from '../usage/included-minutes';
 import type { AutoTopUpFields, AutoTopUpState } from './auto-topup';
 
+/**
+ * How a service is switched off at its PBX (a product setting). `gateway`: turn off the tenant's gateways / trunks
+ * (all calls of the tenant stop). `extension`: turn off exactly the service's extensions / accounts.
+ */
 export type SuspendMode = 'gateway' | 'extension';
 export type LifecycleStatus = 'active' | 'low_balance' | 'suspended' | 'terminated';
 /** The WHMCS "VoIP Suspended" field, and the admin override set from the CLI: 'none' leaves it to automation. */
@@ -40,7 +44,7 @@ export interface ClientStanding {
   voipSuspendedFieldOurs?: boolean;
   observedAt: string;
   contact?: { firstName: string; fullName: string; email: string };
-  /** CC Auth on File, Date CC Auth Entered, Auto VoIP Top Amount (issue 9); absent when none is configured. */
+  /** CC Auth on File, Date CC Auth Entered, Auto VoIP Top Amount; absent when none is configured. */
   autoTopUp?: AutoTopUpFields;
   /**
    * ictVoIP fields voipbill does not obey because the client, not an admin, set them (WHMCS activity log), or cannot
@@ -84,15 +88,15 @@ export interface Transition {
   reason: string;
 }
 
+/**
+ * Configuration the rules decide with (LOW_BALANCE_REMINDER_HOURS, MIRROR_SUSPENDED_FIELD). It is the sender's
+ * configuration, not the workflow's: a new workflow starts with it, and every wake-up voipbill sends carries it again.
+ */
 export interface LifecyclePolicy {
   /** Hours between low-balance reminders while credit stays at or below the threshold; 0 turns reminders off. */
   reminderHours: number;
   /** Mirror the state into the WHMCS "VoIP Suspended" field so WHMCS admins see it. */
   mirrorSuspendedField: boolean;
-  /** Continue-as-new after this many history events even if the server has not suggested it yet (tests). */
-  continueAsNewAfterEvents?: number;
-  /** How long a workflow waits before retrying a step that failed for good (default RETRY_AFTER_FAILURE_MS; tests). */
-  retryAfterFailureMs?: number;
 }
 
 export interface LifecycleState {
@@ -104,11 +108,11 @@ export interface LifecycleState {
   /** A suspension an admin asked for; lifted only by an admin. */
   adminHold?: { reason: string; at: string; mode?: SuspendMode };
   adminOverride: Override;
-  /** Included-minutes block for the current period (issue 9); lifted by a new period, not by a top-up. */
+  /** Included-minutes block for the current period; lifted by a new period, not by a top-up. */
   usageBlock?: { periodEnd: string; reason: string };
-  /** Included minutes of the current billing period, as the last billing run counted them (issue 9). */
+  /** Included minutes of the current billing period, as the last billing run counted them. */
   usage?: UsageState;
-  /** Auto top-up at low-balance crossings (issue 9). */
+  /** Auto top-up at low-balance crossings. */
   autoTopUp?: AutoTopUpState;
   lowBalance: { alerted: boolean; lastSentAt?: string };
   /** The last value voipbill wrote into the VoIP Suspended field: reading it back is not an admin override. */

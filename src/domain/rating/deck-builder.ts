@@ -31,6 +31,11 @@ export interface DeckRowFields {
   effectiveDate: string | undefined;
   status: string | undefined;
   shortDescription: string | undefined;
+  /** Optional columns; undefined when absent from the file. */
+  period?: string | undefined;
+  initialRate?: string | undefined;
+  initialSeconds?: string | undefined;
+  maxCost?: string | undefined;
 }
 
 export interface DeckBuildOptions {
@@ -53,6 +58,8 @@ export interface DeckLoadResult {
 export const MAX_RATE_DECIMALS = 9;
 const RATE_SCALE_FACTOR = 10 ** MAX_RATE_DECIMALS;
 const MINIMUM_SECONDS_RE = /^\d{1,6}$/;
+/** Same bound as the package's period names: a longer Period cannot match any of them. */
+const MAX_PERIOD_NAME = 64;
 
 /**
  * V8 keeps substrings as views of their parent: an interned description taken from a 64 KB chunk would pin the whole
@@ -60,6 +67,34 @@ const MINIMUM_SECONDS_RE = /^\d{1,6}$/;
  */
 function detach(s: string): string {
   return s.length < 13 ? s : Array.from(s).join('');
+}
+
+/** Parses a per-minute rate cell: nano-units (exact below 2^53) and its decimals, or the reason it is refused. */
+function parseRate(column: string, text: string): { rate9: number; decimals: number } | string {
+  try {
+    const d = parseDecimalExact(text);
+    if (d.units < 0n) return `${column} ${JSON.stringify(text)} is negative`;
+    if (d.scale > MAX_RATE_DECIMALS) return `${column} ${JSON.stringify(text)} has more than ${MAX_RATE_DECIMALS} decimals`;
+    const units9 = d.units * 10n ** BigInt(MAX_RATE_DECIMALS - d.scale);
+    if (units9 > BigInt(Number.MAX_SAFE_INTEGER)) return `${column} ${JSON.stringify(text)} is too large`;
+    return { rate9: Number(units9), decimals: d.scale };
+  } catch (e) {
+    if (e instanceof DecimalFormatError) return `${column} ${JSON.stringify(text)} is not a decimal number`;
+    throw e;
+  }
+}
+
+/** Parses an amount cell (ConnectionFee, MaxCost) to micro-units, or the reason it is refused. */
+function parseAmount(column: string, text: string): number | string {
+  try {
+    const micros = toMicros(text);
+    if (micros < 0n) return `${column} ${JSON.stringify(text)} is negative`;
+    if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `${column} ${JSON.stringify(text)} is too large`;
+    return Number(micros);
+  } catch (e) {
+    if (e instanceof DecimalFormatError) return `${column} ${e.input} ${e.reason}`;
+    throw e;
+  }
 }
 
 export class DeckBuilder {
@@ -75,6 +110,16 @@ export class DeckBuilder {
   private readonly descriptions: string[] = [];
   private readonly shortDescriptions: (string | undefined)[] = [];
   private hasShortDescription = false;
+  /** Sparse per row (set only where the cell is not empty): period id (1-based into periodNames), InitialRate, … */
+  private readonly periodIds: number[] = [];
+  private readonly periodNames: string[] = [''];
+  private readonly periodIdByName = new Map<string, number>();
+  private readonly initialRates9: number[] = [];
+  private readonly initialSecondsList: number[] = [];
+  private readonly maxCosts: number[] = [];
+  private hasPeriods = false;
+  private hasInitial = false;
+  private hasMaxCost = false;
   private readonly increments: Increment[] = [DEFAULT_TARIFF_INCREMENT];
   private readonly incrementIdByText = new Map<string, number>([[formatIncrement(DEFAULT_TARIFF_INCREMENT), 0]]);
   private readonly strings = new Map<string, string>();
@@ -136,39 +181,17 @@ export class DeckBuilder {
     const key = prefixKey(prefix);
     if (key < 0) return `Prefix ${JSON.stringify(f.prefix ?? '')} is not 1–15 digits`;
 
-    const rateText = (f.rateValue ?? '').trim();
-    let rate9: number;
-    let decimals: number;
-    try {
-      const d = parseDecimalExact(rateText);
-      if (d.units < 0n) return `RateValue ${JSON.stringify(rateText)} is negative`;
-      if (d.scale > MAX_RATE_DECIMALS) return `RateValue ${JSON.stringify(rateText)} has more than ${MAX_RATE_DECIMALS} decimals`;
-      const units9 = d.units * 10n ** BigInt(MAX_RATE_DECIMALS - d.scale);
-      if (units9 > BigInt(Number.MAX_SAFE_INTEGER)) return `RateValue ${JSON.stringify(rateText)} is too large`;
-      rate9 = Number(units9);
-      decimals = d.scale;
-    } catch (e) {
-      if (e instanceof DecimalFormatError) return `RateValue ${JSON.stringify(rateText)} is not a decimal number`;
-      throw e;
-    }
+    const rate = parseRate('RateValue', (f.rateValue ?? '').trim());
+    if (typeof rate === 'string') return rate;
+    let decimals = rate.decimals;
 
     const incText = (f.increment ?? '').trim();
     const incrementId = incText === '' ? 0 : this.incrementIdOf(incText);
     if (typeof incrementId === 'string') return `Increment: ${incrementId}`;
 
     const feeText = (f.connectionFee ?? '').trim();
-    let fee = 0;
-    if (feeText !== '') {
-      try {
-        const micros = toMicros(feeText);
-        if (micros < 0n) return `ConnectionFee ${JSON.stringify(feeText)} is negative`;
-        if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return `ConnectionFee ${JSON.stringify(feeText)} is too large`;
-        fee = Number(micros);
-      } catch (e) {
-        if (e instanceof DecimalFormatError) return `ConnectionFee ${e.input} ${e.reason}`;
-        throw e;
-      }
-    }
+    const fee = feeText === '' ? 0 : parseAmount('ConnectionFee', feeText);
+    if (typeof fee === 'string') return fee;
 
     const minText = (f.minimumSeconds ?? '').trim();
     if (minText !== '' && !MINIMUM_SECONDS_RE.test(minText)) {
@@ -186,8 +209,48 @@ export class DeckBuilder {
       return `Status ${JSON.stringify(statusText)} must be 1 (tariff rate) or 0 (package custom rate)`;
     }
 
+    const periodText = (f.period ?? '').trim();
+    if (periodText.length > MAX_PERIOD_NAME) return `Period ${JSON.stringify(periodText)} is longer than ${MAX_PERIOD_NAME} characters`;
+    const initialRateText = (f.initialRate ?? '').trim();
+    const initialSecondsText = (f.initialSeconds ?? '').trim();
+    if ((initialRateText === '') !== (initialSecondsText === '')) {
+      return initialRateText === ''
+        ? `InitialSeconds ${JSON.stringify(initialSecondsText)} needs an InitialRate on the same row`
+        : `InitialRate ${JSON.stringify(initialRateText)} needs InitialSeconds on the same row`;
+    }
+    let initial: { rate9: number; decimals: number } | undefined;
+    if (initialRateText !== '') {
+      const r = parseRate('InitialRate', initialRateText);
+      if (typeof r === 'string') return r;
+      if (!MINIMUM_SECONDS_RE.test(initialSecondsText)) return `InitialSeconds ${JSON.stringify(initialSecondsText)} is not a whole number of seconds`;
+      initial = r;
+      if (r.decimals > decimals) decimals = r.decimals;
+    }
+    const maxCostText = (f.maxCost ?? '').trim();
+    const maxCost = maxCostText === '' ? -1 : parseAmount('MaxCost', maxCostText);
+    if (typeof maxCost === 'string') return maxCost;
+
+    const idx = this.keys.length;
+    if (periodText !== '') {
+      let id = this.periodIdByName.get(periodText);
+      if (id === undefined) {
+        id = this.periodNames.push(detach(periodText)) - 1;
+        this.periodIdByName.set(this.periodNames[id]!, id);
+      }
+      this.periodIds[idx] = id;
+      this.hasPeriods = true;
+    }
+    if (initial !== undefined) {
+      this.initialRates9[idx] = initial.rate9;
+      this.initialSecondsList[idx] = Number(initialSecondsText);
+      this.hasInitial = true;
+    }
+    if (maxCost >= 0) {
+      this.maxCosts[idx] = maxCost;
+      this.hasMaxCost = true;
+    }
     this.keys.push(key);
-    this.rates9.push(rate9);
+    this.rates9.push(rate.rate9);
     this.rateDecimals.push(decimals);
     this.fees.push(fee);
     this.incrementIds.push(incrementId);
@@ -213,36 +276,38 @@ export class DeckBuilder {
     const effective = Float64Array.from(this.effective);
     const lines = Int32Array.from(this.lines);
     const older = new Int32Array(count).fill(-1);
+    const periodIds = this.periodIds;
+    const periodOf = (row: number): number => periodIds[row] ?? 0;
     // A duplicate stays out of the chain: it is reported (or, with skipBadRows, skipped and listed).
     const duplicate = (row: number, existing: number): void =>
-      this.reject(lines[row]!, `duplicate Prefix with the same EffectiveDate as line ${lines[existing]}`);
-    // Version chains, newest EffectiveDate first; the index points at each chain's head.
+      this.reject(
+        lines[row]!,
+        periodOf(row) === 0
+          ? `duplicate Prefix with the same EffectiveDate as line ${lines[existing]}`
+          : `duplicate Prefix with the same EffectiveDate and Period as line ${lines[existing]}`,
+      );
+    // Version chains, newest EffectiveDate first; the index points at each chain's head. Rows of different periods
+    // share their prefix's chain: which of them applies is decided per second when the call is rated.
     const index = PrefixIndex.build(
       { count, key: (i) => this.keys[i]!, value: (i) => i },
       (head, row) => {
         const eff = effective[row]!;
-        if (eff === effective[head]) {
-          duplicate(row, head);
-          return head;
-        }
-        if (eff > effective[head]!) {
-          older[row] = head;
-          return row;
-        }
+        let prev = -1;
         let cur = head;
-        for (;;) {
-          const next = older[cur]!;
-          if (next >= 0 && eff === effective[next]) {
-            duplicate(row, next);
-            return head;
-          }
-          if (next < 0 || eff > effective[next]!) {
-            older[row] = next;
-            older[cur] = row;
-            return head;
-          }
-          cur = next;
+        while (cur >= 0 && effective[cur]! > eff) {
+          prev = cur;
+          cur = older[cur]!;
         }
+        for (let same = cur; same >= 0 && effective[same] === eff; same = older[same]!) {
+          if (periodOf(same) === periodOf(row)) {
+            duplicate(row, same);
+            return head;
+          }
+        }
+        older[row] = cur;
+        if (prev < 0) return row;
+        older[prev] = row;
+        return head;
       },
     );
     if (this.errorCount > 0 && !this.options.skipBadRows) {
@@ -267,6 +332,7 @@ export class DeckBuilder {
       data[at + COL_STATUS] = this.statuses[i]!;
       data[at + COL_LINE] = lines[i]!;
     }
+    const scaled = (rate9: number): number => rate9 / divisor;
     const deck = new Deck({
       count,
       keys: Float64Array.from(this.keys),
@@ -277,6 +343,11 @@ export class DeckBuilder {
       shortDescription: this.hasShortDescription ? Array.from({ length: count }, (_, i) => this.shortDescriptions[i]) : undefined,
       index,
       source: this.source,
+      periodNames: this.periodNames,
+      rowPeriod: this.hasPeriods ? Uint16Array.from({ length: count }, (_, i) => periodIds[i] ?? 0) : undefined,
+      initialRateUnits: this.hasInitial ? Float64Array.from({ length: count }, (_, i) => (this.initialRates9[i] === undefined ? -1 : scaled(this.initialRates9[i]))) : undefined,
+      initialSeconds: this.hasInitial ? Int32Array.from({ length: count }, (_, i) => this.initialSecondsList[i] ?? 0) : undefined,
+      maxCostMicros: this.hasMaxCost ? Float64Array.from({ length: count }, (_, i) => this.maxCosts[i] ?? -1) : undefined,
     });
     const skipped = [...this.errors].sort((a, b) => a.line - b.line);
     return { deck, skipped, skippedCount: this.errorCount };

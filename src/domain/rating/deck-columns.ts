@@ -13,6 +13,10 @@ export const DECK_COLUMNS = [
   'effectiveDate',
   'status',
   'shortDescription',
+  'period',
+  'initialRate',
+  'initialSeconds',
+  'maxCost',
 ] as const;
 export type DeckColumn = (typeof DECK_COLUMNS)[number];
 
@@ -32,6 +36,10 @@ export const CANONICAL_HEADERS: Readonly<Record<DeckColumn, string>> = {
   effectiveDate: 'EffectiveDate',
   status: 'Status',
   shortDescription: 'ShortDescription',
+  period: 'Period',
+  initialRate: 'InitialRate',
+  initialSeconds: 'InitialSeconds',
+  maxCost: 'MaxCost',
 };
 
 /** Other vendors' names for the same data (A2Billing, ASTPP, MagnusBilling, CGRateS, Kazoo). */
@@ -45,6 +53,10 @@ const ALIASES: Readonly<Record<DeckColumn, readonly string[]>> = {
   effectiveDate: ['effectivefrom', 'startdate'],
   status: [],
   shortDescription: [],
+  period: ['timeband'],
+  initialRate: [],
+  initialSeconds: [],
+  maxCost: [],
 };
 
 /** Header comparison key: lower case without spaces, underscores, dashes, dots or slashes. */

@@ -154,6 +154,10 @@ export class DeckCsvParser {
       effectiveDate: at(p.effectiveDate),
       status: at(p.status),
       shortDescription: at(p.shortDescription),
+      period: at(p.period),
+      initialRate: at(p.initialRate),
+      initialSeconds: at(p.initialSeconds),
+      maxCost: at(p.maxCost),
     };
     this.builder.addRow(line, row);
   }

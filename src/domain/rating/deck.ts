@@ -22,6 +22,11 @@ export interface DeckRow {
   readonly shortDescription: string | undefined;
   /** Physical line in the CSV. */
   readonly line: number;
+  /** Optional columns, present only when the row has them. */
+  readonly period?: string;
+  readonly initialRate?: string;
+  readonly initialSeconds?: number;
+  readonly maxCostMicros?: number;
 }
 
 /**
@@ -57,6 +62,15 @@ export interface DeckParts {
   /** Maps each prefix key to the newest row of its version chain. */
   readonly index: PrefixIndex;
   readonly source: string;
+  /** Names of the Period column's values; id 0 (the empty name) is the prefix's default row. */
+  readonly periodNames?: readonly string[];
+  /** Optional columns, each undefined when no row uses it. */
+  readonly rowPeriod?: Uint16Array | undefined;
+  /** InitialRate × 10^rateScale, -1 where the row has none. */
+  readonly initialRateUnits?: Float64Array | undefined;
+  readonly initialSeconds?: Int32Array | undefined;
+  /** MaxCost in micro-units, -1 where the row has none. */
+  readonly maxCostMicros?: Float64Array | undefined;
 }
 
 export class Deck {
@@ -70,6 +84,16 @@ export class Deck {
   readonly description: readonly string[];
   readonly shortDescription: readonly (string | undefined)[] | undefined;
   readonly source: string;
+  /** Period names by id; [0] = '' (rows without a Period). */
+  readonly periodNames: readonly string[];
+  /**
+   * The optional columns live outside {@link data}, so a deck that does not use them keeps its one-cache-line rows
+   * and its rating path; each is undefined when no row of the deck uses it.
+   */
+  readonly rowPeriod: Uint16Array | undefined;
+  readonly initialRateUnits: Float64Array | undefined;
+  readonly initialSeconds: Int32Array | undefined;
+  readonly maxCostMicros: Float64Array | undefined;
   private readonly index: PrefixIndex;
   private readonly prefixText: (string | undefined)[];
 
@@ -84,6 +108,11 @@ export class Deck {
     this.shortDescription = parts.shortDescription;
     this.index = parts.index;
     this.source = parts.source;
+    this.periodNames = parts.periodNames ?? [''];
+    this.rowPeriod = parts.rowPeriod;
+    this.initialRateUnits = parts.initialRateUnits;
+    this.initialSeconds = parts.initialSeconds;
+    this.maxCostMicros = parts.maxCostMicros;
     this.prefixText = new Array<string | undefined>(parts.count);
   }
 
@@ -106,6 +135,21 @@ export class Deck {
       }
     }
     return -1;
+  }
+
+  /** True when some row has a Period, InitialRate or MaxCost: rating then takes the general path. */
+  get usesOptionalPricing(): boolean {
+    return this.rowPeriod !== undefined || this.initialRateUnits !== undefined || this.maxCostMicros !== undefined;
+  }
+
+  /** Period id of `row` (0: the prefix's default row). */
+  periodOf(row: number): number {
+    return this.rowPeriod === undefined ? 0 : this.rowPeriod[row]!;
+  }
+
+  /** Next older row of the same prefix (any period), or -1. */
+  olderVersionOf(row: number): number {
+    return this.data[row * ROW_STRIDE + COL_OLDER_VERSION]!;
   }
 
   /** Deck rate of `row` × 10^rateScale (exact integer). */
@@ -157,6 +201,11 @@ export class Deck {
       status: d[at + COL_STATUS] === 0 ? 0 : 1,
       shortDescription: this.shortDescription?.[row],
       line: d[at + COL_LINE]!,
+      ...(this.periodOf(row) !== 0 ? { period: this.periodNames[this.periodOf(row)]! } : {}),
+      ...(this.initialRateUnits !== undefined && this.initialRateUnits[row]! >= 0
+        ? { initialRate: formatDecimalTrimmed(BigInt(this.initialRateUnits[row]!), this.rateScale), initialSeconds: this.initialSeconds![row]! }
+        : {}),
+      ...(this.maxCostMicros !== undefined && this.maxCostMicros[row]! >= 0 ? { maxCostMicros: this.maxCostMicros[row]! } : {}),
     };
   }
 }

@@ -4,9 +4,10 @@
  * Typical use: `parsePackage(json)` → `parseDeckCsv(text)` (or the file loader in src/adapters/rating) →
  * `createRater(pkg, deck)(call)` or `rate(call, pkg, deck)`.
  */
-export { rate, rateCall, createRater } from './rate-call';
-export { compileRatingPlan, type RatingPlan } from './rating-plan';
-export type { CallToRate, CallDirection, RatedCall, RatingRule } from './rated-call';
+export { rate, rateCall, createRater, segmentsOf } from './rate-call';
+export { compileRatingPlan, deckPeriodProblems, type RatingPlan } from './rating-plan';
+export type { CallToRate, CallDirection, RatedCall, RatedSegment, RatingRule } from './rated-call';
+export { PeriodClock, WEEKDAYS, type PeriodsSpec, type PeriodRule, type Weekday } from './periods';
 export { REASON } from './price-spec';
 export {
   packageSchema,

@@ -9,6 +9,7 @@ import { DECK_COLUMNS } from './deck-columns';
 import { excludePatternProblem } from './exclude';
 import { PackageValidationError, type PackageIssue } from './errors';
 import { tryParseIncrement } from './increment';
+import { WEEKDAYS, isTimeZone, parseClockMs, parseLocalDate } from './periods';
 import { regexPatternProblem } from './regex-safety';
 
 function decimal(what: string, maxDecimals: number, min: 'non-negative' | 'above -100') {
@@ -100,6 +101,65 @@ export const specialRuleSchema = z
     }
   });
 
+/** A period's name as deck rows write it in their Period column: compared exactly. */
+const periodName = z
+  .string()
+  .trim()
+  .min(1, { message: 'must be a non-empty name' })
+  .max(64, { message: 'must be at most 64 characters' })
+  .refine((s) => !/[\u0000-\u001f,;"]/.test(s), { message: 'must not contain control characters, commas, semicolons or quotes' });
+
+const clock = (end: boolean) =>
+  z.string().refine((s) => parseClockMs(s, end) !== undefined, {
+    message: end ? 'must be a local time "HH:MM" from 00:00 to 24:00' : 'must be a local time "HH:MM" from 00:00 to 23:59',
+  });
+
+const periodRuleSchema = z
+  .strictObject({
+    name: periodName,
+    days: z
+      .array(
+        z
+          .string()
+          .transform((d) => d.toLowerCase())
+          .pipe(z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` })),
+      )
+      .min(1, { message: 'must list at least one day' }),
+    /** Local time; with `to`, the window on each listed day (wrapping midnight when `to` is not after `from`). */
+    from: clock(false).optional(),
+    to: clock(true).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.from === undefined) !== (r.to === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [r.from === undefined ? 'from' : 'to'], message: 'from and to go together (leave both out to cover the days whole)' });
+    } else if (r.from !== undefined && r.to !== undefined && parseClockMs(r.from, false) === parseClockMs(r.to, true)) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: `equals from (${r.from}): an empty or whole-day window is ambiguous; leave both out to cover the days whole` });
+    }
+  });
+
+const periodsSchema = z.strictObject({
+  /** IANA zone of the rules' wall-clock times and holiday dates. */
+  timeZone: z
+    .string()
+    .refine(isTimeZone, { message: 'must be an IANA time zone like "America/Toronto"' })
+    .default('UTC'),
+  /** First match wins where rules overlap. */
+  rules: z.array(periodRuleSchema).default([]),
+  /** Whole local days in `period`, over any rule. */
+  holidays: z
+    .strictObject({
+      dates: z.array(z.string().refine((d) => parseLocalDate(d) !== undefined, { message: 'must be a date "YYYY-MM-DD"' })),
+      period: periodName,
+    })
+    .optional(),
+});
+
+/** Rounding of each call's final cost; absent = {6, half_up}, plain micro-units. */
+const roundingSchema = z.strictObject({
+  decimals: z.number({ error: 'must be a whole number from 0 to 6' }).int({ message: 'must be a whole number from 0 to 6' }).min(0, { message: 'must be a whole number from 0 to 6' }).max(6, { message: 'must be a whole number from 0 to 6' }).default(6),
+  method: z.enum(['half_up', 'up', 'down'], { error: 'must be "half_up", "up" or "down"' }).default('half_up'),
+});
+
 export const packageSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -148,6 +208,11 @@ export const packageSchema = z.strictObject({
   /** Which priced calls per-call free minutes cover. */
   freeMinutesAppliesTo: z.array(z.enum(['tariff', 'custom', 'inbound', 'special'])).default(['tariff', 'custom', 'inbound']),
   billingMode: z.enum(['credit_deduction', 'invoice_per_service', 'invoice_per_client']).default('credit_deduction'),
+  /** Time periods that deck rows with a Period apply in. */
+  periods: periodsSchema.optional(),
+  /** Cap on one call's cost (fee included, after markup); a deck row's MaxCost may lower it. */
+  maxCostPerCall: amount.optional(),
+  rounding: roundingSchema.optional(),
   includedMinutes: z
     .strictObject({
       minutes: wholeNumber.default(0),

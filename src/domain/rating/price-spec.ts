@@ -40,6 +40,7 @@ export const REASON = {
   customNoRow: 'no deck prefix matches: package custom rate (no markup)',
   unmatchedNoRate: 'no deck prefix matches and the package has no custom rate',
   unmatchedStatus0: 'deck row has Status 0 but the package has no custom rate',
+  unmatchedNoPeriodRow: 'the deck prefix has no row for the period the call was in, and no default row',
   unmatchedInvalid: 'the number is not dialable (letters or stray symbols)',
   unmatchedTooLong: `the number is longer than ${NUMBER_MAX_LENGTH} characters: not a phone number`,
   unanswered: 'unanswered (billsec 0), nothing charged',

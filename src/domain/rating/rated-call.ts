@@ -11,6 +11,11 @@ export interface CallToRate {
   readonly billsec: number;
   /** Call start, epoch milliseconds UTC. Selects deck rows by EffectiveDate; omitted = newest rows. */
   readonly startedAtMs?: number;
+  /**
+   * Answer, epoch milliseconds UTC: billed seconds are laid on the clock from here to find each second's period.
+   * Omitted = startedAtMs.
+   */
+  readonly answeredAtMs?: number | null;
   /** The CDR marks the call as voicemail (for the `[voicemail]` exclude token). */
   readonly voicemail?: boolean;
 }
@@ -70,4 +75,29 @@ export interface RatedCall {
   readonly cost: string;
   /** Set on `unmatched` calls: "hold" = keep for re-rating, "zero" = accepted at 0. */
   readonly unmatched: 'zero' | 'hold' | null;
+  /**
+   * How the charged seconds were priced, in clock order, when the package or deck uses periods, InitialRate, a cap
+   * or a rounding policy; null otherwise (then the call has one rate: see segmentsOf).
+   */
+  readonly segments: readonly RatedSegment[] | null;
+  /** The cost was lowered to the package's maxCostPerCall or the row's MaxCost. */
+  readonly capped: boolean;
+  /**
+   * Fixed part plus the exact sum of the segments, half-up to micro-units: the cost before the cap and the rounding
+   * policy (equal to costMicros for a package that uses neither).
+   */
+  readonly segmentsMicros: number;
+}
+
+/** A run of charged seconds priced at one rate. */
+export interface RatedSegment {
+  /** Period of the deck row that priced these seconds; null for a prefix's default row and non-deck rates. */
+  readonly period: string | null;
+  /** Instant of the first of these seconds, epoch ms; null when the call carried no time. */
+  readonly fromMs: number | null;
+  readonly seconds: number;
+  /** Per-minute rate applied (after markup for deck rates), exact decimal. */
+  readonly ratePerMinute: string;
+  /** rate × seconds / 60, half-up to micro-units (the call's cost is computed from the exact sum, not from these). */
+  readonly costMicros: number;
 }

@@ -5,8 +5,9 @@
  * which package and suspend mode, is the admin's products file.
  */
 import type { SuspendMode } from '../lifecycle/types';
+import type { PbxKind } from '../cdr';
 
-export type ServiceKind = 'fusionpbx' | 'vodia' | 'lesnet';
+export type ServiceKind = PbxKind;
 
 export interface ProductMapping {
   productId: number;

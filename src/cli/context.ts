@@ -1,0 +1,93 @@
+/**
+ * The one place a `bin/voipbill` command gets its configuration and connections from. The configuration is parsed
+ * from the command's environment by src/config.ts, as `npm start` parses it (on first use, so a command that needs
+ * none never fails on an unrelated variable); connections are opened on first use through the composition root,
+ * find the running installation where `npm start` put it (src/startup/installation.ts), and close when the command
+ * ends.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { loadConfig, secretValues, type Config } from '../config';
+import { createLogger, registerSecrets, type Logger } from '../log';
+import { createPool } from '../db/pool';
+import { pbxRegistry, productCatalog, whmcsCharging, whmcsGateway } from '../composition';
+import type { PbxRegistry } from '../adapters/pbx/registry';
+import type { ProductCatalog } from '../adapters/services/products-file';
+import type { WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
+import { ledgerDatabaseUrl, temporalAddress } from '../startup/installation';
+import type { CliCommand, CliIo } from './main';
+
+/** What a command may touch: its I/O, and the installation's configuration and connections. */
+export interface CliContext extends CliIo {
+  /** The configuration, parsed once; a bad variable throws ConfigError naming it. */
+  readonly config: Config;
+  /** Warnings and errors of the adapters, on stderr. */
+  readonly log: Logger;
+  /** The ledger's pool: DATABASE_URL, or the embedded PostgreSQL of `npm start`. */
+  pool(): Pool;
+  /** Temporal at TEMPORAL_ADDRESS, or the dev server of `npm start`, in TEMPORAL_NAMESPACE. */
+  temporal(): Promise<Client>;
+  /** VOIPBILL_PRODUCTS_FILE, when set. */
+  catalog(): ProductCatalog | undefined;
+  /** The configured WHMCS API (a gateway that fails naming what to set when WHMCS_URL is unset) and its charging. */
+  whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging };
+  /** The servers of a servers file; credentials named by `<field>Env` come from the command's environment. */
+  pbx(file: string): Promise<PbxRegistry>;
+}
+
+export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const closers: Array<() => Promise<void>> = [];
+  const once = <V>(make: () => V): (() => V) => {
+    let made: { value: V } | undefined;
+    return () => (made ??= { value: make() }).value;
+  };
+  const config = once(() => {
+    const parsed = loadConfig(io.env);
+    registerSecrets(secretValues(parsed));
+    return parsed;
+  });
+  const log = createLogger('warn', {}, (line) => io.stderr(`${line}\n`));
+  const pool = once(() => {
+    const p = createPool(ledgerDatabaseUrl(config()), { max: 2 });
+    closers.push(() => p.end());
+    return p;
+  });
+  const catalog = once(() => productCatalog(config()));
+  const ctx: CliContext = {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    cwd: io.cwd,
+    now: io.now,
+    env: io.env,
+    get config() {
+      return config();
+    },
+    log,
+    pool,
+    temporal: once(async () => {
+      const connection = await Connection.connect({ address: temporalAddress(config()), connectTimeout: 5000 });
+      closers.push(() => connection.close());
+      return new Client({ connection, namespace: config().TEMPORAL_NAMESPACE });
+    }),
+    catalog,
+    whmcs: once(() => {
+      const gateway = whmcsGateway(config(), log, catalog());
+      return { gateway, charging: whmcsCharging(gateway, pool(), log) };
+    }),
+    pbx: async (file) => {
+      const registry = await pbxRegistry(config(), file, io.env, log);
+      closers.push(() => registry.close());
+      return registry;
+    },
+  };
+  try {
+    return await run(ctx);
+  } finally {
+    for (const close of closers.reverse()) await close();
+  }
+}
+
+/** A command whose `run` gets the CLI context in place of its bare I/O; the context closes when `run` ends. */
+export function cliCommand(spec: Omit<CliCommand, 'run'> & { run(args: readonly string[], ctx: CliContext): Promise<number> }): CliCommand {
+  return { summary: spec.summary, usage: spec.usage, run: (args, io) => withCliContext(io, (ctx) => spec.run(args, ctx)) };
+}

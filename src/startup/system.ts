@@ -1,0 +1,65 @@
+/**
+ * The whole system in one process tree, composed from the start-up steps: with no configuration it starts an
+ * embedded PostgreSQL and a Temporal dev server under VOIPBILL_DATA_DIR; with DATABASE_URL / TEMPORAL_ADDRESS it
+ * starts nothing embedded. RUN_WORKER / RUN_API / RUN_SCHEDULES choose this process's parts.
+ */
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { createMetrics } from '../metrics';
+import { buildDeps } from '../composition';
+import { ensurePostgres, openLedger } from './database';
+import { startDemoIfEnabled, type ProcessEnv } from './demo';
+import { connectTemporal, ensureTemporal } from './temporal';
+import { loadServers } from './pbx';
+import { manageSchedules } from './schedules';
+import { runWorker } from './worker';
+import { startApi } from './api';
+import { createStopStack } from './shutdown';
+
+export interface RunningSystem {
+  databaseUrl: string;
+  temporalAddress: string;
+  uiUrl?: string;
+  apiUrl?: string;
+  /** The admin listener: /metrics, /admin/*, /health. */
+  adminUrl?: string;
+  /** Banner lines of the demo, when it runs. */
+  demo?: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `env` is where the servers file's credential variables (`<field>Env`) are looked up, by design; everything else
+ * comes from `config`, parsed once by the caller.
+ */
+export async function startSystem(config: Config, log: Logger, env: ProcessEnv): Promise<RunningSystem> {
+  const stops = createStopStack(log);
+  try {
+    const databaseUrl = await ensurePostgres(config, log, stops);
+    const started = await startDemoIfEnabled(config, { databaseUrl, env, log, stops });
+    const { demo } = started;
+    config = started.config;
+    const temporal = await ensureTemporal(config, log, stops);
+    const pool = await openLedger(databaseUrl, log, stops);
+    const client = await connectTemporal(temporal.address, config, log, stops);
+    const pbx = await loadServers(config, started.env, log, stops);
+    const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
+    const metrics = createMetrics();
+    stops.add('adapters', built.close);
+    await manageSchedules(config, client, pbx, log);
+    if (config.RUN_WORKER) await runWorker(config, temporal.address, built.deps, metrics, log, stops);
+    const api = config.RUN_API ? await startApi(config, { pool, client, built, metrics, log }, stops) : undefined;
+    if (demo) await demo.afterStart({ deps: built.deps });
+    return {
+      databaseUrl,
+      temporalAddress: temporal.address,
+      ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+      ...(api ? { apiUrl: api.apiUrl, adminUrl: api.adminUrl } : {}),
+      ...(demo ? { demo: demo.summary(api?.apiUrl) } : {}),
+      stop: () => stops.stopAll(),
+    };
+  } catch (err) {
+    await stops.stopAll();
+    throw err;
+  }
+}
