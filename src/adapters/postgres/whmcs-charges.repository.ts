@@ -4,7 +4,7 @@
  * cents; pg returns bigint columns as strings, converted here and nowhere else.
  */
 import type { Pool } from 'pg';
-import type { ChargeLine, ChargeMode, ChargeRecord } from '../../ports/whmcs';
+import type { ChargeMode, ChargeRecord } from '../../ports/whmcs';
 import type { Queryable, Tx } from './database';
 
 interface ChargeRow {
@@ -49,15 +49,8 @@ function toRecord(r: ChargeRow): ChargeRecord {
   };
 }
 
-export interface NewCharge {
-  chargeId: string;
-  chargeKey: string;
-  clientId: number;
-  mode: ChargeMode;
-  amountCents: bigint;
-  description: string;
-  lines: ChargeLine[];
-}
+/** A charge as its ledger row is first written, before WHMCS is called. */
+export type NewCharge = Pick<ChargeRecord, 'chargeId' | 'chargeKey' | 'clientId' | 'mode' | 'amountCents' | 'description' | 'lines'>;
 
 export interface PostedDetails {
   whmcsRef: string | null;
