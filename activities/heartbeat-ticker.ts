@@ -6,7 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 
-export const HEARTBEAT_EVERY_MS = 5_000;
+const HEARTBEAT_EVERY_MS = 5_000;
 
 export async function whileHeartbeating<T>(work: () => Promise<T>, everyMs = HEARTBEAT_EVERY_MS): Promise<T> {
   const ctx = Context.current();

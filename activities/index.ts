@@ -1,32 +1,93 @@
 /**
  * All activities, built from their dependencies (no module-level singletons), so tests pass real peers on real
- * sockets and the worker passes production ones. Workflows see only the type.
+ * sockets and the worker passes production ones. Each activity file gets only the ports and repositories it needs;
+ * every activity reports its errors the same way (failures.ts). Workflows see only the type.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../src/log';
+import { createRepositories } from '../src/adapters/postgres';
+import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
+import type { ProductCatalog } from '../src/adapters/services/products-file';
+import { createPackageStore } from '../src/adapters/rating/package-store';
+import { createStandingReader } from '../src/adapters/whmcs/standing';
+import { createClientMessenger } from '../src/adapters/notify/client-messages';
+import { defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/lifecycle/auto-topup';
+import type { Mailer } from '../src/ports/mailer';
+import type { PbxResolver } from '../src/ports/pbx';
+import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
+import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { createAuditActivities } from './audit.activities';
-import { createLifecycleActivities, type LifecycleActivityDeps } from './lifecycle.activities';
-import { createSweepActivities, type SweepDeps } from './sweep.activities';
-import { createWhmcsActivities } from './whmcs.activities';
-import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
-import { createTopUpActivities, type TopUpActivityDeps } from './topup.activities';
-import type { WhmcsCharging } from '../src/ports/whmcs';
+import { createBillingActivities } from './billing.activities';
+import { withActivityFailures } from './failures';
+import { createLifecycleActivities } from './lifecycle.activities';
+import { createSweepActivities } from './sweep.activities';
+import { createTopUpActivities } from './topup.activities';
 
-export interface ActivityDeps extends LifecycleActivityDeps, SweepDeps, BillingActivityDeps, TopUpActivityDeps {
+/** What the worker hands to its activities (the composition root builds it from configuration). */
+export interface ActivityDeps {
   pool: Pool;
   log: Logger;
+  whmcs: WhmcsGateway;
   charging: WhmcsCharging;
+  pbx: PbxResolver;
+  notify: { channel: 'whmcs' | 'smtp'; mailer?: Mailer };
+  /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
+  hasVoipFieldConfigured: boolean;
+  catalog: ProductCatalog;
+  services: ServiceRepository;
+  lifecycleTarget: LifecycleTarget;
+  /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
+  billingTimeZone?: string;
+  autoTopUpPolicy?: AutoTopUpPolicy;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return {
-    ...createAuditActivities(deps),
-    ...createLifecycleActivities(deps),
-    ...createSweepActivities(deps),
-    ...createWhmcsActivities(deps),
-    ...createBillingActivities(deps),
-    ...createTopUpActivities(deps),
-  };
+  const repos = createRepositories(deps.pool);
+  const { log, whmcs, pbx, services, lifecycleTarget, catalog } = deps;
+  const timeZone = deps.billingTimeZone ?? 'UTC';
+  const standing = createStandingReader({
+    whmcs,
+    fieldTrust: repos.fieldTrust,
+    clientFieldWrites: repos.clientFieldWrites,
+    charges: repos.charges,
+    hasVoipFieldConfigured: deps.hasVoipFieldConfigured,
+    log,
+  });
+  return withActivityFailures({
+    ...createAuditActivities({ audit: repos.audit }),
+    ...createLifecycleActivities({
+      log,
+      whmcs,
+      pbx,
+      standing,
+      messages: createClientMessenger({ ...deps.notify, whmcs, notifications: repos.notifications }),
+      mirror: repos.mirror,
+      services,
+      pbxActions: repos.pbxActions,
+      clientFieldWrites: repos.clientFieldWrites,
+    }),
+    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, lifecycleTarget }),
+    ...createBillingActivities({
+      log,
+      store: repos,
+      charging: deps.charging,
+      whmcs,
+      services,
+      lifecycleTarget,
+      source: (name) => pbx.adapterFor(name),
+      packages: createPackageStore({ catalog }),
+      timeZone,
+    }),
+    ...createTopUpActivities({
+      log,
+      whmcs,
+      standing,
+      mirror: repos.mirror,
+      autoTopUps: repos.autoTopUps,
+      policy: deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy,
+      timeZone,
+    }),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -2,37 +2,32 @@
  * Activities of the service lifecycle workflow: WHMCS reads and field writes, client messages, and PBX
  * suspend/unsuspend/inspect. Translation only; the decisions are in src/domain/lifecycle.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
-import { ENDED_STATUSES } from '../src/domain/lifecycle/sweep';
-import { createServiceRepository } from '../src/adapters/services/service-repository';
+import { Context } from '@temporalio/activity';
+import type { StandingReader } from '../src/adapters/whmcs/standing';
+import type { ClientMessage, ClientMessenger } from '../src/adapters/notify/client-messages';
+import type { ClientFieldWritesRepository } from '../src/adapters/postgres/client-field-writes.repository';
+import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
+import type { PbxActionsRepository } from '../src/adapters/postgres/pbx-actions.repository';
+import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
 import { suspensionConflicts } from '../src/domain/billing/service-map';
-import type { Pool } from 'pg';
-import { formatCents } from '../src/domain/money';
 import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
-import { mergeFields, renderBuiltInTemplate, type TemplateName } from '../src/domain/lifecycle/notifications';
+import { itemsToSwitchOff, pbxTarget, sharedItemsRefusal, suspendedFieldValue } from '../src/domain/lifecycle/pbx-target';
 import type { ClientStanding, DisabledItem, Override, ServiceConfig, Suspension, SuspendMode } from '../src/domain/lifecycle/types';
 import type { Logger } from '../src/log';
-import type { Mailer } from '../src/ports/mailer';
-import type { PbxAdapter, PbxItem, SuspendTarget } from '../src/ports/pbx';
+import type { PbxResolver, SuspendTarget } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
-import { readTrustedClient } from '../src/adapters/whmcs/field-trust';
-
-export interface PbxResolver {
-  /** The adapter of a named server, or the only server of its kind when `server` is undefined. */
-  adapterFor(server: string | undefined): PbxAdapter;
-}
+import { nonRetryable } from './failures';
 
 export interface LifecycleActivityDeps {
-  pool: Pool;
   log: Logger;
-  whmcs: WhmcsGateway;
+  whmcs: Pick<WhmcsGateway, 'setVoipFields'>;
   pbx: PbxResolver;
-  notify: { channel: 'whmcs' | 'smtp'; mailer?: Mailer };
-  /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
-  hasVoipFieldConfigured: boolean;
-  /** How long a standing read waits for WHMCS to log a client-area field change it already sees (default 1500 ms). */
-  fieldTrustSettleMs?: number;
+  standing: Pick<StandingReader, 'standing'>;
+  messages: ClientMessenger;
+  mirror: LifecycleMirrorRepository;
+  services: Pick<ServiceRepository, 'get' | 'listClaiming'>;
+  pbxActions: PbxActionsRepository;
+  clientFieldWrites: Pick<ClientFieldWritesRepository, 'record'>;
 }
 
 export interface SuspendInput {
@@ -43,64 +38,15 @@ export interface SuspendInput {
   only?: DisabledItem[];
 }
 
+/** The service's target at the PBX; a service that names none fails for good, visibly in the workflow. */
 function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]): SuspendTarget {
-  if (!config.tenant) throw ApplicationFailure.nonRetryable(`service ${config.serviceId} has no tenant configured`, 'PbxConfigError');
-  if (mode === 'extension') {
-    const extensions = items ? items.filter((i) => i.kind === 'extension').map((i) => i.id) : config.extensions;
-    if (extensions.length === 0) {
-      throw ApplicationFailure.nonRetryable(`service ${config.serviceId} lists no extensions for Extension mode`, 'PbxConfigError');
-    }
-    return { tenant: config.tenant, extensions };
-  }
-  return { tenant: config.tenant, ...(items ? { gateways: items.filter((i) => i.kind === 'gateway').map((i) => i.id) } : {}) };
-}
-
-const toDisabled = (i: PbxItem): DisabledItem => ({ kind: i.kind, id: i.id, name: i.label });
-
-/**
- * The client's standing as the lifecycle rules need it: credit, what is due (invoices, and usage charges waiting for
- * credit in voipbill's ledger), and the ictVoIP fields as voipbill obeys them (a value the client set is replaced and
- * reported in `fieldWarnings`), with whether the VoIP Suspended value is the one voipbill last wrote for this client
- * (then it is a mirror, not an override).
- */
-export async function readStanding(
-  deps: Pick<LifecycleActivityDeps, 'whmcs' | 'hasVoipFieldConfigured' | 'pool' | 'log' | 'fieldTrustSettleMs'>,
-  clientId: string,
-): Promise<ClientStanding> {
-  const [trusted, unpaid, usage] = await Promise.all([
-    readTrustedClient(deps, clientId),
-    deps.whmcs.getUnpaidInvoices(Number(clientId)),
-    deps.pool.query<{ cents: string }>(`SELECT coalesce(sum(amount_cents), 0)::text AS cents FROM billing_charges WHERE client_id = $1 AND status = 'awaiting_credit'`, [clientId]),
-  ]);
-  const { client, voip, ours } = trusted;
-  const unpaidUsage = BigInt(usage.rows[0]!.cents);
-  return {
-    credit: formatCents(client.creditCents),
-    dueInvoicesBalance: formatCents(unpaid.balanceDueCents),
-    // Only when there is some: a standing without it reads (and fingerprints) as before.
-    ...(unpaidUsage > 0n ? { unpaidUsage: formatCents(unpaidUsage) } : {}),
-    lowBalanceThreshold: voip.lowBalanceThresholdCents === null ? null : formatCents(voip.lowBalanceThresholdCents),
-    hasVoipService: deps.hasVoipFieldConfigured ? voip.hasVoipService === true : true,
-    manualSuspend: voip.manualVoipSuspend === true,
-    voipSuspendedField: voip.voipSuspended,
-    ...(ours !== undefined ? { voipSuspendedFieldOurs: ours === voip.voipSuspended } : {}),
-    observedAt: new Date().toISOString(),
-    contact: { firstName: client.firstName, fullName: client.fullName, email: client.email },
-    ...(voip.ccAuthOnFile !== null || voip.autoTopUpAmountCents !== null
-      ? {
-          autoTopUp: {
-            ccAuthOnFile: voip.ccAuthOnFile === true,
-            authDate: voip.dateCcAuthEntered,
-            amount: voip.autoTopUpAmountCents === null ? null : formatCents(voip.autoTopUpAmountCents),
-          },
-        }
-      : {}),
-    ...(trusted.warnings.length > 0 ? { fieldWarnings: trusted.warnings } : {}),
-  };
+  const t = pbxTarget(config, mode, items);
+  if (!t.ok) throw nonRetryable('PbxConfigError', t.reason);
+  return t.target;
 }
 
 /** The service whose workflow runs this activity (`service-<id>`), for activities whose input predates the mirror. */
-export function callerServiceId(): string | undefined {
+function callerServiceId(): string | undefined {
   let id = '';
   try {
     id = Context.current().info.workflowExecution?.workflowId ?? '';
@@ -111,8 +57,7 @@ export function callerServiceId(): string | undefined {
 }
 
 export function createLifecycleActivities(deps: LifecycleActivityDeps) {
-  const mirror = createLifecycleMirror(deps.pool);
-  const services = createServiceRepository(deps.pool);
+  const { mirror, services } = deps;
 
   /**
    * Refuses (for good, visibly in the workflow's lastError) to switch off what another client's live service also
@@ -122,20 +67,14 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     if (!config.tenant) return;
     const own = await services.get(config.serviceId);
     const others = suspensionConflicts({ ...config, ...(own ? { kind: own.kind } : {}) }, mode, extensions, await services.listClaiming([config.tenant], []));
-    if (others.length === 0) return;
-    const what = mode === 'gateway' ? `the gateways of tenant ${config.tenant}` : `extension(s) ${extensions.join(', ')} of tenant ${config.tenant}`;
-    const them = others.map((o) => `service ${o.serviceId} of client ${o.clientId}`).join(', ');
-    throw ApplicationFailure.nonRetryable(
-      `service ${config.serviceId} (client ${config.clientId}) not suspended: ${what} also carry active ${them}, whose calls would stop too; ` +
-        'correct the services in WHMCS (tenant, extensions) or the suspend mode; the suspension is retried',
-      'PbxConfigError',
-    );
+    const refusal = sharedItemsRefusal(config, mode, extensions, others);
+    if (refusal !== null) throw nonRetryable('PbxConfigError', refusal);
   }
 
   return {
     /** `config` (the workflow's own) keeps the sweep's mirror current; histories from before it pass none. */
     async readClientStanding(clientId: string, config?: ServiceConfig): Promise<ClientStanding> {
-      const standing = await readStanding(deps, clientId);
+      const standing = await deps.standing.standing(clientId);
       const serviceId = config?.serviceId ?? callerServiceId();
       if (serviceId) await mirror.recordStanding(serviceId, standing, 'read', config);
       return standing;
@@ -147,18 +86,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
      * called, so a read that sees it, landed or not, knows it for a mirror. Returns the value written.
      */
     async setVoipSuspendedField(input: { clientId: string; value: Override; idempotencyKey: string }): Promise<Override> {
-      // Ended services keep their last recorded state; they no longer count.
-      const others = await deps.pool.query<{ any: boolean | null }>(
-        `SELECT bool_or(m.suspended) AS any FROM lifecycle_mirror m LEFT JOIN services s USING (service_id)
-         WHERE m.config->>'clientId' = $1 AND NOT (coalesce(s.whmcs_status, 'Active') = ANY ($2))`,
-        [input.clientId, [...ENDED_STATUSES]],
-      );
-      const value: Override = input.value === 'yes' || others.rows[0]?.any === true ? 'yes' : input.value;
-      await deps.pool.query(
-        `INSERT INTO client_field_writes (client_id, value) VALUES ($1, $2)
-         ON CONFLICT (client_id) DO UPDATE SET value = EXCLUDED.value, written_at = now()`,
-        [input.clientId, value],
-      );
+      const value = suspendedFieldValue(input.value, await mirror.anyLiveSuspended(input.clientId));
+      await deps.clientFieldWrites.record(input.clientId, value);
       await deps.whmcs.setVoipFields(Number(input.clientId), { voipSuspended: value === 'yes' ? 'Yes' : value === 'no' ? 'No' : 'None' });
       const serviceId = callerServiceId();
       if (serviceId) await mirror.recordSuspendedField(serviceId, value);
@@ -166,41 +95,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     },
 
     /** Exactly one message per key: the key is claimed in PostgreSQL first; a claimed-but-unsent key is retried. */
-    async sendNotification(input: {
-      idempotencyKey: string;
-      clientId: string;
-      serviceId: string;
-      template: TemplateName;
-      standing: ClientStanding;
-      /** Template-specific merge fields (issue 9: usage and top-up figures). */
-      extra?: Record<string, string>;
-    }): Promise<'sent' | 'already-sent'> {
-      const { channel } = deps.notify;
-      const claim = await deps.pool.query<{ status: string }>(
-        `INSERT INTO notifications (idempotency_key, client_id, service_id, template, channel, status)
-         VALUES ($1, $2, $3, $4, $5, 'sending')
-         ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-         RETURNING status`,
-        [input.idempotencyKey, input.clientId, input.serviceId, input.template, channel],
-      );
-      if (claim.rows[0]!.status === 'sent') return 'already-sent';
-      const fields = mergeFields(input.standing, input.clientId, input.serviceId);
-      try {
-        if (channel === 'whmcs') {
-          await deps.whmcs.sendEmail({ template: input.template, relatedId: Number(input.clientId), customVars: { ...(input.extra ?? {}), ...fields } });
-        } else {
-          if (!deps.notify.mailer) throw ApplicationFailure.nonRetryable('NOTIFY_CHANNEL=smtp but no SMTP_URL is configured', 'NotifyConfigError');
-          const to = input.standing.contact?.email;
-          if (!to) throw ApplicationFailure.nonRetryable(`client ${input.clientId} has no e-mail address`, 'NotifyConfigError');
-          const { subject, text } = renderBuiltInTemplate(input.template, fields, input.extra);
-          await deps.notify.mailer.send({ to, subject, text, idempotencyKey: input.idempotencyKey });
-        }
-      } catch (err) {
-        await deps.pool.query(`UPDATE notifications SET error = $2 WHERE idempotency_key = $1`, [input.idempotencyKey, (err as Error).message]);
-        throw err;
-      }
-      await deps.pool.query(`UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL WHERE idempotency_key = $1`, [input.idempotencyKey]);
-      return 'sent';
+    sendNotification(input: ClientMessage): Promise<'sent' | 'already-sent'> {
+      return deps.messages.send(input);
     },
 
     /**
@@ -211,20 +107,13 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       const t = target(input.config, input.mode, input.only);
       await refuseSharedItems(input.config, input.mode, t.extensions ?? []);
       const adapter = deps.pbx.adapterFor(input.config.server);
-      const recorded = await deps.pool.query<{ items: DisabledItem[] }>('SELECT items FROM pbx_actions WHERE idempotency_key = $1', [input.idempotencyKey]);
-      let items = recorded.rows[0]?.items;
+      let items = await deps.pbxActions.recordedItems(input.idempotencyKey);
       if (!items) {
         const inspected = await adapter.inspect(target(input.config, input.mode, input.only), input.mode);
-        items = inspected.items.filter((s) => s.enabled || s.active === true).map((s) => toDisabled(s.item));
-        const inserted = await deps.pool.query<{ items: DisabledItem[] }>(
-          `INSERT INTO pbx_actions (idempotency_key, action, server, items) VALUES ($1, 'suspend', $2, $3)
-           ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key RETURNING items`,
-          [input.idempotencyKey, input.config.server ?? null, JSON.stringify(items)],
-        );
-        items = inserted.rows[0]!.items;
+        items = await deps.pbxActions.recordSuspend(input.idempotencyKey, input.config.server ?? null, itemsToSwitchOff(inspected.items));
       }
       if (items.length > 0) await adapter.suspend(target(input.config, input.mode, items), input.mode, { idempotencyKey: input.idempotencyKey });
-      await deps.pool.query('UPDATE pbx_actions SET completed_at = now() WHERE idempotency_key = $1', [input.idempotencyKey]);
+      await deps.pbxActions.markCompleted(input.idempotencyKey);
       await mirror.recordSuspended(input.config.serviceId, input.config, input.mode, items, input.only ? 'add' : 'replace');
       deps.log.info('pbx suspend', { serviceId: input.config.serviceId, mode: input.mode, items: items.map((i) => i.name ?? i.id) });
       return items;

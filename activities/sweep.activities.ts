@@ -5,31 +5,30 @@
  * wakes every workflow and lets each inspect its PBX itself.
  */
 import { heartbeat } from '@temporalio/activity';
-import type { Pool } from 'pg';
 import { syncClientServices } from '../src/adapters/services/service-sync';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
-import type { ServiceRepository } from '../src/adapters/services/service-repository';
-import { createLifecycleMirror } from '../src/adapters/services/lifecycle-mirror';
+import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
+import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
+import type { StandingReader } from '../src/adapters/whmcs/standing';
 import { decideSweep, inspectionTarget, type LifecycleMirror, type PbxObservation } from '../src/domain/lifecycle/sweep';
 import type { ClientStanding } from '../src/domain/lifecycle/types';
 import type { ServiceRecord } from '../src/domain/services/service-config';
 import { reconcileSignal } from '../workflows/lifecycle-messages';
 import { serviceConfigOf, signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import type { Logger } from '../src/log';
-import type { InspectRequest } from '../src/ports/pbx';
+import type { InspectRequest, PbxResolver } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
-import { readStanding, type PbxResolver } from './lifecycle.activities';
 import { whileHeartbeating } from './heartbeat-ticker';
 import { didKey, findServiceConflicts, tenantKeyOf } from '../src/domain/billing/service-map';
 
-export interface SweepDeps {
-  pool: Pool;
-  whmcs: WhmcsGateway;
+export interface SweepActivityDeps {
+  whmcs: Pick<WhmcsGateway, 'listVoipClientsPage' | 'getClientServices'>;
   pbx: PbxResolver;
   catalog: ProductCatalog;
-  services: ServiceRepository;
+  services: Pick<ServiceRepository, 'upsert' | 'listClaiming'>;
+  standing: Pick<StandingReader, 'standing'>;
+  mirror: Pick<LifecycleMirrorRepository, 'load' | 'recordStanding' | 'recordConfig'>;
   lifecycleTarget: LifecycleTarget;
-  hasVoipFieldConfigured: boolean;
   log: Logger;
 }
 
@@ -66,7 +65,7 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
 }
 
 /** One `inspectMany` per server for the services the mirror knows; the others inspect themselves when woken. */
-async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string, LifecycleMirror>, problems: string[]): Promise<Map<string, PbxObservation>> {
+async function observePbx(deps: SweepActivityDeps, entries: Entry[], mirrors: Map<string, LifecycleMirror>, problems: string[]): Promise<Map<string, PbxObservation>> {
   const byServer = new Map<string | undefined, Array<{ serviceId: string; request: InspectRequest }>>();
   for (const { record } of entries) {
     const mirror = mirrors.get(record.serviceId);
@@ -105,7 +104,7 @@ async function observePbx(deps: SweepDeps, entries: Entry[], mirrors: Map<string
  * Configuration conflicts (live services of different clients claiming one tenant, extension or DID) that involve a
  * service of this page, checked against every live service that shares a tenant or DID with them.
  */
-async function conflictsOf(deps: SweepDeps, records: ServiceRecord[]): Promise<string[]> {
+async function conflictsOf(deps: SweepActivityDeps, records: ServiceRecord[]): Promise<string[]> {
   if (records.length === 0) return [];
   const tenants = [...new Set(records.map(tenantKeyOf).filter((t) => t !== ''))];
   const dids = [...new Set(records.flatMap((r) => r.dids.map(didKey)))];
@@ -116,8 +115,8 @@ async function conflictsOf(deps: SweepDeps, records: ServiceRecord[]): Promise<s
     .map((c) => c.message);
 }
 
-export function createSweepActivities(deps: SweepDeps) {
-  const mirror = createLifecycleMirror(deps.pool);
+export function createSweepActivities(deps: SweepActivityDeps) {
+  const { mirror } = deps;
   return {
     sweepServicesPage: (input: SweepPageInput): Promise<SweepPageResult> => whileHeartbeating(async () => {
       const page = await deps.whmcs.listVoipClientsPage(input.cursor, input.pageSize ?? 250);
@@ -130,7 +129,7 @@ export function createSweepActivities(deps: SweepDeps) {
         async ({ clientId }) => {
           const id = String(clientId);
           // Independent reads: the client's services and its standing travel to WHMCS at the same time.
-          const [synced, standing] = await Promise.all([syncClientServices(deps, id), readStanding(deps, id)]);
+          const [synced, standing] = await Promise.all([syncClientServices(deps, id), deps.standing.standing(id)]);
           result.problems.push(...synced.problems);
           if (synced.services.length === 0) return;
           // Repeated every sweep while it lasts: a field the client set is an open misconfiguration in WHMCS.

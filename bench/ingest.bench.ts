@@ -23,9 +23,10 @@ import { generateCalls, insertCdrs, seedTenant, type SeededTenant } from '../src
 import { fusionServerSchema } from '../src/adapters/pbx/fusionpbx/config';
 import { FusionPbxAdapter } from '../src/adapters/pbx/fusionpbx/adapter';
 import { createLogger } from '../src/log';
-import { buildRunContext, ingestPages } from '../src/adapters/billing/ingest';
-import { createPackageStore } from '../src/adapters/billing/packages';
-import { rerate } from '../src/adapters/billing/rerate';
+import { buildRunContext, ingestPages } from '../src/billing/ingest';
+import { createPackageStore } from '../src/adapters/rating/package-store';
+import { rerate } from '../src/billing/rerate';
+import { createBillingStore } from '../src/adapters/postgres';
 import type { ServiceRecord } from '../src/domain/services/service-config';
 
 const CDRS = Number(process.env.BENCH_CDRS ?? 1_000_000);
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     });
     const adapter = new FusionPbxAdapter({ ...entry, databasePassword: decodeURIComponent(admin2.password), eventSocketPassword: 'ClueCon' }, createLogger('warn'));
     const packages = createPackageStore();
-    const deps = { pool, packages, listServices: async () => services };
+    const deps = { store: createBillingStore(pool), packages, listServices: async () => services };
 
     if (process.env.BENCH_FETCH_ONLY) {
       let c: string | null = null;

@@ -31,7 +31,7 @@ import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
 import { freeClusterPorts, startTemporalCluster, type ClusterHandle, type ClusterPorts } from '../src/runtime/temporal-cluster';
 import { ensureTemporalServer } from '../src/runtime/temporal-server-build';
 import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../test/support/lifecycle-env';
-import { createServiceRepository } from '../src/adapters/services/service-repository';
+import { createServiceRepository } from '../src/adapters/postgres/services.repository';
 import { createTemporalEventDispatcher } from '../src/temporal/event-dispatcher';
 import { startApiServer } from '../src/api/server';
 import { createWhmcsWebhookRoutes } from '../src/api/webhook';

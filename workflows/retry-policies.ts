@@ -1,18 +1,27 @@
 /**
  * The activity options of every workflow proxy, in one place: timeouts, retry backoff and the error types that are
- * not retried (matched against ApplicationFailure.type, or a plain Error's class name). Each list names the errors
- * its peer raises for a request that cannot succeed by repeating it.
+ * not retried (matched against ApplicationFailure.type, or a plain Error's class name). Each list is taken from its
+ * peer's classification in src/ports/*-errors.ts.
  */
 import type { ActivityOptions } from '@temporalio/workflow';
+import { NOTIFY_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/notify-errors';
+import { PBX_TARGET_ERROR_TYPES } from '../src/ports/pbx-errors';
+import { SOURCE_CONFIG_ERROR_TYPES } from '../src/ports/source-errors';
+import { WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES, WHMCS_NON_RETRYABLE_ERROR_TYPES } from '../src/ports/whmcs-errors';
 
 /** WHMCS reads, audit writes and client messages. */
-export const WHMCS_NON_RETRYABLE = ['WhmcsAuthError', 'WhmcsNotFoundError', 'WhmcsBusinessError', 'WhmcsConfigError', 'NotifyConfigError'];
-/** Auto top-up: declines are results, not failures; only a request WHMCS can never accept is final. */
-export const TOPUP_NON_RETRYABLE = ['WhmcsAuthError', 'WhmcsConfigError', 'WhmcsNotFoundError'];
-/** PBX suspend, unsuspend and inspect. */
-export const PBX_NON_RETRYABLE = ['PbxTargetNotFoundError', 'PbxTargetInvalidError', 'SuspendUnsupportedError', 'PbxConfigError'];
+export const WHMCS_NON_RETRYABLE = [...WHMCS_NON_RETRYABLE_ERROR_TYPES, ...NOTIFY_NON_RETRYABLE_ERROR_TYPES];
+/** Auto top-up: declines are results, not failures; a request WHMCS refuses is final, as for every WHMCS call. */
+export const TOPUP_NON_RETRYABLE = [...WHMCS_NON_RETRYABLE_ERROR_TYPES];
+/**
+ * PBX suspend, unsuspend and inspect: what the service asks of the PBX is wrong. Access refused by the PBX is waited
+ * out (src/ports/pbx-errors.ts).
+ */
+export const PBX_NON_RETRYABLE = [...PBX_TARGET_ERROR_TYPES];
 /** Posting charges: a charge WHMCS refuses as invalid or conflicting stays failed until an admin acts. */
-export const CHARGE_NON_RETRYABLE = ['WhmcsChargeInvalidError', 'WhmcsChargeConflictError'];
+export const CHARGE_NON_RETRYABLE = [...WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES];
+/** Ingesting: a source that must not be read as configured (the activity reports it as non-retryable already). */
+export const SOURCE_NON_RETRYABLE = [...SOURCE_CONFIG_ERROR_TYPES];
 
 export const activityOptions = {
   /** Lifecycle: WHMCS reads and mail; bounded retries, then the loop tries again on the next signal. */
@@ -37,7 +46,7 @@ export const activityOptions = {
   billingIngest: {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes' },
+    retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', nonRetryableErrorTypes: SOURCE_NON_RETRYABLE },
   },
   /** Billing run: settling and signalling the charged services. */
   billingSettle: {

@@ -4,7 +4,8 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { listQuarantine, serviceCdrs, UnknownServiceError } from '../adapters/billing/cdr-access';
+import { createCdrAccess, UnknownServiceError } from '../billing/cdr-access';
+import { createRepositories } from '../adapters/postgres';
 import { isPeriod, periodAt, recordJson, toCsv } from '../domain/call-records';
 import type { Logger } from '../log';
 import { sendJson, type Route } from './server';
@@ -44,6 +45,7 @@ const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (type
 export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
   const now = opts.now ?? (() => Date.now());
   const authenticate = bearerCheck(opts.token, opts.log);
+  const cdrs = createCdrAccess(createRepositories(opts.pool));
   return [
     {
       method: 'GET',
@@ -58,7 +60,7 @@ export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
         if (format !== 'json' && format !== 'csv') return sendJson(res, 400, { error: 'format must be json or csv' });
         let result;
         try {
-          result = await serviceCdrs(opts.pool, serviceId, period, opts.timeZone);
+          result = await cdrs.serviceCdrs(serviceId, period, opts.timeZone);
         } catch (err) {
           if (err instanceof UnknownServiceError) return sendJson(res, 404, { error: err.message });
           throw err;
@@ -89,7 +91,7 @@ export function createAdminCdrRoutes(opts: AdminCdrOptions): Route[] {
         const kind = url.searchParams.get('kind');
         if (source !== null && !filterText(source)) return sendJson(res, 400, { error: 'source must be a server name (no NUL, at most 200 characters)' });
         if (kind !== null && !filterText(kind)) return sendJson(res, 400, { error: 'kind must be a quarantine kind (no NUL, at most 200 characters)' });
-        sendJson(res, 200, await listQuarantine(opts.pool, { ...(source ? { source } : {}), ...(kind ? { kind } : {}), limit }));
+        sendJson(res, 200, await cdrs.listQuarantine({ ...(source ? { source } : {}), ...(kind ? { kind } : {}), limit }));
       },
     },
   ];

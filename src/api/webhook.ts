@@ -13,6 +13,7 @@ import type { Logger } from '../log';
 import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
 import type { IncomingMessage } from 'node:http';
 import { sendJson, WEBHOOK_MAX_BODY_BYTES, type Route } from './server';
+import { createWebhookEventsRepository, type WebhookEventsRepository } from '../adapters/postgres/webhook-events.repository';
 
 export const SIGNATURE_HEADER = 'x-voipbill-signature';
 export const TIMESTAMP_HEADER = 'x-voipbill-timestamp';
@@ -145,6 +146,7 @@ export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
   const windowSeconds = opts.replayWindowSeconds ?? 300;
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const log = opts.log.child({ component: 'whmcs-webhook' });
+  const events = createWebhookEventsRepository(opts.pool);
 
   const header = (req: IncomingMessage, name: string) => {
     const v = req.headers[name];
@@ -178,49 +180,23 @@ export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
     }
     if (!storableText(event)) return sendJson(res, 400, { error: 'malformed event: text with NUL or unpaired surrogates cannot be stored' });
     const plan = planDispatch(event);
-    const result = await recordAndDispatch(opts.pool, opts.dispatcher, event, plan, log);
+    const result = await recordAndDispatch(events, opts.dispatcher, event, plan, log);
     sendJson(res, result.status, result.body);
   };
   return [{ method: 'POST', path: opts.path ?? DEFAULT_WEBHOOK_PATH, maxBodyBytes: opts.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES, authenticate, handler }];
 }
 
-async function recordAndDispatch(pool: Pool, dispatcher: WhmcsEventDispatcher, event: WebhookEnvelope, plan: Dispatch, log: Logger) {
-  const conn = await pool.connect();
-  try {
-    await conn.query('BEGIN');
-    await conn.query(
-      `INSERT INTO whmcs_webhook_events (event_id, event, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`,
-      [event.id, event.event, JSON.stringify(event)],
-    );
-    // The row lock makes a concurrent duplicate wait, then see the event as already dispatched.
-    const { rows } = await conn.query<{ dispatched_at: Date | null }>('SELECT dispatched_at FROM whmcs_webhook_events WHERE event_id = $1 FOR UPDATE', [event.id]);
-    if (rows[0]?.dispatched_at) {
-      await conn.query('COMMIT');
-      return { status: 200, body: { status: 'duplicate', id: event.id } };
-    }
-    let outcome = 'ignored';
-    let response = { status: 202, body: { status: 'ignored', id: event.id, reason: plan.kind === 'ignore' ? plan.reason : '' } as Record<string, unknown> };
-    if (plan.kind !== 'ignore') {
-      try {
-        await plan.run(dispatcher);
-        outcome = 'dispatched';
-        response = { status: 200, body: { status: 'dispatched', id: event.id } };
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        log.error('webhook dispatch failed', { id: event.id, event: event.event, error: err });
-        await conn.query('UPDATE whmcs_webhook_events SET outcome = $2 WHERE event_id = $1', [event.id, `error: ${message}`.slice(0, 1000)]);
-        await conn.query('COMMIT');
-        return { status: 503, body: { error: 'dispatch failed; deliver again', id: event.id } };
-      }
-    }
-    await conn.query('UPDATE whmcs_webhook_events SET dispatched_at = now(), outcome = $2 WHERE event_id = $1', [event.id, outcome]);
-    await conn.query('COMMIT');
-    log.info('webhook event', { id: event.id, event: event.event, outcome });
-    return response;
-  } catch (err) {
-    await conn.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    conn.release();
+async function recordAndDispatch(events: WebhookEventsRepository, dispatcher: WhmcsEventDispatcher, event: WebhookEnvelope, plan: Dispatch, log: Logger) {
+  const done = await events.dispatchOnce({ id: event.id, event: event.event, payload: event }, async () => {
+    if (plan.kind === 'ignore') return { outcome: 'ignored', result: { status: 202, body: { status: 'ignored', id: event.id, reason: plan.reason } as Record<string, unknown> } };
+    await plan.run(dispatcher);
+    return { outcome: 'dispatched', result: { status: 200, body: { status: 'dispatched', id: event.id } as Record<string, unknown> } };
+  });
+  if (done.kind === 'duplicate') return { status: 200, body: { status: 'duplicate', id: event.id } };
+  if (done.kind === 'failed') {
+    log.error('webhook dispatch failed', { id: event.id, event: event.event, error: done.error });
+    return { status: 503, body: { error: 'dispatch failed; deliver again', id: event.id } };
   }
+  log.info('webhook event', { id: event.id, event: event.event, outcome: done.result.body.status });
+  return done.result;
 }

@@ -18,3 +18,8 @@ export function survivePostgresRestarts(pool: Pool): Pool {
 export function createPool(connectionString: string, options: Partial<PoolConfig> = {}): Pool {
   return survivePostgresRestarts(new Pool({ connectionString, max: 10, idleTimeoutMillis: 10_000, ...options }));
 }
+
+/** Resolves when PostgreSQL answers a trivial query through the pool (the health check). */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}

@@ -15,11 +15,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Client as PgClient, type Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { FusionDouble } from '../doubles/fusionpbx/double';
-import { generateCalls, insertCdrs, prng, seedTenant, type SeededTenant } from '../doubles/fusionpbx/seed';
+import { gatewaysEnabled, generateCalls, hasFusionSchema, insertCdrs, loadTenants, prng, seedTenant, type SeededTenant } from '../doubles/fusionpbx/seed';
+import { ensureDatabase } from '../runtime/embedded-postgres';
 import { FakeVodiaServer } from '../doubles/vodia/server';
 import { startFakeWhmcs, type FakeWhmcs } from '../doubles/whmcs/server';
 import { syncClientServices } from '../adapters/services/service-sync';
@@ -107,22 +107,6 @@ function phpAvailable(): boolean {
   return !r.error && r.status === 0;
 }
 
-async function ensureDatabase(databaseUrl: string, name: string): Promise<string> {
-  // An identifier cannot be a bind parameter; the name is one of this module's constants, checked anyway.
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid database name ${JSON.stringify(name)}`);
-  const admin = new PgClient({ connectionString: databaseUrl });
-  await admin.connect();
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 /** The billFrom of the servers file a previous start of the demo wrote, if any. */
 function previousBillFrom(path: string): string | undefined {
   try {
@@ -132,26 +116,6 @@ function previousBillFrom(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Tenants already in the FusionPBX double's database (a restarted demo). */
-async function loadTenants(pool: Pool, names: string[]): Promise<SeededTenant[]> {
-  const out: SeededTenant[] = [];
-  for (const name of names) {
-    const d = await pool.query<{ domain_uuid: string }>('SELECT domain_uuid::text FROM v_domains WHERE domain_name = $1', [name]);
-    const domainUuid = d.rows[0]?.domain_uuid;
-    if (!domainUuid) continue;
-    const g = await pool.query<{ uuid: string; name: string; profile: string }>(
-      `SELECT gateway_uuid::text AS uuid, gateway AS name, coalesce(nullif(profile, ''), 'external') AS profile FROM v_gateways WHERE domain_uuid = $1`,
-      [domainUuid],
-    );
-    const e = await pool.query<{ uuid: string; extension: string; alias: string | null }>(
-      'SELECT extension_uuid::text AS uuid, extension, number_alias AS alias FROM v_extensions WHERE domain_uuid = $1 ORDER BY extension',
-      [domainUuid],
-    );
-    out.push({ domainUuid, domainName: name, gateways: g.rows, extensions: e.rows.map((r) => ({ uuid: r.uuid, extension: r.extension, numberAlias: r.alias })) });
-  }
-  return out;
 }
 
 export async function startDemo(opts: { config: Config; databaseUrl: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<Demo> {
@@ -210,8 +174,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const fusionUrl = await ensureDatabase(opts.databaseUrl, FUSION_DEMO_DATABASE);
     const fusionPool = createPool(fusionUrl, { max: 4 });
     stops.push(() => fusionPool.end());
-    const present = await fusionPool.query<{ present: boolean }>(`SELECT to_regclass('v_xml_cdr') IS NOT NULL AS present`);
-    const fresh = present.rows[0]?.present !== true;
+    const fresh = !(await hasFusionSchema(fusionPool));
     const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, (eslPort, retry) =>
       FusionDouble.start({ pool: fusionPool, era: ERA, cacheMethod: 'memcache', eslPassword, eslPort, createSchema: fresh && !retry }),
     );
@@ -301,13 +264,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     let timer: NodeJS.Timeout | undefined;
     let busy = false;
     let seed = Math.floor(rnd() * 1e6);
-    const gatewaysUp = async (t: SeededTenant) => {
-      const { rows } = await fusionPool.query<{ up: boolean | null }>(
-        `SELECT bool_and(coalesce(cast(enabled AS text) = 'true', false)) AS up FROM v_gateways WHERE domain_uuid = $1`,
-        [t.domainUuid],
-      );
-      return rows[0]?.up !== false;
-    };
+    const gatewaysUp = (t: SeededTenant) => gatewaysEnabled(fusionPool, t.domainUuid);
     /** `count` finished calls of a tenant, ending before `nowEpoch` (FusionPBX imports a call after hang-up). */
     const fusionCalls = async (t: SeededTenant, count: number, nowEpoch: number, spreadSeconds: number) => {
       if (count <= 0) return;

@@ -236,3 +236,9 @@ export interface PbxAdapter extends CdrSource, PbxSuspendTarget {
   testConnection(): Promise<ConnectionReport>;
   close(): Promise<void>;
 }
+
+/** Finds the adapter that serves a server named by a service or a billing schedule. */
+export interface PbxResolver {
+  /** The adapter of a named server, or the only server of its kind when `server` is undefined. */
+  adapterFor(server: string | undefined): PbxAdapter;
+}

@@ -71,14 +71,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(`PostgreSQL did not start on port ${options.port} (${dataDir}): ${err instanceof Error ? err.message : 'the server exited'}; last log lines:\n${recent.join('')}`);
   }
   const adminUrl = embeddedPostgresUrl(options.port, 'postgres');
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, '""')}"`);
-  } finally {
-    await admin.end();
-  }
+  await ensureDatabase(adminUrl, options.database);
   return {
     url: embeddedPostgresUrl(options.port, options.database),
     adminUrl,
@@ -115,4 +108,23 @@ async function stopPostgres(libraryStop: () => Promise<void>, dataDir: string): 
     await new Promise((r) => setTimeout(r, 100));
   }
   viaLibrary.catch(() => undefined);
+}
+
+/**
+ * Creates the database `name` on the server `connectionString` points at, unless it exists; returns the URL of the
+ * database (the same server and credentials).
+ */
+export async function ensureDatabase(connectionString: string, name: string): Promise<string> {
+  const admin = new Client({ connectionString });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    // CREATE DATABASE takes no parameters: the name is a double-quoted identifier with its quotes doubled.
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(connectionString);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { VoipbillMetrics } from '../metrics';
+import { pingDatabase } from '../db/pool';
 import { startApiListeners } from '../api/listeners';
 import { buildEventDispatcher, type BuiltDeps } from '../composition';
 import type { StopStack } from './shutdown';
@@ -20,7 +21,7 @@ export async function startApi(
     metrics: ctx.metrics,
     dispatcher: buildEventDispatcher(ctx.built),
     health: async () => {
-      const db = await pool.query('SELECT 1').then(
+      const db = await pingDatabase(pool).then(
         () => 'ok',
         (e: Error) => e.message,
       );

@@ -13,7 +13,7 @@ import { insertCdrs, seedTenant, type FusionCdrRow, type SeededTenant } from '..
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
 import { fusionServerSchema } from '../../src/adapters/pbx/fusionpbx/config';
 import { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { syncClientServices } from '../../src/adapters/services/service-sync';
 import { parseProducts } from '../../src/adapters/services/products-file';
 import { createLogger } from '../../src/log';

@@ -8,20 +8,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { insertCdrs, type FusionCdrRow } from '../../src/doubles/fusionpbx/seed';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
-import { buildRunContext, ingestPage } from '../../src/adapters/billing/ingest';
-import { createPackageStore } from '../../src/adapters/billing/packages';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
+import { buildRunContext, ingestPage } from '../../src/billing/ingest';
+import { createPackageStore } from '../../src/adapters/rating/package-store';
 import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
-import { rerate } from '../../src/adapters/billing/rerate';
-import { requeueQuarantine } from '../../src/adapters/billing/requeue';
-import { listQuarantine } from '../../src/adapters/billing/cdr-access';
-import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { rerate } from '../../src/billing/rerate';
+import { requeueQuarantine } from '../../src/billing/requeue';
+import { createCdrAccess } from '../../src/billing/cdr-access';
+import { postPendingCharges } from '../../src/billing/settlement';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, progressQuery, type BillingProgress } from '../../workflows/billing-run';
 import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
+import { createBillingStore, createRepositories } from '../../src/adapters/postgres';
 import { BILLING_RUN_WORKFLOW } from '../../workflows/billing-run.messages';
 
 let env: LifecycleEnv;
@@ -97,7 +98,7 @@ describe('billing run', () => {
 
     // The worker restarted mid-run: the fetch activity runs again from the same (first) cursor.
     const source = env.adapter;
-    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const deps = { store: createBillingStore(env.db.pool), packages: createPackageStore(), listServices: () => services().list() };
     const ctx = await buildRunContext(deps, source);
     const again = await ingestPage(deps, source, ctx, { cursor: null, runId: 'replay', limit: 100 });
     assert.deepEqual({ stored: again.stored, quarantined: again.quarantined, advanced: again.cursorAdvanced }, { stored: 0, quarantined: 0, advanced: false });
@@ -126,12 +127,12 @@ describe('billing run', () => {
     ]);
     const p = await run(['credit']);
     assert.equal(p.quarantined, 2);
-    const pending = await listQuarantine(env.db.pool, { source: env.adapter.name, kind: 'unassigned' });
+    const pending = await createCdrAccess(createRepositories(env.db.pool)).listQuarantine({ source: env.adapter.name, kind: 'unassigned' });
     const mine = pending.rows.filter((r) => r.startedAt !== null && Date.parse(r.startedAt) >= (T0 + 1000) * 1000);
     assert.equal(mine.length, 2);
 
     await services().upsert(late);
-    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const deps = { store: createBillingStore(env.db.pool), packages: createPackageStore(), listServices: () => services().list() };
     const ids = mine.map((r) => r.id);
     const dry = await requeueQuarantine(deps, { source: env.adapter.name, ids }, { dryRun: true });
     assert.deepEqual({ examined: dry.examined, released: dry.released, cost: dry.releasedCostMicros }, { examined: 2, released: 1, cost: '100000' });
@@ -143,7 +144,7 @@ describe('billing run', () => {
     assert.deepEqual(done.stillQuarantined.map((x) => [x.kind, x.reason]), [['unassigned', dry.stillQuarantined[0]!.reason]]);
     assert.match(done.stillQuarantined[0]!.reason, /stranger\.example/);
     assert.equal(await count(), 1);
-    const left = await listQuarantine(env.db.pool, { source: env.adapter.name });
+    const left = await createCdrAccess(createRepositories(env.db.pool)).listQuarantine({ source: env.adapter.name });
     assert.ok(!left.rows.some((r) => r.id === mine.find((m) => m.tenant === TENANT)?.id), 'the released call left the quarantine list');
     const released = await env.db.pool.query<{ released_run_id: string }>('SELECT released_run_id FROM quarantine WHERE id = ANY ($1) AND released_at IS NOT NULL', [ids]);
     assert.deepEqual(released.rows.map((r) => r.released_run_id), [done.runId], 'the quarantine row is kept, marked released');
@@ -219,7 +220,7 @@ describe('billing run', () => {
     const [ext] = svc.extensions as [string];
     await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, '12045550500', T0 + 9000, 60), await outbound(ext, '12045550501', T0 + 9100, 60)]);
     assert.equal((await run(['credit'])).chargedCents, '10');
-    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const deps = { store: createBillingStore(env.db.pool), packages: createPackageStore(), listServices: () => services().list() };
     const charging = createWhmcsCharging({ whmcs: env.gateway, pool: env.db.pool, log: createLogger('warn') });
     const scope = { serviceIds: [svc.serviceId], from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' };
     await new Promise((r) => setTimeout(r, 20));
@@ -230,19 +231,19 @@ describe('billing run', () => {
     assert.equal((await rerate(deps, scope, { dryRun: true })).services[0]!.adjustmentCents, '6', 'a dry run changes nothing');
     const real = await rerate(deps, scope, { dryRun: false });
     assert.equal(real.services[0]!.adjustmentCents, '6');
-    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    await postPendingCharges(createBillingStore(env.db.pool), charging, undefined, env.gateway);
     assert.equal(credit(svc.clientId), 2000n - 10n - 6n);
     const again = await rerate(deps, scope, { dryRun: false });
     assert.deepEqual({ changed: again.changed, key: again.services[0]!.chargeKey }, { changed: 0, key: null });
-    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    await postPendingCharges(createBillingStore(env.db.pool), charging, undefined, env.gateway);
     assert.equal(credit(svc.clientId), 1984n);
 
     await new Promise((r) => setTimeout(r, 20));
     writePackage('rerate-me', { outbound: { customRatePerMinute: '0.04', customIncrement: '1/1' } });
     const down = await rerate(deps, scope, { dryRun: false });
     assert.equal(down.services[0]!.adjustmentCents, '-8');
-    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
-    await postPendingCharges(env.db.pool, charging, undefined, env.gateway);
+    await postPendingCharges(createBillingStore(env.db.pool), charging, undefined, env.gateway);
+    await postPendingCharges(createBillingStore(env.db.pool), charging, undefined, env.gateway);
     assert.equal(credit(svc.clientId), 1992n);
   });
 
@@ -256,10 +257,10 @@ describe('billing run', () => {
       await outbound(ext, '12045559900', T0 + 9600, 60, { ...inbound, destinationNumber: ext }),
     ]);
     assert.equal((await run(['credit'])).chargedCents, '6', 'the answered call is charged, the voicemail is not');
-    const deps = { pool: env.db.pool, packages: createPackageStore(), listServices: () => services().list() };
+    const deps = { store: createBillingStore(env.db.pool), packages: createPackageStore(), listServices: () => services().list() };
     const r = await rerate(deps, { serviceIds: [svc.serviceId], from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' }, { dryRun: false });
     assert.deepEqual({ calls: r.calls, changed: r.changed, key: r.services[0]!.chargeKey }, { calls: 2, changed: 0, key: null });
-    await postPendingCharges(env.db.pool, createWhmcsCharging({ whmcs: env.gateway, pool: env.db.pool, log: createLogger('warn') }), undefined, env.gateway);
+    await postPendingCharges(createBillingStore(env.db.pool), createWhmcsCharging({ whmcs: env.gateway, pool: env.db.pool, log: createLogger('warn') }), undefined, env.gateway);
     assert.equal(credit(svc.clientId), 2000n - 6n);
   });
 

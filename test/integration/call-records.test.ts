@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadCallRecords } from '../../src/api/call-records';
+import { createCallRecordsRepository } from '../../src/adapters/postgres/call-records.repository';
 import { DEFAULT_QUERY, recordJson, selectRecords, SORT_KEYS, summarize, type CallRecordsQuery } from '../../src/domain/call-records';
 import { busyMonth, insertLedgerRows, LINK_SECRET, NOW_MS, startCallRecordsFixture, TTL_SECONDS, type CallRecordsFixture } from '../support/call-records';
 
@@ -182,7 +182,7 @@ describe('paging, search, filters and sorting in SQL (a busy month)', () => {
 
   /** The reference: the whole month loaded and filtered, sorted and summed in memory by the domain's definition. */
   async function reference(q: Partial<CallRecordsQuery> = {}) {
-    const all = await loadCallRecords(fx.db.pool, { clientId: '9', serviceId: '44' }, '2026-03', 'UTC');
+    const all = await createCallRecordsRepository(fx.db.pool).loadPeriod({ clientId: '9', serviceId: '44' }, '2026-03', 'UTC');
     const rows = selectRecords(all, { ...DEFAULT_QUERY, ...q });
     return { ids: rows.map((r) => r.id), rows: rows.map(recordJson), summary: summarize(rows) };
   }

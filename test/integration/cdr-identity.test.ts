@@ -14,8 +14,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../../src/adapters/billing/ingest';
-import { createPackageStore } from '../../src/adapters/billing/packages';
+import { buildRunContext, ingestPages, readCursor, type IngestCounts, type RunContext } from '../../src/billing/ingest';
+import { createPackageStore } from '../../src/adapters/rating/package-store';
 import { feedKey } from '../../src/adapters/pbx/cursor';
 import { migrate, readMigrations } from '../../src/db/migrate';
 import { buildServiceMap } from '../../src/domain/billing/service-map';
@@ -27,6 +27,7 @@ import type { CdrFeed, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
 import { LESNET_VARIANTS, lesnetAdapter } from '../contract/support/lesnet-harness';
 import { vodiaAdapter } from '../contract/support/vodia-harness';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createBillingStore } from '../../src/adapters/postgres';
 
 const dir = mkdtempSync(join(tmpdir(), 'identity-pkg-'));
 const PKG = join(dir, 'payg.json');
@@ -69,13 +70,13 @@ function service(id: string, over: Partial<ServiceRecord>): ServiceRecord {
 }
 
 function depsOf(db: TestDatabase, services: ServiceRecord[]) {
-  return { pool: db.pool, packages, listServices: async () => services };
+  return { store: createBillingStore(db.pool), packages, listServices: async () => services };
 }
 
 /** Reads the feed after its stored cursor until the source has no more, like a billing run's ingest activity. */
 async function ingest(deps: ReturnType<typeof depsOf>, source: CdrSource, feed: CdrFeed, runId: string, ctx?: RunContext): Promise<IngestCounts> {
   const context = ctx ?? (await buildRunContext(deps, source));
-  const r = await ingestPages(deps, source, context, { feed, cursor: await readCursor(deps.pool, source.name, feed), runId, maxPages: 100 });
+  const r = await ingestPages(deps, source, context, { feed, cursor: await readCursor(deps.store, source.name, feed), runId, maxPages: 100 });
   assert.equal(r.contended, false);
   assert.equal(r.totals.received, r.totals.stored + r.totals.excluded + r.totals.quarantined + r.totals.duplicates, JSON.stringify(r.totals));
   return r.totals;

@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { chargeIdFor, chargeTag } from '../../src/adapters/whmcs/charging';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { command as chargesCommand } from '../../src/cli/commands/charges';

@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { postPendingCharges } from '../../src/billing/settlement';
 import { chargeIdFor, createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { WhmcsTransportError } from '../../src/adapters/whmcs/errors';
 import { createPool } from '../../src/db/pool';
 import type { Pool } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { seedVoipClient, startWhmcsFixture, type WhmcsFixture } from '../fixtures/whmcs/setup';
+import { createBillingStore } from '../../src/adapters/postgres';
 
 let db: TestDatabase;
 let other: Pool;
@@ -57,8 +58,8 @@ describe('refunds', () => {
     // Each settler's look in the credit log answers late, after the other could have added the refund.
     fx.fake.addFault({ action: 'GetCredits', kind: 'delay', delayMs: 300, times: 2 });
     const [a, b] = await Promise.all([
-      postPendingCharges(db.pool, charging(db.pool), undefined, fx.gateway),
-      postPendingCharges(other, charging(other), undefined, fx.gateway),
+      postPendingCharges(createBillingStore(db.pool), charging(db.pool), undefined, fx.gateway),
+      postPendingCharges(createBillingStore(other), charging(other), undefined, fx.gateway),
     ]);
     assert.equal(refundsInWhmcs(client, serviceId).length, 1, 'one credit-log entry');
     assert.equal(fx.fake.state.clients.get(client)!.creditCents, 1250n);
@@ -77,15 +78,15 @@ describe('refunds', () => {
     const key = await outboxRefund(client, 75n);
     const serviceId = key.split(':')[1]!;
     fx.fake.addFault({ action: 'AddCredit', kind: 'timeout-after-apply', delayMs: 4_000 });
-    await assert.rejects(postPendingCharges(db.pool, charging(db.pool), undefined, fx.gateway), WhmcsTransportError);
+    await assert.rejects(postPendingCharges(createBillingStore(db.pool), charging(db.pool), undefined, fx.gateway), WhmcsTransportError);
     assert.equal(await outboxStatus(key), 'pending');
     assert.equal(refundsInWhmcs(client, serviceId).length, 1, 'WHMCS applied it before the timeout');
-    const retry = await postPendingCharges(other, charging(other), undefined, fx.gateway);
+    const retry = await postPendingCharges(createBillingStore(other), charging(other), undefined, fx.gateway);
     assert.equal(retry.posted, 1);
     assert.equal(refundsInWhmcs(client, serviceId).length, 1);
     assert.equal(fx.fake.state.clients.get(client)!.creditCents, 1075n);
     assert.equal(await outboxStatus(key), 'posted');
-    assert.equal((await postPendingCharges(db.pool, charging(db.pool), undefined, fx.gateway)).posted, 0, 'nothing left');
+    assert.equal((await postPendingCharges(createBillingStore(db.pool), charging(db.pool), undefined, fx.gateway)).posted, 0, 'nothing left');
   });
 
   test('a refund given back before the ledger covered refunds (tagged with its key) is recognised, not given again', async () => {
@@ -94,7 +95,7 @@ describe('refunds', () => {
     const serviceId = key.split(':')[1]!;
     // Applied in WHMCS, then the process died before the outbox row was marked.
     await fx.gateway.addCredit({ clientId: client, amountCents: 40n, description: `Re-rating refund, service ${serviceId} [voipbill ${key}]` });
-    await postPendingCharges(db.pool, charging(db.pool), undefined, fx.gateway);
+    await postPendingCharges(createBillingStore(db.pool), charging(db.pool), undefined, fx.gateway);
     assert.equal(refundsInWhmcs(client, serviceId).length, 1);
     assert.equal(fx.fake.state.clients.get(client)!.creditCents, 1040n);
     assert.equal(await outboxStatus(key), 'posted');

@@ -8,11 +8,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildRunContext, ingestPage, readCursor } from '../../src/adapters/billing/ingest';
-import { createPackageStore } from '../../src/adapters/billing/packages';
+import { buildRunContext, ingestPage, readCursor } from '../../src/billing/ingest';
+import { createPackageStore } from '../../src/adapters/rating/package-store';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { CdrPage, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createBillingStore } from '../../src/adapters/postgres';
 
 let db: TestDatabase;
 before(async () => {
@@ -59,11 +60,11 @@ test('values no ledger column can hold are quarantined as malformed; the page is
     cdr('nul-caller', { caller: '10\u000001' }),
     cdr('normal'),
   ]);
-  const deps = { pool: db.pool, packages: createPackageStore(), listServices: async () => [service] };
+  const deps = { store: createBillingStore(db.pool), packages: createPackageStore(), listServices: async () => [service] };
   const ctx = await buildRunContext(deps, source);
   const r = await ingestPage(deps, source, ctx, { cursor: null, runId: 'guard-1' });
   assert.deepEqual({ stored: r.stored, quarantined: r.quarantined, advanced: r.cursorAdvanced }, { stored: 1, quarantined: 4, advanced: true });
-  assert.equal(await readCursor(db.pool, 'guarded', undefined), '"after-page-1"');
+  assert.equal(await readCursor(deps.store, 'guarded', undefined), '"after-page-1"');
   const { rows } = await db.pool.query<{ origin_key: string; kind: string; reason: string; caller: string | null; started_at: Date | null }>(
     `SELECT origin_key, kind, reason, raw->>'caller' AS caller, started_at FROM quarantine WHERE source = 'guarded' ORDER BY origin_key`,
   );

@@ -1,7 +1,7 @@
 /** The lifecycle mirror follows the rules the workflow applies to the same facts, on a real PostgreSQL. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createLifecycleMirror } from '../../src/adapters/services/lifecycle-mirror';
+import { createLifecycleMirrorRepository } from '../../src/adapters/postgres/lifecycle-mirror.repository';
 import { standingFingerprint } from '../../src/domain/lifecycle/sweep';
 import type { ClientStanding, ServiceConfig } from '../../src/domain/lifecycle/types';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -26,7 +26,7 @@ const standing = (credit: string, observedAt: string): ClientStanding => ({
 const config: ServiceConfig = { serviceId: '41', clientId: '9', server: 'fusion1', tenant: 'a.test', suspendMode: 'extension', extensions: ['201', '202'] };
 
 test('a signalled standing never replaces a newer one; a standing the workflow read always does', async () => {
-  const mirror = createLifecycleMirror(db.pool);
+  const mirror = createLifecycleMirrorRepository(db.pool);
   await mirror.recordStanding('41', standing('5.00', '2026-11-25T10:00:10.000Z'), 'signalled');
   await mirror.recordStanding('41', standing('9.00', '2026-11-25T10:00:05.000Z'), 'signalled');
   assert.equal((await mirror.load(['41'])).get('41')?.standingFingerprint, standingFingerprint(standing('5.00', 'x')), 'the older signal was ignored, as the workflow ignores it');
@@ -37,7 +37,7 @@ test('a signalled standing never replaces a newer one; a standing the workflow r
 });
 
 test('suspension: replaced by a new suspension, extended by a drift repair, cleared by an unsuspension', async () => {
-  const mirror = createLifecycleMirror(db.pool);
+  const mirror = createLifecycleMirrorRepository(db.pool);
   await mirror.recordSuspended('42', config, 'extension', [{ kind: 'extension', id: '201', name: '201' }], 'replace');
   await mirror.recordSuspended('42', config, 'extension', [{ kind: 'extension', id: '202', name: '202' }, { kind: 'extension', id: '201', name: '201' }], 'add');
   const suspended = (await mirror.load(['42'])).get('42')!;

@@ -10,12 +10,12 @@ import { signalService } from '../../src/temporal/lifecycle-client';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { createTemporalEventDispatcher } from '../../src/temporal/event-dispatcher';
 import { startApiServer } from '../../src/api/server';
 import { createWhmcsWebhookRoutes } from '../../src/api/webhook';
 import { createLogger } from '../../src/log';
-import { createLifecycleActivities } from '../../activities/lifecycle.activities';
+import { createActivities } from '../../activities';
 import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
 import { WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
@@ -307,8 +307,8 @@ describe('service lifecycle', () => {
 
   test('messages through WHMCS SendEmail carry the merge fields, once per idempotency key', { timeout: 60_000 }, async () => {
     const clientId = env.newClient({ credit: '2.50', threshold: '5' });
-    const acts = createLifecycleActivities({
-      pool: env.db.pool,
+    const acts = createActivities({
+      ...env.deps,
       log: createLogger('warn'),
       whmcs: env.gateway,
       pbx: { adapterFor: () => env.adapter },

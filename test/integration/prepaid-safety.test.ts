@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';

@@ -18,16 +18,17 @@ import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
-import { createServiceRepository } from '../../src/adapters/services/service-repository';
-import { createPackageStore } from '../../src/adapters/billing/packages';
-import { buildRunContext, ingestPage } from '../../src/adapters/billing/ingest';
-import { requeueQuarantine } from '../../src/adapters/billing/requeue';
-import { postPendingCharges, prepareCharges } from '../../src/adapters/billing/settlement';
-import { rerate, type RerateScope } from '../../src/adapters/billing/rerate';
+import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
+import { createPackageStore } from '../../src/adapters/rating/package-store';
+import { buildRunContext, ingestPage } from '../../src/billing/ingest';
+import { requeueQuarantine } from '../../src/billing/requeue';
+import { postPendingCharges, prepareCharges } from '../../src/billing/settlement';
+import { rerate, type RerateScope } from '../../src/billing/rerate';
 import { migrate, readMigrations } from '../../src/db/migrate';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { CdrSource, NormalizedCdr } from '../../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../../src/ports/whmcs';
+import { createBillingStore } from '../../src/adapters/postgres';
 
 let db: TestDatabase;
 let whmcs: FakeWhmcs;
@@ -60,7 +61,7 @@ const simple = (rate: string, extra: Record<string, unknown> = {}) => ({ outboun
 let n = 0;
 const services = () => createServiceRepository(db.pool);
 // A fresh store per use: the files are rewritten within the same millisecond, and a re-rate must see the new one.
-const ingestDeps = () => ({ pool: db.pool, packages: createPackageStore(), listServices: () => services().list() });
+const ingestDeps = () => ({ store: createBillingStore(db.pool), packages: createPackageStore(), listServices: () => services().list() });
 
 async function newService(pkg: string, credit = '1000.00'): Promise<ServiceRecord> {
   const clientId = whmcs.seedClient({ credit });
@@ -137,9 +138,9 @@ async function ingest(tenant: string, calls: Call[], sourceName = `mem${++n}`): 
 
 const settle = (serviceIds: string[], timeZone = 'UTC') =>
   prepareCharges({ ...ingestDeps(), timeZone }, { modes: ['credit', 'invoice'], runId: `settle-${++n}`, serviceIds });
-const post = () => postPendingCharges(db.pool, charging, undefined, gateway);
+const post = () => postPendingCharges(createBillingStore(db.pool), charging, undefined, gateway);
 const rerateNow = (svc: ServiceRecord, opts: { dryRun?: boolean; pool?: Pool } = {}) =>
-  rerate({ ...ingestDeps(), ...(opts.pool ? { pool: opts.pool } : {}) }, { serviceIds: [svc.serviceId], ...ALL }, { dryRun: opts.dryRun ?? false });
+  rerate({ ...ingestDeps(), ...(opts.pool ? { store: createBillingStore(opts.pool) } : {}) }, { serviceIds: [svc.serviceId], ...ALL }, { dryRun: opts.dryRun ?? false });
 const credit = (svc: ServiceRecord) => whmcs.state.clients.get(Number(svc.clientId))!.creditCents;
 
 async function ledger(svc: ServiceRecord): Promise<unknown[]> {
@@ -286,7 +287,7 @@ test('calls stored before the voicemail flag: derived where the rule shows it, o
     // Today's package no longer excludes toll-free numbers and bills inbound at a new price.
     const pkg = writePackage('legacy', { inbound: { billed: true, ratePerMinute: '0.03', increment: '1/1' }, exclude: ['[voicemail]'] });
     const svc: ServiceRecord = { serviceId: '501', clientId: '9', kind: 'fusionpbx', tenant: 'legacy.test', extensions: [], dids: [], package: pkg, suspendMode: 'extension', whmcsStatus: 'Active' };
-    const report = await rerate({ pool: legacy.pool, packages: createPackageStore(), listServices: async () => [svc] }, { serviceIds: ['501'], ...ALL }, { dryRun: false });
+    const report = await rerate({ store: createBillingStore(legacy.pool), packages: createPackageStore(), listServices: async () => [svc] }, { serviceIds: ['501'], ...ALL }, { dryRun: false });
     const rows = await legacy.pool.query<{ origin_id: string; rule: string; cost: string }>('SELECT origin_id, rule, cost_micros::text AS cost FROM cdrs ORDER BY origin_id');
     assert.deepEqual(rows.rows, [
       // Stored as priced: not voicemail, so it takes the new price.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { chargeIdFor, chargeTag, createWhmcsCharging, WhmcsChargeConflictError, WhmcsChargeInvalidError } from '../../src/adapters/whmcs/charging';
-import { chargesRepository } from '../../src/adapters/whmcs/charges.repository';
+import { createWhmcsChargesRepository } from '../../src/adapters/postgres/whmcs-charges.repository';
 import { WhmcsAuthError, WhmcsTransportError } from '../../src/adapters/whmcs/errors';
 import type { ChargeRequest, WhmcsCharging } from '../../src/ports/whmcs';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -57,7 +57,7 @@ describe('credit mode (real-time billing)', () => {
     const req = request(client, 'credit', [250n]);
     fx.fake.addFault({ action: 'AddCredit', kind: 'timeout-after-apply', delayMs: 2_000 });
     await assert.rejects(charging.postCharge(req), WhmcsTransportError);
-    const pending = await chargesRepository(db.pool).get(db.pool, chargeIdFor(req.chargeKey));
+    const pending = await createWhmcsChargesRepository(db.pool).get(db.pool, chargeIdFor(req.chargeKey));
     assert.equal(pending.status, 'pending');
     assert.equal(pending.attempts, 1);
     assert.equal(fx.fake.state.clients.get(client)!.creditCents, 750n, 'WHMCS applied it');
@@ -84,7 +84,7 @@ describe('credit mode (real-time billing)', () => {
     const req = request(client, 'credit', [300n]);
     const chargeId = chargeIdFor(req.chargeKey);
     // The crashed process got as far as committing the ledger row.
-    await chargesRepository(db.pool).insertPending({ ...req, chargeId, amountCents: 300n });
+    await createWhmcsChargesRepository(db.pool).insertPending({ ...req, chargeId, amountCents: 300n });
     const restarted = createWhmcsCharging({ whmcs: fx.gateway, pool: db.pool, log: fx.log });
     const lookupsBefore = fx.fake.state.requests.filter((r) => r.action === 'GetCredits').length;
     const rec = await restarted.postCharge(req);
@@ -148,7 +148,7 @@ describe('credit mode (real-time billing)', () => {
     assert.equal((await charging.postCharge(req)).status, 'failed', 'not re-posted');
     assert.equal(fx.fake.state.requests.filter((r) => r.action === 'AddCredit' && r.params.clientid === String(client)).length, 1);
     assert.ok((await charging.listFailedCharges()).some((f) => f.chargeId === rec.chargeId));
-    assert.equal(await chargesRepository(db.pool).requeueFailed(db.pool, rec.chargeId), true);
+    assert.equal(await createWhmcsChargesRepository(db.pool).requeueFailed(db.pool, rec.chargeId), true);
     assert.equal((await charging.postCharge(req)).status, 'posted');
     assert.equal(creditsTagged(client, rec.chargeId).length, 1);
     assert.equal(fx.fake.state.clients.get(client)!.creditCents, 500n);
@@ -159,7 +159,7 @@ describe('credit mode (real-time billing)', () => {
     const req = request(client, 'credit');
     fx.fake.addFault({ action: 'AddCredit', kind: 'error', status: 403, message: 'Authentication Failed' });
     await assert.rejects(charging.postCharge(req), WhmcsAuthError);
-    assert.equal((await chargesRepository(db.pool).get(db.pool, chargeIdFor(req.chargeKey))).status, 'pending');
+    assert.equal((await createWhmcsChargesRepository(db.pool).get(db.pool, chargeIdFor(req.chargeKey))).status, 'pending');
     assert.equal((await charging.postCharge(req)).status, 'posted');
   });
 

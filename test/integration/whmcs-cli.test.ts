@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { postPendingCharges } from '../../src/adapters/billing/settlement';
+import { postPendingCharges } from '../../src/billing/settlement';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { command } from '../../src/cli/commands/charges';
 import { UsageError, type CliIo } from '../../src/cli/main';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { seedVoipClient, startWhmcsFixture, type WhmcsFixture } from '../fixtures/whmcs/setup';
+import { createBillingStore } from '../../src/adapters/postgres';
 
 let db: TestDatabase;
 let fx: WhmcsFixture;
@@ -51,7 +52,7 @@ test('voipbill charges retry requeues a failed charge once its cause is fixed; o
     [String(client), lines],
   );
   fx.fake.addFault({ action: 'AddCredit', kind: 'error', message: 'Client account is Closed' });
-  assert.equal((await postPendingCharges(db.pool, charging, undefined, fx.gateway)).failed, 1);
+  assert.equal((await postPendingCharges(createBillingStore(db.pool), charging, undefined, fx.gateway)).failed, 1);
   const listed = io();
   await command.run(['failed', '--client', String(client)], listed);
   assert.match(listed.out.join(''), /3\.00  failed  AddCredit: Client account is Closed  \[usage:77:9\]/);
@@ -59,7 +60,7 @@ test('voipbill charges retry requeues a failed charge once its cause is fixed; o
   const out = io();
   assert.equal(await command.run(['retry', 'usage:77:9'], out), 0);
   assert.match(out.out.join(''), /requeued: the next billing run posts it/);
-  assert.equal((await postPendingCharges(db.pool, charging, undefined, fx.gateway)).posted, 1);
+  assert.equal((await postPendingCharges(createBillingStore(db.pool), charging, undefined, fx.gateway)).posted, 1);
   assert.equal(fx.fake.state.clients.get(client)!.creditCents, 700n);
   const again = io();
   assert.equal(await command.run(['retry', 'usage:77:9'], again), 1, 'posted: nothing to requeue');

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { readStanding } from '../../activities/lifecycle.activities';
-import { createSweepActivities, type SweepPageResult } from '../../activities/sweep.activities';
-import { createTopUpActivities } from '../../activities/topup.activities';
+import { createActivities } from '../../activities';
+import type { SweepPageResult } from '../../activities/sweep.activities';
+import { createRepositories } from '../../src/adapters/postgres';
+import { createStandingReader } from '../../src/adapters/whmcs/standing';
 import { createLogger } from '../../src/log';
 import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 
@@ -23,7 +24,8 @@ after(async () => {
 });
 
 const log = createLogger('error');
-const standingOf = (clientId: number) => readStanding({ ...env.deps, log }, String(clientId));
+const standingOf = (clientId: number) =>
+  createStandingReader({ ...createRepositories(env.db.pool), whmcs: env.deps.whmcs, hasVoipFieldConfigured: env.deps.hasVoipFieldConfigured, log }).standing(String(clientId));
 const clientArea = (clientid: number, fields: Record<number, string>) => env.whmcs.editProfile({ clientid, fields, by: 'client' });
 const adminArea = (clientid: number, fields: Record<number, string>) => env.whmcs.editProfile({ clientid, fields, by: 'admin' });
 const activityLogCalls = () => env.whmcs.state.requests.filter((r) => r.action === 'GetActivityLog').length;
@@ -148,7 +150,7 @@ describe('auto top-up', () => {
     await adminArea(client, { [FIELD.ccAuth]: 'Yes', [FIELD.ccAuthDate]: today, [FIELD.topUpAmount]: '20.00' });
     await standingOf(client);
     await clientArea(client, { [FIELD.topUpAmount]: '150.00' });
-    const topups = createTopUpActivities({ ...env.deps, log });
+    const topups = createActivities({ ...env.deps, log });
     const invoicesBefore = env.whmcs.state.invoices.size;
     const refused = await topups.autoTopUp({ key: `topup:${client}:svc-1:1`, clientId: String(client), serviceId: '1', observedAt: new Date().toISOString() });
     assert.equal(refused.status, 'skipped');
@@ -170,7 +172,7 @@ describe('the sweep and the service workflow', () => {
     await env.start(record);
     await env.waitFor(record.serviceId, 'suspended', (st) => st.status === 'suspended' && st.suspendedFieldWritten === 'yes');
     assert.equal(await env.extensionEnabled(record.extensions[0]!), false);
-    const sweep = createSweepActivities({ ...env.deps, log });
+    const sweep = createActivities({ ...env.deps, log });
     const runSweep = (): Promise<SweepPageResult> => new MockActivityEnvironment().run(sweep.sweepServicesPage, { cursor: null, inspect: true, pageSize: 500 });
 
     await clientArea(clientId, { [FIELD.suspended]: 'No' });

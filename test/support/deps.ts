@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../../activities';
 import { loadConfig } from '../../src/config';
 import { buildDeps } from '../../src/composition';
 import { createLogger, type Logger } from '../../src/log';
-import type { PbxResolver } from '../../activities/lifecycle.activities';
+import type { PbxResolver } from '../../src/ports/pbx';
 import type { WhmcsGateway } from '../../src/ports/whmcs';
 import type { ProductCatalog } from '../../src/adapters/services/products-file';
 

@@ -2,17 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
-  countsTowardAllowance,
   foldUsage,
   rollOver,
   stageReached,
   usageBlocks,
   usageMessage,
   usagePeriod,
-  usedSeconds,
   type UsageReport,
   type UsageState,
 } from '../../src/domain/usage/included-minutes';
+import { countsTowardIncludedMinutes as countsTowardAllowance, includedSecondsUsed as usedSeconds } from '../../src/domain/billing/allowance';
 import { defaultLifecyclePolicy, initialLifecycleState } from '../../src/domain/lifecycle/admin';
 import { acceptUsage } from '../../src/domain/lifecycle/intake';
 import { applyUsageClock, applyUsageNotified, planSteps, USAGE_EXHAUSTED_TEMPLATE, USAGE_WARNING_TEMPLATE, type Step } from '../../src/domain/lifecycle/plan';

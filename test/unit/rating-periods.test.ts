@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { chargeWithFree } from '../../src/domain/billing/settle';
+import { chargeWithFree } from '../../src/domain/billing/allowance';
 import { ledgerRatingOf } from '../../src/domain/billing/ledger-call';
 import {
   InvalidCallError,

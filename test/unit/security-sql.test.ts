@@ -15,11 +15,8 @@ const SQL = /\b(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM|CREATE|DROP|ALTER|TRUN
 
 /** file → interpolated expression text → why it is safe. Exact matches only; anything else fails. */
 const ALLOWED: Record<string, Record<string, string>> = {
-  'src/demo/index.ts': {
-    name: 'CREATE DATABASE takes an identifier, not a parameter; the name is a module constant checked against [a-z_][a-z0-9_]*',
-  },
-  'src/adapters/billing/settlement.ts': {
-    "opts.serviceIds ? 'AND service_id = ANY($1::text[])' : ''": 'a constant fragment chosen by a flag; the ids are bound as $1',
+  'src/adapters/postgres/cdr-ledger.repository.ts': {
+    "serviceIds ? 'AND service_id = ANY($1::text[])' : ''": 'a constant fragment chosen by a flag; the ids are bound as $1',
   },
   'src/adapters/pbx/fusionpbx/cdr-fetch.ts': {
     select: 'column list built from the fixed WANTED table and the probed schema (catalog column names, not input)',
@@ -40,7 +37,7 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'schema.arrival': 'not executed: advice text naming the probed arrival column (insert_date | end_epoch)',
     'schema.idColumn': 'not executed: advice text naming the probed id column',
   },
-  'src/adapters/services/service-repository.ts': {
+  'src/adapters/postgres/services.repository.ts': {
     COLUMNS: 'the constant column list of the services table, defined in this file',
     BY_ID: 'a constant ORDER BY expression (numeric service-ID order), defined in this file',
   },
@@ -48,7 +45,7 @@ const ALLOWED: Record<string, Record<string, string>> = {
     name: 'CREATE DATABASE takes an identifier, not a parameter; the names come from databaseNames, checked against [a-z0-9_]*',
   },
   'src/runtime/embedded-postgres.ts': {
-    "options.database.replace(/\"/g, '\"\"')": 'CREATE DATABASE takes no parameters: the name is a double-quoted identifier with quotes doubled',
+    "name.replace(/\"/g, '\"\"')": 'CREATE DATABASE takes no parameters: the name is a double-quoted identifier with quotes doubled',
   },
   'src/doubles/fusionpbx/schema.ts': {
     auditCols: 'test double DDL: constant audit column list chosen by era',

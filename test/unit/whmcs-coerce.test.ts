@@ -7,8 +7,8 @@ import {
   WhmcsBusinessError,
   WhmcsNotFoundError,
   WhmcsTransportError,
-  WHMCS_NON_RETRYABLE_ERROR_TYPES,
 } from '../../src/adapters/whmcs/errors';
+import { WHMCS_NON_RETRYABLE_ERROR_TYPES } from '../../src/ports/whmcs-errors';
 import { encodeForm } from '../../src/adapters/whmcs/transport';
 import { decodeVoipFields } from '../../src/adapters/whmcs/voip-fields';
 

@@ -1,7 +1,7 @@
 /**
  * PBX and carrier failures as typed errors with stable `name`s (the Temporal ApplicationFailure type). Retryable ones
  * mean "the PBX may work later" (down, timeout, 5xx); the others need an admin or different input, and are listed in
- * {@link PBX_NON_RETRYABLE_ERROR_TYPES}. Messages pass through `redact` and never quote credentials.
+ * src/ports/pbx-errors.ts. Messages pass through `redact` and never quote credentials.
  */
 import { redact } from '../../log';
 
@@ -82,17 +82,6 @@ export class PbxProtocolError extends PbxError {
   readonly retryable = true;
 }
 
-export const PBX_NON_RETRYABLE_ERROR_TYPES = [
-  'PbxAuthError',
-  'PbxForbiddenError',
-  'PbxRejectedError',
-  'PbxTargetNotFoundError',
-  'PbxTargetInvalidError',
-  'SuspendUnsupportedError',
-  'InvalidCursorError',
-  'PbxConfigError',
-  'ProductFieldError',
-] as const;
 
 /** Node socket error codes that mean "not reachable (now)". */
 const NETWORK_CODES = new Set([

@@ -5,7 +5,7 @@
 import { serviceRecordFrom, ServiceFieldError, type ServiceRecord } from '../../domain/services/service-config';
 import type { WhmcsGateway } from '../../ports/whmcs';
 import type { ProductCatalog } from './products-file';
-import type { ServiceRepository } from './service-repository';
+import type { ServiceRepository } from '../postgres/services.repository';
 
 export interface ClientSyncResult {
   services: ServiceRecord[];
@@ -13,7 +13,7 @@ export interface ClientSyncResult {
 }
 
 export async function syncClientServices(
-  deps: { whmcs: WhmcsGateway; catalog: ProductCatalog; services: ServiceRepository },
+  deps: { whmcs: Pick<WhmcsGateway, 'getClientServices'>; catalog: ProductCatalog; services: Pick<ServiceRepository, 'upsert'> },
   clientId: string,
 ): Promise<ClientSyncResult> {
   const result: ClientSyncResult = { services: [], problems: [] };

@@ -10,15 +10,17 @@
  *
  * A charge in a currency other than the client's is refused before WHMCS is asked (failed, for an admin). A credit
  * charge the client's credit does not cover waits for credit (WHMCS takes no credit below zero) under the same key and
- * amount; posting it again takes it once a top-up covers it.
+ * amount; posting it again takes it once a top-up covers it. Which status may follow which is
+ * src/domain/billing/charge-status.ts; every move below is checked against it.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
+import { checkLedgerMove, type LedgerStatus } from '../../domain/billing/charge-status';
 import { currencyMismatch } from '../../domain/billing/currency';
 import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
 import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
-import { chargesRepository, type ChargesRepository } from './charges.repository';
+import { createWhmcsChargesRepository, type WhmcsChargesRepository } from '../postgres/whmcs-charges.repository';
 import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
 import { reconcileClient } from './reconcile';
 
@@ -66,7 +68,7 @@ const INSUFFICIENT_CREDIT = /insufficient credit|exceeds customer credit balance
 const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
 
 export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log: Logger }): WhmcsCharging {
-  const repo: ChargesRepository = chargesRepository(deps.pool);
+  const repo: WhmcsChargesRepository = createWhmcsChargesRepository(deps.pool);
   const { whmcs, log } = deps;
 
   async function findInWhmcs(row: ChargeRecord): Promise<{ whmcsRef: string | null; invoiceId?: number } | null> {
@@ -111,6 +113,12 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
     return invoiceDetails(invoiceId);
   }
 
+  /** Refuses a move the state machine does not allow (a bug), before anything is written. */
+  const moving = (row: ChargeRecord, to: LedgerStatus): string => {
+    checkLedgerMove(row.chargeId, row.status, to);
+    return row.chargeId;
+  };
+
   async function postCharge(req: ChargeRequest, ctx: ChargeContext = {}): Promise<ChargeRecord> {
     const amountCents = validate(req);
     const chargeId = chargeIdFor(req.chargeKey);
@@ -133,7 +141,7 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
         const found = await findInWhmcs(row);
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
-          return repo.markPosted(q, chargeId, found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
+          return repo.markPosted(q, moving(row, 'posted'), found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
         }
       }
       if (req.currency) {
@@ -143,34 +151,34 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
             clientCurrency = (await whmcs.getClient(row.clientId)).currencyCode;
           } catch (err) {
             if (!(err instanceof WhmcsNotFoundError)) throw err;
-            return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+            return repo.markFailed(q, moving(row, 'failed'), `${err.action}: ${err.whmcsMessage}`);
           }
         }
         const blocked = currencyMismatch(req.currency, clientCurrency);
         if (blocked) {
           log.warn('charge blocked: currency', { chargeId, clientId: row.clientId, reason: blocked });
-          return repo.markFailed(q, chargeId, blocked);
+          return repo.markFailed(q, moving(row, 'failed'), blocked);
         }
       }
       if (short) {
         // WHMCS does not take credit below zero: asking would only be refused. A later run takes it after a top-up.
         if (row.status === 'awaiting_credit' && !unknownOutcome) return row;
         log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), credit: formatCents(credit) });
-        return repo.markAwaitingCredit(q, chargeId, `client credit ${formatCents(credit)} does not cover ${formatCents(row.amountCents)}`);
+        return repo.markAwaitingCredit(q, moving(row, 'awaiting_credit'), `client credit ${formatCents(credit)} does not cover ${formatCents(row.amountCents)}`);
       }
       row = await repo.markAttempt(q, chargeId);
       try {
-        const posted = await repo.markPosted(q, chargeId, await apply(row));
+        const posted = await repo.markPosted(q, moving(row, 'posted'), await apply(row));
         log.info(row.amountCents > 0n ? 'charge posted to WHMCS' : 'refund posted to WHMCS', { chargeId, clientId: row.clientId, mode: row.mode, amount: formatCents(row.amountCents) });
         return posted;
       } catch (err) {
         if (err instanceof WhmcsBusinessError && row.mode === 'credit' && row.amountCents > 0n && INSUFFICIENT_CREDIT.test(err.whmcsMessage)) {
           log.warn('charge waits for credit', { chargeId, clientId: row.clientId, amount: formatCents(row.amountCents), reason: err.whmcsMessage });
-          return repo.markAwaitingCredit(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+          return repo.markAwaitingCredit(q, moving(row, 'awaiting_credit'), `${err.action}: ${err.whmcsMessage}`);
         }
         if (err instanceof WhmcsBusinessError || err instanceof WhmcsNotFoundError) {
           log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
-          return repo.markFailed(q, chargeId, `${err.action}: ${err.whmcsMessage}`);
+          return repo.markFailed(q, moving(row, 'failed'), `${err.action}: ${err.whmcsMessage}`);
         }
         await repo.recordError(q, chargeId, err instanceof Error ? err.message : String(err));
         throw err;

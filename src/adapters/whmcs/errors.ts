@@ -1,7 +1,6 @@
 /**
  * WHMCS failures as typed errors. Each class has a stable `name`, which Temporal uses as the ApplicationFailure type,
- * so workflows can list the non-retryable ones in `retry.nonRetryableErrorTypes`
- * (see {@link WHMCS_NON_RETRYABLE_ERROR_TYPES}). Messages never contain credentials: the request body (which carries
+ * so workflows can list the non-retryable ones in `retry.nonRetryableErrorTypes` (src/ports/whmcs-errors.ts). Messages never contain credentials: the request body (which carries
  * them) is never quoted, and WHMCS's own text passes through `redact`.
  */
 import { redact } from '../../log';
@@ -115,13 +114,6 @@ export class WhmcsConfigError extends WhmcsError {
   }
 }
 
-/** For `proxyActivities({ retry: { nonRetryableErrorTypes } })`. */
-export const WHMCS_NON_RETRYABLE_ERROR_TYPES = [
-  'WhmcsAuthError',
-  'WhmcsNotFoundError',
-  'WhmcsBusinessError',
-  'WhmcsConfigError',
-] as const;
 
 const NOT_FOUND = /\b(not found|id not found)\b/i;
 

@@ -4,7 +4,8 @@
  * learned is kept in whmcs_field_trust (migration 0930), so the log is read only when a value changes or is still
  * the client's. Used by every standing read (workflow, sweep) and by the auto top-up claim.
  */
-import type { Pool } from 'pg';
+import type { ClientFieldWritesRepository } from '../postgres/client-field-writes.repository';
+import type { FieldTrustRepository } from '../postgres/field-trust.repository';
 import {
   assessFields,
   fieldsToCheck,
@@ -21,8 +22,9 @@ import { WhmcsAuthError, WhmcsBusinessError, WhmcsConfigError, WhmcsNotFoundErro
 import { decodeVoipValues } from './voip-fields';
 
 export interface FieldTrustDeps {
-  pool: Pool;
   whmcs: WhmcsGateway;
+  fieldTrust: FieldTrustRepository;
+  clientFieldWrites: Pick<ClientFieldWritesRepository, 'lastWritten'>;
   log?: Logger;
   /**
    * How long to wait before reading the log again when a new value is not in it yet: in the client area WHMCS runs
@@ -42,68 +44,12 @@ export interface TrustedClient {
   autoTopUpRefused: string | null;
 }
 
-interface Row {
-  field: WatchedField;
-  raw_value: string;
-  effective_value: string;
-  set_by: FieldRecord['setBy'];
-  log_id: string | null;
-  logged_at: string | null;
-  logged_by: string | null;
-  unexplained_since: Date | null;
-  fallback_value: string | null;
-}
-
-async function loadRecords(pool: Pool, clientId: string): Promise<Partial<Record<WatchedField, FieldRecord>>> {
-  const { rows } = await pool.query<Row>(
-    `SELECT field, raw_value, effective_value, set_by, log_id::text, logged_at, logged_by, unexplained_since, fallback_value
-     FROM whmcs_field_trust WHERE client_id = $1`,
-    [clientId],
-  );
-  return Object.fromEntries(
-    rows.map((r) => [
-      r.field,
-      {
-        raw: r.raw_value,
-        effective: r.effective_value,
-        setBy: r.set_by,
-        logId: r.log_id === null ? null : Number(r.log_id),
-        loggedAt: r.logged_at,
-        loggedBy: r.logged_by,
-        unexplainedSince: r.unexplained_since?.toISOString() ?? null,
-        fallback: r.fallback_value,
-      } satisfies FieldRecord,
-    ]),
-  );
-}
-
-/** Writes the records that changed (one statement); returns how many. */
-async function saveRecords(pool: Pool, clientId: string, before: Partial<Record<WatchedField, FieldRecord>>, after: Partial<Record<WatchedField, FieldRecord>>): Promise<number> {
-  const changed = WATCHED_FIELDS.flatMap((field) => {
+/** The records that differ from what was loaded. */
+function changedRecords(before: Partial<Record<WatchedField, FieldRecord>>, after: Partial<Record<WatchedField, FieldRecord>>): Array<FieldRecord & { field: WatchedField }> {
+  return WATCHED_FIELDS.flatMap((field) => {
     const rec = after[field];
     return rec && JSON.stringify(rec) !== JSON.stringify(before[field]) ? [{ field, ...rec }] : [];
   });
-  if (changed.length === 0) return 0;
-  await pool.query(
-    `INSERT INTO whmcs_field_trust (client_id, field, raw_value, effective_value, set_by, log_id, logged_at, logged_by, unexplained_since, fallback_value)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[], $10::text[])
-     ON CONFLICT (client_id, field) DO UPDATE SET raw_value = EXCLUDED.raw_value, effective_value = EXCLUDED.effective_value,
-       set_by = EXCLUDED.set_by, log_id = EXCLUDED.log_id, logged_at = EXCLUDED.logged_at, logged_by = EXCLUDED.logged_by,
-       unexplained_since = EXCLUDED.unexplained_since, fallback_value = EXCLUDED.fallback_value, updated_at = now()`,
-    [
-      clientId,
-      changed.map((r) => r.field),
-      changed.map((r) => r.raw),
-      changed.map((r) => r.effective),
-      changed.map((r) => r.setBy),
-      changed.map((r) => r.logId),
-      changed.map((r) => r.loggedAt),
-      changed.map((r) => r.loggedBy),
-      changed.map((r) => r.unexplainedSince),
-      changed.map((r) => r.fallback),
-    ],
-  );
-  return changed.length;
 }
 
 /** The log's answer, or why it cannot be read (a WHMCS refusal); transport failures throw, so the activity retries. */
@@ -122,12 +68,7 @@ async function readChanges(deps: FieldTrustDeps, clientId: number, fields: Watch
 
 export async function readTrustedClient(deps: FieldTrustDeps, clientId: string): Promise<TrustedClient> {
   const id = Number(clientId);
-  const [client, written, records] = await Promise.all([
-    deps.whmcs.getClient(id),
-    deps.pool.query<{ value: 'yes' | 'no' | 'none' }>('SELECT value FROM client_field_writes WHERE client_id = $1', [clientId]),
-    loadRecords(deps.pool, clientId),
-  ]);
-  const ours = written.rows[0]?.value;
+  const [client, ours, records] = await Promise.all([deps.whmcs.getClient(id), deps.clientFieldWrites.lastWritten(clientId), deps.fieldTrust.load(clientId)]);
   const raw: Partial<Record<WatchedField, string>> = {};
   for (const field of WATCHED_FIELDS) if (client.voipRaw[field] !== undefined) raw[field] = client.voipRaw[field];
   const input: FieldTrustInput = { raw, records, ...(ours ? { ourSuspendedValue: ours } : {}), nowMs: Date.now() };
@@ -143,7 +84,9 @@ export async function readTrustedClient(deps: FieldTrustDeps, clientId: string):
     }
   }
   const result = assessFields({ ...input, checked, changes: log.changes, ...(log.error !== undefined ? { logError: log.error } : {}), now: new Date().toISOString() });
-  const learned = await saveRecords(deps.pool, clientId, records, result.records);
+  const changed = changedRecords(records, result.records);
+  await deps.fieldTrust.save(clientId, changed);
+  const learned = changed.length;
   for (const notice of result.notices) deps.log?.warn('WHMCS client field editable by clients', { clientId, notice });
   // Logged when the verdict changes; the sweep repeats open ones in its problems.
   if (learned > 0 && result.warnings.length > 0) deps.log?.warn('WHMCS client fields not obeyed', { clientId, warnings: result.warnings });

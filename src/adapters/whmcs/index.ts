@@ -1,8 +1,6 @@
-/** Builds the WHMCS gateway and charging from settings (the composition root maps config/env onto these). */
-import type { Pool } from 'pg';
+/** Builds the WHMCS gateway from settings (the composition root maps config/env onto these). */
 import type { Logger } from '../../log';
-import type { WhmcsCharging, WhmcsGateway, WhmcsVoipFieldIds, WhmcsVoipFieldName } from '../../ports/whmcs';
-import { createWhmcsCharging } from './charging';
+import type { WhmcsGateway, WhmcsVoipFieldIds, WhmcsVoipFieldName } from '../../ports/whmcs';
 import { createWhmcsClient } from './client';
 import { createWhmcsTransport } from './transport';
 
@@ -32,11 +30,6 @@ export function createWhmcsGateway(settings: WhmcsSettings, log: Logger): WhmcsG
     ...(settings.voipProductIds ? { voipProductIds: settings.voipProductIds } : {}),
     ...(settings.fieldNames ? { fieldNames: settings.fieldNames } : {}),
   });
-}
-
-export function createWhmcs(settings: WhmcsSettings, deps: { pool: Pool; log: Logger }): { gateway: WhmcsGateway; charging: WhmcsCharging } {
-  const gateway = createWhmcsGateway(settings, deps.log);
-  return { gateway, charging: createWhmcsCharging({ whmcs: gateway, pool: deps.pool, log: deps.log }) };
 }
 
 export * from './errors';

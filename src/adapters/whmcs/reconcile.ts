@@ -4,7 +4,7 @@
  */
 import { formatCents } from '../../domain/money';
 import type { ChargeRecord, ReconciliationDifference, ReconciliationReport, WhmcsGateway } from '../../ports/whmcs';
-import type { ChargesRepository } from './charges.repository';
+import type { WhmcsChargesRepository } from '../postgres/whmcs-charges.repository';
 
 interface Occurrence {
   where: string;
@@ -56,7 +56,7 @@ function compare(row: ChargeRecord, occ: Occurrence[]): ReconciliationDifference
 }
 
 export async function reconcileClient(
-  deps: { whmcs: WhmcsGateway; repo: ChargesRepository },
+  deps: { whmcs: WhmcsGateway; repo: WhmcsChargesRepository },
   opts: { clientId: number; since?: Date },
 ): Promise<ReconciliationReport> {
   const since = opts.since ? opts.since.toISOString().slice(0, 10) : null;

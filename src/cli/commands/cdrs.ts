@@ -6,10 +6,11 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Pool } from 'pg';
-import { listQuarantine, serviceCdrs, serviceE164Check } from '../../adapters/billing/cdr-access';
-import { createPackageStore } from '../../adapters/billing/packages';
-import { requeueQuarantine } from '../../adapters/billing/requeue';
-import { createServiceRepository } from '../../adapters/services/service-repository';
+import { createCdrAccess } from '../../billing/cdr-access';
+import { createBillingStore, createRepositories } from '../../adapters/postgres';
+import { createPackageStore } from '../../adapters/rating/package-store';
+import { requeueQuarantine } from '../../billing/requeue';
+import { createServiceRepository } from '../../adapters/postgres/services.repository';
 import { loadPackageFile } from '../../adapters/rating/rating-files';
 import { loadProductsFile } from '../../adapters/services/products-file';
 import { periodAt, recordJson, toCsv } from '../../domain/call-records';
@@ -65,10 +66,11 @@ export const command = cliCommand({
     });
     if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
     const pool = io.pool();
+    const cdrs = createCdrAccess(createRepositories(pool));
     if (action === 'quarantine') {
       const limit = values.limit !== undefined ? Number(values.limit) : 100;
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
-      const q = await listQuarantine(pool, { ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
+      const q = await cdrs.listQuarantine({ ...(values.source ? { source: values.source } : {}), ...(values.kind ? { kind: values.kind } : {}), limit });
       io.stdout(`${JSON.stringify(q, null, 2)}\n`);
       return 0;
     }
@@ -78,7 +80,7 @@ export const command = cliCommand({
       const catalog = io.catalog();
       const services = createServiceRepository(pool);
       const report = await requeueQuarantine(
-        { pool, packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list(), timeZone },
+        { store: createBillingStore(pool), packages: createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd }), listServices: () => services.list(), timeZone },
         {
           source: values.source!,
           ...(values.kind ? { kind: values.kind as 'unassigned' | 'unrated' } : {}),
@@ -92,11 +94,11 @@ export const command = cliCommand({
     }
     if (action === 'e164-check') {
       const plan = await planFor(pool, values.service!, values.package ? resolve(io.cwd, values.package) : undefined, io.config.VOIPBILL_PRODUCTS_FILE);
-      const findings = await serviceE164Check(pool, values.service!, plan);
+      const findings = await cdrs.serviceE164Check(values.service!, plan);
       io.stdout(`${JSON.stringify({ serviceId: values.service, findings }, null, 2)}\n`);
       return 0;
     }
-    const result = await serviceCdrs(pool, values.service!, period, timeZone);
+    const result = await cdrs.serviceCdrs(values.service!, period, timeZone);
     const csv = action === 'export' && (values.format ?? 'csv') === 'csv';
     const text = csv
       ? toCsv(result.records)
@@ -116,8 +118,7 @@ export const command = cliCommand({
 async function planFor(pool: Pool, serviceId: string, packagePath: string | undefined, productsFile: string | undefined) {
   let path = packagePath;
   if (!path) {
-    const { rows } = await pool.query<{ package: string | null }>('SELECT package FROM services WHERE service_id = $1', [serviceId]);
-    const ref = rows[0]?.package;
+    const ref = (await createServiceRepository(pool).get(serviceId))?.package;
     if (!ref || !productsFile) throw new UsageError(`service ${serviceId} names no package voipbill can find: pass --package <file.json>`);
     const catalog = loadProductsFile(productsFile);
     const product = [...catalog.byId.values()].find((p) => p.package === ref);

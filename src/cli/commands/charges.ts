@@ -4,8 +4,9 @@
  * taken by the first billing run after a top-up). `voipbill charges retry` requeues a failed one once its cause is
  * fixed. Reads PostgreSQL at DATABASE_URL, or the embedded one `npm start` runs.
  */
-import { requeueFailedCharge } from '../../adapters/billing/settlement';
-import { chargesRepository } from '../../adapters/whmcs/charges.repository';
+import { requeueFailedCharge } from '../../billing/settlement';
+import { createBillingStore } from '../../adapters/postgres';
+import { createWhmcsChargesRepository } from '../../adapters/postgres/whmcs-charges.repository';
 import { formatCents } from '../../domain/money';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand, type CliContext } from '../context';
@@ -36,7 +37,7 @@ export const command = cliCommand({
     const { values } = parseCliArgs({ args: rest, strict: true, allowPositionals: false, options: { client: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } });
     const clientId = positiveInt(values.client, 'client');
     const limit = positiveInt(values.limit, 'limit') ?? 100;
-    const failed = await chargesRepository(io.pool()).listFailed({ ...(clientId ? { clientId } : {}), limit });
+    const failed = await createWhmcsChargesRepository(io.pool()).listFailed({ ...(clientId ? { clientId } : {}), limit });
     if (values.json) {
       const out = failed.map((c) => ({ ...c, amount: formatCents(c.amountCents), amountCents: undefined, invoiceBalanceCents: undefined, newCreditCents: undefined, lines: c.lines.map((l) => ({ ...l, amountCents: formatCents(l.amountCents) })) }));
       io.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -56,7 +57,7 @@ export const command = cliCommand({
 async function retry(args: string[], io: CliContext): Promise<number> {
   const { positionals } = parseCliArgs({ args, strict: true, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('charges retry takes one charge ID or key');
-  const r = await requeueFailedCharge(io.pool(), positionals[0]!);
+  const r = await requeueFailedCharge(createBillingStore(io.pool()), positionals[0]!);
   if (!r) {
     io.stderr(`no charge ${JSON.stringify(positionals[0])} in the billing outbox: give the charge ID or key that \`charges failed\` shows\n`);
     return 1;

@@ -4,10 +4,11 @@
  */
 import { formatCents, formatMicros } from '../../domain/money';
 import { zonedToUtc } from '../../domain/time-zone';
-import { createServiceRepository } from '../../adapters/services/service-repository';
-import { createPackageStore } from '../../adapters/billing/packages';
-import { rerate } from '../../adapters/billing/rerate';
-import { postPendingCharges } from '../../adapters/billing/settlement';
+import { createServiceRepository } from '../../adapters/postgres/services.repository';
+import { createBillingStore } from '../../adapters/postgres';
+import { createPackageStore } from '../../adapters/rating/package-store';
+import { rerate } from '../../billing/rerate';
+import { postPendingCharges } from '../../billing/settlement';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
 
@@ -55,12 +56,13 @@ export const command = cliCommand({
     const pool = io.pool();
     const services = createServiceRepository(pool);
     const packages = createPackageStore({ ...(catalog ? { catalog } : {}), baseDir: io.cwd });
-    const report = await rerate({ pool, packages, listServices: () => services.list() }, scope, { dryRun });
+    const store = createBillingStore(pool);
+    const report = await rerate({ store, packages, listServices: () => services.list() }, scope, { dryRun });
     let posted = null;
     if (!dryRun && report.services.some((s) => s.chargeKey !== null)) {
       if (!config.WHMCS_URL) throw new Error('WHMCS is not configured (WHMCS_URL): the adjustments are recorded and will be posted by the next billing run');
       const whmcs = io.whmcs();
-      posted = await postPendingCharges(pool, whmcs.charging, undefined, whmcs.gateway);
+      posted = await postPendingCharges(store, whmcs.charging, undefined, whmcs.gateway);
     }
     if (values.json) {
       io.stdout(`${JSON.stringify({ ...report, posted }, null, 2)}\n`);

@@ -7,7 +7,7 @@ import { PbxError } from '../../adapters/pbx/errors';
 import type { ConnectionReport } from '../../ports/pbx';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
-import { retireSource } from '../../adapters/billing/sources';
+import { createCdrSourcesRepository } from '../../adapters/postgres/cdr-sources.repository';
 
 const USAGE = `usage: voipbill servers test [--file <servers.json>] [--server <name>]... [--json]
        voipbill servers list [--file <servers.json>] [--json]
@@ -53,7 +53,7 @@ export const command = cliCommand({
     if (sub === 'retire') {
       const [id, ...more] = extra;
       if (!id || more.length) throw new UsageError('retire takes one source identity');
-      if (!(await retireSource(io.pool(), id))) {
+      if (!(await createCdrSourcesRepository(io.pool()).retire(id))) {
         io.stderr(`no CDR source "${id}" has been read by voipbill\n`);
         return 1;
       }

@@ -1,10 +1,10 @@
 /**
- * Settling a service's new rated calls into one charge: per-period free minutes in call-start order, the sum in
+ * Settling a service's new rated calls into one charge (per-period free minutes are given by ./allowance.ts): the sum in
  * micro-units, whole cents with the sub-cent remainder carried to the next charge, and the invoice lines grouped the
  * way ictVoIP's autobill groups them (by call type, special rules by pattern and direction). Pure: bigint money, no
  * clock, no I/O.
  */
-import { DEFAULT_ROUNDING, divRoundBig, microsToCents, roundHalfUp, formatCents, type RoundingPolicy } from '../money';
+import { microsToCents, roundHalfUp, formatCents } from '../money';
 import type { RatingPackage } from '../rating';
 
 export interface SettleCall {
@@ -25,77 +25,11 @@ export interface SettledCall {
   chargeMicros: bigint;
 }
 
-export type FreeCategory = 'tariff' | 'custom' | 'inbound' | 'special';
-
-export function freeCategory(rule: string): FreeCategory | null {
-  if (rule === 'tariff' || rule === 'custom' || rule === 'inbound') return rule;
-  if (rule.startsWith('special:')) return 'special';
-  return null;
-}
-
-/** `YYYY-MM` of an instant in a time zone: the free-minutes period. */
-export function periodOf(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(new Date(epochMs));
-  const y = parts.find((p) => p.type === 'year')!.value;
-  const m = parts.find((p) => p.type === 'month')!.value;
-  return `${y}-${m}`;
-}
-
 /** `dd/mm/yyyy` in a time zone (the invoice line date format of the product we replace). */
 export function ddmmyyyy(epochMs: number, timeZone: string): string {
   const parts = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(epochMs));
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get('day')}/${get('month')}/${get('year')}`;
-}
-
-/**
- * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
- * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
- * flat); its per-minute part is reduced in proportion to the covered seconds, rounded half-up once.
- */
-export function applyPeriodFree(
-  calls: readonly SettleCall[],
-  pkg: Pick<RatingPackage, 'freeMinutes' | 'freeMinutesMode' | 'freeMinutesAppliesTo'> & Partial<Pick<RatingPackage, 'rounding'>>,
-  timeZone: string,
-  used: Map<string, number>,
-): SettledCall[] {
-  const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
-  const applies = new Set<string>(pkg.freeMinutesAppliesTo);
-  const order = [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return order.map((c) => {
-    const cat = freeCategory(c.rule);
-    if (allowance === 0 || cat === null || !applies.has(cat) || c.billedSeconds <= 0) {
-      return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
-    }
-    const period = periodOf(c.startedAtMs, timeZone);
-    const already = used.get(period) ?? 0;
-    const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
-    if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
-    used.set(period, already + free);
-    return { id: c.id, periodFreeSeconds: free, chargeMicros: chargeWithFree(c, free, pkg.rounding) };
-  });
-}
-
-/**
- * What a call is charged when `freeSeconds` of it are covered by the per-period allowance: the fixed part stays, the
- * per-minute part shrinks in proportion, rounded once by the package's rounding policy (default half-up to
- * micro-units). Settlement and re-rating both price through this.
- */
-export function chargeWithFree(
-  c: Pick<SettleCall, 'costMicros' | 'fixedMicros' | 'billedSeconds'>,
-  freeSeconds: number,
-  rounding: RoundingPolicy = DEFAULT_ROUNDING,
-): bigint {
-  const free = Math.min(freeSeconds, c.billedSeconds);
-  if (free <= 0 || c.billedSeconds <= 0) return c.costMicros;
-  const variable = c.costMicros - c.fixedMicros;
-  if (rounding.decimals === DEFAULT_ROUNDING.decimals && rounding.method === DEFAULT_ROUNDING.method) {
-    return c.fixedMicros + roundHalfUp(variable * BigInt(c.billedSeconds - free), BigInt(c.billedSeconds));
-  }
-  // Rounded as a whole to the policy's decimals, the way the call's cost was.
-  const unit = 10n ** BigInt(6 - rounding.decimals);
-  const exact = c.fixedMicros * BigInt(c.billedSeconds) + variable * BigInt(c.billedSeconds - free);
-  return divRoundBig(exact, BigInt(c.billedSeconds) * unit, rounding.method) * unit;
 }
 
 export interface InvoiceLine {

@@ -14,14 +14,8 @@ import type { RatingRule } from './rated-call';
 import { compilePerMinuteRate, compileTariffFactor, tariffRateText, type TariffFactor } from './rate-arithmetic';
 import { compileSpecialRules, type CompiledSpecialRule } from './special-rules';
 import { PeriodClock } from './periods';
+import { perCallFreeSeconds, type FreeSeconds } from '../billing/allowance';
 
-/** Per-call free seconds by kind of priced call (0 where free minutes do not apply or are per period). */
-export interface FreeSeconds {
-  readonly tariff: number;
-  readonly custom: number;
-  readonly inbound: number;
-  readonly special: number;
-}
 
 export interface RatingPlan {
   readonly pkg: RatingPackage;
@@ -111,14 +105,8 @@ function packageRateSpec(
 
 /** Compiles a validated package (see parsePackage) with its outbound deck, if any. */
 export function compileRatingPlan(pkg: RatingPackage, deck?: Deck): RatingPlan {
-  const perCall = pkg.freeMinutesMode === 'per_call' ? pkg.freeMinutes * 60 : 0;
-  const applies = new Set(pkg.freeMinutesAppliesTo);
-  const freeSeconds: FreeSeconds = {
-    tariff: applies.has('tariff') ? perCall : 0,
-    custom: applies.has('custom') ? perCall : 0,
-    inbound: applies.has('inbound') ? perCall : 0,
-    special: applies.has('special') ? perCall : 0,
-  };
+  // Per-call free minutes, by category of the priced call: the allowance module decides which calls they cover.
+  const freeSeconds: FreeSeconds = perCallFreeSeconds(pkg);
   const { customRatePerMinute, customIncrement } = pkg.outbound;
   if (deck !== undefined) {
     const problems = deckPeriodProblems(pkg, deck);

@@ -1,7 +1,8 @@
 /**
- * Included minutes per billing period (issue 9; ictvoip-product.md §5.1): the period the WHMCS service is in (from
- * its next due date and billing cycle), which rated calls count toward the allowance, and what a new usage figure
- * means (warning stage crossed, allowance exhausted). Pure: no clock, no I/O; instants are epoch ms / ISO strings.
+ * Included minutes per billing period: the period the WHMCS service is in (from its next due date and billing
+ * cycle) and what a new usage figure means (warning stage crossed, allowance exhausted). Which rated calls count
+ * toward the allowance is src/domain/billing/allowance.ts. Pure: no clock, no I/O; instants are epoch ms / ISO
+ * strings.
  */
 import { wallTime, zonedToUtc } from '../time-zone';
 
@@ -95,30 +96,6 @@ export function nextPeriod(p: Pick<UsagePeriod, 'end' | 'months'>, timeZone = 'U
   const end = Date.parse(p.end);
   const w = wallTime(end, timeZone);
   return period(end, midnight(shiftMonths(w.Y, w.M - 1, w.D, p.months), timeZone), p.months, timeZone);
-}
-
-export interface CountedCall {
-  rule: string;
-  direction: string;
-  e164: string;
-  /** Seconds after increments (before per-call free minutes are taken off). */
-  seconds: number;
-}
-
-/**
- * What consumes the allowance (§5.1): outbound non-tariff (custom-rate) calls, national tariff calls, inbound calls
- * only when the package bills inbound. Not: international tariff calls, special-rate destinations, excluded, local,
- * unmatched calls.
- */
-export function countsTowardAllowance(call: Pick<CountedCall, 'rule' | 'direction' | 'e164'>, pkg: { countryCode: string; inboundBilled: boolean }): boolean {
-  if (call.rule === 'custom') return call.direction === 'outbound';
-  if (call.rule === 'tariff') return call.direction === 'outbound' && call.e164.startsWith(pkg.countryCode);
-  if (call.rule === 'inbound') return call.direction === 'inbound' && pkg.inboundBilled;
-  return false;
-}
-
-export function usedSeconds(calls: readonly CountedCall[], pkg: { countryCode: string; inboundBilled: boolean }): number {
-  return calls.reduce((sum, c) => (c.seconds > 0 && countsTowardAllowance(c, pkg) ? sum + c.seconds : sum), 0);
 }
 
 /** The highest warning stage reached (percent), or 0 when none. Stages are whole percentages of the allowance. */

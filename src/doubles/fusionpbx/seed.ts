@@ -66,6 +66,41 @@ export async function seedTenant(
 }
 
 /** One `v_xml_cdr` row in billing terms; omitted fields get the importer's usual values. */
+/** Whether the double's schema is in this database already (a restarted demo keeps its tenants and calls). */
+export async function hasFusionSchema(pool: Pool): Promise<boolean> {
+  const present = await pool.query<{ present: boolean }>(`SELECT to_regclass('v_xml_cdr') IS NOT NULL AS present`);
+  return present.rows[0]?.present === true;
+}
+
+/** Tenants already in the double's database, as seedTenant returned them. */
+export async function loadTenants(pool: Pool, names: string[]): Promise<SeededTenant[]> {
+  const out: SeededTenant[] = [];
+  for (const name of names) {
+    const d = await pool.query<{ domain_uuid: string }>('SELECT domain_uuid::text FROM v_domains WHERE domain_name = $1', [name]);
+    const domainUuid = d.rows[0]?.domain_uuid;
+    if (!domainUuid) continue;
+    const g = await pool.query<{ uuid: string; name: string; profile: string }>(
+      `SELECT gateway_uuid::text AS uuid, gateway AS name, coalesce(nullif(profile, ''), 'external') AS profile FROM v_gateways WHERE domain_uuid = $1`,
+      [domainUuid],
+    );
+    const e = await pool.query<{ uuid: string; extension: string; alias: string | null }>(
+      'SELECT extension_uuid::text AS uuid, extension, number_alias AS alias FROM v_extensions WHERE domain_uuid = $1 ORDER BY extension',
+      [domainUuid],
+    );
+    out.push({ domainUuid, domainName: name, gateways: g.rows, extensions: e.rows.map((r) => ({ uuid: r.uuid, extension: r.extension, numberAlias: r.alias })) });
+  }
+  return out;
+}
+
+/** Whether every gateway of the tenant is enabled (a tenant without gateways counts as up). */
+export async function gatewaysEnabled(pool: Pool, domainUuid: string): Promise<boolean> {
+  const { rows } = await pool.query<{ up: boolean | null }>(
+    `SELECT bool_and(coalesce(cast(enabled AS text) = 'true', false)) AS up FROM v_gateways WHERE domain_uuid = $1`,
+    [domainUuid],
+  );
+  return rows[0]?.up !== false;
+}
+
 export interface FusionCdrRow {
   uuid?: string;
   domainUuid?: string | null;

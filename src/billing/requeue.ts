@@ -9,10 +9,9 @@
  * record could not be read, there is nothing to rate. `dryRun` computes the same report and writes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { PoolClient } from 'pg';
-import { withTransaction } from '../../db/transaction';
-import type { NormalizedCdr } from '../../ports/pbx';
-import { assignAndRate, buildRunContext, insertCdrColumns, type IngestDeps, type QRow } from './ingest';
+import type { Tx } from '../adapters/postgres/database';
+import type { NormalizedCdr } from '../ports/pbx';
+import { assignAndRate, buildRunContext, type IngestDeps, type QRow } from './ingest';
 import { resolveSource } from './sources';
 
 export interface RequeueFilter {
@@ -34,19 +33,13 @@ export interface RequeueReport {
   stillQuarantined: Array<{ id: number; originKey: string; kind: string; reason: string }>;
 }
 
-interface Row {
-  id: string;
-  origin_key: string;
-  raw: unknown;
-}
-
 const KINDS = ['unassigned', 'unrated'];
 
 export async function requeueQuarantine(deps: IngestDeps, filter: RequeueFilter, opts: { dryRun?: boolean } = {}): Promise<RequeueReport> {
   const runId = `requeue-${randomUUID()}`;
   const dryRun = opts.dryRun === true;
   // A dry run goes through every statement, then undoes them: the report is exactly what a real run would do.
-  const report = await withTransaction(deps.pool, (db) => requeueIn(db, deps, filter, runId), { rollback: dryRun });
+  const report = await deps.store.transaction((tx) => requeueIn(tx, deps, filter, runId), { rollback: dryRun });
   return { ...report, dryRun };
 }
 
@@ -56,15 +49,16 @@ function isStoredCall(raw: unknown): raw is NormalizedCdr {
   return !!r && typeof r.originId === 'string' && typeof r.sourceKind === 'string' && typeof r.startedAt === 'string' && typeof r.destination === 'string';
 }
 
-async function requeueIn(db: PoolClient, deps: IngestDeps, filter: RequeueFilter, runId: string): Promise<RequeueReport> {
-  const source = await resolveSource(deps.pool, filter.source);
+async function requeueIn(tx: Tx, deps: IngestDeps, filter: RequeueFilter, runId: string): Promise<RequeueReport> {
+  const { cdrs } = deps.store;
+  const source = await resolveSource(deps.store.sources, filter.source);
   const billFromMs = source.billFrom === null ? null : Date.parse(source.billFrom);
-  const { rows } = await db.query<Row>(
-    `SELECT id::text, origin_key, raw FROM quarantine
-     WHERE source = $1 AND released_at IS NULL AND kind = ANY ($2) AND ($3::bigint[] IS NULL OR id = ANY ($3))
-     ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED`,
-    [source.id, filter.kind ? [filter.kind] : KINDS, filter.ids ?? null, Math.min(filter.limit ?? 10_000, 100_000)],
-  );
+  const rows = await cdrs.lockQuarantined(tx, {
+    sourceId: source.id,
+    kinds: filter.kind ? [filter.kind] : KINDS,
+    ids: filter.ids ?? null,
+    limit: Math.min(filter.limit ?? 10_000, 100_000),
+  });
   const report: RequeueReport = { runId, dryRun: false, examined: rows.length, released: 0, releasedCostMicros: '0', stillQuarantined: [] };
   const calls = rows.flatMap((r) => (isStoredCall(r.raw) ? [{ id: r.id, origin_key: r.origin_key, raw: r.raw }] : []));
   for (const r of rows.filter((x) => !isStoredCall(x.raw))) {
@@ -81,8 +75,8 @@ async function requeueIn(db: PoolClient, deps: IngestDeps, filter: RequeueFilter
       calls.filter((r) => r.raw.sourceKind === kind).map((r) => r.raw),
       failed,
     );
-    releasedKeys.push(...(cols[0] as string[]));
-    const stored = await insertCdrColumns(db, source.id, runId, cols);
+    releasedKeys.push(...cols[0]);
+    const stored = await cdrs.insertCalls(tx, source.id, runId, cols);
     report.releasedCostMicros = (BigInt(report.releasedCostMicros) + BigInt(stored.cost)).toString();
   }
   report.released = releasedKeys.length;
@@ -92,10 +86,10 @@ async function requeueIn(db: PoolClient, deps: IngestDeps, filter: RequeueFilter
     if (handled.has(r.origin_key)) continue;
     failed.push({ key: r.origin_key, kind: 'unassigned', reason: `not charged: the call started before billFrom (${source.billFrom})`, raw: r.raw, tenant: null, startedAt: null });
   }
-  await db.query(`UPDATE quarantine SET released_at = now(), released_run_id = $3 WHERE source = $1 AND origin_key = ANY ($2)`, [source.id, releasedKeys, runId]);
+  await cdrs.releaseQuarantined(tx, source.id, releasedKeys, runId);
   for (const f of failed) {
     const row = byOrigin.get(f.key)!;
-    await db.query('UPDATE quarantine SET kind = $2, reason = $3 WHERE id = $1', [row.id, f.kind, f.reason]);
+    await cdrs.requalifyQuarantined(tx, row.id, f.kind, f.reason);
     report.stillQuarantined.push({ id: Number(row.id), originKey: f.key, kind: f.kind, reason: f.reason });
   }
   return report;

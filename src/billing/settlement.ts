@@ -5,32 +5,32 @@
  * goes through WhmcsCharging.postCharge (its own ledger row is written before WHMCS is called), so a crash between
  * the two steps only delays a charge: the next attempt posts what is still pending, under the same key.
  */
-import { withTransaction as inTx } from '../../db/transaction';
-import type { Pool, PoolClient } from 'pg';
-import { formatCents, parseDecimal } from '../../domain/money';
-import { chargeCurrency } from '../../domain/billing/currency';
+import type { BillingStore } from '../adapters/postgres';
+import type { Tx } from '../adapters/postgres/database';
+import type { BillingChargesRepository, PostableCharge } from '../adapters/postgres/billing-charges.repository';
+import { formatCents, parseDecimal } from '../domain/money';
+import { checkOutboxMove, initialOutboxStatus, ledgerMayMove, outboxStatusAfterPosting } from '../domain/billing/charge-status';
+import { chargeCurrency } from '../domain/billing/currency';
 import {
-  applyPeriodFree,
   chargeModeOf,
   creditLine,
   invoiceLines,
-  periodOf,
   settleTotals,
   type InvoiceLine,
   type SettleCall,
   type SettledCall,
-} from '../../domain/billing/settle';
-import { compareServiceIds, type ServiceRecord } from '../../domain/services/service-config';
-import type { RatingPackage } from '../../domain/rating';
-import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
-import { chargesRepository } from '../whmcs/charges.repository';
-import { WhmcsNotFoundError } from '../whmcs/errors';
-import type { PackageStore } from './packages';
+} from '../domain/billing/settle';
+import { applyPeriodFree, periodOf } from '../domain/billing/allowance';
+import { compareServiceIds, type ServiceRecord } from '../domain/services/service-config';
+import type { RatingPackage } from '../domain/rating';
+import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
+import { WhmcsNotFoundError } from '../adapters/whmcs/errors';
+import type { PackageStore } from '../adapters/rating/package-store';
 
 export type BillingModeFilter = 'credit' | 'invoice';
 
 export interface SettleDeps {
-  pool: Pool;
+  store: BillingStore;
   packages: PackageStore;
   timeZone: string;
   listServices(): Promise<ServiceRecord[]>;
@@ -44,18 +44,6 @@ export interface PreparedCharges {
   services: number;
 }
 
-interface CdrRow {
-  id: string;
-  started_ms: string;
-  direction: SettleCall['direction'];
-  rule: string;
-  prefix: string | null;
-  e164: string;
-  billed_seconds: number;
-  cost_micros: string;
-  fixed_micros: string;
-}
-
 interface ServiceSettle {
   service: ServiceRecord;
   pkg: RatingPackage;
@@ -66,55 +54,24 @@ interface ServiceSettle {
   watermark: bigint;
 }
 
-async function settleServiceInTx(db: PoolClient, service: ServiceRecord, pkg: RatingPackage, timeZone: string): Promise<ServiceSettle | null> {
-  await db.query('INSERT INTO service_charge_state (service_id) VALUES ($1) ON CONFLICT DO NOTHING', [service.serviceId]);
-  const state = await db.query<{ carry_micros: string }>('SELECT carry_micros FROM service_charge_state WHERE service_id = $1 FOR UPDATE', [service.serviceId]);
-  const { rows } = await db.query<CdrRow>(
-    `SELECT id, (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, direction, rule, prefix, e164, billed_seconds, cost_micros, fixed_micros
-     FROM cdrs WHERE service_id = $1 AND charge_key IS NULL ORDER BY id FOR UPDATE`,
-    [service.serviceId],
-  );
-  if (rows.length === 0) return null;
-  const calls: SettleCall[] = rows.map((r) => ({
-    id: BigInt(r.id),
-    startedAtMs: Number(r.started_ms),
-    direction: r.direction,
-    rule: r.rule,
-    prefix: r.prefix,
-    e164: r.e164,
-    billedSeconds: r.billed_seconds,
-    costMicros: BigInt(r.cost_micros),
-    fixedMicros: BigInt(r.fixed_micros),
-  }));
-  const used = new Map<string, number>();
+async function settleServiceInTx(store: BillingStore, tx: Tx, service: ServiceRecord, pkg: RatingPackage, timeZone: string): Promise<ServiceSettle | null> {
+  const state = await store.charges.lockChargeState(tx, service.serviceId);
+  const calls = await store.cdrs.lockUnsettledCalls(tx, service.serviceId);
+  if (calls.length === 0) return null;
+  let used = new Map<string, number>();
   if (pkg.freeMinutesMode === 'per_period' && pkg.freeMinutes > 0) {
     const periods = [...new Set(calls.map((c) => periodOf(c.startedAtMs, timeZone)))];
-    const u = await db.query<{ period: string; used_seconds: number }>(
-      'SELECT period, used_seconds FROM period_free_usage WHERE service_id = $1 AND period = ANY($2::text[]) FOR UPDATE',
-      [service.serviceId, periods],
-    );
-    for (const row of u.rows) used.set(row.period, row.used_seconds);
+    used = await store.charges.lockPeriodFreeUsage(tx, service.serviceId, periods);
   }
   const before = new Map(used);
   const settled = applyPeriodFree(calls, pkg, timeZone, used);
-  const totals = settleTotals(settled, BigInt(state.rows[0]!.carry_micros));
+  const totals = settleTotals(settled, state.carryMicros);
   const byId = new Map(settled.map((s) => [s.id, s]));
   const watermark = calls.reduce((m, c) => (c.id > m ? c.id : m), 0n);
   for (const [period, secs] of used) {
-    if (secs !== before.get(period)) {
-      await db.query(
-        `INSERT INTO period_free_usage (service_id, period, used_seconds) VALUES ($1, $2, $3)
-         ON CONFLICT (service_id, period) DO UPDATE SET used_seconds = EXCLUDED.used_seconds`,
-        [service.serviceId, period, secs],
-      );
-    }
+    if (secs !== before.get(period)) await store.charges.savePeriodFreeUsage(tx, service.serviceId, period, secs);
   }
-  await db.query('UPDATE service_charge_state SET carry_micros = $2, last_watermark = $3, currency = $4, updated_at = now() WHERE service_id = $1', [
-    service.serviceId,
-    totals.carryMicros.toString(),
-    watermark.toString(),
-    pkg.currency,
-  ]);
+  await store.charges.saveSettled(tx, service.serviceId, { carryMicros: totals.carryMicros, watermark, currency: pkg.currency });
   return {
     service,
     pkg,
@@ -126,36 +83,24 @@ async function settleServiceInTx(db: PoolClient, service: ServiceRecord, pkg: Ra
   };
 }
 
-async function markCalls(db: PoolClient, s: ServiceSettle, chargeKey: string): Promise<void> {
-  await db.query(
-    `UPDATE cdrs SET period_free_seconds = t.f, charge_micros = t.m, charge_key = $1
-     FROM unnest($2::bigint[], $3::int[], $4::bigint[]) AS t(id, f, m) WHERE cdrs.id = t.id`,
-    [chargeKey, s.settled.map((x) => x.id.toString()), s.settled.map((x) => x.periodFreeSeconds), s.settled.map((x) => x.chargeMicros.toString())],
-  );
-}
-
-async function writeCharge(
-  db: PoolClient,
+function writeCharge(
+  store: BillingStore,
+  tx: Tx,
   c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string; currency: string },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id, currency)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (charge_key) DO NOTHING`,
-    [
-      c.key,
-      c.clientId,
-      c.serviceIds,
-      c.mode,
-      c.cents.toString(),
-      c.description,
-      JSON.stringify(c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents) }))),
-      c.cents > 0n ? 'pending' : 'zero',
-      c.runId,
-      c.currency,
-    ],
-  );
+): Promise<boolean> {
+  return store.charges.insert(tx, {
+    key: c.key,
+    clientId: c.clientId,
+    serviceIds: c.serviceIds,
+    mode: c.mode,
+    amountCents: c.cents,
+    description: c.description,
+    lines: c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents) })),
+    status: initialOutboxStatus(c.cents),
+    runId: c.runId,
+    currency: c.currency,
+  });
 }
-
 
 function sumSeconds(s: ServiceSettle): number {
   return s.calls.reduce((a, c) => a + c.billedSeconds - c.periodFreeSeconds, 0);
@@ -167,11 +112,7 @@ function sumSeconds(s: ServiceSettle): number {
  * invoice_per_client — deterministic, and new calls always make a new key.
  */
 export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingModeFilter[]; runId: string; serviceIds?: string[] }): Promise<PreparedCharges> {
-  const { rows } = await deps.pool.query<{ service_id: string }>(
-    `SELECT DISTINCT service_id FROM cdrs WHERE charge_key IS NULL ${opts.serviceIds ? 'AND service_id = ANY($1::text[])' : ''}`,
-    opts.serviceIds ? [opts.serviceIds] : [],
-  );
-  const wanted = new Set(rows.map((r) => r.service_id));
+  const wanted = new Set(await deps.store.cdrs.unsettledServiceIds(opts.serviceIds));
   const services = (await deps.listServices()).filter((s) => wanted.has(s.serviceId));
   const result: PreparedCharges = { prepared: 0, zero: 0, services: 0 };
   const perClient = new Map<string, Array<{ service: ServiceRecord; pkg: RatingPackage }>>();
@@ -186,8 +127,8 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
       perClient.set(service.clientId, list);
       continue;
     }
-    await inTx(deps.pool, async (db) => {
-      const s = await settleServiceInTx(db, service, pkg, deps.timeZone);
+    await deps.store.transaction(async (tx) => {
+      const s = await settleServiceInTx(deps.store, tx, service, pkg, deps.timeZone);
       if (!s) return;
       result.services++;
       const key = `usage:${service.serviceId}:${s.watermark}`;
@@ -196,8 +137,8 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
         mode === 'credit'
           ? [creditLine(service.serviceId, s.calls.length, sumSeconds(s), s.cents)]
           : invoiceLines(s.calls, pkg, s.cents, deps.timeZone);
-      await markCalls(db, s, key);
-      await writeCharge(db, {
+      await deps.store.cdrs.markSettled(tx, key, s.settled);
+      await writeCharge(deps.store, tx, {
         key,
         clientId: service.clientId,
         serviceIds: [service.serviceId],
@@ -214,10 +155,10 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
   }
   for (const [clientId, list] of perClient) {
     list.sort((a, b) => a.service.serviceId.localeCompare(b.service.serviceId));
-    await inTx(deps.pool, async (db) => {
+    await deps.store.transaction(async (tx) => {
       const settled: ServiceSettle[] = [];
       for (const { service, pkg } of list) {
-        const s = await settleServiceInTx(db, service, pkg, deps.timeZone);
+        const s = await settleServiceInTx(deps.store, tx, service, pkg, deps.timeZone);
         if (s) settled.push(s);
       }
       if (settled.length === 0) return;
@@ -226,9 +167,9 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
       const key = `usage:client:${clientId}:${watermark}`;
       const lines = settled.flatMap((s) => invoiceLines(s.calls, s.pkg, s.cents, deps.timeZone, `Service ${s.service.serviceId}: `));
       const cents = settled.reduce((a, s) => a + s.cents, 0n);
-      for (const s of settled) await markCalls(db, s, key);
+      for (const s of settled) await deps.store.cdrs.markSettled(tx, key, s.settled);
       const currency = chargeCurrency(settled.map((s) => s.pkg.currency));
-      await writeCharge(db, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency });
+      await writeCharge(deps.store, tx, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency });
       if (cents > 0n) result.prepared++;
       else result.zero++;
     });
@@ -258,17 +199,7 @@ export interface ChargeProblem {
   reason: string;
 }
 
-interface OutboxRow {
-  charge_key: string;
-  client_id: string;
-  service_ids: string[];
-  mode: 'credit' | 'invoice';
-  amount_cents: string;
-  description: string;
-  lines: Array<{ description: string; amount: string }>;
-  status: 'pending' | 'awaiting_credit';
-  currency: string | null;
-}
+type OutboxRow = PostableCharge;
 
 /**
  * Posts every pending outbox charge and refund through WhmcsCharging, exactly once by key: its ledger row is
@@ -278,17 +209,13 @@ interface OutboxRow {
  * read once per call, so a charge its credit cannot cover is not even sent.
  */
 export async function postPendingCharges(
-  pool: Pool,
+  store: { charges: Pick<BillingChargesRepository, 'listPostable' | 'recordPosting'> },
   charging: WhmcsCharging,
   onEach: (key: string) => void = () => undefined,
   whmcs?: Pick<WhmcsGateway, 'getClient'>,
 ): Promise<PostedCharges> {
-  // Re-rating writes its adjustments without a currency: theirs is the one the service was last settled in.
-  const { rows } = await pool.query<OutboxRow>(
-    `SELECT b.charge_key, b.client_id, b.service_ids, b.mode, b.amount_cents::text, b.description, b.lines, b.status, coalesce(b.currency, s.currency) AS currency
-     FROM billing_charges b LEFT JOIN service_charge_state s ON s.service_id = b.service_ids[1]
-     WHERE b.status IN ('pending', 'awaiting_credit') ORDER BY b.created_at, b.charge_key`,
-  );
+  const outbox = store.charges;
+  const rows = await outbox.listPostable();
   const out: PostedCharges = { posted: 0, failed: 0, awaitingCredit: 0, amountCents: '0', serviceIds: [], problems: [] };
   let total = 0n;
   const services = new Set<string>();
@@ -327,11 +254,10 @@ export async function postPendingCharges(
       client ? { client } : {},
     );
     const status = record.status;
-    if (status !== row.status) {
-      await pool.query(
-        `UPDATE billing_charges SET status = $2, whmcs_charge = $3, failure = $4, posted_at = CASE WHEN $2 = 'posted' THEN now() END WHERE charge_key = $1`,
-        [row.charge_key, status, record.chargeId, status === 'posted' ? null : record.failureReason],
-      );
+    const next = outboxStatusAfterPosting(row.status, status);
+    if (next !== null) {
+      checkOutboxMove(row.charge_key, row.status, next);
+      await outbox.recordPosting(row.charge_key, next, record.chargeId, next === 'posted' ? null : record.failureReason);
     }
     if (status === 'posted') {
       out.posted++;
@@ -370,8 +296,46 @@ function problemOf(row: OutboxRow, record: ChargeRecord): ChargeProblem {
 }
 
 /** `charge <key> (client 7, service 12): <reason>`, for logs and the run's progress. */
-export function describeProblem(p: ChargeProblem): string {
+function describeProblem(p: ChargeProblem): string {
   return `charge ${p.chargeKey} [${p.chargeId}] of ${p.amount} (client ${p.clientId}, service${p.serviceIds.length === 1 ? '' : 's'} ${p.serviceIds.join(', ')}): ${p.reason}`;
+}
+
+/** Refused charges named in a run's result (all of them are in the log and in `charges failed`). */
+const MAX_PROBLEMS = 50;
+
+export interface SettleRunResult {
+  prepared: number;
+  zero: number;
+  posted: number;
+  failed: number;
+  awaitingCredit: number;
+  amountCents: string;
+  /** Services whose balance changed in this run, or whose charge now waits for credit: their workflows re-read it. */
+  serviceIds: string[];
+  /** Charges refused or left waiting for credit in this run, each naming its client and services. */
+  problems: string[];
+}
+
+/**
+ * A billing run's settlement: settles unsettled calls into outbox charges, then posts every pending charge exactly
+ * once (and takes the charges that waited for credit, where credit now covers them).
+ */
+export async function settleRun(
+  deps: SettleDeps & { charging: WhmcsCharging; whmcs?: Pick<WhmcsGateway, 'getClient'> },
+  input: { runId: string; modes: BillingModeFilter[] },
+  onEach: (key: string) => void = () => undefined,
+): Promise<{ result: SettleRunResult; prepared: PreparedCharges; posted: PostedCharges }> {
+  const prepared = await prepareCharges(deps, input);
+  const posted = await postPendingCharges(deps.store, deps.charging, onEach, deps.whmcs);
+  // A retry after a crash finds this run's charges already posted (or waiting): their services still need their signal.
+  const ofRun = await deps.store.charges.servicesChargedInRun(input.runId);
+  const serviceIds = [...new Set([...posted.serviceIds, ...ofRun])].sort(compareServiceIds);
+  const { problems, ...counts } = posted;
+  return {
+    result: { prepared: prepared.prepared, zero: prepared.zero, ...counts, serviceIds, problems: problems.slice(0, MAX_PROBLEMS).map(describeProblem) },
+    prepared,
+    posted,
+  };
 }
 
 /**
@@ -380,18 +344,14 @@ export function describeProblem(p: ChargeProblem): string {
  * posted twice, as posting looks in WHMCS first. Charges waiting for credit need no retry: runs take them by
  * themselves after a top-up.
  */
-export async function requeueFailedCharge(pool: Pool, idOrKey: string): Promise<{ chargeKey: string; chargeId: string; status: string; requeued: boolean } | null> {
-  return inTx(pool, async (db) => {
-    const { rows } = await db.query<{ charge_key: string; charge_id: string; status: string }>(
-      `SELECT w.charge_key, w.charge_id, w.status FROM whmcs_charges w JOIN billing_charges b USING (charge_key)
-       WHERE w.charge_id = $1 OR w.charge_key = $1 FOR UPDATE`,
-      [idOrKey],
-    );
-    const row = rows[0];
+export async function requeueFailedCharge(store: BillingStore, idOrKey: string): Promise<{ chargeKey: string; chargeId: string; status: string; requeued: boolean } | null> {
+  return store.transaction(async (tx) => {
+    const row = await store.charges.lockForRetry(tx, idOrKey);
     if (!row) return null;
-    if (row.status !== 'failed') return { chargeKey: row.charge_key, chargeId: row.charge_id, status: row.status, requeued: false };
-    await chargesRepository(pool).requeueFailed(db, row.charge_id);
-    await db.query(`UPDATE billing_charges SET status = 'pending', failure = NULL WHERE charge_key = $1 AND status = 'failed'`, [row.charge_key]);
-    return { chargeKey: row.charge_key, chargeId: row.charge_id, status: 'pending', requeued: true };
+    // Only a refusal is requeued: a charge waiting for credit is taken by the runs themselves.
+    if (!ledgerMayMove(row.status, 'pending')) return { chargeKey: row.chargeKey, chargeId: row.chargeId, status: row.status, requeued: false };
+    await store.whmcsCharges.requeueFailed(tx, row.chargeId);
+    await store.charges.requeueFailed(tx, row.chargeKey);
+    return { chargeKey: row.chargeKey, chargeId: row.chargeId, status: 'pending', requeued: true };
   });
 }

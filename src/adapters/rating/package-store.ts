@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createRater, type CallToRate, type RatedCall, type RatingPackage, type Deck } from '../../domain/rating';
-import { loadRatingSetup } from '../rating/rating-files';
+import { loadRatingSetup } from './rating-files';
 import type { ProductCatalog } from '../services/products-file';
 
 export interface LoadedPackage {

@@ -1,9 +1,11 @@
 /**
- * PostgreSQL side of exactly-once charging (table whmcs_charges, migrations 0100, 0915, 0916). All amounts are bigint cents; pg
- * returns bigint columns as strings, converted here and nowhere else.
+ * The WHMCS charge ledger: PostgreSQL side of exactly-once charging (table whmcs_charges, migrations 0100, 0915,
+ * 0916). Its statuses, and how the outbox feeds it, are src/domain/billing/charge-status.ts. All amounts are bigint
+ * cents; pg returns bigint columns as strings, converted here and nowhere else.
  */
-import type { Pool, PoolClient } from 'pg';
-import type { ChargeLine, ChargeMode, ChargeRecord } from '../../ports/whmcs';
+import type { Pool } from 'pg';
+import type { ChargeMode, ChargeRecord } from '../../ports/whmcs';
+import type { Queryable, Tx } from './database';
 
 interface ChargeRow {
   charge_id: string;
@@ -47,15 +49,8 @@ function toRecord(r: ChargeRow): ChargeRecord {
   };
 }
 
-export interface NewCharge {
-  chargeId: string;
-  chargeKey: string;
-  clientId: number;
-  mode: ChargeMode;
-  amountCents: bigint;
-  description: string;
-  lines: ChargeLine[];
-}
+/** A charge as its ledger row is first written, before WHMCS is called. */
+export type NewCharge = Pick<ChargeRecord, 'chargeId' | 'chargeKey' | 'clientId' | 'mode' | 'amountCents' | 'description' | 'lines'>;
 
 export interface PostedDetails {
   whmcsRef: string | null;
@@ -66,8 +61,8 @@ export interface PostedDetails {
 
 const str = (v: bigint | null | undefined) => (v === null || v === undefined ? null : v.toString());
 
-export function chargesRepository(pool: Pool) {
-  const one = async (q: Pool | PoolClient, sql: string, params: unknown[]) => {
+export function createWhmcsChargesRepository(pool: Pool) {
+  const one = async (q: Queryable, sql: string, params: unknown[]) => {
     const { rows } = await q.query<ChargeRow>(sql, params);
     if (!rows[0]) throw new Error(`charge ${String(params[0])} not found in whmcs_charges`);
     return toRecord(rows[0]);
@@ -88,7 +83,7 @@ export function chargesRepository(pool: Pool) {
      * Runs `fn` holding a session advisory lock on the charge, so two processes never post the same charge at once.
      * A crash drops the connection and with it the lock; the committed row stays for the next attempt.
      */
-    async withLock<T>(chargeId: string, fn: (q: PoolClient) => Promise<T>): Promise<T> {
+    async withLock<T>(chargeId: string, fn: (q: Tx) => Promise<T>): Promise<T> {
       const conn = await pool.connect();
       try {
         await conn.query('SELECT pg_advisory_lock(hashtextextended($1, 100))', [chargeId]);
@@ -102,12 +97,12 @@ export function chargesRepository(pool: Pool) {
       }
     },
 
-    get: (q: Pool | PoolClient, chargeId: string) => one(q, 'SELECT * FROM whmcs_charges WHERE charge_id = $1', [chargeId]),
+    get: (q: Queryable, chargeId: string) => one(q, 'SELECT * FROM whmcs_charges WHERE charge_id = $1', [chargeId]),
 
-    markAttempt: (q: PoolClient, chargeId: string) =>
+    markAttempt: (q: Tx, chargeId: string) =>
       one(q, 'UPDATE whmcs_charges SET attempts = attempts + 1, updated_at = now() WHERE charge_id = $1 RETURNING *', [chargeId]),
 
-    markPosted: (q: PoolClient, chargeId: string, d: PostedDetails) =>
+    markPosted: (q: Tx, chargeId: string, d: PostedDetails) =>
       one(
         q,
         `UPDATE whmcs_charges SET status = 'posted', whmcs_ref = $2, invoice_status = $3, invoice_balance_cents = $4,
@@ -116,7 +111,7 @@ export function chargesRepository(pool: Pool) {
         [chargeId, d.whmcsRef, d.invoiceStatus ?? null, str(d.invoiceBalanceCents), str(d.newCreditCents)],
       ),
 
-    markFailed: (q: PoolClient, chargeId: string, reason: string) =>
+    markFailed: (q: Tx, chargeId: string, reason: string) =>
       one(
         q,
         `UPDATE whmcs_charges SET status = 'failed', failure_reason = $2, updated_at = now() WHERE charge_id = $1 RETURNING *`,
@@ -124,7 +119,7 @@ export function chargesRepository(pool: Pool) {
       ),
 
     /** The client's credit does not cover the charge: it waits, same key and amount, for the next run after a top-up. */
-    markAwaitingCredit: (q: PoolClient, chargeId: string, reason: string) =>
+    markAwaitingCredit: (q: Tx, chargeId: string, reason: string) =>
       one(
         q,
         `UPDATE whmcs_charges SET status = 'awaiting_credit', failure_reason = $2, last_error = NULL, updated_at = now() WHERE charge_id = $1 RETURNING *`,
@@ -132,12 +127,12 @@ export function chargesRepository(pool: Pool) {
       ),
 
     /** An admin fixed the cause of a refusal: the charge is posted again, under its key, by the next attempt. */
-    async requeueFailed(q: Pool | PoolClient, chargeId: string): Promise<boolean> {
+    async requeueFailed(q: Queryable, chargeId: string): Promise<boolean> {
       const r = await q.query(`UPDATE whmcs_charges SET status = 'pending', updated_at = now() WHERE charge_id = $1 AND status = 'failed'`, [chargeId]);
       return r.rowCount === 1;
     },
 
-    async recordError(q: PoolClient, chargeId: string, message: string): Promise<void> {
+    async recordError(q: Tx, chargeId: string, message: string): Promise<void> {
       await q.query('UPDATE whmcs_charges SET last_error = $2, updated_at = now() WHERE charge_id = $1', [chargeId, message]);
     },
 
@@ -158,4 +153,4 @@ export function chargesRepository(pool: Pool) {
   };
 }
 
-export type ChargesRepository = ReturnType<typeof chargesRepository>;
+export type WhmcsChargesRepository = ReturnType<typeof createWhmcsChargesRepository>;

@@ -6,6 +6,7 @@
  */
 import type { Pool } from 'pg';
 import { standingFingerprint, type LifecycleMirror } from '../../domain/lifecycle/sweep';
+import { ENDED_STATUSES } from '../../domain/services/service-config';
 import type { ClientStanding, DisabledItem, Override, ServiceConfig, SuspendMode } from '../../domain/lifecycle/types';
 
 interface Row {
@@ -26,9 +27,11 @@ export interface LifecycleMirrorRepository {
   recordConfig(serviceId: string, config: ServiceConfig): Promise<void>;
   recordSuspended(serviceId: string, config: ServiceConfig, mode: SuspendMode, disabled: DisabledItem[], how: 'replace' | 'add'): Promise<void>;
   recordActive(serviceId: string, config: ServiceConfig): Promise<void>;
+  /** Whether a live service of the client is recorded as suspended (ended services keep their last state, uncounted). */
+  anyLiveSuspended(clientId: string): Promise<boolean>;
 }
 
-export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
+export function createLifecycleMirrorRepository(pool: Pool): LifecycleMirrorRepository {
   return {
     async load(serviceIds) {
       const { rows } = await pool.query<Row>(
@@ -93,6 +96,15 @@ export function createLifecycleMirror(pool: Pool): LifecycleMirrorRepository {
          ON CONFLICT (service_id) DO UPDATE SET config = EXCLUDED.config, suspended = false, suspend_mode = NULL, disabled = '[]', updated_at = now()`,
         [serviceId, JSON.stringify(config)],
       );
+    },
+
+    async anyLiveSuspended(clientId) {
+      const others = await pool.query<{ any: boolean | null }>(
+        `SELECT bool_or(m.suspended) AS any FROM lifecycle_mirror m LEFT JOIN services s USING (service_id)
+         WHERE m.config->>'clientId' = $1 AND NOT (coalesce(s.whmcs_status, 'Active') = ANY ($2))`,
+        [clientId, [...ENDED_STATUSES]],
+      );
+      return others.rows[0]?.any === true;
     },
   };
 }

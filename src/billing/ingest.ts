@@ -1,24 +1,25 @@
 /**
  * The ingest path of a billing run: fetch one page of CDRs after a cursor, assign each to its service, rate it with
- * that service's compiled package, and store the page in one transaction — one multi-row INSERT … SELECT FROM
- * unnest(…) ON CONFLICT (source, origin_id) DO NOTHING for the calls, one for the quarantine, and the feed's cursor
- * moved in the same transaction, only if nobody moved it since it was read (compare-and-set).
+ * that service's compiled package, and store the page with its quarantined records and the feed's moved cursor in one
+ * transaction of the CDR ledger (src/adapters/postgres/cdr-ledger.repository.ts): a call already stored is a
+ * duplicate, and the cursor moves only if nobody moved it since it was read (compare-and-set).
  *
  * Counts balance per page: received (rows the source read) = stored + excluded + quarantined + duplicates.
  *
  * Rows are stored under the source's identity (servers-file `id`, default its name), so a renamed server keeps its
  * cursors and its dedupe. Calls that started before the source's `billFrom` are excluded, never charged.
  */
-import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
-import { feedKey } from '../pbx/cursor';
-import { buildServiceMap, servicesOfSource, type ServiceMap } from '../../domain/billing/service-map';
-import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../../domain/billing/ledger-call';
-import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../../ports/pbx';
-import type { ServiceRecord } from '../../domain/services/service-config';
-import type { LoadedPackage, PackageStore } from './packages';
-import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../pbx/plausibility';
-import { dropLegacyDuplicates, readLegacyMarks, type LegacyMarks } from './legacy-identity';
+import { feedKey } from '../adapters/pbx/cursor';
+import type { BillingStore } from '../adapters/postgres';
+import type { CallColumns, QuarantineRow } from '../adapters/postgres/cdr-ledger.repository';
+import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/billing/service-map';
+import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../domain/billing/ledger-call';
+import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../ports/pbx';
+import type { ServiceRecord } from '../domain/services/service-config';
+import type { LoadedPackage, PackageStore } from '../adapters/rating/package-store';
+import { PLAUSIBLE_TIME_TEXT, isPlausibleCallMs } from '../adapters/pbx/plausibility';
+import { dropLegacyDuplicates, type LegacyMarks } from './legacy-identity';
 
 export interface IngestCounts {
   pages: number;
@@ -44,11 +45,11 @@ export interface IngestPageResult extends IngestCounts {
   cursorAdvanced: boolean;
 }
 
-export function emptyCounts(): IngestCounts {
+function emptyCounts(): IngestCounts {
   return { pages: 0, received: 0, stored: 0, excluded: 0, quarantined: 0, duplicates: 0, notBilled: 0, corrections: 0, costMicros: '0', beforeBillFrom: 0 };
 }
 
-export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
+function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
   return {
     pages: a.pages + b.pages,
     received: a.received + b.received,
@@ -64,7 +65,7 @@ export function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
 }
 
 export interface IngestDeps {
-  pool: Pool;
+  store: BillingStore;
   packages: PackageStore;
   listServices(): Promise<ServiceRecord[]>;
   /** BILLING_TIME_ZONE: WHMCS registration dates start at its midnight. */
@@ -87,7 +88,7 @@ export async function buildRunContext(deps: IngestDeps, source: Pick<CdrSource, 
   for (const s of services) {
     if (s.package && !packages.has(s.package)) packages.set(s.package, (await deps.packages.forRef(s.package)) ?? null);
   }
-  return { map: buildServiceMap(services, { timeZone: deps.timeZone ?? 'UTC' }), packages, billFromMs: opts.billFromMs ?? null, legacy: await readLegacyMarks(deps.pool, identityOf(source).id) };
+  return { map: buildServiceMap(services, { timeZone: deps.timeZone ?? 'UTC' }), packages, billFromMs: opts.billFromMs ?? null, legacy: await deps.store.cdrs.legacyMarks(identityOf(source).id) };
 }
 
 /** The source's stable identity (cursors, dedupe) and billing start; a source without one is keyed by its name. */
@@ -100,82 +101,15 @@ export class SourceConfigError extends Error {
   override readonly name = 'SourceConfigError';
 }
 
-export async function readCursor(pool: Pool, source: string, feed: CdrFeed | undefined): Promise<string | null> {
-  const { rows } = await pool.query<{ cursor: string }>('SELECT cursor FROM billing_cursors WHERE source = $1 AND feed_key = $2', [source, feedKey(feed)]);
-  return rows[0]?.cursor ?? null;
+export function readCursor(store: Pick<BillingStore, 'cdrs'>, source: string, feed: CdrFeed | undefined): Promise<string | null> {
+  return store.cdrs.readCursor(source, feedKey(feed));
 }
 
-export interface QRow {
-  key: string;
-  kind: 'malformed' | 'unassigned' | 'unrated';
-  reason: string;
-  raw: unknown;
-  tenant: string | null;
-  startedAt: string | null;
-}
+export type QRow = QuarantineRow;
 
 function quarantineKey(q: QuarantinedCdr): string {
   return q.originId ?? `sha1:${createHash('sha1').update(JSON.stringify(q.raw ?? null)).digest('hex')}`;
 }
-
-const NEEDS_ESCAPE = /["\\]/;
-const ESCAPE = /["\\]/g;
-
-/** A PostgreSQL array literal of texts (nulls as NULL), built in one pass: node-postgres' generic path escapes per element. */
-export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
-    const v = values[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else out += '"' + (NEEDS_ESCAPE.test(v) ? v.replace(ESCAPE, '\\$&') : v) + '"';
-  }
-  return out + '}';
-}
-
-/** A PostgreSQL array literal of booleans (nulls as NULL). */
-export function boolArrayLiteral(values: ReadonlyArray<boolean | null>): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
-    const v = values[i];
-    out += v === null || v === undefined ? 'NULL' : v ? 't' : 'f';
-  }
-  return out + '}';
-}
-
-/** A PostgreSQL array literal of safe integers. */
-export function intArrayLiteral(values: readonly number[]): string {
-  return '{' + values.join(',') + '}';
-}
-
-// answered_at, periods and segments_micros (migration 1100) come last: the period clock's origin, and what the
-// periods, cap and rounding policy made of the call (aa: answer epoch ms or NULL; pp: a text[] literal or NULL).
-const INSERT_CDRS = `
-  WITH ins AS (
-    INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
-                      billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id,
-                      answered_at, periods, segments_micros)
-    SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2,
-           to_timestamp(aa / 1000.0), pp::text[], sm
-    FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                $11::bigint[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[],
-                $20::boolean[], $21::bigint[], $22::text[], $23::bigint[])
-         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm)
-    ON CONFLICT (source, origin_id) DO NOTHING
-    RETURNING cost_micros
-  )
-  SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::text AS cost FROM ins`;
-
-const INSERT_QUARANTINE = `
-  WITH ins AS (
-    INSERT INTO quarantine (source, origin_key, kind, reason, raw, tenant, started_at, run_id)
-    SELECT $1, k, kd, r, w, t, st, $2
-    FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[]) AS q(k, kd, r, w, t, st)
-    ON CONFLICT (source, origin_key) DO NOTHING
-    RETURNING 1
-  )
-  SELECT count(*)::int AS n FROM ins`;
 
 /**
  * Fetches and stores one page after `cursor`. Safe to repeat with the same cursor (a retried activity, a restarted
@@ -192,17 +126,9 @@ export async function ingestPage(
 }
 
 /** A fetched page, assigned and rated, in columns ready for the INSERT (nothing stored yet). */
-/**
- * Column positions (in PreparedPage.cols) holding integers: start (epoch ms: the very instant rated, exact in
- * to_timestamp), billsec, billed, free, cost, fixed, segments; and booleans: voicemail. The answer instant (18) goes
- * as text because it may be NULL.
- */
-const NUMERIC_COLS = new Set([8, 9, 10, 11, 14, 15, 20]);
-const BOOLEAN_COLS = new Set([17]);
-
 export interface PreparedPage {
   page: Omit<CdrPage, 'records' | 'quarantined'>;
-  cols: unknown[][];
+  cols: CallColumns;
   q: QRow[];
   notBilled: number;
   /** Records dropped as calls already stored under an older identity, and how many of them were corrections. */
@@ -272,7 +198,7 @@ async function fetchAndRate(deps: IngestDeps, source: CdrSource, ctx: RunContext
   });
   const q: QRow[] = page.quarantined.map((x) => ({ key: quarantineKey(x), kind: 'malformed', reason: x.reason, raw: x.raw ?? null, tenant: null, startedAt: null }));
   const fresh = ctx.legacy
-    ? await dropLegacyDuplicates(deps.pool, identityOf(source).id, ctx.legacy, (cdr) => {
+    ? await dropLegacyDuplicates(deps.store.cdrs, identityOf(source).id, ctx.legacy, (cdr) => {
         const a = ctx.map.assign(cdr, Date.parse(cdr.startedAt));
         return a.ok ? a.service.serviceId : null;
       }, page.records)
@@ -307,19 +233,6 @@ function ledgerProblem(cdr: NormalizedCdr, startedMs: number): string | null {
   return null;
 }
 
-/** PostgreSQL text and jsonb cannot hold NUL: a quarantined record keeps everything else, NUL shown as U+FFFD. */
-function pgText(text: string): string;
-function pgText(text: string | null): string | null;
-function pgText(text: string | null): string | null {
-  return text !== null && text.includes('\u0000') ? text.replaceAll('\u0000', '\ufffd') : text;
-}
-
-/** JSON.stringify writes NUL as the escape `\u0000`, which jsonb refuses; an escaped backslash before it is kept. */
-function pgJson(value: unknown): string {
-  const json = JSON.stringify(value ?? null);
-  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
-}
-
 /** Quarantine `started_at`: the record's start when it is a plausible instant, else none. */
 function quarantineStart(startedAt: string | null | undefined): string | null {
   return typeof startedAt === 'string' && isPlausibleCallMs(Date.parse(startedAt)) ? startedAt : null;
@@ -330,13 +243,13 @@ function quarantineStart(startedAt: string | null | undefined): string | null {
  * calls that cannot be (no service, no package, rating failed) appended to `q` with their reason. Calls before
  * billFrom are left out and counted.
  */
-export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: unknown[][]; notBilled: number; beforeBillFrom: number } {
+export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[], q: QRow[]): { cols: CallColumns; notBilled: number; beforeBillFrom: number } {
   const n = records.length;
   const o: string[] = [], s: string[] = [], c: string[] = [], d: string[] = [], ca: string[] = [], de: string[] = [];
   const e: string[] = [], k: string[] = [], st: number[] = [], u: (string | null)[] = [], r: string[] = [], p: (string | null)[] = [];
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
   const v: boolean[] = [];
-  const aa: (string | null)[] = [], pp: (string | null)[] = [], sm: number[] = [];
+  const aa: (number | null)[] = [], pp: (readonly string[] | null)[] = [], sm: number[] = [];
   let notBilled = 0;
   let beforeBillFrom = 0;
   const billFromMs = ctx.billFromMs;
@@ -398,85 +311,39 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     fm.push(stored.fixedMicros);
     u.push(stored.unmatched);
     v.push(call.voicemail === true);
-    aa.push(call.answeredAtMs === null ? null : String(call.answeredAtMs));
-    pp.push(stored.periods === null ? null : textArrayLiteral(stored.periods));
+    aa.push(call.answeredAtMs);
+    pp.push(stored.periods);
     sm.push(stored.segmentsMicros);
   }
   return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm], notBilled, beforeBillFrom };
 }
 
-/** Inserts prepared columns into `cdrs` (a call already stored is skipped); returns how many were new and their cost. */
-export async function insertCdrColumns(db: Pool | PoolClient, sourceId: string, runId: string, cols: unknown[][]): Promise<{ stored: number; cost: string }> {
-  if ((cols[0] as unknown[]).length === 0) return { stored: 0, cost: '0' };
-  const res = await db.query<{ n: number; cost: string }>({
-    name: 'voipbill_ingest_cdrs',
-    text: INSERT_CDRS,
-    values: [
-      sourceId,
-      runId,
-      ...cols.map((col, i) =>
-        NUMERIC_COLS.has(i) ? intArrayLiteral(col as number[]) : BOOLEAN_COLS.has(i) ? boolArrayLiteral(col as boolean[]) : textArrayLiteral(col as Array<string | null>),
-      ),
-    ],
-  });
-  return { stored: res.rows[0]!.n, cost: res.rows[0]!.cost };
-}
-
 async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
   const { page, cols, q, notBilled, legacyDuplicates, corrections, beforeBillFrom } = prepared;
-  const o = cols[0]!;
-  const fk = feedKey(req.feed);
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Safe without waiting for the WAL flush: the calls and the cursor commit together, so a commit lost in a crash
-    // loses both and the page is read again from the PBX; and every later synchronous commit (settlement, charges)
-    // flushes the WAL up to it first.
-    await client.query('SET LOCAL synchronous_commit = off');
-    const { stored, cost } = await insertCdrColumns(client, sourceId, req.runId, cols);
-    let quarantined = 0;
-    if (q.length > 0) {
-      const res = await client.query<{ n: number }>(INSERT_QUARANTINE, [
-        sourceId,
-        req.runId,
-        q.map((x) => pgText(x.key)),
-        q.map((x) => x.kind),
-        q.map((x) => pgText(x.reason)),
-        q.map((x) => pgJson(x.raw)),
-        q.map((x) => pgText(x.tenant)),
-        q.map((x) => quarantineStart(x.startedAt)),
-      ]);
-      quarantined = res.rows[0]!.n;
-    }
-    const moved = await client.query(
-      `INSERT INTO billing_cursors (source, feed_key, cursor, run_id) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (source, feed_key) DO UPDATE SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = now()
-       WHERE billing_cursors.cursor IS NOT DISTINCT FROM $5::text
-       RETURNING 1`,
-      [sourceId, fk, page.nextCursor, req.runId, req.cursor],
-    );
-    await client.query('COMMIT');
-    const dupCdrs = o.length - stored;
-    const dupQ = q.length - quarantined;
-    return {
-      pages: 1,
-      received: page.stats.rowsRead,
-      stored,
-      excluded: page.stats.excluded + beforeBillFrom,
-      quarantined,
-      duplicates: page.stats.duplicates + legacyDuplicates + dupCdrs + dupQ,
-      notBilled,
-      corrections,
-      costMicros: cost,
-      beforeBillFrom: beforeBillFrom + (page.stats.excludedByReason.before_bill_from ?? 0) + (page.stats.skippedBeforeStart ?? 0),
-      nextCursor: page.nextCursor,
-      hasMore: page.hasMore,
-      cursorAdvanced: (moved.rowCount ?? 0) > 0,
-    };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  const { stored, cost, quarantined, cursorMoved } = await deps.store.cdrs.storePage({
+    sourceId,
+    runId: req.runId,
+    cols,
+    quarantine: q.map((x) => ({ ...x, startedAt: quarantineStart(x.startedAt) })),
+    feedKey: feedKey(req.feed),
+    cursor: req.cursor,
+    nextCursor: page.nextCursor,
+  });
+  const dupCdrs = cols[0].length - stored;
+  const dupQ = q.length - quarantined;
+  return {
+    pages: 1,
+    received: page.stats.rowsRead,
+    stored,
+    excluded: page.stats.excluded + beforeBillFrom,
+    quarantined,
+    duplicates: page.stats.duplicates + legacyDuplicates + dupCdrs + dupQ,
+    notBilled,
+    corrections,
+    costMicros: cost,
+    beforeBillFrom: beforeBillFrom + (page.stats.excludedByReason.before_bill_from ?? 0) + (page.stats.skippedBeforeStart ?? 0),
+    nextCursor: page.nextCursor,
+    hasMore: page.hasMore,
+    cursorAdvanced: cursorMoved,
+  };
 }

@@ -10,48 +10,10 @@
  * occurrence among identical calls must be covered by as many stored rows, so two identical calls stay two.
  * The duration is deliberately not compared: a correction changes it, and is counted instead.
  */
-import type { Pool } from 'pg';
-import type { NormalizedCdr } from '../../ports/pbx';
+import type { NormalizedCdr } from '../ports/pbx';
+import type { CdrLedgerRepository, LegacyCallRow, LegacyMarks } from '../adapters/postgres/cdr-ledger.repository';
 
-export interface LegacyMarks {
-  /** Highest `cdrs.id` / `quarantine.id` stored under the old identities (decimal text: bigint). */
-  maxCdrId: string;
-  maxQuarantineId: string;
-  /** No re-read of an old call started later than this. */
-  maxStartedMs: number;
-}
-
-export async function readLegacyMarks(pool: Pool, source: string): Promise<LegacyMarks | null> {
-  const { rows } = await pool.query<{ max_cdr_id: string; max_quarantine_id: string; max_started_at: Date }>(
-    'SELECT max_cdr_id::text, max_quarantine_id::text, max_started_at FROM cdr_identity_legacy WHERE source = $1',
-    [source],
-  );
-  const r = rows[0];
-  return r ? { maxCdrId: r.max_cdr_id, maxQuarantineId: r.max_quarantine_id, maxStartedMs: r.max_started_at.getTime() } : null;
-}
-
-const STORED_CALLS = `
-  SELECT c.origin_id, c.service_id AS owner, c.started_at, c.direction, c.caller, c.destination, c.billsec
-  FROM cdrs c
-  JOIN (SELECT DISTINCT s, st FROM unnest($2::text[], $3::timestamptz[]) AS r(s, st)) r ON c.service_id = r.s AND c.started_at = r.st
-  WHERE c.source = $1 AND c.id <= $4`;
-
-// Pending and released alike: a released row was stored under its old id by a requeue after the marks were taken.
-const QUARANTINED_CALLS = `
-  SELECT raw->>'originId' AS origin_id, coalesce(tenant, '') AS owner, started_at, raw->>'direction' AS direction,
-         raw->>'caller' AS caller, raw->>'destination' AS destination, (raw->>'billsec')::numeric::float8 AS billsec
-  FROM quarantine
-  WHERE source = $1 AND id <= $2 AND kind IN ('unassigned', 'unrated') AND started_at = ANY ($3::timestamptz[])`;
-
-interface StoredRow {
-  origin_id: string | null;
-  owner: string;
-  started_at: Date;
-  direction: string;
-  caller: string;
-  destination: string;
-  billsec: number | null;
-}
+export type { LegacyMarks };
 
 function callKey(owner: string, startedMs: number, direction: string, caller: string, destination: string): string {
   return `${owner}\u0000${startedMs}\u0000${direction}\u0000${caller}\u0000${destination}`;
@@ -66,7 +28,7 @@ export interface LegacyFilterResult {
 
 /** Drops the records that are calls already stored (or quarantined) under their old identity. */
 export async function dropLegacyDuplicates(
-  pool: Pool,
+  cdrs: Pick<CdrLedgerRepository, 'legacyStoredCalls' | 'legacyQuarantinedCalls'>,
   source: string,
   marks: LegacyMarks,
   serviceOf: (cdr: NormalizedCdr) => string | null,
@@ -88,18 +50,18 @@ export async function dropLegacyDuplicates(
   }
   const allStarts = [...new Set(candidates.map((r) => r.startedAt))];
   const [stored, quarantined] = await Promise.all([
-    services.length > 0 ? pool.query<StoredRow>(STORED_CALLS, [source, services, starts, marks.maxCdrId]) : Promise.resolve({ rows: [] as StoredRow[] }),
-    pool.query<StoredRow>(QUARANTINED_CALLS, [source, marks.maxQuarantineId, allStarts]),
+    services.length > 0 ? cdrs.legacyStoredCalls(source, services, starts, marks.maxCdrId) : Promise.resolve([] as LegacyCallRow[]),
+    cdrs.legacyQuarantinedCalls(source, marks.maxQuarantineId, allStarts),
   ]);
-  const groups = new Map<string, StoredRow[]>();
-  const add = (prefix: string, row: StoredRow) => {
+  const groups = new Map<string, LegacyCallRow[]>();
+  const add = (prefix: string, row: LegacyCallRow) => {
     const key = prefix + callKey(row.owner, row.started_at.getTime(), row.direction, row.caller, row.destination);
     const list = groups.get(key);
     if (list) list.push(row);
     else groups.set(key, [row]);
   };
-  for (const row of stored.rows) add('c', row);
-  for (const row of quarantined.rows) add('q', row);
+  for (const row of stored) add('c', row);
+  for (const row of quarantined) add('q', row);
 
   const dropped = new Set<NormalizedCdr>();
   let corrections = 0;

@@ -18,13 +18,15 @@
  * free seconds they were given (up to their new billed seconds); only their price changes. `dryRun` computes the
  * same report and writes nothing.
  */
-import type { Pool, PoolClient } from 'pg';
-import { formatCents, microsToCents } from '../../domain/money';
-import { chargeModeOf, chargeWithFree } from '../../domain/billing/settle';
-import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../../domain/billing/ledger-call';
-import type { ServiceRecord } from '../../domain/services/service-config';
-import type { PackageStore } from './packages';
-import { textArrayLiteral } from './ingest';
+import type { BillingStore } from '../adapters/postgres';
+import type { Tx } from '../adapters/postgres/database';
+import { formatCents, microsToCents } from '../domain/money';
+import { chargeModeOf } from '../domain/billing/settle';
+import { chargeWithFree } from '../domain/billing/allowance';
+import { initialOutboxStatus } from '../domain/billing/charge-status';
+import { rateStoredCall, sameRating, type LedgerCall, type LedgerRating } from '../domain/billing/ledger-call';
+import type { ServiceRecord } from '../domain/services/service-config';
+import type { PackageStore } from '../adapters/rating/package-store';
 
 export interface RerateScope {
   serviceIds?: string[];
@@ -61,32 +63,7 @@ export interface RerateReport {
   services: RerateServiceReport[];
 }
 
-interface Row {
-  id: string;
-  direction: string;
-  destination: string;
-  started_ms: string;
-  answered_ms: string | null;
-  billsec: number;
-  voicemail: boolean | null;
-  e164: string;
-  number_kind: string;
-  billed_seconds: number;
-  free_seconds: number;
-  rule: string;
-  prefix: string | null;
-  cost_micros: string;
-  fixed_micros: string;
-  unmatched: string | null;
-  periods: string[] | null;
-  segments_micros: string | null;
-  period_free_seconds: number | null;
-  charge_micros: string | null;
-  charge_key: string | null;
-  charge_status: string | null;
-}
-
-export async function servicesInScope(pool: Pool, services: ServiceRecord[], packages: PackageStore, scope: RerateScope): Promise<ServiceRecord[]> {
+async function servicesInScope(services: ServiceRecord[], packages: PackageStore, scope: RerateScope): Promise<ServiceRecord[]> {
   if (scope.serviceIds) return services.filter((s) => scope.serviceIds!.includes(s.serviceId));
   const out: ServiceRecord[] = [];
   for (const s of services) {
@@ -98,11 +75,10 @@ export async function servicesInScope(pool: Pool, services: ServiceRecord[], pac
     const loaded = await packages.forRef(s.package).catch(() => undefined);
     if (loaded?.pkg.name === scope.packageRef) out.push(s);
   }
-  void pool;
   return out;
 }
 
-async function rerateService(db: PoolClient, service: ServiceRecord, packages: PackageStore, scope: RerateScope, dryRun: boolean, batch: number): Promise<RerateServiceReport> {
+async function rerateService(store: BillingStore, tx: Tx, service: ServiceRecord, packages: PackageStore, scope: RerateScope, dryRun: boolean, batch: number): Promise<RerateServiceReport> {
   const loaded = await packages.forRef(service.package);
   const report: RerateServiceReport = {
     serviceId: service.serviceId,
@@ -118,32 +94,18 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
   };
   if (!loaded) return report;
   // Settlement's lock order: the service's charge state, then its calls.
-  await db.query('INSERT INTO service_charge_state (service_id) VALUES ($1) ON CONFLICT DO NOTHING', [service.serviceId]);
-  const st = await db.query<{ carry: string; seq: string }>(
-    'SELECT carry_micros::text AS carry, rerate_seq::text AS seq FROM service_charge_state WHERE service_id = $1 FOR UPDATE',
-    [service.serviceId],
-  );
+  const st = await store.charges.lockRerateState(tx, service.serviceId);
   let oldSum = 0n;
   let newSum = 0n;
   let chargedDelta = 0n;
   let last = '0';
   for (;;) {
-    // floor: the start instant as ingest's Date.parse read it, which drops digits below the millisecond.
-    const { rows } = await db.query<Row>(
-      `SELECT c.id::text, c.direction, c.destination, floor(extract(epoch FROM c.started_at) * 1000)::bigint::text AS started_ms, c.billsec, c.voicemail,
-              c.e164, c.number_kind, c.billed_seconds, c.free_seconds, c.rule, c.prefix, c.cost_micros::text, c.fixed_micros::text, c.unmatched,
-              floor(extract(epoch FROM c.answered_at) * 1000)::bigint::text AS answered_ms, c.periods, c.segments_micros::text,
-              c.period_free_seconds, c.charge_micros::text, c.charge_key, b.status AS charge_status
-       FROM cdrs c LEFT JOIN billing_charges b ON b.charge_key = c.charge_key
-       WHERE c.service_id = $1 AND c.started_at >= $2 AND c.started_at < $3 AND c.id > $4 ORDER BY c.id LIMIT $5
-       FOR UPDATE OF c`,
-      [service.serviceId, scope.from, scope.to, last, batch],
-    );
+    const rows = await store.cdrs.lockCallsForRerate(tx, service.serviceId, scope.from, scope.to, last, batch);
     if (rows.length === 0) break;
     last = rows[rows.length - 1]!.id;
     const ids: string[] = [], cost: number[] = [], fixed: number[] = [], billed: number[] = [], free: number[] = [];
     const rule: string[] = [], prefix: (string | null)[] = [], e164: string[] = [], kind: string[] = [], unmatched: (string | null)[] = [], charge: (string | null)[] = [];
-    const periods: (string | null)[] = [], segments: number[] = [];
+    const periods: (readonly string[] | null)[] = [], segments: number[] = [];
     for (const r of rows) {
       report.calls++;
       const old = BigInt(r.cost_micros);
@@ -205,83 +167,59 @@ async function rerateService(db: PoolClient, service: ServiceRecord, packages: P
       kind.push(rating.numberKind);
       unmatched.push(rating.unmatched);
       charge.push(newCharge === null ? null : newCharge.toString());
-      periods.push(rating.periods === null ? null : textArrayLiteral(rating.periods));
+      periods.push(rating.periods);
       segments.push(rating.segmentsMicros);
     }
-    if (!dryRun && ids.length > 0) {
-      // periods (pp, a text[] literal per row) and segments_micros (sm): see migration 1100.
-      await db.query(
-        `UPDATE cdrs SET cost_micros = t.c, fixed_micros = t.f, billed_seconds = t.b, free_seconds = t.fs, rule = t.r, prefix = t.p, e164 = t.e,
-                number_kind = t.k, unmatched = t.u, charge_micros = coalesce(t.m, cdrs.charge_micros), periods = t.pp::text[], segments_micros = t.sm
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
-                     $12::text[], $13::bigint[])
-              AS t(id, c, f, b, fs, r, p, e, k, u, m, pp, sm)
-         WHERE cdrs.id = t.id`,
-        [ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge, periods, segments],
-      );
-    }
+    if (!dryRun && ids.length > 0) await store.cdrs.updateRatings(tx, { ids, cost, fixed, billed, free, rule, prefix, e164, kind, unmatched, charge, periods, segments });
   }
   report.oldMicros = oldSum.toString();
   report.newMicros = newSum.toString();
   report.chargedDeltaMicros = chargedDelta.toString();
   if (chargedDelta === 0n) return report;
-  const { cents, carryMicros } = microsToCents(chargedDelta, { carryMicros: BigInt(st.rows[0]!.carry) });
+  const { cents, carryMicros } = microsToCents(chargedDelta, { carryMicros: st.carryMicros });
   report.adjustmentCents = cents.toString();
-  const seq = BigInt(st.rows[0]!.seq) + 1n;
+  const seq = st.rerateSeq + 1n;
   const key = `rerate:${service.serviceId}:${scope.from}:${scope.to}:${seq}`;
   report.chargeKey = key;
   if (dryRun) return report;
-  await db.query('UPDATE service_charge_state SET carry_micros = $2, rerate_seq = $3, updated_at = now() WHERE service_id = $1', [
-    service.serviceId,
-    carryMicros.toString(),
-    seq.toString(),
-  ]);
+  await store.charges.saveRerated(tx, service.serviceId, { carryMicros, rerateSeq: seq });
   const mode = chargeModeOf(loaded.pkg.billingMode);
   const description = cents >= 0n ? `Re-rating adjustment, service ${service.serviceId}` : `Re-rating refund, service ${service.serviceId}`;
-  const inserted = await db.query(
-    `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (charge_key) DO NOTHING`,
-    [
-      key,
-      service.clientId,
-      [service.serviceId],
-      mode,
-      cents.toString(),
-      description,
-      JSON.stringify([{ description: `${description} (${scope.from} to ${scope.to}): ${report.changed} calls re-rated`, amount: formatCents(cents) }]),
-      cents === 0n ? 'zero' : 'pending',
-      'rerate',
-    ],
-  );
+  const inserted = await store.charges.insert(tx, {
+    key,
+    clientId: service.clientId,
+    serviceIds: [service.serviceId],
+    mode,
+    amountCents: cents,
+    description,
+    lines: [{ description: `${description} (${scope.from} to ${scope.to}): ${report.changed} calls re-rated`, amount: formatCents(cents) }],
+    status: initialOutboxStatus(cents),
+    runId: 'rerate',
+    currency: null,
+  });
   // The sequence is locked and advanced right here, so a key already taken is a broken invariant: undo everything
   // rather than drop a real adjustment.
-  if (inserted.rowCount !== 1) throw new Error(`re-rating adjustment ${key} already exists; nothing was changed`);
+  if (!inserted) throw new Error(`re-rating adjustment ${key} already exists; nothing was changed`);
   return report;
 }
 
 export async function rerate(
-  deps: { pool: Pool; packages: PackageStore; listServices(): Promise<ServiceRecord[]> },
+  deps: { store: BillingStore; packages: PackageStore; listServices(): Promise<ServiceRecord[]> },
   scope: RerateScope,
   opts: { dryRun: boolean; batchSize?: number },
 ): Promise<RerateReport> {
-  const services = await servicesInScope(deps.pool, await deps.listServices(), deps.packages, scope);
+  const services = await servicesInScope(await deps.listServices(), deps.packages, scope);
   const report: RerateReport = { dryRun: opts.dryRun, calls: 0, changed: 0, deferred: 0, services: [] };
   for (const service of services) {
-    const db = await deps.pool.connect();
-    try {
-      await db.query('BEGIN');
-      const r = await rerateService(db, service, deps.packages, scope, opts.dryRun, opts.batchSize ?? 50_000);
-      await db.query(opts.dryRun ? 'ROLLBACK' : 'COMMIT');
-      report.calls += r.calls;
-      report.changed += r.changed;
-      report.deferred += r.deferred.pending + r.deferred.failed;
-      report.services.push(r);
-    } catch (err) {
-      await db.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+    // One transaction per service; a dry run goes through every statement, then undoes them.
+    const r = await deps.store.transaction(
+      (tx) => rerateService(deps.store, tx, service, deps.packages, scope, opts.dryRun, opts.batchSize ?? 50_000),
+      { rollback: opts.dryRun },
+    );
+    report.calls += r.calls;
+    report.changed += r.changed;
+    report.deferred += r.deferred.pending + r.deferred.failed;
+    report.services.push(r);
   }
   return report;
 }
