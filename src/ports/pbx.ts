@@ -107,7 +107,7 @@ export interface CdrSource {
   fetchCdrs(request: CdrFetchRequest): Promise<CdrPage>;
 }
 
-/** What a service is, at the PBX. Parsed from WHMCS product fields by the caller (see the product-field parsers). */
+/** What a service is, at the PBX. Parsed from WHMCS product fields by the caller (src/domain/services/product-fields.ts). */
 export interface SuspendTarget {
   /** FusionPBX domain name, Vodia tenant DNS name. */
   tenant: string;

@@ -6,6 +6,7 @@
  */
 import type { SuspendMode } from '../lifecycle/types';
 import type { PbxKind } from '../cdr';
+import { ProductFieldError, parseExtensionList, parseFusionDomainField, parseLesnetPeerField, parseVodiaTenantField } from './product-fields';
 
 export type ServiceKind = PbxKind;
 
@@ -80,19 +81,7 @@ export class ServiceFieldError extends Error {
   override readonly name = 'ServiceFieldError';
 }
 
-/** `a | b |c` → ['a', 'b', 'c']; blanks dropped. */
-export function splitPipes(value: string | null | undefined): string[] {
-  return (value ?? '')
-    .split('|')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-const digits = /^\+?\d{3,15}$/;
-const extension = /^[0-9*#]{2,10}$/;
-
 export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductMapping): ServiceRecord {
-  const parts = splitPipes(service.domain);
   const where = `service ${service.serviceId} (product ${service.productId})`;
   const base = {
     serviceId: service.serviceId,
@@ -104,24 +93,19 @@ export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductM
     whmcsStatus: service.status,
     ...(service.regDate && /^\d{4}-\d{2}-\d{2}$/.test(service.regDate) ? { registeredOn: service.regDate } : {}),
   };
-  if (product.kind === 'lesnet') {
-    const [peer, ...dids] = parts;
-    if (!peer) throw new ServiceFieldError(`${where}: domain field must be "Peer | DID", got ${JSON.stringify(service.domain)}`);
-    const bad = dids.find((d) => !digits.test(d));
-    if (bad) throw new ServiceFieldError(`${where}: DID ${JSON.stringify(bad)} in the domain field is not a phone number`);
-    return { ...base, peer, dids, extensions: [] };
+  try {
+    if (product.kind === 'lesnet') {
+      const { peer, dids } = parseLesnetPeerField(service.domain);
+      return { ...base, peer, dids, extensions: [] };
+    }
+    const field = product.kind === 'vodia' ? parseVodiaTenantField(service.domain) : parseFusionDomainField(service.domain);
+    const extensions = [...new Set([...parseExtensionList(service.dedicatedIp), ...field.extensions])];
+    if (product.suspendMode === 'extension' && extensions.length === 0) {
+      throw new ServiceFieldError(`${where}: the product suspends by Extension but the service lists no extensions (dedicated IP field)`);
+    }
+    return { ...base, tenant: field.tenant, dids: field.dids, extensions };
+  } catch (err) {
+    if (err instanceof ProductFieldError) throw new ServiceFieldError(`${where}: ${err.message}`);
+    throw err;
   }
-  const [tenant, ...rest] = parts;
-  if (!tenant || !/^[a-z0-9.-]+$/i.test(tenant)) {
-    throw new ServiceFieldError(`${where}: domain field must start with the tenant domain, got ${JSON.stringify(service.domain)}`);
-  }
-  const dids = rest.filter((p) => digits.test(p) && p.replace('+', '').length >= 7);
-  const inlineExtensions = rest.filter((p) => !dids.includes(p));
-  const extensions = [...splitPipes(service.dedicatedIp), ...(product.kind === 'vodia' ? inlineExtensions : [])];
-  const bad = extensions.find((e) => !extension.test(e));
-  if (bad) throw new ServiceFieldError(`${where}: extension ${JSON.stringify(bad)} is not an extension number`);
-  if (product.suspendMode === 'extension' && extensions.length === 0) {
-    throw new ServiceFieldError(`${where}: the product suspends by Extension but the service lists no extensions (dedicated IP field)`);
-  }
-  return { ...base, tenant, dids, extensions: [...new Set(extensions)] };
 }
