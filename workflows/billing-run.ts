@@ -80,6 +80,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunResu
           progress.notBilled += r.notBilled;
           progress.costMicros = (BigInt(progress.costMicros) + BigInt(r.costMicros)).toString();
           progress.beforeBillFrom = (progress.beforeBillFrom ?? 0) + (r.beforeBillFrom ?? 0);
+          if (r.skippedNullInsertDate) progress.skippedNullInsertDate = (progress.skippedNullInsertDate ?? 0) + r.skippedNullInsertDate;
           if (!r.hasMore) break;
           if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 5_000) {
             return continueAsNew<typeof billingRun>({ ...input, resume: { sourceIndex: si, feedIndex: fi, progress, runKey } });

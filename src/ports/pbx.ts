@@ -7,11 +7,11 @@
  * Everything crossing this seam is plain JSON (no Date, no bigint), so results can travel through Temporal payloads.
  */
 
-import type { CdrDirection, CdrDisposition, NormalizedCdr, PbxKind } from '../domain/cdr';
+import type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind } from '../domain/cdr';
 import type { SuspendMode } from '../domain/lifecycle/types';
 
 // The domain owns these types; they are re-exported here for the adapters that import them from the port.
-export type { CdrDirection, CdrDisposition, NormalizedCdr, PbxKind, SuspendMode };
+export type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind, SuspendMode };
 
 /** A row the adapter could not turn into a {@link NormalizedCdr}; kept with its reason, never dropped silently. */
 export interface QuarantinedCdr {
@@ -76,6 +76,11 @@ export interface CdrFetchStats {
   corrections?: number;
   /** Rows before `since` that the adapter did not read at all (not part of `rowsRead`). */
   skippedBeforeStart?: number;
+  /**
+   * FusionPBX rows without an arrival key (NULL `insert_date`: history from before 5.1) that the admin chose to skip
+   * (`cdr.nullInsertDate: "skip"`): counted once and reported, never read (not part of `rowsRead`).
+   */
+  skippedNullInsertDate?: number;
 }
 
 export interface CdrPage {

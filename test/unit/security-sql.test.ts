@@ -24,6 +24,9 @@ const ALLOWED: Record<string, Record<string, string>> = {
     key: '`c.${arrival}`: arrival is the closed union insert_date | end_epoch',
     id: '`c.${schema.idColumn}`: xml_cdr_uuid or uuid, chosen by the schema probe',
     'p(limit)': 'p() pushes the value to the parameter list and returns its $n placeholder',
+    hkey: "the constant key expression of the history scan ('coalesce(c.end_epoch, 0)'), defined in this file",
+    "conditions.join(' AND ')": 'fragments written in this file; every value in them is a $n placeholder from p()',
+    "related.join(', ')": 'the fixed list of related-row columns, each a catalog column name or NULL::text',
   },
   'src/adapters/pbx/fusionpbx/suspend.ts': {
     ENABLED: 'a constant SQL expression defined in this file',

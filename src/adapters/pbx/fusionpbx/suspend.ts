@@ -3,7 +3,8 @@
  * - Gateway mode: `v_gateways.enabled = 'false'`, delete the cached Sofia config, `killgw` (a disabled gateway keeps
  *   running until killed — FusionPBX's own Toggle leaves it up); unsuspend sets it back, clears the cache, `rescan`s
  *   and starts any gateway the rescan did not bring up.
- * - Extension mode: `v_extensions.enabled`, delete the `directory:<ext>@<context>` cache entries (and the alias's),
+ * - Extension mode: `v_extensions.enabled` of the listed extensions (by number or by `number_alias`), delete the
+ *   `directory:<ext>@<context>` cache entries (and the alias's),
  *   optionally flush registrations so phones must re-register, and fail.
  * SQL works on text and boolean `enabled` columns alike (untyped literals, `cast(enabled AS text)`); NULL counts as
  * disabled, as in FusionPBX's own filters. The event socket is connected before the database is touched, so a PBX
@@ -91,7 +92,7 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
               coalesce(nullif(e.user_context, ''), d.domain_name) AS context, d.domain_name AS domain, ${ENABLED.replace('enabled', 'e.enabled')} AS enabled
        FROM v_extensions e JOIN v_domains d ON d.domain_uuid = e.domain_uuid
        JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[]) AS t(domain_uuid, extension)) t
-         ON t.domain_uuid = e.domain_uuid AND t.extension = e.extension`,
+         ON t.domain_uuid = e.domain_uuid AND (t.extension = e.extension OR t.extension = nullif(e.number_alias, ''))`,
       [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     );
     for (const { domain_uuid, ...row } of rows) appendTo(extensions, domain_uuid, row);
@@ -107,9 +108,10 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
       if (found.length === 0) return { error: new PbxTargetNotFoundError(`${server}: none of the gateways ${missing.join(', ')} belongs to tenant ${target.tenant}`, server) };
       return { mode, rows: found, missing };
     }
+    // A service may name an extension by its number or by its alias (number_alias); the item is the extension.
     const wanted = new Set(target.extensions ?? []);
-    const rows = (extensions.get(domain) ?? []).filter((e) => wanted.has(e.extension));
-    const { found, missing } = matchNames(target.extensions, rows, (e) => [e.extension]);
+    const rows = (extensions.get(domain) ?? []).filter((e) => wanted.has(e.extension) || (e.alias !== null && wanted.has(e.alias)));
+    const { found, missing } = matchNames(target.extensions, rows, (e) => (e.alias === null ? [e.extension] : [e.extension, e.alias]));
     if (found.length === 0) {
       return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has none of the extensions ${(target.extensions ?? []).join(', ')}`, server) };
     }
