@@ -66,7 +66,7 @@ export function createActivities(deps: ActivityDeps) {
       pbxActions: repos.pbxActions,
       clientFieldWrites: repos.clientFieldWrites,
     }),
-    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, lifecycleTarget }),
+    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, pbxActions: repos.pbxActions, lifecycleTarget }),
     ...createBillingActivities({
       log,
       store: repos,

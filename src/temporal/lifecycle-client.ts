@@ -31,6 +31,7 @@ export function serviceConfigOf(record: ServiceRecord): ServiceConfig {
     ...(record.tenant ? { tenant: record.tenant } : {}),
     suspendMode: record.suspendMode,
     extensions: record.extensions,
+    ...(record.owns === 'all' ? { owns: 'all' as const } : {}),
   };
 }
 

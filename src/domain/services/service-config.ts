@@ -19,6 +19,12 @@ export interface ProductMapping {
   package?: string;
   /** The product's Auto Suspend Mode; applies from the next suspension when changed. */
   suspendMode: SuspendMode;
+  /**
+   * `all`: the service's PBX items are voipbill's to keep on while it is active, so drift repair switches back on
+   * whatever of them it finds off. Absent: only what voipbill itself switched off (an admin's spare gateway or an
+   * extension turned off on purpose is reported, never touched).
+   */
+  owns?: 'all';
 }
 
 export interface WhmcsServiceFields {
@@ -43,6 +49,8 @@ export interface ServiceRecord {
   peer?: string;
   package?: string;
   suspendMode: SuspendMode;
+  /** From the product: see {@link ProductMapping.owns}. */
+  owns?: 'all';
   whmcsStatus: string;
   /**
    * WHMCS registration date (YYYY-MM-DD, local to BILLING_TIME_ZONE): calls before its local midnight are never
@@ -90,6 +98,7 @@ export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductM
     ...(product.server ? { server: product.server } : {}),
     ...(product.package ? { package: product.package } : {}),
     suspendMode: product.suspendMode,
+    ...(product.owns === 'all' ? { owns: 'all' as const } : {}),
     whmcsStatus: service.status,
     ...(service.regDate && /^\d{4}-\d{2}-\d{2}$/.test(service.regDate) ? { registeredOn: service.regDate } : {}),
   };
