@@ -47,7 +47,7 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
 
 /** Where a service's items are, as voipbill records what it switched off there. */
 function where(config: ServiceConfig): { server: string | null; tenant: string } {
-  return { server: config.server ?? null, tenant: (config.tenant ?? '').toLowerCase() };
+  return { server: config.server ?? null, tenant: (config.tenant ?? config.peer ?? '').toLowerCase() };
 }
 
 /** The service whose workflow runs this activity (`service-<id>`), for activities whose input predates the mirror. */

@@ -130,10 +130,11 @@ async function disabledByVoipbill(
   for (const { record } of entries) {
     if (!observed.has(record.serviceId)) continue;
     const at = mirrors.get(record.serviceId)?.config ?? serviceConfigOf(record);
-    if (!at.tenant) continue;
+    const tenant = at.tenant ?? at.peer;
+    if (!tenant) continue;
     const server = at.server ?? '';
     const set = tenants.get(server) ?? new Set<string>();
-    set.add(at.tenant.toLowerCase());
+    set.add(tenant.toLowerCase());
     tenants.set(server, set);
   }
   const out = new Map<string, Set<string>>();
@@ -189,7 +190,7 @@ export function createSweepActivities(deps: SweepActivityDeps) {
           pbx: observed.get(record.serviceId),
           full,
           inspect: input.inspect,
-          owned: ownedBy(at, ours.get(`${at.server ?? ''}\u0000${(at.tenant ?? '').toLowerCase()}`) ?? new Set()),
+          owned: ownedBy(at, ours.get(`${at.server ?? ''}\u0000${(at.tenant ?? at.peer ?? '').toLowerCase()}`) ?? new Set()),
         });
         // Said every sweep while it lasts, like a conflict: an admin decides whether it stays off.
         if (action.leftAlone) result.problems.push(`service ${record.serviceId}: ${action.leftAlone}`);

@@ -123,6 +123,12 @@ export interface SuspendTarget {
   gateways?: string[];
   /** Extension mode (required there): the extensions / account numbers to act on. */
   extensions?: string[];
+  /**
+   * A carrier account the service is (a LES.NET peer): a carrier that suspends through a PBX (`suspend.via`) acts on
+   * that PBX's gateway for the peer (its name or SIP username), in the tenant the carrier's settings name, or in
+   * whichever tenant has it (`tenant` is then `*`).
+   */
+  peer?: string;
 }
 
 /** One thing at the PBX that voipbill switches. `id` is what to pass back in a {@link SuspendTarget}. */

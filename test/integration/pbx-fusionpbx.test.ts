@@ -117,6 +117,25 @@ describe('gateway suspension on the event socket', () => {
   });
 });
 
+describe('a gateway in any tenant (a carrier\'s peer)', () => {
+  test('found by its SIP username wherever it is; a name two tenants share is refused as ambiguous', async () => {
+    const { seedTenant } = await import('../../src/doubles/fusionpbx/seed');
+    const trunks = await seedTenant(double.pool, '5.4', { domainName: 'trunks.example.com', gateways: [{ name: 'les-1', username: 'D4E3CD2BFC791' }, { name: 'les-2', username: 'AAAA11112222' }] });
+    double.esl.state.cacheDelete(double.esl.state.sofiaCacheKey);
+    await double.bootSwitch();
+    const r = await adapter.suspend({ tenant: '*', gateways: ['d4e3cd2bfc791'] }, 'gateway');
+    assert.deepEqual(r.disabled.map((g) => g.id), [trunks.gateways[0]!.uuid]);
+    assert.equal(await double.gatewayEnabledInDb(trunks.gateways[1]!.uuid), true, 'the other trunk stays on');
+    await adapter.unsuspend({ tenant: '*', gateways: [trunks.gateways[0]!.uuid] }, 'gateway');
+    assert.equal(await double.gatewayEnabledInDb(trunks.gateways[0]!.uuid), true);
+
+    await seedTenant(double.pool, '5.4', { domainName: 'copy.example.com', gateways: [{ name: 'les-copy', username: 'D4E3CD2BFC791' }] });
+    await assert.rejects(adapter.inspect({ tenant: '*', gateways: ['D4E3CD2BFC791'] }, 'gateway'), (err: Error) => err.name === 'PbxTargetInvalidError' && /ambiguous.*trunks\.example\.com.*copy\.example\.com|ambiguous.*copy\.example\.com.*trunks\.example\.com/.test(err.message));
+    await assert.rejects(adapter.inspect({ tenant: '*', gateways: ['nobody'] }, 'gateway'), { name: 'PbxTargetNotFoundError' });
+    await assert.rejects(adapter.inspect({ tenant: '*' }, 'gateway'), { name: 'PbxTargetInvalidError' });
+  });
+});
+
 describe('extension suspension', () => {
   test('deletes the directory cache of the extension and its alias, and flushes its registrations', async () => {
     await double.esl.state.directoryAllows('902', 'acme.example.com');

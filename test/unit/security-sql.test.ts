@@ -31,6 +31,7 @@ const ALLOWED: Record<string, Record<string, string>> = {
   'src/adapters/pbx/fusionpbx/suspend.ts': {
     ENABLED: 'a constant SQL expression defined in this file',
     "ENABLED.replace('enabled', 'e.enabled')": 'the same constant, table-qualified',
+    "ENABLED.replace('enabled', 'g.enabled')": 'the same constant, table-qualified',
     table: 'v_gateways or v_extensions, chosen by the suspend mode',
     stamp: "constant ', update_date = now()' or '' depending on the probed schema",
     key: 'gateway_uuid or extension_uuid, chosen by the suspend mode',

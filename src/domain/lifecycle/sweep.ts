@@ -66,6 +66,7 @@ export function sameConfig(a: ServiceConfig, b: ServiceConfig): boolean {
     a.clientId === b.clientId &&
     (a.server ?? null) === (b.server ?? null) &&
     (a.tenant ?? null) === (b.tenant ?? null) &&
+    (a.peer ?? null) === (b.peer ?? null) &&
     a.suspendMode === b.suspendMode &&
     (a.owns ?? null) === (b.owns ?? null) &&
     a.extensions.length === b.extensions.length &&
@@ -80,19 +81,22 @@ export function sameConfig(a: ServiceConfig, b: ServiceConfig): boolean {
 export function inspectionTarget(
   config: ServiceConfig,
   mirror: LifecycleMirror | undefined,
-): { tenant: string; mode: SuspendMode; extensions?: string[]; gateways?: string[] } | undefined {
-  const tenant = mirror?.config?.tenant ?? config.tenant;
+): { tenant: string; mode: SuspendMode; extensions?: string[]; gateways?: string[]; peer?: string } | undefined {
+  const peer = mirror?.config?.peer ?? config.peer;
+  const tenant = mirror?.config?.tenant ?? config.tenant ?? (peer ? '*' : undefined);
   if (!tenant) return undefined;
   const suspension = mirror?.suspension;
   if (suspension) {
     // Nothing switched off (all was already off when it suspended): nothing of ours can have drifted.
     if (suspension.disabled.length === 0) return undefined;
     const ids = (kind: string) => suspension.disabled.filter((d) => d.kind === kind).map((d) => d.id);
-    return suspension.mode === 'extension' ? { tenant, mode: 'extension', extensions: ids('extension') } : { tenant, mode: 'gateway', gateways: ids('gateway') };
+    return suspension.mode === 'extension'
+      ? { tenant, mode: 'extension', extensions: ids('extension') }
+      : { tenant, mode: 'gateway', gateways: ids('gateway'), ...(peer ? { peer } : {}) };
   }
   const active = mirror?.config ?? config;
   if (active.suspendMode === 'extension') return active.extensions.length > 0 ? { tenant, mode: 'extension', extensions: active.extensions } : undefined;
-  return { tenant, mode: 'gateway' };
+  return { tenant, mode: 'gateway', ...(peer ? { peer } : {}) };
 }
 
 export { ENDED_STATUSES } from '../services/service-config';

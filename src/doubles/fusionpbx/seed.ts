@@ -10,6 +10,8 @@ import type { FusionEra } from './schema';
 export interface SeedGateway {
   uuid?: string;
   name: string;
+  /** SIP username (a carrier trunk's account, e.g. a LES.NET peer ID). */
+  username?: string;
   profile?: string;
   enabled?: boolean | null;
 }
@@ -46,9 +48,9 @@ export async function seedTenant(
     const uuid = g.uuid ?? randomUUID();
     const profile = g.profile ?? 'external';
     await pool.query(
-      `INSERT INTO v_gateways (gateway_uuid, domain_uuid, gateway, proxy, register, context, profile, enabled)
-       VALUES ($1, $2, $3, 'sip.carrier.example', $4, 'public', $5, $6)`,
-      [uuid, domainUuid, g.name, flag(era, false), g.profile === '' ? '' : profile, flag(era, g.enabled)],
+      `INSERT INTO v_gateways (gateway_uuid, domain_uuid, gateway, username, proxy, register, context, profile, enabled)
+       VALUES ($1, $2, $3, $4, 'sip.carrier.example', $5, 'public', $6, $7)`,
+      [uuid, domainUuid, g.name, g.username ?? null, flag(era, false), g.profile === '' ? '' : profile, flag(era, g.enabled)],
     );
     gateways.push({ uuid, name: g.name, profile });
   }
