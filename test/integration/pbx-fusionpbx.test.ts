@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
-import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
+import { insertCdrs, seedTenant } from '../../src/doubles/fusionpbx/seed';
 import { followMeCall } from '../../src/doubles/fusionpbx/calls';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -119,7 +119,6 @@ describe('gateway suspension on the event socket', () => {
 
 describe('a gateway in any tenant (a carrier\'s peer)', () => {
   test('found by its SIP username wherever it is; a name two tenants share is refused as ambiguous', async () => {
-    const { seedTenant } = await import('../../src/doubles/fusionpbx/seed');
     const trunks = await seedTenant(double.pool, '5.4', { domainName: 'trunks.example.com', gateways: [{ name: 'les-1', username: 'D4E3CD2BFC791' }, { name: 'les-2', username: 'AAAA11112222' }] });
     double.esl.state.cacheDelete(double.esl.state.sofiaCacheKey);
     await double.bootSwitch();
