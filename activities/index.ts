@@ -13,7 +13,7 @@ import { createStandingReader } from '../src/adapters/whmcs/standing';
 import { createClientMessenger } from '../src/adapters/notify/client-messages';
 import { defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/lifecycle/auto-topup';
 import type { Mailer } from '../src/ports/mailer';
-import type { PbxResolver } from '../src/ports/pbx';
+import type { PbxKind, PbxResolver } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { createAuditActivities } from './audit.activities';
@@ -34,6 +34,11 @@ export interface ActivityDeps {
   /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
   hasVoipFieldConfigured: boolean;
   catalog: ProductCatalog;
+  /**
+   * The servers-file server a WHMCS server assignment (`serverid`) names, with its kind; a service assigned to one
+   * uses it instead of its product's server.
+   */
+  whmcsServers?: (whmcsServerId: number) => { name: string; kind: PbxKind } | undefined;
   services: ServiceRepository;
   lifecycleTarget: LifecycleTarget;
   /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
@@ -66,7 +71,7 @@ export function createActivities(deps: ActivityDeps) {
       pbxActions: repos.pbxActions,
       clientFieldWrites: repos.clientFieldWrites,
     }),
-    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, pbxActions: repos.pbxActions, lifecycleTarget }),
+    ...createSweepActivities({ log, whmcs, pbx, catalog, ...(deps.whmcsServers ? { whmcsServers: deps.whmcsServers } : {}), services, standing, mirror: repos.mirror, pbxActions: repos.pbxActions, lifecycleTarget }),
     ...createBillingActivities({
       log,
       store: repos,
@@ -75,7 +80,10 @@ export function createActivities(deps: ActivityDeps) {
       services,
       lifecycleTarget,
       source: (name) => pbx.adapterFor(name),
-      packages: createPackageStore({ catalog }),
+      packages: createPackageStore({
+        catalog,
+        onStale: (path, error) => log.warn('package file changed but does not load: the last good one stays in use', { path, error: error.message }),
+      }),
       timeZone,
     }),
     ...createTopUpActivities({

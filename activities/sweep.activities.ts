@@ -5,7 +5,7 @@
  * wakes every workflow and lets each inspect its PBX itself.
  */
 import { heartbeat } from '@temporalio/activity';
-import { syncClientServices } from '../src/adapters/services/service-sync';
+import { syncClientServices, type SyncDeps } from '../src/adapters/services/service-sync';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
 import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
@@ -27,6 +27,7 @@ export interface SweepActivityDeps {
   whmcs: Pick<WhmcsGateway, 'listVoipClientsPage' | 'getClientServices'>;
   pbx: PbxResolver;
   catalog: ProductCatalog;
+  whmcsServers?: SyncDeps['whmcsServers'];
   services: Pick<ServiceRepository, 'upsert' | 'listClaiming'>;
   standing: Pick<StandingReader, 'standing'>;
   mirror: Pick<LifecycleMirrorRepository, 'load' | 'recordStanding' | 'recordConfig'>;

@@ -119,6 +119,13 @@ export const configSchema = z.object({
   VOIPBILL_PRODUCTS_FILE: z.string().optional().describe('JSON file mapping WHMCS product IDs to kind, server, package and suspend mode.'),
   VOIPBILL_SERVERS_FILE: z.string().optional().describe('JSON file of PBX and carrier servers (credentials by env var or secrets file).'),
   VOIPBILL_SECRETS_FILE: z.string().optional().describe('JSON object of secrets named by `<field>Secret` in the servers file (overrides its secretsFile).'),
+  CONFIG_WATCH_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(5)
+    .describe('How often the products, servers, secrets and package files are checked for changes and re-read (validated first; a bad file keeps the last good one). 0: only on SIGHUP or `bin/voipbill reload`.'),
   CDR_MAX_CALL_SECONDS: z.coerce
     .number()
     .int()

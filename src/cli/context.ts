@@ -10,7 +10,8 @@ import type { Pool } from 'pg';
 import { loadConfig, secretValues, type Config } from '../config';
 import { createLogger, registerSecrets, type Logger } from '../log';
 import { createPool } from '../db/pool';
-import { pbxRegistry, productCatalog, whmcsCharging, whmcsGateway } from '../composition';
+import { pbxRegistry, productCatalog, whmcsCharging, whmcsFields, whmcsGateway } from '../composition';
+import type { FieldDirectory } from '../adapters/whmcs/field-directory';
 import type { PbxRegistry } from '../adapters/pbx/registry';
 import type { ProductCatalog } from '../adapters/services/products-file';
 import type { WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
@@ -29,8 +30,11 @@ export interface CliContext extends CliIo {
   temporal(): Promise<Client>;
   /** VOIPBILL_PRODUCTS_FILE, when set. */
   catalog(): ProductCatalog | undefined;
-  /** The configured WHMCS API (a gateway that fails naming what to set when WHMCS_URL is unset) and its charging. */
-  whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging };
+  /**
+   * The configured WHMCS API (a gateway that fails naming what to set when WHMCS_URL is unset), its charging, and the
+   * client custom fields (WHMCS_FIELD_* IDs, the others found by name).
+   */
+  whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging; fields: FieldDirectory };
   /** The servers of a servers file; credentials named by `<field>Env` come from the command's environment. */
   pbx(file: string): Promise<PbxRegistry>;
 }
@@ -71,8 +75,9 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
     }),
     catalog,
     whmcs: once(() => {
-      const gateway = whmcsGateway(config(), log, catalog());
-      return { gateway, charging: whmcsCharging(gateway, pool(), log) };
+      const fields = whmcsFields(config(), log);
+      const gateway = whmcsGateway(config(), log, catalog(), fields);
+      return { gateway, charging: whmcsCharging(gateway, pool(), log), fields };
     }),
     pbx: async (file) => {
       const registry = await pbxRegistry(config(), file, io.env, log);

@@ -12,7 +12,7 @@ import { seedTenant, type FusionCdrRow, type SeededTenant } from '../../src/doub
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { createLogger } from '../../src/log';
-import { parseProducts } from '../../src/adapters/services/products-file';
+import { parseProducts, type ProductCatalog } from '../../src/adapters/services/products-file';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { LifecycleState } from '../../src/domain/lifecycle/types';
 import { standingSignal, stateQuery, lifecycleWorkflowId } from '../../workflows/service-lifecycle.messages';
@@ -71,6 +71,8 @@ export interface LifecycleEnvOptions {
   servers?: (name: string | undefined) => PbxAdapter | undefined;
   /** The products file's entries; default: product 1, FusionPBX fusion1, Extension mode. */
   products?: unknown[];
+  /** A catalog to use as it is (a live one that a reload changes); wins over `products`. */
+  catalog?: ProductCatalog;
   /** Another Temporal server than the harness's (a test's own, with different dynamic configuration). */
   temporalAddress?: string;
 }
@@ -147,7 +149,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
   );
   const temporal = await connectTestTemporal({ isolatedNamespace: true, ...(opts.temporalAddress ? { address: opts.temporalAddress } : {}) });
   const taskQueue = uniqueId('lifecycle');
-  const catalog = parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
+  const catalog = opts.catalog ?? parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
   const deps = testDeps({
     pool: db.pool,
     client: temporal.client,

@@ -3,7 +3,7 @@
  * /work/shared/reference/whmcs-api.md: the same auth and IP failures and texts, envelopes, twice-wrapped paged
  * lists, 2-decimal money, PHP-serialized custom fields; plus fault injection and a control surface under /_fake/.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { billingActions } from './actions-billing';
@@ -28,6 +28,8 @@ export interface FakeWhmcsSettings {
   authFailureStatus: number;
   quirks: Quirks;
   hook: HookConfig | null;
+  /** integrations/whmcs/voipbill_fields.php is installed in WHMCS's root (it answers only with the hook's secret). */
+  fieldsPage: boolean;
 }
 
 export interface FakeWhmcs {
@@ -83,6 +85,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     authFailureStatus: options.authFailureStatus ?? 403,
     quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
+    fieldsPage: options.fieldsPage ?? true,
   };
   const faults = new FaultQueue();
   const internalToken = randomBytes(16).toString('hex');
@@ -193,13 +196,33 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     }
   }
 
+  /**
+   * integrations/whmcs/voipbill_fields.php as installed in WHMCS's root: installed when the hook file is configured
+   * (it shares VOIPBILL_WEBHOOK_SECRET), answering the client custom fields to a signed request only.
+   */
+  function fieldsPage(req: IncomingMessage, res: ServerResponse): void {
+    state.requests.push({ action: '(voipbill_fields.php)', params: {} });
+    const secret = settings.hook?.secret;
+    if (!settings.fieldsPage || !secret) return send(res, 404, { error: 'not found' });
+    const ts = String(req.headers['x-voipbill-timestamp'] ?? '');
+    const sig = String(req.headers['x-voipbill-signature'] ?? '');
+    if (!/^\d{1,12}$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return send(res, 401, { error: 'missing or stale X-Voipbill-Timestamp' });
+    const expected = `sha256=${createHmac('sha256', secret).update(`${ts}.voipbill_fields.php`).digest('hex')}`;
+    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return send(res, 401, { error: 'bad X-Voipbill-Signature' });
+    send(res, 200, {
+      fields: state.clientFieldDefinitions.map((d) => ({ id: d.id, name: d.name, adminOnly: d.adminOnly === true, showOnOrder: d.showOnOrder === true })),
+    });
+  }
+
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const work = url.pathname.startsWith('/_fake/')
       ? admin(req, res, url.pathname.slice('/_fake/'.length))
       : url.pathname === '/includes/api.php'
         ? api(req, res, url)
-        : Promise.resolve(send(res, 404, { error: 'not found' }));
+        : url.pathname === '/voipbill_fields.php'
+          ? Promise.resolve(fieldsPage(req, res))
+          : Promise.resolve(send(res, 404, { error: 'not found' }));
     work.catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, { error: err instanceof Error ? err.message : String(err) });
       else res.destroy();
