@@ -175,8 +175,9 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const fusionPool = createPool(fusionUrl, { max: 4 });
     stops.push(() => fusionPool.end());
     const fresh = !(await hasFusionSchema(fusionPool));
-    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, (eslPort, retry) =>
-      FusionDouble.start({ pool: fusionPool, era: ERA, cacheMethod: 'memcache', eslPassword, eslPort, createSchema: fresh && !retry }),
+    // A retry on a free port creates the schema unless the first attempt did (the port was taken before it started).
+    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, async (eslPort, retry) =>
+      FusionDouble.start({ pool: fusionPool, era: ERA, cacheMethod: 'memcache', eslPassword, eslPort, createSchema: fresh && !(retry && (await hasFusionSchema(fusionPool))) }),
     );
     stops.push(() => fusion.stop());
     const fusionSpecs = DEMO_CLIENTS.filter((c) => c.pbx === 'fusionpbx');
