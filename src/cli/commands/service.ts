@@ -1,6 +1,6 @@
 /**
  * `voipbill service status|suspend|unsuspend|override|list`: the admin's handle on service workflows, built on the
- * same updates and queries an admin can send with the `temporal` CLI (see README, Operations).
+ * same updates and queries an admin can send with the `temporal` CLI (see docs/operations.md).
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
