@@ -155,7 +155,7 @@ describe('voipbill_hooks.php safety', { skip: phpMissing }, () => {
     assert.ok(r.activity.some((a) => /InvoicePaid failed: database gone/.test(a)), JSON.stringify(r.activity));
   });
 
-  test('the connect and total timeouts are the ones the integration docs, the hook's README and its file header state', async () => {
+  test('the connect and total timeouts are the ones the integration docs, the hook README and its file header state', async () => {
     const r = await runPhp('echo json_encode(voipbill_timeouts());', env);
     const timeouts = JSON.parse(r.stdout) as { connect: number; total: number };
     assert.ok(timeouts.connect > 0 && timeouts.total > timeouts.connect, JSON.stringify(timeouts));
