@@ -1,5 +1,5 @@
 /**
- * Observability (issue 8): GET /metrics is scraped over HTTP after real work — activities run by a real worker on the
+ * Observability: GET /metrics is scraped over HTTP after real work — activities run by a real worker on the
  * harness's Temporal, a refused webhook delivery — and the counters have moved; the Temporal SDK's own Prometheus
  * endpoint (Runtime telemetry, TEMPORAL_METRICS_PORT) serves worker metrics. This file installs the SDK Runtime itself
  * (with the metrics exporter), so it connects to Temporal directly instead of through test/support/temporal.

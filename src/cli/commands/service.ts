@@ -44,7 +44,7 @@ function summary(s: LifecycleState): Record<string, unknown> {
   };
 }
 
-/** Included minutes of the current period (issue 9), as the last billing run counted them. */
+/** Included minutes of the current period, as the last billing run counted them. */
 function usageSummary(s: LifecycleState): Record<string, unknown> | null {
   const u = s.usage;
   if (!u) return null;
