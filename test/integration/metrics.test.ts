@@ -165,10 +165,8 @@ describe('GET /metrics', () => {
       const interceptors = activityMetricsInterceptor(m)({ info: { activityType } } as never);
       await interceptors.inbound!.execute!({ args: [], headers: {} }, async () => result);
     };
-    await run('postCharge', { status: 'posted' });
-    await run('postCharge', { status: 'failed' });
-    await run('postCharge', { status: 'pending' });
     await run('settleCharges', { posted: 4, failed: 1, prepared: 5 });
+    await run('settleCharges', { posted: 1, failed: 1, prepared: 2 });
     await run('ingestBatch', { stored: 120, received: 130 });
     await run('pbxSuspend', []);
     await run('pbxUnsuspend', undefined);
