@@ -1,6 +1,6 @@
 /**
  * The one place environment variables are read. Parsed once at start; a bad value stops start-up with a message
- * that names the variable. The README's configuration table mirrors `configSchema` (a test keeps them in step).
+ * that names the variable. The configuration table of docs/configuration.md mirrors `configSchema` (a test keeps them in step).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -34,7 +34,7 @@ export const ianaTimeZone = z.string().refine(
   { message: 'must be an IANA time zone such as America/Toronto or UTC' },
 );
 
-/** Each key is an environment variable; `.describe()` texts feed the README table. */
+/** Each key is an environment variable; `.describe()` texts feed the table in docs/configuration.md. */
 export const configSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']).describe(
     'PostgreSQL for voipbill. Unset: an embedded PostgreSQL is started with its data under VOIPBILL_DATA_DIR.',
@@ -70,13 +70,14 @@ export const configSchema = z.object({
   WHMCS_SECRET: z.string().optional().describe('WHMCS API credential secret (never logged).'),
   WHMCS_ACCESS_KEY: z.string().optional().describe('Optional WHMCS API access key ($api_access_key in configuration.php).'),
   WHMCS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000).describe('Timeout of one WHMCS API call.'),
-  WHMCS_FIELD_LOW_BALANCE_THRESHOLD: fieldId.describe('Client custom field ID of "Low Balance Threshold".'),
-  WHMCS_FIELD_HAS_VOIP_SERVICE: fieldId.describe('Client custom field ID of "Has VoIP Service"; unset: every synced service counts as VoIP.'),
-  WHMCS_FIELD_MANUAL_VOIP_SUSPEND: fieldId.describe('Client custom field ID of "Manual VoIP Suspend".'),
-  WHMCS_FIELD_VOIP_SUSPENDED: fieldId.describe('Client custom field ID of "VoIP Suspended" (Yes/No override, None = automatic).'),
-  WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Client custom field ID of "CC Auth on File".'),
-  WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Client custom field ID of "Date CC Auth Entered".'),
-  WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Client custom field ID of "Auto VoIP Top Amount".'),
+  // Unset, each field is found by name through integrations/whmcs/voipbill_fields.php (src/adapters/whmcs/field-directory.ts).
+  WHMCS_FIELD_LOW_BALANCE_THRESHOLD: fieldId.describe('Optional override: client custom field ID of "Low Balance Threshold".'),
+  WHMCS_FIELD_HAS_VOIP_SERVICE: fieldId.describe('Optional override: client custom field ID of "Has VoIP Service"; neither set nor found by name: every synced service counts as VoIP.'),
+  WHMCS_FIELD_MANUAL_VOIP_SUSPEND: fieldId.describe('Optional override: client custom field ID of "Manual VoIP Suspend".'),
+  WHMCS_FIELD_VOIP_SUSPENDED: fieldId.describe('Optional override: client custom field ID of "VoIP Suspended" (Yes/No override, None = automatic).'),
+  WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Optional override: client custom field ID of "CC Auth on File".'),
+  WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Optional override: client custom field ID of "Date CC Auth Entered".'),
+  WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Optional override: client custom field ID of "Auto VoIP Top Amount".'),
   WHMCS_FIELD_NAMES: z
     .string()
     .optional()

@@ -1,7 +1,7 @@
 /**
- * The WHMCS product fields ictVoIP-style products use to describe a service at its PBX or carrier (ictvoip-product
- * §2.2, vodia-lesnet §2.11 and §3.1), parsed in one place: the service sync, the preflight and the tests all read a
- * field the same way. Each parser returns a typed value or throws {@link ProductFieldError} naming the field, the
+ * The WHMCS product fields ictVoIP-style products use to describe a service at its PBX or carrier (the FusionPBX,
+ * Vodia and LES.NET conventions of the product voipbill replaces), parsed in one place: the service sync, the
+ * preflight and the tests all read a field the same way. Each parser returns a typed value or throws {@link ProductFieldError} naming the field, the
  * token and what is wrong — never guessing around a bad value.
  *
  * Vodia's "Inbound Search String (Ext/Firstname)" is deliberately not read: where ictVoIP keeps it and what it

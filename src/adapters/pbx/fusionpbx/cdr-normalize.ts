@@ -1,5 +1,5 @@
 /**
- * One `v_xml_cdr` row → a billable record, an excluded leg, or a quarantined row (reference §3). Rules:
+ * One `v_xml_cdr` row → a billable record, an excluded leg, or a quarantined row. Rules:
  * - bill on `billsec` (`duration` includes ringing before 5.2), answered ⇔ billsec > 0, `status` is only a hint;
  * - outbound numbers from the bridge when the row has it (`last_arg` `sofia/gateway/<gw>/<digits>`, else the B-leg's
  *   `destination_number`): `destination_number` holds the string the user dialled, access code included (`9` + the
