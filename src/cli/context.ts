@@ -13,6 +13,7 @@ import { createPool } from '../db/pool';
 import { pbxRegistry, productCatalog, whmcsCharging, whmcsFields, whmcsGateway } from '../composition';
 import type { FieldDirectory } from '../adapters/whmcs/field-directory';
 import type { PbxRegistry } from '../adapters/pbx/registry';
+import { checkConfigFiles, type ConfigCheck } from '../adapters/live/live-config';
 import type { ProductCatalog } from '../adapters/services/products-file';
 import type { WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
 import { ledgerDatabaseUrl, temporalAddress } from '../startup/installation';
@@ -37,6 +38,8 @@ export interface CliContext extends CliIo {
   whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging; fields: FieldDirectory };
   /** The servers of a servers file; credentials named by `<field>Env` come from the command's environment. */
   pbx(file: string): Promise<PbxRegistry>;
+  /** The products, servers (with secrets) and package files checked as a running process re-reads them. */
+  checkConfigFiles(): Promise<ConfigCheck>;
 }
 
 export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Promise<T>): Promise<T> {
@@ -83,6 +86,14 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
       const registry = await pbxRegistry(config(), file, io.env, log);
       closers.push(() => registry.close());
       return registry;
+    },
+    checkConfigFiles: () => {
+      const c = config();
+      return checkConfigFiles({
+        ...(c.VOIPBILL_PRODUCTS_FILE ? { productsFile: c.VOIPBILL_PRODUCTS_FILE } : {}),
+        ...(c.VOIPBILL_SERVERS_FILE ? { serversFile: c.VOIPBILL_SERVERS_FILE } : {}),
+        env: { ...io.env, ...(c.VOIPBILL_SECRETS_FILE ? { VOIPBILL_SECRETS_FILE: c.VOIPBILL_SECRETS_FILE } : {}) },
+      });
     },
   };
   try {

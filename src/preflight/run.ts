@@ -41,8 +41,6 @@ export interface PreflightDeps {
   packages: PackageStore;
   policy: LifecyclePolicy;
   timeZone: string;
-  /** BILLING_TIME_ZONE was set explicitly (not the default). */
-  timeZoneSet: boolean;
   nowMs: number;
   lookbackDays: number;
   /** Progress lines (stderr): a large installation takes a while. */
@@ -99,11 +97,11 @@ export async function runPreflight(deps: PreflightDeps): Promise<PreflightReport
   const services: ServicePreview[] = [];
   const records: ServiceRecord[] = [];
 
-  // Time zone.
+  // Time zone: UTC is the default, and rarely where WHMCS's due dates and the clients' days are.
   add(
-    deps.timeZoneSet
+    deps.timeZone !== 'UTC'
       ? { severity: 'info', code: 'time-zone', subject: 'BILLING_TIME_ZONE', message: `billing days, registration dates and billFrom dates follow ${deps.timeZone}` }
-      : { severity: 'warn', code: 'time-zone-default', subject: 'BILLING_TIME_ZONE', message: `BILLING_TIME_ZONE is not set: billing days follow ${deps.timeZone}; set it to the zone WHMCS runs in` },
+      : { severity: 'warn', code: 'time-zone-utc', subject: 'BILLING_TIME_ZONE', message: 'billing days follow UTC (BILLING_TIME_ZONE): set it to the zone WHMCS runs in, unless that is UTC' },
   );
 
   // Products and their packages.

@@ -79,7 +79,6 @@ export const command = cliCommand({
       packages: createPackageStore(catalog ? { catalog } : { baseDir: io.cwd }),
       policy: lifecyclePolicy(config, fields),
       timeZone: config.BILLING_TIME_ZONE,
-      timeZoneSet: !!io.env.BILLING_TIME_ZONE,
       nowMs: io.now(),
       lookbackDays: days,
       progress: (line) => io.stderr(`preflight: ${line}\n`),

@@ -3,7 +3,6 @@
  * then asks every voipbill process registered under VOIPBILL_DATA_DIR/run to re-read them now (SIGHUP). A file that
  * does not validate is reported and nothing is signalled: the processes keep the files they have.
  */
-import { checkConfigFiles } from '../../adapters/live/live-config';
 import { registeredProcesses } from '../../startup/config-reload';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
@@ -27,11 +26,7 @@ export const command = cliCommand({
     const { values, positionals } = parseCliArgs({ args: [...args], options: { check: { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
     if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}`);
     const config = io.config;
-    const check = await checkConfigFiles({
-      ...(config.VOIPBILL_PRODUCTS_FILE ? { productsFile: config.VOIPBILL_PRODUCTS_FILE } : {}),
-      ...(config.VOIPBILL_SERVERS_FILE ? { serversFile: config.VOIPBILL_SERVERS_FILE } : {}),
-      env: { ...io.env, ...(config.VOIPBILL_SECRETS_FILE ? { VOIPBILL_SECRETS_FILE: config.VOIPBILL_SECRETS_FILE } : {}) },
-    });
+    const check = await io.checkConfigFiles();
     const summary = {
       products: check.catalog ? check.catalog.byId.size : null,
       servers: check.servers ? check.servers.file.servers.map((s) => s.name) : null,
