@@ -43,6 +43,8 @@ export interface PreflightDeps {
   timeZone: string;
   nowMs: number;
   lookbackDays: number;
+  /** Further checks (src/preflight/checks/*), each returning its findings; one that throws is a blocking finding. */
+  checks?: Array<{ name: string; run(): Promise<PreflightFinding[]> }>;
   /** Progress lines (stderr): a large installation takes a while. */
   progress(line: string): void;
 }
@@ -104,6 +106,14 @@ export async function runPreflight(deps: PreflightDeps): Promise<PreflightReport
       : { severity: 'warn', code: 'time-zone-utc', subject: 'BILLING_TIME_ZONE', message: 'billing days follow UTC (BILLING_TIME_ZONE): set it to the zone WHMCS runs in, unless that is UTC' },
   );
 
+  for (const check of deps.checks ?? []) {
+    try {
+      for (const f of await check.run()) add(f);
+    } catch (err) {
+      add({ severity: 'block', code: 'check-failed', subject: check.name, message: `${check.name} could not run: ${(err as Error).message}` });
+    }
+  }
+
   // Products and their packages.
   const catalog = deps.catalog;
   if (!catalog || catalog.byId.size === 0) {
@@ -156,6 +166,10 @@ export async function runPreflight(deps: PreflightDeps): Promise<PreflightReport
     add({ severity: 'block', code: 'whmcs-unreadable', message: `WHMCS could not be read: ${(err as Error).message}` });
   }
   deps.progress(`WHMCS: ${clientCount} clients, ${records.length} VoIP services`);
+  for (const product of catalog?.byId.values() ?? []) {
+    const n = services.filter((p) => p.productId === product.productId).length;
+    add({ severity: 'info', code: 'product-mapped', subject: `product ${product.productId}`, message: `product ${product.productId} (${product.kind}${product.server ? ` on ${product.server}` : ''}, ${product.suspendMode} mode): ${n} active service(s) in WHMCS` });
+  }
 
   // PBXes: connections (insert_date index, NULL insert_date history) and every service's items.
   if (deps.servers) {

@@ -87,6 +87,7 @@ test('the demo as seeded: nothing blocks the switch, every service is previewed'
   assert.ok(report.services.every((s) => s.atSwitch === 'active'), JSON.stringify(report.services));
   assert.ok(report.findings.some((f) => f.code === 'whmcs-field' && f.subject === 'voipSuspended' && /found by name/.test(f.message)));
   assert.match(stderr, /preflight: WHMCS: 3 clients, 3 VoIP services/);
+  assert.match(report.findings.find((f) => f.code === 'product-mapped' && f.subject === 'product 1')?.message ?? '', /fusionpbx on fusion-demo, gateway mode\): 2 active service/);
 });
 
 test('planted problems: each is found, the switch is blocked, what it would do is said, and nothing changes', { timeout: 120_000 }, async () => {
