@@ -1,13 +1,14 @@
 /**
  * The one place a `bin/voipbill` command gets its configuration and connections from. The configuration is parsed
  * from the command's environment by src/config.ts, as `npm start` parses it (on first use, so a command that needs
- * none never fails on an unrelated variable); connections are opened on first use through the composition root,
- * find the running installation where `npm start` put it (src/startup/installation.ts), and close when the command
- * ends.
+ * none never fails on an unrelated variable), with the running demo's settings when the demo is the installation;
+ * connections are opened on first use through the composition root, find the running installation where `npm start`
+ * put it (src/startup/installation.ts), and close when the command ends.
  */
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { loadConfig, secretValues, type Config } from '../config';
+import { demoEnabled, loadConfig, secretValues, type Config } from '../config';
+import { readDemoState, type DemoStateFile } from '../demo/state-file';
 import { createLogger, registerSecrets, type Logger } from '../log';
 import { createPool } from '../db/pool';
 import { pbxRegistry, productCatalog, whmcsCharging, whmcsGateway } from '../composition';
@@ -35,6 +36,22 @@ export interface CliContext extends CliIo {
   pbx(file: string): Promise<PbxRegistry>;
 }
 
+/**
+ * The configuration of the running installation. When it is the demo (VOIPBILL_DEMO on, or auto with nothing external
+ * configured), `npm start` ran with the demo's settings merged in — its WHMCS, servers and products files — and wrote
+ * them to the data folder: a command applies them too, so it finds what is running without extra variables.
+ */
+export function withRunningDemo(config: Config): Config {
+  if (!demoEnabled(config)) return config;
+  let state: DemoStateFile;
+  try {
+    state = readDemoState(config.VOIPBILL_DATA_DIR);
+  } catch {
+    return config;
+  }
+  return { ...config, ...(state.overrides ?? {}) };
+}
+
 export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Promise<T>): Promise<T> {
   const closers: Array<() => Promise<void>> = [];
   const once = <V>(make: () => V): (() => V) => {
@@ -42,7 +59,7 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
     return () => (made ??= { value: make() }).value;
   };
   const config = once(() => {
-    const parsed = loadConfig(io.env);
+    const parsed = withRunningDemo(loadConfig(io.env));
     registerSecrets(secretValues(parsed));
     return parsed;
   });
