@@ -110,17 +110,41 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a double on its documented port, or on a free one when that port is taken (also when taken meanwhile). */
-async function onPort<T>(preferred: number, what: string, log: Logger, start: (port: number, retry: boolean) => Promise<T>): Promise<T> {
+/** A port the system picks, never one of `reserved` (the ports voipbill itself is configured to listen on). */
+function freePortAvoiding(reserved: ReadonlySet<number>): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => (reserved.has(port) ? freePortAvoiding(reserved).then(ok, fail) : ok(port)));
+    });
+  });
+}
+
+/**
+ * Starts a double on its documented port, or on a free one when that port is taken (also when taken meanwhile). The
+ * free one is never a port voipbill is about to listen on itself (API, admin, Temporal), which start later.
+ */
+async function onPort<T>(preferred: number, what: string, log: Logger, reserved: ReadonlySet<number>, start: (port: number, retry: boolean) => Promise<T>): Promise<T> {
+  // `retry` tells `start` that an attempt already ran (and did its one-time work); not when the port was taken before.
+  let attempted = false;
   if (await portFree(preferred)) {
     try {
+      attempted = true;
       return await start(preferred, false);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     }
   }
   log.warn(`demo: port ${preferred} (${what}) is taken; using a free port`);
-  return start(0, true);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePortAvoiding(reserved), attempted);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 3) throw err;
+    }
+  }
 }
 
 function phpAvailable(): boolean {
@@ -181,15 +205,16 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const vodiaPassword = randomBytes(12).toString('hex');
     const eslPassword = 'ClueCon';
     const apiHost = config.API_HOST === '0.0.0.0' || config.API_HOST === '::' ? '127.0.0.1' : config.API_HOST;
+    const reserved = new Set([config.API_PORT, config.ADMIN_API_PORT, config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT, config.EMBEDDED_PG_PORT, config.TEMPORAL_METRICS_PORT].filter((p): p is number => typeof p === 'number'));
 
     // SMTP catcher
-    const mail: MailCatcher = await onPort(DEMO_PORTS.smtp, 'SMTP catcher', log, (port) => startMailCatcher({ port, dir: join(dir, 'mail'), log }));
+    const mail: MailCatcher = await onPort(DEMO_PORTS.smtp, 'SMTP catcher', log, reserved, (port) => startMailCatcher({ port, dir: join(dir, 'mail'), log }));
     stops.push(mail.close);
 
     // Fake WHMCS, whose hooks post to voipbill's webhook (the real PHP hook file when php-cli is installed).
     const hookMode = phpAvailable() ? 'php' : 'node';
     // Its state lives in the data folder like a real WHMCS's database: a restart keeps credit, fields and numbering.
-    const whmcs: FakeWhmcs = await onPort(DEMO_PORTS.whmcs, 'fake WHMCS', log, (port) =>
+    const whmcs: FakeWhmcs = await onPort(DEMO_PORTS.whmcs, 'fake WHMCS', log, reserved, (port) =>
       startFakeWhmcs({
         port,
         identifier: 'demo-identifier',
@@ -231,7 +256,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const fusionPool = createPool(fusionUrl, { max: 4 });
     stops.push(() => fusionPool.end());
     const fresh = !(await hasFusionSchema(fusionPool));
-    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, (eslPort, retry) =>
+    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, reserved, (eslPort, retry) =>
       FusionDouble.start({ pool: fusionPool, era: ERA, cacheMethod: 'memcache', eslPassword, eslPort, createSchema: fresh && !retry }),
     );
     stops.push(() => fusion.stop());
@@ -251,7 +276,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const vodia = new FakeVodiaServer({ users: { admin: { password: vodiaPassword, scope: 'system' } } });
     const vodiaSpec = DEMO_CLIENTS.find((c) => c.pbx === 'vodia')!;
     vodia.state.addTenant(vodiaSpec.tenant, { accounts: ['8300', '8301', '8302'], trunks: [{ name: 'carrier-sip' }] });
-    await onPort(DEMO_PORTS.vodia, 'Vodia double', log, (port) => vodia.start(port));
+    await onPort(DEMO_PORTS.vodia, 'Vodia double', log, reserved, (port) => vodia.start(port));
     stops.push(() => vodia.stop());
 
     // Servers and products files, as an admin would write them.
