@@ -16,6 +16,8 @@ import type { PbxRegistry } from '../adapters/pbx/registry';
 import type { ProductCatalog } from '../adapters/services/products-file';
 import type { WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
 import { ledgerDatabaseUrl, temporalAddress } from '../startup/installation';
+import { redactedUrl } from '../startup/banner';
+import { spawn } from 'node:child_process';
 import type { CliCommand, CliIo } from './main';
 
 /** What a command may touch: its I/O, and the installation's configuration and connections. */
@@ -26,6 +28,13 @@ export interface CliContext extends CliIo {
   readonly log: Logger;
   /** The ledger's pool: DATABASE_URL, or the embedded PostgreSQL of `npm start`. */
   pool(): Pool;
+  /** The ledger's URL (as `pool` connects), or of another `database` on the same server. */
+  databaseUrl(database?: string): string;
+  /**
+   * Runs `psql` on `url` with `args`, the password handed over in its environment (never on a command line or
+   * screen); attached to the terminal when there is one. Resolves to psql's exit code.
+   */
+  psql(url: string, args: readonly string[]): Promise<number>;
   /** Temporal at TEMPORAL_ADDRESS, or the dev server of `npm start`, in TEMPORAL_NAMESPACE. */
   temporal(): Promise<Client>;
   /** VOIPBILL_PRODUCTS_FILE, when set. */
@@ -81,6 +90,12 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
     },
     log,
     pool,
+    databaseUrl: (database) => {
+      const url = new URL(ledgerDatabaseUrl(config()));
+      if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+      return url.toString();
+    },
+    psql: (url, args) => runPsql(url, args, io),
     temporal: once(async () => {
       const connection = await Connection.connect({ address: temporalAddress(config()), connectTimeout: 5000 });
       closers.push(() => connection.close());
@@ -102,6 +117,32 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
   } finally {
     for (const close of closers.reverse()) await close();
   }
+}
+
+function runPsql(url: string, args: readonly string[], io: CliIo): Promise<number> {
+  const u = new URL(url);
+  const env = {
+    ...io.env,
+    PGHOST: u.hostname,
+    PGPORT: u.port || '5432',
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+  };
+  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  return new Promise((done, fail) => {
+    const child = spawn(io.env.PSQL ?? 'psql', [...args], { env, stdio: terminal ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => io.stdout(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => io.stderr(d.toString()));
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        err.code === 'ENOENT'
+          ? new Error(`psql not found (install the PostgreSQL client, e.g. apt install postgresql-client, or set PSQL); connect any client to ${redactedUrl(url)} — the password: voipbill db url --show-password`)
+          : err,
+      ),
+    );
+    child.once('close', (code) => done(code ?? 1));
+  });
 }
 
 /** A command whose `run` gets the CLI context in place of its bare I/O; the context closes when `run` ends. */
