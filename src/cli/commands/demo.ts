@@ -34,22 +34,6 @@ rather than within the minute: bin/voipbill billing trigger voipbill-reconcile. 
 
 const RECONCILE_HINT = 'voipbill reads it at its next reconciliation (within a minute in the demo); now: bin/voipbill billing trigger voipbill-reconcile';
 
-/**
- * `--amount -3.50` reads like an option to node's parser: the value after `--amount` is joined to it
- * (`--amount=-3.50`) so it stays a value.
- */
-function amountArgs(rest: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const next = rest[i + 1];
-    if (rest[i] === '--amount' && next !== undefined && /^-\d/.test(next)) {
-      out.push(`--amount=${next}`);
-      i++;
-    } else out.push(rest[i]!);
-  }
-  return out;
-}
-
 /** The data folder `npm start` uses: VOIPBILL_DATA_DIR as the configuration resolves it, from any working directory. */
 function state(io: CliContext): DemoStateFile {
   return readDemoState(io.config.VOIPBILL_DATA_DIR);
@@ -112,20 +96,20 @@ export const command = cliCommand({
     const [action, ...rest] = args;
     switch (action) {
       case 'topup': {
-        const v = options(amountArgs(rest), { client: { type: 'string' }, amount: { type: 'string' } });
+        const v = options(rest, { client: { type: 'string' }, amount: { type: 'string' } });
+        const amount = amountOption(v.amount, false);
         const s = state(io);
         const client = clientOf(s, v.client);
-        const amount = amountOption(v.amount, false);
         const r = (await fake(s, 'POST', 'topup', { clientid: client.clientId, amount })) as { invoiceid: number | null; newbalance: string };
         io.stdout(`client ${client.clientId} (${client.name}) topped up ${amount}: invoice ${r.invoiceid ?? '-'} paid, WHMCS credit now ${r.newbalance}\n`);
         io.stdout(`voipbill hears it through the WHMCS hook; watch service-${client.serviceId} in the Web UI or run: bin/voipbill service status ${client.serviceId}\n`);
         return 0;
       }
       case 'credit': {
-        const v = options(amountArgs(rest), { client: { type: 'string' }, amount: { type: 'string' } });
+        const v = options(rest, { client: { type: 'string' }, amount: { type: 'string' } });
+        const amount = amountOption(v.amount, true);
         const s = state(io);
         const client = clientOf(s, v.client);
-        const amount = amountOption(v.amount, true);
         const r = (await fake(s, 'POST', 'credit', { clientid: client.clientId, amount })) as { newbalance: string };
         io.stdout(`client ${client.clientId} (${client.name}): credit ${amount.startsWith('-') ? 'removed' : 'added'} ${amount.replace(/^-/, '')}, WHMCS credit now ${r.newbalance}\n`);
         io.stdout(`WHMCS fires no hook for Manage Credits: ${RECONCILE_HINT}\n`);
