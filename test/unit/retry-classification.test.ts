@@ -122,7 +122,7 @@ describe('configuration errors are never retried', () => {
     for (const [name, options] of Object.entries(activityOptions)) {
       // The smoke workflow's one activity writes an audit row: it reads no configuration.
       if (name === 'smoke') continue;
-      const listed: readonly string[] = options.retry?.nonRetryableErrorTypes ?? [];
+      const listed: readonly string[] = ('retry' in options ? options.retry.nonRetryableErrorTypes : undefined) ?? [];
       for (const type of CONFIG_ERROR_TYPES) assert.ok(listed.includes(type), `${name} retries ${type}`);
     }
   });
