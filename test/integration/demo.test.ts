@@ -213,6 +213,42 @@ test('bin/voipbill servers list and servers test find the running demo\'s server
   assert.match(io.out(), /^ok {3}vodia-demo \(vodia\)/m);
 });
 
+/** `bin/voipbill demo …` commands written in the README's walk-through and docs/demo.md, as argument lists. */
+function documentedDemoCommands(): string[][] {
+  const root = join(__dirname, '../..');
+  const walkThrough = readFileSync(join(root, 'README.md'), 'utf8').split('## Demo walk-through')[1]!.split('\n## ')[0]!;
+  const page = readFileSync(join(root, 'docs', 'demo.md'), 'utf8');
+  const commands = [...`${walkThrough}\n${page}`.matchAll(/`bin\/voipbill (demo [^`\n]+)`/g)].map((m) => m[1]!);
+  return [...new Set(commands)].map((c) => [...c.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!));
+}
+
+test('every demo command the walk-through and docs/demo.md show runs as written against the running demo', async () => {
+  const commands = documentedDemoCommands();
+  const actions = new Set(commands.map((c) => c[1]));
+  for (const action of ['topup', 'credit', 'field', 'mode', 'status', 'link', 'mail']) assert.ok(actions.has(action), `demo ${action} is documented with an example`);
+  for (const argv of commands) {
+    let out = '';
+    let err = '';
+    const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: process.cwd(), now: () => Date.now(), env: { VOIPBILL_DATA_DIR: dataDir } };
+    assert.equal(await cli(argv, io), 0, `bin/voipbill ${argv.join(' ')}: ${err}`);
+    assert.ok(out.length > 0, `bin/voipbill ${argv.join(' ')} prints what it did`);
+  }
+  // Put back what the documented admin commands changed, so the tests after this one see the seeded story.
+  const io: CliIo = { stdout: () => {}, stderr: () => {}, cwd: process.cwd(), now: () => Date.now(), env: { VOIPBILL_DATA_DIR: dataDir } };
+  assert.equal(await cli(['demo', 'field', '--client', '2', 'Manual VoIP Suspend', 'No'], io), 0);
+  for (const service of ['1', '2']) assert.equal(await cli(['demo', 'mode', '--service', service, 'gateway'], io), 0);
+});
+
+test('every /_fake/ route of the fake WHMCS is documented in docs/demo.md', () => {
+  const root = join(__dirname, '../..');
+  const server = readFileSync(join(root, 'src/doubles/whmcs/server.ts'), 'utf8');
+  const adminRoutes = server.split('async function admin(')[1]!.split('\n  }\n')[0]!;
+  const routes = [...adminRoutes.matchAll(/case '([a-z-]+)':|path === '([a-z-]+)'/g)].map((m) => m[1] ?? m[2]!);
+  assert.ok(routes.length >= 10, `found the routes: ${routes.join(', ')}`);
+  const page = readFileSync(join(root, 'docs', 'demo.md'), 'utf8');
+  for (const route of routes) assert.ok(page.includes(`/_fake/${route}`), `/_fake/${route} is not in docs/demo.md`);
+});
+
 test('a restarted demo keeps its fake WHMCS (credit, fields, numbering) and the products file an admin edited; VOIPBILL_PRODUCTS_FILE is used as it is', async () => {
   const before = await snapshot();
   const productsFile = demo.overrides.VOIPBILL_PRODUCTS_FILE!;
