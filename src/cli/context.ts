@@ -95,7 +95,7 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
       if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
       return url.toString();
     },
-    psql: (url, args) => runPsql(url, args, io),
+    psql: (url, args) => runPsql(config().PSQL ?? 'psql', url, args, io),
     temporal: once(async () => {
       const connection = await Connection.connect({ address: temporalAddress(config()), connectTimeout: 5000 });
       closers.push(() => connection.close());
@@ -119,7 +119,7 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
   }
 }
 
-function runPsql(url: string, args: readonly string[], io: CliIo): Promise<number> {
+function runPsql(binary: string, url: string, args: readonly string[], io: CliIo): Promise<number> {
   const u = new URL(url);
   const env = {
     ...io.env,
@@ -131,7 +131,7 @@ function runPsql(url: string, args: readonly string[], io: CliIo): Promise<numbe
   };
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   return new Promise((done, fail) => {
-    const child = spawn(io.env.PSQL ?? 'psql', [...args], { env, stdio: terminal ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, [...args], { env, stdio: terminal ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (d: Buffer) => io.stdout(d.toString()));
     child.stderr?.on('data', (d: Buffer) => io.stderr(d.toString()));
     child.once('error', (err: NodeJS.ErrnoException) =>
