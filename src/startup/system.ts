@@ -12,6 +12,7 @@ import { startDemoIfEnabled, type ProcessEnv } from './demo';
 import { connectTemporal, ensureTemporal } from './temporal';
 import { manageSchedules, triggerReconcile } from './schedules';
 import { loadLiveConfig, registerProcess, watchConfig } from './config-reload';
+import { sweepAtStart } from './sweep';
 import { runWorker } from './worker';
 import { startApi } from './api';
 import { createStopStack } from './shutdown';
@@ -26,7 +27,7 @@ export interface RunningSystem {
   /** Banner lines of the demo, when it runs. */
   demo?: string[];
   /** Re-reads the products, servers and package files now (what SIGHUP does). */
-  reload(reason: string): Promise<void>;
+  reload?(reason: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +64,7 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
     if (config.RUN_WORKER) await runWorker(config, temporal.address, built.deps, metrics, log, stops);
     const api = config.RUN_API ? await startApi(config, { pool, client, built, metrics, log }, stops) : undefined;
     if (demo) await demo.afterStart({ deps: built.deps });
+    await sweepAtStart(config, client, log);
     return {
       databaseUrl,
       temporalAddress: temporal.address,

@@ -15,14 +15,16 @@ import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages'
 let env: LifecycleEnv;
 before(async () => {
   env = await startLifecycleEnv({
-    voipProductIds: [1, 2],
+    voipProductIds: [1, 2, 3],
     products: [
       { productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' },
+      // Two products of one PBX that differ in how they suspend: an admin moves a service from one to the other.
+      { productId: 2, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'gateway' },
       // A product whose services' extensions are voipbill's to keep on, whoever switched them off.
-      { productId: 2, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension', owns: 'all' },
+      { productId: 3, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension', owns: 'all' },
     ],
   });
-  env.whmcs.seedProduct({ pid: 2, name: 'Hosted PBX (managed)' });
+  env.whmcs.seedProduct({ pid: 3, name: 'Hosted PBX (managed)' });
 });
 after(async () => {
   await env?.close();
@@ -148,7 +150,7 @@ describe('reconciliation sweep', () => {
     // A service of a product that owns its extensions: an admin turned one off.
     const clientId = env.newClient({ credit: '20.00', threshold: '' });
     const owned = await env.serviceRecord(clientId, { owns: 'all' });
-    env.whmcs.state.services.get(Number(owned.serviceId))!.pid = 2;
+    env.whmcs.state.services.get(Number(owned.serviceId))!.pid = 3;
     await env.start(owned);
     await env.waitFor(owned.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
     await env.fusion.adminSetExtension(TENANT, owned.extensions[1]!, false);
@@ -225,5 +227,17 @@ describe('reconciliation sweep', () => {
     await signalService(env.target, b, standingSignal, { refresh: true, source: 'test' });
     const forced = await env.waitFor(b.serviceId, 'suspended by the field', (st) => st.status === 'suspended');
     assert.equal(forced.suspension?.reason, 'override_field');
+  });
+
+  // The operations guide says the sweep syncs services with WHMCS, a product change included: this keeps it true.
+  test('a service moved to another product in WHMCS takes that product\'s suspend mode at the next sweep', { timeout: 120_000 }, async () => {
+    const s = await startService('20.00');
+    const before = await env.waitFor(s.record.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    assert.equal(before.config.suspendMode, 'extension');
+    env.whmcs.state.services.get(Number(s.record.serviceId))!.pid = 2;
+    const totals = await sweep();
+    assert.ok(totals.woken >= 1, 'the moved service is woken');
+    const after = await env.waitFor(s.record.serviceId, 'the new product applied', (st) => st.config.suspendMode === 'gateway');
+    assert.equal(after.status, 'active', 'a product change alone suspends nothing');
   });
 });

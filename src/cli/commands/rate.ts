@@ -83,6 +83,7 @@ export const command = cliCommand({
     const number = stored ? stored.destination : v.number;
     if (typeof number !== 'string') throw new UsageError('--number is required');
     const secondsText = stored ? String(stored.billsec) : required(v, 'seconds');
+    if (secondsText.startsWith('-')) throw new UsageError(`--seconds cannot be negative (a call lasts 0 seconds or more), got ${secondsText}`);
     if (!/^\d+(\.\d+)?$/.test(secondsText)) throw new UsageError(`--seconds must be a number of seconds ≥ 0, got ${JSON.stringify(secondsText)}`);
     let atMs = stored ? (stored.answeredAtMs ?? stored.startedAtMs) : io.now();
     if (v.at !== undefined) {
