@@ -134,6 +134,8 @@ export function buildDeps(
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
     billingTimeZone: config.BILLING_TIME_ZONE,
     autoTopUpPolicy: autoTopUpPolicy(config),
+    invoiceDateFormat: config.INVOICE_DATE_FORMAT,
+    ...(config.NOTIFY_TEMPLATE_NAMES ? { templateNames: config.NOTIFY_TEMPLATE_NAMES } : {}),
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }

@@ -232,7 +232,9 @@ async function runStep(state: LifecycleState, step: Step): Promise<void> {
     case 'notify': {
       const at = workflowNowIso();
       // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
-      await whmcs.sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing! }).catch(() => undefined);
+      await whmcs
+        .sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing!, occasion: step.occasion, reminderHours: state.policy.reminderHours })
+        .catch(() => undefined);
       applyOutcome(state, { kind: 'notified', step, at });
       return;
     }

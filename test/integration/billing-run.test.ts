@@ -64,13 +64,16 @@ async function newService(pkg: string, credit = '50.00', clientId?: number): Pro
   return record;
 }
 
-async function run(charge: Array<'credit' | 'invoice'>): Promise<BillingProgress> {
+async function run(charge: Array<'credit' | 'invoice'>, asOf?: string): Promise<BillingProgress> {
   return env.temporal.client.workflow.execute(billingRun, {
     taskQueue: env.taskQueue,
     workflowId: uniqueId('billing'),
-    args: [{ sources: [env.adapter.name], charge, maxPages: 2, limit: 3 }],
+    args: [{ sources: [env.adapter.name], charge, maxPages: 2, limit: 3, ...(asOf ? { asOf } : {}) }],
   });
 }
+
+/** The WHMCS service's next due date: autobill bills a service's usage on it. */
+const dueOn = (svc: ServiceRecord, date: string) => void (env.whmcs.state.services.get(Number(svc.serviceId))!.nextduedate = date);
 
 const credit = (clientId: string) => env.whmcs.state.clients.get(Number(clientId))!.creditCents;
 
@@ -175,6 +178,7 @@ describe('billing run', () => {
 
   test('invoice per service: per-period free minutes in call-start order, lines grouped by call type and special rule', { timeout: 120_000 }, async () => {
     const svc = await newService(INVOICE_PKG, '50.00');
+    dueOn(svc, '2026-12-01');
     const [ext] = svc.extensions as [string];
     await insertCdrs(env.fusionDb.pool, '5.4', [
       // Arrives first but starts later: the allowance goes to the earlier call.
@@ -183,18 +187,19 @@ describe('billing run', () => {
       await outbound(ext, '442075550100', T0 + 6000, 60),
       await outbound(ext, '19005550100', T0 + 7000, 60),
     ]);
-    const p = await run(['invoice']);
+    const p = await run(['invoice'], '2026-12-01');
     // 120 s free from the call at T0+4000 (180 s → 60 s billed 0.05), then 120 s at 0.10, 60 s intl 0.05, special 0.35.
     assert.equal(p.chargedCents, '55');
     const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === Number(svc.clientId));
     assert.equal(inv.length, 1);
     const lines = inv[0]!.items.map((i) => `${i.description} = ${i.amountCents}`);
     assert.deepEqual(lines, [
-      'National Calls (10/11/2026 to 10/11/2026): 2 calls, 5 min = 15',
-      'International Calls (10/11/2026 to 10/11/2026): 1 calls, 1 min = 5',
-      '[OUTBOUND] 1900* (flat_per_call): 1 calls, 1 min = 35',
+      'National Calls (01/11/2026 to 30/11/2026): 2 calls, 5 min = 15',
+      'International Calls (01/11/2026 to 30/11/2026): 1 calls, 1 min = 5',
+      'Special Rate Calls (01/11/2026 to 30/11/2026): 1 calls, 1 min\n[OUTBOUND] 1900* (flat_per_call): 1 calls, 1 min, $0.35 = 35',
     ]);
-    const free = await env.db.pool.query<{ s: number }>("SELECT used_seconds AS s FROM period_free_usage WHERE service_id = $1 AND period = '2026-11'", [svc.serviceId]);
+    // The allowance window is the service's WHMCS billing period (due 2026-12-01, monthly).
+    const free = await env.db.pool.query<{ s: number }>("SELECT used_seconds AS s FROM period_free_usage WHERE service_id = $1 AND period = '2026-11-01..2026-12-01'", [svc.serviceId]);
     assert.equal(free.rows[0]!.s, 120);
   });
 
@@ -202,11 +207,13 @@ describe('billing run', () => {
     const clientId = env.newClient({ credit: '50.00', threshold: '' });
     const a = await newService(CLIENT_PKG, '', clientId);
     const b = await newService(CLIENT_PKG, '', clientId);
+    dueOn(a, '2026-12-01');
+    dueOn(b, '2026-12-01');
     await insertCdrs(env.fusionDb.pool, '5.4', [
       await outbound(a.extensions[0]!, '12045550400', T0 + 8000, 60),
       await outbound(b.extensions[0]!, '12045550401', T0 + 8100, 120),
     ]);
-    const p = await run(['invoice']);
+    const p = await run(['invoice'], '2026-12-01');
     assert.equal(p.chargedCents, '15');
     const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === clientId);
     assert.equal(inv.length, 1);

@@ -34,6 +34,8 @@ export interface ClientStanding {
   unpaidUsage?: string;
   /** Blank in WHMCS turns low-balance alerts off. */
   lowBalanceThreshold: string | null;
+  /** The Low Balance Threshold field exactly as the client entered it ("5", "5.00"); absent in older standings. */
+  lowBalanceThresholdText?: string;
   hasVoipService: boolean;
   manualSuspend: boolean;
   voipSuspendedField: Override;

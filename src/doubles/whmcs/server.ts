@@ -10,8 +10,9 @@ import { billingActions } from './actions-billing';
 import { clientActions } from './actions-clients';
 import { editProfile, FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
+import { renderInvoiceText, runCron } from './cron';
 import { createHookBus, type HookConfig } from './hooks';
-import { FakeWhmcsState } from './state';
+import { FakeWhmcsState, type FakeTaxSettings } from './state';
 
 export interface FakeWhmcsSettings {
   identifier: string;
@@ -45,6 +46,12 @@ export interface FakeWhmcs {
   topUp(t: Parameters<typeof topUp>[1]): ReturnType<typeof topUp>;
   /** A profile save in the client area or the admin area (fields, ClientEdit hook, activity log). */
   editProfile(e: ProfileEdit): ReturnType<typeof editProfile>;
+  /** The invoicing of WHMCS's daily cron as of `date` (default today): the invoices it created. */
+  runCron(date?: string): Promise<number[]>;
+  /** An invoice as the client area shows it, as text. */
+  renderInvoice(invoiceId: number): string;
+  /** Tax Configuration (TaxEnabled, rules, L2 compound, Tax Billable Items …). */
+  setTax(t: Partial<FakeTaxSettings>): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +95,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
   const internalToken = randomBytes(16).toString('hex');
   let apiUrl = '';
   const fireHook = createHookBus({ state, config: () => settings.hook, apiUrl: () => apiUrl, internalToken });
+  const setTax = (t: Partial<FakeTaxSettings>) => {
+    const rules = (t.rules ?? state.tax.rules).map((r) => ({ ...r, rate: BigInt(r.rate) }));
+    state.tax = { ...state.tax, ...t, rules };
+  };
   const ctxFor = (params: Params): Ctx => ({ state, params, quirks: settings.quirks, fireHook });
 
   function authFailure(p: Params, remoteIp: string, action: string): { status: number; message: string } | null {
@@ -165,6 +176,12 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     const ok = (v: unknown) => send(res, 200, v);
     if (req.method === 'GET' && path === 'state') return ok(snapshot(state));
     if (req.method === 'GET' && path === 'requests') return ok(state.requests);
+    const invoiceText = /^invoices\/(\d+)\.txt$/.exec(path);
+    if (req.method === 'GET' && invoiceText) {
+      const text = renderInvoiceText(state, Number(invoiceText[1]));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      return void res.end(`${text}\n`);
+    }
     if (req.method === 'DELETE' && path === 'faults') return ok((faults.clear(), {}));
     if (req.method !== 'POST') return send(res, 405, { error: `${req.method} /_fake/${path}` });
     switch (path) {
@@ -183,6 +200,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
         return ok((seedEmailTemplate(state, input as Parameters<typeof seedEmailTemplate>[1]), {}));
       case 'topup':
         return ok(await topUp(ctxFor(new Params([])), input as Parameters<typeof topUp>[1]));
+      case 'cron':
+        return ok({ invoices: await runCron(ctxFor(new Params([])), typeof input.date === 'string' ? { date: input.date } : {}) });
+      case 'tax':
+        return ok((setTax(input as Partial<FakeTaxSettings>), {}));
       case 'faults':
         return ok((faults.add(input as unknown as Fault), {}));
       case 'config':
@@ -226,6 +247,9 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     seedEmailTemplate: (t) => seedEmailTemplate(state, t),
     topUp: (t) => topUp(ctxFor(new Params([])), t),
     editProfile: (e) => editProfile(ctxFor(new Params([])), e),
+    runCron: (date) => runCron(ctxFor(new Params([])), date ? { date } : {}),
+    renderInvoice: (invoiceId) => renderInvoiceText(state, invoiceId),
+    setTax,
     close: () =>
       new Promise<void>((ok) => {
         server.close(() => ok());
