@@ -255,6 +255,16 @@ export function configProblems(config: Config): string[] {
   return problems;
 }
 
+/**
+ * The start-up warning when WHMCS is configured but BILLING_TIME_ZONE is not: WHMCS's due dates would be read as UTC
+ * midnights, and autobill, billing periods and the daily runs would follow UTC, not the provider's clock. Null when
+ * the variable is set, or WHMCS is not configured (the demo).
+ */
+export function billingTimeZoneWarning(config: Pick<Config, 'WHMCS_URL' | 'BILLING_TIME_ZONE'>, env: Readonly<Record<string, string | undefined>>): string | null {
+  if (!config.WHMCS_URL || (env.BILLING_TIME_ZONE ?? '').trim() !== '') return null;
+  return `BILLING_TIME_ZONE is not set: WHMCS due dates, autobill runs and billing periods are taken in ${config.BILLING_TIME_ZONE}; set it to the time zone of your WHMCS (e.g. America/Toronto) so usage is billed on the day WHMCS expects`;
+}
+
 /** Whether `npm start` runs the demo: `on`, or `auto` with neither WHMCS_URL nor VOIPBILL_SERVERS_FILE set. */
 export function demoEnabled(config: Config): boolean {
   return config.VOIPBILL_DEMO === 'on' || (config.VOIPBILL_DEMO === 'auto' && !config.WHMCS_URL && !config.VOIPBILL_SERVERS_FILE);

@@ -81,30 +81,36 @@ export function createClientMessenger(deps: {
 
   return {
     async send(input) {
-      const idempotencyKey = (await clientKey(input)) ?? input.idempotencyKey;
-      const claim = await deps.notifications.claim({ idempotencyKey, clientId: input.clientId, serviceId: input.serviceId, template: input.template, channel });
-      if (claim.sent) return 'already-sent';
-      const fields = mergeFields(input.standing, input.clientId, input.serviceId);
-      try {
-        if (channel === 'whmcs') {
-          await deps.whmcs.sendEmail({
-            template: whmcsTemplateName(input.template, input.extra, deps.templateNames),
-            relatedId: Number(input.clientId),
-            customVars: whmcsCustomVars(input.template, input.serviceId, input.extra),
-          });
-        } else {
-          if (!deps.mailer) throw new NotifyConfigError('NOTIFY_CHANNEL=smtp but no SMTP_URL is configured');
-          const to = input.standing.contact?.email;
-          if (!to) throw new NotifyConfigError(`client ${input.clientId} has no e-mail address`);
-          const { subject, text } = renderBuiltInTemplate(input.template, fields, input.extra);
-          await deps.mailer.send({ to, subject, text, idempotencyKey });
-        }
-      } catch (err) {
-        await deps.notifications.recordError(idempotencyKey, (err as Error).message);
-        throw err;
-      }
-      await deps.notifications.markSent(idempotencyKey);
-      return 'sent';
+      const clientWide = await clientKey(input);
+      const idempotencyKey = clientWide ?? input.idempotencyKey;
+      // A key shared by the client's services is sent by one of them at a time: the first sends, the others find it sent.
+      return clientWide ? deps.notifications.exclusive(clientWide, () => deliver(input, clientWide)) : deliver(input, idempotencyKey);
     },
   };
+
+  async function deliver(input: ClientMessage, idempotencyKey: string): Promise<'sent' | 'already-sent'> {
+    const claim = await deps.notifications.claim({ idempotencyKey, clientId: input.clientId, serviceId: input.serviceId, template: input.template, channel });
+    if (claim.sent) return 'already-sent';
+    const fields = mergeFields(input.standing, input.clientId, input.serviceId);
+    try {
+      if (channel === 'whmcs') {
+        await deps.whmcs.sendEmail({
+          template: whmcsTemplateName(input.template, input.extra, deps.templateNames),
+          relatedId: Number(input.clientId),
+          customVars: whmcsCustomVars(input.template, input.serviceId, input.extra),
+        });
+      } else {
+        if (!deps.mailer) throw new NotifyConfigError('NOTIFY_CHANNEL=smtp but no SMTP_URL is configured');
+        const to = input.standing.contact?.email;
+        if (!to) throw new NotifyConfigError(`client ${input.clientId} has no e-mail address`);
+        const { subject, text } = renderBuiltInTemplate(input.template, fields, input.extra);
+        await deps.mailer.send({ to, subject, text, idempotencyKey });
+      }
+    } catch (err) {
+      await deps.notifications.recordError(idempotencyKey, (err as Error).message);
+      throw err;
+    }
+    await deps.notifications.markSent(idempotencyKey);
+    return 'sent';
+  }
 }

@@ -36,6 +36,26 @@ export const TEMPLATE_IDS = [
 ] as const;
 export type WhmcsTemplateId = (typeof TEMPLATE_IDS)[number];
 
+/**
+ * The WHMCS templates an install needs for what it uses: always the balance messages; the included-minutes ones
+ * for packages with included minutes (a warning template per configured stage, the exhausted message of each mode);
+ * the auto top-up ones when auto top-up is configured.
+ */
+export function templatesNeeded(uses: { includedMinutes: ReadonlyArray<{ mode: 'off' | 'warn' | 'block'; warnStages: readonly number[] }>; autoTopUp: boolean }): WhmcsTemplateId[] {
+  const need = new Set<WhmcsTemplateId>(['Low Balance Alert', 'VoIP Zero Balance']);
+  for (const im of uses.includedMinutes) {
+    if (im.mode === 'off') continue;
+    if (im.warnStages.length >= 1) need.add('Included Minutes Warning - Stage 1');
+    if (im.warnStages.length >= 2) need.add('Included Minutes Warning - Stage 2');
+    need.add(im.mode === 'block' ? 'Included Minutes Exhausted' : 'Included Minutes Exhausted - Notify Only');
+  }
+  if (uses.autoTopUp) {
+    need.add('VoIP Auto Top-Up Succeeded');
+    need.add('VoIP Auto Top-Up Failed');
+  }
+  return TEMPLATE_IDS.filter((t) => need.has(t));
+}
+
 /** Messages about the client's credit: one per client and crossing, not one per service. */
 export const CLIENT_TEMPLATES: ReadonlySet<TemplateName> = new Set<TemplateName>(['Low Balance Alert', 'VoIP Zero Balance']);
 
