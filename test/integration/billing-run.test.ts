@@ -23,6 +23,8 @@ import { billingRun, progressQuery, type BillingProgress } from '../../workflows
 import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 import { createBillingStore, createRepositories } from '../../src/adapters/postgres';
+import { signalService } from '../../src/temporal/lifecycle-client';
+import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { BILLING_RUN_WORKFLOW } from '../../workflows/billing-run.messages';
 
 let env: LifecycleEnv;
@@ -332,5 +334,30 @@ describe('billing run', () => {
     } finally {
       for (const d of defs) await env.temporal.client.schedule.getHandle(d.scheduleId).delete().catch(() => undefined);
     }
+  });
+
+  test('a product without a package: its calls are stored as not billed and shown to the client, not quarantined; the service still autosuspends', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.50', threshold: '' });
+    const svc = await env.serviceRecord(clientId);
+    await services().upsert(svc);
+    assert.equal(svc.package, undefined);
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, '12045550900', T0 + 11_000, 600), await outbound(ext, '442075550900', T0 + 11_100, 60)]);
+    const p = await run(['credit']);
+    assert.equal(p.quarantined, 0, 'nothing quarantined');
+    const rows = await env.db.pool.query<{ rule: string; cost: string; charge_key: string | null; billed_seconds: number }>(
+      'SELECT rule, cost_micros::text AS cost, charge_key, billed_seconds FROM cdrs WHERE service_id = $1 ORDER BY started_at',
+      [svc.serviceId],
+    );
+    assert.deepEqual(rows.rows.map((r) => [r.rule, r.cost, r.billed_seconds, r.charge_key?.startsWith('unmetered:')]), [['not_metered', '0', 600, true], ['not_metered', '0', 60, true]]);
+    assert.equal(credit(svc.clientId), 50n, 'never charged');
+    const page = await createRepositories(env.db.pool).callRecords.loadPeriod({ clientId: svc.clientId, serviceId: svc.serviceId }, '2026-11', 'UTC');
+    assert.equal(page.length, 2, 'the client sees its calls');
+    // Autosuspend does not depend on a package: at zero credit the service is suspended at the PBX.
+    await env.start(svc);
+    await env.setCredit(clientId, '0.00');
+    await signalService(env.target, svc, standingSignal, { refresh: true, source: 'test' });
+    await env.waitFor(svc.serviceId, 'suspended', (s) => s.status === 'suspended');
+    assert.equal(await env.extensionEnabled(ext), false);
   });
 });
