@@ -15,7 +15,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
+import {
+  initialLifecycleState,
+  validateAdminAutoTopUp,
+  validateAdminOverride,
+  validateAdminSuspend,
+  validateAdminUnsuspend,
+  validateWhmcsSuspend,
+  validateWhmcsUnsuspend,
+} from '../src/domain/lifecycle/admin';
 import {
   acceptConfig,
   acceptReconcile,
@@ -27,6 +35,8 @@ import {
   recordAdminSuspend,
   recordAdminUnsuspend,
   recordAutoTopUpSwitch,
+  recordWhmcsSuspend,
+  recordWhmcsUnsuspend,
   samePolicy,
   type Intake,
 } from '../src/domain/lifecycle/intake';
@@ -48,6 +58,8 @@ import {
   suspendUpdate,
   unsuspendUpdate,
   usageSignal,
+  whmcsSuspendUpdate,
+  whmcsUnsuspendUpdate,
   type LifecycleInput,
   type LifecycleResult,
 } from './service-lifecycle.messages';
@@ -90,6 +102,9 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
   setHandler(unsuspendUpdate, (req) => settle(recordAdminUnsuspend(state, req)), { validator: (req) => validateAdminUnsuspend(state, req) });
   setHandler(overrideUpdate, (req) => settle(recordAdminOverride(state, req)), { validator: (req) => validateAdminOverride(state, req) });
   setHandler(autoTopUpUpdate, (req) => settle(recordAutoTopUpSwitch(state, req)), { validator: (req) => validateAdminAutoTopUp(state, req) });
+  // New updates no history holds: they add no command to any recorded history, so no patch marker is needed.
+  setHandler(whmcsSuspendUpdate, (req) => settle(recordWhmcsSuspend(state, req, workflowNowIso())), { validator: (req) => validateWhmcsSuspend(state, req) });
+  setHandler(whmcsUnsuspendUpdate, (req) => settle(recordWhmcsUnsuspend(state, req)), { validator: (req) => validateWhmcsUnsuspend(state, req) });
 
   // A function, not an inline comparison: handlers change the status while the loop awaits.
   const terminated = (): boolean => state.status === 'terminated';

@@ -107,8 +107,11 @@ export interface LifecycleState {
   status: LifecycleStatus;
   standing?: ClientStanding;
   suspension?: Suspension;
-  /** A suspension an admin asked for; lifted only by an admin. */
-  adminHold?: { reason: string; at: string; mode?: SuspendMode };
+  /**
+   * A suspension an admin asked for; lifted only by an admin. `source` 'whmcs': WHMCS's Suspend (module command or
+   * its hook), which WHMCS's Unsuspend lifts; otherwise voipbill's own admin (CLI, update).
+   */
+  adminHold?: { reason: string; at: string; mode?: SuspendMode; source?: 'whmcs' };
   adminOverride: Override;
   /** Included-minutes block for the current period; lifted by a new period, not by a top-up. */
   usageBlock?: { periodEnd: string; reason: string };

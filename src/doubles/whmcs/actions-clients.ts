@@ -161,10 +161,22 @@ const UpdateClientProduct: ActionHandler = (ctx) => {
   return { serviceid: id(ctx, s.id) };
 };
 
-function moduleCommand(status: string, hook: string): ActionHandler {
+/**
+ * ModuleCreate / Suspend / Unsuspend / Terminate: WHMCS calls the product's module function and takes its answer:
+ * 'success' sets the service's status and fires the After… hook; any other string is the error WHMCS returns.
+ */
+function moduleCommand(status: string, hook: string, fn: string): ActionHandler {
   return async (ctx) => {
     const s = serviceOr(ctx, 'Service ID not found');
-    if (!ctx.state.products.get(s.pid)?.module) throw new ApiFail('Service not assigned to a module');
+    const product = ctx.state.products.get(s.pid);
+    if (!product?.module) throw new ApiFail('Service not assigned to a module');
+    if (product.module === 'voipbill' && ctx.runModule) {
+      const answer = await ctx.runModule(fn, {
+        serviceid: s.id, userid: s.clientid, pid: s.pid, domain: s.domain, producttype: 'other', moduletype: 'voipbill',
+        ...(status === 'Suspended' ? { suspendreason: ctx.params.get('suspendreason') ?? '' } : {}),
+      });
+      if (answer !== 'success') throw new ApiFail(String(answer));
+    }
     s.status = status;
     if (status === 'Suspended') s.suspensionreason = ctx.params.get('suspendreason') ?? '';
     if (status === 'Active') s.suspensionreason = '';
@@ -297,10 +309,10 @@ export const clientActions: Record<string, ActionHandler> = {
   UpdateClient,
   GetClientsProducts,
   UpdateClientProduct,
-  ModuleCreate: moduleCommand('Active', 'AfterModuleCreate'),
-  ModuleSuspend: moduleCommand('Suspended', 'AfterModuleSuspend'),
-  ModuleUnsuspend: moduleCommand('Active', 'AfterModuleUnsuspend'),
-  ModuleTerminate: moduleCommand('Terminated', 'AfterModuleTerminate'),
+  ModuleCreate: moduleCommand('Active', 'AfterModuleCreate', 'CreateAccount'),
+  ModuleSuspend: moduleCommand('Suspended', 'AfterModuleSuspend', 'SuspendAccount'),
+  ModuleUnsuspend: moduleCommand('Active', 'AfterModuleUnsuspend', 'UnsuspendAccount'),
+  ModuleTerminate: moduleCommand('Terminated', 'AfterModuleTerminate', 'TerminateAccount'),
   SendEmail,
   GetEmailTemplates,
   LogActivity,

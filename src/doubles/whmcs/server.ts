@@ -12,6 +12,7 @@ import { editProfile, FaultQueue, seedClient, seedEmailTemplate, seedProduct, se
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
 import { renderInvoiceText, runCron } from './cron';
 import { createHookBus, type HookConfig } from './hooks';
+import { runModule, type ModuleConfig } from './module';
 import { FakeWhmcsState, type FakeTaxSettings } from './state';
 
 export interface FakeWhmcsSettings {
@@ -29,6 +30,8 @@ export interface FakeWhmcsSettings {
   authFailureStatus: number;
   quirks: Quirks;
   hook: HookConfig | null;
+  /** The voipbill server module (php), run by Module* commands on products whose module is 'voipbill'. */
+  module: ModuleConfig | null;
 }
 
 export interface FakeWhmcs {
@@ -50,6 +53,8 @@ export interface FakeWhmcs {
   runCron(date?: string): Promise<number[]>;
   /** An invoice as the client area shows it, as text. */
   renderInvoice(invoiceId: number): string;
+  /** A module function of the configured voipbill module, as the product's Module Settings page calls it (TestConnection). */
+  callModule(fn: string, params?: Record<string, unknown>): Promise<unknown>;
   /** Tax Configuration (TaxEnabled, rules, L2 compound, Tax Billable Items …). */
   setTax(t: Partial<FakeTaxSettings>): void;
   close(): Promise<void>;
@@ -90,6 +95,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     authFailureStatus: options.authFailureStatus ?? 403,
     quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
+    module: options.module ?? null,
   };
   const faults = new FaultQueue();
   const internalToken = randomBytes(16).toString('hex');
@@ -99,7 +105,13 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     const rules = (t.rules ?? state.tax.rules).map((r) => ({ ...r, rate: BigInt(r.rate) }));
     state.tax = { ...state.tax, ...t, rules };
   };
-  const ctxFor = (params: Params): Ctx => ({ state, params, quirks: settings.quirks, fireHook });
+  const ctxFor = (params: Params): Ctx => ({
+    state,
+    params,
+    quirks: settings.quirks,
+    fireHook,
+    ...(settings.module ? { runModule: (fn: string, p: Record<string, unknown>) => runModule(settings.module!, fn, p) } : {}),
+  });
 
   function authFailure(p: Params, remoteIp: string, action: string): { status: number; message: string } | null {
     const keyOk = settings.accessKey !== null && p.get('accesskey') === settings.accessKey;
@@ -249,6 +261,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     editProfile: (e) => editProfile(ctxFor(new Params([])), e),
     runCron: (date) => runCron(ctxFor(new Params([])), date ? { date } : {}),
     renderInvoice: (invoiceId) => renderInvoiceText(state, invoiceId),
+    callModule: async (fn, params = {}) => {
+      if (!settings.module) throw new Error('fake WHMCS: no module configured');
+      return runModule(settings.module, fn, params);
+    },
     setTax,
     close: () =>
       new Promise<void>((ok) => {
