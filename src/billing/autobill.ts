@@ -142,7 +142,13 @@ function periodText(p: { start: string; end: string }, deps: SettleDeps): string
 
 /** The text of a billable item: a headline, then each usage line with its amount (an item has only one amount). */
 function billableText(headline: string, lines: InvoiceLine[], currency: string): string {
-  return [headline, ...lines.map((l) => `${l.description.replace(/\n/g, '\n  ')}: ${moneyText(l.amountCents, currency)}`)].join('\n');
+  return [
+    headline,
+    ...lines.map((l) => {
+      const [first, ...rest] = l.description.split('\n');
+      return [`${first}: ${moneyText(l.amountCents, currency)}`, ...rest.map((r) => `  ${r}`)].join('\n');
+    }),
+  ].join('\n');
 }
 
 async function billGroup(deps: AutobillDeps, clientId: string, group: Due[], taxed: Map<string, boolean>, runId: string, result: AutobillResult): Promise<void> {

@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
 import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { createBillingStore } from '../../src/adapters/postgres';
@@ -273,5 +275,61 @@ describe('tax as the admin configures it, computed as WHMCS does', () => {
     assert.ok(usage.items.every((i) => i.taxed), 'the product is taxed: so is its usage');
     assert.equal(env.whmcs.state.invoiceAmounts(usage).tax, 5n);
     env.whmcs.state.products.get(1)!.tax = false;
+  });
+});
+
+describe('a month of a client\'s usage, as the client sees it', () => {
+  test('the demo package billed by billable item on the due date: one WHMCS invoice with the renewal, the usage lines and tax', { timeout: 180_000 }, async (t) => {
+    // The demo's package (examples/packages/nanp-payg.json), billed on the due date by billable item, taxed as its product.
+    const demo = resolve(__dirname, '../../examples/packages/nanp-payg.json');
+    const base = JSON.parse(readFileSync(demo, 'utf8')) as { outbound: { tariff: string } };
+    base.outbound.tariff = resolve(dirname(demo), base.outbound.tariff);
+    const pkg = writePackage('demo-month', { ...base, billingMode: 'invoice_per_service', autobill: { delivery: 'billable_items' }, taxed: 'product' });
+    env.whmcs.setTax({ enabled: true, billableItems: true, rules: [{ level: 1, name: 'HST', country: 'CA', state: 'ON', rate: 13000n }] });
+    env.whmcs.state.companyName = 'Demo Telecom';
+    const product = env.whmcs.state.products.get(1)!;
+    product.tax = true;
+    product.name = 'Hosted PBX';
+    product.groupname = 'VoIP';
+    try {
+      const cid = env.whmcs.seedClient({ firstname: 'Alice', lastname: 'Acme', email: 'alice@acme.example', credit: '100.00', currencyCode: 'CAD', country: 'CA', state: 'ON' });
+      const svc = await newService(pkg, { clientId: cid, due: '2026-12-01', recurring: '25.00' });
+      // Last month's renewal: the invoice line that tells voipbill the product is taxed.
+      env.whmcs.state.services.get(Number(svc.serviceId))!.nextduedate = '2026-11-01';
+      await env.whmcs.runCron('2026-11-01');
+      assert.equal(env.whmcs.state.services.get(Number(svc.serviceId))!.nextduedate, '2026-12-01');
+      await calls(svc, [
+        ['2026-11-02T14:05:00Z', '4165550123', 312],
+        ['2026-11-04T18:30:00Z', '6135550188', 95],
+        ['2026-11-09T15:12:00Z', '9025550101', 1260],
+        ['2026-11-12T13:40:00Z', '01144207946000', 420],
+        ['2026-11-17T16:02:00Z', '9005551234', 180],
+        ['2026-11-20T19:45:00Z', '4035551212', 35],
+        ['2026-11-23T10:15:00Z', '4165550123', 44],
+        ['2026-11-28T21:00:00Z', '18005551234', 600],
+        ['2026-12-01T09:00:00Z', '4165550123', 60],
+      ]);
+      await run('2026-12-01');
+      const created = await env.whmcs.runCron('2026-12-01');
+      const inv = created.map((id) => env.whmcs.state.invoices.get(id)!).find((i) => i.userid === cid)!;
+      const text = env.whmcs.renderInvoice(inv.id);
+      t.diagnostic(`\n${text}`);
+      assert.deepEqual(inv.items.map((i) => i.type), ['Hosting', 'Item']);
+      assert.match(text, /VoIP - Hosted PBX - acme\.pbx\.test \| \d+ \(01\/12\/2026 - 31\/12\/2026\)/);
+      assert.match(text, /VoIP call usage, service \d+ \(01\/11\/2026 to 30\/11\/2026\)/);
+      // The toll-free call is excluded (free, shown on the call records); the directory-assistance call is a special rate.
+      assert.match(text, /National Calls \(01\/11\/2026 to 30\/11\/2026\): 4 calls, 28\.6 min: \$/);
+      assert.match(text, /International Calls \(01\/11\/2026 to 30\/11\/2026\): 1 calls, 7 min: \$/);
+      assert.match(text, /Special Rate Calls \(01\/11\/2026 to 30\/11\/2026\): 2 calls, 3\.6 min: \$/);
+      assert.match(text, /\[OUTBOUND\] directory-assistance \(flat_per_call\): 1 calls, 0\.6 min, \$1\.25/);
+      assert.match(text, /\[OUTBOUND\] 1900\* \(hybrid\): 1 calls, 3 min, \$3\.47/);
+      assert.match(text, /13\.00% HST/);
+      assert.equal(inv.status, 'Paid', 'paid from the client\'s credit');
+      // The 1 December call is in the next period.
+      assert.equal((await env.db.pool.query('SELECT 1 FROM cdrs WHERE service_id = $1 AND charge_key IS NULL', [svc.serviceId])).rowCount, 1);
+    } finally {
+      env.whmcs.setTax({ enabled: false, rules: [] });
+      product.tax = false;
+    }
   });
 });

@@ -75,9 +75,10 @@ export function callType(
   if (call.rule.startsWith('special:')) {
     const name = call.rule.slice('special:'.length);
     const rule = pkg.special.find((r) => (r.name ?? r.pattern) === name) ?? pkg.special.find((r) => r.pattern === call.prefix);
-    const pattern = rule?.pattern ?? call.prefix ?? name;
+    // A prefix as the product writes it (`1300*`); a regular expression by its rule's name.
+    const pattern = rule?.type === 'regex' ? (rule.name ?? rule.pattern) : `${rule?.pattern ?? call.prefix ?? name}*`;
     const mode = rule?.mode ?? 'special';
-    return { label: 'Special Rate Calls', order: 3, part: `[${call.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND'}] ${pattern}* (${mode})` };
+    return { label: 'Special Rate Calls', order: 3, part: `[${call.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND'}] ${pattern} (${mode})` };
   }
   if (call.direction === 'inbound') return { label: 'Inbound Calls', order: 2 };
   if (call.e164.startsWith(pkg.countryCode)) return { label: 'National Calls', order: 0 };

@@ -105,7 +105,10 @@ export function renderInvoiceText(state: FakeWhmcsState, invoiceId: number): str
     '-'.repeat(78),
     pad('Description', 'Amount'),
     '-'.repeat(78),
-    ...inv.items.map((i) => pad(`${i.description}${i.taxed && a.tax + a.tax2 > 0n ? ' *' : ''}`, cur(i.amountCents))),
+    ...inv.items.map((i) => {
+      const [first, ...rest] = i.description.split('\n');
+      return pad([`${first}${i.taxed && a.tax + a.tax2 > 0n ? ' *' : ''}`, ...rest].join('\n'), cur(i.amountCents));
+    }),
     '-'.repeat(78),
     pad('', `Sub Total  ${cur(a.subtotal)}`),
     ...(a.tax > 0n || inv.taxrate > 0n ? [pad('', `${pct(inv.taxrate)} ${rule(1)}  ${cur(a.tax)}`)] : []),
