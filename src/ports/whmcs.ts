@@ -72,6 +72,8 @@ export interface WhmcsInvoiceSummary {
   dueDate: string | null;
   datePaid: string | null;
   totalCents: bigint;
+  /** The lines before tax (GetInvoices `subtotal`); absent where WHMCS does not send it. */
+  subtotalCents?: bigint;
   /** Credit applied to the invoice. */
   creditCents: bigint;
   notes: string;
@@ -98,7 +100,6 @@ export interface WhmcsEmailTemplate {
 }
 
 export interface WhmcsInvoice extends WhmcsInvoiceSummary {
-  subtotalCents: bigint;
   balanceCents: bigint;
   items: WhmcsInvoiceItem[];
 }

@@ -15,6 +15,8 @@ import { createBillingStore } from '../../src/adapters/postgres';
 import { postPendingCharges } from '../../src/billing/settlement';
 import { BILLABLE_RECHECK_MS, chargeIdFor, chargeTag, createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
+import { createWhmcsGateway } from '../../src/adapters/whmcs';
+import { freePort } from '../support/ports';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
 import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
@@ -209,6 +211,22 @@ describe('autobill on the due date', () => {
     await postPendingCharges(store, charging(later), undefined, env.gateway);
     assert.equal(itemsOf(svc.clientId).length, 1, 'on no invoice a day later: posted again, once');
     assert.equal((await env.db.pool.query<{ status: string }>('SELECT status FROM billing_charges WHERE charge_key = $1', [key])).rows[0]!.status, 'posted');
+
+    // WHMCS unreachable (the connection never made): certainly not added, so posted at the next attempt, not a day later.
+    const other = await newService(ITEMS, { due: '2026-12-01' });
+    await calls(other, [['2026-11-07T15:00:00Z', '12045550602', 60]]);
+    const unreachable = createWhmcsGateway({ url: `http://127.0.0.1:${await freePort()}`, identifier: 'x', secret: 'y', fieldIds: {} }, createLogger('error'));
+    await run('2026-12-01');
+    const otherKey = `autobill:${other.serviceId}:2026-12-01`;
+    // (run() posted it already; take it back to pending to post it through an unreachable WHMCS first.)
+    const posted = itemsOf(other.clientId).length;
+    assert.equal(posted, 1);
+    env.whmcs.state.billableItems = env.whmcs.state.billableItems.filter((b) => b.userid !== Number(other.clientId));
+    await env.db.pool.query(`UPDATE whmcs_charges SET status = 'pending', attempts = 0, last_error = NULL WHERE charge_key = $1`, [otherKey]);
+    await env.db.pool.query(`UPDATE billing_charges SET status = 'pending' WHERE charge_key = $1`, [otherKey]);
+    await postPendingCharges(store, createWhmcsCharging({ whmcs: unreachable, pool: env.db.pool, log: createLogger('error') }), undefined).catch(() => undefined);
+    await postPendingCharges(store, charging(Date.now()), undefined, env.gateway);
+    assert.equal(itemsOf(other.clientId).length, 1, 'posted at once: the failed attempt never reached WHMCS');
 
     // nextinvoice: WHMCS may hold the item for weeks, so no invoice can tell; an admin checks Billable Items.
     const held = await newService(ITEMS_NEXTINVOICE, { due: '2026-12-01' });

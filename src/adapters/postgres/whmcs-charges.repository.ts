@@ -145,6 +145,11 @@ export function createWhmcsChargesRepository(pool: Pool) {
       await q.query('UPDATE whmcs_charges SET last_error = $2, updated_at = now() WHERE charge_id = $1', [chargeId, message]);
     },
 
+    /** Takes back an attempt that certainly did not reach WHMCS (the connection was never made). */
+    async undoAttempt(q: Tx, chargeId: string): Promise<void> {
+      await q.query('UPDATE whmcs_charges SET attempts = greatest(attempts - 1, 0) WHERE charge_id = $1', [chargeId]);
+    },
+
     /** When the charge's row last changed (its last attempt, for a charge whose answer was lost). */
     async updatedAt(q: Queryable, chargeId: string): Promise<Date> {
       const { rows } = await q.query<{ updated_at: Date }>('SELECT updated_at FROM whmcs_charges WHERE charge_id = $1', [chargeId]);

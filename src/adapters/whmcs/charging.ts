@@ -27,7 +27,7 @@ import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
 import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import { createWhmcsChargesRepository, type WhmcsChargesRepository } from '../postgres/whmcs-charges.repository';
-import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
+import { WhmcsBusinessError, WhmcsNotFoundError, WhmcsTransportError } from './errors';
 import { reconcileClient } from './reconcile';
 
 export function chargeIdFor(chargeKey: string): string {
@@ -233,6 +233,9 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
           log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
           return repo.markFailed(q, moving(row, 'failed'), `${err.action}: ${err.whmcsMessage}`);
         }
+        // A connection never made certainly added no billable item: that attempt does not count as one whose
+        // outcome is unknown (which only a day later could be told).
+        if (row.mode === 'billable' && err instanceof WhmcsTransportError && !err.mayHaveApplied) await repo.undoAttempt(q, chargeId);
         await repo.recordError(q, chargeId, err instanceof Error ? err.message : String(err));
         throw err;
       }

@@ -114,6 +114,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
         dueDate: i.duedate,
         datePaid: i.datepaid,
         totalCents: i.total,
+        ...(i.subtotal !== undefined ? { subtotalCents: i.subtotal } : {}),
         creditCents: i.credit,
         notes: i.notes,
       }));
