@@ -1,6 +1,6 @@
 /**
  * The one place environment variables are read. Parsed once at start; a bad value stops start-up with a message
- * that names the variable. The README's configuration table mirrors `configSchema` (a test keeps them in step).
+ * that names the variable. The configuration table of docs/configuration.md mirrors `configSchema` (a test keeps them in step).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -36,7 +36,7 @@ export const ianaTimeZone = z.string().refine(
   { message: 'must be an IANA time zone such as America/Toronto or UTC' },
 );
 
-/** Each key is an environment variable; `.describe()` texts feed the README table. */
+/** Each key is an environment variable; `.describe()` texts feed the table in docs/configuration.md. */
 export const configSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']).describe(
     'PostgreSQL for voipbill. Unset: an embedded PostgreSQL is started with its data under VOIPBILL_DATA_DIR.',
@@ -51,6 +51,7 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace.'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('voipbill').describe('Task queue the worker polls.'),
   TEMPORAL_CLI: z.string().optional().describe('Path of a `temporal` CLI binary to use for the embedded dev server.'),
+  PSQL: z.string().optional().describe('The psql binary `bin/voipbill db psql` runs (default: `psql` on PATH).'),
   VOIPBILL_DATA_DIR: z.string().min(1).default('.data').describe('Where embedded PostgreSQL and Temporal keep their data.'),
   EMBEDDED_PG_PORT: port.default(54329).describe('Port of the embedded PostgreSQL.'),
   TEMPORAL_PORT: port.default(7233).describe('Port of the embedded Temporal frontend.'),

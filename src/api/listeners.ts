@@ -47,6 +47,9 @@ export interface ApiListenerDeps {
   health: HealthCheck;
 }
 
+/** The events the WHMCS hook sends: a metric label takes no other value. */
+const WEBHOOK_EVENTS: ReadonlySet<string> = new Set(['invoice.paid', 'transaction.added', 'client.edited', 'service.created', 'service.suspended', 'service.unsuspended', 'service.terminated']);
+
 function webhookNotConfiguredRoute(path = DEFAULT_WEBHOOK_PATH): Route {
   const refuse: NonNullable<Route['authenticate']> = (_req, res) => {
     sendJson(res, 503, { error: 'webhook disabled: set WEBHOOK_SECRET (at least 32 bytes)' });
@@ -65,6 +68,7 @@ export function publicRoutes(config: ListenerConfig, deps: ApiListenerDeps): Rou
             pool: deps.pool,
             dispatcher: deps.dispatcher,
             log: deps.log,
+            onDuplicate: (event) => deps.metrics.webhookDuplicates.inc({ event: WEBHOOK_EVENTS.has(event) ? event : 'other' }),
           }),
           deps.metrics,
         )

@@ -1,6 +1,5 @@
 /**
- * A fake WHMCS `/includes/api.php` on a real socket, faithful to the contract in
- * /work/shared/reference/whmcs-api.md: the same auth and IP failures and texts, envelopes, twice-wrapped paged
+ * A fake WHMCS `/includes/api.php` on a real socket, faithful to WHMCS's documented and observed API: the same auth and IP failures and texts, envelopes, twice-wrapped paged
  * lists, 2-decimal money, PHP-serialized custom fields; plus fault injection and a control surface under /_fake/.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,11 +7,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { billingActions } from './actions-billing';
 import { clientActions } from './actions-clients';
-import { editProfile, FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
+import { editProfile, editService, FaultQueue, manageCredit, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
 import { renderInvoiceText, runCron } from './cron';
 import { createHookBus, type HookConfig } from './hooks';
 import { runModule, type ModuleConfig } from './module';
+import { loadState, saveState } from './persist';
 import { FakeWhmcsState, type FakeTaxSettings } from './state';
 
 export interface FakeWhmcsSettings {
@@ -57,6 +57,8 @@ export interface FakeWhmcs {
   callModule(fn: string, params?: Record<string, unknown>): Promise<unknown>;
   /** Tax Configuration (TaxEnabled, rules, L2 compound, Tax Billable Items …). */
   setTax(t: Partial<FakeTaxSettings>): void;
+  /** Writes the state to its file now (with `stateFile`); requests write it by themselves. */
+  save(): void;
   close(): Promise<void>;
 }
 
@@ -83,8 +85,27 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 const MASKED = new Set(['secret', 'password', 'accesskey']);
 
-export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { host?: string; port?: number; clock?: () => Date } = {}): Promise<FakeWhmcs> {
-  const state = new FakeWhmcsState(options.clock);
+export async function startFakeWhmcs(
+  options: Partial<FakeWhmcsSettings> & {
+    host?: string;
+    port?: number;
+    clock?: () => Date;
+    systemUrl?: string;
+    /** Keep the state in this file: loaded at start when it exists, written after every request and at close. */
+    stateFile?: string;
+  } = {},
+): Promise<FakeWhmcs> {
+  const state = (options.stateFile ? loadState(options.stateFile, options.clock) : undefined) ?? new FakeWhmcsState(options.clock);
+  let saveTimer: NodeJS.Timeout | undefined;
+  const saveNow = () => {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = undefined;
+    if (options.stateFile) saveState(state, options.stateFile);
+  };
+  // Requests come in bursts (a billing run, a top-up and its hooks): one write after each burst.
+  const saveSoon = () => {
+    if (options.stateFile && !saveTimer) saveTimer = setTimeout(saveNow, 200);
+  };
   const settings: FakeWhmcsSettings = {
     identifier: options.identifier ?? 'fake-identifier',
     secret: options.secret ?? 'fake-secret',
@@ -100,7 +121,9 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
   const faults = new FaultQueue();
   const internalToken = randomBytes(16).toString('hex');
   let apiUrl = '';
-  const fireHook = createHookBus({ state, config: () => settings.hook, apiUrl: () => apiUrl, internalToken });
+  // WHMCS's System URL: the hook sends it so voipbill tells installations apart; a test may pose as another WHMCS.
+  let systemUrl = options.systemUrl ?? '';
+  const fireHook = createHookBus({ state, config: () => settings.hook && { systemUrl, ...settings.hook }, apiUrl: () => apiUrl, internalToken });
   const setTax = (t: Partial<FakeTaxSettings>) => {
     const rules = (t.rules ?? state.tax.rules).map((r) => ({ ...r, rate: BigInt(r.rate) }));
     state.tax = { ...state.tax, ...t, rules };
@@ -216,6 +239,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
         return ok({ invoices: await runCron(ctxFor(new Params([])), typeof input.date === 'string' ? { date: input.date } : {}) });
       case 'tax':
         return ok((setTax(input as Partial<FakeTaxSettings>), {}));
+      case 'credit':
+        return ok(manageCredit(state, input as Parameters<typeof manageCredit>[1]));
+      case 'service-edit':
+        return ok(await editService(ctxFor(new Params([])), input as Parameters<typeof editService>[1]));
       case 'faults':
         return ok((faults.add(input as unknown as Fault), {}));
       case 'config':
@@ -233,10 +260,13 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       : url.pathname === '/includes/api.php'
         ? api(req, res, url)
         : Promise.resolve(send(res, 404, { error: 'not found' }));
-    work.catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { error: err instanceof Error ? err.message : String(err) });
-      else res.destroy();
-    });
+    work
+      .catch((err: unknown) => {
+        // The control surface refuses a bad request with its status (a refusal WHMCS would give, a missing id).
+        if (!res.headersSent) send(res, err instanceof ApiFail && url.pathname.startsWith('/_fake/') ? (err.status ?? 400) : 500, { error: err instanceof Error ? err.message : String(err) });
+        else res.destroy();
+      })
+      .finally(saveSoon);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -245,6 +275,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   apiUrl = `${url}/includes/api.php`;
+  systemUrl ||= `${url}/`;
   return {
     url,
     apiUrl,
@@ -266,10 +297,11 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       return runModule(settings.module, fn, params);
     },
     setTax,
+    save: saveNow,
     close: () =>
       new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeAllConnections();
-      }),
+      }).then(saveNow),
   };
 }
