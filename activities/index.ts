@@ -13,6 +13,8 @@ import { createStandingReader } from '../src/adapters/whmcs/standing';
 import { createClientMessenger } from '../src/adapters/notify/client-messages';
 import { defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/lifecycle/auto-topup';
 import type { Mailer } from '../src/ports/mailer';
+import type { InvoiceDateFormat } from '../src/domain/billing/settle';
+import type { WhmcsTemplateId } from '../src/domain/lifecycle/notifications';
 import type { PbxKind, PbxResolver } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
@@ -44,6 +46,10 @@ export interface ActivityDeps {
   /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
   billingTimeZone?: string;
   autoTopUpPolicy?: AutoTopUpPolicy;
+  /** INVOICE_DATE_FORMAT: dates in usage invoice lines. */
+  invoiceDateFormat?: InvoiceDateFormat;
+  /** NOTIFY_TEMPLATE_NAMES: the install's names of the WHMCS templates voipbill sends. */
+  templateNames?: Partial<Record<WhmcsTemplateId, string>>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -65,13 +71,32 @@ export function createActivities(deps: ActivityDeps) {
       whmcs,
       pbx,
       standing,
-      messages: createClientMessenger({ ...deps.notify, whmcs, notifications: repos.notifications }),
+      messages: createClientMessenger({
+        ...deps.notify,
+        whmcs,
+        notifications: repos.notifications,
+        episodes: repos.clientEpisodes,
+        ...(deps.templateNames ? { templateNames: deps.templateNames } : {}),
+      }),
       mirror: repos.mirror,
       services,
       pbxActions: repos.pbxActions,
       clientFieldWrites: repos.clientFieldWrites,
+      episodes: repos.clientEpisodes,
     }),
-    ...createSweepActivities({ log, whmcs, pbx, catalog, ...(deps.whmcsServers ? { whmcsServers: deps.whmcsServers } : {}), services, standing, mirror: repos.mirror, pbxActions: repos.pbxActions, lifecycleTarget }),
+    ...createSweepActivities({
+      log,
+      whmcs,
+      pbx,
+      catalog,
+      ...(deps.whmcsServers ? { whmcsServers: deps.whmcsServers } : {}),
+      services,
+      standing,
+      mirror: repos.mirror,
+      pbxActions: repos.pbxActions,
+      lifecycleTarget,
+      episodes: repos.clientEpisodes,
+    }),
     ...createBillingActivities({
       log,
       store: repos,
@@ -85,12 +110,14 @@ export function createActivities(deps: ActivityDeps) {
         onStale: (path, error) => log.warn('package file changed but does not load: the last good one stays in use', { path, error: error.message }),
       }),
       timeZone,
+      ...(deps.invoiceDateFormat ? { dateFormat: deps.invoiceDateFormat } : {}),
     }),
     ...createTopUpActivities({
       log,
       whmcs,
       standing,
       mirror: repos.mirror,
+      episodes: repos.clientEpisodes,
       autoTopUps: repos.autoTopUps,
       policy: deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy,
       timeZone,

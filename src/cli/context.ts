@@ -50,6 +50,8 @@ export interface CliContext extends CliIo {
   pbx(file: string): Promise<PbxRegistry>;
   /** The products, servers (with secrets) and package files checked as a running process re-reads them. */
   checkConfigFiles(): Promise<ConfigCheck>;
+  /** Whether BILLING_TIME_ZONE was set, not defaulted (preflight warns when WHMCS is configured and it was not). */
+  billingTimeZoneSet(): boolean;
 }
 
 /**
@@ -119,6 +121,7 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
       closers.push(() => registry.close());
       return registry;
     },
+    billingTimeZoneSet: () => (io.env.BILLING_TIME_ZONE ?? '').trim() !== '',
     checkConfigFiles: () => {
       const c = config();
       return checkConfigFiles({

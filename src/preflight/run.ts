@@ -99,13 +99,6 @@ export async function runPreflight(deps: PreflightDeps): Promise<PreflightReport
   const services: ServicePreview[] = [];
   const records: ServiceRecord[] = [];
 
-  // Time zone: UTC is the default, and rarely where WHMCS's due dates and the clients' days are.
-  add(
-    deps.timeZone !== 'UTC'
-      ? { severity: 'info', code: 'time-zone', subject: 'BILLING_TIME_ZONE', message: `billing days, registration dates and billFrom dates follow ${deps.timeZone}` }
-      : { severity: 'warn', code: 'time-zone-utc', subject: 'BILLING_TIME_ZONE', message: 'billing days follow UTC (BILLING_TIME_ZONE): set it to the zone WHMCS runs in, unless that is UTC' },
-  );
-
   for (const check of deps.checks ?? []) {
     try {
       for (const f of await check.run()) add(f);

@@ -52,10 +52,10 @@ async function fake(path: string, body?: unknown): Promise<unknown> {
   return res.json();
 }
 
-async function preflight(): Promise<{ code: number; report: PreflightReport; text: string; stderr: string }> {
+async function preflight(extraEnv: Record<string, string> = {}): Promise<{ code: number; report: PreflightReport; text: string; stderr: string }> {
   // The demo's configuration, as `npm start` runs it; the VoIP Suspended field is left to be found by name.
   const { WHMCS_FIELD_VOIP_SUSPENDED: _byName, ...overrides } = demo.overrides;
-  const env = { VOIPBILL_DATA_DIR: dataDir, DATABASE_URL: adminDatabaseUrl(), ...Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, String(v)])), ...demo.env };
+  const env = { VOIPBILL_DATA_DIR: dataDir, DATABASE_URL: adminDatabaseUrl(), ...Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, String(v)])), ...demo.env, ...extraEnv };
   const run = async (args: string[]) => {
     let stdout = '';
     let stderr = '';
@@ -79,7 +79,8 @@ async function pbxState(): Promise<unknown> {
 const codes = (r: PreflightReport, severity?: string) => r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.code);
 
 test('the demo as seeded: nothing blocks the switch, every service is previewed', { timeout: 120_000 }, async () => {
-  const { code, report, stderr } = await preflight();
+  // Messages through WHMCS's templates (the demo itself mails by SMTP), so the template check reads WHMCS.
+  const { code, report, stderr } = await preflight({ NOTIFY_CHANNEL: 'whmcs' });
   assert.deepEqual(codes(report, 'block'), [], JSON.stringify(report.findings, null, 1));
   assert.equal(code, 0);
   assert.equal(report.safe, true);
@@ -87,6 +88,9 @@ test('the demo as seeded: nothing blocks the switch, every service is previewed'
   assert.equal(report.services.length, seeded);
   assert.ok(report.services.every((s) => s.atSwitch === 'active'), JSON.stringify(report.services));
   assert.ok(report.findings.some((f) => f.code === 'whmcs-field' && f.subject === 'voipSuspended' && /found by name/.test(f.message)));
+  // The demo seeds every e-mail template voipbill sends; GetEmailTemplates confirms it.
+  assert.match(report.findings.find((f) => f.code === 'email-templates')?.message ?? '', /WHMCS e-mail templates voipbill sends exist: .*VoIP Zero Balance/);
+  assert.ok(report.findings.some((f) => f.subject === 'BILLING_TIME_ZONE'), 'the billing time zone is reported');
   assert.match(stderr, new RegExp(`preflight: WHMCS: ${seeded} clients, ${seeded} VoIP services`));
   assert.match(report.findings.find((f) => f.code === 'product-mapped' && f.subject === 'product 1')?.message ?? '', new RegExp(`fusionpbx on fusion-demo, gateway mode\\): ${report.services.filter((x) => x.productId === 1).length} active service`));
   assert.ok(report.services.filter((x) => x.productId === 1).length >= 2);
@@ -112,7 +116,8 @@ test('planted problems: each is found, the switch is blocked, what it would do i
   const whmcsBefore = await fake('state');
   const requestsBefore = ((await fake('requests')) as unknown[]).length;
   const pbxBefore = await pbxState();
-  const { code, report, text } = await preflight();
+  // An install whose zero-balance template has another name, not created in WHMCS.
+  const { code, report, text } = await preflight({ NOTIFY_CHANNEL: 'whmcs', NOTIFY_TEMPLATE_NAMES: JSON.stringify({ 'VoIP Zero Balance': 'Zero Balance (ours)' }) });
 
   assert.equal(code, 1, 'a blocking finding fails the preflight');
   assert.equal(report.safe, false);
@@ -121,6 +126,7 @@ test('planted problems: each is found, the switch is blocked, what it would do i
   assert.match(found('voip-suspended-stale', `client ${bob!.clientId}`)?.message ?? '', /VoIP Suspended = Yes/);
   assert.match(found('threshold-unreadable', `client ${carol!.clientId}`)?.message ?? '', /"five dollars" is not an amount/);
   assert.equal(found('pbx-target', `service ${daveService}`)?.severity, 'block');
+  assert.equal(found('email-template-missing', 'Zero Balance (ours)')?.severity, 'block', JSON.stringify(report.findings));
   assert.match(found('pbx-target', `service ${daveService}`)?.message ?? '', /ghost\.pbx\.example/);
   assert.ok(report.findings.some((f) => f.code === 'pbx-warning' && /1 v_xml_cdr row\(s\) have no insert_date/.test(f.message)), JSON.stringify(report.findings));
   assert.deepEqual(report.usage.unmatchedPrefixes.map((u) => u.prefix), ['9991'], JSON.stringify(report.usage));

@@ -8,6 +8,8 @@ import { createCdrLedgerRepository, type CdrLedgerRepository } from './cdr-ledge
 import { createCdrSourcesRepository, type CdrSourcesRepository } from './cdr-sources.repository';
 import { createBillingChargesRepository, type BillingChargesRepository } from './billing-charges.repository';
 import { createWhmcsChargesRepository, type WhmcsChargesRepository } from './whmcs-charges.repository';
+import { createAutobillRepository, type AutobillRepository } from './autobill.repository';
+import { createClientEpisodesRepository } from './client-episodes.repository';
 import { createServiceRepository } from './services.repository';
 import { createLifecycleMirrorRepository } from './lifecycle-mirror.repository';
 import { createPbxActionsRepository } from './pbx-actions.repository';
@@ -26,6 +28,7 @@ export interface BillingStore extends Transactions {
   sources: CdrSourcesRepository;
   charges: BillingChargesRepository;
   whmcsCharges: WhmcsChargesRepository;
+  autobill: AutobillRepository;
 }
 
 export function createBillingStore(pool: Pool): BillingStore {
@@ -35,6 +38,7 @@ export function createBillingStore(pool: Pool): BillingStore {
     sources: createCdrSourcesRepository(pool),
     charges: createBillingChargesRepository(pool),
     whmcsCharges: createWhmcsChargesRepository(pool),
+    autobill: createAutobillRepository(pool),
   };
 }
 
@@ -50,6 +54,7 @@ const OTHER_REPOSITORIES = {
   webhookEvents: createWebhookEventsRepository,
   callRecords: createCallRecordsRepository,
   adminCdrs: createAdminCdrsRepository,
+  clientEpisodes: createClientEpisodesRepository,
 };
 
 type OtherRepositories = { [K in keyof typeof OTHER_REPOSITORIES]: ReturnType<(typeof OTHER_REPOSITORIES)[K]> };

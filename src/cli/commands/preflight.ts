@@ -7,7 +7,10 @@ import { lifecyclePolicy } from '../../composition';
 import { createPackageStore } from '../../adapters/rating/package-store';
 import { PbxError } from '../../adapters/pbx/errors';
 import type { PbxRegistry } from '../../adapters/pbx/registry';
+import { checkBillingTimeZone } from '../../preflight/checks/billing-time-zone';
+import { checkEmailTemplates } from '../../preflight/checks/email-templates';
 import { runPreflight, type PreflightReport } from '../../preflight/run';
+import type { RatingPackage } from '../../domain/rating';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
 
@@ -71,12 +74,34 @@ export const command = cliCommand({
     }
     const catalog = io.catalog();
     const { gateway, fields } = io.whmcs();
+    const packages = createPackageStore(catalog ? { catalog } : { baseDir: io.cwd });
     const report = await runPreflight({
       whmcs: gateway,
       fields,
       catalog,
       servers,
-      packages: createPackageStore(catalog ? { catalog } : { baseDir: io.cwd }),
+      packages,
+      checks: [
+        { name: 'billing time zone', run: () => checkBillingTimeZone({ config, env: { BILLING_TIME_ZONE: io.billingTimeZoneSet() ? config.BILLING_TIME_ZONE : undefined } }) },
+        {
+          name: 'e-mail templates',
+          run: async () => {
+            const used: Array<Pick<RatingPackage, 'includedMinutes'>> = [];
+            for (const ref of new Set([...(catalog?.byId.values() ?? [])].map((p) => p.package).filter((r): r is string => !!r))) {
+              const loaded = await packages.forRef(ref).catch(() => undefined);
+              if (loaded) used.push(loaded.pkg);
+            }
+            const ids = await fields.ids().catch(() => undefined);
+            return checkEmailTemplates({
+              whmcs: gateway,
+              channel: config.NOTIFY_CHANNEL,
+              ...(config.NOTIFY_TEMPLATE_NAMES ? { templateNames: config.NOTIFY_TEMPLATE_NAMES } : {}),
+              packages: used,
+              autoTopUp: config.AUTO_TOPUP_MAX_PER_DAY > 0 && ids?.ccAuthOnFile !== undefined,
+            });
+          },
+        },
+      ],
       policy: lifecyclePolicy(config, fields),
       timeZone: config.BILLING_TIME_ZONE,
       nowMs: io.now(),
