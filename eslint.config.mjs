@@ -48,7 +48,8 @@ const layerZones = [
   { target: './src/billing', from: ['./src/api', './src/cli', './src/demo', './src/startup'], message: 'The billing engine never imports the entries (api, cli, demo, start-up).' },
   { target: './activities', from: './src/db', message: 'Activities reach the database through repositories (src/adapters/postgres), never src/db.' },
   { target: './src/doubles', from: './src/adapters', message: 'A double must not share code with the adapter it tests: a shared bug hides itself.' },
-  { target: ['./bench', './scripts'], from: './test', message: 'Benchmarks and scripts do not import test code: what they share with tests lives in harness/.' },
+  { target: ['./bench', './scripts', './harness'], from: './test', message: 'Benchmarks and scripts do not import test code: what they share with tests lives in harness/.' },
+  { target: ['./src', './workflows', './activities', './worker.ts'], from: ['./test', './harness', './bench', './scripts'], message: 'Production code never imports tests, the test harness, benchmarks or scripts.' },
 ];
 const activityFiles = ['activities/*.activities.ts'];
 

@@ -20,8 +20,8 @@ import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { billingRun, progressQuery, type BillingProgress } from '../../workflows/billing-run';
-import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
-import { uniqueId } from '../support/temporal';
+import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { uniqueId } from '../../harness/temporal';
 import { createBillingStore, createRepositories } from '../../src/adapters/postgres';
 import { BILLING_RUN_WORKFLOW } from '../../workflows/billing-run.messages';
 

@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
 import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { callToRow, fusionAdapter, seedSuspendTenants, type FusionTenants } from '../contract/support/fusion-harness';
 import { call, drain } from '../contract/pbx-cdr-source.contract';
 

@@ -73,9 +73,23 @@ test('doubles never import adapter internals', async () => {
   assert.ok(ids.includes('import-x/no-restricted-paths'), ids.join(','));
 });
 
-test('benchmarks and scripts do not import test code', async () => {
-  for (const file of ['bench/rating.bench.ts', 'scripts/cluster.ts']) {
-    const ids = await ruleIds("import { createTestDatabase } from '../test/support/db';\nexport const c = createTestDatabase;\n", file);
+test('benchmarks, scripts and the shared harness do not import test code; they may import the harness', async () => {
+  for (const file of ['bench/rating.bench.ts', 'scripts/cluster.ts', 'harness/db.ts']) {
+    const ids = await ruleIds("import { clientStanding } from '../test/support/standing';\nexport const c = clientStanding;\n", file);
     assert.ok(ids.includes('import-x/no-restricted-paths'), `${file}: ${ids.join(',')}`);
+  }
+  const harness = await ruleIds("import { createTestDatabase } from '../harness/db';\nexport const c = createTestDatabase;\n", 'bench/rating.bench.ts');
+  assert.ok(!harness.includes('import-x/no-restricted-paths'), harness.join(','));
+});
+
+test('production code imports neither tests nor the harness, benchmarks or scripts', async () => {
+  for (const [file, from] of [
+    ['src/log.ts', '../harness/db'],
+    ['worker.ts', './harness/db'],
+    ['activities/audit.activities.ts', '../test/support/standing'],
+    ['workflows/index.ts', '../harness/deps'],
+  ] as const) {
+    const ids = await ruleIds(`import * as m from '${from}';\nexport const c = m;\n`, file);
+    assert.ok(ids.includes('import-x/no-restricted-paths'), `${file} <- ${from}: ${ids.join(',')}`);
   }
 });
