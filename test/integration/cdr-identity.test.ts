@@ -26,7 +26,7 @@ import type { VodiaCallSpec } from '../../src/doubles/vodia/state';
 import type { CdrFeed, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
 import { LESNET_VARIANTS, lesnetAdapter } from '../contract/support/lesnet-harness';
 import { vodiaAdapter } from '../contract/support/vodia-harness';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { createBillingStore } from '../../src/adapters/postgres';
 
 const dir = mkdtempSync(join(tmpdir(), 'identity-pkg-'));

@@ -27,8 +27,8 @@ import { createStopStack } from '../../src/startup/shutdown';
 import { main as cli, type CliIo } from '../../src/cli/main';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 import type { ReconcileTotals } from '../../workflows/reconcile-services';
-import { adminDatabaseUrl } from '../support/db';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { adminDatabaseUrl } from '../../harness/db';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 const dir = mkdtempSync(join(tmpdir(), 'config-reload-'));
 const PRODUCTS = join(dir, 'products.json');

@@ -21,9 +21,9 @@ import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { PbxAdapter } from '../../src/ports/pbx';
 import { billingRun, type BillingProgress } from '../../workflows/billing-run';
-import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../support/lifecycle-env';
-import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../support/db';
-import { uniqueId } from '../support/temporal';
+import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../../harness/db';
+import { uniqueId } from '../../harness/temporal';
 import { main as cli, type CliIo } from '../../src/cli/main';
 
 const dir = mkdtempSync(join(tmpdir(), 'fusion-cutover-'));

@@ -14,7 +14,7 @@ import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 import type { ReconcileTotals } from '../../workflows/reconcile-services';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 const PEER = 'D4E3CD2BFC791';
 let env: LifecycleEnv;

@@ -9,7 +9,7 @@ import type { ReconcileTotals } from '../../workflows/reconcile-services';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 
 let env: LifecycleEnv;

@@ -11,7 +11,7 @@ import { FusionDouble } from '../../src/doubles/fusionpbx/double';
 import { insertCdrs, seedTenant } from '../../src/doubles/fusionpbx/seed';
 import { followMeCall } from '../../src/doubles/fusionpbx/calls';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { callToRow, fusionAdapter, seedSuspendTenants, type FusionTenants } from '../contract/support/fusion-harness';
 import { call, drain } from '../contract/pbx-cdr-source.contract';
 

@@ -16,8 +16,8 @@ import { FUSION_DEMO_DATABASE, startDemo, type Demo } from '../../src/demo';
 import { readDemoState } from '../../src/demo/state-file';
 import { insertCdrs, loadTenants, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
 import type { PreflightReport } from '../../src/preflight/run';
-import { adminDatabaseUrl } from '../support/db';
-import { freePort } from '../support/ports';
+import { adminDatabaseUrl } from '../../harness/db';
+import { freePort } from '../../src/runtime/free-port';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'voipbill-preflight-'));
 chmodSync(dataDir, 0o755);

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { EslFrameParser, headerMap } from '../../adapters/pbx/event-socket/framing';
+import { CommandReader } from './esl-wire';
 import { FreeswitchState, type FreeswitchStateOptions } from './freeswitch-state';
 
 const DISCONNECT_BODY = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
@@ -87,19 +87,19 @@ export class FakeEventSocketServer {
     }
     socket.write('Content-Type: auth/request\n\n');
     const session = { authed: false, subscribed: false };
-    const parser = new EslFrameParser('skipFirst');
+    const reader = new CommandReader();
     // Replies must leave in command order even when one is slow: chain them.
     let queue = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of parser.push(chunk)) {
-        queue = queue.then(() => this.handle(socket, session, frame.lines)).catch(() => void socket.destroy());
+      for (const command of reader.push(chunk)) {
+        queue = queue.then(() => this.handle(socket, session, command.line, command.headers)).catch(() => void socket.destroy());
       }
     });
   }
 
-  private async handle(socket: Socket, session: { authed: boolean; subscribed: boolean }, lines: string[]): Promise<void> {
+  private async handle(socket: Socket, session: { authed: boolean; subscribed: boolean }, commandLine: string, commandHeaders: Array<[string, string]>): Promise<void> {
     if (socket.destroyed) return;
-    const line = lines[0]!.trim();
+    const line = commandLine.trim();
     const space = line.indexOf(' ');
     const verb = (space < 0 ? line : line.slice(0, space)).toLowerCase();
     const rest = space < 0 ? '' : line.slice(space + 1);
@@ -155,7 +155,7 @@ export class FakeEventSocketServer {
         reply(`+OK event listener enabled ${rest.split(' ')[0] ?? 'plain'}`);
         return;
       case 'sendevent': {
-        const headers = Object.fromEntries(headerMap(lines.slice(1)));
+        const headers = Object.fromEntries(commandHeaders.map(([k, v]) => [k.toLowerCase(), v]));
         this.events.push({ name: rest.trim(), headers });
         reply(`+OK ${randomUUID()}`);
         return;
