@@ -17,7 +17,7 @@ import type { StandingReader } from '../src/adapters/whmcs/standing';
 import { decideSweep, inspectionTarget, type LifecycleMirror, type PbxObservation } from '../src/domain/lifecycle/sweep';
 import type { ClientStanding } from '../src/domain/lifecycle/types';
 import type { ServiceRecord } from '../src/domain/services/service-config';
-import { reconcileSignal } from '../workflows/lifecycle-messages';
+import { reconcileSignal } from '../workflows/service-lifecycle.messages';
 import { serviceConfigOf, signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import type { Logger } from '../src/log';
 import type { InspectRequest, PbxResolver } from '../src/ports/pbx';

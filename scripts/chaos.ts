@@ -65,7 +65,8 @@ import type { ServiceRecord } from '../src/domain/services/service-config';
 import type { LifecycleState, LifecycleStatus } from '../src/domain/lifecycle/types';
 import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { lifecycleWorkflowId, standingSignal, stateQuery } from '../workflows/service-lifecycle.messages';
-import { billingRun, type BillingProgress } from '../workflows/billing-run';
+import { billingRun } from '../workflows/billing-run';
+import { type BillingProgress } from '../workflows/billing-run.messages';
 import { freePort } from '../src/runtime/free-port';
 
 const root = resolve(__dirname, '..');

@@ -15,7 +15,6 @@ import { BILLING_RUN_PATCHES } from './patches';
 import { activityOptions } from './retry-policies';
 
 // Kept for callers that imported the contract from here; new code imports ./billing-run.messages.
-export { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from './billing-run.messages';
 
 const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>(activityOptions.billingIngest);
 const { settleCharges, signalChargedServices } = proxyActivities<Activities>(activityOptions.billingSettle);

@@ -18,7 +18,8 @@ import { createLogger } from '../../src/log';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { freePort } from '../../src/runtime/free-port';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
+import { billingRun } from '../../workflows/billing-run';
+import { type BillingProgress } from '../../workflows/billing-run.messages';
 import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { uniqueId } from '../../harness/temporal';
 

@@ -26,7 +26,7 @@ import { watchConfig } from '../../src/startup/config-reload';
 import { createStopStack } from '../../src/startup/shutdown';
 import { main as cli, type CliIo } from '../../src/cli/main';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
-import type { ReconcileTotals } from '../../workflows/reconcile-services';
+import type { ReconcileTotals } from '../../workflows/reconcile-services.messages';
 import { adminDatabaseUrl } from '../../harness/db';
 import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 

@@ -20,7 +20,8 @@ import { createServiceRepository } from '../../src/adapters/postgres/services.re
 import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { PbxAdapter } from '../../src/ports/pbx';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
+import { billingRun } from '../../workflows/billing-run';
+import { type BillingProgress } from '../../workflows/billing-run.messages';
 import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../../harness/db';
 import { uniqueId } from '../../harness/temporal';

@@ -13,7 +13,7 @@ import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
-import type { ReconcileTotals } from '../../workflows/reconcile-services';
+import type { ReconcileTotals } from '../../workflows/reconcile-services.messages';
 import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 const PEER = 'D4E3CD2BFC791';

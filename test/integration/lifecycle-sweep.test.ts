@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { lifecycleWorkflowId, suspendUpdate, unsuspendUpdate } from '../../workflows/service-lifecycle.messages';
-import type { ReconcileTotals } from '../../workflows/reconcile-services';
+import type { ReconcileTotals } from '../../workflows/reconcile-services.messages';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
