@@ -18,7 +18,8 @@ import { decideSweep, inspectionTarget, type LifecycleMirror, type PbxObservatio
 import type { ClientStanding } from '../src/domain/lifecycle/types';
 import type { ServiceRecord } from '../src/domain/services/service-config';
 import { reconcileSignal } from '../workflows/service-lifecycle.messages';
-import { serviceConfigOf, signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
+import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
+import { serviceConfigOf } from '../src/domain/services/service-config';
 import type { Logger } from '../src/log';
 import type { InspectRequest, PbxResolver } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';

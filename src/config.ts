@@ -23,6 +23,29 @@ const optionalUrl = (protocols: string[]) =>
 const fieldId = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().positive().optional());
 const VOIP_FIELD_PURPOSES = ['lowBalanceThreshold', 'hasVoipService', 'manualVoipSuspend', 'voipSuspended', 'ccAuthOnFile', 'dateCcAuthEntered', 'autoTopUpAmount'] as const;
 
+/** A JSON object from known keys to non-empty names (how an install names what voipbill knows by default names). */
+function jsonNameMap<K extends string>(keys: readonly K[], example: string, keysMessage: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): Partial<Record<K, string>> | undefined => {
+      if (v === undefined || v.trim() === '') return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
+        return z.NEVER;
+      }
+      const names = z.strictObject(Object.fromEntries(keys.map((k) => [k, z.string().trim().min(1).optional()]))).safeParse(parsed);
+      if (!names.success) {
+        ctx.addIssue({ code: 'custom', message: keysMessage });
+        return z.NEVER;
+      }
+      return names.data as Partial<Record<K, string>>;
+    });
+}
+
 /** An IANA time zone name, checked against the runtime's time-zone database. */
 export const ianaTimeZone = z.string().refine(
   (tz) => {
@@ -85,26 +108,7 @@ export const configSchema = z.object({
   WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Optional override: client custom field ID of "CC Auth on File".'),
   WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Optional override: client custom field ID of "Date CC Auth Entered".'),
   WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Optional override: client custom field ID of "Auto VoIP Top Amount".'),
-  WHMCS_FIELD_NAMES: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return undefined;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(v);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"voipSuspended":"VoIP Suspended"}' });
-        return z.NEVER;
-      }
-      const names = z.strictObject(Object.fromEntries(VOIP_FIELD_PURPOSES.map((k) => [k, z.string().trim().min(1).optional()]))).safeParse(parsed);
-      if (!names.success) {
-        ctx.addIssue({ code: 'custom', message: `keys must be among ${VOIP_FIELD_PURPOSES.join(', ')}, values non-empty names` });
-        return z.NEVER;
-      }
-      return names.data as Partial<Record<(typeof VOIP_FIELD_PURPOSES)[number], string>>;
-    })
-    .describe('The client custom fields\' names as WHMCS writes them in its activity log, where they differ from ictVoIP\'s ("VoIP Suspended", "Has VoIP Service", …): a JSON object keyed by voipSuspended, hasVoipService, manualVoipSuspend, ccAuthOnFile, dateCcAuthEntered, autoTopUpAmount, lowBalanceThreshold. voipbill reads the log to tell an admin\'s change of a field from a client\'s.'),
+  WHMCS_FIELD_NAMES: jsonNameMap(VOIP_FIELD_PURPOSES, '{"voipSuspended":"VoIP Suspended"}', 'keys must be among ' + VOIP_FIELD_PURPOSES.join(', ') + ', values non-empty names').describe('The client custom fields\' names as WHMCS writes them in its activity log, where they differ from ictVoIP\'s ("VoIP Suspended", "Has VoIP Service", …): a JSON object keyed by voipSuspended, hasVoipService, manualVoipSuspend, ccAuthOnFile, dateCcAuthEntered, autoTopUpAmount, lowBalanceThreshold. voipbill reads the log to tell an admin\'s change of a field from a client\'s.'),
   WEBHOOK_SECRET: z
     .string()
     .optional()
@@ -142,26 +146,7 @@ export const configSchema = z.object({
     .default(DEFAULT_MAX_CALL_SECONDS)
     .describe("Longest plausible billable call (seconds); a CDR over it is quarantined as malformed and the feed moves on. A server's maxCallSeconds in the servers file overrides it."),
   NOTIFY_CHANNEL: z.enum(['whmcs', 'smtp']).default('whmcs').describe('Send client messages through WHMCS SendEmail templates or through SMTP.'),
-  NOTIFY_TEMPLATE_NAMES: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return undefined;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(v);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"Low Balance Alert":"VoIP Low Balance"}' });
-        return z.NEVER;
-      }
-      const names = z.strictObject(Object.fromEntries(TEMPLATE_IDS.map((k) => [k, z.string().trim().min(1).optional()]))).safeParse(parsed);
-      if (!names.success) {
-        ctx.addIssue({ code: 'custom', message: `keys must be among ${TEMPLATE_IDS.map((t) => JSON.stringify(t)).join(', ')}; values non-empty template names` });
-        return z.NEVER;
-      }
-      return names.data as Partial<Record<(typeof TEMPLATE_IDS)[number], string>>;
-    })
-    .describe("The WHMCS e-mail templates' names where they differ from the product's (\"Low Balance Alert\", \"VoIP Zero Balance\", \"Included Minutes Warning - Stage 1\", …): a JSON object from the default name to the install's. `bin/voipbill preflight` lists the ones WHMCS lacks."),
+  NOTIFY_TEMPLATE_NAMES: jsonNameMap(TEMPLATE_IDS, '{"Low Balance Alert":"VoIP Low Balance"}', `keys must be among ${TEMPLATE_IDS.map((t) => JSON.stringify(t)).join(', ')}; values non-empty template names`).describe("The WHMCS e-mail templates' names where they differ from the product's (\"Low Balance Alert\", \"VoIP Zero Balance\", \"Included Minutes Warning - Stage 1\", …): a JSON object from the default name to the install's. `bin/voipbill preflight` lists the ones WHMCS lacks."),
   SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),
   MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),
   LOW_BALANCE_REMINDER_HOURS: z.coerce.number().min(0).max(720).default(24).describe('Hours between low-balance reminders while credit stays low; 0 = none.'),

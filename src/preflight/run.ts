@@ -12,8 +12,8 @@ import { initialLifecycleState } from '../domain/lifecycle/admin';
 import { belowThreshold, notifiesClient, suspensionVerdict } from '../domain/lifecycle/rules';
 import { LOW_BALANCE_TEMPLATE, ZERO_BALANCE_TEMPLATE } from '../domain/lifecycle/plan';
 import { pbxTarget } from '../domain/lifecycle/pbx-target';
-import type { ClientStanding, LifecyclePolicy, ServiceConfig } from '../domain/lifecycle/types';
-import { isEndedStatus, serviceRecordFrom, type ServiceRecord } from '../domain/services/service-config';
+import type { ClientStanding, LifecyclePolicy } from '../domain/lifecycle/types';
+import { isEndedStatus, serviceConfigOf, serviceRecordFrom, type ServiceRecord } from '../domain/services/service-config';
 import { buildServiceMap } from '../domain/billing/service-map';
 import { ledgerCallOf, ratingInputOf } from '../domain/billing/ledger-call';
 import { billFromMs } from '../domain/billing/bill-from';
@@ -245,15 +245,7 @@ async function previewClient(
     if (currency && client.currencyCode && client.currencyCode !== currency) {
       add({ severity: 'block', code: 'currency-mismatch', subject: `service ${svc.id}`, message: `${who} pays in ${client.currencyCode} but service ${svc.id}'s package rates in ${currency}: its calls would never be charged` });
     }
-    const config: ServiceConfig = {
-      serviceId: record.serviceId,
-      clientId: record.clientId,
-      ...(record.server ? { server: record.server } : {}),
-      ...(record.tenant ? { tenant: record.tenant } : {}),
-      ...(record.peer ? { peer: record.peer } : {}),
-      suspendMode: record.suspendMode,
-      extensions: record.extensions,
-    };
+    const config = serviceConfigOf(record);
     const state = { ...initialLifecycleState(config, deps.policy), standing };
     const verdict = suspensionVerdict(state);
     const alerts: string[] = [];

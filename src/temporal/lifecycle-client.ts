@@ -4,8 +4,8 @@
  */
 import type { Client } from '@temporalio/client';
 import type { SearchAttributePair, SignalDefinition } from '@temporalio/common';
-import type { LifecyclePolicy, ServiceConfig } from '../domain/lifecycle/types';
-import type { ServiceRecord } from '../domain/services/service-config';
+import type { LifecyclePolicy } from '../domain/lifecycle/types';
+import { serviceConfigOf, type ServiceRecord } from '../domain/services/service-config';
 import {
   LIFECYCLE_WORKFLOW,
   LifecycleStateKey,
@@ -23,18 +23,6 @@ export interface LifecycleTarget {
   policy: LifecyclePolicy;
 }
 
-export function serviceConfigOf(record: ServiceRecord): ServiceConfig {
-  return {
-    serviceId: record.serviceId,
-    clientId: record.clientId,
-    ...(record.server ? { server: record.server } : {}),
-    ...(record.tenant ? { tenant: record.tenant } : {}),
-    ...(record.peer ? { peer: record.peer } : {}),
-    suspendMode: record.suspendMode,
-    extensions: record.extensions,
-    ...(record.owns === 'all' ? { owns: 'all' as const } : {}),
-  };
-}
 
 export async function signalService<T>(
   target: LifecycleTarget,

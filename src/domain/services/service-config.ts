@@ -4,7 +4,7 @@
  * Vodia `tenant | DID | DID | ext`, LES.NET `Peer | DID`. Which WHMCS products are VoIP, on which server, with
  * which package and suspend mode, is the admin's products file.
  */
-import type { SuspendMode } from '../lifecycle/types';
+import type { ServiceConfig, SuspendMode } from '../lifecycle/types';
 import type { PbxKind } from '../cdr';
 import { ProductFieldError, parseExtensionList, parseFusionDomainField, parseLesnetPeerField, parseVodiaTenantField } from './product-fields';
 
@@ -117,4 +117,18 @@ export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductM
     if (err instanceof ProductFieldError) throw new ServiceFieldError(`${where}: ${err.message}`);
     throw err;
   }
+}
+
+/** The part of a service record its lifecycle workflow carries. */
+export function serviceConfigOf(record: ServiceRecord): ServiceConfig {
+  return {
+    serviceId: record.serviceId,
+    clientId: record.clientId,
+    ...(record.server ? { server: record.server } : {}),
+    ...(record.tenant ? { tenant: record.tenant } : {}),
+    ...(record.peer ? { peer: record.peer } : {}),
+    suspendMode: record.suspendMode,
+    extensions: record.extensions,
+    ...(record.owns === 'all' ? { owns: 'all' as const } : {}),
+  };
 }
