@@ -9,7 +9,7 @@ const productSchema = z.object({
   kind: z.enum(['fusionpbx', 'vodia', 'lesnet']),
   server: z.string().min(1).optional(),
   package: z.string().min(1).optional(),
-  suspendMode: z.enum(['gateway', 'extension']).default('gateway'),
+  suspendMode: z.enum(['gateway', 'extension', 'restrict']).default('gateway'),
 });
 const fileSchema = z.object({ products: z.array(productSchema) }).superRefine((f, ctx) => {
   const seen = new Set<number>();

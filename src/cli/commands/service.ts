@@ -7,12 +7,12 @@ import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey 
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
 import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/service-lifecycle.messages';
 import { usageStageLabel } from '../../domain/usage/included-minutes';
-import type { LifecycleState } from '../../domain/lifecycle/types';
+import type { LifecycleState, SuspendMode } from '../../domain/lifecycle/types';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill service status <serviceId>
-       voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
+       voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension|restrict] [--request-id <id>]
        voipbill service unsuspend <serviceId> [--reason <text>] [--request-id <id>]
        voipbill service override <serviceId> yes|no|none [--reason <text>] [--request-id <id>]
        voipbill service usage <serviceId>
@@ -88,7 +88,7 @@ export const command = cliCommand({
     if (action !== 'list' && !serviceId) throw new UsageError(`${action ?? 'a subcommand'} needs a service ID`);
     if (!['status', 'suspend', 'unsuspend', 'override', 'usage', 'autotopup', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
     if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
-    if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension') throw new UsageError('--mode must be gateway or extension');
+    if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension' && v.mode !== 'restrict') throw new UsageError('--mode must be gateway, extension or restrict');
     const client = await io.temporal();
     if (action === 'list') {
       const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
@@ -130,7 +130,7 @@ export const command = cliCommand({
         state = await handle.executeUpdate(autoTopUpUpdate, { args: [{ requestId, enabled: value === 'on', ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
       } else if (action === 'status') state = await handle.query(stateQuery);
       else if (action === 'suspend') {
-        state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
+        state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as SuspendMode } : {}) }], updateId: requestId });
       } else if (action === 'unsuspend') {
         state = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
       } else {
