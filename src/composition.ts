@@ -134,6 +134,7 @@ export function buildDeps(
     lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
     billingTimeZone: config.BILLING_TIME_ZONE,
     autoTopUpPolicy: autoTopUpPolicy(config),
+    creditGuard: { maxCallSeconds: config.CDR_MAX_CALL_SECONDS, ...(config.CREDIT_GUARD_ALERT_EMAIL ? { alertEmail: config.CREDIT_GUARD_ALERT_EMAIL } : {}) },
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }

@@ -12,6 +12,7 @@ import { startDemoIfEnabled, type ProcessEnv } from './demo';
 import { connectTemporal, ensureTemporal } from './temporal';
 import { loadServers } from './pbx';
 import { manageSchedules } from './schedules';
+import { manageCreditGuards } from './credit-guards';
 import { runWorker } from './worker';
 import { startApi } from './api';
 import { createStopStack } from './shutdown';
@@ -47,6 +48,8 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
     const metrics = createMetrics();
     stops.add('adapters', built.close);
     await manageSchedules(config, client, pbx, log);
+    // One credit guard workflow per FusionPBX server that turns it on (docs/credit-control.md).
+    await manageCreditGuards(config, client, pbx, log);
     if (config.RUN_WORKER) await runWorker(config, temporal.address, built.deps, metrics, log, stops);
     const api = config.RUN_API ? await startApi(config, { pool, client, built, metrics, log }, stops) : undefined;
     if (demo) await demo.afterStart({ deps: built.deps });
