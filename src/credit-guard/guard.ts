@@ -27,7 +27,7 @@ import type { LoadedPackage, PackageStore } from '../adapters/rating/package-sto
 import type { Logger } from '../log';
 import type { LiveCallControl, LiveCallEvent, LiveCallSession, LiveChannel } from '../ports/live-calls';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/billing/service-map';
-import { availableMicros, decideNewCall, limitBreach, type Breach, type SpendSnapshot } from '../domain/credit/decide';
+import { availableMicros, decideNewCall, limitBreach, spendBreach, type Breach, type SpendSnapshot } from '../domain/credit/decide';
 import { emergencyNumbersOf, isEmergencyNumber } from '../domain/credit/emergency';
 import type { CreditGuardSettings } from '../domain/credit/guard-settings';
 import { coveringBoundary, cutDueEpochSeconds, cutDueMs, minimumHold, nextReservation } from '../domain/credit/reservation';
@@ -633,10 +633,16 @@ export class CreditGuard {
           for (const m of moved) await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(m.call, m.seconds, m.micros, false));
         } else moved.length = 0;
       }
-      if (why === 'answer') {
-        const breach = limitBreach(this.limitsOf(call), this.spendOf(call.clientId, call.uuid, ledger), pricing.e164, BigInt(step.micros));
-        if (breach) return { breach, step };
-      }
+      const limits = this.limitsOf(call);
+      const spend = this.spendOf(call.clientId, call.uuid, ledger);
+      // At answer every limit applies; while it talks, only the spend windows (what it adds beyond what it holds).
+      const breach =
+        why === 'answer'
+          ? limitBreach(limits, spend, pricing.e164, BigInt(step.micros))
+          : !this.breaches.has(call.clientId) && step.seconds > call.reservedSeconds
+            ? spendBreach(limits, { lastHourMicros: spend.lastHourMicros + call.reservedMicros, lastDayMicros: spend.lastDayMicros + call.reservedMicros }, BigInt(step.micros) - call.reservedMicros)
+            : null;
+      if (breach) return { breach, step };
       if (step.seconds !== call.reservedSeconds || step.final !== call.final || !call.hasRow) {
         await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, step.seconds, BigInt(step.micros), step.final));
         call.hasRow = true;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCreditEnv, type CreditEnv } from '../support/credit-env';
 import type { CreditGuard } from '../../src/credit-guard/guard';
+import { lifecycleWorkflowId, stateQuery, suspendUpdate, unsuspendUpdate } from '../../workflows/service-lifecycle.messages';
 
 let c: CreditEnv;
 let guard: CreditGuard;
@@ -75,4 +76,100 @@ describe('credit guard', () => {
     assert.ok(!refusals.some((r) => r.uuid === uuid));
     assert.equal(guard.callState(uuid), undefined);
   });
+
+  test('a top-up through the lifecycle\'s standing path extends a call about to be cut', async () => {
+    const { clientId, service } = await c.client('0.05');
+    const uuid = await c.place(service.extensions[0]!, '4165550105', { talkMs: 9000 });
+    await c.until('the call to learn it is running out', () => guard.callState(uuid)?.final === true, 10_000);
+    // An admin (or a paid invoice) adds credit; the service workflow re-reads its standing, as after a top-up webhook.
+    await c.env.setCredit(clientId, '1.00');
+    await c.env.start(service);
+    await c.until('the call to hang up by itself', ended(uuid), 20_000);
+    assert.equal(cdrOf(uuid)!.hangupCause, 'NORMAL_CLEARING', 'the far end hung up: the guard did not cut');
+    assert.ok((cdrOf(uuid)!.billsec as number) >= 8, `billsec ${cdrOf(uuid)!.billsec} beyond the 5 s the first credit bought`);
+    await c.bill();
+    assert.equal(await c.balanceCents(clientId), 100n - BigInt(cdrOf(uuid)!.billsec as number));
+  });
+
+  test('restrict mode: the suspended service\'s outbound calls are refused, emergency calls still go through, nothing is switched off at the PBX', async () => {
+    const { service } = await c.client('5.00', { suspendMode: 'restrict' });
+    await c.env.start(service);
+    const handle = c.env.temporal.client.workflow.getHandle(lifecycleWorkflowId(service.serviceId));
+    await c.env.waitFor(service.serviceId, 'active', (s) => s.standing !== undefined);
+    await handle.executeUpdate(suspendUpdate, { args: [{ requestId: 'restrict-1', reason: 'fraud check', mode: 'restrict' }], updateId: 'restrict-1' });
+    const state = await handle.query(stateQuery);
+    assert.equal(state.suspension?.mode, 'restrict');
+    assert.deepEqual(state.suspension?.disabled.map((d) => d.kind), ['restriction']);
+    for (const ext of service.extensions) assert.equal(await c.env.extensionEnabled(ext), true, `extension ${ext} stays enabled`);
+    // The guard reads restrictions every 2 s.
+    await new Promise((r) => setTimeout(r, 2500));
+    const refused = await c.place(service.extensions[0]!, '4165550106', { answerAfterMs: 1500 });
+    await c.until('the outbound call refused', ended(refused));
+    assert.equal(cdrOf(refused)!.billsec, 0);
+    assert.ok(refusals.some((r) => r.uuid === refused && r.why === 'suspended'), JSON.stringify(refusals));
+    const emergency = await c.place(service.extensions[0]!, '911', { talkMs: 2500 });
+    await c.until('the emergency call to end by itself', ended(emergency), 15_000);
+    assert.equal(cdrOf(emergency)!.hangupCause, 'NORMAL_CLEARING');
+    await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId: 'restrict-2' }], updateId: 'restrict-2' });
+    await new Promise((r) => setTimeout(r, 2500));
+    const allowed = await c.place(service.extensions[0]!, '4165550107', { talkMs: 2500 });
+    await c.until('the outbound call to end by itself', ended(allowed), 15_000);
+    assert.equal(cdrOf(allowed)!.hangupCause, 'NORMAL_CLEARING');
+  });
+
+  test('limits: a call beyond the concurrent maximum is refused and locks the client until the breach is cleared', async () => {
+    const { clientId, service } = await c.client('5.00');
+    await c.repo.setLimitOverride(String(clientId), { maxConcurrentCalls: 1 }, 'test');
+    await new Promise((r) => setTimeout(r, 2500));
+    const first = await c.place(service.extensions[0]!, '4165550108', { talkMs: 6000 });
+    await c.until('the first call reserved', () => (guard.callState(first)?.reservedSeconds ?? 0) > 0);
+    const second = await c.place(service.extensions[1]!, '4165550109', { answerAfterMs: 1500 });
+    await c.until('the second call refused', ended(second));
+    assert.ok(refusals.some((r) => r.uuid === second && r.why === 'breach'), JSON.stringify(refusals));
+    const open = await c.repo.openBreaches();
+    assert.ok(open.some((b) => b.clientId === String(clientId) && b.kind === 'max_concurrent_calls'));
+    await c.until('the first call to end by itself', ended(first), 15_000);
+    const locked = await c.place(service.extensions[0]!, '4165550110', { answerAfterMs: 1500 });
+    await c.until('the next call refused while the breach is open', ended(locked));
+    assert.ok(refusals.some((r) => r.uuid === locked && r.why === 'locked'), JSON.stringify(refusals));
+    assert.equal(await c.repo.clearBreaches(String(clientId), 'test', 'checked with the client'), 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    const again = await c.place(service.extensions[0]!, '4165550111', { talkMs: 2000 });
+    await c.until('the call after clearing to end by itself', ended(again), 15_000);
+    assert.equal(cdrOf(again)!.hangupCause, 'NORMAL_CLEARING');
+  });
+
+  test('limits: a premium destination needs an explicit allow', async () => {
+    const { clientId, service } = await c.client('5.00');
+    const premium = await c.place(service.extensions[0]!, '19005550123', { answerAfterMs: 1500 });
+    await c.until('the premium call refused', ended(premium));
+    assert.ok(refusals.some((r) => r.uuid === premium && r.why === 'breach'), JSON.stringify(refusals));
+    assert.ok((await c.repo.openBreaches()).some((b) => b.clientId === String(clientId) && b.kind === 'restricted_destination'));
+    await c.repo.clearBreaches(String(clientId), 'test', 'allowed');
+    await c.repo.setLimitOverride(String(clientId), { allowedPrefixes: ['1900'] }, 'test');
+    await new Promise((r) => setTimeout(r, 2500));
+    const allowed = await c.place(service.extensions[0]!, '19005550124', { talkMs: 2000 });
+    await c.until('the allowed premium call to end by itself', ended(allowed), 15_000);
+    assert.equal(cdrOf(allowed)!.hangupCause, 'NORMAL_CLEARING');
+  });
+
+  test('a guard restart rebuilds calls and reservations: each call is still cut at its credit, once, and no client ends below zero', async () => {
+    const one = await c.client('0.08');
+    const two = await c.client('0.04');
+    const a = await c.place(one.service.extensions[0]!, '4165550112');
+    await c.until('call a reserved', () => (guard.callState(a)?.reservedSeconds ?? 0) > 0);
+    await guard.stop();
+    // While no guard watches: call b is answered, and call a talks on under the PBX's own backstop.
+    const b = await c.place(two.service.extensions[0]!, '4165550113', { answerAfterMs: 200 });
+    await new Promise((r) => setTimeout(r, 1200));
+    guard = await c.startGuard({ cut: (x) => cuts.push(x), refused: (r) => refusals.push(r) });
+    await c.until('both calls cut', () => ended(a)() && ended(b)(), 20_000);
+    assert.ok((cdrOf(a)!.billsec as number) <= 8 && (cdrOf(a)!.billsec as number) >= 7, `call a billed ${cdrOf(a)!.billsec} s on 8 s of credit`);
+    assert.ok((cdrOf(b)!.billsec as number) <= 4, `call b billed ${cdrOf(b)!.billsec} s on 4 s of credit`);
+    for (const uuid of [a, b]) assert.equal(live().hangups.filter((h) => h.uuid === uuid).length, 1, 'cut once');
+    await c.bill();
+    assert.ok((await c.balanceCents(one.clientId)) >= 0n);
+    assert.ok((await c.balanceCents(two.clientId)) >= 0n);
+  });
 });
+

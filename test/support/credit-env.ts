@@ -68,7 +68,7 @@ export async function startCreditEnv(opts: CreditEnvOptions = {}): Promise<Credi
       nanp10Digit: true,
       outbound: { customRatePerMinute: '0.60', customIncrement: '1/1' },
       exclude: ['1800xxxxxxx'],
-      creditControl: { reserveIncrements: 3, ...(opts.creditControl ?? {}) },
+      creditControl: { reserveIncrements: 3, limits: { restrictedPrefixes: ['1900'] }, ...(opts.creditControl ?? {}) },
     }),
   );
   let guardAdapter: FusionPbxAdapter | undefined;
@@ -162,8 +162,9 @@ export async function startCreditEnv(opts: CreditEnvOptions = {}): Promise<Credi
     },
     async close() {
       for (const g of guards) await g.stop();
-      await adapter.close();
+      // The worker may still run activities on this adapter: it shuts down first.
       await env.close();
+      await adapter.close();
     },
   };
 }

@@ -65,6 +65,11 @@ export function limitBreach(limits: CreditLimits, spend: SpendSnapshot, e164: st
   if (limits.maxConcurrentCalls !== undefined && spend.liveCalls + 1 > limits.maxConcurrentCalls) {
     return { kind: 'max_concurrent_calls', detail: `${spend.liveCalls + 1} calls at once, limit ${limits.maxConcurrentCalls}` };
   }
+  return spendBreach(limits, spend, addMicros);
+}
+
+/** The spend limit a live call's next reservation (`addMicros` more) would break, or null. */
+export function spendBreach(limits: CreditLimits, spend: Pick<SpendSnapshot, 'lastHourMicros' | 'lastDayMicros'>, addMicros: bigint): Breach | null {
   for (const [kind, limit, spent, window] of [
     ['max_spend_per_hour', limits.maxSpendPerHour, spend.lastHourMicros, 'the last hour'],
     ['max_spend_per_day', limits.maxSpendPerDay, spend.lastDayMicros, 'the last 24 hours'],
