@@ -280,6 +280,7 @@ export class CreditGuard {
   /** Rebuilds what a previous guard (or this one before a reconnect) was doing. */
   private async recover(channels: LiveChannel[], open: ReservationRow[]): Promise<void> {
     const live = new Map(channels.filter((c) => c.leg === 'caller' && !c.fromCarrier).map((c) => [c.uuid, c]));
+    const answeredMeanwhile: LiveCallEvent[] = [];
     for (const r of open) {
       if (r.state === 'ended') {
         this.ended.set(r.callUuid, { clientId: r.clientId, micros: r.reservedMicros });
@@ -306,6 +307,12 @@ export class CreditGuard {
       call.cutDueAtMs = r.cutDueAtMs;
       call.warned = r.warnedAtMs !== null;
       call.hasRow = true;
+      if (r.answeredAtMs === null) {
+        // Held its first increment while ringing; answered since (at an unknown moment: the earliest it can have
+        // been), it is reserved for now, else its answer event is still to come.
+        if (channel.answered) answeredMeanwhile.push({ ...this.eventOf(channel), kind: 'answered', answeredAtMs: channel.createdAtMs });
+        continue;
+      }
       if (r.cutSentAtMs !== null) {
         // Cut before the restart but still there: the hang-up did not take; it must go now.
         call.cutSent = true;
@@ -315,27 +322,32 @@ export class CreditGuard {
       this.schedule(call);
       await this.armBackstop(call);
     }
+    for (const e of answeredMeanwhile) this.dispatch(e);
     for (const channel of live.values()) {
       if (!channel.tenant || !channel.destination) continue;
-      const created: LiveCallEvent = {
-        kind: channel.answered ? 'answered' : 'created',
-        uuid: channel.uuid,
-        leg: 'caller',
-        fromCarrier: false,
-        tenant: channel.tenant,
-        extension: channel.extension,
-        destination: channel.destination,
-        caller: channel.extension,
-        direction: null,
-        createdAtMs: channel.createdAtMs,
-        // Answered while no guard watched, at an unknown moment: take the earliest it can have been.
-        answeredAtMs: channel.answered ? channel.createdAtMs : null,
-        billsec: null,
-        hangupCause: null,
-        atMs: this.now(),
-      };
-      this.dispatch(created);
+      this.dispatch(this.eventOf(channel));
     }
+  }
+
+  /** A live channel found at recovery as the event that would have told of it. */
+  private eventOf(channel: LiveChannel): LiveCallEvent {
+    return {
+      kind: channel.answered ? 'answered' : 'created',
+      uuid: channel.uuid,
+      leg: 'caller',
+      fromCarrier: false,
+      tenant: channel.tenant,
+      extension: channel.extension,
+      destination: channel.destination,
+      caller: channel.extension,
+      direction: null,
+      createdAtMs: channel.createdAtMs,
+      // Answered while no guard watched, at an unknown moment: take the earliest it can have been.
+      answeredAtMs: channel.answered ? channel.createdAtMs : null,
+      billsec: null,
+      hangupCause: null,
+      atMs: this.now(),
+    };
   }
 
   // ---- events --------------------------------------------------------------------------------------------------
@@ -473,23 +485,38 @@ export class CreditGuard {
     });
   }
 
-  /** The decision before answer; true when the call was refused (and hung up). */
+  /**
+   * The decision before answer; true when the call was refused (and hung up). An allowed prepaid call holds its first
+   * increment from now on, decided and written under the client's credit lock: calls ringing at once (on any PBX)
+   * cannot all count on the same credit and then cost a first increment each when they answer.
+   */
   private async checkNewCall(call: Tracked, extension: string | null): Promise<boolean> {
     if (call.emergency) return false;
     const pricing = call.pricing!;
     const credit = await this.creditOf(call.clientId);
-    const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit));
-    const verdict = decideNewCall({
-      emergency: false,
-      billable: pricing.billable,
-      prepaid: call.prepaid,
-      suspended: this.suspended.has(call.service.serviceId) || this.restricted(call.service, extension),
-      locked: this.breaches.get(call.clientId) ?? null,
-      limits: this.limitsOf(call),
-      spend: this.spendOf(call.clientId, call.uuid, ledger),
-      e164: pricing.e164,
-      available: availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger }),
-      firstStepMicros: BigInt(pricing.cost(coveringBoundary(pricing, 1))),
+    const firstSeconds = coveringBoundary(pricing, 1);
+    const firstStepMicros = BigInt(pricing.cost(firstSeconds));
+    const verdict = await this.deps.repo.withClient(call.clientId, async (tx) => {
+      const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
+      const v = decideNewCall({
+        emergency: false,
+        billable: pricing.billable,
+        prepaid: call.prepaid,
+        suspended: this.suspended.has(call.service.serviceId) || this.restricted(call.service, extension),
+        locked: this.breaches.get(call.clientId) ?? null,
+        limits: this.limitsOf(call),
+        spend: this.spendOf(call.clientId, call.uuid, ledger),
+        e164: pricing.e164,
+        available: availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger }),
+        firstStepMicros,
+      });
+      if (v.action === 'allow' && call.answeredAtMs === null && firstStepMicros > 0n) {
+        await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, firstSeconds, firstStepMicros, false));
+        call.hasRow = true;
+        call.reservedSeconds = firstSeconds;
+        call.reservedMicros = firstStepMicros;
+      }
+      return v;
     });
     if (verdict.action === 'ignore') {
       call.ignored = true;
@@ -517,7 +544,7 @@ export class CreditGuard {
   }
 
   private spendOf(clientId: string, except: string, ledger: { lastHourMicros: bigint; lastDayMicros: bigint; otherLiveCalls: number }): SpendSnapshot {
-    // Calls of this guard still ringing count as live too (the database knows only answered ones).
+    // Calls of this guard still ringing without a row of their own (not prepaid) count as live too.
     let ringing = 0;
     for (const c of this.calls.values()) if (c.clientId === clientId && c.uuid !== except && !c.ended && !c.refused && !c.ignored && !c.hasRow && c.answeredAtMs === null) ringing++;
     return { lastHourMicros: ledger.lastHourMicros, lastDayMicros: ledger.lastDayMicros, liveCalls: ledger.otherLiveCalls + ringing };
@@ -568,12 +595,32 @@ export class CreditGuard {
     this.clearTimers(call);
     void this.enqueue(call.clientId, async () => {
       this.calls.delete(call.uuid);
-      if (!call.hasRow || call.answeredAtMs === null || !call.pricing) {
+      if (call.answeredAtMs === null) {
+        // Never answered: the first increment it held while ringing is free again at once.
+        if (call.hasRow) {
+          await this.deps.repo.markEnded(this.server, this.epoch!, call.uuid, { billsec: 0, micros: 0n, endedAtMs: e.atMs });
+          await this.deps.repo.releaseNotBillable(this.server, call.uuid);
+          await this.retryFinals(call.clientId, call.uuid);
+        }
+        this.updateCounts();
+        return;
+      }
+      if (!call.pricing) {
         this.updateCounts();
         return;
       }
       const billsec = e.billsec ?? Math.max(0, Math.floor(e.atMs / 1000) - Math.floor(call.answeredAtMs / 1000));
       const micros = BigInt(call.pricing.cost(billsec));
+      if (!call.hasRow) {
+        // Talked without holding credit (answered while no guard watched, or before its refusal took effect): its
+        // cost counts against the client until its CDR is stored, or the client's other calls would spend it again.
+        if (!call.ignored && call.prepaid && call.pricing.billable && micros > 0n) {
+          await this.deps.repo.recordEnded(this.epoch!, { ...this.rowOf(call, billsec, micros, false), billsec, endedAtMs: e.atMs });
+          this.ended.set(call.uuid, { clientId: call.clientId, micros });
+        }
+        this.updateCounts();
+        return;
+      }
       await this.deps.repo.markEnded(this.server, this.epoch!, call.uuid, { billsec, micros, endedAtMs: e.atMs });
       this.ended.set(call.uuid, { clientId: call.clientId, micros });
       this.updateCounts();
@@ -643,7 +690,7 @@ export class CreditGuard {
             ? spendBreach(limits, { lastHourMicros: spend.lastHourMicros + call.reservedMicros, lastDayMicros: spend.lastDayMicros + call.reservedMicros }, BigInt(step.micros) - call.reservedMicros)
             : null;
       if (breach) return { breach, step };
-      if (step.seconds !== call.reservedSeconds || step.final !== call.final || !call.hasRow) {
+      if (step.seconds !== call.reservedSeconds || step.final !== call.final || !call.hasRow || why === 'answer') {
         await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, step.seconds, BigInt(step.micros), step.final));
         call.hasRow = true;
       }
@@ -709,11 +756,11 @@ export class CreditGuard {
       clientId: call.clientId,
       destination: call.destination,
       startedAtMs: call.startedAtMs,
-      answeredAtMs: call.answeredAtMs!,
+      answeredAtMs: call.answeredAtMs,
       reservedSeconds: seconds,
       reservedMicros: micros,
       final,
-      cutDueAtMs: final ? cutDueMs(call.answeredAtMs!, seconds) : null,
+      cutDueAtMs: final && call.answeredAtMs !== null ? cutDueMs(call.answeredAtMs, seconds) : null,
     };
   }
 

@@ -65,6 +65,23 @@ describe('credit guard', () => {
     assert.ok(refusals.some((r) => r.uuid === uuid && r.why === 'no-credit'), JSON.stringify(refusals));
   });
 
+  test('calls ringing at once cannot count on the same credit: the one its first increment no longer fits is refused before answer', async () => {
+    const { clientId, service } = await c.client('0.01');
+    const second = await c.service(clientId);
+    const a = await c.place(service.extensions[0]!, '4165550111', { answerAfterMs: 1500 });
+    const b = await c.place(second.extensions[0]!, '4165550112', { answerAfterMs: 1500 });
+    await c.until('both calls over', () => ended(a)() && ended(b)(), 20_000);
+    const [cdrA, cdrB] = [cdrOf(a)!, cdrOf(b)!];
+    const barred = [cdrA, cdrB].filter((r) => r.hangupCause === 'OUTGOING_CALL_BARRED');
+    assert.equal(barred.length, 1, `one call refused while ringing: ${JSON.stringify([cdrA, cdrB])}`);
+    assert.equal(barred[0]!.billsec, 0, 'refused before the carrier answered');
+    assert.ok(refusals.some((r) => (r.uuid === a || r.uuid === b) && r.why === 'no-credit'), JSON.stringify(refusals));
+    assert.equal((cdrA.billsec as number) + (cdrB.billsec as number), 1, 'the other one talked its one cent');
+    await c.bill();
+    assert.equal(await c.balanceCents(clientId), 0n);
+    await c.until('the ringing hold of the refused call freed', async () => (await c.repo.listForClient(String(clientId))).every((r) => r.releasedAtMs !== null || r.state === 'ended'));
+  });
+
   test('emergency numbers are never refused, reserved, warned or cut', async () => {
     const { clientId, service } = await c.client('0.00');
     const uuid = await c.place(service.extensions[0]!, '911', { talkMs: 4000 });

@@ -17,7 +17,8 @@ export interface ReservationRow {
   clientId: string;
   destination: string;
   startedAtMs: number;
-  answeredAtMs: number;
+  /** Null while the call rings (the row holds its first increment). */
+  answeredAtMs: number | null;
   reservedSeconds: number;
   reservedMicros: bigint;
   final: boolean;
@@ -37,7 +38,7 @@ interface Row {
   client_id: string;
   destination: string;
   started_at: Date;
-  answered_at: Date;
+  answered_at: Date | null;
   reserved_seconds: number;
   reserved_micros: string;
   final: boolean;
@@ -60,7 +61,7 @@ function fromRow(r: Row): ReservationRow {
     clientId: r.client_id,
     destination: r.destination,
     startedAtMs: r.started_at.getTime(),
-    answeredAtMs: r.answered_at.getTime(),
+    answeredAtMs: ms(r.answered_at),
     reservedSeconds: r.reserved_seconds,
     reservedMicros: BigInt(r.reserved_micros),
     final: r.final,
@@ -182,10 +183,11 @@ export function createCreditGuardRepository(pool: Pool) {
            reserved_seconds, reserved_micros, final, cut_due_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE ${LEASE_OK}
          ON CONFLICT (call_uuid) DO UPDATE SET reserved_seconds = EXCLUDED.reserved_seconds, reserved_micros = EXCLUDED.reserved_micros,
+           answered_at = coalesce(EXCLUDED.answered_at, credit_reservations.answered_at),
            final = EXCLUDED.final, cut_due_at = EXCLUDED.cut_due_at, lease_epoch = EXCLUDED.lease_epoch, updated_at = now()
          WHERE credit_reservations.state = 'live'`,
         [
-          r.server, epoch.toString(), r.callUuid, r.source, r.serviceId, r.clientId, r.destination, new Date(r.startedAtMs), new Date(r.answeredAtMs),
+          r.server, epoch.toString(), r.callUuid, r.source, r.serviceId, r.clientId, r.destination, new Date(r.startedAtMs), r.answeredAtMs === null ? null : new Date(r.answeredAtMs),
           r.reservedSeconds, r.reservedMicros.toString(), r.final, r.cutDueAtMs === null ? null : new Date(r.cutDueAtMs),
         ],
       );
@@ -207,6 +209,22 @@ export function createCreditGuardRepository(pool: Pool) {
       if (n === 0 && !(await this.renewLease(server, epoch))) throw new LeaseLostError(`credit guard of ${server}: lease epoch ${epoch} was taken over`);
     },
 
+    /**
+     * A call that cost something without holding credit (answered while no guard watched, or before its refusal took
+     * effect): its cost counts against the client until its CDR is stored, like any ended call's.
+     */
+    async recordEnded(epoch: bigint, r: Omit<ReservationRow, 'cutSentAtMs' | 'warnedAtMs' | 'state' | 'final' | 'cutDueAtMs'> & { endedAtMs: number; billsec: number }): Promise<void> {
+      const n = await checkedWrite(
+        pool,
+        `INSERT INTO credit_reservations (server, lease_epoch, call_uuid, source, service_id, client_id, destination, started_at, answered_at,
+           reserved_seconds, reserved_micros, state, ended_at, billsec)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ended', $12, $10 WHERE ${LEASE_OK}
+         ON CONFLICT (call_uuid) DO NOTHING`,
+        [r.server, epoch.toString(), r.callUuid, r.source, r.serviceId, r.clientId, r.destination, new Date(r.startedAtMs), r.answeredAtMs === null ? null : new Date(r.answeredAtMs), r.billsec, r.reservedMicros.toString(), new Date(r.endedAtMs)],
+      );
+      if (n === 0 && !(await this.renewLease(r.server, epoch))) throw new LeaseLostError(`credit guard of ${r.server}: lease epoch ${epoch} was taken over`);
+    },
+
     /** Claims the cut of a call: true exactly once per call, for the guard holding the lease. */
     async claimCut(server: string, epoch: bigint, callUuid: string, atMs: number): Promise<boolean> {
       return (
@@ -225,7 +243,7 @@ export function createCreditGuardRepository(pool: Pool) {
 
     /** Reservations of the server still holding credit (live or ended, CDR not stored yet). */
     async loadOpen(server: string): Promise<ReservationRow[]> {
-      const { rows } = await pool.query<Row>(`SELECT * FROM credit_reservations WHERE server = $1 AND released_at IS NULL ORDER BY answered_at`, [server]);
+      const { rows } = await pool.query<Row>(`SELECT * FROM credit_reservations WHERE server = $1 AND released_at IS NULL ORDER BY started_at`, [server]);
       return rows.map(fromRow);
     },
 
@@ -331,7 +349,7 @@ export function createCreditGuardRepository(pool: Pool) {
     /** Every reservation of a client (CLI, tests): newest first. */
     async listForClient(clientId: string): Promise<Array<ReservationRow & { releasedAtMs: number | null; releaseReason: string | null }>> {
       const { rows } = await pool.query<Row & { released_at: Date | null; release_reason: string | null }>(
-        `SELECT * FROM credit_reservations WHERE client_id = $1 ORDER BY answered_at DESC`,
+        `SELECT * FROM credit_reservations WHERE client_id = $1 ORDER BY started_at DESC`,
         [clientId],
       );
       return rows.map((r) => ({ ...fromRow(r), releasedAtMs: ms(r.released_at), releaseReason: r.release_reason }));

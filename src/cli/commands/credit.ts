@@ -163,8 +163,17 @@ async function reservations(args: string[], ctx: CliContext): Promise<number> {
   }
   if (rows.length === 0) ctx.stdout(`client ${clientId} has no reservations\n`);
   for (const r of rows) {
-    const what = r.releasedAtMs !== null ? `released (${r.releaseReason})` : r.state === 'live' ? (r.final ? `live, ends at ${new Date(r.cutDueAtMs ?? 0).toISOString()}` : 'live') : 'ended, waiting for its CDR';
-    ctx.stdout(`${new Date(r.answeredAtMs).toISOString()}  ${r.callUuid}  service ${r.serviceId}  ${r.destination}  ${r.reservedSeconds} s  ${formatMicros(r.reservedMicros)}  ${what}\n`);
+    const what =
+      r.releasedAtMs !== null
+        ? `released (${r.releaseReason})`
+        : r.state === 'ended'
+          ? 'ended, waiting for its CDR'
+          : r.answeredAtMs === null
+            ? 'ringing (first increment held)'
+            : r.final
+              ? `live, ends at ${new Date(r.cutDueAtMs ?? 0).toISOString()}`
+              : 'live';
+    ctx.stdout(`${new Date(r.startedAtMs).toISOString()}  ${r.callUuid}  service ${r.serviceId}  ${r.destination}  ${r.reservedSeconds} s  ${formatMicros(r.reservedMicros)}  ${what}\n`);
   }
   return 0;
 }

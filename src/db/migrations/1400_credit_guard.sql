@@ -2,8 +2,9 @@
 -- what it decides is kept here, so a guard that restarts (another worker, after a crash) knows every call it had
 -- reserved credit for, and a second guard of the same client on another PBX sees what this one holds.
 
--- One row per live outbound call the guard rated at answer. reserved_micros is the credit set aside for the call
--- (its cost up to reserved_seconds of billable time); at hang-up it becomes the call's rated cost. The row stops
+-- One row per outbound call the guard lets through: from before answer it holds the first increment (two calls
+-- ringing at once cannot both count on the same credit), from answer reserved_micros is the credit set aside for
+-- the call (its cost up to reserved_seconds of billable time); at hang-up it becomes the call's rated cost. The row stops
 -- counting against the client once the call's CDR is stored in cdrs (same source and origin id: from then on the
 -- ledger counts it), and is released visibly (released_at, release_reason) when that is seen, or after a timeout
 -- when the CDR never arrives.
@@ -16,7 +17,8 @@ CREATE TABLE credit_reservations (
   client_id         text NOT NULL,
   destination       text NOT NULL,
   started_at        timestamptz NOT NULL,
-  answered_at       timestamptz NOT NULL,
+  -- NULL while the call rings.
+  answered_at       timestamptz,
   reserved_seconds  integer NOT NULL,
   reserved_micros   bigint NOT NULL CHECK (reserved_micros >= 0),
   -- The next chunk could not be reserved: the call ends at reserved_seconds unless a top-up extends it.
