@@ -1,5 +1,5 @@
 /**
- * The chaos suite (issue 8): `npm run chaos`. A billing scenario with known totals runs while the worker process is
+ * The chaos suite: `npm run chaos`. A billing scenario with known totals runs while the worker process is
  * killed with SIGKILL at random moments and restarted, WHMCS faults (5xx errors, resets, timeouts, timeouts after
  * the action was applied) and PBX faults (event socket refusing, dropping a reply mid-way, answering too late) are
  * injected, and voipbill's PostgreSQL is stopped and started once. Then an oracle checks, independently of the

@@ -38,7 +38,7 @@ export function whmcsFieldIds(config: Config) {
 }
 
 /** A gateway whose every call fails with a configuration error naming what to set. */
-export function unconfiguredWhmcs(): WhmcsGateway {
+function unconfiguredWhmcs(): WhmcsGateway {
   return new Proxy({} as WhmcsGateway, {
     get: (_t, action) => async () => {
       throw new WhmcsConfigError('WHMCS is not configured: set WHMCS_URL, WHMCS_IDENTIFIER and WHMCS_SECRET', String(action));
@@ -46,7 +46,7 @@ export function unconfiguredWhmcs(): WhmcsGateway {
   });
 }
 
-export function unconfiguredPbx(): PbxResolver {
+function unconfiguredPbx(): PbxResolver {
   return {
     adapterFor: (server) => {
       throw new PbxConfigError(`no PBX servers are configured (VOIPBILL_SERVERS_FILE); service names server ${server ?? '(default)'}`, server ?? 'default');
@@ -58,7 +58,7 @@ export function lifecyclePolicy(config: Config): LifecyclePolicy {
   return defaultLifecyclePolicy({ reminderHours: config.LOW_BALANCE_REMINDER_HOURS, mirrorSuspendedField: config.MIRROR_SUSPENDED_FIELD && !!config.WHMCS_FIELD_VOIP_SUSPENDED });
 }
 
-export function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
+function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
   return {
     authValidDays: config.AUTO_TOPUP_AUTH_VALID_DAYS,
     maxPerDay: config.AUTO_TOPUP_MAX_PER_DAY,

@@ -1,6 +1,6 @@
 /**
  * The one place environment variables are read. Parsed once at start; a bad value stops start-up with a message
- * that names the variable. The README's configuration table mirrors `configSchema` (a test keeps them in step).
+ * that names the variable. The configuration table of docs/configuration.md mirrors `configSchema` (a test keeps them in step).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -34,7 +34,7 @@ export const ianaTimeZone = z.string().refine(
   { message: 'must be an IANA time zone such as America/Toronto or UTC' },
 );
 
-/** Each key is an environment variable; `.describe()` texts feed the README table. */
+/** Each key is an environment variable; `.describe()` texts feed the table in docs/configuration.md. */
 export const configSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']).describe(
     'PostgreSQL for voipbill. Unset: an embedded PostgreSQL is started with its data under VOIPBILL_DATA_DIR.',

@@ -6,27 +6,22 @@
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { VoipbillMetrics } from '../metrics';
+import type { Activities } from '../../activities';
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
 const field = (result: unknown, name: string): unknown => (result && typeof result === 'object' ? (result as Record<string, unknown>)[name] : undefined);
 
 /** activity type → how its result moves the business counters. */
+// Keyed by the activities' own names, so a renamed activity cannot leave a counter behind silently.
 const OUTCOMES: Record<string, (m: VoipbillMetrics, result: unknown) => void> = {
   ingestBatch: (m, r) => m.cdrsRated.inc(num(field(r, 'stored'))),
   settleCharges: (m, r) => {
     m.chargesPosted.inc(num(field(r, 'posted')));
     m.chargesFailed.inc(num(field(r, 'failed')));
   },
-  postCharge: (m, r) => {
-    const status = field(r, 'status');
-    if (status === 'posted') m.chargesPosted.inc();
-    else if (status === 'failed') m.chargesFailed.inc();
-  },
   pbxSuspend: (m) => m.suspensions.inc(),
-  suspendService: (m) => m.suspensions.inc(),
   pbxUnsuspend: (m) => m.unsuspensions.inc(),
-  unsuspendService: (m) => m.unsuspensions.inc(),
-};
+} satisfies Partial<Record<keyof Activities, (m: VoipbillMetrics, result: unknown) => void>>;
 
 function failureType(err: unknown): string {
   if (err && typeof err === 'object') {

@@ -1,5 +1,5 @@
 /**
- * Visibility queries over the lifecycle search attributes: the same strings the README gives for the Web UI, so
+ * Visibility queries over the lifecycle search attributes: the same strings docs/operations.md gives for the Web UI, so
  * what the CLI lists and what an admin types there never disagree.
  */
 import { LIFECYCLE_WORKFLOW } from '../../workflows/service-lifecycle.messages';

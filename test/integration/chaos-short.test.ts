@@ -1,5 +1,5 @@
 /**
- * The chaos suite (issue 8) in its short version: scripts/chaos.ts as a child process with 3 SIGKILLs of the worker,
+ * The chaos suite in its short version: scripts/chaos.ts as a child process with 3 SIGKILLs of the worker,
  * 4 services, 80 calls, WHMCS and PBX faults and one PostgreSQL restart; the oracle must find nothing wrong. Kills
  * land at any moment, activities running or not: a billing activity lost with its worker is retried elsewhere after
  * its 30-second heartbeat timeout.

@@ -1,5 +1,5 @@
 /**
- * Observability (issue 8): GET /metrics is scraped over HTTP after real work — activities run by a real worker on the
+ * Observability: GET /metrics is scraped over HTTP after real work — activities run by a real worker on the
  * harness's Temporal, a refused webhook delivery — and the counters have moved; the Temporal SDK's own Prometheus
  * endpoint (Runtime telemetry, TEMPORAL_METRICS_PORT) serves worker metrics. This file installs the SDK Runtime itself
  * (with the metrics exporter), so it connects to Temporal directly instead of through test/support/temporal.
@@ -165,10 +165,8 @@ describe('GET /metrics', () => {
       const interceptors = activityMetricsInterceptor(m)({ info: { activityType } } as never);
       await interceptors.inbound!.execute!({ args: [], headers: {} }, async () => result);
     };
-    await run('postCharge', { status: 'posted' });
-    await run('postCharge', { status: 'failed' });
-    await run('postCharge', { status: 'pending' });
     await run('settleCharges', { posted: 4, failed: 1, prepared: 5 });
+    await run('settleCharges', { posted: 1, failed: 1, prepared: 2 });
     await run('ingestBatch', { stored: 120, received: 130 });
     await run('pbxSuspend', []);
     await run('pbxUnsuspend', undefined);

@@ -1,5 +1,5 @@
 /**
- * The fake event socket must be byte-faithful to mod_event_socket (fusionpbx reference §6), or the client tests
+ * The fake event socket must be byte-faithful to mod_event_socket, or the client tests
  * against it prove nothing. Raw TCP here, no client library.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Issue 9, end to end on the real Temporal dev server: included minutes counted by billing runs (stage warnings once
+ * Prepaid safety end to end on the real Temporal dev server: included minutes counted by billing runs (stage warnings once
  * per period, Block suspends with its own reason and lifts at the next period in the recorded mode) and auto top-up
  * at low-balance crossings against the fake WHMCS (capture once despite a timeout after apply, declines reported
  * without suspending, daily limits), with the FusionPBX double and a real SMTP server.

@@ -1,5 +1,5 @@
 /**
- * Horizontal scale (issue 8): two worker PROCESSES on one task queue share the work and nothing is done twice. Each
+ * Horizontal scale: two worker PROCESSES on one task queue share the work and nothing is done twice. Each
  * process is test/support/worker-process.ts with its own identity; the test starts many workflows at once, then
  * checks PostgreSQL (every audit row written exactly once) and each workflow's history (one activity attempt, and
  * which worker identity ran it): both workers did work.

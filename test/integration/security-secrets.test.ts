@@ -1,5 +1,5 @@
 /**
- * No secret in any log line or error (issue 8, security). Real failure scenarios run while every log line (the
+ * No secret in any log line or error. Real failure scenarios run while every log line (the
  * logger's write hook), every byte written to stdout/stderr, and every error message, stack and report is captured:
  * the WHMCS client with wrong credentials against the fake WHMCS, FusionPBX with a wrong database and event-socket
  * password (real PostgreSQL, the fake event socket), Vodia with a wrong password, and start-up with a database URL

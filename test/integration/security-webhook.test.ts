@@ -1,5 +1,5 @@
 /**
- * Webhook HMAC and replay window over real HTTP (issue 8, security), covering what whmcs-webhook.test.ts does not:
+ * Webhook HMAC and replay window over real HTTP, covering what whmcs-webhook.test.ts does not:
  * a captured delivery replayed (within the window: recorded once, dispatched once; after the window: refused), a
  * timestamp from the future, re-signing a captured signature onto another event, secret rotation (current and
  * previous accepted, nothing else), duplicated or oddly formed headers, and a configured replay window.

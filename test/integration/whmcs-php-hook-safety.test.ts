@@ -155,11 +155,11 @@ describe('voipbill_hooks.php safety', { skip: phpMissing }, () => {
     assert.ok(r.activity.some((a) => /InvoicePaid failed: database gone/.test(a)), JSON.stringify(r.activity));
   });
 
-  test('the connect and total timeouts are the ones both READMEs and the file header state', async () => {
+  test('the connect and total timeouts are the ones the integration docs, the hook README and its file header state', async () => {
     const r = await runPhp('echo json_encode(voipbill_timeouts());', env);
     const timeouts = JSON.parse(r.stdout) as { connect: number; total: number };
     assert.ok(timeouts.connect > 0 && timeouts.total > timeouts.connect, JSON.stringify(timeouts));
-    for (const file of ['README.md', 'integrations/whmcs/README.md', 'integrations/whmcs/voipbill_hooks.php']) {
+    for (const file of ['docs/integrations.md', 'integrations/whmcs/README.md', 'integrations/whmcs/voipbill_hooks.php']) {
       const text = readFileSync(join(root, file), 'utf8').replace(/\s*\*\s*/g, ' ').replace(/\s+/g, ' ');
       const stated = [...text.matchAll(/at most (\d+) s to connect and (\d+) s in total/g)].map((m) => [Number(m[1]), Number(m[2])]);
       assert.ok(stated.length > 0, `${file} states the hook's connect and total timeouts`);

@@ -136,7 +136,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
         hasVoipService: FIELD.hasVoip,
         manualVoipSuspend: FIELD.manual,
         voipSuspended: FIELD.suspended,
-        // Issue 9 (auto top-up); blank unless a test sets them.
+        // Auto top-up fields: blank unless a test sets them.
         ccAuthOnFile: FIELD.ccAuth,
         dateCcAuthEntered: FIELD.ccAuthDate,
         autoTopUpAmount: FIELD.topUpAmount,

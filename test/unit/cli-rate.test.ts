@@ -10,7 +10,7 @@ const REPO = join(__dirname, '..', '..');
 const BIN = join(REPO, 'bin', 'voipbill');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'rating');
 const NANP = join(FIXTURES, 'nanp', 'package.json');
-// The README's worked examples: these tests keep them true.
+// The worked examples of docs/rating.md: these tests keep them true.
 const PERIODS = join(REPO, 'examples', 'packages', 'toronto-periods.json');
 
 interface Run {

@@ -1,5 +1,5 @@
 /**
- * Configuration refuses unsafe values (issue 8, security), and never repeats a secret while refusing it.
+ * Configuration refuses unsafe values, and never repeats a secret while refusing it.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

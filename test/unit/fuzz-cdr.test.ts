@@ -1,5 +1,5 @@
 /**
- * Property/fuzz tests of every CDR parser (issue 8): the FusionPBX row normalizer, the Vodia record normalizer and the
+ * Property/fuzz tests of every CDR parser: the FusionPBX row normalizer, the Vodia record normalizer and the
  * LES.NET line mapper never throw on garbage; every row ends as a record, an exclusion or a quarantine entry with a
  * reason naming the column; and a fetch's counts balance: rowsRead = records + quarantined + excluded + duplicates.
  * Fetches run in memory: a stub pool (FusionPBX), a stub HTTP client (Vodia), undici's MockAgent (LES.NET).

@@ -1,5 +1,5 @@
 /**
- * Property/fuzz tests of the rate-deck CSV parser (issue 8): arbitrary bytes and CSV-ish text never crash it, every
+ * Property/fuzz tests of the rate-deck CSV parser: arbitrary bytes and CSV-ish text never crash it, every
  * rejection is a DeckImportError whose problems each name a line and a reason, chunking never changes the outcome,
  * and a deck that is accepted gives back exactly the rows that were written.
  */

@@ -1,5 +1,5 @@
 /**
- * Property/fuzz tests of the rating-package schema (issue 8): arbitrary JSON never crashes parsePackage, a rejection
+ * Property/fuzz tests of the rating-package schema: arbitrary JSON never crashes parsePackage, a rejection
  * is always a PackageValidationError whose issues name a field path, and a valid package with one field replaced by
  * garbage is rejected naming that field.
  */

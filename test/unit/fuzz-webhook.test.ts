@@ -1,5 +1,5 @@
 /**
- * Property/fuzz tests of the webhook signature check (issue 8): random inputs never throw; only the exact signature of
+ * Property/fuzz tests of the webhook signature check: random inputs never throw; only the exact signature of
  * the exact bytes, under a configured secret, within the replay window, passes; changing any byte of the body, the
  * signature, the timestamp or the secret fails.
  */

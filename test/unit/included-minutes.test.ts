@@ -113,7 +113,7 @@ describe('usagePeriod', () => {
   });
 });
 
-describe('what counts toward the allowance (§5.1)', () => {
+describe('what counts toward the allowance', () => {
   const pkg = { countryCode: '1', inboundBilled: false };
   const rows: Array<[string, string, string, boolean, boolean]> = [
     // rule, direction, e164, inbound billed, counts

@@ -1,4 +1,4 @@
-/** FusionPBX and Vodia record normalization, on the cases the references list (FusionPBX §8.1, Vodia §2.4). */
+/** FusionPBX and Vodia record normalization, on the cases their documentation and real rows show. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { normalizeFusionRow, type FusionCdrRow } from '../../src/adapters/pbx/fusionpbx/cdr-normalize';

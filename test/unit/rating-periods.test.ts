@@ -27,7 +27,7 @@ import {
 import { corpusCases, corpusDigests, resultDigest, RESULT_FIELDS } from '../support/rating-corpus';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'rating');
-// The README's worked examples use these files: the tests keep them true.
+// The worked examples of docs/rating.md use these files: the tests keep them true.
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const PKG = parsePackage(JSON.parse(readFileSync(join(EXAMPLES, 'packages', 'toronto-periods.json'), 'utf8')));
 const DECK = parseDeckCsv(readFileSync(join(EXAMPLES, 'decks', 'toronto-periods.csv'), 'utf8')).deck;

@@ -1,5 +1,5 @@
 /**
- * Parameterized SQL only (issue 8, security): scans the TypeScript of src/ and activities/ for SQL built by
+ * Parameterized SQL only: scans the TypeScript of src/ and activities/ for SQL built by
  * interpolating or concatenating values — template literals or `+` concatenations whose text holds an SQL statement
  * keyword — and fails listing file:line and the expression. Values must go through $1-style parameters; the short
  * allow-list below names each identifier/fragment interpolation that is safe, and why.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodePhpStringMap, phpSerialize, phpSerializeBase64, phpUnserialize, PhpUnserializeError } from '../../src/adapters/whmcs/php-serialize';
 
-// The verified vectors of whmcs-api.md §4.3.
+// Vectors verified against real WHMCS responses (custom fields and config options as PHP serialize + base64).
 const vectors: Array<{ name: string; value: Array<[string | number, string]>; serialized: string; base64: string }> = [
   { name: '[1 => "Yahoo"]', value: [[1, 'Yahoo']], serialized: 'a:1:{i:1;s:5:"Yahoo";}', base64: 'YToxOntpOjE7czo1OiJZYWhvbyI7fQ==' },
   {

@@ -1,6 +1,6 @@
 /**
- * Parsers for the WHMCS product fields ictVoIP-style products use to describe a service at its PBX
- * (reference ictvoip-product §2.2, vodia-lesnet §2.11 and §3.1). Each returns a typed value or throws
+ * Parsers for the WHMCS product fields ictVoIP-style products use to describe a service at its PBX (the FusionPBX,
+ * Vodia and LES.NET conventions of the product voipbill replaces). Each returns a typed value or throws
  * {@link ProductFieldError} naming the field, the token and what is wrong — never guessing around a bad value.
  */
 import type { SuspendTarget } from '../../ports/pbx';

@@ -212,7 +212,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
         params[`itemdescription${i + 1}`] = line.description;
         params[`itemamount${i + 1}`] = formatCents(line.amountCents);
         params[`itemtaxed${i + 1}`] = line.taxed ?? false;
-        // Not in the documented CreateInvoice parameters (whmcs-api.md §5.12) [UNCONFIRMED]; ignored where unknown.
+        // Not among the documented CreateInvoice parameters, so unconfirmed; WHMCS ignores parameters it does not know.
         if (line.type) params[`itemtype${i + 1}`] = line.type;
       });
       const r = s.parseResponse(s.createInvoiceResponse, 'CreateInvoice', await call('CreateInvoice', params));

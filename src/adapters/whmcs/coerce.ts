@@ -1,5 +1,5 @@
 /**
- * Coercion of WHMCS's version-dependent scalars (§3.3 of the contract): ids as numbers or strings, money as 2-decimal
+ * Coercion of WHMCS's version-dependent scalars: ids as numbers or strings, money as 2-decimal
  * strings parsed exactly to cents, zero dates as null, booleans in half a dozen spellings, and lists wrapped twice
  * or not at all. Money never passes through a float.
  */

@@ -1,6 +1,6 @@
 /**
  * `voipbill service status|suspend|unsuspend|override|list`: the admin's handle on service workflows, built on the
- * same updates and queries an admin can send with the `temporal` CLI (see README, Operations).
+ * same updates and queries an admin can send with the `temporal` CLI (see docs/operations.md).
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey } from '../../temporal/search-attributes';
@@ -44,7 +44,7 @@ function summary(s: LifecycleState): Record<string, unknown> {
   };
 }
 
-/** Included minutes of the current period (issue 9), as the last billing run counted them. */
+/** Included minutes of the current period, as the last billing run counted them. */
 function usageSummary(s: LifecycleState): Record<string, unknown> | null {
   const u = s.usage;
   if (!u) return null;

@@ -1,6 +1,6 @@
 /**
  * From a WHMCS service to what voipbill needs to bill and steer it. WHMCS keeps the PBX side in free-text product
- * fields (ictvoip-product.md §2.2): FusionPBX `tenant | MainDID` with the extensions in the dedicated IP field,
+ * fields, as the product voipbill replaces keeps them: FusionPBX `tenant | MainDID` with the extensions in the dedicated IP field,
  * Vodia `tenant | DID | DID | ext`, LES.NET `Peer | DID`. Which WHMCS products are VoIP, on which server, with
  * which package and suspend mode, is the admin's products file.
  */

@@ -1,5 +1,5 @@
 /**
- * A Vodia PBX REST double over HTTP (reference §2.12): Basic auth on every endpoint (401 without, 403 for a tenant
+ * A Vodia PBX REST double over HTTP: Basic auth on every endpoint (401 without, 403 for a tenant
  * admin on /rest/system/* or another tenant, 403 when API access is off), the legacy md5 session login with
  * `Cookie: session=…`, third-party tokens (10 s) exchanged for a session cookie, tenants, accounts, trunks and paged
  * CDRs. Writes are accepted with POST (v70) and PUT (legacy), with or without a trailing slash. Every request is

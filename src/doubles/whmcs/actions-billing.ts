@@ -1,4 +1,4 @@
-/** Fake WHMCS actions around credit, invoices and transactions (§5.7-5.15 of the contract). */
+/** Fake WHMCS actions around credit, invoices and transactions. */
 import { amountParam, ApiFail, id, list, money, paged, signedAmount, type ActionHandler, type Ctx } from './context';
 import type { FakeInvoice } from './state';
 
@@ -205,7 +205,7 @@ const CapturePayment: ActionHandler = async (ctx) => {
   return {};
 };
 
-/** UpdateInvoice (corrections only, §5.13): the fake supports a status change. */
+/** UpdateInvoice (corrections only): the fake supports a status change. */
 const UpdateInvoice: ActionHandler = (ctx) => {
   const inv = invoiceOr(ctx);
   const status = ctx.params.get('status');

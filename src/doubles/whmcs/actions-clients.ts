@@ -1,4 +1,4 @@
-/** Fake WHMCS actions around clients, services, custom fields, module commands and e-mail (§5 of the contract). */
+/** Fake WHMCS actions around clients, services, custom fields, module commands and e-mail. */
 import { ApiFail, id, list, money, paged, type ActionHandler, type Ctx } from './context';
 import type { FakeClient, FakeService } from './state';
 

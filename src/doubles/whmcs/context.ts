@@ -1,6 +1,6 @@
 /** What every fake action handler sees: the parsed request, state, quirks, rendering helpers, and the hook bus. */
 import { formatCents, parseDecimal } from '../../domain/money';
-import { decodePhpStringMap } from '../../adapters/whmcs/php-serialize';
+import { readPhpMap } from './php-map';
 import type { FakeWhmcsState } from './state';
 
 /** An error envelope `{"result":"error","message":…}`; `message` texts are WHMCS's documented ones. */
@@ -66,7 +66,7 @@ export class Params {
     const raw = this.get(name);
     if (raw !== undefined && raw !== '') {
       try {
-        return decodePhpStringMap(raw);
+        return readPhpMap(raw);
       } catch {
         throw new ApiFail(invalid);
       }

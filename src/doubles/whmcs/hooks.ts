@@ -6,10 +6,9 @@
  * Like WHMCS, hooks run inside the request that triggered them, and a failing hook never fails that request.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { signWebhook } from '../../api/webhook';
 import { formatCents, parseDecimal } from '../../domain/money';
 import type { FireHook, HookVars } from './context';
 import type { FakeWhmcsState } from './state';
@@ -66,7 +65,7 @@ async function forward(cfg: HookConfig, state: FakeWhmcsState, event: string, ev
   try {
     const res = await request(cfg.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-voipbill-timestamp': timestamp, 'x-voipbill-signature': signWebhook(cfg.secret, timestamp, body), 'x-voipbill-event-id': eventId },
+      headers: { 'content-type': 'application/json', 'x-voipbill-timestamp': timestamp, 'x-voipbill-signature': sign(cfg.secret, timestamp, body), 'x-voipbill-event-id': eventId },
       body,
       signal: AbortSignal.timeout(4_000),
     });
@@ -134,4 +133,9 @@ export function createHookBus(opts: {
 export function adminAmount(text: unknown, what: string): bigint {
   if (typeof text !== 'string' && typeof text !== 'number') throw new Error(`${what} must be a decimal string such as "25.00"`);
   return parseDecimal(String(text), 2);
+}
+
+/** The PHP hook's signature, computed here as the hook does (voipbill's own verifier is not reused). */
+function sign(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }

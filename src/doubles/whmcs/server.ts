@@ -1,6 +1,5 @@
 /**
- * A fake WHMCS `/includes/api.php` on a real socket, faithful to the contract in
- * /work/shared/reference/whmcs-api.md: the same auth and IP failures and texts, envelopes, twice-wrapped paged
+ * A fake WHMCS `/includes/api.php` on a real socket, faithful to WHMCS's documented and observed API: the same auth and IP failures and texts, envelopes, twice-wrapped paged
  * lists, 2-decimal money, PHP-serialized custom fields; plus fault injection and a control surface under /_fake/.
  */
 import { createHash, randomBytes } from 'node:crypto';

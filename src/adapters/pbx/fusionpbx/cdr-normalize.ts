@@ -1,5 +1,5 @@
 /**
- * One `v_xml_cdr` row → a billable record, an excluded leg, or a quarantined row (reference §3). Rules:
+ * One `v_xml_cdr` row → a billable record, an excluded leg, or a quarantined row. Rules:
  * - bill on `billsec` (`duration` includes ringing before 5.2), answered ⇔ billsec > 0, `status` is only a hint;
  * - outbound numbers from `destination_number`, inbound DIDs from `caller_destination`;
  * - times from the `*_epoch` columns (exact UTC on every era; the 4.4 stamps are zone-less local time);

@@ -2,7 +2,7 @@
  * A FusionPBX server in the servers file. CDRs come from its PostgreSQL; suspension updates `v_gateways` /
  * `v_extensions` there and then drives FreeSWITCH over the event socket. FusionPBX caches the Sofia config and the
  * user directory, and with its default `cache.method = file` no event-socket command can delete those cache files
- * (reference §5.6), so the admin must say how voipbill reaches the cache: `memcache` (PBX switched to memcache),
+ *, so the admin must say how voipbill reaches the cache: `memcache` (PBX switched to memcache),
  * `file` (the PBX's cache directory mounted where voipbill runs), or `none` (accept stale cache entries).
  */
 import { z } from 'zod';

@@ -1,6 +1,6 @@
 /**
  * The FreeSWITCH side of a FusionPBX change: cache invalidation and the event-socket commands that make a database
- * flag take effect. Each reply is checked against the texts FreeSWITCH really sends (reference §6.4), since API
+ * flag take effect. Each reply is checked against the texts FreeSWITCH really sends, since API
  * errors are in-band and not all start with `-ERR`.
  */
 import { rm } from 'node:fs/promises';

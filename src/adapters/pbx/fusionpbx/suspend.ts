@@ -1,5 +1,5 @@
 /**
- * FusionPBX suspension (reference §5): the database flag first, then the cache, then FreeSWITCH.
+ * FusionPBX suspension: the database flag first, then the cache, then FreeSWITCH.
  * - Gateway mode: `v_gateways.enabled = 'false'`, delete the cached Sofia config, `killgw` (a disabled gateway keeps
  *   running until killed — FusionPBX's own Toggle leaves it up); unsuspend sets it back, clears the cache, `rescan`s
  *   and starts any gateway the rescan did not bring up.

@@ -1,5 +1,5 @@
 /**
- * A LES.NET account in the servers file. Its CDR text file format is not publicly documented (reference §3.2), so
+ * A LES.NET account in the servers file. Its CDR text file format is not publicly documented, so
  * the parser is driven entirely by `cdrFormat` — delimiter, header, column positions or names, time format and zone,
  * duration unit — and there is deliberately no default mapping: a guessed layout would bill wrong numbers silently.
  * Suspension is not part of LES.NET's known API; `suspend.via` can hand it to the service's PBX server instead.

@@ -1,5 +1,5 @@
 /**
- * One Vodia `/cdrs` record → a normalized CDR (reference §2.4). The schema is only known from a 2020 PBX, so parsing
+ * One Vodia `/cdrs` record → a normalized CDR. The schema is only known from a 2020 PBX, so parsing
  * is tolerant: epochs as strings or numbers, `connect` empty/absent/0 when unanswered, missing arrays. Vodia has no
  * duration or direction fields: billsec = end − connect; a call without trunks is local, otherwise outbound when the
  * caller is one of the tenant's extensions and inbound (on the DID in `to`) when the caller is an outside number.

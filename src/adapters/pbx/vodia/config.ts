@@ -1,5 +1,5 @@
 /**
- * A Vodia PBX in the servers file. Several behaviours of Vodia's REST API are unconfirmed (reference §5: page
+ * A Vodia PBX in the servers file. Several behaviours of Vodia's REST API are unconfirmed (page
  * numbering, list order, end-of-list signal, legacy login on v68+), so they are settings with tolerant defaults.
  */
 import { z } from 'zod';

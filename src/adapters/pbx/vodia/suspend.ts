@@ -1,5 +1,5 @@
 /**
- * Vodia suspension (reference §2.6–2.8). Vodia has no tenant-wide disable flag, so:
+ * Vodia suspension. Vodia has no tenant-wide disable flag, so:
  * - gateway mode disables the tenant's own trunks: `POST /rest/domain/{d}/domain_trunks?trunk={id}` `{"dis":"true"}`
  *   (global trunks are shared with other tenants and are never touched unless named explicitly);
  * - extension mode disables accounts: `POST /rest/domain/{d}/domain_action`
