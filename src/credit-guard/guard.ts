@@ -564,8 +564,13 @@ export class CreditGuard {
       if (call?.ended || call?.answeredAtMs != null) return;
       if (!call) {
         call = this.track(e.uuid, service, pkg, e.destination ?? '', startedAtMs, null);
-        // Not seen before answer (a restart): the checks before answer apply now, and a refusal hangs it up.
-        if (await this.checkNewCall(call, e.extension)) return;
+        // Not seen before answer (a restart): the checks before answer apply now, and a refusal hangs it up. The
+        // call talked meanwhile: it keeps its answer, so its cost is recorded when it hangs up.
+        if (await this.checkNewCall(call, e.extension)) {
+          call.answeredAtMs = answeredAtMs;
+          call.pricing = pricingOf(pkg, { number: call.destination, startedAtMs: call.startedAtMs, answeredAtMs: Math.floor(answeredAtMs / 1000) * 1000 });
+          return;
+        }
       }
       if (call.ignored) return;
       call.answeredAtMs = answeredAtMs;

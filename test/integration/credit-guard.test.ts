@@ -188,5 +188,23 @@ describe('credit guard', () => {
     assert.ok((await c.balanceCents(one.clientId)) >= 0n);
     assert.ok((await c.balanceCents(two.clientId)) >= 0n);
   });
+
+  test('a call answered while no guard ran and refused at recovery keeps its cost held until its CDR is billed', async () => {
+    const { clientId, service } = await c.client('0.00');
+    await guard.stop();
+    const x = await c.place(service.extensions[0]!, '4165550114', { answerAfterMs: 100 });
+    await new Promise((r) => setTimeout(r, 2200));
+    guard = await c.startGuard({ cut: (y) => cuts.push(y), refused: (r) => refusals.push(r) });
+    await c.until('call x refused at recovery', ended(x), 20_000);
+    const billsec = cdrOf(x)!.billsec as number;
+    assert.equal(cdrOf(x)!.hangupCause, 'OUTGOING_CALL_BARRED');
+    assert.ok(billsec >= 2, `it talked ${billsec} s unguarded`);
+    await c.until('its cost recorded', async () => (await c.repo.listForClient(String(clientId))).some((r) => r.callUuid === x && r.state === 'ended'));
+    const row = (await c.repo.listForClient(String(clientId))).find((r) => r.callUuid === x)!;
+    assert.equal(row.reservedMicros, BigInt(billsec) * 10_000n, 'what it cost, at one cent a second');
+    assert.equal(row.releasedAtMs, null);
+    await c.bill();
+    await c.until('released once its CDR is stored', async () => (await c.repo.listForClient(String(clientId))).every((r) => r.releaseReason === 'billed'));
+  });
 });
 
