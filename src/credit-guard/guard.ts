@@ -135,6 +135,8 @@ export class CreditGuard {
   private readonly ended = new Map<string, { clientId: string; micros: bigint }>();
   private readonly credits = new Map<string, ClientCredit>();
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Calls whose hang-up was seen (uuid → when), so a start or answer decided after it does not bring them back. */
+  private readonly hungUp = new Map<string, number>();
   private services: ServiceRecord[] = [];
   private map: ServiceMap = buildServiceMap([]);
   private packages = new Map<string, LoadedPackage | null>();
@@ -479,7 +481,7 @@ export class CreditGuard {
     if (!service) return;
     void this.enqueue(service.clientId, async () => {
       const pkg = await this.packageOf(service);
-      if (!pkg || this.calls.has(e.uuid)) return;
+      if (!pkg || this.calls.has(e.uuid) || this.hungUp.has(e.uuid)) return;
       const call = this.track(e.uuid, service, pkg, e.destination!, startedAtMs, null);
       await this.checkNewCall(call, e.extension);
     });
@@ -561,7 +563,7 @@ export class CreditGuard {
       const pkg = await this.packageOf(service);
       if (!pkg) return;
       let call = this.calls.get(e.uuid);
-      if (call?.ended || call?.answeredAtMs != null) return;
+      if (call?.ended || call?.answeredAtMs != null || this.hungUp.has(e.uuid)) return;
       if (!call) {
         call = this.track(e.uuid, service, pkg, e.destination ?? '', startedAtMs, null);
         // Not seen before answer (a restart): the checks before answer apply now, and a refusal hangs it up. The
@@ -594,12 +596,41 @@ export class CreditGuard {
   }
 
   private onHungup(e: LiveCallEvent): void {
-    const call = this.calls.get(e.uuid);
-    if (!call || call.ended) return;
-    call.ended = true;
-    this.clearTimers(call);
-    void this.enqueue(call.clientId, async () => {
+    const known = this.calls.get(e.uuid);
+    if (known?.ended) return;
+    if (known) {
+      known.ended = true;
+      this.clearTimers(known);
+    }
+    this.hungUp.set(e.uuid, this.now());
+    const startedAtMs = e.createdAtMs ?? e.atMs;
+    const service = known?.service ?? this.serviceOf(e, startedAtMs);
+    if (!service) return;
+    // On the client's queue even when the call is not tracked yet: its start may still be waiting there.
+    void this.enqueue(service.clientId, async () => {
+      let call = this.calls.get(e.uuid);
+      const talked = (e.billsec ?? 0) > 0;
+      if (!call) {
+        // Hung up before its start was decided: only a call that talked matters (its cost), as if seen at answer.
+        const pkg = talked && e.destination ? await this.packageOf(service) : undefined;
+        if (!pkg || e.destination === null) return;
+        call = this.track(e.uuid, service, pkg, e.destination, startedAtMs, null);
+        call.ignored = call.ignored || !call.pricing?.billable;
+      }
+      if (call !== known) {
+        call.ended = true;
+        this.clearTimers(call);
+      }
       this.calls.delete(call.uuid);
+      if (call.answeredAtMs === null && talked && !call.ignored) {
+        // Answered and hung up before its answer was decided: what it talked is its cost all the same.
+        const pkg = await this.packageOf(call.service);
+        const answeredAtMs = e.answeredAtMs ?? e.atMs - (e.billsec ?? 0) * 1000;
+        if (pkg) {
+          call.answeredAtMs = answeredAtMs;
+          call.pricing = pricingOf(pkg, { number: call.destination, startedAtMs: call.startedAtMs, answeredAtMs: Math.floor(answeredAtMs / 1000) * 1000 });
+        }
+      }
       if (call.answeredAtMs === null) {
         // Never answered: the first increment it held while ringing is free again at once.
         if (call.hasRow) {
@@ -665,7 +696,10 @@ export class CreditGuard {
     const outcome = await this.deps.repo.withClient(call.clientId, async (tx) => {
       const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
       const available = availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger });
-      let step = nextReservation({ pricing, reservedSeconds: call.reservedSeconds, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
+      // At answer the first step is laid from zero: the first increment held while ringing is part of it (the budget
+      // excludes the call's own row), so steps end where they would have without the hold.
+      const from = why === 'answer' ? 0 : call.reservedSeconds;
+      let step = nextReservation({ pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
       const elapsed = (this.now() - Math.floor(call.answeredAtMs! / 1000) * 1000) / 1000;
       const runningOut = step.final && step.seconds < coveringBoundary(pricing, Math.ceil(elapsed + lead));
       if (runningOut) {
@@ -681,7 +715,7 @@ export class CreditGuard {
           }
         }
         if (reclaimable > 0n) {
-          step = nextReservation({ pricing, reservedSeconds: call.reservedSeconds, budgetMicros: Number(available + reclaimable), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
+          step = nextReservation({ pricing, reservedSeconds: from, budgetMicros: Number(available + reclaimable), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
           for (const m of moved) await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(m.call, m.seconds, m.micros, false));
         } else moved.length = 0;
       }
@@ -953,6 +987,7 @@ export class CreditGuard {
   }
 
   private async releaseBilled(): Promise<void> {
+    for (const [uuid, at] of this.hungUp) if (this.now() - at > 10 * 60_000) this.hungUp.delete(uuid);
     for (const r of await this.deps.repo.releaseBilled(this.server)) this.ended.delete(r.callUuid);
     this.updateCounts();
   }

@@ -170,7 +170,7 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   const live = fusion.esl.state.live;
   const call = live.place({ tenant: seeded, extension: '7001', number: '4165550199', answerAfterMs: 200, talkMs: 120_000 });
   const repo = createCreditGuardRepository(db.pool);
-  await until('the call reserved', () => repo.listForClient(String(clientA)), (rows) => rows.length === 1);
+  await until('the call reserved at answer', () => repo.listForClient(String(clientA)), (rows) => rows.length === 1 && rows[0]!.answeredAtMs !== null);
   await sleep(4000);
   const described = await handle.describe();
   const runner = described.raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '';
