@@ -49,6 +49,7 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace.'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('voipbill').describe('Task queue the worker polls.'),
   TEMPORAL_CLI: z.string().optional().describe('Path of a `temporal` CLI binary to use for the embedded dev server.'),
+  PSQL: z.string().optional().describe('The psql binary `bin/voipbill db psql` runs (default: `psql` on PATH).'),
   VOIPBILL_DATA_DIR: z.string().min(1).default('.data').describe('Where embedded PostgreSQL and Temporal keep their data.'),
   EMBEDDED_PG_PORT: port.default(54329).describe('Port of the embedded PostgreSQL.'),
   TEMPORAL_PORT: port.default(7233).describe('Port of the embedded Temporal frontend.'),

@@ -14,6 +14,7 @@ export interface VoipbillMetrics {
   suspensions: Counter;
   unsuspensions: Counter;
   webhookRejections: Counter<'reason'>;
+  webhookDuplicates: Counter<'event'>;
   activityExecutions: Counter<'activity_type'>;
   activityFailures: Counter<'activity_type' | 'failure_type'>;
   creditGuardCuts: Counter;
@@ -36,6 +37,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; labels?: Reco
     suspensions: counter('voipbill_suspensions_total', 'Services suspended at the PBX.'),
     unsuspensions: counter('voipbill_unsuspensions_total', 'Services restored at the PBX.'),
     webhookRejections: counter('voipbill_webhook_rejections_total', 'WHMCS webhook deliveries refused (bad or stale signature, malformed or too large body).', ['reason']),
+    webhookDuplicates: counter('voipbill_webhook_duplicates_total', 'WHMCS webhook deliveries answered as duplicates of an event already dispatched (not dispatched again).', ['event']),
     activityExecutions: counter('voipbill_activity_executions_total', 'Activity attempts started, by activity type.', ['activity_type']),
     activityFailures: counter('voipbill_activity_failures_total', 'Activity attempts that failed, by activity type and error type.', ['activity_type', 'failure_type']),
     creditGuardCuts: counter('voipbill_credit_guard_cuts_total', 'Live calls the credit guards hung up where their credit ran out (or for a limit breach).'),

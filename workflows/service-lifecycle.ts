@@ -6,6 +6,7 @@
  */
 import {
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   patched,
@@ -15,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
+import { AdminRequestError, initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
 import {
   acceptConfig,
   acceptReconcile,
@@ -38,6 +39,7 @@ import { lifecycleSearchAttributes } from './lifecycle-search-attributes';
 import { LIFECYCLE_PATCHES as PATCHES } from './patches';
 import { activityOptions } from './retry-policies';
 import {
+  ADMIN_REQUEST_REFUSED,
   autoTopUpUpdate,
   configSignal,
   overrideUpdate,
@@ -55,6 +57,22 @@ import {
 const whmcs = proxyActivities<Activities>(activityOptions.lifecycleWhmcs);
 const topup = proxyActivities<Activities>(activityOptions.lifecycleTopUp);
 const pbx = proxyActivities<Activities>(activityOptions.lifecyclePbx);
+
+/**
+ * An update validator whose refusal reaches the caller as final: an admin request that is wrong (no reason, a
+ * service not suspended) stays wrong when sent again, so it is marked non-retryable, with the domain's message.
+ * Validators issue no commands, so this changes no history.
+ */
+function refusing<R>(current: () => LifecycleState, validate: (state: LifecycleState, req: R) => void): (req: R) => void {
+  return (req) => {
+    try {
+      validate(current(), req);
+    } catch (err) {
+      if (err instanceof AdminRequestError) throw ApplicationFailure.nonRetryable(err.message, ADMIN_REQUEST_REFUSED);
+      throw err;
+    }
+  };
+}
 
 export async function serviceLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
   const state: LifecycleState = input.state ?? initialLifecycleState(input.config, input.policy);
@@ -86,10 +104,10 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
   setHandler(reconcileSignal, (r) => void note(acceptReconcile(state, r)));
   setHandler(serviceEventSignal, (e) => void note(acceptServiceEvent(state, e, workflowNowIso())));
   setHandler(usageSignal, (u) => void note(acceptUsage(state, u, workflowNowIso())));
-  setHandler(suspendUpdate, (req) => settle(recordAdminSuspend(state, req, workflowNowIso())), { validator: (req) => validateAdminSuspend(state, req) });
-  setHandler(unsuspendUpdate, (req) => settle(recordAdminUnsuspend(state, req)), { validator: (req) => validateAdminUnsuspend(state, req) });
-  setHandler(overrideUpdate, (req) => settle(recordAdminOverride(state, req)), { validator: (req) => validateAdminOverride(state, req) });
-  setHandler(autoTopUpUpdate, (req) => settle(recordAutoTopUpSwitch(state, req)), { validator: (req) => validateAdminAutoTopUp(state, req) });
+  setHandler(suspendUpdate, (req) => settle(recordAdminSuspend(state, req, workflowNowIso())), { validator: refusing(() => state, validateAdminSuspend) });
+  setHandler(unsuspendUpdate, (req) => settle(recordAdminUnsuspend(state, req)), { validator: refusing(() => state, validateAdminUnsuspend) });
+  setHandler(overrideUpdate, (req) => settle(recordAdminOverride(state, req)), { validator: refusing(() => state, validateAdminOverride) });
+  setHandler(autoTopUpUpdate, (req) => settle(recordAutoTopUpSwitch(state, req)), { validator: refusing(() => state, validateAdminAutoTopUp) });
 
   // A function, not an inline comparison: handlers change the status while the loop awaits.
   const terminated = (): boolean => state.status === 'terminated';

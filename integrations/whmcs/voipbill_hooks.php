@@ -132,6 +132,30 @@ if (!function_exists('voipbill_setting')) {
         return [$status, $error];
     }
 
+    /**
+     * The installation the events come from: WHMCS's System URL (VOIPBILL_WHMCS_INSTALLATION overrides it). Invoice
+     * and transaction numbers repeat across installations and after a restore from a backup, so voipbill tells events
+     * apart by installation, ID and content, never by the ID alone.
+     */
+    function voipbill_installation()
+    {
+        $configured = voipbill_setting('VOIPBILL_WHMCS_INSTALLATION');
+        if ($configured) {
+            return (string) $configured;
+        }
+        try {
+            if (class_exists('\WHMCS\Config\Setting')) {
+                $url = \WHMCS\Config\Setting::getValue('SystemURL');
+                if (is_string($url) && $url !== '') {
+                    return $url;
+                }
+            }
+        } catch (\Throwable $e) {
+            // Older WHMCS: the global configuration array below.
+        }
+        return isset($GLOBALS['CONFIG']['SystemURL']) ? (string) $GLOBALS['CONFIG']['SystemURL'] : '';
+    }
+
     function voipbill_forward($event, $eventId, array $data)
     {
         try {
@@ -145,7 +169,7 @@ if (!function_exists('voipbill_setting')) {
             // than making json_encode fail. Anything else it cannot encode is logged and not posted: an empty or
             // partial body would only be refused by voipbill.
             $flags = JSON_UNESCAPED_SLASHES | (defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : 0);
-            $body = json_encode(['id' => $eventId, 'event' => $event, 'sent_at' => gmdate('c'), 'data' => $data], $flags);
+            $body = json_encode(['id' => $eventId, 'event' => $event, 'sent_at' => gmdate('c'), 'installation' => voipbill_installation(), 'data' => $data], $flags);
             if (!is_string($body)) {
                 voipbill_log("$event $eventId not sent: the payload cannot be encoded as JSON (" . json_last_error_msg() . ')');
                 return;
@@ -212,6 +236,8 @@ if (!function_exists('voipbill_setting')) {
                 'total' => isset($invoice['total']) ? (string) $invoice['total'] : null,
                 'is_topup' => true,
                 'topup_amount' => voipbill_format_cents($topup),
+                // With the amount, what tells this payment from another invoice that got the same number.
+                'datepaid' => isset($invoice['datepaid']) ? (string) $invoice['datepaid'] : null,
             ]);
         } catch (\Throwable $e) {
             voipbill_log('InvoicePaid failed: ' . $e->getMessage());

@@ -44,6 +44,9 @@ export interface ApiListenerDeps {
   health: HealthCheck;
 }
 
+/** The events the WHMCS hook sends: a metric label takes no other value. */
+const WEBHOOK_EVENTS: ReadonlySet<string> = new Set(['invoice.paid', 'transaction.added', 'client.edited', 'service.created', 'service.suspended', 'service.unsuspended', 'service.terminated']);
+
 function webhookNotConfiguredRoute(): Route {
   const refuse: NonNullable<Route['authenticate']> = (_req, res) => {
     sendJson(res, 503, { error: 'webhook disabled: set WEBHOOK_SECRET (at least 32 bytes)' });
@@ -62,6 +65,7 @@ export function publicRoutes(config: ListenerConfig, deps: ApiListenerDeps): Rou
             pool: deps.pool,
             dispatcher: deps.dispatcher,
             log: deps.log,
+            onDuplicate: (event) => deps.metrics.webhookDuplicates.inc({ event: WEBHOOK_EVENTS.has(event) ? event : 'other' }),
           }),
           deps.metrics,
         )

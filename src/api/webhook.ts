@@ -1,10 +1,12 @@
 /**
  * The WHMCS webhook: events from integrations/whmcs/voipbill_hooks.php, signed with HMAC-SHA256 over
  * `<timestamp>.<raw body>`. A bad or stale signature gets 401 and changes nothing; a valid event is recorded by its ID
- * (table whmcs_webhook_events) and dispatched once, so duplicate or replayed deliveries are harmless.
+ * (table whmcs_webhook_events) and dispatched once, so duplicate or replayed deliveries are harmless. An event's identity is
+ * more than its ID (see webhook-identity.ts): the sending installation and the event's content are part of it.
  *
  * Headers: `X-Voipbill-Timestamp: <unix seconds>`, `X-Voipbill-Signature: sha256=<lower-case hex>`.
- * Body: `{"id": "<event id>", "event": "<name>", "sent_at": "<ISO-8601>", "data": {...}}`.
+ * Body: `{"id": "<event id>", "event": "<name>", "sent_at": "<ISO-8601>", "installation": "<WHMCS System URL>",
+ * "data": {...}}` (`installation` optional: hooks before it was added do not send it).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
@@ -14,6 +16,7 @@ import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
 import type { IncomingMessage } from 'node:http';
 import { sendJson, WEBHOOK_MAX_BODY_BYTES, type Route } from './server';
 import { createWebhookEventsRepository, type WebhookEventsRepository } from '../adapters/postgres/webhook-events.repository';
+import { isLegacyRedelivery, webhookEventIdentity } from './webhook-identity';
 
 export const SIGNATURE_HEADER = 'x-voipbill-signature';
 export const TIMESTAMP_HEADER = 'x-voipbill-timestamp';
@@ -64,6 +67,7 @@ const envelope = z.object({
   id: z.string().min(1).max(200),
   event: z.string().min(1).max(100),
   sent_at: z.string().optional(),
+  installation: z.string().max(300).optional(),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 export type WebhookEnvelope = z.output<typeof envelope>;
@@ -136,6 +140,8 @@ export interface WhmcsWebhookOptions {
   maxBodyBytes?: number;
   /** Unix seconds; injected for tests. */
   now?: () => number;
+  /** Told of every delivery answered as a duplicate (the webhook's duplicates metric). */
+  onDuplicate?: (event: string) => void;
 }
 
 export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
@@ -180,19 +186,33 @@ export function createWhmcsWebhookRoutes(opts: WhmcsWebhookOptions): Route[] {
     }
     if (!storableText(event)) return sendJson(res, 400, { error: 'malformed event: text with NUL or unpaired surrogates cannot be stored' });
     const plan = planDispatch(event);
-    const result = await recordAndDispatch(events, opts.dispatcher, event, plan, log);
+    const result = await recordAndDispatch(events, opts.dispatcher, event, plan, log, opts.onDuplicate);
     sendJson(res, result.status, result.body);
   };
   return [{ method: 'POST', path: opts.path ?? DEFAULT_WEBHOOK_PATH, maxBodyBytes: opts.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES, authenticate, handler }];
 }
 
-async function recordAndDispatch(events: WebhookEventsRepository, dispatcher: WhmcsEventDispatcher, event: WebhookEnvelope, plan: Dispatch, log: Logger) {
-  const done = await events.dispatchOnce({ id: event.id, event: event.event, payload: event }, async () => {
+async function recordAndDispatch(
+  events: WebhookEventsRepository,
+  dispatcher: WhmcsEventDispatcher,
+  event: WebhookEnvelope,
+  plan: Dispatch,
+  log: Logger,
+  onDuplicate: ((event: string) => void) | undefined,
+) {
+  const identity = webhookEventIdentity(event);
+  const record = { key: identity.key, id: event.id, event: event.event, installation: identity.installation, payload: event, isLegacyRedelivery: (stored: unknown) => isLegacyRedelivery(stored, event) };
+  const done = await events.dispatchOnce(record, async () => {
     if (plan.kind === 'ignore') return { outcome: 'ignored', result: { status: 202, body: { status: 'ignored', id: event.id, reason: plan.reason } as Record<string, unknown> } };
     await plan.run(dispatcher);
     return { outcome: 'dispatched', result: { status: 200, body: { status: 'dispatched', id: event.id } as Record<string, unknown> } };
   });
-  if (done.kind === 'duplicate') return { status: 200, body: { status: 'duplicate', id: event.id } };
+  if (done.kind === 'duplicate') {
+    // Said out loud: a top-up taken for a duplicate would otherwise wait silently for the next sweep.
+    log.info('webhook duplicate', { id: event.id, event: event.event, installation: identity.installation, firstReceivedAt: done.firstReceivedAt.toISOString(), ...(done.legacy ? { storedBeforeIdentities: true } : {}) });
+    onDuplicate?.(event.event);
+    return { status: 200, body: { status: 'duplicate', id: event.id } };
+  }
   if (done.kind === 'failed') {
     log.error('webhook dispatch failed', { id: event.id, event: event.event, error: done.error });
     return { status: 503, body: { error: 'dispatch failed; deliver again', id: event.id } };

@@ -36,10 +36,16 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** node:util `parseArgs`, its complaints (unknown option, missing value) turned into usage errors. */
+/**
+ * node:util `parseArgs`, its complaints (unknown option, missing value) turned into usage errors. A negative number
+ * after an option that takes a value (`--amount -3.50`) is that option's value, not an option: node's parser would
+ * call it ambiguous, so it is joined to its option first and the command's own check says what is wrong with it.
+ */
 export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const takesValue = (arg: string) => /^--[^=]+$/.test(arg) && config.options?.[arg.slice(2)]?.type === 'string';
+  const args = config.args?.flatMap((arg, i, all) => (i > 0 && takesValue(all[i - 1]!) && /^-\d/.test(arg) ? [] : takesValue(arg) && /^-\d/.test(all[i + 1] ?? '') ? [`${arg}=${all[i + 1]}`] : [arg]));
   try {
-    return parseArgs(config);
+    return parseArgs(args ? ({ ...config, args } as T) : config);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -106,7 +112,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
+/**
+ * Output piped into a reader that stops early (`| head`): the closed pipe is the reader saying it has enough, not a
+ * failure, so the command ends quietly instead of dying on the write error with a stack trace.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (code) => process.exit(code)): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') exit(0);
+    else throw err;
+  });
+}
+
 if (require.main === module) {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   const io: CliIo = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),

@@ -1,10 +1,12 @@
 /**
  * The demo behind `npm start` when nothing external is configured (VOIPBILL_DEMO=auto|on|off, see src/config.ts):
- * the built-in doubles — fake WHMCS (with the real PHP hook when php-cli is installed), the FusionPBX double (its
+ * the built-in doubles — fake WHMCS (with the real PHP hook when php-cli is installed; its state kept in
+ * VOIPBILL_DATA_DIR/demo/whmcs-state.json, so a restart keeps credit and invoice numbers), the FusionPBX double (its
  * schema in the database `fusionpbx_demo` of voipbill's own PostgreSQL, plus a fake event socket), the Vodia double
- * and an SMTP catcher — seeded with three clients, a products file and a servers file written under
- * VOIPBILL_DATA_DIR/demo/, and a stream of generated calls. One client (Bob) calls a lot on little credit, so a
- * low-balance e-mail and a suspension happen within minutes; `bin/voipbill demo topup` brings him back.
+ * and an SMTP catcher — seeded with four clients, a products file (VOIPBILL_PRODUCTS_FILE when set) and a servers
+ * file with its secrets file written under VOIPBILL_DATA_DIR/demo/, and a stream of generated calls. Bob calls a lot
+ * on little credit, so a low-balance e-mail and a suspension happen within minutes; Dave's product suspends by
+ * extension; `bin/voipbill demo topup` brings them back.
  *
  * startDemo() returns configuration overrides that main.ts merges into its config before anything else is built, so
  * the rest of start-up is exactly the production path.
@@ -12,13 +14,13 @@
 import { createPool } from '../db/pool';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { FusionDouble } from '../doubles/fusionpbx/double';
-import { gatewaysEnabled, generateCalls, hasFusionSchema, insertCdrs, loadTenants, prng, seedTenant, type SeededTenant } from '../doubles/fusionpbx/seed';
+import { enabledExtensions, gatewaysEnabled, generateCalls, hasFusionSchema, insertCdrs, loadTenants, prng, seedTenant, type SeededTenant } from '../doubles/fusionpbx/seed';
 import { ensureDatabase } from '../runtime/embedded-postgres';
 import { FakeVodiaServer } from '../doubles/vodia/server';
 import { startFakeWhmcs, type FakeWhmcs } from '../doubles/whmcs/server';
@@ -26,7 +28,7 @@ import { syncClientServices } from '../adapters/services/service-sync';
 import type { ActivityDeps } from '../../activities';
 import { callRecordsUrl } from '../api/signed-links';
 import { startMailCatcher, type MailCatcher } from './mail-catcher';
-import { demoDir, writeDemoState, type DemoClientInfo } from './state-file';
+import { demoDir, writeDemoState, type DemoClientInfo, type DemoProductInfo } from './state-file';
 
 /** Ports the doubles try first (a taken port falls back to a free one, printed at start). */
 export const DEMO_PORTS = { whmcs: 8081, vodia: 8082, eventSocket: 8021, smtp: 2525 } as const;
@@ -46,6 +48,8 @@ interface DemoClientSpec {
   extensions: string[];
   /** Calls per 5-second tick (fractions: a call every few ticks). */
   callsPerTick: number;
+  /** How the product sold to the client suspends (default gateway). */
+  suspendMode?: 'gateway' | 'extension';
   story: string;
 }
 
@@ -65,17 +69,34 @@ export const DEMO_CLIENTS: DemoClientSpec[] = [
     domainField: 'cffm.vodia.example | 5484815577 | 8300', extensions: [], callsPerTick: 0.34,
     story: 'a Vodia tenant with light traffic',
   },
+  {
+    firstname: 'Dave', lastname: 'Delta', credit: '2.00', threshold: '1.00', pbx: 'fusionpbx', tenant: 'delta.pbx.example',
+    domainField: 'delta.pbx.example | 15195550400', extensions: ['4001', '4002'], callsPerTick: 2, suspendMode: 'extension',
+    story: 'Extension mode: at zero credit his extensions are disabled (the gateway stays up) and his phones go quiet',
+  },
 ];
+
+/** The demo's WHMCS products: each PBX kind in both suspend modes, so `demo mode` can move a service between them. */
+export const DEMO_PRODUCTS: DemoProductInfo[] = [
+  { productId: 1, name: 'Hosted PBX PAYG (FusionPBX)', kind: 'fusionpbx', server: 'fusion-demo', suspendMode: 'gateway' },
+  { productId: 2, name: 'Hosted PBX PAYG (Vodia)', kind: 'vodia', server: 'vodia-demo', suspendMode: 'gateway' },
+  { productId: 3, name: 'Hosted PBX PAYG (FusionPBX, extension suspend)', kind: 'fusionpbx', server: 'fusion-demo', suspendMode: 'extension' },
+  { productId: 4, name: 'Hosted PBX PAYG (Vodia, extension suspend)', kind: 'vodia', server: 'vodia-demo', suspendMode: 'extension' },
+];
+
+const productOf = (c: DemoClientSpec): number => DEMO_PRODUCTS.find((p) => p.kind === c.pbx && p.suspendMode === (c.suspendMode ?? 'gateway'))!.productId;
 
 export interface Demo {
   /** Merged into the configuration before anything else is built. */
   overrides: Partial<Config>;
-  /** Environment for the servers file's credential variables. */
+  /** Environment for the servers file's credential variables (none: the demo's servers file has a secrets file). */
   env: Record<string, string>;
   /** Generated secrets, to be masked in logs. */
   secrets: string[];
   /** After the worker and API are up: sync the demo services, then start the call stream. */
   afterStart(ctx: { deps: ActivityDeps }): Promise<void>;
+  /** One step of the call stream (what every 5-second tick does): calls as the PBXs would let them happen now. */
+  tick(): Promise<void>;
   /** Lines for the start-up banner. */
   summary(apiUrl: string | undefined): string[];
   stop(): Promise<void>;
@@ -89,22 +110,73 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a double on its documented port, or on a free one when that port is taken (also when taken meanwhile). */
-async function onPort<T>(preferred: number, what: string, log: Logger, start: (port: number, retry: boolean) => Promise<T>): Promise<T> {
+/** A port the system picks, never one of `reserved` (the ports voipbill itself is configured to listen on). */
+function freePortAvoiding(reserved: ReadonlySet<number>): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => (reserved.has(port) ? freePortAvoiding(reserved).then(ok, fail) : ok(port)));
+    });
+  });
+}
+
+/**
+ * Starts a double on its documented port, or on a free one when that port is taken (also when taken meanwhile). The
+ * free one is never a port voipbill is about to listen on itself (API, admin, Temporal), which start later.
+ */
+async function onPort<T>(preferred: number, what: string, log: Logger, reserved: ReadonlySet<number>, start: (port: number, retry: boolean) => Promise<T>): Promise<T> {
+  // `retry` tells `start` that an attempt already ran (and did its one-time work); not when the port was taken before.
+  let attempted = false;
   if (await portFree(preferred)) {
     try {
+      attempted = true;
       return await start(preferred, false);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     }
   }
   log.warn(`demo: port ${preferred} (${what}) is taken; using a free port`);
-  return start(0, true);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePortAvoiding(reserved), attempted);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 3) throw err;
+    }
+  }
 }
 
 function phpAvailable(): boolean {
   const r = spawnSync('php', ['-v'], { stdio: 'ignore' });
   return !r.error && r.status === 0;
+}
+
+/**
+ * The products file: the admin's VOIPBILL_PRODUCTS_FILE when set (never written), else the demo's own, written once
+ * and then the admin's to edit; a demo product it lacks (one added by a newer demo) is appended, nothing else changed.
+ */
+function demoProductsFile(config: Config, dir: string, log: Logger): { path: string; own: boolean } {
+  if (config.VOIPBILL_PRODUCTS_FILE) return { path: config.VOIPBILL_PRODUCTS_FILE, own: false };
+  const path = join(dir, 'products.json');
+  const packagePath = resolve(__dirname, '../../examples/packages/nanp-payg.json');
+  const entries = DEMO_PRODUCTS.map((p) => ({ productId: p.productId, kind: p.kind, server: p.server, package: packagePath, suspendMode: p.suspendMode }));
+  let file: { products: Array<{ productId?: unknown }> } = { products: [] };
+  if (existsSync(path)) {
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8')) as typeof file;
+    } catch (err) {
+      // An edited file that no longer parses is the admin's to fix; start-up reports it when it loads the catalog.
+      log.warn('demo: products file not readable; left as it is', { file: path, error: err });
+      return { path, own: true };
+    }
+  }
+  const missing = entries.filter((e) => !file.products?.some((p) => p.productId === e.productId));
+  if (missing.length > 0) {
+    writeFileSync(path, `${JSON.stringify({ ...file, products: [...(file.products ?? []), ...missing] }, null, 2)}\n`);
+    if (file.products?.length) log.info('demo: products added to the products file', { file: path, products: missing.map((m) => m.productId) });
+  }
+  return { path, own: true };
 }
 
 /** The billFrom of the servers file a previous start of the demo wrote, if any. */
@@ -133,63 +205,70 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const vodiaPassword = randomBytes(12).toString('hex');
     const eslPassword = 'ClueCon';
     const apiHost = config.API_HOST === '0.0.0.0' || config.API_HOST === '::' ? '127.0.0.1' : config.API_HOST;
+    const reserved = new Set([config.API_PORT, config.ADMIN_API_PORT, config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT, config.EMBEDDED_PG_PORT, config.TEMPORAL_METRICS_PORT].filter((p): p is number => typeof p === 'number'));
 
     // SMTP catcher
-    const mail: MailCatcher = await onPort(DEMO_PORTS.smtp, 'SMTP catcher', log, (port) => startMailCatcher({ port, dir: join(dir, 'mail'), log }));
+    const mail: MailCatcher = await onPort(DEMO_PORTS.smtp, 'SMTP catcher', log, reserved, (port) => startMailCatcher({ port, dir: join(dir, 'mail'), log }));
     stops.push(mail.close);
 
     // Fake WHMCS, whose hooks post to voipbill's webhook (the real PHP hook file when php-cli is installed).
     const hookMode = phpAvailable() ? 'php' : 'node';
-    const whmcs: FakeWhmcs = await onPort(DEMO_PORTS.whmcs, 'fake WHMCS', log, (port) =>
+    // Its state lives in the data folder like a real WHMCS's database: a restart keeps credit, fields and numbering.
+    const whmcs: FakeWhmcs = await onPort(DEMO_PORTS.whmcs, 'fake WHMCS', log, reserved, (port) =>
       startFakeWhmcs({
         port,
         identifier: 'demo-identifier',
         secret: whmcsSecret,
         hook: { url: `http://${apiHost}:${config.API_PORT}/webhooks/whmcs`, secret: webhookSecret, mode: hookMode },
+        stateFile: join(dir, 'whmcs-state.json'),
       }),
     );
     stops.push(whmcs.close);
-    whmcs.state.clientFieldDefinitions = [
-      { id: FIELD.lowBalanceThreshold, name: 'Low Balance Threshold' },
-      { id: FIELD.hasVoipService, name: 'Has VoIP Service' },
-      { id: FIELD.manualVoipSuspend, name: 'Manual VoIP Suspend' },
-      { id: FIELD.voipSuspended, name: 'VoIP Suspended' },
-    ];
-    whmcs.seedProduct({ pid: 1, name: 'Hosted PBX PAYG (FusionPBX)', groupname: 'VoIP' });
-    whmcs.seedProduct({ pid: 2, name: 'Hosted PBX PAYG (Vodia)', groupname: 'VoIP' });
-    for (const name of ['Low Balance Alert', 'VoIP Zero Balance']) whmcs.seedEmailTemplate({ name });
+    if (whmcs.state.clientFieldDefinitions.length === 0) {
+      whmcs.state.clientFieldDefinitions = [
+        { id: FIELD.lowBalanceThreshold, name: 'Low Balance Threshold' },
+        { id: FIELD.hasVoipService, name: 'Has VoIP Service' },
+        { id: FIELD.manualVoipSuspend, name: 'Manual VoIP Suspend' },
+        { id: FIELD.voipSuspended, name: 'VoIP Suspended' },
+      ];
+    }
+    for (const p of DEMO_PRODUCTS) if (!whmcs.state.products.has(p.productId)) whmcs.seedProduct({ pid: p.productId, name: p.name, groupname: 'VoIP' });
+    for (const name of ['Low Balance Alert', 'VoIP Zero Balance']) if (!whmcs.state.emailTemplates.has(name)) whmcs.seedEmailTemplate({ name });
     const clients: DemoClientInfo[] = DEMO_CLIENTS.map((c) => {
-      const clientId = whmcs.seedClient({
+      const email = `${c.firstname.toLowerCase()}@${c.tenant}`;
+      const known = [...whmcs.state.clients.values()].find((x) => x.email === email);
+      const knownService = known && [...whmcs.state.services.values()].find((x) => x.clientid === known.id);
+      if (known && knownService) return { clientId: known.id, serviceId: knownService.id, name: `${c.firstname} ${c.lastname}`, pbx: c.pbx, tenant: c.tenant, story: c.story };
+      const clientId = known?.id ?? whmcs.seedClient({
         // The demo package (examples/packages/nanp-payg.json) rates in CAD; a client in another currency is never charged.
-        firstname: c.firstname, lastname: c.lastname, email: `${c.firstname.toLowerCase()}@${c.tenant}`, credit: c.credit, currencyCode: 'CAD',
+        firstname: c.firstname, lastname: c.lastname, email, credit: c.credit, currencyCode: 'CAD',
         customfields: { [FIELD.lowBalanceThreshold]: c.threshold, [FIELD.hasVoipService]: 'Yes', [FIELD.manualVoipSuspend]: 'No', [FIELD.voipSuspended]: '' },
       });
       // Established customers: registered a month ago, so their history (two hours) is theirs to pay.
       const regdate = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
-      const serviceId = whmcs.seedService({ clientid: clientId, pid: c.pbx === 'vodia' ? 2 : 1, domain: c.domainField, dedicatedip: c.extensions.join(' | '), regdate });
+      const serviceId = whmcs.seedService({ clientid: clientId, pid: productOf(c), domain: c.domainField, dedicatedip: c.extensions.join(' | '), regdate });
       return { clientId, serviceId, name: `${c.firstname} ${c.lastname}`, pbx: c.pbx, tenant: c.tenant, story: c.story };
     });
+    whmcs.save();
 
     // FusionPBX double: its own database on voipbill's PostgreSQL, and a fake event socket.
     const fusionUrl = await ensureDatabase(opts.databaseUrl, FUSION_DEMO_DATABASE);
     const fusionPool = createPool(fusionUrl, { max: 4 });
     stops.push(() => fusionPool.end());
     const fresh = !(await hasFusionSchema(fusionPool));
-    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, (eslPort, retry) =>
+    const fusion = await onPort(DEMO_PORTS.eventSocket, 'FusionPBX event socket', log, reserved, (eslPort, retry) =>
       FusionDouble.start({ pool: fusionPool, era: ERA, cacheMethod: 'memcache', eslPassword, eslPort, createSchema: fresh && !retry }),
     );
     stops.push(() => fusion.stop());
     const fusionSpecs = DEMO_CLIENTS.filter((c) => c.pbx === 'fusionpbx');
-    let tenants: SeededTenant[];
-    if (fresh) {
-      tenants = [];
-      for (const c of fusionSpecs) {
-        tenants.push(await seedTenant(fusionPool, ERA, { domainName: c.tenant, gateways: [{ name: `${c.tenant.split('.')[0]}-carrier` }], extensions: c.extensions.map((extension) => ({ extension })) }));
-      }
-      fusion.esl.state.cacheDelete(fusion.esl.state.sofiaCacheKey);
-    } else {
-      tenants = await loadTenants(fusionPool, fusionSpecs.map((c) => c.tenant));
+    // A restarted demo keeps its tenants; one a newer demo added (or a fresh database) is seeded now.
+    const tenants: SeededTenant[] = fresh ? [] : await loadTenants(fusionPool, fusionSpecs.map((c) => c.tenant));
+    const seededNow = new Set<string>();
+    for (const c of fusionSpecs.filter((x) => !tenants.some((t) => t.domainName === x.tenant))) {
+      tenants.push(await seedTenant(fusionPool, ERA, { domainName: c.tenant, gateways: [{ name: `${c.tenant.split('.')[0]}-carrier` }], extensions: c.extensions.map((extension) => ({ extension })) }));
+      seededNow.add(c.tenant);
     }
+    if (seededNow.size > 0) fusion.esl.state.cacheDelete(fusion.esl.state.sofiaCacheKey);
     await fusion.bootSwitch();
     for (const t of tenants) for (const e of t.extensions) await fusion.esl.state.register(e.extension, t.domainName);
 
@@ -197,7 +276,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     const vodia = new FakeVodiaServer({ users: { admin: { password: vodiaPassword, scope: 'system' } } });
     const vodiaSpec = DEMO_CLIENTS.find((c) => c.pbx === 'vodia')!;
     vodia.state.addTenant(vodiaSpec.tenant, { accounts: ['8300', '8301', '8302'], trunks: [{ name: 'carrier-sip' }] });
-    await onPort(DEMO_PORTS.vodia, 'Vodia double', log, (port) => vodia.start(port));
+    await onPort(DEMO_PORTS.vodia, 'Vodia double', log, reserved, (port) => vodia.start(port));
     stops.push(() => vodia.stop());
 
     // Servers and products files, as an admin would write them.
@@ -206,40 +285,31 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     // Billing starts three hours before the demo first ran, so the two hours of seeded history are billed (and shown
     // on the call-records page); a restarted demo keeps the start it had.
     const billFrom = (!fresh && previousBillFrom(serversFile)) || new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 3600_000).toISOString();
+    // Rewritten each start: the doubles' ports and passwords change. The credentials go in a secrets file beside it
+    // (as an admin keeps them), so `bin/voipbill servers test` reads the same file with no variables set.
     const servers = {
+      secretsFile: 'secrets.json',
       servers: [
         {
           name: 'fusion-demo',
           kind: 'fusionpbx',
-          database: { host: pg.hostname, port: Number(pg.port || 5432), database: FUSION_DEMO_DATABASE, user: decodeURIComponent(pg.username), passwordEnv: 'VOIPBILL_DEMO_FUSION_DB_PASSWORD' },
-          eventSocket: { host: '127.0.0.1', port: fusion.esl.port, passwordEnv: 'VOIPBILL_DEMO_FUSION_ESL_PASSWORD' },
+          database: { host: pg.hostname, port: Number(pg.port || 5432), database: FUSION_DEMO_DATABASE, user: decodeURIComponent(pg.username), passwordSecret: 'fusion-demo-db' },
+          eventSocket: { host: '127.0.0.1', port: fusion.esl.port, passwordSecret: 'fusion-demo-esl' },
           cache: { method: 'memcache' },
           cdr: { overlapSeconds: 30 },
           billFrom,
         },
-        { name: 'vodia-demo', kind: 'vodia', url: vodia.url, username: 'admin', passwordEnv: 'VOIPBILL_DEMO_VODIA_PASSWORD', tenants: [vodiaSpec.tenant], billFrom },
+        { name: 'vodia-demo', kind: 'vodia', url: vodia.url, username: 'admin', passwordSecret: 'vodia-demo', tenants: [vodiaSpec.tenant], billFrom },
       ],
     };
-    const packagePath = resolve(__dirname, '../../examples/packages/nanp-payg.json');
-    const products = {
-      products: [
-        { productId: 1, kind: 'fusionpbx', server: 'fusion-demo', package: packagePath, suspendMode: 'gateway' },
-        { productId: 2, kind: 'vodia', server: 'vodia-demo', package: packagePath, suspendMode: 'gateway' },
-      ],
-    };
-    const productsFile = join(dir, 'products.json');
+    const secrets = { 'fusion-demo-db': decodeURIComponent(pg.password), 'fusion-demo-esl': eslPassword, 'vodia-demo': vodiaPassword };
+    writeFileSync(join(dir, 'secrets.json'), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
     writeFileSync(serversFile, `${JSON.stringify(servers, null, 2)}\n`);
-    writeFileSync(productsFile, `${JSON.stringify(products, null, 2)}\n`);
+    const products = demoProductsFile(config, dir, log);
+    const productsFile = products.path;
     const apiUrl = `http://${apiHost}:${config.API_PORT}`;
-    writeDemoState(config.VOIPBILL_DATA_DIR, {
-      whmcsUrl: whmcs.url, apiUrl, mailDir: mail.dir, callRecordsSecret: linkSecret, callRecordsTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS, clients,
-    });
 
-    const env = {
-      VOIPBILL_DEMO_FUSION_DB_PASSWORD: decodeURIComponent(pg.password),
-      VOIPBILL_DEMO_FUSION_ESL_PASSWORD: eslPassword,
-      VOIPBILL_DEMO_VODIA_PASSWORD: vodiaPassword,
-    };
+    const env = {};
     const overrides: Partial<Config> = {
       WHMCS_URL: whmcs.url,
       WHMCS_IDENTIFIER: 'demo-identifier',
@@ -250,7 +320,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
       WHMCS_FIELD_VOIP_SUSPENDED: FIELD.voipSuspended,
       WEBHOOK_SECRET: webhookSecret,
       VOIPBILL_SERVERS_FILE: serversFile,
-      VOIPBILL_PRODUCTS_FILE: productsFile,
+      ...(products.own ? { VOIPBILL_PRODUCTS_FILE: productsFile } : {}),
       NOTIFY_CHANNEL: 'smtp',
       SMTP_URL: mail.url,
       CALL_RECORDS_LINK_SECRET: linkSecret,
@@ -258,6 +328,11 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
       ...(opts.env.BILLING_REALTIME_INTERVAL_MINUTES ? {} : { BILLING_REALTIME_INTERVAL_MINUTES: 1 }),
       ...(opts.env.RECONCILE_INTERVAL_MINUTES ? {} : { RECONCILE_INTERVAL_MINUTES: 1 }),
     };
+    // Everything `bin/voipbill` needs to find this installation's files and doubles without extra variables.
+    writeDemoState(config.VOIPBILL_DATA_DIR, {
+      whmcsUrl: whmcs.url, apiUrl, mailDir: mail.dir, callRecordsSecret: linkSecret, callRecordsTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS, clients,
+      products: DEMO_PRODUCTS, productsFile, serversFile, overrides: { ...overrides, VOIPBILL_PRODUCTS_FILE: productsFile },
+    });
 
     // The call stream.
     const rnd = prng(Date.now() % 2 ** 31);
@@ -300,7 +375,12 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
         for (const t of tenants) {
           const spec = fusionSpecs.find((c) => c.tenant === t.domainName)!;
           // A suspended tenant's gateway is disabled: its outbound calls no longer go through.
-          if (await gatewaysUp(t)) await fusionCalls(t, spec.callsPerTick, now, 600);
+          if (!(await gatewaysUp(t))) continue;
+          // A disabled extension cannot register: the PBX refuses its calls before any call record exists, and
+          // calls to it find no phone. Only the tenant's enabled extensions make and take calls.
+          const enabled = await enabledExtensions(fusionPool, t.domainUuid);
+          const reachable = { ...t, extensions: t.extensions.filter((e) => enabled.has(e.extension)) };
+          if (reachable.extensions.length > 0 || t.extensions.length === 0) await fusionCalls(reachable, spec.callsPerTick, now, 600);
         }
         carry += vodiaSpec.callsPerTick;
         while (carry >= 1) {
@@ -322,6 +402,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
       overrides,
       env,
       secrets: [webhookSecret, linkSecret, whmcsSecret, vodiaPassword],
+      tick,
       afterStart: async ({ deps }) => {
         // Record the services now (the reconcile schedule would within a minute), so no early call is unassigned.
         for (const c of clients) {
@@ -347,13 +428,14 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
           `  FusionPBX double database ${FUSION_DEMO_DATABASE}, event socket 127.0.0.1:${fusion.esl.port}`,
           `  Vodia double     ${vodia.url}`,
           `  SMTP catcher     ${mail.url}  (messages in ${mail.dir})`,
-          `  servers/products ${serversFile}, ${productsFile}`,
+          `  servers file     ${serversFile}  (rewritten each start; credentials in secrets.json beside it)`,
+          `  products file    ${productsFile}  (${products.own ? 'the demo\'s, yours to edit' : 'VOIPBILL_PRODUCTS_FILE, used as it is'})`,
           ...clients.map(
             (c) =>
               `  client ${c.clientId} ${c.name.padEnd(11)} service ${c.serviceId} (${c.pbx} ${c.tenant}): ${c.story}\n` +
               `      call records: ${callRecordsUrl(base, linkSecret, { clientId: String(c.clientId), serviceId: String(c.serviceId) }, now, config.CALL_RECORDS_LINK_TTL_SECONDS)}`,
           ),
-          `  top up:          bin/voipbill demo topup --client 2 --amount 20`,
+          `  top up:          bin/voipbill demo topup --client 2 --amount 20   (more: bin/voipbill demo --help; walk-through: docs/demo.md)`,
         ];
       },
       stop: stopAll,

@@ -1,6 +1,7 @@
-/** What a running demo tells `bin/voipbill demo …`: written to VOIPBILL_DATA_DIR/demo/demo.json (mode 0600). */
+/** What a running demo tells `bin/voipbill`: written to VOIPBILL_DATA_DIR/demo/demo.json (mode 0600, it holds demo credentials). */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Config } from '../config';
 
 export interface DemoClientInfo {
   clientId: number;
@@ -11,6 +12,15 @@ export interface DemoClientInfo {
   story: string;
 }
 
+/** A WHMCS product of the demo and how voipbill treats it (its entry in the demo's products file). */
+export interface DemoProductInfo {
+  productId: number;
+  name: string;
+  kind: 'fusionpbx' | 'vodia';
+  server: string;
+  suspendMode: 'gateway' | 'extension';
+}
+
 export interface DemoStateFile {
   whmcsUrl: string;
   apiUrl: string;
@@ -18,6 +28,15 @@ export interface DemoStateFile {
   callRecordsSecret: string;
   callRecordsTtlSeconds: number;
   clients: DemoClientInfo[];
+  /** Written by demos since products, files and overrides were recorded; older files lack them. */
+  products?: DemoProductInfo[];
+  productsFile?: string;
+  serversFile?: string;
+  /**
+   * The configuration the demo gave `npm start` (WHMCS URL and API credential, field IDs, servers and products
+   * files): the CLI context applies it while the demo is the installation, so every command finds what is running.
+   */
+  overrides?: Partial<Config>;
 }
 
 export function demoDir(dataDir: string): string {

@@ -6,7 +6,7 @@
  * (the PBX's hang-up cause is not stored in the ledger). A call's amount is what was charged for it once it is
  * settled (`charge_micros`, after per-period free minutes), or its rated cost while it is not settled yet.
  */
-import { formatDecimalTrimmed, formatScaled, roundHalfUp } from './money';
+import { formatDecimalTrimmed, formatScaled, MICROS_PER_CENT, roundHalfUp } from './money';
 
 export type CallDisposition = 'answered' | 'unanswered';
 
@@ -147,6 +147,8 @@ export interface CallRecordsSummary {
   freeMinutes: string;
   /** Exact sum of the calls' amounts. */
   billed: string;
+  /** The same to the cent (half-up), as the page shows it; the exact one is its tooltip and the CSV's. */
+  billedToCent: string;
   /** Calls not settled yet, whose amount is the rated cost. */
   unsettledCalls: number;
 }
@@ -157,6 +159,14 @@ export function minutesText(seconds: number): string {
 
 export function amountText(micros: bigint): string {
   return formatDecimalTrimmed(micros, 6, 2);
+}
+
+/**
+ * An amount to the cent, rounded half-up, for the client's eye only: money is shown as a client is billed, while the
+ * exact micro-amount stays in `amount` (the page's tooltip) and in the CSV. Nothing is charged from this figure.
+ */
+export function amountToCentText(micros: bigint): string {
+  return formatScaled(roundHalfUp(micros, MICROS_PER_CENT), 2);
 }
 
 /** Sums over a set of calls, as the database computes them for a whole filtered period. */
@@ -176,6 +186,7 @@ export function summaryOf(t: CallRecordsTotals): CallRecordsSummary {
     freeSeconds: t.freeSeconds,
     freeMinutes: minutesText(t.freeSeconds),
     billed: amountText(t.billedMicros),
+    billedToCent: amountToCentText(t.billedMicros),
     unsettledCalls: t.unsettledCalls,
   };
 }
@@ -206,6 +217,7 @@ export function recordJson(r: CallRecord) {
     freeSeconds: r.freeSeconds,
     rule: r.rule,
     amount: amountText(r.amountMicros),
+    amountToCent: amountToCentText(r.amountMicros),
     settled: r.settled,
   };
 }

@@ -12,8 +12,15 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/**
+ * The banner is for a person reading a terminal full of JSON log lines (stderr): it goes to stdout between two rules
+ * and blank lines, and is printed once start-up, the start-up sweep included, is done, so it means "ready".
+ */
 export function banner(config: Config, system: RunningSystem): string {
+  const rule = '='.repeat(100);
   return [
+    '',
+    rule,
     'voipbill is running:',
     `  PostgreSQL       ${redactedUrl(system.databaseUrl)}`,
     `  Temporal         ${system.temporalAddress} (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE})`,
@@ -22,7 +29,9 @@ export function banner(config: Config, system: RunningSystem): string {
     system.adminUrl ? `  Admin API        ${system.adminUrl}  (metrics: ${system.adminUrl}/metrics, admin CDRs: ${system.adminUrl}/admin/cdrs)` : undefined,
     ...(system.demo ?? []),
     'Press Ctrl-C to stop.',
+    rule,
+    '',
   ]
-    .filter(Boolean)
+    .filter((line) => line !== undefined)
     .join('\n');
 }

@@ -13,6 +13,7 @@ import { connectTemporal, ensureTemporal } from './temporal';
 import { loadServers } from './pbx';
 import { manageSchedules } from './schedules';
 import { manageCreditGuards } from './credit-guards';
+import { sweepAtStart } from './sweep';
 import { runWorker } from './worker';
 import { startApi } from './api';
 import { createStopStack } from './shutdown';
@@ -53,6 +54,7 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
     if (config.RUN_WORKER) await runWorker(config, temporal.address, built.deps, metrics, log, stops);
     const api = config.RUN_API ? await startApi(config, { pool, client, built, metrics, log }, stops) : undefined;
     if (demo) await demo.afterStart({ deps: built.deps });
+    await sweepAtStart(config, client, log);
     return {
       databaseUrl,
       temporalAddress: temporal.address,

@@ -54,6 +54,8 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
   }
   const tableRows = () => page.$$eval('#calls tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? '')));
   const text = (selector: string) => page.textContent(selector).then((t) => (t ?? '').trim());
+  /** The exact amounts of the rows shown: the Amount cells' tooltips. */
+  const exactAmounts = () => page.$$eval('#calls tbody tr td:last-child', (tds) => tds.map((td) => (td.getAttribute('title') ?? '').replace(/^exactly /, '')));
 
   test('a signed link shows the service’s calls and totals for the current billing period', async () => {
     await page.goto(fx.link('7', '42'));
@@ -62,13 +64,16 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
     assert.equal(await text('#service'), 'Service 42 · acme.pbx.example');
     const rows = await tableRows();
     assert.equal(rows.length, 6);
-    assert.deepEqual(rows[0], ['2026-03-19 23:59:59', 'outbound', 'answered', '2003', '9055550123', '1:01', '0', 'tariff', '0.012345 *']);
+    // Money to the cent, the exact amount in the tooltip.
+    assert.deepEqual(rows[0], ['2026-03-19 23:59:59', 'outbound', 'answered', '2003', '9055550123', '1:01', '0', 'tariff', '0.01 *']);
+    assert.equal(await page.getAttribute('#calls tbody tr:first-child td:last-child', 'title'), 'exactly 0.012345');
     assert.deepEqual(rows[4], ['2026-03-03 09:30:00', 'outbound', 'not answered', '2002', '2125550100', '0:00', '0', 'tariff', '0.00']);
     assert.ok(!rows.some((r) => r.includes('6666')), "another client's call is never shown");
     assert.equal(await text('#summary-calls'), '6');
     assert.equal(await text('#summary-minutes'), '10.35');
     assert.equal(await text('#summary-free'), '3.00');
-    assert.equal(await text('#summary-billed'), '0.05847 *');
+    assert.equal(await text('#summary-billed'), '0.06 *');
+    assert.equal(await page.getAttribute('#summary-billed', 'title'), 'exactly 0.05847');
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'call-records.png'), fullPage: true });
   });
@@ -76,7 +81,7 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
   test('the period picker switches months', async () => {
     await settled(() => page.selectOption('#period', '2026-02'));
     assert.deepEqual((await tableRows()).map((r) => r[4]), ['4165550000']);
-    assert.equal(await text('#summary-billed'), '0.0017');
+    assert.equal(await text('#summary-billed'), '0.00');
     await settled(() => page.selectOption('#period', '2026-03'));
     assert.equal((await tableRows()).length, 6);
   });
@@ -97,15 +102,17 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
 
   test('clicking a column header sorts, and again reverses', async () => {
     await settled(() => page.click('th button[data-sort="amount"]'));
-    assert.deepEqual((await tableRows()).map((r) => r[8]), ['0.020125', '0.016', '0.012345 *', '0.01', '0.00', '0.00']);
+    assert.deepEqual(await exactAmounts(), ['0.020125', '0.016', '0.012345', '0.01', '0.00', '0.00']);
+    assert.deepEqual((await tableRows()).map((r) => r[8]), ['0.02', '0.02', '0.01 *', '0.01', '0.00', '0.00']);
     await settled(() => page.click('th button[data-sort="amount"]'));
-    assert.deepEqual((await tableRows()).map((r) => r[8]!.replace(' *', '')).slice(-2), ['0.016', '0.020125']);
+    assert.deepEqual((await exactAmounts()).slice(-2), ['0.016', '0.020125']);
     await settled(() => page.click('th button[data-sort="startedAt"]'));
   });
 
   test('the CSV download has the same rows as the filtered table', async () => {
     await settled(() => page.selectOption('#direction', 'outbound'));
     const shown = await tableRows();
+    const exact = await exactAmounts();
     assert.equal(shown.length, 4);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
     assert.equal(download.suggestedFilename(), 'call-records-42-2026-03.csv');
@@ -117,7 +124,7 @@ describe('call-records page in chromium', { skip, timeout: 180_000 }, () => {
     const csvRows = lines.slice(1).map((l) => l.split(','));
     assert.deepEqual(
       csvRows.map((c) => [c[0], c[1], c[3], c[4], c[10]]),
-      shown.map((r) => [r[0], r[1], r[3], r[4], r[8]!.replace(' *', '')]),
+      shown.map((r, i) => [r[0], r[1], r[3], r[4], exact[i]]),
     );
   });
 

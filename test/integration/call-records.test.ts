@@ -18,7 +18,7 @@ interface DataAnswer {
   total: number;
   offset: number;
   limit: number;
-  summary: { calls: number; totalMinutes: string; freeMinutes: string; billed: string; unsettledCalls: number; totalSeconds: number; freeSeconds: number };
+  summary: { calls: number; totalMinutes: string; freeMinutes: string; billed: string; billedToCent: string; unsettledCalls: number; totalSeconds: number; freeSeconds: number };
   rows: Array<{ id: string; startedAt: string; direction: string; disposition: string; caller: string; destination: string; amount: string; settled: boolean; billsec: number; freeSeconds: number }>;
 }
 
@@ -60,7 +60,7 @@ describe('call records API', () => {
     assert.deepEqual(d.rows.map((r) => r.startedAt), [
       '2026-03-19 23:59:59', '2026-03-06 11:00:00', '2026-03-05 08:15:00', '2026-03-04 18:00:00', '2026-03-03 09:30:00', '2026-03-02 14:05:00',
     ]);
-    assert.deepEqual(d.summary, { calls: 6, totalSeconds: 621, totalMinutes: '10.35', freeSeconds: 180, freeMinutes: '3.00', billed: '0.05847', unsettledCalls: 1 });
+    assert.deepEqual(d.summary, { calls: 6, totalSeconds: 621, totalMinutes: '10.35', freeSeconds: 180, freeMinutes: '3.00', billed: '0.05847', billedToCent: '0.06', unsettledCalls: 1 });
     const unsettled = d.rows.find((r) => !r.settled)!;
     assert.equal(unsettled.amount, '0.012345', 'an unsettled call shows its rated cost');
     assert.equal(d.rows.find((r) => r.destination === '6135550199')!.amount, '0.020125', 'a settled call shows what was charged');

@@ -4,7 +4,7 @@
  * client up in the fake WHMCS. The whole walk-through runs in test/integration/start.test.ts's `npm start`.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -22,6 +22,11 @@ const dataDir = mkdtempSync(join(tmpdir(), 'voipbill-demo-'));
 chmodSync(dataDir, 0o755);
 const log = createLogger('error', { service: 'demo-test' });
 let demo: Demo;
+const fusionUrl = () => {
+  const url = new URL(adminDatabaseUrl());
+  url.pathname = `/${FUSION_DEMO_DATABASE}`;
+  return url.toString();
+};
 
 before(async () => {
   const config = loadConfig({ VOIPBILL_DATA_DIR: dataDir, API_PORT: String(await freePort()) });
@@ -70,7 +75,7 @@ test('bin/voipbill demo topup tops a client up in the fake WHMCS; status and lin
   const link = new URL(out.trim());
   assert.equal(link.pathname, '/call-records');
   assert.equal(link.searchParams.get('client'), '1');
-  assert.equal(readDemoState(dataDir).clients.length, 3);
+  assert.equal(readDemoState(dataDir).clients.length, 4);
   assert.equal(await cli(['demo', 'topup', '--client', '9', '--amount', '20'], io), 2);
   assert.equal(await cli(['demo', 'topup', '--client', '2', '--amount', '-1'], io), 2);
 });
@@ -87,4 +92,188 @@ test('the demo bills its sources from three hours before it first ran, so the tw
   } finally {
     await registry.close();
   }
+});
+
+/** The CLI as an admin runs it next to `npm start`: only the data folder is known, everything else is found. */
+function cliIo(): CliIo & { out: () => string; err: () => string; reset: () => void } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    cwd: process.cwd(),
+    now: () => Date.now(),
+    env: { VOIPBILL_DATA_DIR: dataDir },
+    out: () => out,
+    err: () => err,
+    reset: () => {
+      out = '';
+      err = '';
+    },
+  };
+}
+
+interface Snapshot {
+  clients: Array<{ id: number; creditCents: string; customFields: Record<string, string> }>;
+  services: Array<{ id: number; pid: number }>;
+  activityLog: Array<{ description: string; username: string }>;
+}
+const snapshot = async (): Promise<Snapshot> => (await (await fetch(`${readDemoState(dataDir).whmcsUrl}/_fake/state`)).json()) as Snapshot;
+
+test('demo credit adds and removes credit as Manage Credits does (no hook; WHMCS refuses to go below zero)', async () => {
+  const io = cliIo();
+  const before = (await snapshot()).clients.find((c) => c.id === 2)!.creditCents;
+  assert.equal(await cli(['demo', 'credit', '--client', '2', '--amount', '-3.50'], io), 0, io.err());
+  assert.match(io.out(), /client 2 \(Bob Beta\): credit removed 3\.50, WHMCS credit now \d+\.\d{2}\n.*next reconciliation/);
+  const after = (await snapshot()).clients.find((c) => c.id === 2)!.creditCents;
+  assert.equal(Math.round(Number(before) * 100) - Math.round(Number(after) * 100), 350);
+  io.reset();
+  assert.equal(await cli(['demo', 'credit', '--client', '2', '--amount', '-10000'], io), 1);
+  assert.match(io.err(), /Insufficient Credit Balance/);
+  assert.equal((await snapshot()).clients.find((c) => c.id === 2)!.creditCents, after, 'a refused removal changes nothing');
+  io.reset();
+  assert.equal(await cli(['demo', 'credit', '--client', '2', '--amount', '1.234'], io), 2);
+  assert.match(io.err(), /at most 2 decimals/);
+  io.reset();
+  assert.equal(await cli(['demo', 'topup', '--client', '2', '--amount', '-5'], io), 2);
+  assert.match(io.err(), /--amount must be positive .* demo credit --client <id> --amount -5/);
+});
+
+test('demo field sets a client custom field as an admin saves it (ClientEdit hook, activity log); an unknown field is refused with the known ones', async () => {
+  const io = cliIo();
+  assert.equal(await cli(['demo', 'field', '--client', '2', 'Manual VoIP Suspend', 'Yes'], io), 0, io.err());
+  assert.match(io.out(), /Manual VoIP Suspend "No" → "Yes"/);
+  const snap = await snapshot();
+  assert.equal(snap.clients.find((c) => c.id === 2)!.customFields['3'], 'Yes');
+  assert.ok(snap.activityLog.some((e) => e.username === 'admin' && e.description.includes("Custom Field Manual VoIP Suspend: 'No' to 'Yes'")));
+  io.reset();
+  assert.equal(await cli(['demo', 'field', '--client', '2', 'manual voip suspend', 'No'], io), 0, io.err());
+  io.reset();
+  assert.equal(await cli(['demo', 'field', '--client', '2', 'Frozen', 'Yes'], io), 2);
+  assert.match(io.err(), /no client custom field "Frozen"; the demo's are "Low Balance Threshold", "Has VoIP Service", "Manual VoIP Suspend", "VoIP Suspended"/);
+});
+
+test('Extension mode: Dave\'s product suspends by extension, and demo mode moves a service between the products of its PBX', async () => {
+  const products = JSON.parse(readFileSync(demo.overrides.VOIPBILL_PRODUCTS_FILE!, 'utf8')) as { products: Array<{ productId: number; kind: string; suspendMode: string }> };
+  const dave = readDemoState(dataDir).clients.find((c) => c.name === 'Dave Delta')!;
+  const davesProduct = (await snapshot()).services.find((s) => s.id === dave.serviceId)!.pid;
+  assert.equal(products.products.find((p) => p.productId === davesProduct)?.suspendMode, 'extension');
+
+  const io = cliIo();
+  assert.equal(await cli(['demo', 'mode', '--service', '1', 'extension'], io), 0, io.err());
+  assert.match(io.out(), /service 1 \(Alice Acme\) moved to product 3 "Hosted PBX PAYG \(FusionPBX, extension suspend\)"/);
+  assert.equal((await snapshot()).services.find((s) => s.id === 1)!.pid, 3);
+  io.reset();
+  assert.equal(await cli(['demo', 'status'], io), 0, io.err());
+  assert.match(io.out(), /client 1 Alice Acme .*product 3: extension mode/);
+  assert.equal(await cli(['demo', 'mode', '--service', '3', 'extension'], io), 0, io.err());
+  assert.equal((await snapshot()).services.find((s) => s.id === 3)!.pid, 4, 'the Vodia service moves to the Vodia product');
+  assert.equal(await cli(['demo', 'mode', '--service', '1', 'gateway'], io), 0, io.err());
+  assert.equal((await snapshot()).services.find((s) => s.id === 1)!.pid, 1);
+  io.reset();
+  assert.equal(await cli(['demo', 'mode', '--service', '1', 'sideways'], io), 2);
+  assert.match(io.err(), /mode takes gateway or extension, not "sideways"/);
+});
+
+test('the call stream stops at a disabled extension: the PBX refuses its calls, so none is recorded or billed', async () => {
+  const fusion = new Client({ connectionString: fusionUrl() });
+  await fusion.connect();
+  try {
+    const daveTenant = 'delta.pbx.example';
+    const setEnabled = (ext: string, on: boolean) =>
+      fusion.query(`UPDATE v_extensions SET enabled = $3 WHERE extension = $1 AND domain_uuid = (SELECT domain_uuid FROM v_domains WHERE domain_name = $2)`, [ext, daveTenant, on ? 'true' : 'false']);
+    const calls = async () =>
+      (await fusion.query<{ n: number; ext4001: number }>(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE caller_id_number = '4001' OR destination_number = '4001')::int AS ext4001 FROM v_xml_cdr WHERE domain_name = $1`,
+        [daveTenant],
+      )).rows[0]!;
+    await setEnabled('4001', false);
+    const before = await calls();
+    for (let i = 0; i < 3; i++) await demo.tick();
+    const some = await calls();
+    assert.ok(some.n > before.n, 'the enabled extension 4002 keeps calling');
+    assert.equal(some.ext4001, before.ext4001, 'no call from or to the disabled 4001');
+    await setEnabled('4002', false);
+    for (let i = 0; i < 3; i++) await demo.tick();
+    assert.equal((await calls()).n, some.n, 'a tenant whose extensions are all disabled makes no calls');
+    await setEnabled('4001', true);
+    await setEnabled('4002', true);
+  } finally {
+    await fusion.end();
+  }
+});
+
+test('bin/voipbill servers list and servers test find the running demo\'s servers file and reach its doubles', async () => {
+  const io = cliIo();
+  assert.equal(await cli(['servers', 'list'], io), 0, io.err());
+  assert.match(io.out(), /^fusion-demo\tfusionpbx.*\nvodia-demo\tvodia/m);
+  io.reset();
+  assert.equal(await cli(['servers', 'test'], io), 0, `${io.out()}${io.err()}`);
+  assert.match(io.out(), /^ok {3}fusion-demo \(fusionpbx\)/m);
+  assert.match(io.out(), /^ok {3}vodia-demo \(vodia\)/m);
+});
+
+/** `bin/voipbill demo …` commands written in the README's walk-through and docs/demo.md, as argument lists. */
+function documentedDemoCommands(): string[][] {
+  const root = join(__dirname, '../..');
+  const walkThrough = readFileSync(join(root, 'README.md'), 'utf8').split('## Demo walk-through')[1]!.split('\n## ')[0]!;
+  const page = readFileSync(join(root, 'docs', 'demo.md'), 'utf8');
+  const commands = [...`${walkThrough}\n${page}`.matchAll(/`bin\/voipbill (demo [^`\n]+)`/g)].map((m) => m[1]!);
+  return [...new Set(commands)].map((c) => [...c.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!));
+}
+
+test('every demo command the walk-through and docs/demo.md show runs as written against the running demo', async () => {
+  const commands = documentedDemoCommands();
+  const actions = new Set(commands.map((c) => c[1]));
+  for (const action of ['topup', 'credit', 'field', 'mode', 'status', 'link', 'mail']) assert.ok(actions.has(action), `demo ${action} is documented with an example`);
+  for (const argv of commands) {
+    let out = '';
+    let err = '';
+    const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: process.cwd(), now: () => Date.now(), env: { VOIPBILL_DATA_DIR: dataDir } };
+    assert.equal(await cli(argv, io), 0, `bin/voipbill ${argv.join(' ')}: ${err}`);
+    assert.ok(out.length > 0, `bin/voipbill ${argv.join(' ')} prints what it did`);
+  }
+  // Put back what the documented admin commands changed, so the tests after this one see the seeded story.
+  const io: CliIo = { stdout: () => {}, stderr: () => {}, cwd: process.cwd(), now: () => Date.now(), env: { VOIPBILL_DATA_DIR: dataDir } };
+  assert.equal(await cli(['demo', 'field', '--client', '2', 'Manual VoIP Suspend', 'No'], io), 0);
+  for (const service of ['1', '2']) assert.equal(await cli(['demo', 'mode', '--service', service, 'gateway'], io), 0);
+});
+
+test('every /_fake/ route of the fake WHMCS is documented in docs/demo.md', () => {
+  const root = join(__dirname, '../..');
+  const server = readFileSync(join(root, 'src/doubles/whmcs/server.ts'), 'utf8');
+  const adminRoutes = server.split('async function admin(')[1]!.split('\n  }\n')[0]!;
+  const routes = [...adminRoutes.matchAll(/case '([a-z-]+)':|path === '([a-z-]+)'/g)].map((m) => m[1] ?? m[2]!);
+  assert.ok(routes.length >= 10, `found the routes: ${routes.join(', ')}`);
+  const page = readFileSync(join(root, 'docs', 'demo.md'), 'utf8');
+  for (const route of routes) assert.ok(page.includes(`/_fake/${route}`), `/_fake/${route} is not in docs/demo.md`);
+});
+
+test('a restarted demo keeps its fake WHMCS (credit, fields, numbering) and the products file an admin edited; VOIPBILL_PRODUCTS_FILE is used as it is', async () => {
+  const before = await snapshot();
+  const productsFile = demo.overrides.VOIPBILL_PRODUCTS_FILE!;
+  const edited = JSON.parse(readFileSync(productsFile, 'utf8')) as { products: Array<{ productId: number; suspendMode: string }> };
+  edited.products.find((p) => p.productId === 2)!.suspendMode = 'extension';
+  writeFileSync(productsFile, JSON.stringify(edited));
+  await demo.stop();
+
+  const config = loadConfig({ VOIPBILL_DATA_DIR: dataDir, API_PORT: String(await freePort()) });
+  demo = await startDemo({ config, databaseUrl: adminDatabaseUrl(), env: {}, log });
+  const after = await snapshot();
+  assert.deepEqual(after.clients.map((c) => [c.id, c.creditCents, c.customFields]), before.clients.map((c) => [c.id, c.creditCents, c.customFields]));
+  assert.equal(readDemoState(dataDir).clients.length, 4, 'no client seeded twice');
+  assert.deepEqual(JSON.parse(readFileSync(productsFile, 'utf8')), edited, 'the edited products file is left as it is');
+  const io = cliIo();
+  assert.equal(await cli(['demo', 'topup', '--client', '1', '--amount', '5'], io), 0, io.err());
+  const invoices = Number(/invoice (\d+) paid/.exec(io.out())?.[1]);
+  assert.ok(invoices > 1, `invoice numbering went on after the restart (invoice ${invoices})`);
+  await demo.stop();
+
+  const own = join(dataDir, 'own-products.json');
+  const ownText = `${JSON.stringify({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion-demo', suspendMode: 'extension' }] })}\n`;
+  writeFileSync(own, ownText);
+  demo = await startDemo({ config: loadConfig({ VOIPBILL_DATA_DIR: dataDir, API_PORT: String(await freePort()), VOIPBILL_PRODUCTS_FILE: own }), databaseUrl: adminDatabaseUrl(), env: {}, log });
+  assert.equal(demo.overrides.VOIPBILL_PRODUCTS_FILE, undefined, 'the configured products file is not replaced');
+  assert.equal(readFileSync(own, 'utf8'), ownText, 'nor written');
+  assert.equal(readDemoState(dataDir).productsFile, own);
 });

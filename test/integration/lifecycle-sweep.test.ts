@@ -14,7 +14,14 @@ import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages'
 
 let env: LifecycleEnv;
 before(async () => {
-  env = await startLifecycleEnv({ voipProductIds: [1] });
+  env = await startLifecycleEnv({
+    voipProductIds: [1, 2],
+    // Two products of one PBX that differ in how they suspend: an admin moves a service from one to the other.
+    products: [
+      { productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' },
+      { productId: 2, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'gateway' },
+    ],
+  });
 });
 after(async () => {
   await env?.close();
@@ -149,5 +156,17 @@ describe('reconciliation sweep', () => {
     await signalService(env.target, b, standingSignal, { refresh: true, source: 'test' });
     const forced = await env.waitFor(b.serviceId, 'suspended by the field', (st) => st.status === 'suspended');
     assert.equal(forced.suspension?.reason, 'override_field');
+  });
+
+  // The operations guide says the sweep syncs services with WHMCS, a product change included: this keeps it true.
+  test('a service moved to another product in WHMCS takes that product\'s suspend mode at the next sweep', { timeout: 120_000 }, async () => {
+    const s = await startService('20.00');
+    const before = await env.waitFor(s.record.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    assert.equal(before.config.suspendMode, 'extension');
+    env.whmcs.state.services.get(Number(s.record.serviceId))!.pid = 2;
+    const totals = await sweep();
+    assert.ok(totals.woken >= 1, 'the moved service is woken');
+    const after = await env.waitFor(s.record.serviceId, 'the new product applied', (st) => st.config.suspendMode === 'gateway');
+    assert.equal(after.status, 'active', 'a product change alone suspends nothing');
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { configSignal, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate, standingSignal } from '../../workflows/service-lifecycle.messages';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
@@ -45,8 +46,16 @@ async function eventually(what: string, ok: () => boolean, timeoutMs = 20_000): 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-/** An update refused by its validator: the client sees WorkflowUpdateFailedError with the reason as its cause. */
-const refused = (why: RegExp) => (e: unknown) => e instanceof WorkflowUpdateFailedError && why.test(String((e.cause as Error | undefined)?.message));
+/**
+ * An update refused by its validator: the client sees WorkflowUpdateFailedError with the reason as its cause, marked
+ * non-retryable (sending the same request again cannot succeed), typed AdminRequestError.
+ */
+const refused = (why: RegExp) => (e: unknown) =>
+  e instanceof WorkflowUpdateFailedError &&
+  why.test(String((e.cause as Error | undefined)?.message)) &&
+  e.cause instanceof ApplicationFailure &&
+  e.cause.nonRetryable &&
+  e.cause.type === 'AdminRequestError';
 const mailsFor = (clientId: number, subject: RegExp) =>
   env.smtp.messages.filter((m) => m.to.includes(`client${clientId}@example.test`) && subject.test(m.subject));
 

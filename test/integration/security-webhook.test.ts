@@ -50,7 +50,7 @@ async function send(d: Delivery): Promise<{ status: number; body: Record<string,
 }
 
 const topup = () => ({ id: `sec-${++seq}`, event: 'invoice.paid', data: { invoiceid: 100 + seq, userid: 7, is_topup: true, topup_amount: '10.00' } });
-const recorded = async (id: string) => Number((await db.pool.query('SELECT count(*) AS n FROM whmcs_webhook_events WHERE event_id = $1', [id])).rows[0].n);
+const recorded = async (id: string) => Number((await db.pool.query('SELECT count(*) AS n FROM whmcs_webhook_events WHERE delivery_id = $1', [id])).rows[0].n);
 
 describe('replay', () => {
   test('a captured delivery replayed within the window is recorded and dispatched once; after the window it is refused', async () => {

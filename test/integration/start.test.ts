@@ -12,6 +12,8 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { freePort } from '../support/ports';
 import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
+import { lifecycleWorkflowId, stateQuery } from '../../workflows/service-lifecycle.messages';
+import { main as cli } from '../../src/cli/main';
 
 const root = resolve(__dirname, '../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'voipbill-start-'));
@@ -44,6 +46,35 @@ function start(env: Record<string, string>): Promise<Started> {
       fail(new Error(`npm start exited early with code ${code}:\n${output.slice(-3000)}`));
     });
   });
+}
+
+/** `bin/voipbill` next to the running system, with only the variables `npm start` was given. */
+async function voipbill(env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await cli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: root, now: () => Date.now(), env });
+  return { code, out, err };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Whether the log says the top-up of `invoice` was dispatched (the webhook's `webhook event` line). */
+function dispatched(output: string, invoice: number): boolean {
+  return new RegExp(`"msg":"webhook event"[^\\n]*"id":"whmcs-invoice-paid-${invoice}"[^\\n]*"outcome":"dispatched"`).test(output);
+}
+
+/** Bob's low-balance messages caught by the demo's SMTP catcher. */
+async function bobLowBalanceMails(env: Record<string, string>): Promise<number> {
+  const { out } = await voipbill(env, 'demo', 'mail', '--last', '1000');
+  return out.split('\n').filter((l) => l.includes('bob@beta.pbx.example') && /balance is low/i.test(l)).length;
 }
 
 /** The lines a failure report needs: errors, not the object dumps that may follow them. */
@@ -89,20 +120,70 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.ok(Object.keys(attrs.customAttributes ?? {}).includes('VoipLifecycleState'), 'search attributes registered');
   await connection.close();
 
+  // The demo runs (nothing external is configured). Right after the banner, a start-up sweep has run: the service
+  // workflows exist and hold WHMCS's credit of now.
+  const status = await voipbill(env, 'service', 'status', '2');
+  assert.equal(status.code, 0, `service status 2 right after start: ${status.err}`);
+  assert.equal((JSON.parse(status.out) as { clientId: string }).clientId, '2');
+  // Commands find the running installation's files and databases with no variables beyond npm start's.
+  const e164 = await voipbill(env, 'cdrs', 'e164-check', '--service', '1');
+  assert.equal(e164.code, 0, e164.err);
+  const psql = await voipbill(env, 'db', 'psql', '--', '-tAc', 'select count(*) from services');
+  assert.equal(psql.code, 0, psql.err);
+  assert.equal(psql.out.trim(), '4');
+
+  // A top-up heard through the hook, then Bob brought below his low-balance threshold by an admin, and alerted.
+  const topup1 = await voipbill(env, 'demo', 'topup', '--client', '1', '--amount', '5');
+  assert.equal(topup1.code, 0, topup1.err);
+  const invoice1 = Number(/invoice (\d+) paid/.exec(topup1.out)?.[1]);
+  await until('the first top-up to be dispatched', async () => (dispatched(first.output(), invoice1) ? true : undefined));
+  const bobCredit = async () => /client 2 Bob Beta\s+credit\s+(\d+\.\d{2})/.exec((await voipbill(env, 'demo', 'status')).out)?.[1];
+  const credit = Number(await bobCredit());
+  const remove = (Math.round(credit * 100) - 100) / 100;
+  if (remove > 0) assert.equal((await voipbill(env, 'demo', 'credit', '--client', '2', '--amount', `-${remove.toFixed(2)}`)).code, 0);
+  assert.equal((await voipbill(env, 'billing', 'trigger', 'voipbill-reconcile')).code, 0);
+  await until("Bob's low-balance e-mail", async () => ((await bobLowBalanceMails(env)) > 0 ? true : undefined));
+  const mailsBefore = await bobLowBalanceMails(env);
+
   assert.equal(await stop(first), 0, `first stop failed:\n${errorLines(first.output())}\n…\n${first.output().slice(-1500)}`);
 
   const second = await start(env);
-  const again = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
-  const described = await new TemporalClient({ connection: again }).workflow.getHandle(workflowId).describe();
-  assert.equal(described.status.name, 'COMPLETED');
-  await again.close();
-  const pg = new PgClient({ connectionString: `postgresql://voipbill:voipbill-local@127.0.0.1:${ports.pg}/voipbill` });
-  await pg.connect();
-  const { rows } = await pg.query('SELECT subject FROM audit_log WHERE id = $1', [rowId]);
-  const migrations = await pg.query('SELECT version FROM schema_migrations');
-  await pg.end();
-  assert.deepEqual(rows, [{ subject: workflowId }]);
-  assert.ok(migrations.rowCount! >= 1);
-  assert.match(second.output(), /"applied":\[\]/, 'the second start applies no migration again');
-  assert.equal(await stop(second), 0, `second stop failed:\n${errorLines(second.output())}\n…\n${second.output().slice(-1500)}`);
+  try {
+    // The fake WHMCS kept its state: Bob is still low; the start-up sweep compared his workflow's credit with WHMCS's
+    // (and would have handed it a changed one), so it neither re-arms nor alerts again.
+    const afterRestart = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    const bobHandle = new TemporalClient({ connection: afterRestart }).workflow.getHandle(lifecycleWorkflowId('2'));
+    // A billing run may charge Bob meanwhile: WHMCS first, then his workflow is told; they agree within moments.
+    const bob = await until('Bob\'s workflow to hold the credit WHMCS has', async () => {
+      const [whmcsCredit, state] = [await bobCredit(), await bobHandle.query(stateQuery)];
+      return state.standing && Number(state.standing.credit) === Number(whmcsCredit) ? state : undefined;
+    }, 10_000);
+    await afterRestart.close();
+    assert.ok(Number(bob.standing!.credit) <= 1, `Bob's credit after the restart is the one WHMCS kept (${bob.standing!.credit})`);
+    assert.notEqual(bob.status, 'active', 'still low (or out of) balance after the restart');
+    assert.equal(await bobLowBalanceMails(env), mailsBefore, 'no repeated low-balance e-mail after the restart');
+
+    // A top-up after the restart is heard at once, not taken for a duplicate of one before it.
+    const topup2 = await voipbill(env, 'demo', 'topup', '--client', '1', '--amount', '5');
+    assert.equal(topup2.code, 0, topup2.err);
+    const invoice2 = Number(/invoice (\d+) paid/.exec(topup2.out)?.[1]);
+    assert.ok(invoice2 > invoice1, `the fake WHMCS numbers on after a restart (${invoice1}, then ${invoice2})`);
+    await until('the second top-up to be dispatched', async () => (dispatched(second.output(), invoice2) ? true : undefined));
+    assert.doesNotMatch(second.output(), /"msg":"webhook duplicate"/);
+
+    const again = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    const described = await new TemporalClient({ connection: again }).workflow.getHandle(workflowId).describe();
+    assert.equal(described.status.name, 'COMPLETED');
+    await again.close();
+    const pg = new PgClient({ connectionString: `postgresql://voipbill:voipbill-local@127.0.0.1:${ports.pg}/voipbill` });
+    await pg.connect();
+    const { rows } = await pg.query('SELECT subject FROM audit_log WHERE id = $1', [rowId]);
+    const migrations = await pg.query('SELECT version FROM schema_migrations');
+    await pg.end();
+    assert.deepEqual(rows, [{ subject: workflowId }]);
+    assert.ok(migrations.rowCount! >= 1);
+    assert.match(second.output(), /"applied":\[\]/, 'the second start applies no migration again');
+  } finally {
+    assert.equal(await stop(second), 0, `second stop failed:\n${errorLines(second.output())}\n…\n${second.output().slice(-1500)}`);
+  }
 });

@@ -84,7 +84,7 @@ describe('voipbill_hooks.php safety', { skip: phpMissing }, () => {
       );
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.activity, [], 'delivered without a logged failure');
-      const stored = await db.pool.query<{ payload: { data: Record<string, unknown> } }>('SELECT payload FROM whmcs_webhook_events WHERE event_id = $1', [`whmcs-transaction-${id}`]);
+      const stored = await db.pool.query<{ payload: { data: Record<string, unknown> } }>('SELECT payload FROM whmcs_webhook_events WHERE delivery_id = $1', [`whmcs-transaction-${id}`]);
       assert.equal(stored.rowCount, 1, 'voipbill accepted the signed body');
       assert.equal(stored.rows[0]!.payload.data.gateway, 'pay\uFFFD(pal');
       assert.equal(stored.rows[0]!.payload.data.transid, 't\uFFFD1');

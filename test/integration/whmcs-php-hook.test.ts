@@ -62,7 +62,7 @@ for (const transport of ['curl', 'stream']) {
         event: { eventId: `whmcs-invoice-paid-${r.invoiceid}`, clientId: String(client), reason: 'topup', amountHint: '25.50', invoiceId: String(r.invoiceid) },
       });
       assert.ok(calls.some((c) => c.event.reason === 'transaction' && c.event.clientId === String(client)));
-      const stored = await db.pool.query(`SELECT payload FROM whmcs_webhook_events WHERE event_id = $1`, [`whmcs-invoice-paid-${r.invoiceid}`]);
+      const stored = await db.pool.query(`SELECT payload FROM whmcs_webhook_events WHERE delivery_id = $1`, [`whmcs-invoice-paid-${r.invoiceid}`]);
       assert.match(String(stored.rows[0]?.payload.sent_at), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$/);
     });
 

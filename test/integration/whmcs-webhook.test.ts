@@ -32,7 +32,7 @@ const topupEvent = (over: Record<string, unknown> = {}) => ({
   data: { invoiceid: 42, userid: 7, total: '25.00', is_topup: true, topup_amount: '25.00' },
   ...over,
 });
-const rows = async (id: string) => (await db.pool.query('SELECT event, outcome, dispatched_at FROM whmcs_webhook_events WHERE event_id = $1', [id])).rows;
+const rows = async (id: string) => (await db.pool.query('SELECT event, outcome, dispatched_at FROM whmcs_webhook_events WHERE delivery_id = $1', [id])).rows;
 
 describe('webhook', () => {
   test('a signed top-up reaches the dispatcher once, however often it is delivered', async () => {

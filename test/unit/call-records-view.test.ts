@@ -1,7 +1,7 @@
 /** The call-records view's filters, sorting, summary and CSV: exact money, stable order, safe CSV. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { csvField, DEFAULT_QUERY, minutesText, parsePage, parseQuery, periodAt, selectRecords, summarize, toCsv, type CallRecord } from '../../src/domain/call-records';
+import { amountToCentText, csvField, DEFAULT_QUERY, minutesText, parsePage, parseQuery, periodAt, selectRecords, summarize, toCsv, type CallRecord } from '../../src/domain/call-records';
 
 const base: CallRecord = {
   id: '1', startedAt: '2026-03-01 10:00:00', direction: 'outbound', caller: '2001', destination: '4165551234', e164: '14165551234',
@@ -58,8 +58,12 @@ describe('call-records view', () => {
 
   test('summary: minutes from billsec, free minutes, exact billed amount, unsettled calls counted', () => {
     assert.deepEqual(summarize(records), {
-      calls: 4, totalSeconds: 186, totalMinutes: '3.10', freeSeconds: 30, freeMinutes: '0.50', billed: '0.016001', unsettledCalls: 1,
+      calls: 4, totalSeconds: 186, totalMinutes: '3.10', freeSeconds: 30, freeMinutes: '0.50', billed: '0.016001', billedToCent: '0.02', unsettledCalls: 1,
     });
+    assert.equal(amountToCentText(5_000n), '0.01', 'half a cent rounds up');
+    assert.equal(amountToCentText(4_999n), '0.00');
+    assert.equal(amountToCentText(12_345_678n), '12.35');
+    assert.equal(amountToCentText(-5_000n), '-0.01', 'a refund rounds away from zero like a charge');
     assert.equal(minutesText(1), '0.02');
     assert.equal(minutesText(0), '0.00');
   });

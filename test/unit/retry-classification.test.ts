@@ -16,6 +16,11 @@ import { WHMCS_CHARGE_NON_RETRYABLE_ERROR_TYPES, WHMCS_NON_RETRYABLE_ERROR_TYPES
 import { PBX_NON_RETRYABLE_ERROR_TYPES, PBX_RETRYABLE_ERROR_TYPES, PBX_TARGET_ERROR_TYPES } from '../../src/ports/pbx-errors';
 import { SOURCE_CONFIG_ERROR_TYPES } from '../../src/ports/source-errors';
 import { NOTIFY_NON_RETRYABLE_ERROR_TYPES } from '../../src/ports/notify-errors';
+import { CONFIG_ERROR_TYPES } from '../../src/ports/config-errors';
+import { ProductsFileError } from '../../src/adapters/services/products-file';
+import { RatingFileError } from '../../src/adapters/rating/rating-files';
+import { DeckImportError, PackageValidationError } from '../../src/domain/rating/errors';
+import { activityOptions } from '../../workflows/retry-policies';
 
 const sorted = (xs: readonly string[]) => [...xs].sort();
 const byFlag = (errors: Array<{ name: string; retryable: boolean }>, retryable: boolean) => sorted(errors.filter((e) => e.retryable === retryable).map((e) => e.name));
@@ -95,5 +100,30 @@ describe('activity failures', () => {
     });
     assert.equal(await acts.ok(1), 2);
     await assert.rejects(acts.refuse(), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'SourceConfigError');
+  });
+});
+
+describe('configuration errors are never retried', () => {
+  test('the list names real error classes', () => {
+    const names = [
+      new whmcsErrors.WhmcsConfigError('WHMCS_URL not set', 'GetClients'),
+      new pbxErrors.PbxConfigError('no server x', 'x'),
+      new SourceConfigError('x'),
+      new NotifyConfigError('x'),
+      new ProductsFileError('x'),
+      new RatingFileError('p.json', 'x'),
+      new PackageValidationError([]),
+      new DeckImportError([]),
+    ].map((e) => e.name);
+    assert.deepEqual(sorted(names), sorted(CONFIG_ERROR_TYPES));
+  });
+
+  test('every activity policy lists them as non-retryable: a workflow fails or waits with the reason, never retries forever', () => {
+    for (const [name, options] of Object.entries(activityOptions)) {
+      // The smoke workflow's one activity writes an audit row: it reads no configuration.
+      if (name === 'smoke') continue;
+      const listed: readonly string[] = ('retry' in options ? options.retry.nonRetryableErrorTypes : undefined) ?? [];
+      for (const type of CONFIG_ERROR_TYPES) assert.ok(listed.includes(type), `${name} retries ${type}`);
+    }
   });
 });

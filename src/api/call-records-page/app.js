@@ -39,6 +39,7 @@
     td.textContent = text;
     if (className) td.className = className;
     tr.appendChild(td);
+    return td;
   }
 
   function render(data) {
@@ -59,7 +60,9 @@
     $('summary-calls').textContent = String(data.summary.calls);
     $('summary-minutes').textContent = data.summary.totalMinutes;
     $('summary-free').textContent = data.summary.freeMinutes;
-    $('summary-billed').textContent = data.summary.billed + (data.summary.unsettledCalls > 0 ? ' *' : '');
+    // Money to the cent, as the client is billed; the exact amount is the tooltip (and in the CSV).
+    $('summary-billed').textContent = data.summary.billedToCent + (data.summary.unsettledCalls > 0 ? ' *' : '');
+    $('summary-billed').title = `exactly ${data.summary.billed}`;
     const body = document.querySelector('#calls tbody');
     const rows = data.rows.map((r) => {
       const tr = document.createElement('tr');
@@ -73,7 +76,7 @@
       cell(tr, duration(r.billsec), 'num');
       cell(tr, String(r.freeSeconds), 'num');
       cell(tr, r.rule);
-      cell(tr, r.amount + (r.settled ? '' : ' *'), 'num');
+      cell(tr, r.amountToCent + (r.settled ? '' : ' *'), 'num').title = `exactly ${r.amount}`;
       return tr;
     });
     body.replaceChildren(...rows);

@@ -3,7 +3,8 @@
  * or steer the billing Schedules (trigger now, pause, unpause).
  */
 import { parseCliArgs, UsageError } from '../main';
-import { cliCommand } from '../context';
+import { WorkflowFailedError } from '@temporalio/client';
+import { cliCommand, type CliContext } from '../context';
 import { BILLING_RUN_WORKFLOW, manualBillingRunId, progressQuery, type BillingProgress, type BillingRunInput } from '../../../workflows/billing-run.messages';
 
 const USAGE = `usage: voipbill billing run --source <server> [--source <server> ...] [--charge credit|invoice|none] [--wait]
@@ -23,6 +24,22 @@ function bar(p: BillingProgress): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.phase.padEnd(10)} fetched ${p.fetched}  rated ${p.rated}  stored ${p.stored}  quarantined ${p.quarantined}  duplicates ${p.duplicates}  charged ${p.charged}`;
 }
 
+/**
+ * The sources of a manual run must be servers of the installation's servers file: a name that is not there would
+ * start a run that can only fail. Checked before anything starts, naming the sources there are.
+ */
+async function checkSources(io: CliContext, sources: readonly string[], charge: string | undefined): Promise<void> {
+  if (sources.length === 0) throw new UsageError('--source is required');
+  if (charge !== undefined && !['credit', 'invoice', 'none'].includes(charge)) throw new UsageError(`--charge must be credit, invoice or none; got ${JSON.stringify(charge)}`);
+  const file = io.config.VOIPBILL_SERVERS_FILE;
+  if (!file) throw new UsageError('there is no CDR source to bill: VOIPBILL_SERVERS_FILE is not set');
+  const known = (await io.pbx(file)).list().map((s) => s.name);
+  const unknown = sources.filter((s) => !known.includes(s));
+  if (unknown.length > 0) {
+    throw new UsageError(`${unknown.map((u) => `--source ${JSON.stringify(u)}`).join(', ')}: not a server of ${file}; the sources are ${known.join(', ')}`);
+  }
+}
+
 export const command = cliCommand({
   summary: 'start a billing run now (with --wait: progress bar), trigger/pause/unpause billing schedules',
   usage: USAGE,
@@ -36,6 +53,7 @@ export const command = cliCommand({
       options: { source: { type: 'string', multiple: true }, charge: { type: 'string' }, wait: { type: 'boolean' }, reason: { type: 'string' } },
     });
     const { values, positionals } = parsed;
+    if (action === 'run') await checkSources(io, values.source ?? [], values.charge);
     const client = await io.temporal();
     if (action !== 'run') {
       const id = positionals[0];
@@ -48,9 +66,7 @@ export const command = cliCommand({
       return 0;
     }
     const sources = values.source ?? [];
-    if (sources.length === 0) throw new UsageError('--source is required');
     const charge = values.charge ?? 'credit';
-    if (!['credit', 'invoice', 'none'].includes(charge)) throw new UsageError('--charge must be credit, invoice or none');
     const input: BillingRunInput = { sources, charge: charge === 'none' ? [] : [charge as 'credit' | 'invoice'] };
     const handle = await client.workflow.start(BILLING_RUN_WORKFLOW, {
       taskQueue: io.config.TEMPORAL_TASK_QUEUE,
@@ -70,7 +86,15 @@ export const command = cliCommand({
       }
       await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
     }
-    const result = await done;
+    let result: BillingProgress;
+    try {
+      result = await done;
+    } catch (err) {
+      // The run failed for good (a source refused for its configuration): say why, not just that it failed.
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      io.stderr(`\n${handle.workflowId} failed: ${err.cause?.message ?? err.message}\n`);
+      return 1;
+    }
     io.stderr(`\r${bar(result)}\n`);
     io.stdout(`${JSON.stringify(result)}\n`);
     return 0;

@@ -6,20 +6,33 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { callRecordsUrl } from '../../api/signed-links';
-import { isDecimalString } from '../../domain/money';
 import { readDemoState, type DemoStateFile } from '../../demo/state-file';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand, type CliContext } from '../context';
 
 const USAGE = `usage: voipbill demo <action> [options]
 
+What a client or an admin does in WHMCS:
   topup  --client <id> --amount <x>   a client tops up in the fake WHMCS (Add Funds invoice paid by a gateway),
                                       which fires the same hooks a real payment fires: voipbill hears it and unsuspends
-  status                              clients, credit and service state in the fake WHMCS
+  credit --client <id> --amount <±x>  an admin adds (5) or removes (-3.50) credit under Billing → Manage Credits; WHMCS
+                                      fires no hook: voipbill reads it at its next reconciliation (every minute here)
+  field  --client <id> "<field>" <value>
+                                      an admin sets a client custom field (e.g. "Manual VoIP Suspend" Yes, "VoIP
+                                      Suspended" No, "Low Balance Threshold" 5.00) and saves the profile: the ClientEdit
+                                      hook tells voipbill at once
+  mode   --service <id> gateway|extension
+                                      an admin moves the service to the product with that suspend mode (same PBX);
+                                      voipbill applies it from the next suspension, after its next reconciliation
+What the demo shows:
+  status                              clients, credit, fields, services and their products in the fake WHMCS
   link   --client <id> [--service <id>]  a fresh signed link to the client's call-records page
   mail   [--last <N>]                 messages caught by the demo's SMTP catcher (newest last)
 
-Uses the running demo's VOIPBILL_DATA_DIR/demo/demo.json (VOIPBILL_DATA_DIR defaults to .data).`;
+Uses the running demo's VOIPBILL_DATA_DIR/demo/demo.json (VOIPBILL_DATA_DIR defaults to .data). To reconcile now
+rather than within the minute: bin/voipbill billing trigger voipbill-reconcile. Walk-through: docs/demo.md.`;
+
+const RECONCILE_HINT = 'voipbill reads it at its next reconciliation (within a minute in the demo); now: bin/voipbill billing trigger voipbill-reconcile';
 
 /** The data folder `npm start` uses: VOIPBILL_DATA_DIR as the configuration resolves it, from any working directory. */
 function state(io: CliContext): DemoStateFile {
@@ -28,6 +41,12 @@ function state(io: CliContext): DemoStateFile {
 
 function options(rest: readonly string[], spec: Record<string, { type: 'string' }>) {
   return parseCliArgs({ args: [...rest], strict: true, allowPositionals: false, options: spec }).values as Record<string, string | undefined>;
+}
+
+/** Options and positional arguments; a negative amount (`--amount -3.50`) is a value, not an option. */
+function optionsWithPositionals(rest: readonly string[], spec: Record<string, { type: 'string' }>) {
+  const parsed = parseCliArgs({ args: [...rest], strict: true, allowPositionals: true, options: spec });
+  return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
 }
 
 function clientOf(s: DemoStateFile, text: string | undefined) {
@@ -53,7 +72,21 @@ async function fake(s: DemoStateFile, method: 'GET' | 'POST', path: string, body
 
 interface FakeSnapshot {
   clients: Array<{ id: number; firstname: string; lastname: string; creditCents: string; customFields: Record<string, string> }>;
-  services: Array<{ id: number; clientid: number; status: string; domain: string }>;
+  services: Array<{ id: number; clientid: number; pid: number; status: string; domain: string }>;
+  products: Array<{ pid: number; name: string }>;
+  clientFields?: Array<{ id: number; name: string }>;
+}
+
+/** `--amount` as given: digits with at most 2 decimals, signed when `signed`. */
+function amountOption(text: string | undefined, signed: boolean): string {
+  const example = signed ? 'e.g. 5 or -3.50' : 'e.g. 20 or 12.50';
+  if (text === undefined) throw new UsageError(`--amount is required (${example})`);
+  const pattern = signed ? /^-?\d+(\.\d{1,2})?$/ : /^\d+(\.\d{1,2})?$/;
+  if (!pattern.test(text) || /^-?0+(\.0+)?$/.test(text)) {
+    if (!signed && text.startsWith('-')) throw new UsageError(`--amount must be positive (a top-up adds money); got ${text}. To remove credit: voipbill demo credit --client <id> --amount ${text}`);
+    throw new UsageError(`--amount must be a non-zero amount with at most 2 decimals (${example}); got ${JSON.stringify(text)}`);
+  }
+  return text;
 }
 
 export const command = cliCommand({
@@ -64,24 +97,83 @@ export const command = cliCommand({
     switch (action) {
       case 'topup': {
         const v = options(rest, { client: { type: 'string' }, amount: { type: 'string' } });
+        const amount = amountOption(v.amount, false);
         const s = state(io);
         const client = clientOf(s, v.client);
-        if (!v.amount || !isDecimalString(v.amount) || !/^\d+(\.\d{1,2})?$/.test(v.amount) || /^0+(\.0+)?$/.test(v.amount)) {
-          throw new UsageError('--amount must be a positive amount with at most 2 decimals, e.g. 20 or 12.50');
-        }
-        const r = (await fake(s, 'POST', 'topup', { clientid: client.clientId, amount: v.amount })) as { invoiceid: number | null; newbalance: string };
-        io.stdout(`client ${client.clientId} (${client.name}) topped up ${v.amount}: invoice ${r.invoiceid ?? '-'} paid, WHMCS credit now ${r.newbalance}\n`);
+        const r = (await fake(s, 'POST', 'topup', { clientid: client.clientId, amount })) as { invoiceid: number | null; newbalance: string };
+        io.stdout(`client ${client.clientId} (${client.name}) topped up ${amount}: invoice ${r.invoiceid ?? '-'} paid, WHMCS credit now ${r.newbalance}\n`);
         io.stdout(`voipbill hears it through the WHMCS hook; watch service-${client.serviceId} in the Web UI or run: bin/voipbill service status ${client.serviceId}\n`);
+        return 0;
+      }
+      case 'credit': {
+        const v = options(rest, { client: { type: 'string' }, amount: { type: 'string' } });
+        const amount = amountOption(v.amount, true);
+        const s = state(io);
+        const client = clientOf(s, v.client);
+        const r = (await fake(s, 'POST', 'credit', { clientid: client.clientId, amount })) as { newbalance: string };
+        io.stdout(`client ${client.clientId} (${client.name}): credit ${amount.startsWith('-') ? 'removed' : 'added'} ${amount.replace(/^-/, '')}, WHMCS credit now ${r.newbalance}\n`);
+        io.stdout(`WHMCS fires no hook for Manage Credits: ${RECONCILE_HINT}\n`);
+        return 0;
+      }
+      case 'field': {
+        const { values: v, positionals } = optionsWithPositionals(rest, { client: { type: 'string' } });
+        const s = state(io);
+        const client = clientOf(s, v.client);
+        const [name, value, ...extra] = positionals;
+        if (name === undefined || value === undefined || extra.length > 0) throw new UsageError('field takes the field name and its value, e.g. demo field --client 2 "Manual VoIP Suspend" Yes (quote a name with spaces; "" for blank)');
+        const snap = (await fake(s, 'GET', 'state')) as FakeSnapshot;
+        const fields = snap.clientFields ?? [];
+        const field = fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
+        if (!field) throw new UsageError(`no client custom field ${JSON.stringify(name)}; the demo's are ${fields.map((f) => JSON.stringify(f.name)).join(', ')}`);
+        const before = snap.clients.find((c) => c.id === client.clientId)?.customFields[String(field.id)] ?? '';
+        await fake(s, 'POST', 'profile-edit', { clientid: client.clientId, fields: { [field.id]: value }, by: 'admin' });
+        io.stdout(`client ${client.clientId} (${client.name}): ${field.name} ${JSON.stringify(before)} → ${JSON.stringify(value)}, saved in the admin area\n`);
+        io.stdout(`WHMCS ran the ClientEdit hook: voipbill re-reads the client now; see bin/voipbill service status ${client.serviceId}\n`);
+        return 0;
+      }
+      case 'mode': {
+        const { values: v, positionals } = optionsWithPositionals(rest, { service: { type: 'string' } });
+        const [mode, ...extra] = positionals;
+        if (mode !== 'gateway' && mode !== 'extension') throw new UsageError(`mode takes gateway or extension${mode === undefined ? '' : `, not ${JSON.stringify(mode)}`}`);
+        if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
+        const s = state(io);
+        if (!v.service || !/^\d+$/.test(v.service)) throw new UsageError('--service <id> is required (a positive integer)');
+        const client = s.clients.find((c) => c.serviceId === Number(v.service));
+        if (!client) throw new UsageError(`no demo service ${v.service}; the demo's services are ${s.clients.map((c) => `${c.serviceId} (${c.name})`).join(', ')}`);
+        const snap = (await fake(s, 'GET', 'state')) as FakeSnapshot;
+        const service = snap.services.find((x) => x.id === client.serviceId)!;
+        // The products file in use says how each WHMCS product suspends: the service moves to a product of the same
+        // PBX server whose mode is the one asked for, as an admin would move it in WHMCS.
+        const catalog = io.catalog();
+        const current = catalog?.byId.get(service.pid);
+        if (!catalog || !current) throw new Error(`product ${service.pid} of service ${service.id} is not in the products file (${io.config.VOIPBILL_PRODUCTS_FILE ?? 'none'})`);
+        if (current.suspendMode === mode) {
+          io.stdout(`service ${service.id} (${client.name}) is already on product ${service.pid}, which suspends by ${mode}\n`);
+          return 0;
+        }
+        const target = [...catalog.byId.values()].find((p) => p.kind === current.kind && p.server === current.server && p.suspendMode === mode && snap.products.some((x) => x.pid === p.productId));
+        if (!target) throw new Error(`no product in ${io.config.VOIPBILL_PRODUCTS_FILE} suspends ${current.kind} server ${current.server ?? '(default)'} by ${mode}; add one (a WHMCS product and its line in the products file)`);
+        await fake(s, 'POST', 'service-edit', { serviceid: service.id, pid: target.productId });
+        const name = snap.products.find((x) => x.pid === target.productId)?.name ?? `product ${target.productId}`;
+        io.stdout(`service ${service.id} (${client.name}) moved to product ${target.productId} "${name}": suspends by ${mode} from its next suspension\n`);
+        io.stdout(`${RECONCILE_HINT}; then bin/voipbill service status ${service.id} shows suspendModeSetting ${mode}\n`);
         return 0;
       }
       case 'status': {
         options(rest, {});
         const s = state(io);
         const snap = (await fake(s, 'GET', 'state')) as FakeSnapshot;
+        const fieldId = (name: string) => String(snap.clientFields?.find((f) => f.name === name)?.id ?? '');
         for (const c of snap.clients) {
-          const services = snap.services.filter((x) => x.clientid === c.id).map((x) => `service ${x.id} ${x.status} (${x.domain.split('|')[0]!.trim()})`);
-          const suspended = c.customFields['4'] ? `, VoIP Suspended=${c.customFields['4']}` : '';
-          io.stdout(`client ${c.id} ${`${c.firstname} ${c.lastname}`.padEnd(12)} credit ${c.creditCents.padStart(8)}${suspended}  ${services.join('; ')}\n`);
+          const services = snap.services
+            .filter((x) => x.clientid === c.id)
+            .map((x) => `service ${x.id} ${x.status} (${x.domain.split('|')[0]!.trim()}, product ${x.pid}${s.products?.find((p) => p.productId === x.pid) ? `: ${s.products.find((p) => p.productId === x.pid)!.suspendMode} mode` : ''})`);
+          const fields = ['VoIP Suspended', 'Manual VoIP Suspend']
+            .map((name) => [name, c.customFields[fieldId(name)] ?? ''] as const)
+            .filter(([name, value]) => value !== '' && !(name === 'Manual VoIP Suspend' && value === 'No'))
+            .map(([name, value]) => `, ${name}=${value}`)
+            .join('');
+          io.stdout(`client ${c.id} ${`${c.firstname} ${c.lastname}`.padEnd(12)} credit ${c.creditCents.padStart(8)}${fields}  ${services.join('; ')}\n`);
         }
         return 0;
       }

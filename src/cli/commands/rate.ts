@@ -60,6 +60,7 @@ export const command = cliCommand({
     }
     if (typeof v.number !== 'string') throw new UsageError('--number is required');
     const secondsText = required(v, 'seconds');
+    if (secondsText.startsWith('-')) throw new UsageError(`--seconds cannot be negative (a call lasts 0 seconds or more), got ${secondsText}`);
     if (!/^\d+(\.\d+)?$/.test(secondsText)) throw new UsageError(`--seconds must be a number of seconds ≥ 0, got ${JSON.stringify(secondsText)}`);
     let atMs = io.now();
     if (v.at !== undefined) {

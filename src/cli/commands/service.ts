@@ -24,6 +24,9 @@ Talks to Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233), namespace TEMPOR
 suspend/unsuspend/override are Temporal updates: a refused request prints why and changes nothing. Repeating a
 request with the same --request-id is safe.`;
 
+/** The states a service workflow reports (VoipLifecycleState). */
+const LIFECYCLE_STATES: readonly string[] = ['active', 'low_balance', 'suspended', 'terminated'];
+
 function summary(s: LifecycleState): Record<string, unknown> {
   return {
     serviceId: s.config.serviceId,
@@ -85,16 +88,20 @@ export const command = cliCommand({
     const { values: v, positionals } = parsed;
     const requestId = v['request-id'] ?? `cli-${action}-${io.now()}`;
     const serviceId = positionals[0];
-    if (action !== 'list' && !serviceId) throw new UsageError(`${action ?? 'a subcommand'} needs a service ID`);
-    if (!['status', 'suspend', 'unsuspend', 'override', 'usage', 'autotopup', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action)}`);
+    if (!['status', 'suspend', 'unsuspend', 'override', 'usage', 'autotopup', 'list'].includes(action ?? '')) throw new UsageError(`unknown action ${JSON.stringify(action ?? '')}`);
+    if (action !== 'list' && !serviceId) throw new UsageError(`${action} needs a service ID`);
+    if (serviceId !== undefined && action !== 'list' && !/^[1-9]\d*$/.test(serviceId)) throw new UsageError(`${JSON.stringify(serviceId)} is not a WHMCS service ID (a positive integer)`);
+    // Checked before Temporal is asked: a value no service can have would only list nothing.
+    if (v.state !== undefined && !LIFECYCLE_STATES.includes(v.state)) throw new UsageError(`--state must be one of ${LIFECYCLE_STATES.join(', ')}; got ${JSON.stringify(v.state)}`);
+    if (v.client !== undefined && !/^[1-9]\d*$/.test(v.client)) throw new UsageError(`--client must be a WHMCS client ID (a positive integer); got ${JSON.stringify(v.client)}`);
     if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
     if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension' && v.mode !== 'restrict') throw new UsageError('--mode must be gateway, extension or restrict');
+    const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
+    if (days !== undefined && !(days >= 0)) throw new UsageError(`--suspended-days must be a number of days ≥ 0; got ${JSON.stringify(v['suspended-days'])}`);
+    if (v.stuck !== undefined && !['positive-credit', 'drift'].includes(v.stuck)) throw new UsageError(`--stuck must be positive-credit or drift; got ${JSON.stringify(v.stuck)}`);
     const client = await io.temporal();
     if (action === 'list') {
-      const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
-      if (days !== undefined && !(days >= 0)) throw new UsageError('--suspended-days must be a number of days');
       const stuck: StuckCase | undefined = days !== undefined ? 'older-than' : (v.stuck as StuckCase | undefined);
-      if (stuck && !['positive-credit', 'drift', 'older-than'].includes(stuck)) throw new UsageError('--stuck must be positive-credit or drift');
       const query = lifecycleListQuery({
         ...(v.state ? { state: v.state } : {}),
         ...(v.client ? { clientId: v.client } : {}),

@@ -65,6 +65,12 @@ export async function seedTenant(
   return { domainUuid, domainName: tenant.domainName, gateways, extensions };
 }
 
+/** The tenant's enabled extensions (an extension suspended by voipbill is disabled in v_extensions). */
+export async function enabledExtensions(pool: Pool, domainUuid: string): Promise<Set<string>> {
+  const { rows } = await pool.query<{ extension: string }>(`SELECT extension FROM v_extensions WHERE domain_uuid = $1 AND cast(enabled AS text) = 'true'`, [domainUuid]);
+  return new Set(rows.map((r) => r.extension));
+}
+
 /** One `v_xml_cdr` row in billing terms; omitted fields get the importer's usual values. */
 /** Whether the double's schema is in this database already (a restarted demo keeps its tenants and calls). */
 export async function hasFusionSchema(pool: Pool): Promise<boolean> {

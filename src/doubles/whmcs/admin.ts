@@ -3,10 +3,10 @@
  * real payment fires); fault injection; reading state. Used in-process by tests and over HTTP (/_fake/...) by the
  * demo and by tests that prefer the wire.
  */
-import { formatCents } from '../../domain/money';
+import { formatCents, parseDecimal } from '../../domain/money';
 import { payInvoice } from './actions-billing';
 import type { Ctx } from './context';
-import { Params } from './context';
+import { ApiFail, Params } from './context';
 import { adminAmount } from './hooks';
 import type { FakeEmailTemplate, FakeWhmcsState } from './state';
 
@@ -123,6 +123,40 @@ export async function topUp(ctx: Ctx, t: { clientid: number; amount: string; via
   return { invoiceid: invoiceid ?? null, newbalance: formatCents(client.creditCents) };
 }
 
+/**
+ * Billing → Manage Credits in the admin area (AddCredit in the API): a positive amount adds credit, a negative one
+ * removes it. WHMCS refuses to remove more than the balance ("Insufficient Credit Balance") and fires no hook, so
+ * voipbill hears of it at its next reconciliation.
+ */
+export function manageCredit(state: FakeWhmcsState, c: { clientid: number; amount: string; description?: string }): { newbalance: string } {
+  const client = state.clients.get(c.clientid);
+  if (!client) throw new ApiFail(`Client ID Not Found: ${c.clientid}`, 404);
+  const text = String(c.amount ?? '').trim();
+  if (!/^-?\d+(\.\d{1,2})?$/.test(text)) throw new ApiFail(`amount must be a decimal with at most 2 places, e.g. 5 or -3.50; got ${JSON.stringify(c.amount)}`, 400);
+  const amount = parseDecimal(text, 2);
+  if (amount === 0n) throw new ApiFail('No Amount Provided', 400);
+  if (amount < 0n && -amount > client.creditCents) throw new ApiFail(`Insufficient Credit Balance (client ${client.id} has ${formatCents(client.creditCents)})`, 400);
+  state.addCreditEntry(client.id, amount, c.description ?? (amount > 0n ? 'Credit added by admin' : 'Credit removed by admin'));
+  return { newbalance: formatCents(client.creditCents) };
+}
+
+/**
+ * Products/Services → the service's product changed in the admin area and saved. Only the AdminServiceEdit hook runs
+ * (voipbill's hook file does not forward it): voipbill sees the new product at its next reconciliation.
+ */
+export async function editService(ctx: Ctx, e: { serviceid: number; pid?: number; status?: string }): Promise<{ serviceid: number; pid: number; status: string }> {
+  const service = ctx.state.services.get(e.serviceid);
+  if (!service) throw new ApiFail(`Service ID Not Found: ${e.serviceid}`, 404);
+  if (e.pid !== undefined) {
+    if (!ctx.state.products.has(e.pid)) throw new ApiFail(`Product ID Not Found: ${e.pid}`, 404);
+    service.pid = e.pid;
+  }
+  if (e.status !== undefined) service.status = e.status;
+  ctx.state.logActivity({ clientId: service.clientid, adminId: 1, username: 'admin', description: `Modified Product/Service - Service ID: ${service.id}` });
+  await ctx.fireHook('AdminServiceEdit', { userid: service.clientid, serviceid: service.id });
+  return { serviceid: service.id, pid: service.pid, status: service.status };
+}
+
 export interface ProfileEdit {
   clientid: number;
   /** Custom field values by field id. */
@@ -189,6 +223,7 @@ export function snapshot(state: FakeWhmcsState): unknown {
         transactions: state.transactions,
         emails: state.emails,
         activityLog: state.activityLog,
+        clientFields: state.clientFieldDefinitions,
       },
       (_k, v: unknown) => (typeof v === 'bigint' ? formatCents(v) : v instanceof Map ? Object.fromEntries(v) : v),
     ),

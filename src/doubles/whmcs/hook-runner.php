@@ -1,9 +1,21 @@
 <?php
 /**
- * Runs a WHMCS hook file outside WHMCS, for the fake WHMCS (tests and demo): provides add_hook, logActivity and a
- * localAPI that calls the fake's api.php, then fires one hook point with the vars read from stdin as JSON
- * {"hook": "...", "vars": {...}}. logActivity lines are printed to stdout as JSON for the fake's activity log.
+ * Runs a WHMCS hook file outside WHMCS, for the fake WHMCS (tests and demo): provides add_hook, logActivity, the
+ * WHMCS\Config\Setting class (SystemURL) and a localAPI that calls the fake's api.php, then fires one hook point with
+ * the vars read from stdin as JSON {"hook": "...", "vars": {...}}. logActivity lines are printed to stdout as JSON
+ * for the fake's activity log.
  */
+namespace WHMCS\Config {
+    class Setting
+    {
+        public static function getValue($name)
+        {
+            return $name === 'SystemURL' ? (string) getenv('FAKE_WHMCS_SYSTEM_URL') : null;
+        }
+    }
+}
+
+namespace {
 define('WHMCS', true);
 $GLOBALS['voipbill_test_hooks'] = [];
 
@@ -41,4 +53,5 @@ usort($hooks, function ($a, $b) {
 });
 foreach ($hooks as $hook) {
     call_user_func($hook[1], $input['vars']);
+}
 }

@@ -19,6 +19,8 @@ export interface HookConfig {
   mode: 'node' | 'php';
   phpBinary?: string;
   hooksFile?: string;
+  /** The installation's System URL, as WHMCS's settings hold it (the hook sends it with every event). */
+  systemUrl?: string;
   /** Extra environment for php (e.g. VOIPBILL_WEBHOOK_TRANSPORT=stream to test the no-curl path). */
   env?: Record<string, string>;
 }
@@ -29,7 +31,10 @@ const RUNNER = join(__dirname, 'hook-runner.php');
 function runPhp(cfg: HookConfig, hook: string, vars: HookVars, env: Record<string, string>, state: FakeWhmcsState): Promise<void> {
   return new Promise((done) => {
     const child = spawn(cfg.phpBinary ?? 'php', [RUNNER], {
-      env: { ...process.env, ...cfg.env, ...env, VOIPBILL_HOOKS_FILE: cfg.hooksFile ?? DEFAULT_HOOKS_FILE, VOIPBILL_WEBHOOK_URL: cfg.url, VOIPBILL_WEBHOOK_SECRET: cfg.secret },
+      env: {
+        ...process.env, ...cfg.env, ...env, VOIPBILL_HOOKS_FILE: cfg.hooksFile ?? DEFAULT_HOOKS_FILE, VOIPBILL_WEBHOOK_URL: cfg.url, VOIPBILL_WEBHOOK_SECRET: cfg.secret,
+        FAKE_WHMCS_SYSTEM_URL: cfg.systemUrl ?? '',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -60,7 +65,7 @@ function runPhp(cfg: HookConfig, hook: string, vars: HookVars, env: Record<strin
 }
 
 async function forward(cfg: HookConfig, state: FakeWhmcsState, event: string, eventId: string, data: Record<string, unknown>): Promise<void> {
-  const body = JSON.stringify({ id: eventId, event, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'), data });
+  const body = JSON.stringify({ id: eventId, event, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'), installation: cfg.systemUrl ?? '', data });
   const timestamp = String(Math.floor(Date.now() / 1000));
   try {
     const res = await request(cfg.url, {
@@ -92,7 +97,7 @@ async function runNode(cfg: HookConfig, state: FakeWhmcsState, hook: string, var
     const topup = inv.items.filter((i) => i.type === 'AddFunds').reduce((s, i) => s + i.amountCents, 0n);
     if (topup <= 0n) return;
     await forward(cfg, state, 'invoice.paid', `whmcs-invoice-paid-${inv.id}`, {
-      invoiceid: inv.id, userid: inv.userid, total: formatCents(state.invoiceTotal(inv)), is_topup: true, topup_amount: formatCents(topup),
+      invoiceid: inv.id, userid: inv.userid, total: formatCents(state.invoiceTotal(inv)), is_topup: true, topup_amount: formatCents(topup), datepaid: inv.datepaid,
     });
   } else if (hook === 'AddTransaction') {
     const keys = ['id', 'userid', 'amountin', 'amountout', 'invoiceid', 'transid', 'gateway', 'date'];

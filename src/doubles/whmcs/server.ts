@@ -7,9 +7,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { billingActions } from './actions-billing';
 import { clientActions } from './actions-clients';
-import { editProfile, FaultQueue, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
+import { editProfile, editService, FaultQueue, manageCredit, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
 import { createHookBus, type HookConfig } from './hooks';
+import { loadState, saveState } from './persist';
 import { FakeWhmcsState } from './state';
 
 export interface FakeWhmcsSettings {
@@ -44,6 +45,8 @@ export interface FakeWhmcs {
   topUp(t: Parameters<typeof topUp>[1]): ReturnType<typeof topUp>;
   /** A profile save in the client area or the admin area (fields, ClientEdit hook, activity log). */
   editProfile(e: ProfileEdit): ReturnType<typeof editProfile>;
+  /** Writes the state to its file now (with `stateFile`); requests write it by themselves. */
+  save(): void;
   close(): Promise<void>;
 }
 
@@ -70,8 +73,27 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 const MASKED = new Set(['secret', 'password', 'accesskey']);
 
-export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { host?: string; port?: number; clock?: () => Date } = {}): Promise<FakeWhmcs> {
-  const state = new FakeWhmcsState(options.clock);
+export async function startFakeWhmcs(
+  options: Partial<FakeWhmcsSettings> & {
+    host?: string;
+    port?: number;
+    clock?: () => Date;
+    systemUrl?: string;
+    /** Keep the state in this file: loaded at start when it exists, written after every request and at close. */
+    stateFile?: string;
+  } = {},
+): Promise<FakeWhmcs> {
+  const state = (options.stateFile ? loadState(options.stateFile, options.clock) : undefined) ?? new FakeWhmcsState(options.clock);
+  let saveTimer: NodeJS.Timeout | undefined;
+  const saveNow = () => {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = undefined;
+    if (options.stateFile) saveState(state, options.stateFile);
+  };
+  // Requests come in bursts (a billing run, a top-up and its hooks): one write after each burst.
+  const saveSoon = () => {
+    if (options.stateFile && !saveTimer) saveTimer = setTimeout(saveNow, 200);
+  };
   const settings: FakeWhmcsSettings = {
     identifier: options.identifier ?? 'fake-identifier',
     secret: options.secret ?? 'fake-secret',
@@ -86,7 +108,9 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
   const faults = new FaultQueue();
   const internalToken = randomBytes(16).toString('hex');
   let apiUrl = '';
-  const fireHook = createHookBus({ state, config: () => settings.hook, apiUrl: () => apiUrl, internalToken });
+  // WHMCS's System URL: the hook sends it so voipbill tells installations apart; a test may pose as another WHMCS.
+  let systemUrl = options.systemUrl ?? '';
+  const fireHook = createHookBus({ state, config: () => settings.hook && { systemUrl, ...settings.hook }, apiUrl: () => apiUrl, internalToken });
   const ctxFor = (params: Params): Ctx => ({ state, params, quirks: settings.quirks, fireHook });
 
   function authFailure(p: Params, remoteIp: string, action: string): { status: number; message: string } | null {
@@ -182,6 +206,10 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
         return ok((seedEmailTemplate(state, input as Parameters<typeof seedEmailTemplate>[1]), {}));
       case 'topup':
         return ok(await topUp(ctxFor(new Params([])), input as Parameters<typeof topUp>[1]));
+      case 'credit':
+        return ok(manageCredit(state, input as Parameters<typeof manageCredit>[1]));
+      case 'service-edit':
+        return ok(await editService(ctxFor(new Params([])), input as Parameters<typeof editService>[1]));
       case 'faults':
         return ok((faults.add(input as unknown as Fault), {}));
       case 'config':
@@ -199,10 +227,13 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
       : url.pathname === '/includes/api.php'
         ? api(req, res, url)
         : Promise.resolve(send(res, 404, { error: 'not found' }));
-    work.catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { error: err instanceof Error ? err.message : String(err) });
-      else res.destroy();
-    });
+    work
+      .catch((err: unknown) => {
+        // The control surface refuses a bad request with its status (a refusal WHMCS would give, a missing id).
+        if (!res.headersSent) send(res, err instanceof ApiFail && url.pathname.startsWith('/_fake/') ? (err.status ?? 400) : 500, { error: err instanceof Error ? err.message : String(err) });
+        else res.destroy();
+      })
+      .finally(saveSoon);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -211,6 +242,7 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   apiUrl = `${url}/includes/api.php`;
+  systemUrl ||= `${url}/`;
   return {
     url,
     apiUrl,
@@ -225,10 +257,11 @@ export async function startFakeWhmcs(options: Partial<FakeWhmcsSettings> & { hos
     seedEmailTemplate: (t) => seedEmailTemplate(state, t),
     topUp: (t) => topUp(ctxFor(new Params([])), t),
     editProfile: (e) => editProfile(ctxFor(new Params([])), e),
+    save: saveNow,
     close: () =>
       new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeAllConnections();
-      }),
+      }).then(saveNow),
   };
 }

@@ -140,7 +140,8 @@ export class FakeWhmcsState {
   requests: Array<{ action: string; params: Record<string, string> }> = [];
   /** What CapturePayment does per client (the stored card's answer); default 'success'. 'none': no card stored. */
   cardOutcomes = new Map<number, 'success' | 'decline' | 'none'>();
-  private seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0, activity: 0 };
+  /** The last number handed out per kind; kept with the state (persist.ts), so numbering never starts again. */
+  seq = { client: 0, service: 0, credit: 0, invoice: 0, item: 0, transaction: 0, activity: 0 };
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
