@@ -95,7 +95,7 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   const packagePath = join(work, 'per-second.json');
   writeFileSync(
     packagePath,
-    JSON.stringify({ name: 'Per second', currency: 'USD', countryCode: '1', internationalPrefix: '011', nanp10Digit: true, outbound: { customRatePerMinute: '0.60', customIncrement: '1/1' }, creditControl: { reserveIncrements: 3, limits: { restrictedPrefixes: ['1900'] } } }),
+    JSON.stringify({ name: 'Per second', currency: 'USD', countryCode: '1', internationalPrefix: '011', nanp10Digit: true, outbound: { customRatePerMinute: '0.60', customIncrement: '1/1' }, creditControl: { reserveIncrements: 15, limits: { restrictedPrefixes: ['1900'] } } }),
   );
   whmcs.seedProduct({ pid: 1, name: 'Hosted PBX' });
   const clientA = whmcs.seedClient({ credit: '0.20' });
@@ -165,7 +165,8 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
     (ids) => ids.includes(handle.workflowId),
   );
 
-  // A call on 20 s of credit; the worker running the guard dies 4 s into it.
+  // A call on 20 s of credit; the worker running the guard dies 4 s into it. Its first chunk (15 s) outlasts the
+  // takeover, as chunks should in production: a chunk that runs out while no guard runs is ended by the PBX backstop.
   const seeded = (await loadTenants(fusionDb.pool, [TENANT]))[0]!;
   const live = fusion.esl.state.live;
   const call = live.place({ tenant: seeded, extension: '7001', number: '4165550199', answerAfterMs: 200, talkMs: 120_000 });
