@@ -12,6 +12,8 @@ import { SourceConfigError } from '../src/billing/ingest';
 import { settleRun, type BillingModeFilter, type SettleRunResult } from '../src/billing/settlement';
 import { includedMinutesUsage, servicesToReportUsage, type WhmcsBillingTerms } from '../src/billing/usage';
 import type { ServiceRecord } from '../src/domain/services/service-config';
+import type { InvoiceDateFormat } from '../src/domain/billing/settle';
+import { localDateOf, type BillingTerms } from '../src/domain/billing/billing-cycle';
 import type { Logger } from '../src/log';
 import type { CdrFeed, CdrSource } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
@@ -26,7 +28,7 @@ export interface BillingActivityDeps {
   log: Logger;
   store: BillingStore;
   charging: WhmcsCharging;
-  whmcs: Pick<WhmcsGateway, 'getClient' | 'getClientServices'>;
+  whmcs: Pick<WhmcsGateway, 'getClient' | 'getClientServices' | 'listInvoices' | 'getInvoice'>;
   services: Pick<ServiceRepository, 'get' | 'list'>;
   lifecycleTarget: LifecycleTarget;
   /** The CDR source of a server name (the PBX resolver's adapter). */
@@ -34,6 +36,8 @@ export interface BillingActivityDeps {
   packages: PackageStore;
   /** IANA zone of billing periods (free minutes, invoice dates); BILLING_TIME_ZONE. */
   timeZone: string;
+  /** INVOICE_DATE_FORMAT: dates in usage lines. */
+  dateFormat?: InvoiceDateFormat;
 }
 
 export function createBillingActivities(deps: BillingActivityDeps) {
@@ -99,8 +103,23 @@ export function createBillingActivities(deps: BillingActivityDeps) {
      * Settles unsettled calls into outbox charges, then posts every pending charge exactly once (and takes the charges
      * that waited for credit, where credit now covers them).
      */
-    settleCharges: (input: { runId: string; modes: BillingModeFilter[] }): Promise<SettleChargesResult> => whileHeartbeating(async () => {
-      const { result, prepared, posted } = await settleRun({ store, packages, timeZone, listServices, charging: deps.charging, whmcs: deps.whmcs }, input, (key) => heartbeat({ key }));
+    settleCharges: (input: { runId: string; modes: BillingModeFilter[]; asOf?: string }): Promise<SettleChargesResult> => whileHeartbeating(async () => {
+      // The WHMCS due dates of the services whose per-period free minutes need them, read once per client per call.
+      const byClient = new Map<string, Promise<Map<string, BillingTerms>>>();
+      const terms = async (r: ServiceRecord): Promise<BillingTerms | undefined> => {
+        let m = byClient.get(r.clientId);
+        if (!m) {
+          m = deps.whmcs.getClientServices(Number(r.clientId)).then((list) => new Map(list.map((x) => [String(x.id), { nextDueDate: x.nextDueDate, billingCycle: x.billingCycle }])));
+          byClient.set(r.clientId, m);
+        }
+        return (await m).get(r.serviceId);
+      };
+      // The run date is the local date of the billing time zone when the activity runs (or the one the run names).
+      const runDate = input.asOf ?? localDateOf(Date.now(), timeZone);
+      const settleDeps = { store, packages, timeZone, listServices, charging: deps.charging, whmcs: deps.whmcs, terms, ...(deps.dateFormat ? { dateFormat: deps.dateFormat } : {}) };
+      const { result, prepared, posted, autobill } = await settleRun(settleDeps, { runId: input.runId, modes: input.modes, runDate }, (key) => heartbeat({ key }));
+      for (const note of autobill?.notes ?? []) deps.log.info('autobill period', { runId: input.runId, note });
+      for (const problem of autobill?.problems ?? []) deps.log.warn('autobill problem', { runId: input.runId, problem });
       for (const p of posted.problems) deps.log.warn('charge not taken', { runId: input.runId, chargeKey: p.chargeKey, chargeId: p.chargeId, clientId: p.clientId, serviceIds: p.serviceIds, amount: p.amount, reason: p.reason });
       deps.log.info('billing charges settled', { runId: input.runId, ...prepared, posted: posted.posted, failed: posted.failed, awaitingCredit: posted.awaitingCredit });
       return result;

@@ -13,6 +13,8 @@ import { createStandingReader } from '../src/adapters/whmcs/standing';
 import { createClientMessenger } from '../src/adapters/notify/client-messages';
 import { defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/lifecycle/auto-topup';
 import type { Mailer } from '../src/ports/mailer';
+import type { InvoiceDateFormat } from '../src/domain/billing/settle';
+import type { WhmcsTemplateId } from '../src/domain/lifecycle/notifications';
 import type { PbxResolver } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
@@ -49,6 +51,10 @@ export interface ActivityDeps {
   creditGuard?: { alertEmail?: string; maxCallSeconds?: number; observer?: GuardObserver; reportEveryMs?: number; now?: () => number };
   /** The worker's metrics (the credit guard counts its cuts, refusals, breaches and expired reservations there). */
   metrics?: VoipbillMetrics;
+  /** INVOICE_DATE_FORMAT: dates in usage invoice lines. */
+  invoiceDateFormat?: InvoiceDateFormat;
+  /** NOTIFY_TEMPLATE_NAMES: the install's names of the WHMCS templates voipbill sends. */
+  templateNames?: Partial<Record<WhmcsTemplateId, string>>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -75,13 +81,20 @@ export function createActivities(deps: ActivityDeps) {
       whmcs,
       pbx,
       standing,
-      messages: createClientMessenger({ ...deps.notify, whmcs, notifications: repos.notifications }),
+      messages: createClientMessenger({
+        ...deps.notify,
+        whmcs,
+        notifications: repos.notifications,
+        episodes: repos.clientEpisodes,
+        ...(deps.templateNames ? { templateNames: deps.templateNames } : {}),
+      }),
       mirror: repos.mirror,
       services,
       pbxActions: repos.pbxActions,
       clientFieldWrites: repos.clientFieldWrites,
+      episodes: repos.clientEpisodes,
     }),
-    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, lifecycleTarget }),
+    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, lifecycleTarget, episodes: repos.clientEpisodes }),
     ...createBillingActivities({
       log,
       store: repos,
@@ -92,12 +105,14 @@ export function createActivities(deps: ActivityDeps) {
       source: (name) => pbx.adapterFor(name),
       packages,
       timeZone,
+      ...(deps.invoiceDateFormat ? { dateFormat: deps.invoiceDateFormat } : {}),
     }),
     ...createTopUpActivities({
       log,
       whmcs,
       standing,
       mirror: repos.mirror,
+      episodes: repos.clientEpisodes,
       autoTopUps: repos.autoTopUps,
       policy: deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy,
       timeZone,

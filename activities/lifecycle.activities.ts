@@ -4,7 +4,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { StandingReader } from '../src/adapters/whmcs/standing';
-import type { ClientMessage, ClientMessenger } from '../src/adapters/notify/client-messages';
+import { observeClientStanding, type ClientMessage, type ClientMessenger } from '../src/adapters/notify/client-messages';
+import type { ClientEpisodesRepository } from '../src/adapters/postgres/client-episodes.repository';
 import type { ClientFieldWritesRepository } from '../src/adapters/postgres/client-field-writes.repository';
 import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
 import type { PbxActionsRepository } from '../src/adapters/postgres/pbx-actions.repository';
@@ -28,6 +29,8 @@ export interface LifecycleActivityDeps {
   services: Pick<ServiceRepository, 'get' | 'listClaiming'>;
   pbxActions: PbxActionsRepository;
   clientFieldWrites: Pick<ClientFieldWritesRepository, 'record'>;
+  /** Which crossings of the client each standing shows (messages go once per client and crossing). */
+  episodes?: Pick<ClientEpisodesRepository, 'observe'>;
 }
 
 export interface SuspendInput {
@@ -77,6 +80,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       const standing = await deps.standing.standing(clientId);
       const serviceId = config?.serviceId ?? callerServiceId();
       if (serviceId) await mirror.recordStanding(serviceId, standing, 'read', config);
+      if (deps.episodes) await observeClientStanding(deps.episodes, clientId, standing);
       return standing;
     },
 

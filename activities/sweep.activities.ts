@@ -5,6 +5,8 @@
  * wakes every workflow and lets each inspect its PBX itself.
  */
 import { heartbeat } from '@temporalio/activity';
+import { observeClientStanding } from '../src/adapters/notify/client-messages';
+import type { ClientEpisodesRepository } from '../src/adapters/postgres/client-episodes.repository';
 import { syncClientServices } from '../src/adapters/services/service-sync';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
@@ -28,6 +30,8 @@ export interface SweepActivityDeps {
   services: Pick<ServiceRepository, 'upsert' | 'listClaiming'>;
   standing: Pick<StandingReader, 'standing'>;
   mirror: Pick<LifecycleMirrorRepository, 'load' | 'recordStanding' | 'recordConfig'>;
+  /** Which crossings of the client each standing shows (messages go once per client and crossing). */
+  episodes?: Pick<ClientEpisodesRepository, 'observe'>;
   lifecycleTarget: LifecycleTarget;
   log: Logger;
 }
@@ -162,6 +166,7 @@ export function createSweepActivities(deps: SweepActivityDeps) {
         await signalService(deps.lifecycleTarget, record, reconcileSignal, { standing, inspect: action.inspect, ...(action.config ? { config: action.config } : {}) });
         // Delivered: the workflow now holds this standing (unless it already held a newer one) and this config.
         await mirror.recordStanding(record.serviceId, standing, 'signalled');
+        if (deps.episodes) await observeClientStanding(deps.episodes, record.clientId, standing);
         if (action.config) await mirror.recordConfig(record.serviceId, action.config);
         result.woken += 1;
         if (action.inspect) result.inspecting += 1;

@@ -5,6 +5,8 @@
  * auto-topup-attempt.ts; declines are results, never suspensions.
  */
 import type { AutoTopUpRow, AutoTopUpsRepository } from '../src/adapters/postgres/auto-topups.repository';
+import { observeClientStanding } from '../src/adapters/notify/client-messages';
+import type { ClientEpisodesRepository } from '../src/adapters/postgres/client-episodes.repository';
 import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
 import { WhmcsBusinessError } from '../src/adapters/whmcs/errors';
 import type { StandingReader } from '../src/adapters/whmcs/standing';
@@ -20,6 +22,8 @@ export interface TopUpActivityDeps {
   whmcs: Pick<WhmcsGateway, 'listInvoices' | 'createInvoice' | 'getInvoice' | 'cancelInvoice' | 'capturePayment'>;
   standing: StandingReader;
   mirror: Pick<LifecycleMirrorRepository, 'recordStanding'>;
+  /** Which crossings of the client each standing shows (messages go once per client and crossing). */
+  episodes?: Pick<ClientEpisodesRepository, 'observe'>;
   autoTopUps: AutoTopUpsRepository;
   policy: AutoTopUpPolicy;
   /** The "day" of the daily limits; BILLING_TIME_ZONE. */
@@ -55,6 +59,7 @@ export function createTopUpActivities(deps: TopUpActivityDeps) {
       standing = await deps.standing.standing(input.clientId);
       // The workflow adopts this standing as it is: so does the sweep's mirror.
       await deps.mirror.recordStanding(input.serviceId, standing, 'read');
+      if (deps.episodes) await observeClientStanding(deps.episodes, input.clientId, standing);
     } catch {
       // The workflow keeps its last standing; the next signal or sweep reads it again.
     }

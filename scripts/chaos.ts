@@ -5,12 +5,15 @@
  * injected, and voipbill's PostgreSQL is stopped and started once. Then an oracle checks, independently of the
  * product: every CDR stored exactly once, every charge posted exactly once (or, where the credit did not cover it,
  * waiting for credit and never in WHMCS), each client's WHMCS credit equal to the expected figure to the cent and
- * never below zero, every service in the state the balance rules call for (workflow, PBX and WHMCS field). Prints JSON lines {"metric","value","unit"} (chaos_kills, chaos_faults, chaos_discrepancies, …) on stdout,
+ * never below zero, every service in the state the balance rules call for (workflow, PBX and WHMCS field). Services
+ * billed on their WHMCS due date (autobill: voipbill's own invoice, or a billable item WHMCS's cron invoices) are
+ * billed once per (service, period) by autobill runs started over and over, to the cent. Prints JSON lines {"metric","value","unit"} (chaos_kills, chaos_faults, chaos_discrepancies, …) on stdout,
  * progress and discrepancy details on stderr; exits 1 when there is a discrepancy.
  *
  * Options (environment):
  *   CHAOS_KILLS (20)          SIGKILLs of the worker process
  *   CHAOS_SERVICES (8)        services (one client each)
+ *   CHAOS_AUTOBILL (2)        further services billed on their due date, alternately by invoice and billable item
  *   CHAOS_CDRS (600)          calls, inserted into the FusionPBX double in batches over the run
  *   CHAOS_SEED (1)            seed of the scenario (calls, credits, kill moments, faults)
  *   CHAOS_DURATION_S          length of the chaos phase (default 6 s per kill, at least 20 s)
@@ -31,9 +34,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
@@ -71,11 +74,14 @@ const SERVER = 'fusion-chaos';
 const PACKAGE = join(root, 'examples', 'packages', 'nanp-payg.json');
 const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14 } as const;
 const THRESHOLD = '5.00';
+const AUTOBILL_DUE = '2026-12-01';
+const AUTOBILL_NEXT = '2027-01-01';
 const ERA = '5.4';
 
 interface ChaosOptions {
   kills: number;
   services: number;
+  autobill: number;
   cdrs: number;
   seed: number;
   durationMs: number;
@@ -100,6 +106,7 @@ function readOptions(): ChaosOptions {
   return {
     kills,
     services: intEnv('CHAOS_SERVICES', 8, 1),
+    autobill: intEnv('CHAOS_AUTOBILL', 2),
     cdrs: intEnv('CHAOS_CDRS', 600, 1),
     seed: intEnv('CHAOS_SEED', 1),
     durationMs: intEnv('CHAOS_DURATION_S', Math.max(20, kills * 6), 1) * 1000,
@@ -145,11 +152,13 @@ async function withRetry<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_0
 // ---------------------------------------------------------------------------------------------------------------
 // The scenario: services, clients and calls with totals known in advance.
 
-type Role = 'suspend' | 'topup' | 'low' | 'plenty';
+type Role = 'suspend' | 'topup' | 'low' | 'plenty' | 'autobill';
 
 interface PlannedService {
   index: number;
   role: Role;
+  /** Autobill services: how the usage reaches WHMCS on the due date. */
+  delivery?: 'invoice' | 'billable';
   extensions: string[];
   record?: ServiceRecord;
   clientId?: number;
@@ -356,9 +365,10 @@ async function main(): Promise<number> {
     // --- FusionPBX double (in this process: it survives worker kills) ---------------------------------------
     const fusion = await FusionDouble.start({ pool: fusionPool, era: ERA });
     cleanups.unshift(() => fusion.stop());
-    const planned: PlannedService[] = Array.from({ length: opts.services }, (_, index) => ({
+    const planned: PlannedService[] = Array.from({ length: opts.services + opts.autobill }, (_, index) => ({
       index,
-      role: index === 0 ? 'suspend' : index === 1 && opts.services >= 3 ? 'topup' : index === 2 && opts.services >= 4 ? 'low' : 'plenty',
+      role: index >= opts.services ? 'autobill' : index === 0 ? 'suspend' : index === 1 && opts.services >= 3 ? 'topup' : index === 2 && opts.services >= 4 ? 'low' : 'plenty',
+      ...(index >= opts.services ? { delivery: (index - opts.services) % 2 === 0 ? ('invoice' as const) : ('billable' as const) } : {}),
       extensions: [`${2000 + index * 10 + 1}`, `${2000 + index * 10 + 2}`],
       openingCents: 0n,
       topUpCents: 0n,
@@ -407,6 +417,8 @@ async function main(): Promise<number> {
     const whmcs: FakeWhmcs = await startFakeWhmcs();
     cleanups.unshift(() => whmcs.close());
     whmcs.seedProduct({ pid: 1, name: 'Hosted PBX' });
+    whmcs.seedProduct({ pid: 2, name: 'Hosted PBX (invoiced)' });
+    whmcs.seedProduct({ pid: 3, name: 'Hosted PBX (billable items)' });
     whmcs.state.clientFieldDefinitions = [
       { id: FIELD.threshold, name: 'Low Balance Threshold' },
       { id: FIELD.hasVoip, name: 'Has VoIP Service' },
@@ -426,9 +438,26 @@ async function main(): Promise<number> {
         chargeFaults++;
         if (f.kind === 'timeout-after-apply') chargeFaultsAfterApply++;
       }
+      // A billable item whose answer is lost is looked for on the invoice WHMCS's cron makes, and posted again only a
+      // day later when on none (no API lists billable items): that day is beyond this run, so the faults that reach
+      // AddBillableItem are lost answers after WHMCS added the item (test/integration/autobill.test.ts covers the rest).
+      if (f && action.toLowerCase() === 'addbillableitem') {
+        chargeFaults++;
+        chargeFaultsAfterApply++;
+        return { ...f, kind: 'timeout-after-apply' as const };
+      }
       return f;
     };
     const services = createServiceRepository(pool);
+    // Autobill's packages: the same rates, billed per service on the WHMCS due date.
+    const autobillPackage = (delivery: 'invoice' | 'billable') => {
+      const file = join(work, `autobill-${delivery}.json`);
+      const base = JSON.parse(readFileSync(PACKAGE, 'utf8')) as { outbound: { tariff: string } };
+      base.outbound.tariff = resolve(dirname(PACKAGE), base.outbound.tariff);
+      writeFileSync(file, JSON.stringify({ ...base, billingMode: 'invoice_per_service', taxed: false, autobill: { delivery: delivery === 'billable' ? 'billable_items' : 'invoice' } }));
+      return file;
+    };
+    const AUTOBILL_PACKAGES = { invoice: autobillPackage('invoice'), billable: autobillPackage('billable') };
     for (const s of planned) {
       s.clientId = whmcs.seedClient({
         credit: formatCents(s.openingCents),
@@ -436,7 +465,11 @@ async function main(): Promise<number> {
         currencyCode: 'CAD',
         customfields: { [FIELD.threshold]: THRESHOLD, [FIELD.hasVoip]: 'Yes', [FIELD.manual]: 'No', [FIELD.suspended]: 'None' },
       });
-      const serviceId = whmcs.seedService({ clientid: s.clientId, pid: 1, domain: TENANT, dedicatedip: s.extensions.join(' | '), regdate: '2026-11-01' });
+      const serviceId = whmcs.seedService({
+        clientid: s.clientId, pid: s.delivery === 'invoice' ? 2 : s.delivery === 'billable' ? 3 : 1, domain: TENANT, dedicatedip: s.extensions.join(' | '), regdate: '2026-11-01',
+        // The calls are in November: autobill bills them on the 1 December due date (late arrivals on 1 January).
+        ...(s.delivery ? { nextduedate: AUTOBILL_DUE } : {}),
+      });
       // A DID of its own: one DID listed by services of two clients is a configuration conflict.
       const did = `5195${String(serviceId).padStart(6, '0')}`;
       whmcs.state.services.get(serviceId)!.domain = `${TENANT} | ${did}`;
@@ -449,7 +482,7 @@ async function main(): Promise<number> {
         extensions: s.extensions,
         dids: [did],
         registeredOn: '2026-11-01',
-        package: PACKAGE,
+        package: s.delivery ? AUTOBILL_PACKAGES[s.delivery] : PACKAGE,
         suspendMode: 'extension',
         whmcsStatus: 'Active',
       };
@@ -516,7 +549,13 @@ async function main(): Promise<number> {
         ],
       }),
     );
-    const products = { products: [{ productId: 1, kind: 'fusionpbx', server: SERVER, package: PACKAGE, suspendMode: 'extension' }] };
+    const products = {
+      products: [
+        { productId: 1, kind: 'fusionpbx', server: SERVER, package: PACKAGE, suspendMode: 'extension' },
+        { productId: 2, kind: 'fusionpbx', server: SERVER, package: AUTOBILL_PACKAGES.invoice, suspendMode: 'extension' },
+        { productId: 3, kind: 'fusionpbx', server: SERVER, package: AUTOBILL_PACKAGES.billable, suspendMode: 'extension' },
+      ],
+    };
     const bundlePath = join(work, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })).code);
     const workerLog = join(work, 'worker.log');
@@ -553,12 +592,14 @@ async function main(): Promise<number> {
     const runFailures: string[] = [];
     let overlapAttempts = 0;
     let runSeq = 0;
-    async function startRun(workflowId: string): Promise<void> {
+    let autobillSeq = 0;
+    async function startRun(workflowId: string, autobillAsOf?: string): Promise<void> {
       try {
         const handle = await client.workflow.start(billingRun, {
           taskQueue,
           workflowId,
-          args: [{ sources: [SERVER], charge: ['credit'], maxPages: 2, limit: 40 }],
+          // Autobill runs ingest too, as the schedule's do, and bill the periods due by their date.
+          args: [autobillAsOf ? { sources: [SERVER], charge: ['invoice'], maxPages: 2, limit: 40, asOf: autobillAsOf } : { sources: [SERVER], charge: ['credit'], maxPages: 2, limit: 40 }],
         });
         const entry = { id: workflowId, done: false, result: Promise.resolve() };
         // A Temporal frontend killed under the wait drops it; only the run's own outcome counts.
@@ -670,7 +711,7 @@ async function main(): Promise<number> {
       () => ({ kind: 'timeout-after-apply' }),
       () => ({ kind: 'timeout-after-apply' }),
     ];
-    const whmcsFaultActions = ['AddCredit', 'AddCredit', 'AddCredit', 'GetCredits', 'GetClientsDetails', 'UpdateClient', undefined];
+    const whmcsFaultActions = ['AddCredit', 'AddCredit', 'AddCredit', 'GetCredits', 'GetClientsDetails', 'UpdateClient', 'CreateInvoice', 'GetInvoices', 'AddBillableItem', undefined];
 
     while (Date.now() - phaseStart < opts.durationMs || batchesInserted < batches || !killsDone || !temporalKillsDone) {
       const elapsed = Date.now() - phaseStart;
@@ -704,6 +745,8 @@ async function main(): Promise<number> {
       if (r < 0.2 && runSeq > 0) await startRun(`chaos-run-${runSeq}`);
       else if (r < 0.85) await startRun(`chaos-run-${++runSeq}`);
       if (rnd() < 0.15) await startRun(`chaos-run-${++runSeq}`);
+      // Autobill of 1 December, again and again (a re-run of the same day, overlapping runs), amid everything else.
+      if (opts.autobill > 0 && rnd() < 0.35) await startRun(rnd() < 0.3 && autobillSeq > 0 ? `chaos-autobill-${autobillSeq}` : `chaos-autobill-${++autobillSeq}`, AUTOBILL_DUE);
       // WHMCS faults.
       if (rnd() < 0.6) {
         const action = pick(whmcsFaultActions);
@@ -737,7 +780,14 @@ async function main(): Promise<number> {
     while (Date.now() < quietDeadline) {
       if (Date.now() - lastFinal > 15_000) {
         await startRun(`chaos-final-${++finals}`);
+        // The next due date's autobill takes calls of November that arrived after 1 December's run billed November.
+        if (opts.autobill > 0) await startRun(`chaos-final-autobill-${finals}`, AUTOBILL_NEXT);
         lastFinal = Date.now();
+      }
+      // WHMCS's daily cron invoices the billable items (and a lost AddBillableItem answer is then found on its invoice).
+      if (opts.autobill > 0 && (await whmcs.runCron(AUTOBILL_NEXT)).length > 0) {
+        // The cron took credit for the invoices it made; the reconciliation sweep would tell the services.
+        for (const s of planned.filter((p) => p.delivery)) await withRetry('standing signal', () => signalService(target, s.record!, standingSignal, { refresh: true, source: 'chaos-cron' }));
       }
       const busy: string[] = [];
       const open = runs.filter((r) => !r.done).map((r) => r.id);
@@ -754,6 +804,8 @@ async function main(): Promise<number> {
       const unsettled = await withRetry('unsettled calls', () => pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs WHERE charge_key IS NULL'));
       if (stored.rows[0]!.n < calls.filter((c) => c.stored).length) busy.push(`${stored.rows[0]!.n} calls stored`);
       if (unsettled.rows[0]!.n > 0) busy.push(`${unsettled.rows[0]!.n} calls unsettled`);
+      const uninvoiced = whmcs.state.billableItems.filter((b) => b.invoicecount === 0).length;
+      if (uninvoiced > 0) busy.push(`${uninvoiced} billable items not invoiced by WHMCS yet`);
       for (const s of planned) {
         const id = lifecycleWorkflowId(s.record!.serviceId);
         const d = await client.workflowService.describeWorkflowExecution({ namespace, execution: { workflowId: id } }).catch(() => null);
@@ -807,8 +859,8 @@ async function main(): Promise<number> {
     for (const r of q.rows) bad(`call ${r.origin_key} quarantined: ${r.reason}`);
 
     // 2. Every charge posted exactly once: outbox ↔ charge ledger ↔ WHMCS credit log, and nothing posted unknown.
-    const { rows: outbox } = await pool.query<{ charge_key: string; client_id: string; service_ids: string[]; amount_cents: string; status: string }>(
-      'SELECT charge_key, client_id, service_ids, amount_cents::text, status FROM billing_charges',
+    const { rows: outbox } = await pool.query<{ charge_key: string; client_id: string; service_ids: string[]; amount_cents: string; status: string; mode: string }>(
+      'SELECT charge_key, client_id, service_ids, amount_cents::text, status, mode FROM billing_charges',
     );
     const { rows: ledger } = await pool.query<{ charge_id: string; charge_key: string; client_id: string; amount_cents: string; status: string }>(
       'SELECT charge_id, charge_key, client_id::text, amount_cents::text, status FROM whmcs_charges',
@@ -826,8 +878,26 @@ async function main(): Promise<number> {
       const l = ledgerById.get(id);
       if (!l) bad(`charge ${o.charge_key} has no row in the charge ledger`);
       else if (l.status !== o.status || l.amount_cents !== o.amount_cents || l.client_id !== o.client_id) bad(`charge ${o.charge_key}: ledger says ${l.status} ${l.amount_cents} for client ${l.client_id}, outbox ${o.status} ${o.amount_cents} for ${o.client_id}`);
-      const hits = tagged.filter((c) => c.description.includes(chargeTag(id)));
       const expectedHits = o.status === 'posted' ? 1 : 0;
+      if (o.mode !== 'credit') {
+        // Autobill: voipbill's own invoice (the tag in its notes), or a billable item (the tag in its text), which
+        // WHMCS's cron turned into exactly one invoice line; both paid from credit by WHMCS.
+        const where =
+          o.mode === 'invoice'
+            ? [...whmcs.state.invoices.values()].filter((i) => i.notes.includes(chargeTag(id))).map((i) => ({ what: `invoice ${i.id}`, cents: whmcs.state.invoiceAmounts(i).subtotal }))
+            : [
+                ...whmcs.state.billableItems.filter((b) => b.description.includes(chargeTag(id))).map((b) => ({ what: `billable item ${b.id}`, cents: b.amountCents })),
+              ];
+        if (where.length !== expectedHits) bad(`charge ${o.charge_key} (${o.mode}, ${o.status}) appears ${where.length} times in WHMCS: ${where.map((w) => w.what).join(', ')}`);
+        for (const w of where) if (w.cents !== BigInt(o.amount_cents)) bad(`charge ${o.charge_key}: ${w.what} is ${formatCents(w.cents)}, expected ${formatCents(BigInt(o.amount_cents))}`);
+        if (o.mode === 'billable') {
+          const lines = [...whmcs.state.invoices.values()].flatMap((i) => i.items.filter((it) => it.description.includes(chargeTag(id))));
+          if (lines.length !== expectedHits) bad(`billable charge ${o.charge_key} is on ${lines.length} WHMCS invoice lines`);
+        }
+        if (o.status === 'posted') for (const sid of o.service_ids) postedCents.set(sid, (postedCents.get(sid) ?? 0n) + BigInt(o.amount_cents));
+        continue;
+      }
+      const hits = tagged.filter((c) => c.description.includes(chargeTag(id)));
       if (hits.length !== expectedHits) bad(`charge ${o.charge_key} (${o.status}) appears ${hits.length} times in WHMCS's credit log`);
       if (o.status === 'awaiting_credit') {
         for (const sid of o.service_ids) awaitingCents.set(sid, (awaitingCents.get(sid) ?? 0n) + BigInt(o.amount_cents));
@@ -841,6 +911,26 @@ async function main(): Promise<number> {
     const knownTags = new Set(ledger.map((l) => chargeTag(l.charge_id)));
     for (const c of tagged) if (![...knownTags].some((t) => c.description.includes(t))) bad(`WHMCS credit entry ${c.id} (${c.description}) matches no charge`);
     for (const l of ledger) if (!outbox.some((o) => chargeIdFor(o.charge_key) === l.charge_id)) bad(`ledger charge ${l.charge_key} is not in the outbox`);
+
+    // 2b. Autobill: each (service, period) billed once, on its due date; the calls of a period after it was billed
+    // go into the next one.
+    const { rows: periods } = await pool.query<{ service_id: string; period_end: string; charge_key: string | null }>(
+      `SELECT service_id, period_end::text AS period_end, charge_key FROM autobill_periods ORDER BY service_id, period_end`,
+    );
+    for (const s of planned.filter((p) => p.delivery)) {
+      const mine = periods.filter((r) => r.service_id === s.record!.serviceId);
+      const ends = mine.map((r) => r.period_end);
+      if (new Set(ends).size !== ends.length) bad(`service ${s.record!.serviceId}: a period billed twice (${ends.join(', ')})`);
+      if (!ends.includes(AUTOBILL_DUE)) bad(`service ${s.record!.serviceId}: the period due ${AUTOBILL_DUE} was never billed`);
+      for (const e of ends) if (e !== AUTOBILL_DUE && e !== AUTOBILL_NEXT) bad(`service ${s.record!.serviceId}: billed a period due ${e}`);
+      for (const r of mine) if (r.charge_key && r.charge_key !== `autobill:${s.record!.serviceId}:${r.period_end}`) bad(`service ${s.record!.serviceId}: period ${r.period_end} charged as ${r.charge_key}`);
+    }
+    for (const o of outbox.filter((x) => x.mode !== 'credit')) {
+      if (!planned.some((p) => p.delivery && o.service_ids.includes(p.record!.serviceId))) bad(`charge ${o.charge_key} (${o.mode}) for a service billed in real time`);
+    }
+    for (const o of outbox.filter((x) => x.mode === 'credit' && !x.charge_key.startsWith('unmetered:'))) {
+      if (planned.some((p) => p.delivery && o.service_ids.includes(p.record!.serviceId))) bad(`autobill service charged in real time: ${o.charge_key}`);
+    }
 
     // 3. Credit to the cent; 4. every service in the state the balance rules call for.
     const { rows: extRows } = await fusionPool.query<{ extension: string; enabled: string | null }>(
@@ -892,6 +982,8 @@ async function main(): Promise<number> {
     metric('chaos_billing_runs', runs.length, 'count');
     metric('chaos_cdrs', expectedOrigins.size, 'count');
     metric('chaos_charges', outbox.filter((o) => o.status !== 'zero').length, 'count');
+    metric('chaos_autobill_periods', periods.length, 'count');
+    metric('chaos_autobill_runs', autobillSeq, 'count');
     metric('chaos_charge_faults', chargeFaults, 'count');
     metric('chaos_charge_faults_after_apply', chargeFaultsAfterApply, 'count');
     metric('chaos_suspensions', suspensions, 'count');

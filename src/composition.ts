@@ -21,8 +21,9 @@ import type { LifecyclePolicy } from './domain/lifecycle/types';
 import type { PbxResolver } from './ports/pbx';
 import { PbxConfigError } from './adapters/pbx/errors';
 import { loadPbxRegistry, type PbxRegistry } from './adapters/pbx/registry';
-import type { WhmcsEventDispatcher } from './ports/whmcs-events';
+import type { WhmcsEventDispatcher, WhmcsModuleCommands } from './ports/whmcs-events';
 import { createTemporalEventDispatcher } from './temporal/event-dispatcher';
+import { createModuleCommands } from './temporal/module-commands';
 import { syncClientServices } from './adapters/services/service-sync';
 
 export function whmcsFieldIds(config: Config) {
@@ -135,6 +136,8 @@ export function buildDeps(
     billingTimeZone: config.BILLING_TIME_ZONE,
     autoTopUpPolicy: autoTopUpPolicy(config),
     creditGuard: { maxCallSeconds: config.CDR_MAX_CALL_SECONDS, ...(config.CREDIT_GUARD_ALERT_EMAIL ? { alertEmail: config.CREDIT_GUARD_ALERT_EMAIL } : {}) },
+    invoiceDateFormat: config.INVOICE_DATE_FORMAT,
+    ...(config.NOTIFY_TEMPLATE_NAMES ? { templateNames: config.NOTIFY_TEMPLATE_NAMES } : {}),
   };
   return { deps, whmcs, catalog, close: async () => mailer?.close() };
 }
@@ -145,6 +148,18 @@ export function buildEventDispatcher(built: BuiltDeps): WhmcsEventDispatcher {
   return createTemporalEventDispatcher({
     target: deps.lifecycleTarget,
     servicesOfClient: (clientId) => deps.services.listByClient(clientId),
+    service: (serviceId) => deps.services.get(serviceId),
+    syncClient: async (clientId) => (await syncClientServices(deps, clientId)).services,
+    recordTerminated: (serviceId) => deps.services.recordTerminated(serviceId),
+    log: deps.log,
+  });
+}
+
+/** The voipbill server module's commands: WHMCS's Suspend / Unsuspend / Terminate buttons on the service workflows. */
+export function buildModuleCommands(built: BuiltDeps): WhmcsModuleCommands {
+  const { deps } = built;
+  return createModuleCommands({
+    target: deps.lifecycleTarget,
     service: (serviceId) => deps.services.get(serviceId),
     syncClient: async (clientId) => (await syncClientServices(deps, clientId)).services,
     recordTerminated: (serviceId) => deps.services.recordTerminated(serviceId),

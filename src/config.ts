@@ -5,6 +5,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_CALL_SECONDS, MAX_CALL_SECONDS_LIMIT } from './adapters/pbx/plausibility';
+import { INVOICE_DATE_FORMATS } from './domain/billing/settle';
+import { TEMPLATE_IDS } from './domain/lifecycle/notifications';
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(1).max(65535);
@@ -64,6 +66,10 @@ export const configSchema = z.object({
   BILLING_REALTIME_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15).describe('How often real-time billing fetches, rates and charges each CDR source.'),
   BILLING_AUTOBILL_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:45' }).default('00:45').describe('Local time (BILLING_TIME_ZONE) of the daily autobill run; before the WHMCS daily cron.'),
   BILLING_LESNET_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 00:15' }).default('00:15').describe('Local time (BILLING_TIME_ZONE) of the daily LES.NET CDR billing run.'),
+  INVOICE_DATE_FORMAT: z
+    .enum(INVOICE_DATE_FORMATS, { error: `must be one of ${INVOICE_DATE_FORMATS.join(', ')}` })
+    .default('DD/MM/YYYY')
+    .describe("Date format of the period in usage invoice lines and billable items; set it to WHMCS's own (General Settings > Localisation > Date Format)."),
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5).describe('How often the reconciliation sweep refreshes balances and checks PBX state.'),
   RECONCILE_FULL_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be HH:MM, e.g. 03:30' }).default('03:30').describe('Local time (BILLING_TIME_ZONE) of the daily full sweep, which wakes every service workflow to inspect its PBX itself.'),
   WHMCS_URL: optionalUrl(['http', 'https']).describe('WHMCS base URL (the API is {WHMCS_URL}/includes/api.php). Unset: WHMCS calls fail with a configuration error.'),
@@ -142,6 +148,26 @@ export const configSchema = z.object({
     .refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), { message: 'must be an e-mail address' })
     .describe('Admin address for credit limit breach alerts (sent through SMTP_URL). Unset: breaches are logged and counted (voipbill_credit_limit_breaches_total) only.'),
   NOTIFY_CHANNEL: z.enum(['whmcs', 'smtp']).default('whmcs').describe('Send client messages through WHMCS SendEmail templates or through SMTP.'),
+  NOTIFY_TEMPLATE_NAMES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"Low Balance Alert":"VoIP Low Balance"}' });
+        return z.NEVER;
+      }
+      const names = z.strictObject(Object.fromEntries(TEMPLATE_IDS.map((k) => [k, z.string().trim().min(1).optional()]))).safeParse(parsed);
+      if (!names.success) {
+        ctx.addIssue({ code: 'custom', message: `keys must be among ${TEMPLATE_IDS.map((t) => JSON.stringify(t)).join(', ')}; values non-empty template names` });
+        return z.NEVER;
+      }
+      return names.data as Partial<Record<(typeof TEMPLATE_IDS)[number], string>>;
+    })
+    .describe("The WHMCS e-mail templates' names where they differ from the product's (\"Low Balance Alert\", \"VoIP Zero Balance\", \"Included Minutes Warning - Stage 1\", …): a JSON object from the default name to the install's. `bin/voipbill preflight` lists the ones WHMCS lacks."),
   SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),
   MAIL_FROM: z.string().default('billing@voipbill.local').describe('Sender address of SMTP messages.'),
   LOW_BALANCE_REMINDER_HOURS: z.coerce.number().min(0).max(720).default(24).describe('Hours between low-balance reminders while credit stays low; 0 = none.'),
@@ -242,6 +268,16 @@ export function configProblems(config: Config): string[] {
   if (config.NOTIFY_CHANNEL === 'smtp' && !config.SMTP_URL) problems.push('SMTP_URL: required when NOTIFY_CHANNEL=smtp');
   if (config.ADMIN_API_PORT === config.API_PORT) problems.push('ADMIN_API_PORT: must differ from API_PORT (the admin listener is separate from the public one)');
   return problems;
+}
+
+/**
+ * The start-up warning when WHMCS is configured but BILLING_TIME_ZONE is not: WHMCS's due dates would be read as UTC
+ * midnights, and autobill, billing periods and the daily runs would follow UTC, not the provider's clock. Null when
+ * the variable is set, or WHMCS is not configured (the demo).
+ */
+export function billingTimeZoneWarning(config: Pick<Config, 'WHMCS_URL' | 'BILLING_TIME_ZONE'>, env: Readonly<Record<string, string | undefined>>): string | null {
+  if (!config.WHMCS_URL || (env.BILLING_TIME_ZONE ?? '').trim() !== '') return null;
+  return `BILLING_TIME_ZONE is not set: WHMCS due dates, autobill runs and billing periods are taken in ${config.BILLING_TIME_ZONE}; set it to the time zone of your WHMCS (e.g. America/Toronto) so usage is billed on the day WHMCS expects`;
 }
 
 /** Whether `npm start` runs the demo: `on`, or `auto` with neither WHMCS_URL nor VOIPBILL_SERVERS_FILE set. */

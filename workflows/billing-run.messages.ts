@@ -27,6 +27,11 @@ export interface BillingRunInput {
   maxPages?: number;
   /** Page size hint for the sources. */
   limit?: number;
+  /**
+   * Autobill's run date (`YYYY-MM-DD`, BILLING_TIME_ZONE): the periods due by then are billed. Default: the local date
+   * when the charges are settled.
+   */
+  asOf?: string;
   /** Carried across continue-as-new. */
   resume?: { sourceIndex: number; feedIndex: number; progress: BillingProgress; runKey: string };
 }
@@ -57,6 +62,8 @@ export interface BillingProgress {
   beforeBillFrom?: number;
   /** Sources refused for their configuration (no billFrom for a history, a rename without id), with the reason. */
   refused?: Array<{ source: string; reason: string }>;
+  /** Autobill: the run date, the (service, period) pairs billed, and why a period differs from WHMCS's dates now. */
+  autobill?: { runDate: string; periods: number; notes: string[] };
 }
 
 export type BillingRunResult = BillingProgress;

@@ -97,12 +97,13 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunResu
 
   if (input.charge.length > 0) {
     progress.phase = 'charging';
-    const settled = await settleCharges({ runId: runKey, modes: input.charge });
+    const settled = await settleCharges({ runId: runKey, modes: input.charge, ...(input.asOf ? { asOf: input.asOf } : {}) });
     progress.charged = settled.posted;
     progress.chargeFailures = settled.failed;
     progress.awaitingCredit = settled.awaitingCredit ?? 0;
     progress.chargeProblems = settled.problems ?? [];
     progress.chargedCents = settled.amountCents;
+    if (settled.autobill) progress.autobill = settled.autobill;
     // Stored calls change included-minutes usage even when nothing was charged (free or included calls).
     if (settled.serviceIds.length > 0 || (patched(BILLING_RUN_PATCHES.usageWithoutCharge) && progress.stored > 0)) {
       progress.phase = 'signalling';

@@ -14,11 +14,12 @@ import type {
   ReconcileNews,
   ServiceEvent,
   StandingNews,
+  WhmcsModuleInput,
 } from '../src/domain/lifecycle/intake';
 import type { LifecyclePolicy, LifecycleState, ServiceConfig } from '../src/domain/lifecycle/types';
 import type { UsageReport } from '../src/domain/usage/included-minutes';
 
-export type { AdminAutoTopUpInput, AdminOverrideInput, AdminSuspendInput, AdminUnsuspendInput } from '../src/domain/lifecycle/intake';
+export type { AdminAutoTopUpInput, AdminOverrideInput, AdminSuspendInput, AdminUnsuspendInput, WhmcsModuleInput } from '../src/domain/lifecycle/intake';
 
 export const LIFECYCLE_WORKFLOW = 'serviceLifecycle';
 export const lifecycleWorkflowId = (serviceId: string): string => `service-${serviceId}`;
@@ -59,6 +60,12 @@ export const unsuspendUpdate = defineUpdate<LifecycleState, [AdminUnsuspendInput
 export const overrideUpdate = defineUpdate<LifecycleState, [AdminOverrideInput]>('override');
 /** Switch auto top-up off (or back on) for this service's client, from `voipbill service autotopup`. */
 export const autoTopUpUpdate = defineUpdate<LifecycleState, [AdminAutoTopUpInput]>('autoTopUp');
+/**
+ * WHMCS's Suspend / Unsuspend buttons, through the voipbill server module: the module waits for the outcome and
+ * shows WHMCS's admin voipbill's reason when the validator refuses (e.g. the balance rules would suspend again).
+ */
+export const whmcsSuspendUpdate = defineUpdate<LifecycleState, [WhmcsModuleInput]>('whmcsSuspend');
+export const whmcsUnsuspendUpdate = defineUpdate<LifecycleState, [WhmcsModuleInput]>('whmcsUnsuspend');
 export const stateQuery = defineQuery<LifecycleState>('state');
 
 /** The error type of a refused admin update (the validator's message says what to do instead). */

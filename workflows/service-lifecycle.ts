@@ -16,7 +16,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { AdminRequestError, initialLifecycleState, validateAdminAutoTopUp, validateAdminOverride, validateAdminSuspend, validateAdminUnsuspend } from '../src/domain/lifecycle/admin';
+import {
+  AdminRequestError,
+  initialLifecycleState,
+  validateAdminAutoTopUp,
+  validateAdminOverride,
+  validateAdminSuspend,
+  validateAdminUnsuspend,
+  validateWhmcsSuspend,
+  validateWhmcsUnsuspend,
+} from '../src/domain/lifecycle/admin';
 import {
   acceptConfig,
   acceptReconcile,
@@ -28,6 +37,8 @@ import {
   recordAdminSuspend,
   recordAdminUnsuspend,
   recordAutoTopUpSwitch,
+  recordWhmcsSuspend,
+  recordWhmcsUnsuspend,
   samePolicy,
   type Intake,
 } from '../src/domain/lifecycle/intake';
@@ -50,6 +61,8 @@ import {
   suspendUpdate,
   unsuspendUpdate,
   usageSignal,
+  whmcsSuspendUpdate,
+  whmcsUnsuspendUpdate,
   type LifecycleInput,
   type LifecycleResult,
 } from './service-lifecycle.messages';
@@ -108,6 +121,9 @@ export async function serviceLifecycle(input: LifecycleInput): Promise<Lifecycle
   setHandler(unsuspendUpdate, (req) => settle(recordAdminUnsuspend(state, req)), { validator: refusing(() => state, validateAdminUnsuspend) });
   setHandler(overrideUpdate, (req) => settle(recordAdminOverride(state, req)), { validator: refusing(() => state, validateAdminOverride) });
   setHandler(autoTopUpUpdate, (req) => settle(recordAutoTopUpSwitch(state, req)), { validator: refusing(() => state, validateAdminAutoTopUp) });
+  // New updates no history holds: they add no command to any recorded history, so no patch marker is needed.
+  setHandler(whmcsSuspendUpdate, (req) => settle(recordWhmcsSuspend(state, req, workflowNowIso())), { validator: refusing(() => state, validateWhmcsSuspend) });
+  setHandler(whmcsUnsuspendUpdate, (req) => settle(recordWhmcsUnsuspend(state, req)), { validator: refusing(() => state, validateWhmcsUnsuspend) });
 
   // A function, not an inline comparison: handlers change the status while the loop awaits.
   const terminated = (): boolean => state.status === 'terminated';
@@ -250,7 +266,9 @@ async function runStep(state: LifecycleState, step: Step): Promise<void> {
     case 'notify': {
       const at = workflowNowIso();
       // A message that cannot be sent must not block suspension or unsuspension; it is in the activity's failure log.
-      await whmcs.sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing! }).catch(() => undefined);
+      await whmcs
+        .sendNotification({ idempotencyKey: key, clientId, serviceId, template: step.template, standing: state.standing!, occasion: step.occasion, reminderHours: state.policy.reminderHours })
+        .catch(() => undefined);
       applyOutcome(state, { kind: 'notified', step, at });
       return;
     }

@@ -8,12 +8,13 @@ import type { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { VoipbillMetrics } from '../metrics';
-import type { WhmcsEventDispatcher } from '../ports/whmcs-events';
+import type { WhmcsEventDispatcher, WhmcsModuleCommands } from '../ports/whmcs-events';
 import { createAdminCdrRoutes } from './admin-cdrs';
 import { createCallRecordsRoutes } from './call-records';
 import { countWebhookRejections, metricsRoute } from './metrics';
 import { healthRoute, sendJson, startApiServer, type ApiServer, type HealthCheck, type Route } from './server';
 import { createWhmcsWebhookRoutes, DEFAULT_WEBHOOK_PATH } from './webhook';
+import { createWhmcsModuleRoutes, MODULE_PATH } from './whmcs-module';
 
 export type ListenerConfig = Pick<
   Config,
@@ -41,18 +42,20 @@ export interface ApiListenerDeps {
   log: Logger;
   metrics: VoipbillMetrics;
   dispatcher: WhmcsEventDispatcher;
+  /** The voipbill server module's commands (WHMCS's Suspend / Unsuspend / Terminate buttons). */
+  moduleCommands?: WhmcsModuleCommands;
   health: HealthCheck;
 }
 
 /** The events the WHMCS hook sends: a metric label takes no other value. */
 const WEBHOOK_EVENTS: ReadonlySet<string> = new Set(['invoice.paid', 'transaction.added', 'client.edited', 'service.created', 'service.suspended', 'service.unsuspended', 'service.terminated']);
 
-function webhookNotConfiguredRoute(): Route {
+function webhookNotConfiguredRoute(path = DEFAULT_WEBHOOK_PATH): Route {
   const refuse: NonNullable<Route['authenticate']> = (_req, res) => {
     sendJson(res, 503, { error: 'webhook disabled: set WEBHOOK_SECRET (at least 32 bytes)' });
     return false;
   };
-  return { method: 'POST', path: DEFAULT_WEBHOOK_PATH, authenticate: refuse, handler: (req, res, _body, url) => void refuse(req, res, url) };
+  return { method: 'POST', path, authenticate: refuse, handler: (req, res, _body, url) => void refuse(req, res, url) };
 }
 
 export function publicRoutes(config: ListenerConfig, deps: ApiListenerDeps): Route[] {
@@ -70,6 +73,17 @@ export function publicRoutes(config: ListenerConfig, deps: ApiListenerDeps): Rou
           deps.metrics,
         )
       : [webhookNotConfiguredRoute()]),
+    ...(config.WEBHOOK_SECRET && deps.moduleCommands
+      ? countWebhookRejections(
+          createWhmcsModuleRoutes({
+            secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
+            replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
+            commands: deps.moduleCommands,
+            log: deps.log,
+          }),
+          deps.metrics,
+        )
+      : [webhookNotConfiguredRoute(MODULE_PATH)]),
     ...createCallRecordsRoutes({
       pool: deps.pool,
       secrets: config.CALL_RECORDS_LINK_SECRET ? [config.CALL_RECORDS_LINK_SECRET] : [],

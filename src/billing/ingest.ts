@@ -14,7 +14,8 @@ import { feedKey } from '../adapters/pbx/cursor';
 import type { BillingStore } from '../adapters/postgres';
 import type { CallColumns, QuarantineRow } from '../adapters/postgres/cdr-ledger.repository';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/billing/service-map';
-import { ledgerCallOf, ledgerRatingOf, ratingInputOf, type LedgerCall } from '../domain/billing/ledger-call';
+import { ledgerCallOf, ledgerRatingOf, notMeteredRating, ratingInputOf, type LedgerCall } from '../domain/billing/ledger-call';
+import type { RatedCall } from '../domain/rating';
 import type { CdrFeed, CdrPage, CdrSource, CdrSourceIdentity, NormalizedCdr, QuarantinedCdr } from '../ports/pbx';
 import type { ServiceRecord } from '../domain/services/service-config';
 import type { LoadedPackage, PackageStore } from '../adapters/rating/package-store';
@@ -272,27 +273,28 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     }
     const svc = a.service;
     const pkg = svc.package ? ctx.packages.get(svc.package) : null;
-    if (!pkg) {
+    if (svc.package && !pkg) {
       q.push({ key: cdr.originId, kind: 'unrated', reason: `service ${svc.serviceId} has no rating package`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
-    // Rated from exactly what is stored below, so re-rating the stored row reproduces this result.
+    // Rated from exactly what is stored below, so re-rating the stored row reproduces this result. A product without
+    // a package is not metered: its calls are stored, not billed.
     let call: LedgerCall;
-    let rated;
+    let rated: RatedCall | null = null;
     try {
       call = ledgerCallOf(cdr);
-      rated = pkg.rate(ratingInputOf(call));
+      if (pkg) rated = pkg.rate(ratingInputOf(call));
     } catch (err) {
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating failed: ${(err as Error).message}`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
-    const stored = ledgerRatingOf(rated);
+    const stored = rated ? ledgerRatingOf(rated) : notMeteredRating(call);
     if (!fitsInteger(stored.billedSeconds) || !fitsInteger(stored.freeSeconds) || !Number.isSafeInteger(stored.costMicros) || !Number.isSafeInteger(stored.fixedMicros) || !Number.isSafeInteger(stored.segmentsMicros)) {
       const values = `billed ${stored.billedSeconds} s, free ${stored.freeSeconds} s, cost ${stored.costMicros} µ, fixed ${stored.fixedMicros} µ`;
       q.push({ key: cdr.originId, kind: 'unrated', reason: `rating gave values the ledger cannot hold (${values})`, raw: cdr, tenant: cdr.tenant, startedAt: cdr.startedAt });
       continue;
     }
-    if (!rated.billable) notBilled++;
+    if (!rated || !rated.billable) notBilled++;
     o.push(cdr.originId);
     s.push(svc.serviceId);
     c.push(svc.clientId);

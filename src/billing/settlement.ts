@@ -16,15 +16,18 @@ import {
   creditLine,
   invoiceLines,
   settleTotals,
+  type InvoiceDateFormat,
   type InvoiceLine,
   type SettleCall,
   type SettledCall,
 } from '../domain/billing/settle';
-import { applyPeriodFree, periodOf } from '../domain/billing/allowance';
+import { allowancePeriodOf, applyPeriodFree } from '../domain/billing/allowance';
+import type { BillingTerms } from '../domain/billing/billing-cycle';
 import { compareServiceIds, type ServiceRecord } from '../domain/services/service-config';
 import type { RatingPackage } from '../domain/rating';
-import type { ChargeContext, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
+import type { BillableOptions, ChargeContext, ChargeMode, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
 import { WhmcsNotFoundError } from '../adapters/whmcs/errors';
+import { autobill, type AutobillResult } from './autobill';
 import type { PackageStore } from '../adapters/rating/package-store';
 
 export type BillingModeFilter = 'credit' | 'invoice';
@@ -34,6 +37,13 @@ export interface SettleDeps {
   packages: PackageStore;
   timeZone: string;
   listServices(): Promise<ServiceRecord[]>;
+  /**
+   * The service's WHMCS due date and cycle, which place its per-period free minutes; absent (or undefined for a
+   * service): the calendar month of the billing time zone.
+   */
+  terms?: (service: ServiceRecord) => Promise<BillingTerms | undefined>;
+  /** INVOICE_DATE_FORMAT: how dates are written in usage lines. */
+  dateFormat?: InvoiceDateFormat;
 }
 
 export interface PreparedCharges {
@@ -44,7 +54,7 @@ export interface PreparedCharges {
   services: number;
 }
 
-interface ServiceSettle {
+export interface ServiceSettle {
   service: ServiceRecord;
   pkg: RatingPackage;
   calls: Array<SettleCall & SettledCall>;
@@ -54,17 +64,28 @@ interface ServiceSettle {
   watermark: bigint;
 }
 
-async function settleServiceInTx(store: BillingStore, tx: Tx, service: ServiceRecord, pkg: RatingPackage, timeZone: string): Promise<ServiceSettle | null> {
+/**
+ * Settles the service's unsettled calls (those started before `beforeMs`, when given) in one transaction: per-period
+ * free minutes by `periodOf`, the total in cents with the carry, the state saved. Null when there is nothing to settle.
+ */
+export async function settleServiceInTx(
+  store: BillingStore,
+  tx: Tx,
+  service: ServiceRecord,
+  pkg: RatingPackage,
+  periodOf: (startedAtMs: number) => string,
+  beforeMs?: number,
+): Promise<ServiceSettle | null> {
   const state = await store.charges.lockChargeState(tx, service.serviceId);
-  const calls = await store.cdrs.lockUnsettledCalls(tx, service.serviceId);
+  const calls = await store.cdrs.lockUnsettledCalls(tx, service.serviceId, beforeMs);
   if (calls.length === 0) return null;
   let used = new Map<string, number>();
   if (pkg.freeMinutesMode === 'per_period' && pkg.freeMinutes > 0) {
-    const periods = [...new Set(calls.map((c) => periodOf(c.startedAtMs, timeZone)))];
+    const periods = [...new Set(calls.map((c) => periodOf(c.startedAtMs)))];
     used = await store.charges.lockPeriodFreeUsage(tx, service.serviceId, periods);
   }
   const before = new Map(used);
-  const settled = applyPeriodFree(calls, pkg, timeZone, used);
+  const settled = applyPeriodFree(calls, pkg, periodOf, used);
   const totals = settleTotals(settled, state.carryMicros);
   const byId = new Map(settled.map((s) => [s.id, s]));
   const watermark = calls.reduce((m, c) => (c.id > m ? c.id : m), 0n);
@@ -83,10 +104,30 @@ async function settleServiceInTx(store: BillingStore, tx: Tx, service: ServiceRe
   };
 }
 
-function writeCharge(
+/** The function naming a call's allowance period for a service (its WHMCS billing period). */
+export async function periodFunction(deps: Pick<SettleDeps, 'terms' | 'timeZone'>, service: ServiceRecord, pkg: RatingPackage): Promise<(ms: number) => string> {
+  // Only per-period free minutes need the period: no WHMCS call for the other packages.
+  const terms = pkg.freeMinutesMode === 'per_period' && pkg.freeMinutes > 0 && deps.terms ? await deps.terms(service) : undefined;
+  return (ms) => allowancePeriodOf(ms, terms, deps.timeZone);
+}
+
+export function writeCharge(
   store: BillingStore,
   tx: Tx,
-  c: { key: string; clientId: string; serviceIds: string[]; mode: 'credit' | 'invoice'; cents: bigint; description: string; lines: InvoiceLine[]; runId: string; currency: string },
+  c: {
+    key: string;
+    clientId: string;
+    serviceIds: string[];
+    mode: ChargeMode;
+    cents: bigint;
+    description: string;
+    lines: Array<InvoiceLine & { taxed?: boolean }>;
+    runId: string;
+    currency: string;
+    /** Taxes every line that does not say otherwise. */
+    taxed?: boolean;
+    billable?: BillableOptions;
+  },
 ): Promise<boolean> {
   return store.charges.insert(tx, {
     key: c.key,
@@ -95,10 +136,11 @@ function writeCharge(
     mode: c.mode,
     amountCents: c.cents,
     description: c.description,
-    lines: c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents) })),
+    lines: c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents), ...((l.taxed ?? c.taxed) ? { taxed: true } : {}) })),
     status: initialOutboxStatus(c.cents),
     runId: c.runId,
     currency: c.currency,
+    ...(c.billable ? { billable: c.billable } : {}),
   });
 }
 
@@ -109,14 +151,22 @@ function sumSeconds(s: ServiceSettle): number {
 /**
  * Settles every service with unsettled calls whose package bills in one of `modes`, writing charges to the outbox.
  * Charge keys: `usage:<serviceId>:<last CDR id>` per service, `usage:client:<clientId>:<last CDR id>` for
- * invoice_per_client — deterministic, and new calls always make a new key.
+ * invoice_per_client — deterministic, and new calls always make a new key. Billing runs settle invoice-mode usage on
+ * the services' due dates instead (./autobill.ts); this settles everything unsettled at once, for the credit mode and
+ * for callers that want that. A service without a package (a product that is not metered) has its calls settled at
+ * zero with the credit mode: stored and shown, never charged.
  */
 export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingModeFilter[]; runId: string; serviceIds?: string[] }): Promise<PreparedCharges> {
   const wanted = new Set(await deps.store.cdrs.unsettledServiceIds(opts.serviceIds));
   const services = (await deps.listServices()).filter((s) => wanted.has(s.serviceId));
   const result: PreparedCharges = { prepared: 0, zero: 0, services: 0 };
   const perClient = new Map<string, Array<{ service: ServiceRecord; pkg: RatingPackage }>>();
+  const style = { timeZone: deps.timeZone, ...(deps.dateFormat ? { dateFormat: deps.dateFormat } : {}) };
   for (const service of services) {
+    if (!service.package) {
+      if (opts.modes.includes('credit')) await settleUnmetered(deps, service, opts.runId, result);
+      continue;
+    }
     const loaded = await deps.packages.forRef(service.package);
     if (!loaded) continue;
     const pkg = loaded.pkg;
@@ -127,16 +177,17 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
       perClient.set(service.clientId, list);
       continue;
     }
+    const periodOf = await periodFunction(deps, service, pkg);
     await deps.store.transaction(async (tx) => {
-      const s = await settleServiceInTx(deps.store, tx, service, pkg, deps.timeZone);
+      const s = await settleServiceInTx(deps.store, tx, service, pkg, periodOf);
       if (!s) return;
       result.services++;
       const key = `usage:${service.serviceId}:${s.watermark}`;
       const mode = chargeModeOf(pkg.billingMode);
       const lines =
         mode === 'credit'
-          ? [creditLine(service.serviceId, s.calls.length, sumSeconds(s), s.cents)]
-          : invoiceLines(s.calls, pkg, s.cents, deps.timeZone);
+          ? [creditLine(service.serviceId, s.calls, sumSeconds(s), s.cents, { ...style, currency: pkg.currency })]
+          : invoiceLines(s.calls, pkg, s.cents, { ...style, currency: pkg.currency });
       await deps.store.cdrs.markSettled(tx, key, s.settled);
       await writeCharge(deps.store, tx, {
         key,
@@ -144,10 +195,12 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
         serviceIds: [service.serviceId],
         mode,
         cents: s.cents,
-        description: mode === 'credit' ? `VoIP usage, service ${service.serviceId}` : `Call usage, service ${service.serviceId}`,
+        // The credit log shows the description: the calls' dates and counts, then the charge ID WHMCS stores with it.
+        description: mode === 'credit' ? lines[0]!.description : `Call usage, service ${service.serviceId}`,
         lines,
         runId: opts.runId,
         currency: pkg.currency,
+        taxed: pkg.taxed === true,
       });
       if (s.cents > 0n) result.prepared++;
       else result.zero++;
@@ -155,26 +208,54 @@ export async function prepareCharges(deps: SettleDeps, opts: { modes: BillingMod
   }
   for (const [clientId, list] of perClient) {
     list.sort((a, b) => a.service.serviceId.localeCompare(b.service.serviceId));
+    const periodOfs = new Map<string, (ms: number) => string>();
+    for (const { service, pkg } of list) periodOfs.set(service.serviceId, await periodFunction(deps, service, pkg));
     await deps.store.transaction(async (tx) => {
       const settled: ServiceSettle[] = [];
       for (const { service, pkg } of list) {
-        const s = await settleServiceInTx(deps.store, tx, service, pkg, deps.timeZone);
+        const s = await settleServiceInTx(deps.store, tx, service, pkg, periodOfs.get(service.serviceId)!);
         if (s) settled.push(s);
       }
       if (settled.length === 0) return;
       result.services += settled.length;
       const watermark = settled.reduce((m, s) => (s.watermark > m ? s.watermark : m), 0n);
       const key = `usage:client:${clientId}:${watermark}`;
-      const lines = settled.flatMap((s) => invoiceLines(s.calls, s.pkg, s.cents, deps.timeZone, `Service ${s.service.serviceId}: `));
+      const lines = settled.flatMap((s) => invoiceLines(s.calls, s.pkg, s.cents, { ...style, currency: s.pkg.currency, prefix: `Service ${s.service.serviceId}: ` }));
       const cents = settled.reduce((a, s) => a + s.cents, 0n);
       for (const s of settled) await deps.store.cdrs.markSettled(tx, key, s.settled);
       const currency = chargeCurrency(settled.map((s) => s.pkg.currency));
-      await writeCharge(deps.store, tx, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency });
+      await writeCharge(deps.store, tx, { key, clientId, serviceIds: settled.map((s) => s.service.serviceId), mode: 'invoice', cents, description: `Call usage, client ${clientId}`, lines, runId: opts.runId, currency, taxed: settled.every((s) => s.pkg.taxed === true) });
       if (cents > 0n) result.prepared++;
       else result.zero++;
     });
   }
   return result;
+}
+
+/** A product that is not metered: its calls are stored (the client sees them) and settled at zero, never charged. */
+async function settleUnmetered(deps: SettleDeps, service: ServiceRecord, runId: string, result: PreparedCharges): Promise<void> {
+  await deps.store.transaction(async (tx) => {
+    const state = await deps.store.charges.lockChargeState(tx, service.serviceId);
+    const calls = await deps.store.cdrs.lockUnsettledCalls(tx, service.serviceId);
+    if (calls.length === 0) return;
+    const watermark = calls.reduce((m, c) => (c.id > m ? c.id : m), 0n);
+    const key = `unmetered:${service.serviceId}:${watermark}`;
+    await deps.store.cdrs.markSettled(tx, key, calls.map((c) => ({ id: c.id, periodFreeSeconds: 0, chargeMicros: 0n })));
+    await deps.store.charges.saveSettled(tx, service.serviceId, { carryMicros: state.carryMicros, watermark, currency: '' });
+    await writeCharge(deps.store, tx, {
+      key,
+      clientId: service.clientId,
+      serviceIds: [service.serviceId],
+      mode: 'credit',
+      cents: 0n,
+      description: `Not metered: service ${service.serviceId}, ${calls.length} calls`,
+      lines: [],
+      runId,
+      currency: '',
+    });
+    result.services++;
+    result.zero++;
+  });
 }
 
 export interface PostedCharges {
@@ -248,8 +329,10 @@ export async function postPendingCharges(
           description: l.description,
           amountCents: parseDecimal(l.amount, 2),
           ...(row.service_ids.length === 1 ? { serviceId: Number(row.service_ids[0]) } : {}),
+          ...(l.taxed ? { taxed: true } : {}),
         })),
         ...(row.currency ? { currency: row.currency } : {}),
+        ...(!refund && row.options?.billable ? { billable: row.options.billable } : {}),
       },
       client ? { client } : {},
     );
@@ -314,27 +397,46 @@ export interface SettleRunResult {
   serviceIds: string[];
   /** Charges refused or left waiting for credit in this run, each naming its client and services. */
   problems: string[];
+  /** Autobill (invoice mode): the local run date, the (service, period) pairs it billed, and why periods moved. */
+  autobill?: { runDate: string; periods: number; notes: string[] };
 }
 
 /**
- * A billing run's settlement: settles unsettled calls into outbox charges, then posts every pending charge exactly
- * once (and takes the charges that waited for credit, where credit now covers them).
+ * A billing run's settlement: settles unsettled calls into outbox charges (credit mode: all of them; invoice mode:
+ * the periods due on the run date, ./autobill.ts), then posts every pending charge exactly once (and takes the
+ * charges that waited for credit, where credit now covers them).
  */
 export async function settleRun(
-  deps: SettleDeps & { charging: WhmcsCharging; whmcs?: Pick<WhmcsGateway, 'getClient'> },
-  input: { runId: string; modes: BillingModeFilter[] },
+  deps: SettleDeps & { charging: WhmcsCharging; whmcs?: Pick<WhmcsGateway, 'getClient' | 'getClientServices' | 'listInvoices' | 'getInvoice'> },
+  input: { runId: string; modes: BillingModeFilter[]; runDate?: string },
   onEach: (key: string) => void = () => undefined,
-): Promise<{ result: SettleRunResult; prepared: PreparedCharges; posted: PostedCharges }> {
-  const prepared = await prepareCharges(deps, input);
+): Promise<{ result: SettleRunResult; prepared: PreparedCharges; posted: PostedCharges; autobill?: AutobillResult }> {
+  const prepared = input.modes.includes('credit') ? await prepareCharges(deps, { ...input, modes: ['credit'] }) : { prepared: 0, zero: 0, services: 0 };
+  let billed: AutobillResult | undefined;
+  if (input.modes.includes('invoice')) {
+    if (!deps.whmcs || !input.runDate) throw new RangeError('autobill needs WHMCS and the run date');
+    billed = await autobill({ ...deps, whmcs: deps.whmcs }, { runId: input.runId, runDate: input.runDate });
+    prepared.prepared += billed.charges;
+    prepared.zero += billed.zero;
+  }
   const posted = await postPendingCharges(deps.store, deps.charging, onEach, deps.whmcs);
   // A retry after a crash finds this run's charges already posted (or waiting): their services still need their signal.
   const ofRun = await deps.store.charges.servicesChargedInRun(input.runId);
   const serviceIds = [...new Set([...posted.serviceIds, ...ofRun])].sort(compareServiceIds);
   const { problems, ...counts } = posted;
+  const allProblems = [...(billed?.problems ?? []), ...problems.map(describeProblem)];
   return {
-    result: { prepared: prepared.prepared, zero: prepared.zero, ...counts, serviceIds, problems: problems.slice(0, MAX_PROBLEMS).map(describeProblem) },
+    result: {
+      prepared: prepared.prepared,
+      zero: prepared.zero,
+      ...counts,
+      serviceIds,
+      problems: allProblems.slice(0, MAX_PROBLEMS),
+      ...(billed ? { autobill: { runDate: input.runDate!, periods: billed.periods, notes: billed.notes.slice(0, MAX_PROBLEMS) } } : {}),
+    },
     prepared,
     posted,
+    ...(billed ? { autobill: billed } : {}),
   };
 }
 

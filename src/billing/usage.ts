@@ -7,7 +7,8 @@ import type { BillingStore } from '../adapters/postgres';
 import type { PackageStore } from '../adapters/rating/package-store';
 import { includedMinutesPrefixLength, includedSecondsUsed } from '../domain/billing/allowance';
 import { compareServiceIds, type ServiceRecord } from '../domain/services/service-config';
-import { usagePeriod, type UsageReport } from '../domain/usage/included-minutes';
+import { allowancePeriod } from '../domain/billing/billing-cycle';
+import type { UsageReport } from '../domain/usage/included-minutes';
 
 /** The WHMCS service's next due date and billing cycle, which place its billing period. */
 export type WhmcsBillingTerms = { nextDueDate: string | null; billingCycle: string } | undefined;
@@ -24,7 +25,8 @@ export async function includedMinutesUsage(deps: UsageDeps, record: ServiceRecor
   const im = loaded?.pkg.includedMinutes;
   if (!loaded || !im || im.mode === 'off' || im.minutes <= 0) return undefined;
   const svc = await terms();
-  const p = usagePeriod({ nextDueDate: svc?.nextDueDate, billingCycle: svc?.billingCycle, nowMs, timeZone: deps.timeZone });
+  // The allowance window every allowance is counted in: per-period free minutes use the same.
+  const p = allowancePeriod(nowMs, svc, deps.timeZone);
   const counted = { countryCode: loaded.pkg.countryCode, inboundBilled: loaded.pkg.inbound.billed };
   const groups = await deps.store.cdrs.allowanceUsage(record.serviceId, p.start, p.end, includedMinutesPrefixLength(counted));
   return {

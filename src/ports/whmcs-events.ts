@@ -31,3 +31,27 @@ export interface WhmcsEventDispatcher {
   serviceChanged(e: ServiceChangedEvent): Promise<void>;
   clientFieldsChanged(e: ClientFieldsChangedEvent): Promise<void>;
 }
+
+/** A command of the voipbill server module in WHMCS (its Suspend, Unsuspend, Terminate buttons, Create). */
+export interface WhmcsModuleCommand {
+  /** The module call's id: repeating it (a retried delivery) is harmless. */
+  requestId: string;
+  serviceId: string;
+  clientId?: string;
+  /** WHMCS's suspension reason, when the admin gave one. */
+  reason?: string;
+}
+
+/** What WHMCS shows the admin: success (with a note), or voipbill's reason for refusing. */
+export type WhmcsModuleOutcome = { ok: true; message?: string } | { ok: false; message: string };
+
+/**
+ * The module's commands, answered synchronously (the admin waits for them in WHMCS): carried out, or refused with the
+ * reason, before the answer is sent.
+ */
+export interface WhmcsModuleCommands {
+  suspend(c: WhmcsModuleCommand): Promise<WhmcsModuleOutcome>;
+  unsuspend(c: WhmcsModuleCommand): Promise<WhmcsModuleOutcome>;
+  terminate(c: WhmcsModuleCommand): Promise<WhmcsModuleOutcome>;
+  create(c: WhmcsModuleCommand): Promise<WhmcsModuleOutcome>;
+}

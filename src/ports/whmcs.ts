@@ -72,6 +72,8 @@ export interface WhmcsInvoiceSummary {
   dueDate: string | null;
   datePaid: string | null;
   totalCents: bigint;
+  /** The lines before tax (GetInvoices `subtotal`); absent where WHMCS does not send it. */
+  subtotalCents?: bigint;
   /** Credit applied to the invoice. */
   creditCents: bigint;
   notes: string;
@@ -83,10 +85,21 @@ export interface WhmcsInvoiceItem {
   relId: number;
   description: string;
   amountCents: bigint;
+  /** The line is taxed (for a renewal line of type Hosting: the product's "Apply Tax" flag). */
+  taxed: boolean;
+}
+
+/** When WHMCS invoices a billable item: at its next cron, on a due date, or with the client's next invoice. */
+export type BillableInvoiceAction = 'nextcron' | 'duedate' | 'nextinvoice';
+
+export interface WhmcsEmailTemplate {
+  id: number;
+  name: string;
+  subject: string;
+  custom: boolean;
 }
 
 export interface WhmcsInvoice extends WhmcsInvoiceSummary {
-  subtotalCents: bigint;
   balanceCents: bigint;
   items: WhmcsInvoiceItem[];
 }
@@ -179,6 +192,13 @@ export interface WhmcsGateway {
     paymentMethod?: string;
   }): Promise<{ invoiceId: number }>;
   sendEmail(input: { template: string; relatedId: number; customVars?: Record<string, string> }): Promise<void>;
+  /** GetEmailTemplates: the install's templates (default language), optionally of one type (general, product, …). */
+  getEmailTemplates(options?: { type?: string }): Promise<WhmcsEmailTemplate[]>;
+  /**
+   * AddBillableItem (unit quantity, 1): WHMCS invoices it as `invoiceAction` says, due `dueDate`. WHMCS offers no way
+   * to read billable items back: only the invoice that takes one shows it.
+   */
+  addBillableItem(input: { clientId: number; description: string; amountCents: bigint; invoiceAction: BillableInvoiceAction; dueDate: string }): Promise<{ billableId: number }>;
   /**
    * CapturePayment: charges an unpaid invoice to the client's stored card. A decline is a WhmcsBusinessError
    * ("Payment Attempt Failed"); a timeout may have captured (look the invoice up before trying again).
@@ -193,8 +213,17 @@ export interface WhmcsGateway {
   listVoipClientsPage(cursor: string | null, limit?: number): Promise<{ clients: VoipClientRef[]; nextCursor: string | null }>;
 }
 
-/** How a charge lands in WHMCS (per package): credit deducted now, or an invoice paid from credit. */
-export type ChargeMode = 'credit' | 'invoice';
+/**
+ * How a charge lands in WHMCS (per package): credit deducted now, an invoice paid from credit, or a billable item
+ * WHMCS's cron folds into the invoice it creates.
+ */
+export type ChargeMode = 'credit' | 'invoice' | 'billable';
+
+/** How a billable item is posted: WHMCS's invoice action and the due date it is invoiced for. */
+export interface BillableOptions {
+  invoiceAction: BillableInvoiceAction;
+  dueDate: string;
+}
 
 export interface ChargeLine {
   description: string;
@@ -213,6 +242,8 @@ export interface ChargeRequest {
   lines: ChargeLine[];
   /** ISO 4217 code the amounts are in (the package's): a client billed in another currency is never charged. */
   currency?: string;
+  /** Mode `billable`: how the item is posted. */
+  billable?: BillableOptions;
 }
 
 /**
@@ -235,7 +266,9 @@ export interface ChargeRecord {
   description: string;
   lines: ChargeLine[];
   status: ChargeStatus;
-  /** Invoice ID (invoice mode) or credit-log entry ID (credit mode) once posted. */
+  /** Mode `billable`: how the item is posted. */
+  billable: BillableOptions | null;
+  /** Invoice ID (invoice mode), credit-log entry ID (credit mode) or billable item ID once posted. */
   whmcsRef: string | null;
   invoiceStatus: string | null;
   invoiceBalanceCents: bigint | null;

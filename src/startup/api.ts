@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import type { VoipbillMetrics } from '../metrics';
 import { pingDatabase } from '../db/pool';
 import { startApiListeners } from '../api/listeners';
-import { buildEventDispatcher, type BuiltDeps } from '../composition';
+import { buildEventDispatcher, buildModuleCommands, type BuiltDeps } from '../composition';
 import type { StopStack } from './shutdown';
 
 export async function startApi(
@@ -20,6 +20,7 @@ export async function startApi(
     log: ctx.log,
     metrics: ctx.metrics,
     dispatcher: buildEventDispatcher(ctx.built),
+    moduleCommands: buildModuleCommands(ctx.built),
     health: async () => {
       const db = await pingDatabase(pool).then(
         () => 'ok',

@@ -3,7 +3,7 @@
  * an orderly stop on SIGINT/SIGTERM. `npm start` (src/main.ts) and the worker-only process (worker-process.ts) are
  * this with different parts switched on.
  */
-import { ConfigError, loadConfig, secretValues, type Config } from '../config';
+import { billingTimeZoneWarning, ConfigError, loadConfig, secretValues, type Config } from '../config';
 import { createLogger, registerSecrets } from '../log';
 import { installTemporalRuntime, temporalMetricsBindAddress } from '../temporal/runtime';
 import { banner } from './banner';
@@ -24,6 +24,12 @@ async function start(parts: Partial<Pick<Config, 'RUN_WORKER' | 'RUN_API'>>): Pr
   }
   registerSecrets(secretValues(config));
   const log = createLogger(config.LOG_LEVEL, { service: 'voipbill' });
+  // Unmissable: with WHMCS configured, an unset time zone bills on UTC days, not on the days WHMCS's due dates mean.
+  const tzWarning = billingTimeZoneWarning(config, process.env);
+  if (tzWarning) {
+    log.warn(tzWarning, { variable: 'BILLING_TIME_ZONE' });
+    console.error(`WARNING: ${tzWarning}`);
+  }
   const metricsBindAddress = temporalMetricsBindAddress(config);
   installTemporalRuntime(log, metricsBindAddress ? { metricsBindAddress } : {});
   // The process's environment goes down only for the servers file's credential variables and the demo.

@@ -23,6 +23,8 @@ import { billingRun, progressQuery, type BillingProgress } from '../../workflows
 import { TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
 import { uniqueId } from '../support/temporal';
 import { createBillingStore, createRepositories } from '../../src/adapters/postgres';
+import { signalService } from '../../src/temporal/lifecycle-client';
+import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { BILLING_RUN_WORKFLOW } from '../../workflows/billing-run.messages';
 
 let env: LifecycleEnv;
@@ -64,13 +66,16 @@ async function newService(pkg: string, credit = '50.00', clientId?: number): Pro
   return record;
 }
 
-async function run(charge: Array<'credit' | 'invoice'>): Promise<BillingProgress> {
+async function run(charge: Array<'credit' | 'invoice'>, asOf?: string): Promise<BillingProgress> {
   return env.temporal.client.workflow.execute(billingRun, {
     taskQueue: env.taskQueue,
     workflowId: uniqueId('billing'),
-    args: [{ sources: [env.adapter.name], charge, maxPages: 2, limit: 3 }],
+    args: [{ sources: [env.adapter.name], charge, maxPages: 2, limit: 3, ...(asOf ? { asOf } : {}) }],
   });
 }
+
+/** The WHMCS service's next due date: autobill bills a service's usage on it. */
+const dueOn = (svc: ServiceRecord, date: string) => void (env.whmcs.state.services.get(Number(svc.serviceId))!.nextduedate = date);
 
 const credit = (clientId: string) => env.whmcs.state.clients.get(Number(clientId))!.creditCents;
 
@@ -175,6 +180,7 @@ describe('billing run', () => {
 
   test('invoice per service: per-period free minutes in call-start order, lines grouped by call type and special rule', { timeout: 120_000 }, async () => {
     const svc = await newService(INVOICE_PKG, '50.00');
+    dueOn(svc, '2026-12-01');
     const [ext] = svc.extensions as [string];
     await insertCdrs(env.fusionDb.pool, '5.4', [
       // Arrives first but starts later: the allowance goes to the earlier call.
@@ -183,18 +189,19 @@ describe('billing run', () => {
       await outbound(ext, '442075550100', T0 + 6000, 60),
       await outbound(ext, '19005550100', T0 + 7000, 60),
     ]);
-    const p = await run(['invoice']);
+    const p = await run(['invoice'], '2026-12-01');
     // 120 s free from the call at T0+4000 (180 s → 60 s billed 0.05), then 120 s at 0.10, 60 s intl 0.05, special 0.35.
     assert.equal(p.chargedCents, '55');
     const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === Number(svc.clientId));
     assert.equal(inv.length, 1);
     const lines = inv[0]!.items.map((i) => `${i.description} = ${i.amountCents}`);
     assert.deepEqual(lines, [
-      'National Calls (10/11/2026 to 10/11/2026): 2 calls, 5 min = 15',
-      'International Calls (10/11/2026 to 10/11/2026): 1 calls, 1 min = 5',
-      '[OUTBOUND] 1900* (flat_per_call): 1 calls, 1 min = 35',
+      'National Calls (01/11/2026 to 30/11/2026): 2 calls, 5 min = 15',
+      'International Calls (01/11/2026 to 30/11/2026): 1 calls, 1 min = 5',
+      'Special Rate Calls (01/11/2026 to 30/11/2026): 1 calls, 1 min\n[OUTBOUND] 1900* (flat_per_call): 1 calls, 1 min, $0.35 = 35',
     ]);
-    const free = await env.db.pool.query<{ s: number }>("SELECT used_seconds AS s FROM period_free_usage WHERE service_id = $1 AND period = '2026-11'", [svc.serviceId]);
+    // The allowance window is the service's WHMCS billing period (due 2026-12-01, monthly).
+    const free = await env.db.pool.query<{ s: number }>("SELECT used_seconds AS s FROM period_free_usage WHERE service_id = $1 AND period = '2026-11-01..2026-12-01'", [svc.serviceId]);
     assert.equal(free.rows[0]!.s, 120);
   });
 
@@ -202,11 +209,13 @@ describe('billing run', () => {
     const clientId = env.newClient({ credit: '50.00', threshold: '' });
     const a = await newService(CLIENT_PKG, '', clientId);
     const b = await newService(CLIENT_PKG, '', clientId);
+    dueOn(a, '2026-12-01');
+    dueOn(b, '2026-12-01');
     await insertCdrs(env.fusionDb.pool, '5.4', [
       await outbound(a.extensions[0]!, '12045550400', T0 + 8000, 60),
       await outbound(b.extensions[0]!, '12045550401', T0 + 8100, 120),
     ]);
-    const p = await run(['invoice']);
+    const p = await run(['invoice'], '2026-12-01');
     assert.equal(p.chargedCents, '15');
     const inv = [...env.whmcs.state.invoices.values()].filter((i) => i.userid === clientId);
     assert.equal(inv.length, 1);
@@ -325,5 +334,30 @@ describe('billing run', () => {
     } finally {
       for (const d of defs) await env.temporal.client.schedule.getHandle(d.scheduleId).delete().catch(() => undefined);
     }
+  });
+
+  test('a product without a package: its calls are stored as not billed and shown to the client, not quarantined; the service still autosuspends', { timeout: 120_000 }, async () => {
+    const clientId = env.newClient({ credit: '0.50', threshold: '' });
+    const svc = await env.serviceRecord(clientId);
+    await services().upsert(svc);
+    assert.equal(svc.package, undefined);
+    const [ext] = svc.extensions as [string];
+    await insertCdrs(env.fusionDb.pool, '5.4', [await outbound(ext, '12045550900', T0 + 11_000, 600), await outbound(ext, '442075550900', T0 + 11_100, 60)]);
+    const p = await run(['credit']);
+    assert.equal(p.quarantined, 0, 'nothing quarantined');
+    const rows = await env.db.pool.query<{ rule: string; cost: string; charge_key: string | null; billed_seconds: number }>(
+      'SELECT rule, cost_micros::text AS cost, charge_key, billed_seconds FROM cdrs WHERE service_id = $1 ORDER BY started_at',
+      [svc.serviceId],
+    );
+    assert.deepEqual(rows.rows.map((r) => [r.rule, r.cost, r.billed_seconds, r.charge_key?.startsWith('unmetered:')]), [['not_metered', '0', 600, true], ['not_metered', '0', 60, true]]);
+    assert.equal(credit(svc.clientId), 50n, 'never charged');
+    const page = await createRepositories(env.db.pool).callRecords.loadPeriod({ clientId: svc.clientId, serviceId: svc.serviceId }, '2026-11', 'UTC');
+    assert.equal(page.length, 2, 'the client sees its calls');
+    // Autosuspend does not depend on a package: at zero credit the service is suspended at the PBX.
+    await env.start(svc);
+    await env.setCredit(clientId, '0.00');
+    await signalService(env.target, svc, standingSignal, { refresh: true, source: 'test' });
+    await env.waitFor(svc.serviceId, 'suspended', (s) => s.status === 'suspended');
+    assert.equal(await env.extensionEnabled(ext), false);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The chaos suite in its short version: scripts/chaos.ts as a child process with 3 SIGKILLs of the worker,
- * 4 services, 80 calls, WHMCS and PBX faults and one PostgreSQL restart; the oracle must find nothing wrong. Kills
+ * 4 services billed in real time and 2 on their WHMCS due date (autobill), 80 calls, WHMCS and PBX faults and one PostgreSQL restart; the oracle must find nothing wrong. Kills
  * land at any moment, activities running or not: a billing activity lost with its worker is retried elsewhere after
  * its 30-second heartbeat timeout.
  */
@@ -44,4 +44,6 @@ test('chaos (short): kills, WHMCS and PBX faults, a PostgreSQL restart, and no d
   assert.equal(metrics.get('chaos_pg_restarts'), 1);
   assert.ok((metrics.get('chaos_faults') ?? 0) > 0, 'faults were injected');
   assert.ok((metrics.get('chaos_cdrs') ?? 0) > 0 && (metrics.get('chaos_charges') ?? 0) > 0, 'calls were stored and charged');
+  // Two services billed on their due date (one by invoice, one by billable item): each (service, period) once.
+  assert.ok((metrics.get('chaos_autobill_periods') ?? 0) >= 2 && (metrics.get('chaos_autobill_runs') ?? 0) > 0, 'autobill ran under chaos');
 });

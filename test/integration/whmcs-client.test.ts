@@ -168,7 +168,10 @@ describe('writes', () => {
     const id = seedVoipClient(fx.fake);
     await fx.gateway.sendEmail({ template: 'Low Balance Alert', relatedId: id, customVars: { balance: '4.20', threshold: '5.00' } });
     assert.equal(fx.fake.state.requests.at(-1)!.params.customvars, 'YToyOntzOjc6ImJhbGFuY2UiO3M6NDoiNC4yMCI7czo5OiJ0aHJlc2hvbGQiO3M6NDoiNS4wMCI7fQ==');
-    assert.deepEqual(fx.fake.state.emails.at(-1), { template: 'Low Balance Alert', relatedId: id, clientId: id, subject: 'Your VoIP balance is low', customVars: { balance: '4.20', threshold: '5.00' }, at: fx.fake.state.emails.at(-1)!.at });
+    assert.deepEqual(fx.fake.state.emails.at(-1), {
+      template: 'Low Balance Alert', relatedId: id, clientId: id, subject: 'Your VoIP balance is low', customVars: { balance: '4.20', threshold: '5.00' }, at: fx.fake.state.emails.at(-1)!.at,
+      renderedSubject: 'Your VoIP balance is low', renderedMessage: '',
+    });
     const nf = await rejects(fx.gateway.sendEmail({ template: 'Nope', relatedId: id }), WhmcsNotFoundError);
     assert.equal(nf.whmcsMessage, 'Email Template not found');
     const dis = await rejects(fx.gateway.sendEmail({ template: 'Disabled One', relatedId: id }), WhmcsBusinessError);
@@ -315,6 +318,67 @@ describe('errors', () => {
       assert.ok(!text.includes(SECRET), `secret leaked: ${text.slice(0, 200)}`);
       assert.ok(!text.includes(ACCESS_KEY), `access key leaked: ${text.slice(0, 200)}`);
       assert.ok(!text.includes(phpSerializeBase64([[1, SECRET]])));
+    }
+  });
+});
+
+describe('billable items, e-mail templates and tax (autobill and preflight)', () => {
+  test('AddBillableItem: the item WHMCS keeps until its cron, and its documented refusals, in the order WHMCS checks', async () => {
+    const id = seedVoipClient(fx.fake);
+    const { billableId } = await fx.gateway.addBillableItem({ clientId: id, description: 'VoIP usage', amountCents: 1234n, invoiceAction: 'nextcron', dueDate: '2026-12-01' });
+    assert.deepEqual(fx.fake.state.requests.at(-1)!.params, {
+      ...fx.fake.state.requests.at(-1)!.params,
+      action: 'AddBillableItem', clientid: String(id), amount: '12.34', unit: 'quantity', quantity: '1', invoiceaction: 'nextcron', duedate: '2026-12-01',
+    });
+    const item = fx.fake.state.billableItems.find((b) => b.id === billableId)!;
+    assert.deepEqual([item.userid, item.description, item.amountCents, item.invoiceaction, item.duedate, item.invoicecount], [id, 'VoIP usage', 1234n, 1, '2026-12-01', 0]);
+    const refusal = async (params: Record<string, string | number>) => {
+      try {
+        await fx.transport.call('AddBillableItem', params);
+      } catch (err) {
+        return (err as { whmcsMessage: string }).whmcsMessage;
+      }
+      return assert.fail('AddBillableItem accepted it');
+    };
+    const ok = { clientid: id, description: 'x', amount: '1.00', unit: 'quantity', quantity: 1 };
+    assert.equal(await refusal({ ...ok, clientid: 999_999 }), 'Client ID not Found');
+    assert.equal(await refusal({ ...ok, description: '' }), 'You must provide a description');
+    assert.equal(await refusal({ ...ok, invoiceaction: 'later' }), 'Invalid Invoice Action');
+    assert.equal(await refusal({ ...ok, invoiceaction: 'recur' }), 'Recurring must have a unit, cycle and limit');
+    assert.equal(await refusal({ ...ok, invoiceaction: 'duedate' }), 'Due date is required');
+    assert.equal(await refusal({ ...ok, invoiceaction: 'duedate', duedate: '01/12/2026' }), "Invalid Date Format - Expected: 'YYYY-mm-dd'");
+    assert.equal(await refusal({ ...ok, unit: 'minutes' }), "Invalid Unit, please specify either 'hours' or 'quantity'");
+    // nextcron without a due date is due now, as WHMCS sets it.
+    await fx.transport.call('AddBillableItem', { ...ok, invoiceaction: 'nextcron' });
+    assert.equal(fx.fake.state.billableItems.at(-1)!.duedate, fx.fake.state.today());
+  });
+
+  test('GetEmailTemplates: the default-language templates by name, each with a boolean `custom`, filtered by type', async () => {
+    fx.fake.seedEmailTemplate({ name: 'Invoice Created', type: 'invoice', custom: false });
+    fx.fake.seedEmailTemplate({ name: 'Low Balance Alert', language: 'french' });
+    const all = await fx.gateway.getEmailTemplates();
+    assert.deepEqual(all.map((t) => t.name), [...all.map((t) => t.name)].sort((a, b) => a.localeCompare(b)));
+    assert.equal(all.filter((t) => t.name === 'Low Balance Alert').length, 1, 'translations are listed only with `language`');
+    assert.deepEqual(all.find((t) => t.name === 'Invoice Created')?.custom, false);
+    assert.deepEqual((await fx.gateway.getEmailTemplates({ type: 'invoice' })).map((t) => t.name), ['Invoice Created']);
+  });
+
+  test('tax as WHMCS computes it: taxed lines only, level 2 on the same base (compound off) or on base + level 1 (on), half-up to the cent, none for a tax-exempt client', async () => {
+    fx.fake.setTax({ enabled: true, rules: [{ level: 1, name: 'GST', country: 'CA', state: '', rate: 5000n }, { level: 2, name: 'QST', country: 'CA', state: 'QC', rate: 9975n }] });
+    try {
+      const id = fx.fake.seedClient({ state: 'QC', country: 'CA' });
+      const { invoiceId } = await fx.gateway.createInvoice({ clientId: id, lines: [{ description: 'usage', amountCents: 1999n, taxed: true }, { description: 'fee', amountCents: 500n, taxed: false }] });
+      const body = (await fx.transport.call('GetInvoice', { invoiceid: invoiceId })) as Record<string, string>;
+      // 19.99 × 5 % = 0.9995 → 1.00; × 9.975 % = 1.9940 → 1.99.
+      assert.deepEqual([body.subtotal, body.tax, body.tax2, body.total, body.taxrate, body.taxrate2], ['24.99', '1.00', '1.99', '27.98', '5.000', '9.975']);
+      fx.fake.setTax({ l2Compound: true });
+      const compound = (await fx.transport.call('GetInvoice', { invoiceid: invoiceId })) as Record<string, string>;
+      // (19.99 + 1.00) × 9.975 % = 2.0938 → 2.09.
+      assert.equal(compound.tax2, '2.09');
+      fx.fake.state.clients.get(id)!.taxexempt = true;
+      assert.deepEqual((await fx.gateway.getInvoice(invoiceId)).totalCents, 2499n);
+    } finally {
+      fx.fake.setTax({ enabled: false, l2Compound: false, rules: [] });
     }
   });
 });

@@ -4,8 +4,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { buildServiceMap, didKey, servicesOfSource } from '../../src/domain/billing/service-map';
 import { invoiceLines, settleTotals, type SettleCall } from '../../src/domain/billing/settle';
-import { applyPeriodFree, periodOf } from '../../src/domain/billing/allowance';
+import { allowancePeriodOf, applyPeriodFree } from '../../src/domain/billing/allowance';
 import { chargeCurrency, currencyMismatch } from '../../src/domain/billing/currency';
+import { usagePeriod } from '../../src/domain/usage/included-minutes';
 import { parsePackage } from '../../src/domain/rating';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 
@@ -54,19 +55,35 @@ describe('per-period free minutes', () => {
     const out = applyPeriodFree(
       [call(1, NOV + 5000, 120, 100_000n), call(2, NOV, 180, 150_000n + 20_000n, { fixedMicros: 20_000n }), call(3, NOV + 9000, 60, 350_000n, { rule: 'special:1900' }), call(4, DEC, 60, 50_000n)],
       pkg,
-      'America/Toronto',
+      (ms) => allowancePeriodOf(ms, undefined, 'America/Toronto'),
       used,
     );
     const byId = Object.fromEntries(out.map((o) => [String(o.id), [o.periodFreeSeconds, o.chargeMicros]]));
     assert.deepEqual(byId, { '1': [0, 100_000n], '2': [120, 20_000n + 50_000n], '3': [0, 350_000n], '4': [60, 0n] });
-    assert.deepEqual([...used], [['2026-11', 120], ['2026-12', 60]]);
+    assert.deepEqual([...used], [['2026-11-01..2026-12-01', 120], ['2026-12-01..2027-01-01', 60]]);
   });
-  test('the period follows the billing time zone', () => {
-    assert.equal(periodOf(Date.parse('2026-12-01T03:00:00Z'), 'America/Toronto'), '2026-11');
-    assert.equal(periodOf(Date.parse('2026-12-01T03:00:00Z'), 'UTC'), '2026-12');
+  test('without a WHMCS cycle the period is the calendar month of the billing time zone', () => {
+    assert.equal(allowancePeriodOf(Date.parse('2026-12-01T03:00:00Z'), undefined, 'America/Toronto'), '2026-11-01..2026-12-01');
+    assert.equal(allowancePeriodOf(Date.parse('2026-12-01T03:00:00Z'), undefined, 'UTC'), '2026-12-01..2027-01-01');
+  });
+  test('with a WHMCS cycle the period is the billing cycle, as for included minutes: free minutes renew on the due date, not on the 1st', () => {
+    const terms = { nextDueDate: '2026-12-15', billingCycle: 'Monthly' };
+    const periodOf = (ms: number) => allowancePeriodOf(ms, terms, 'America/Toronto');
+    const used = new Map<string, number>();
+    // 11-20 and 12-10 are in one cycle (11-15..12-15); 12-16 starts the next one with a fresh allowance.
+    const out = applyPeriodFree(
+      [call(1, Date.parse('2026-11-20T15:00:00Z'), 90, 90_000n), call(2, Date.parse('2026-12-10T15:00:00Z'), 90, 90_000n), call(3, Date.parse('2026-12-16T15:00:00Z'), 90, 90_000n)],
+      pkg,
+      periodOf,
+      used,
+    );
+    assert.deepEqual(out.map((o) => o.periodFreeSeconds), [90, 30, 90]);
+    assert.deepEqual([...used], [['2026-11-15..2026-12-15', 120], ['2026-12-15..2027-01-15', 90]]);
+    // The same window as included minutes count in.
+    assert.equal(periodOf(Date.parse('2026-12-10T15:00:00Z')), usagePeriod({ ...terms, nowMs: Date.parse('2026-12-10T15:00:00Z'), timeZone: 'America/Toronto' }).key);
   });
   test('per_call packages are left alone here (the rater applied them)', () => {
-    const out = applyPeriodFree([call(1, NOV, 120, 100_000n)], { ...pkg, freeMinutesMode: 'per_call' }, 'UTC', new Map());
+    const out = applyPeriodFree([call(1, NOV, 120, 100_000n)], { ...pkg, freeMinutesMode: 'per_call' }, (ms) => allowancePeriodOf(ms, undefined, 'UTC'), new Map());
     assert.deepEqual(out.map((o) => o.chargeMicros), [100_000n]);
   });
 });
@@ -141,7 +158,7 @@ describe('invoice lines', () => {
       lines.map((l) => [l.description, l.amountCents]),
       [
         ['National Calls (10/11/2026 to 10/11/2026): 2 calls, 2 min', 1n],
-        ['[OUTBOUND] 1300* (flat_per_call): 2 calls, 7.8 min', 70n],
+        ['Special Rate Calls (10/11/2026 to 10/11/2026): 2 calls, 7.8 min\n[OUTBOUND] 1300* (flat_per_call): 2 calls, 7.8 min, $0.70', 70n],
       ],
     );
     assert.equal(lines.reduce((a, l) => a + l.amountCents, 0n), 71n);

@@ -11,7 +11,7 @@ import { PackageValidationError, parsePackage, safeParsePackage } from '../../sr
 const TOP_LEVEL_FIELDS = [
   'name', 'description', 'currency', 'countryCode', 'internationalPrefix', 'nationalPrefix', 'nanp10Digit', 'stripPrefix',
   'markupPercent', 'outbound', 'inbound', 'exclude', 'special', 'specialOnly', 'unmatched', 'freeMinutes', 'freeMinutesMode',
-  'freeMinutesAppliesTo', 'billingMode', 'includedMinutes',
+  'freeMinutesAppliesTo', 'billingMode', 'includedMinutes', 'taxed', 'autobill',
 ];
 
 /** Parses; fails the property on any throw that is not a PackageValidationError with well-formed issues. */

@@ -7,9 +7,10 @@ import {
   validateAdminOverride,
   validateAdminSuspend,
   validateAdminUnsuspend,
+  validateWhmcsUnsuspend,
 } from '../../src/domain/lifecycle/admin';
 import { applySuspended, planSteps } from '../../src/domain/lifecycle/plan';
-import { recordAdminUnsuspend } from '../../src/domain/lifecycle/intake';
+import { recordAdminSuspend, recordAdminUnsuspend, recordWhmcsSuspend, recordWhmcsUnsuspend } from '../../src/domain/lifecycle/intake';
 import type { ClientStanding, LifecycleState, Override, ServiceConfig, SuspendReason } from '../../src/domain/lifecycle/types';
 import { clientStanding } from '../support/standing';
 
@@ -257,5 +258,35 @@ describe('validateAdminOverride', () => {
 
   test('a repeated requestId is accepted', () => {
     accepts(active({ status: 'terminated', handledRequests: ['o1'] }), overrideReq({ requestId: 'o1', value: 'bogus' }));
+  });
+});
+
+describe("WHMCS's Suspend and Unsuspend (the voipbill server module)", () => {
+  const base = () => {
+    const s = initialLifecycleState({ serviceId: '9', clientId: '1', suspendMode: 'gateway', extensions: [] }, defaultLifecyclePolicy());
+    s.standing = { credit: '10.00', dueInvoicesBalance: '0.00', lowBalanceThreshold: null, hasVoipService: true, manualSuspend: false, voipSuspendedField: 'none', observedAt: '2026-12-01T00:00:00Z' };
+    return s;
+  };
+
+  test('Unsuspend lifts the hold WHMCS set; a repeated call is harmless; a service voipbill does not hold is confirmed', () => {
+    const s = base();
+    recordWhmcsSuspend(s, { requestId: 'm1', reason: 'abuse' }, '2026-12-01T10:00:00Z');
+    assert.deepEqual(s.adminHold, { reason: 'suspended in WHMCS: abuse', at: '2026-12-01T10:00:00Z', source: 'whmcs' });
+    validateWhmcsUnsuspend(s, { requestId: 'm2' });
+    recordWhmcsUnsuspend(s, { requestId: 'm2' });
+    assert.equal(s.adminHold, undefined);
+    validateWhmcsUnsuspend(s, { requestId: 'm3' });
+  });
+
+  test('refused, with the reason, when the balance rules or a voipbill admin would keep it suspended', () => {
+    const zero = base();
+    zero.standing = { ...zero.standing!, credit: '0.00' };
+    recordWhmcsSuspend(zero, { requestId: 'm1' }, '2026-12-01T10:00:00Z');
+    assert.throws(() => validateWhmcsUnsuspend(zero, { requestId: 'm2' }), /voipbill keeps service 9 suspended: balance rules would suspend again at once \(credit 0\.00, due 0\.00\): top up/);
+    const held = base();
+    recordAdminSuspend(held, { requestId: 'a1', reason: 'chargeback' }, '2026-12-01T09:00:00Z');
+    recordWhmcsSuspend(held, { requestId: 'm1' }, '2026-12-01T10:00:00Z');
+    assert.equal(held.adminHold?.reason, 'chargeback', "a WHMCS Suspend does not take over a voipbill admin's hold");
+    assert.throws(() => validateWhmcsUnsuspend(held, { requestId: 'm2' }), /suspended by a voipbill admin since 2026-12-01T09:00:00Z: chargeback/);
   });
 });

@@ -34,6 +34,8 @@ describe('package schema', () => {
       freeMinutesMode: 'per_call',
       freeMinutesAppliesTo: ['tariff', 'custom', 'inbound'],
       billingMode: 'credit_deduction',
+      taxed: 'product',
+      autobill: { delivery: 'invoice', invoiceAction: 'nextcron' },
       includedMinutes: { minutes: 0, mode: 'off', warnStages: [] },
     });
   });

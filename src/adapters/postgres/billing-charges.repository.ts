@@ -6,17 +6,26 @@
  */
 import type { Pool } from 'pg';
 import type { LedgerStatus, OutboxStatus, POSTABLE_OUTBOX_STATUSES } from '../../domain/billing/charge-status';
+import type { BillableOptions, ChargeMode } from '../../ports/whmcs';
 import type { Tx } from './database';
+
+/** A charge's line as the outbox keeps it: amount as a 2-decimal string, and whether WHMCS taxes it. */
+export interface OutboxLine {
+  description: string;
+  amount: string;
+  taxed?: boolean;
+}
 
 export interface NewOutboxCharge {
   key: string;
   clientId: string;
   serviceIds: string[];
-  mode: 'credit' | 'invoice';
+  mode: ChargeMode;
   amountCents: bigint;
   description: string;
-  /** Amounts as 2-decimal strings. */
-  lines: Array<{ description: string; amount: string }>;
+  lines: OutboxLine[];
+  /** Mode `billable`: how the item is posted. */
+  billable?: BillableOptions;
   status: 'pending' | 'zero';
   runId: string;
   /** The package's currency; null for re-rating adjustments (posting uses the service's last settled currency). */
@@ -28,12 +37,13 @@ export interface PostableCharge {
   charge_key: string;
   client_id: string;
   service_ids: string[];
-  mode: 'credit' | 'invoice';
+  mode: ChargeMode;
   amount_cents: string;
   description: string;
-  lines: Array<{ description: string; amount: string }>;
+  lines: OutboxLine[];
   status: (typeof POSTABLE_OUTBOX_STATUSES)[number];
   currency: string | null;
+  options: { billable?: BillableOptions } | null;
 }
 
 export function createBillingChargesRepository(pool: Pool) {
@@ -92,9 +102,9 @@ export function createBillingChargesRepository(pool: Pool) {
     /** Writes the charge unless its key is already there; true when this call wrote it. */
     async insert(tx: Tx, c: NewOutboxCharge): Promise<boolean> {
       const inserted = await tx.query(
-        `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id, currency)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (charge_key) DO NOTHING`,
-        [c.key, c.clientId, c.serviceIds, c.mode, c.amountCents.toString(), c.description, JSON.stringify(c.lines), c.status, c.runId, c.currency],
+        `INSERT INTO billing_charges (charge_key, client_id, service_ids, mode, amount_cents, description, lines, status, run_id, currency, options)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (charge_key) DO NOTHING`,
+        [c.key, c.clientId, c.serviceIds, c.mode, c.amountCents.toString(), c.description, JSON.stringify(c.lines), c.status, c.runId, c.currency, c.billable ? JSON.stringify({ billable: c.billable }) : null],
       );
       return inserted.rowCount === 1;
     },
@@ -103,7 +113,7 @@ export function createBillingChargesRepository(pool: Pool) {
     async listPostable(): Promise<PostableCharge[]> {
       // Re-rating writes its adjustments without a currency: theirs is the one the service was last settled in.
       const { rows } = await pool.query<PostableCharge>(
-        `SELECT b.charge_key, b.client_id, b.service_ids, b.mode, b.amount_cents::text, b.description, b.lines, b.status, coalesce(b.currency, s.currency) AS currency
+        `SELECT b.charge_key, b.client_id, b.service_ids, b.mode, b.amount_cents::text, b.description, b.lines, b.status, coalesce(b.currency, s.currency) AS currency, b.options
          FROM billing_charges b LEFT JOIN service_charge_state s ON s.service_id = b.service_ids[1]
          WHERE b.status IN ('pending', 'awaiting_credit') ORDER BY b.created_at, b.charge_key`,
       );

@@ -342,8 +342,14 @@ export function createCdrLedgerRepository(pool: Pool) {
       return rows.map((r) => r.service_id);
     },
 
-    /** The service's unsettled calls, locked until the transaction ends, in id order. */
-    async lockUnsettledCalls(tx: Tx, serviceId: string): Promise<SettleCall[]> {
+    /** Whether the service has unsettled calls started before `beforeMs`. */
+    async hasUnsettledBefore(serviceId: string, beforeMs: number): Promise<boolean> {
+      const { rowCount } = await pool.query('SELECT 1 FROM cdrs WHERE service_id = $1 AND charge_key IS NULL AND started_at < $2 LIMIT 1', [serviceId, new Date(beforeMs).toISOString()]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** The service's unsettled calls (started before `beforeMs`, when given), locked until the transaction ends, in id order. */
+    async lockUnsettledCalls(tx: Tx, serviceId: string, beforeMs?: number): Promise<SettleCall[]> {
       const { rows } = await tx.query<{
         id: string;
         started_ms: string;
@@ -356,8 +362,8 @@ export function createCdrLedgerRepository(pool: Pool) {
         fixed_micros: string;
       }>(
         `SELECT id, (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, direction, rule, prefix, e164, billed_seconds, cost_micros, fixed_micros
-         FROM cdrs WHERE service_id = $1 AND charge_key IS NULL ORDER BY id FOR UPDATE`,
-        [serviceId],
+         FROM cdrs WHERE service_id = $1 AND charge_key IS NULL AND ($2::timestamptz IS NULL OR started_at < $2) ORDER BY id FOR UPDATE`,
+        [serviceId, beforeMs === undefined ? null : new Date(beforeMs).toISOString()],
       );
       return rows.map((r) => ({
         id: BigInt(r.id),

@@ -8,6 +8,8 @@ import { createCdrLedgerRepository, type CdrLedgerRepository } from './cdr-ledge
 import { createCdrSourcesRepository, type CdrSourcesRepository } from './cdr-sources.repository';
 import { createBillingChargesRepository, type BillingChargesRepository } from './billing-charges.repository';
 import { createWhmcsChargesRepository, type WhmcsChargesRepository } from './whmcs-charges.repository';
+import { createAutobillRepository, type AutobillRepository } from './autobill.repository';
+import { createClientEpisodesRepository } from './client-episodes.repository';
 import { createServiceRepository } from './services.repository';
 import { createLifecycleMirrorRepository } from './lifecycle-mirror.repository';
 import { createPbxActionsRepository } from './pbx-actions.repository';
@@ -27,6 +29,7 @@ export interface BillingStore extends Transactions {
   sources: CdrSourcesRepository;
   charges: BillingChargesRepository;
   whmcsCharges: WhmcsChargesRepository;
+  autobill: AutobillRepository;
 }
 
 export function createBillingStore(pool: Pool): BillingStore {
@@ -36,6 +39,7 @@ export function createBillingStore(pool: Pool): BillingStore {
     sources: createCdrSourcesRepository(pool),
     charges: createBillingChargesRepository(pool),
     whmcsCharges: createWhmcsChargesRepository(pool),
+    autobill: createAutobillRepository(pool),
   };
 }
 
@@ -53,6 +57,7 @@ const OTHER_REPOSITORIES = {
   adminCdrs: createAdminCdrsRepository,
   creditGuard: createCreditGuardRepository,
   callRestrictions: createCallRestrictionsRepository,
+  clientEpisodes: createClientEpisodesRepository,
 };
 
 type OtherRepositories = { [K in keyof typeof OTHER_REPOSITORIES]: ReturnType<(typeof OTHER_REPOSITORIES)[K]> };

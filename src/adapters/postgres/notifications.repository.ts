@@ -26,6 +26,24 @@ export function createNotificationsRepository(pool: Pool) {
       return { sent: claim.rows[0]!.status === 'sent' };
     },
 
+    /**
+     * Runs `fn` holding a session advisory lock on the key: the services of one client send a message about the same
+     * crossing at the same moment, and only the first may send it (the others then find it sent).
+     */
+    async exclusive<T>(idempotencyKey: string, fn: () => Promise<T>): Promise<T> {
+      const conn = await pool.connect();
+      try {
+        await conn.query('SELECT pg_advisory_lock(hashtextextended($1, 300))', [idempotencyKey]);
+        try {
+          return await fn();
+        } finally {
+          await conn.query('SELECT pg_advisory_unlock(hashtextextended($1, 300))', [idempotencyKey]);
+        }
+      } finally {
+        conn.release();
+      }
+    },
+
     async recordError(idempotencyKey: string, message: string): Promise<void> {
       await pool.query(`UPDATE notifications SET error = $2 WHERE idempotency_key = $1`, [idempotencyKey, message]);
     },

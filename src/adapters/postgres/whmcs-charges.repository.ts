@@ -4,7 +4,7 @@
  * cents; pg returns bigint columns as strings, converted here and nowhere else.
  */
 import type { Pool } from 'pg';
-import type { ChargeMode, ChargeRecord } from '../../ports/whmcs';
+import type { BillableOptions, ChargeMode, ChargeRecord } from '../../ports/whmcs';
 import type { Queryable, Tx } from './database';
 
 interface ChargeRow {
@@ -16,6 +16,7 @@ interface ChargeRow {
   description: string;
   lines: Array<{ description: string; amountCents: string; serviceId?: number; taxed?: boolean }>;
   status: ChargeRecord['status'];
+  options: { billable?: BillableOptions } | null;
   whmcs_ref: string | null;
   invoice_status: string | null;
   invoice_balance_cents: string | null;
@@ -37,6 +38,7 @@ function toRecord(r: ChargeRow): ChargeRecord {
     description: r.description,
     lines: r.lines.map((l) => ({ ...l, amountCents: BigInt(l.amountCents) })),
     status: r.status,
+    billable: r.options?.billable ?? null,
     whmcsRef: r.whmcs_ref,
     invoiceStatus: r.invoice_status,
     invoiceBalanceCents: r.invoice_balance_cents === null ? null : BigInt(r.invoice_balance_cents),
@@ -50,7 +52,7 @@ function toRecord(r: ChargeRow): ChargeRecord {
 }
 
 /** A charge as its ledger row is first written, before WHMCS is called. */
-export type NewCharge = Pick<ChargeRecord, 'chargeId' | 'chargeKey' | 'clientId' | 'mode' | 'amountCents' | 'description' | 'lines'>;
+export type NewCharge = Pick<ChargeRecord, 'chargeId' | 'chargeKey' | 'clientId' | 'mode' | 'amountCents' | 'description' | 'lines'> & { billable?: BillableOptions };
 
 export interface PostedDetails {
   whmcsRef: string | null;
@@ -72,9 +74,9 @@ export function createWhmcsChargesRepository(pool: Pool) {
     async insertPending(c: NewCharge): Promise<{ fresh: boolean }> {
       const lines = c.lines.map((l) => ({ ...l, amountCents: l.amountCents.toString() }));
       const r = await pool.query(
-        `INSERT INTO whmcs_charges (charge_id, charge_key, client_id, mode, amount_cents, description, lines)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [c.chargeId, c.chargeKey, c.clientId, c.mode, c.amountCents.toString(), c.description, JSON.stringify(lines)],
+        `INSERT INTO whmcs_charges (charge_id, charge_key, client_id, mode, amount_cents, description, lines, options)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [c.chargeId, c.chargeKey, c.clientId, c.mode, c.amountCents.toString(), c.description, JSON.stringify(lines), c.billable ? JSON.stringify({ billable: c.billable }) : null],
       );
       return { fresh: r.rowCount === 1 };
     },
@@ -128,12 +130,30 @@ export function createWhmcsChargesRepository(pool: Pool) {
 
     /** An admin fixed the cause of a refusal: the charge is posted again, under its key, by the next attempt. */
     async requeueFailed(q: Queryable, chargeId: string): Promise<boolean> {
-      const r = await q.query(`UPDATE whmcs_charges SET status = 'pending', updated_at = now() WHERE charge_id = $1 AND status = 'failed'`, [chargeId]);
+      // A billable item cannot be looked up in WHMCS before its invoice exists: the admin who retries it has checked
+      // Billable Items, so its earlier attempts no longer count.
+      const r = await q.query(
+        `UPDATE whmcs_charges SET status = 'pending', updated_at = now(),
+           attempts = CASE WHEN mode = 'billable' THEN 0 ELSE attempts END, last_error = CASE WHEN mode = 'billable' THEN NULL ELSE last_error END
+         WHERE charge_id = $1 AND status = 'failed'`,
+        [chargeId],
+      );
       return r.rowCount === 1;
     },
 
     async recordError(q: Tx, chargeId: string, message: string): Promise<void> {
       await q.query('UPDATE whmcs_charges SET last_error = $2, updated_at = now() WHERE charge_id = $1', [chargeId, message]);
+    },
+
+    /** Takes back an attempt that certainly did not reach WHMCS (the connection was never made). */
+    async undoAttempt(q: Tx, chargeId: string): Promise<void> {
+      await q.query('UPDATE whmcs_charges SET attempts = greatest(attempts - 1, 0) WHERE charge_id = $1', [chargeId]);
+    },
+
+    /** When the charge's row last changed (its last attempt, for a charge whose answer was lost). */
+    async updatedAt(q: Queryable, chargeId: string): Promise<Date> {
+      const { rows } = await q.query<{ updated_at: Date }>('SELECT updated_at FROM whmcs_charges WHERE charge_id = $1', [chargeId]);
+      return rows[0]!.updated_at;
     },
 
     /** Charges not taken: refused (failed) and waiting for credit, newest first. */

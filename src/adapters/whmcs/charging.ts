@@ -1,8 +1,14 @@
 /**
- * Exactly-once usage charging in two modes (per package): `credit` deducts from WHMCS credit (AddCredit remove, for
+ * Exactly-once usage charging in three modes (per package): `credit` deducts from WHMCS credit (AddCredit remove, for
  * real-time billing); `invoice` raises an invoice with line items and pays it from credit (CreateInvoice
- * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance). A refund (negative amount,
- * from re-rating) goes back to the client's credit (AddCredit add) through the same protocol.
+ * autoapplycredit, for periodic billing; a shortfall leaves it Unpaid with a balance); `billable` adds a billable item
+ * (AddBillableItem) that WHMCS's cron folds into the invoice it creates. A refund (negative amount, from re-rating)
+ * goes back to the client's credit (AddCredit add) through the same protocol.
+ *
+ * WHMCS cannot list billable items, so a billable item whose answer was lost is looked for on the client's invoices
+ * (its tag is in the line's description) once WHMCS's cron has had time to invoice it; only when it is on none a day
+ * later is it posted again. With `nextinvoice` WHMCS may hold it for weeks: such a charge is handed to an admin
+ * (failed, with what to check) rather than posted twice.
  *
  * WHMCS has no idempotency keys, so the charge ID (derived from the caller's business key) is committed to
  * PostgreSQL first and written into the credit description or invoice notes; any attempt after the first looks for
@@ -21,7 +27,7 @@ import { formatCents } from '../../domain/money';
 import type { Logger } from '../../log';
 import type { ChargeContext, ChargeRecord, ChargeRequest, WhmcsCharging, WhmcsGateway } from '../../ports/whmcs';
 import { createWhmcsChargesRepository, type WhmcsChargesRepository } from '../postgres/whmcs-charges.repository';
-import { WhmcsBusinessError, WhmcsNotFoundError } from './errors';
+import { WhmcsBusinessError, WhmcsNotFoundError, WhmcsTransportError } from './errors';
 import { reconcileClient } from './reconcile';
 
 export function chargeIdFor(chargeKey: string): string {
@@ -50,7 +56,8 @@ function validate(req: ChargeRequest): bigint {
   if (req.lines.length === 0) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: no lines`);
   const total = req.lines.reduce((sum, l) => sum + l.amountCents, 0n);
   if (total === 0n) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: total is 0.00`);
-  if (req.mode !== 'credit' && req.mode !== 'invoice') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: unknown mode ${String(req.mode)}`);
+  if (req.mode !== 'credit' && req.mode !== 'invoice' && req.mode !== 'billable') throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: unknown mode ${String(req.mode)}`);
+  if (req.mode === 'billable' && !req.billable) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: a billable item needs its invoice action and due date`);
   // A line of the other sign would be a negative invoice line, or a charge hidden inside a refund.
   const odd = req.lines.find((l) => (total > 0n ? l.amountCents < 0n : l.amountCents > 0n));
   if (odd) throw new WhmcsChargeInvalidError(`charge ${req.chargeKey}: line "${odd.description}" is ${formatCents(odd.amountCents)} in a ${total > 0n ? 'charge' : 'refund'} of ${formatCents(total)}`);
@@ -67,7 +74,19 @@ const INSUFFICIENT_CREDIT = /insufficient credit|exceeds customer credit balance
 /** Invoices dated this long before the ledger row may still hold the charge (WHMCS dates are server-local). */
 const LOOKBACK_MS = 2 * 24 * 3600 * 1000;
 
-export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log: Logger }): WhmcsCharging {
+/**
+ * A billable item whose answer was lost and that no invoice shows yet is posted again only this long after the
+ * attempt: WHMCS's daily cron invoices nextcron and duedate items within a day, so by then it would be on one.
+ */
+export const BILLABLE_RECHECK_MS = 26 * 3600 * 1000;
+
+/** The text of a billable item: the charge's description, then its tag (the only way to find it again). */
+export function billableDescription(description: string, chargeId: string): string {
+  return `${description}\n${chargeTag(chargeId)}`;
+}
+
+export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log: Logger; now?: () => number }): WhmcsCharging {
+  const now = deps.now ?? (() => Date.now());
   const repo: WhmcsChargesRepository = createWhmcsChargesRepository(deps.pool);
   const { whmcs, log } = deps;
 
@@ -83,7 +102,15 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
     const cutoff = new Date(row.createdAt.getTime() - LOOKBACK_MS).toISOString().slice(0, 10);
     for (let offset: number | null = 0; offset !== null; ) {
       const page = await whmcs.listInvoices(row.clientId, { newestFirst: true, offset });
-      const hit = page.items.find((i) => i.notes.includes(tag));
+      if (row.mode === 'billable') {
+        // The item's tag is in the description of the invoice line that took it.
+        for (const i of page.items.filter((x) => x.date === null || x.date >= cutoff)) {
+          const inv = await whmcs.getInvoice(i.id);
+          const line = inv.items.find((it) => it.description.includes(tag));
+          if (line) return { whmcsRef: `billable-invoice:${i.id}`, invoiceId: i.id };
+        }
+      }
+      const hit = row.mode === 'invoice' ? page.items.find((i) => i.notes.includes(tag)) : undefined;
       if (hit) return { whmcsRef: `invoice:${hit.id}`, invoiceId: hit.id };
       if (page.items.length > 0 && page.items.every((i) => i.date !== null && i.date < cutoff)) break;
       offset = page.nextOffset;
@@ -91,9 +118,9 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
     return null;
   }
 
-  async function invoiceDetails(invoiceId: number) {
+  async function invoiceDetails(invoiceId: number, ref = `invoice:${invoiceId}`) {
     const inv = await whmcs.getInvoice(invoiceId);
-    return { whmcsRef: `invoice:${invoiceId}`, invoiceStatus: inv.status, invoiceBalanceCents: inv.balanceCents };
+    return { whmcsRef: ref, invoiceStatus: inv.status, invoiceBalanceCents: inv.balanceCents };
   }
 
   async function apply(row: ChargeRecord) {
@@ -102,6 +129,17 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
       const entry = { clientId: row.clientId, description: `${row.description} ${tag}` };
       const r = row.amountCents > 0n ? await whmcs.removeCredit({ ...entry, amountCents: row.amountCents }) : await whmcs.addCredit({ ...entry, amountCents: -row.amountCents });
       return { whmcsRef: null, newCreditCents: r.newBalanceCents };
+    }
+    if (row.mode === 'billable') {
+      const b = row.billable!;
+      const { billableId } = await whmcs.addBillableItem({
+        clientId: row.clientId,
+        description: billableDescription(row.description, row.chargeId),
+        amountCents: row.amountCents,
+        invoiceAction: b.invoiceAction,
+        dueDate: b.dueDate,
+      });
+      return { whmcsRef: `billable:${billableId}` };
     }
     const { invoiceId } = await whmcs.createInvoice({
       clientId: row.clientId,
@@ -122,7 +160,7 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
   async function postCharge(req: ChargeRequest, ctx: ChargeContext = {}): Promise<ChargeRecord> {
     const amountCents = validate(req);
     const chargeId = chargeIdFor(req.chargeKey);
-    const { fresh } = await repo.insertPending({ ...req, chargeId, amountCents });
+    const { fresh } = await repo.insertPending({ ...req, chargeId, amountCents, ...(req.billable ? { billable: req.billable } : {}) });
     return repo.withLock(chargeId, async (q) => {
       let row = await repo.get(q, chargeId);
       if (row.clientId !== req.clientId || row.mode !== req.mode || row.amountCents !== amountCents) {
@@ -141,7 +179,22 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
         const found = await findInWhmcs(row);
         if (found) {
           log.info('charge already in WHMCS; recording it without posting again', { chargeId, ref: found.whmcsRef });
-          return repo.markPosted(q, moving(row, 'posted'), found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId) : found);
+          return repo.markPosted(q, moving(row, 'posted'), found.invoiceId !== undefined ? await invoiceDetails(found.invoiceId, found.whmcsRef ?? undefined) : found);
+        }
+        if (row.mode === 'billable' && row.attempts > 0) {
+          // It may be waiting in WHMCS's billable items, which no API action lists.
+          if (row.billable?.invoiceAction === 'nextinvoice') {
+            return repo.markFailed(
+              q,
+              moving(row, 'failed'),
+              `AddBillableItem got no answer (${row.lastError ?? 'the worker stopped'}); WHMCS holds nextinvoice items until the client's next invoice, so voipbill cannot tell whether it was added: look in WHMCS (Billing > Billable Items) for ${chargeTag(row.chargeId)}; if it is not there, \`charges retry ${row.chargeId}\``,
+            );
+          }
+          const since = now() - (await repo.updatedAt(q, chargeId)).getTime();
+          if (since < BILLABLE_RECHECK_MS) {
+            log.info('billable item outcome unknown: waiting for WHMCS to invoice it before deciding', { chargeId, waitedMs: since });
+            return row;
+          }
         }
       }
       if (req.currency) {
@@ -180,6 +233,9 @@ export function createWhmcsCharging(deps: { whmcs: WhmcsGateway; pool: Pool; log
           log.warn('WHMCS rejected a charge', { chargeId, clientId: row.clientId, reason: err.whmcsMessage });
           return repo.markFailed(q, moving(row, 'failed'), `${err.action}: ${err.whmcsMessage}`);
         }
+        // A connection never made certainly added no billable item: that attempt does not count as one whose
+        // outcome is unknown (which only a day later could be told).
+        if (row.mode === 'billable' && err instanceof WhmcsTransportError && !err.mayHaveApplied) await repo.undoAttempt(q, chargeId);
         await repo.recordError(q, chargeId, err instanceof Error ? err.message : String(err));
         throw err;
       }

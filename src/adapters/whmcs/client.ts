@@ -114,6 +114,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
         dueDate: i.duedate,
         datePaid: i.datepaid,
         totalCents: i.total,
+        ...(i.subtotal !== undefined ? { subtotalCents: i.subtotal } : {}),
         creditCents: i.credit,
         notes: i.notes,
       }));
@@ -134,7 +135,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
         totalCents: i.total,
         balanceCents: i.balance,
         notes: i.notes,
-        items: i.items.map((it) => ({ id: it.id, type: it.type, relId: it.relid, description: it.description, amountCents: it.amount })),
+        items: i.items.map((it) => ({ id: it.id, type: it.type, relId: it.relid, description: it.description, amountCents: it.amount, taxed: it.taxed })),
       };
     },
 
@@ -225,6 +226,26 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
 
     async cancelInvoice(invoiceId) {
       await call('UpdateInvoice', { invoiceid: invoiceId, status: 'Cancelled' });
+    },
+
+    async getEmailTemplates(opts = {}) {
+      const r = s.parseResponse(s.emailTemplatesResponse, 'GetEmailTemplates', await call('GetEmailTemplates', { type: opts.type }));
+      return r.emailtemplates;
+    },
+
+    async addBillableItem({ clientId, description, amountCents, invoiceAction, dueDate }) {
+      // unit + quantity since WHMCS 8.2; older versions read `hours` and ignore the rest.
+      const body = await call('AddBillableItem', {
+        clientid: clientId,
+        description,
+        amount: positiveAmount(amountCents, 'AddBillableItem amount'),
+        unit: 'quantity',
+        quantity: 1,
+        hours: 1,
+        invoiceaction: invoiceAction,
+        duedate: dueDate,
+      });
+      return { billableId: s.parseResponse(s.addBillableItemResponse, 'AddBillableItem', body).billableid };
     },
 
     async sendEmail({ template, relatedId, customVars }) {

@@ -18,7 +18,7 @@ function tagsIn(text: string): string[] {
   return [...text.matchAll(TAG)].map((m) => m[1]!);
 }
 
-async function collect(whmcs: WhmcsGateway, clientId: number, since: string | null): Promise<Map<string, Occurrence[]>> {
+async function collect(whmcs: WhmcsGateway, clientId: number, since: string | null, withItems: boolean): Promise<Map<string, Occurrence[]>> {
   const found = new Map<string, Occurrence[]>();
   const add = (id: string, o: Occurrence) => found.set(id, [...(found.get(id) ?? []), o]);
   for (const c of await whmcs.getCredits(clientId)) {
@@ -30,7 +30,14 @@ async function collect(whmcs: WhmcsGateway, clientId: number, since: string | nu
     const page = await whmcs.listInvoices(clientId, { newestFirst: true, offset });
     for (const inv of page.items) {
       if (since && inv.date !== null && inv.date < since) continue;
-      for (const id of tagsIn(inv.notes)) add(id, { where: `invoice ${inv.id}`, amountCents: inv.totalCents, invoiceStatus: inv.status });
+      // The amount voipbill charged is the invoice's lines before tax (WHMCS adds tax, and takes applied credit off its total).
+      for (const id of tagsIn(inv.notes)) add(id, { where: `invoice ${inv.id}`, amountCents: inv.subtotalCents ?? inv.totalCents, invoiceStatus: inv.status });
+      // A billable item is tagged in its text, which becomes the line of the invoice WHMCS's cron made of it.
+      if (withItems) {
+        for (const item of (await whmcs.getInvoice(inv.id)).items) {
+          for (const id of tagsIn(item.description)) add(id, { where: `invoice ${inv.id} line ${item.id}`, amountCents: item.amountCents });
+        }
+      }
     }
     const oldest = page.items.at(-1)?.date;
     offset = since && oldest && oldest < since ? null : page.nextOffset;
@@ -60,8 +67,8 @@ export async function reconcileClient(
   opts: { clientId: number; since?: Date },
 ): Promise<ReconciliationReport> {
   const since = opts.since ? opts.since.toISOString().slice(0, 10) : null;
-  const found = await collect(deps.whmcs, opts.clientId, since);
   const ledger = await deps.repo.listForClient(opts.clientId);
+  const found = await collect(deps.whmcs, opts.clientId, since, ledger.some((r) => r.mode === 'billable'));
   const differences: ReconciliationDifference[] = [];
   let checked = 0;
   for (const row of ledger) {

@@ -1,5 +1,11 @@
 /** zod schemas for the WHMCS responses voipbill reads; unknown keys are dropped, scalars coerced (coerce.ts). */
 import { z } from 'zod';
+
+/** A flag as WHMCS versions send it: true/false, 1/0, "1"/"0", "on"/"" (absent: false). */
+const whmcsFlag = z
+  .union([z.boolean(), z.number(), z.string()])
+  .optional()
+  .transform((v) => v === true || v === 1 || (typeof v === 'string' && ['1', 'true', 'on', 'yes'].includes(v.trim().toLowerCase())));
 import { WhmcsProtocolError } from './errors';
 import { whmcsDate, whmcsInt, whmcsList, whmcsMoney, whmcsOptionalInt, whmcsOptionalMoney, whmcsText } from './coerce';
 
@@ -40,6 +46,7 @@ const invoiceRow = z.object({
   date: whmcsDate,
   duedate: whmcsDate,
   datepaid: whmcsDate,
+  subtotal: whmcsOptionalMoney,
   total: whmcsMoney,
   credit: whmcsOptionalMoney,
   notes: whmcsText,
@@ -61,7 +68,7 @@ export const invoiceResponse = z.object({
   notes: whmcsText,
   items: whmcsList(
     'item',
-    z.object({ id: whmcsInt, type: whmcsText, relid: whmcsOptionalInt, description: whmcsText, amount: whmcsMoney }),
+    z.object({ id: whmcsInt, type: whmcsText, relid: whmcsOptionalInt, description: whmcsText, amount: whmcsMoney, taxed: whmcsFlag }),
   ),
 });
 
@@ -113,6 +120,10 @@ export const activityLogResponse = z.object({
 });
 
 export const addCreditResponse = z.object({ newbalance: whmcsMoney });
+export const addBillableItemResponse = z.object({ billableid: whmcsInt });
+export const emailTemplatesResponse = z.object({
+  emailtemplates: whmcsList('emailtemplate', z.object({ id: whmcsInt, name: whmcsText, subject: whmcsText, custom: whmcsFlag })),
+});
 export const createInvoiceResponse = z.object({ invoiceid: whmcsInt });
 
 /** Parses a success body; a shape mismatch is a protocol problem, reported with the path of the bad field. */

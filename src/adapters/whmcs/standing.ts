@@ -38,6 +38,7 @@ export function createStandingReader(deps: StandingDeps): StandingReader {
         // Only when there is some: a standing without it reads (and fingerprints) as before.
         ...(unpaidUsage > 0n ? { unpaidUsage: formatCents(unpaidUsage) } : {}),
         lowBalanceThreshold: voip.lowBalanceThresholdCents === null ? null : formatCents(voip.lowBalanceThresholdCents),
+        ...(voip.lowBalanceThresholdCents !== null && client.voipRaw.lowBalanceThreshold !== undefined ? { lowBalanceThresholdText: client.voipRaw.lowBalanceThreshold.trim() } : {}),
         hasVoipService: deps.hasVoipFieldConfigured ? voip.hasVoipService === true : true,
         manualSuspend: voip.manualVoipSuspend === true,
         voipSuspendedField: voip.voipSuspended,

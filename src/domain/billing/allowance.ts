@@ -5,9 +5,10 @@
  *
  * - Per-call free minutes (`freeMinutesMode: per_call`): the first `freeMinutes` of every call in the categories of
  *   `freeMinutesAppliesTo` are free; the rater takes them off each call (`perCallFreeSeconds`).
- * - Per-period free minutes (`freeMinutesMode: per_period`): `freeMinutes` per calendar month of the billing time
- *   zone, shared by the calls of those categories in call-start order, given at settlement (`applyPeriodFree`; the
- *   covered call is priced by `chargeWithFree`).
+ * - Per-period free minutes (`freeMinutesMode: per_period`): `freeMinutes` per WHMCS billing period of the service
+ *   (`allowancePeriodOf`: the cycle ending at its next due date, the same window as included minutes; the calendar
+ *   month for a service without a cycle), shared by the calls of those categories in call-start order, given at
+ *   settlement (`applyPeriodFree`; the covered call is priced by `chargeWithFree`).
  * - Included minutes (`includedMinutes`): the allowance of the service's WHMCS billing period that usage warnings and
  *   blocks count against: outbound custom-rate calls, national tariff calls, and inbound calls when the package bills
  *   them (`countsTowardIncludedMinutes`, `includedSecondsUsed`). Not: international tariff calls, special-rate
@@ -18,6 +19,7 @@
  */
 import { DEFAULT_ROUNDING, divRoundBig, roundHalfUp, type RoundingPolicy } from '../money';
 import type { RatingPackage } from '../rating/package-schema';
+import { allowancePeriod, type BillingTerms } from './billing-cycle';
 
 export type AllowanceCategory = 'tariff' | 'custom' | 'inbound' | 'special';
 
@@ -49,12 +51,12 @@ export function perCallFreeSeconds(pkg: FreeMinutesTerms): FreeSeconds {
   };
 }
 
-/** `YYYY-MM` of an instant in a time zone: the per-period free-minutes period. */
-export function periodOf(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(new Date(epochMs));
-  const y = parts.find((p) => p.type === 'year')!.value;
-  const m = parts.find((p) => p.type === 'month')!.value;
-  return `${y}-${m}`;
+/**
+ * The one window every allowance of a service is counted in: its WHMCS billing period containing the instant
+ * (`YYYY-MM-DD..YYYY-MM-DD` of local dates), as included minutes count it. Per-period free minutes are kept by it.
+ */
+export function allowancePeriodOf(epochMs: number, terms: BillingTerms | undefined, timeZone: string): string {
+  return allowancePeriod(epochMs, terms, timeZone).key;
 }
 
 /** A rated call as the per-period allowance sees it. */
@@ -76,14 +78,15 @@ export interface PeriodFreeResult {
 }
 
 /**
- * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `used` holds the
- * seconds already consumed per period and is updated in place. A covered call keeps its fixed part (connection fee,
+ * Applies the per-period allowance (`freeMinutesMode: per_period`) to calls in call-start order. `periodOf` names a
+ * call's period (`allowancePeriodOf` with the service's WHMCS terms); `used` holds the seconds already consumed per
+ * period and is updated in place. A covered call keeps its fixed part (connection fee,
  * flat); its per-minute part is reduced in proportion to the covered seconds, rounded once by the package's policy.
  */
 export function applyPeriodFree(
   calls: readonly PeriodFreeCall[],
   pkg: FreeMinutesTerms & Partial<Pick<RatingPackage, 'rounding'>>,
-  timeZone: string,
+  periodOf: (startedAtMs: number) => string,
   used: Map<string, number>,
 ): PeriodFreeResult[] {
   const allowance = pkg.freeMinutesMode === 'per_period' ? pkg.freeMinutes * 60 : 0;
@@ -94,7 +97,7 @@ export function applyPeriodFree(
     if (allowance === 0 || cat === null || !applies.has(cat) || c.billedSeconds <= 0) {
       return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };
     }
-    const period = periodOf(c.startedAtMs, timeZone);
+    const period = periodOf(c.startedAtMs);
     const already = used.get(period) ?? 0;
     const free = Math.min(Math.max(allowance - already, 0), c.billedSeconds);
     if (free === 0) return { id: c.id, periodFreeSeconds: 0, chargeMicros: c.costMicros };

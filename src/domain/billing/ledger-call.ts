@@ -122,6 +122,29 @@ export function ledgerRatingOf(rated: RatedCall): LedgerRating {
   };
 }
 
+/** The rule of a call of a product that is not metered (no package): stored and shown, never charged. */
+export const NOT_METERED_RULE = 'not_metered';
+
+/**
+ * The ledger's columns of a call of a service whose product has no package: nothing to rate it with, so it costs
+ * nothing; its number is kept as dialled (digits only) and its seconds as billed, for the client's call records.
+ */
+export function notMeteredRating(call: LedgerCall): LedgerRating {
+  return {
+    e164: call.destination.replace(/\D/g, ''),
+    numberKind: 'unknown',
+    billedSeconds: call.billsec,
+    freeSeconds: 0,
+    rule: NOT_METERED_RULE,
+    prefix: null,
+    costMicros: 0,
+    fixedMicros: 0,
+    unmatched: null,
+    periods: null,
+    segmentsMicros: 0,
+  };
+}
+
 export function sameRating(a: LedgerRating, b: LedgerRating): boolean {
   return (
     a.costMicros === b.costMicros &&

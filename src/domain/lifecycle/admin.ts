@@ -57,16 +57,46 @@ export function validateAdminUnsuspend(state: LifecycleState, req: { requestId: 
   }
   // What would hold the service suspended once the admin's own hold and override are gone?
   const after: LifecycleState = { ...state, adminHold: undefined, adminOverride: state.adminOverride === 'yes' ? 'none' : state.adminOverride };
+  const why = stillHeld(after);
+  if (why) throw new AdminRequestError(`${why}, or use \`override no\` to keep the service active`);
+}
+
+/** Why the service would be suspended again at once in this state (undefined: it would not). */
+function stillHeld(after: LifecycleState): string | undefined {
   const verdict = suspensionVerdict(after);
-  if (!('suspend' in verdict && verdict.suspend)) return;
+  if (!('suspend' in verdict && verdict.suspend)) return undefined;
+  const s = after.standing;
   const why: Record<string, string> = {
+    admin_override: 'a voipbill admin override (yes) forces suspension: `bin/voipbill service override <id> none`',
+    admin: `suspended by a voipbill admin since ${after.adminHold?.at}: ${after.adminHold?.reason}; lift it with \`bin/voipbill service unsuspend\``,
     override_field: 'WHMCS field VoIP Suspended = Yes forces suspension: set it to None in WHMCS',
     manual_field: 'WHMCS field Manual VoIP Suspend = Yes: clear it in WHMCS',
-    included_minutes: `included minutes are exhausted until ${state.usageBlock?.periodEnd ?? 'the next period'}`,
-    zero_balance: `balance rules would suspend again at once (credit ${state.standing?.credit}, due ${state.standing?.dueInvoicesBalance}${state.standing?.unpaidUsage ? `, unpaid usage ${state.standing.unpaidUsage}` : ''}): top up`,
-    unpaid_invoices: `balance rules would suspend again at once (due ${state.standing?.dueInvoicesBalance} exceeds credit ${state.standing?.credit}): top up`,
+    included_minutes: `included minutes are exhausted until ${after.usageBlock?.periodEnd ?? 'the next period'}`,
+    zero_balance: `balance rules would suspend again at once (credit ${s?.credit}, due ${s?.dueInvoicesBalance}${s?.unpaidUsage ? `, unpaid usage ${s.unpaidUsage}` : ''}): top up`,
+    unpaid_invoices: `balance rules would suspend again at once (due ${s?.dueInvoicesBalance} exceeds credit ${s?.credit}): top up`,
   };
-  throw new AdminRequestError(`${why[verdict.reason] ?? verdict.reason}, or use \`override no\` to keep the service active`);
+  return why[verdict.reason] ?? verdict.reason;
+}
+
+/** WHMCS's Suspend: always accepted for a live service (repeating it is harmless). */
+export function validateWhmcsSuspend(state: LifecycleState, req: { requestId: string }): void {
+  requireRequestId(req);
+  if (state.handledRequests.includes(req.requestId)) return;
+  if (state.status === 'terminated') throw new AdminRequestError(`service ${state.config.serviceId} is terminated in voipbill`);
+}
+
+/**
+ * WHMCS's Unsuspend lifts the hold WHMCS set, and nothing else: it is refused, with the reason (WHMCS shows it to
+ * the admin and keeps the service suspended), when anything else would keep the service suspended at once. A
+ * service voipbill does not hold is simply confirmed active.
+ */
+export function validateWhmcsUnsuspend(state: LifecycleState, req: { requestId: string }): void {
+  requireRequestId(req);
+  if (state.handledRequests.includes(req.requestId)) return;
+  if (state.status === 'terminated') throw new AdminRequestError(`service ${state.config.serviceId} is terminated in voipbill`);
+  const after: LifecycleState = { ...state, adminHold: state.adminHold?.source === 'whmcs' ? undefined : state.adminHold };
+  const why = stillHeld(after);
+  if (why) throw new AdminRequestError(`voipbill keeps service ${state.config.serviceId} suspended: ${why}`);
 }
 
 export function validateAdminOverride(state: LifecycleState, req: { requestId: string; value: Override }): void {

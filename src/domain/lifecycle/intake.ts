@@ -66,6 +66,11 @@ export interface AdminOverrideInput {
   value: Override;
   reason?: string;
 }
+/** WHMCS's Suspend / Unsuspend button (the voipbill server module), by the module call's id. */
+export interface WhmcsModuleInput {
+  requestId: string;
+  reason?: string;
+}
 export interface AdminAutoTopUpInput {
   requestId: string;
   enabled: boolean;
@@ -141,13 +146,27 @@ function remember(state: LifecycleState, requestId: string): boolean {
 export function acceptServiceEvent(state: LifecycleState, e: ServiceEvent | undefined, nowIso: string): Intake {
   if (!e || typeof e.eventId !== 'string' || !remember(state, e.eventId)) return NOTHING;
   if (e.action === 'terminate') applyTerminated(state, nowIso, 'terminated in WHMCS');
-  else if (e.action === 'suspend') state.adminHold = { reason: 'suspended in WHMCS', at: nowIso };
+  else if (e.action === 'suspend') state.adminHold = { reason: 'suspended in WHMCS', at: nowIso, source: 'whmcs' };
   else if (e.action === 'unsuspend') state.adminHold = undefined;
   return WAKE;
 }
 
 export function recordAdminSuspend(state: LifecycleState, req: AdminSuspendInput, nowIso: string): Intake {
   if (remember(state, req.requestId)) state.adminHold = { reason: req.reason, at: nowIso, ...(req.mode ? { mode: req.mode } : {}) };
+  return WAKE;
+}
+
+/** WHMCS's Suspend: a hold WHMCS's Unsuspend lifts; a hold a voipbill admin set already stays theirs. */
+export function recordWhmcsSuspend(state: LifecycleState, req: WhmcsModuleInput, nowIso: string): Intake {
+  if (remember(state, req.requestId) && (!state.adminHold || state.adminHold.source === 'whmcs')) {
+    state.adminHold = { reason: req.reason ? `suspended in WHMCS: ${req.reason}` : 'suspended in WHMCS', at: state.adminHold?.at ?? nowIso, source: 'whmcs' };
+  }
+  return WAKE;
+}
+
+/** WHMCS's Unsuspend lifts the hold WHMCS set (the validator refused it when anything else holds the service). */
+export function recordWhmcsUnsuspend(state: LifecycleState, req: WhmcsModuleInput): Intake {
+  if (remember(state, req.requestId) && state.adminHold?.source === 'whmcs') state.adminHold = undefined;
   return WAKE;
 }
 

@@ -163,6 +163,8 @@ export function usageMessageFields(u: UsageState, step: StepOf<'usage-notify'>):
     usage_used_minutes: minutes(u.usedSeconds),
     usage_allowance_minutes: minutes(u.allowanceSeconds),
     usage_stage: String(step.stage),
+    // The product's templates are per stage: Stage 1 is the lowest configured warning, Stage 2 the next.
+    usage_stage_number: String(Math.max(1, [...u.warnStages].sort((a, b) => a - b).indexOf(step.stage) + 1)),
     usage_percent: String(u.allowanceSeconds > 0 ? Math.floor((u.usedSeconds * 100) / u.allowanceSeconds) : 0),
     usage_period_end: u.periodEnd.slice(0, 10),
   };

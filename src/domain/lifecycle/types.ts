@@ -36,6 +36,8 @@ export interface ClientStanding {
   unpaidUsage?: string;
   /** Blank in WHMCS turns low-balance alerts off. */
   lowBalanceThreshold: string | null;
+  /** The Low Balance Threshold field exactly as the client entered it ("5", "5.00"); absent in older standings. */
+  lowBalanceThresholdText?: string;
   hasVoipService: boolean;
   manualSuspend: boolean;
   voipSuspendedField: Override;
@@ -107,8 +109,11 @@ export interface LifecycleState {
   status: LifecycleStatus;
   standing?: ClientStanding;
   suspension?: Suspension;
-  /** A suspension an admin asked for; lifted only by an admin. */
-  adminHold?: { reason: string; at: string; mode?: SuspendMode };
+  /**
+   * A suspension an admin asked for; lifted only by an admin. `source` 'whmcs': WHMCS's Suspend (module command or
+   * its hook), which WHMCS's Unsuspend lifts; otherwise voipbill's own admin (CLI, update).
+   */
+  adminHold?: { reason: string; at: string; mode?: SuspendMode; source?: 'whmcs' };
   adminOverride: Override;
   /** Included-minutes block for the current period; lifted by a new period, not by a top-up. */
   usageBlock?: { periodEnd: string; reason: string };

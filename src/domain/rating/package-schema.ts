@@ -209,6 +209,22 @@ export const packageSchema = z.strictObject({
   /** Which priced calls per-call free minutes cover. */
   freeMinutesAppliesTo: z.array(z.enum(['tariff', 'custom', 'inbound', 'special'])).default(['tariff', 'custom', 'inbound']),
   billingMode: z.enum(['credit_deduction', 'invoice_per_service', 'invoice_per_client']).default('credit_deduction'),
+  /**
+   * Whether usage lines are taxed: true, false, or "product" (the WHMCS product's tax flag, read from the service's
+   * renewal invoice line). A tax-exempt client stays exempt: WHMCS applies that itself.
+   */
+  taxed: z.union([z.boolean(), z.literal('product')], { error: 'must be true, false or "product"' }).default('product'),
+  /**
+   * How invoice_* usage reaches the client on the service's WHMCS due date: voipbill's own invoice ("invoice"), or a
+   * billable item WHMCS folds into the invoice its cron creates ("billable_items", AddBillableItem with
+   * `invoiceAction`: nextcron, duedate or nextinvoice).
+   */
+  autobill: z
+    .strictObject({
+      delivery: z.enum(['invoice', 'billable_items']).default('invoice'),
+      invoiceAction: z.enum(['nextcron', 'duedate', 'nextinvoice']).default('nextcron'),
+    })
+    .prefault({}),
   /** Time periods that deck rows with a Period apply in. */
   periods: periodsSchema.optional(),
   /** Cap on one call's cost (fee included, after markup); a deck row's MaxCost may lower it. */

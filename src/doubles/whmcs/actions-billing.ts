@@ -1,4 +1,5 @@
 /** Fake WHMCS actions around credit, invoices and transactions. */
+import { parseDecimalExact, roundHalfUp } from '../../domain/money';
 import { amountParam, ApiFail, id, list, money, paged, signedAmount, type ActionHandler, type Ctx } from './context';
 import type { FakeInvoice } from './state';
 
@@ -57,14 +58,28 @@ const ApplyCredit: ActionHandler = async (ctx) => {
   return { invoiceid: String(inv.id), amount: money(amount), invoicepaid: paid ? 'true' : 'false' };
 };
 
+/** A tax rate as WHMCS prints it: 3 decimals ("13.000"). */
+export function taxRateText(rate: bigint): string {
+  return `${rate / 1000n}.${String(rate % 1000n).padStart(3, '0')}`;
+}
+
+/** "13", "13.5", "0.125" (WHMCS request values) → thousandths of a percent; undefined when malformed. */
+function taxRateParam(raw: string | undefined): bigint | undefined {
+  const t = raw?.trim();
+  if (t === undefined || t === '') return undefined;
+  const m = /^(\d{1,3})(?:\.(\d{1,3}))?$/.exec(t);
+  if (!m) return undefined;
+  return BigInt(m[1]!) * 1000n + BigInt((m[2] ?? '').padEnd(3, '0'));
+}
+
 function renderInvoiceRow(ctx: Ctx, inv: FakeInvoice): Record<string, unknown> {
   const c = ctx.state.clients.get(inv.userid);
-  const total = ctx.state.invoiceTotal(inv);
+  const a = ctx.state.invoiceAmounts(inv);
   return {
     id: id(ctx, inv.id), userid: id(ctx, inv.userid), invoicenum: '', firstname: c?.firstname ?? '', lastname: c?.lastname ?? '',
     companyname: c?.companyname ?? '', date: inv.date, duedate: inv.duedate, datepaid: inv.datepaid ?? '0000-00-00 00:00:00',
-    subtotal: money(total), credit: money(inv.creditCents), tax: '0.00', tax2: '0.00', total: money(total), taxrate: '0.000',
-    taxrate2: '0.000', status: inv.status, paymentmethod: inv.paymentmethod, notes: inv.notes, currencycode: c?.currencyCode ?? 'USD',
+    subtotal: money(a.subtotal), credit: money(inv.creditCents), tax: money(a.tax), tax2: money(a.tax2), total: money(a.total), taxrate: taxRateText(inv.taxrate),
+    taxrate2: taxRateText(inv.taxrate2), status: inv.status, paymentmethod: inv.paymentmethod, notes: inv.notes, currencycode: c?.currencyCode ?? 'USD',
     currencyprefix: '$', currencysuffix: ` ${c?.currencyCode ?? 'USD'}`,
   };
 }
@@ -93,8 +108,8 @@ const GetInvoice: ActionHandler = (ctx) => {
   const txs = ctx.state.transactions.filter((t) => t.invoiceid === inv.id);
   return {
     invoiceid: id(ctx, inv.id), invoicenum: '', userid: id(ctx, inv.userid), date: inv.date, duedate: inv.duedate, datepaid: row.datepaid,
-    lastcaptureattempt: inv.lastCaptureAttempt ?? '0000-00-00 00:00:00', subtotal: row.subtotal, credit: row.credit, tax: '0.00', tax2: '0.00', total: row.total,
-    balance: money(ctx.state.invoiceBalance(inv)), taxrate: '0.000', taxrate2: '0.000', status: inv.status, paymentmethod: inv.paymentmethod,
+    lastcaptureattempt: inv.lastCaptureAttempt ?? '0000-00-00 00:00:00', subtotal: row.subtotal, credit: row.credit, tax: row.tax, tax2: row.tax2, total: row.total,
+    balance: money(ctx.state.invoiceBalance(inv)), taxrate: row.taxrate, taxrate2: row.taxrate2, status: inv.status, paymentmethod: inv.paymentmethod,
     notes: inv.notes, ccgateway: false,
     items: list(ctx, 'item', inv.items.map((it) => ({ id: id(ctx, it.id), type: it.type, relid: id(ctx, it.relid), description: it.description, amount: money(it.amountCents), taxed: it.taxed ? 1 : 0 }))),
     // WHMCS sends "" rather than an empty list here.
@@ -106,10 +121,14 @@ const CreateInvoice: ActionHandler = async (ctx) => {
   const client = clientFrom(ctx, 'userid');
   const p = ctx.params;
   if (p.flag('draft') && p.flag('sendinvoice')) throw new ApiFail('Cannot create and send a draft invoice in a single API request. Please create and send separately.');
+  // `taxrate` (and `taxrate2`) given: those rates; otherwise the client's tax rules, as Invoice::newInvoice does.
+  const given = p.get('taxrate') !== undefined;
   const inv: FakeInvoice = {
     id: ctx.state.next('invoice'), userid: client.id, date: p.get('date') ?? ctx.state.today(), duedate: p.get('duedate') ?? ctx.state.today(),
     datepaid: null, status: p.flag('draft') ? 'Draft' : (p.get('status') ?? 'Unpaid'), items: [], creditCents: 0n, notes: p.get('notes') ?? '',
     paymentmethod: p.get('paymentmethod') ?? 'mailin',
+    taxrate: given ? (taxRateParam(p.get('taxrate')) ?? 0n) : ctx.state.taxRateFor(client, 1),
+    taxrate2: given ? (taxRateParam(p.get('taxrate2')) ?? 0n) : ctx.state.taxRateFor(client, 2),
   };
   for (let n = 1; p.get(`itemdescription${n}`) !== undefined; n++) {
     // `itemtypeN` (AddFunds) is voipbill's assumption, not a documented CreateInvoice parameter [UNCONFIRMED].
@@ -231,7 +250,49 @@ const GetTransactions: ActionHandler = (ctx) => {
   };
 };
 
+const INVOICE_ACTIONS = ['noinvoice', 'nextcron', 'nextinvoice', 'duedate', 'recur'];
+
+/**
+ * AddBillableItem as WHMCS 8 implements it (includes/api/addbillableitem.php): the checks in its order with its
+ * texts, `invoiceaction` and `unit` lower-cased, `hours` taken for `quantity` by older callers, nextcron due now
+ * unless a due date is given. The item waits in tblbillableitems until the cron invoices it (`runCron`).
+ */
+const AddBillableItem: ActionHandler = (ctx) => {
+  const p = ctx.params;
+  const client = ctx.state.clients.get(p.int('clientid') ?? -1);
+  if (!client) throw new ApiFail('Client ID not Found');
+  const description = p.get('description') ?? '';
+  if (!description) throw new ApiFail('You must provide a description');
+  const action = (p.get('invoiceaction') ?? '').toLowerCase();
+  if (action && !INVOICE_ACTIONS.includes(action)) throw new ApiFail('Invalid Invoice Action');
+  const recur = Number(p.get('recur') ?? 0) || 0;
+  const recurcycle = p.get('recurcycle') ?? '';
+  const recurfor = Number(p.get('recurfor') ?? 0) || 0;
+  if (action === 'recur' && ((!recur && !recurcycle) || !recurfor)) throw new ApiFail('Recurring must have a unit, cycle and limit');
+  let duedate = p.get('duedate') ?? '';
+  if (action === 'duedate' && !duedate) throw new ApiFail('Due date is required');
+  if (duedate && !DATE.test(duedate)) throw new ApiFail("Invalid Date Format - Expected: 'YYYY-mm-dd'");
+  const unit = (p.get('unit') ?? '').toLowerCase();
+  if (unit !== 'hours' && unit !== 'quantity') throw new ApiFail("Invalid Unit, please specify either 'hours' or 'quantity'");
+  if (action === 'nextcron' && !duedate) duedate = ctx.state.today();
+  // PHP casts the amount to a double; MySQL keeps it to 2 decimals, rounding half away from zero.
+  let cents: bigint;
+  try {
+    const d = parseDecimalExact((p.get('amount') ?? '0').trim() || '0');
+    cents = d.scale <= 2 ? d.units * 10n ** BigInt(2 - d.scale) : roundHalfUp(d.units, 10n ** BigInt(d.scale - 2));
+  } catch {
+    cents = 0n;
+  }
+  const item = {
+    id: ctx.state.next('billable'), userid: client.id, description, amountCents: cents, unit: unit === 'hours' ? 0 : 1,
+    quantity: p.get('quantity') ?? p.get('hours') ?? '0', invoiceaction: action ? INVOICE_ACTIONS.indexOf(action) : 0,
+    duedate, recur, recurcycle, recurfor, invoicecount: 0,
+  };
+  ctx.state.billableItems.push(item);
+  return { billableid: item.id };
+};
+
 export const billingActions: Record<string, ActionHandler> = {
   GetCredits, AddCredit, ApplyCredit, GetInvoices, GetInvoice, CreateInvoice, AddInvoicePayment, AddTransaction, GetTransactions,
-  CapturePayment, UpdateInvoice,
+  CapturePayment, UpdateInvoice, AddBillableItem,
 };

@@ -26,7 +26,9 @@ function renderClient(ctx: Ctx, c: FakeClient): Record<string, unknown> {
     currency: id(ctx, 1),
     currency_code: c.currencyCode,
     credit: money(c.creditCents),
-    taxexempt: false,
+    taxexempt: c.taxexempt,
+    country: c.country,
+    state: c.state,
     lastlogin: 'No Login Logged',
   };
   const defs = ctx.state.clientFieldDefinitions;
@@ -159,10 +161,22 @@ const UpdateClientProduct: ActionHandler = (ctx) => {
   return { serviceid: id(ctx, s.id) };
 };
 
-function moduleCommand(status: string, hook: string): ActionHandler {
+/**
+ * ModuleCreate / Suspend / Unsuspend / Terminate: WHMCS calls the product's module function and takes its answer:
+ * 'success' sets the service's status and fires the After… hook; any other string is the error WHMCS returns.
+ */
+function moduleCommand(status: string, hook: string, fn: string): ActionHandler {
   return async (ctx) => {
     const s = serviceOr(ctx, 'Service ID not found');
-    if (!ctx.state.products.get(s.pid)?.module) throw new ApiFail('Service not assigned to a module');
+    const product = ctx.state.products.get(s.pid);
+    if (!product?.module) throw new ApiFail('Service not assigned to a module');
+    if (product.module === 'voipbill' && ctx.runModule) {
+      const answer = await ctx.runModule(fn, {
+        serviceid: s.id, userid: s.clientid, pid: s.pid, domain: s.domain, producttype: 'other', moduletype: 'voipbill',
+        ...(status === 'Suspended' ? { suspendreason: ctx.params.get('suspendreason') ?? '' } : {}),
+      });
+      if (answer !== 'success') throw new ApiFail(String(answer));
+    }
     s.status = status;
     if (status === 'Suspended') s.suspensionreason = ctx.params.get('suspendreason') ?? '';
     if (status === 'Active') s.suspensionreason = '';
@@ -172,6 +186,38 @@ function moduleCommand(status: string, hook: string): ActionHandler {
 }
 
 const CUSTOM_TYPES = ['general', 'product', 'domain', 'invoice', 'support', 'affiliate'];
+
+/** WHMCS's formatCurrency for a client: prefix, the amount to 2 decimals, suffix (the fake knows $ currencies). */
+export function formatClientCurrency(c: FakeClient | undefined, cents: bigint): string {
+  return `$${money(cents)} ${c?.currencyCode ?? 'USD'}`;
+}
+
+/**
+ * The merge fields WHMCS gives every client-related template (EmailTemplate client merge data): names, id, e-mail,
+ * credit and due-invoices balance formatted in the client's currency, and each client custom field as
+ * `client_custom_field_<name lower-cased, keeping only a-z and 0-9>`, exactly as the client entered it.
+ */
+export function clientMergeFields(ctx: Ctx, c: FakeClient): Record<string, string> {
+  const due = [...ctx.state.invoices.values()].filter((i) => i.userid === c.id && i.status === 'Unpaid').reduce((s, i) => s + ctx.state.invoiceBalance(i), 0n);
+  const fields: Record<string, string> = {
+    client_id: String(c.id),
+    client_first_name: c.firstname,
+    client_last_name: c.lastname,
+    client_name: `${c.firstname} ${c.lastname}`.trim(),
+    client_company_name: c.companyname,
+    client_email: c.email,
+    client_credit: formatClientCurrency(c, c.creditCents),
+    client_due_invoices_balance: formatClientCurrency(c, due),
+    company_name: ctx.state.companyName,
+  };
+  for (const d of ctx.state.clientFieldDefinitions) fields[`client_custom_field_${d.name.toLowerCase().replace(/[^0-9a-z]/g, '')}`] = c.customFields.get(d.id) ?? '';
+  return fields;
+}
+
+/** Smarty's `{$name}` with the merge fields; an unknown variable renders empty, as Smarty does. */
+function renderSmarty(text: string, fields: Record<string, string>): string {
+  return text.replace(/\{\$([A-Za-z0-9_]+)\}/g, (_w, name: string) => fields[name] ?? '');
+}
 
 const SendEmail: ActionHandler = (ctx) => {
   const p = ctx.params;
@@ -186,21 +232,36 @@ const SendEmail: ActionHandler = (ctx) => {
   if (relatedId === undefined) throw new ApiFail('A related ID is required');
   const template = name
     ? ctx.state.emailTemplates.get(name)
-    : { name: '(custom)', type: customType as 'general', subject: p.get('customsubject')!, disabled: false };
+    : { name: '(custom)', type: customType as 'general', subject: p.get('customsubject')!, disabled: false, message: p.get('custommessage')!, custom: true, language: '' };
   if (!template) throw new ApiFail('Email Template not found');
   if (template.disabled) throw new ApiFail('Email Template is disabled');
   const clientId = ctx.state.clientIdOfRelated(template, relatedId);
   if (clientId === null) throw new ApiFail('Sending Failed. Please see documentation.');
-  ctx.state.emails.push({ template: template.name, relatedId, clientId, subject: template.subject, customVars, at: ctx.state.now() });
+  // The template's own merge fields first; the custom variables are merged over them (they win, as in WHMCS).
+  const fields = { ...clientMergeFields(ctx, ctx.state.clients.get(clientId)!), ...customVars };
+  const renderedMessage = renderSmarty(template.message, fields);
+  if (template.message !== '' && renderedMessage.trim() === '') throw new ApiFail('Sending Failed. Please see documentation.');
+  ctx.state.emails.push({
+    template: template.name, relatedId, clientId, subject: template.subject, customVars, at: ctx.state.now(),
+    renderedSubject: renderSmarty(template.subject, fields), renderedMessage,
+  });
   return {};
 };
 
+/**
+ * GetEmailTemplates as WHMCS 8 answers it: `type` filters, `language` picks a translation ('' = the default
+ * templates only), ordered by name, each `{id, name, subject, custom}` with `custom` a JSON boolean.
+ */
 const GetEmailTemplates: ActionHandler = (ctx) => {
   const type = ctx.params.get('type');
-  const all = [...ctx.state.emailTemplates.values()].filter((t) => !type || t.type === type);
+  const language = ctx.params.get('language') ?? '';
+  const all = [...ctx.state.emailTemplates.values()]
+    .filter((t) => (!type || t.type === type) && t.language === language)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const ids = [...ctx.state.emailTemplates.values()];
   return {
     totalresults: id(ctx, all.length),
-    emailtemplates: list(ctx, 'emailtemplate', all.map((t, i) => ({ id: id(ctx, i + 1), name: t.name, subject: t.subject, custom: true }))),
+    emailtemplates: { emailtemplate: all.map((t) => ({ id: id(ctx, ids.indexOf(t) + 1), name: t.name, subject: t.subject, custom: t.custom })) },
   };
 };
 
@@ -248,10 +309,10 @@ export const clientActions: Record<string, ActionHandler> = {
   UpdateClient,
   GetClientsProducts,
   UpdateClientProduct,
-  ModuleCreate: moduleCommand('Active', 'AfterModuleCreate'),
-  ModuleSuspend: moduleCommand('Suspended', 'AfterModuleSuspend'),
-  ModuleUnsuspend: moduleCommand('Active', 'AfterModuleUnsuspend'),
-  ModuleTerminate: moduleCommand('Terminated', 'AfterModuleTerminate'),
+  ModuleCreate: moduleCommand('Active', 'AfterModuleCreate', 'CreateAccount'),
+  ModuleSuspend: moduleCommand('Suspended', 'AfterModuleSuspend', 'SuspendAccount'),
+  ModuleUnsuspend: moduleCommand('Active', 'AfterModuleUnsuspend', 'UnsuspendAccount'),
+  ModuleTerminate: moduleCommand('Terminated', 'AfterModuleTerminate', 'TerminateAccount'),
   SendEmail,
   GetEmailTemplates,
   LogActivity,

@@ -54,6 +54,9 @@ export interface SeedClient {
   credit?: string;
   currencyCode?: string;
   customfields?: Record<string, string>;
+  taxexempt?: boolean;
+  country?: string;
+  state?: string;
 }
 
 const fieldMap = (fields: Record<string, string> | undefined) => new Map(Object.entries(fields ?? {}).map(([k, v]) => [Number(k), String(v)]));
@@ -63,13 +66,14 @@ export function seedClient(state: FakeWhmcsState, c: SeedClient = {}): number {
   state.clients.set(id, {
     id, firstname: c.firstname ?? `Client${id}`, lastname: c.lastname ?? 'Test', companyname: c.companyname ?? '', email: c.email ?? `client${id}@example.test`,
     status: c.status ?? 'Active', currencyCode: c.currencyCode ?? 'USD', creditCents: 0n, customFields: fieldMap(c.customfields), datecreated: state.today(),
+    taxexempt: c.taxexempt ?? false, country: c.country ?? 'CA', state: c.state ?? 'ON',
   });
   if (c.credit && adminAmount(c.credit, 'credit') !== 0n) state.addCreditEntry(id, adminAmount(c.credit, 'credit'), 'Opening balance');
   return id;
 }
 
-export function seedProduct(state: FakeWhmcsState, p: { pid: number; name?: string; groupname?: string; module?: string; customfields?: Array<{ id: number; name: string }> }): void {
-  state.products.set(p.pid, { pid: p.pid, gid: 1, name: p.name ?? `Product ${p.pid}`, groupname: p.groupname ?? 'VoIP', module: p.module ?? 'voipbill', customFields: p.customfields ?? [] });
+export function seedProduct(state: FakeWhmcsState, p: { pid: number; name?: string; groupname?: string; module?: string; customfields?: Array<{ id: number; name: string }>; tax?: boolean }): void {
+  state.products.set(p.pid, { pid: p.pid, gid: 1, name: p.name ?? `Product ${p.pid}`, groupname: p.groupname ?? 'VoIP', module: p.module ?? 'voipbill', customFields: p.customfields ?? [], tax: p.tax ?? false });
 }
 
 export function seedService(
@@ -82,13 +86,18 @@ export function seedService(
   state.services.set(id, {
     id, clientid: s.clientid, pid: s.pid, status: s.status ?? 'Active', domain: s.domain ?? '', username: s.username ?? '', dedicatedip: s.dedicatedip ?? '',
     billingcycle: s.billingcycle ?? 'Monthly', nextduedate: s.nextduedate ?? state.today(), regdate: s.regdate ?? state.today(), recurringCents: adminAmount(s.recurringamount ?? '0.00', 'recurringamount'),
-    customFields: fieldMap(s.customfields), suspensionreason: '', notes: '',
+    customFields: fieldMap(s.customfields), suspensionreason: '', notes: '', invoicedDueDate: '',
   });
   return id;
 }
 
-export function seedEmailTemplate(state: FakeWhmcsState, t: { name: string; type?: FakeEmailTemplate['type']; subject?: string; disabled?: boolean }): void {
-  state.emailTemplates.set(t.name, { name: t.name, type: t.type ?? 'general', subject: t.subject ?? t.name, disabled: t.disabled ?? false });
+export function seedEmailTemplate(
+  state: FakeWhmcsState,
+  t: { name: string; type?: FakeEmailTemplate['type']; subject?: string; disabled?: boolean; message?: string; custom?: boolean; language?: string },
+): void {
+  state.emailTemplates.set(t.language ? `${t.name}\u0000${t.language}` : t.name, {
+    name: t.name, type: t.type ?? 'general', subject: t.subject ?? t.name, disabled: t.disabled ?? false, message: t.message ?? '', custom: t.custom ?? true, language: t.language ?? '',
+  });
 }
 
 /**
@@ -108,6 +117,7 @@ export async function topUp(ctx: Ctx, t: { clientid: number; amount: string; via
     invoiceid = state.next('invoice');
     const inv = {
       id: invoiceid, userid: client.id, date: state.today(), duedate: state.today(), datepaid: null, status: 'Unpaid', creditCents: 0n, notes: '', paymentmethod: gateway,
+      taxrate: 0n, taxrate2: 0n,
       items: [{ id: state.next('item'), type: 'AddFunds', relid: 0, description: 'Add Funds', amountCents: amount, taxed: false }],
     };
     state.invoices.set(invoiceid, inv);
@@ -219,7 +229,8 @@ export function snapshot(state: FakeWhmcsState): unknown {
         products: [...state.products.values()],
         services: [...state.services.values()],
         credits: state.credits,
-        invoices: [...state.invoices.values()].map((i) => ({ ...i, total: state.invoiceTotal(i), balance: state.invoiceBalance(i) })),
+        invoices: [...state.invoices.values()].map((i) => ({ ...i, ...state.invoiceAmounts(i), balance: state.invoiceBalance(i) })),
+        billableItems: state.billableItems,
         transactions: state.transactions,
         emails: state.emails,
         activityLog: state.activityLog,

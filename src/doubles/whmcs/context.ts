@@ -81,6 +81,8 @@ export interface Ctx {
   params: Params;
   quirks: Quirks;
   fireHook: FireHook;
+  /** Runs the product's server module function (`voipbill_<fn>`), when one is configured: what it returned. */
+  runModule?: (fn: string, params: Record<string, unknown>) => Promise<unknown>;
 }
 
 export type ActionHandler = (ctx: Ctx) => Promise<Record<string, unknown>> | Record<string, unknown>;

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FakeWhmcsState } from './state';
 
-const KEPT = ['clients', 'products', 'services', 'credits', 'invoices', 'transactions', 'emailTemplates', 'emails', 'activityLog', 'clientFieldDefinitions', 'admins', 'cardOutcomes', 'seq'] as const;
+const KEPT = ['clients', 'products', 'services', 'credits', 'invoices', 'transactions', 'emailTemplates', 'emails', 'activityLog', 'billableItems', 'tax', 'invoiceGenerationDays', 'dateFormat', 'clientFieldDefinitions', 'admins', 'cardOutcomes', 'seq'] as const;
 
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return { $bigint: value.toString() };

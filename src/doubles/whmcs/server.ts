@@ -9,9 +9,11 @@ import { billingActions } from './actions-billing';
 import { clientActions } from './actions-clients';
 import { editProfile, editService, FaultQueue, manageCredit, seedClient, seedEmailTemplate, seedProduct, seedService, snapshot, topUp, type Fault, type ProfileEdit } from './admin';
 import { ApiFail, Params, type Ctx, type Quirks } from './context';
+import { renderInvoiceText, runCron } from './cron';
 import { createHookBus, type HookConfig } from './hooks';
+import { runModule, type ModuleConfig } from './module';
 import { loadState, saveState } from './persist';
-import { FakeWhmcsState } from './state';
+import { FakeWhmcsState, type FakeTaxSettings } from './state';
 
 export interface FakeWhmcsSettings {
   identifier: string;
@@ -28,6 +30,8 @@ export interface FakeWhmcsSettings {
   authFailureStatus: number;
   quirks: Quirks;
   hook: HookConfig | null;
+  /** The voipbill server module (php), run by Module* commands on products whose module is 'voipbill'. */
+  module: ModuleConfig | null;
 }
 
 export interface FakeWhmcs {
@@ -45,6 +49,14 @@ export interface FakeWhmcs {
   topUp(t: Parameters<typeof topUp>[1]): ReturnType<typeof topUp>;
   /** A profile save in the client area or the admin area (fields, ClientEdit hook, activity log). */
   editProfile(e: ProfileEdit): ReturnType<typeof editProfile>;
+  /** The invoicing of WHMCS's daily cron as of `date` (default today): the invoices it created. */
+  runCron(date?: string): Promise<number[]>;
+  /** An invoice as the client area shows it, as text. */
+  renderInvoice(invoiceId: number): string;
+  /** A module function of the configured voipbill module, as the product's Module Settings page calls it (TestConnection). */
+  callModule(fn: string, params?: Record<string, unknown>): Promise<unknown>;
+  /** Tax Configuration (TaxEnabled, rules, L2 compound, Tax Billable Items …). */
+  setTax(t: Partial<FakeTaxSettings>): void;
   /** Writes the state to its file now (with `stateFile`); requests write it by themselves. */
   save(): void;
   close(): Promise<void>;
@@ -104,6 +116,7 @@ export async function startFakeWhmcs(
     authFailureStatus: options.authFailureStatus ?? 403,
     quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
+    module: options.module ?? null,
   };
   const faults = new FaultQueue();
   const internalToken = randomBytes(16).toString('hex');
@@ -111,7 +124,17 @@ export async function startFakeWhmcs(
   // WHMCS's System URL: the hook sends it so voipbill tells installations apart; a test may pose as another WHMCS.
   let systemUrl = options.systemUrl ?? '';
   const fireHook = createHookBus({ state, config: () => settings.hook && { systemUrl, ...settings.hook }, apiUrl: () => apiUrl, internalToken });
-  const ctxFor = (params: Params): Ctx => ({ state, params, quirks: settings.quirks, fireHook });
+  const setTax = (t: Partial<FakeTaxSettings>) => {
+    const rules = (t.rules ?? state.tax.rules).map((r) => ({ ...r, rate: BigInt(r.rate) }));
+    state.tax = { ...state.tax, ...t, rules };
+  };
+  const ctxFor = (params: Params): Ctx => ({
+    state,
+    params,
+    quirks: settings.quirks,
+    fireHook,
+    ...(settings.module ? { runModule: (fn: string, p: Record<string, unknown>) => runModule(settings.module!, fn, p) } : {}),
+  });
 
   function authFailure(p: Params, remoteIp: string, action: string): { status: number; message: string } | null {
     const keyOk = settings.accessKey !== null && p.get('accesskey') === settings.accessKey;
@@ -188,6 +211,12 @@ export async function startFakeWhmcs(
     const ok = (v: unknown) => send(res, 200, v);
     if (req.method === 'GET' && path === 'state') return ok(snapshot(state));
     if (req.method === 'GET' && path === 'requests') return ok(state.requests);
+    const invoiceText = /^invoices\/(\d+)\.txt$/.exec(path);
+    if (req.method === 'GET' && invoiceText) {
+      const text = renderInvoiceText(state, Number(invoiceText[1]));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      return void res.end(`${text}\n`);
+    }
     if (req.method === 'DELETE' && path === 'faults') return ok((faults.clear(), {}));
     if (req.method !== 'POST') return send(res, 405, { error: `${req.method} /_fake/${path}` });
     switch (path) {
@@ -206,6 +235,10 @@ export async function startFakeWhmcs(
         return ok((seedEmailTemplate(state, input as Parameters<typeof seedEmailTemplate>[1]), {}));
       case 'topup':
         return ok(await topUp(ctxFor(new Params([])), input as Parameters<typeof topUp>[1]));
+      case 'cron':
+        return ok({ invoices: await runCron(ctxFor(new Params([])), typeof input.date === 'string' ? { date: input.date } : {}) });
+      case 'tax':
+        return ok((setTax(input as Partial<FakeTaxSettings>), {}));
       case 'credit':
         return ok(manageCredit(state, input as Parameters<typeof manageCredit>[1]));
       case 'service-edit':
@@ -257,6 +290,13 @@ export async function startFakeWhmcs(
     seedEmailTemplate: (t) => seedEmailTemplate(state, t),
     topUp: (t) => topUp(ctxFor(new Params([])), t),
     editProfile: (e) => editProfile(ctxFor(new Params([])), e),
+    runCron: (date) => runCron(ctxFor(new Params([])), date ? { date } : {}),
+    renderInvoice: (invoiceId) => renderInvoiceText(state, invoiceId),
+    callModule: async (fn, params = {}) => {
+      if (!settings.module) throw new Error('fake WHMCS: no module configured');
+      return runModule(settings.module, fn, params);
+    },
+    setTax,
     save: saveNow,
     close: () =>
       new Promise<void>((ok) => {
