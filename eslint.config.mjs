@@ -1,6 +1,10 @@
-// Lint keeps workflow code deterministic (Temporal replays it) and catches floating promises everywhere.
+// Lint keeps workflow code deterministic (Temporal replays it), catches floating promises everywhere, and keeps the
+// layers apart (docs/architecture.md): no import cycles, and per-folder import rules. test/unit/lint-boundaries.test.ts
+// proves each rule fires.
 import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const deterministic = {
@@ -35,6 +39,20 @@ const deterministic = {
   ],
 };
 
+
+/** Where each layer may not reach. Paths are from the repository root; a zone's `except` is relative to its `from`. */
+const layerZones = [
+  { target: './src/domain', from: './src', except: ['./domain'], message: 'The domain is pure: it imports nothing outside src/domain (and zod).' },
+  { target: './src/domain', from: ['./activities', './workflows', './worker.ts', './test', './bench', './scripts', './harness'], message: 'The domain is pure: it imports nothing outside src/domain (and zod).' },
+  { target: './src/adapters', from: ['./src/api', './src/cli', './src/demo', './src/startup'], message: 'Adapters never import the entries (api, cli, demo, start-up): entries depend on adapters.' },
+  { target: './src/billing', from: ['./src/api', './src/cli', './src/demo', './src/startup'], message: 'The billing engine never imports the entries (api, cli, demo, start-up).' },
+  { target: './activities', from: './src/db', message: 'Activities reach the database through repositories (src/adapters/postgres), never src/db.' },
+  { target: './src/doubles', from: './src/adapters', message: 'A double must not share code with the adapter it tests: a shared bug hides itself.' },
+  { target: ['./bench', './scripts', './harness'], from: './test', message: 'Benchmarks and scripts do not import test code: what they share with tests lives in harness/.' },
+  { target: ['./src', './workflows', './activities', './worker.ts'], from: ['./test', './harness', './bench', './scripts'], message: 'Production code never imports tests, the test harness, benchmarks or scripts.' },
+];
+const activityFiles = ['activities/*.activities.ts'];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', '.venv/**', '.tools/**', 'test-artifacts/**', 'integrations/**', '**/*.mjs', '**/*.js', '**/*.cjs'] },
   {
@@ -50,6 +68,37 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      // Imported files are parsed too (to follow cycles): with the TypeScript parser, or their imports are not seen.
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { zones: layerZones }],
+    },
+  },
+  {
+    // Beyond the relative paths above: the domain takes no package but zod.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!zod$)(?!\\.)', message: 'The domain is pure: no package but zod.' }] },
+      ],
+    },
+  },
+  {
+    // Each activity file is a thin translation of its own ports; shared logic lives in the engine or the domain.
+    files: activityFiles,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['./*.activities', './*.activities.ts'], message: 'Activities never import each other.' }] }],
     },
   },
   { files: ['workflows/**/*.ts', 'src/domain/**/*.ts'], rules: deterministic },

@@ -18,7 +18,7 @@ import type { Logger } from '../src/log';
 import type { CdrFeed, CdrSource } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
-import { standingSignal, usageSignal } from '../workflows/lifecycle-messages';
+import { standingSignal, usageSignal } from '../workflows/service-lifecycle.messages';
 import { whileHeartbeating } from './heartbeat-ticker';
 
 export type { IngestBatchInput, IngestBatchResult };

@@ -15,7 +15,7 @@ import { defaultAutoTopUpPolicy, type AutoTopUpPolicy } from '../src/domain/life
 import type { Mailer } from '../src/ports/mailer';
 import type { InvoiceDateFormat } from '../src/domain/billing/settle';
 import type { WhmcsTemplateId } from '../src/domain/lifecycle/notifications';
-import type { PbxResolver } from '../src/ports/pbx';
+import type { PbxKind, PbxResolver } from '../src/ports/pbx';
 import type { WhmcsCharging, WhmcsGateway } from '../src/ports/whmcs';
 import type { LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { createAuditActivities } from './audit.activities';
@@ -42,6 +42,11 @@ export interface ActivityDeps {
   /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
   hasVoipFieldConfigured: boolean;
   catalog: ProductCatalog;
+  /**
+   * The servers-file server a WHMCS server assignment (`serverid`) names, with its kind; a service assigned to one
+   * uses it instead of its product's server.
+   */
+  whmcsServers?: (whmcsServerId: number) => { name: string; kind: PbxKind } | undefined;
   services: ServiceRepository;
   lifecycleTarget: LifecycleTarget;
   /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
@@ -62,7 +67,10 @@ export function createActivities(deps: ActivityDeps) {
   const { log, whmcs, services, lifecycleTarget, catalog } = deps;
   // `restrict` suspensions are the credit guard's restrictions, for every activity that suspends or inspects.
   const pbx = withRestrictMode(deps.pbx, repos.callRestrictions);
-  const packages = createPackageStore({ catalog });
+  const packages = createPackageStore({
+    catalog,
+    onStale: (path, error) => log.warn('package file changed but does not load: the last good one stays in use', { path, error: error.message }),
+  });
   const guard = deps.creditGuard ?? {};
   const mailer = deps.notify.mailer;
   const timeZone = deps.billingTimeZone ?? 'UTC';
@@ -94,7 +102,19 @@ export function createActivities(deps: ActivityDeps) {
       clientFieldWrites: repos.clientFieldWrites,
       episodes: repos.clientEpisodes,
     }),
-    ...createSweepActivities({ log, whmcs, pbx, catalog, services, standing, mirror: repos.mirror, lifecycleTarget, episodes: repos.clientEpisodes }),
+    ...createSweepActivities({
+      log,
+      whmcs,
+      pbx,
+      catalog,
+      ...(deps.whmcsServers ? { whmcsServers: deps.whmcsServers } : {}),
+      services,
+      standing,
+      mirror: repos.mirror,
+      pbxActions: repos.pbxActions,
+      lifecycleTarget,
+      episodes: repos.clientEpisodes,
+    }),
     ...createBillingActivities({
       log,
       store: repos,

@@ -11,7 +11,7 @@ import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecyc
 import type { PbxActionsRepository } from '../src/adapters/postgres/pbx-actions.repository';
 import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
 import { suspensionConflicts } from '../src/domain/billing/service-map';
-import { compareWithPbx, type DriftReport } from '../src/domain/lifecycle/drift';
+import { compareWithPbx, ownedBy, type DriftReport } from '../src/domain/lifecycle/drift';
 import { itemsToSwitchOff, pbxTarget, sharedItemsRefusal, suspendedFieldValue } from '../src/domain/lifecycle/pbx-target';
 import type { ClientStanding, DisabledItem, Override, ServiceConfig, Suspension, SuspendMode } from '../src/domain/lifecycle/types';
 import type { Logger } from '../src/log';
@@ -46,6 +46,11 @@ function target(config: ServiceConfig, mode: SuspendMode, items?: DisabledItem[]
   const t = pbxTarget(config, mode, items);
   if (!t.ok) throw nonRetryable('PbxConfigError', t.reason);
   return t.target;
+}
+
+/** Where a service's items are, as voipbill records what it switched off there. */
+function where(config: ServiceConfig): { server: string | null; tenant: string } {
+  return { server: config.server ?? null, tenant: (config.tenant ?? config.peer ?? '').toLowerCase() };
 }
 
 /** The service whose workflow runs this activity (`service-<id>`), for activities whose input predates the mirror. */
@@ -116,6 +121,8 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
         const inspected = await adapter.inspect(target(input.config, input.mode, input.only), input.mode);
         items = await deps.pbxActions.recordSuspend(input.idempotencyKey, input.config.server ?? null, itemsToSwitchOff(inspected.items));
       }
+      // Recorded before the PBX is touched: from here on these items are voipbill's to switch back on.
+      await deps.pbxActions.recordDisabledByVoipbill(where(input.config), input.config.serviceId, input.idempotencyKey, items);
       if (items.length > 0) await adapter.suspend(target(input.config, input.mode, items), input.mode, { idempotencyKey: input.idempotencyKey });
       await deps.pbxActions.markCompleted(input.idempotencyKey);
       await mirror.recordSuspended(input.config.serviceId, input.config, input.mode, items, input.only ? 'add' : 'replace');
@@ -127,6 +134,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       if (input.disabled.length > 0) {
         const adapter = deps.pbx.adapterFor(input.config.server);
         await adapter.unsuspend(target(input.config, input.mode, input.disabled), input.mode, { idempotencyKey: input.idempotencyKey });
+        await deps.pbxActions.forgetDisabledByVoipbill(where(input.config), input.disabled);
         deps.log.info('pbx unsuspend', { serviceId: input.config.serviceId, mode: input.mode, items: input.disabled.map((i) => i.name ?? i.id) });
       }
       // Also after a drift repair of an active service: everything of it is meant to be on.
@@ -142,10 +150,18 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       const adapter = deps.pbx.adapterFor(input.config.server);
       const mode = input.suspension?.mode ?? input.config.suspendMode;
       const result = await adapter.inspect(target(input.config, mode, input.suspension?.disabled), mode);
-      return compareWithPbx(
+      const at = where(input.config);
+      const ours = input.suspension ? new Set<string>() : ((await deps.pbxActions.disabledByVoipbill(at.server, [at.tenant])).get(at.tenant) ?? new Set<string>());
+      const report = compareWithPbx(
         input.suspension,
         result.items.map((s) => ({ kind: s.item.kind, id: s.item.id, label: s.item.label, enabled: s.enabled, active: s.active })),
+        ownedBy(input.config, ours),
       );
+      if (report.notOurs?.length) {
+        // An admin's choice at the PBX (a spare gateway, an extension turned off on purpose): said, never undone.
+        deps.log.warn('pbx drift left for the admin', { serviceId: input.config.serviceId, detail: report.detail });
+      }
+      return report;
     },
   };
 }

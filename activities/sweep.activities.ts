@@ -7,15 +7,17 @@
 import { heartbeat } from '@temporalio/activity';
 import { observeClientStanding } from '../src/adapters/notify/client-messages';
 import type { ClientEpisodesRepository } from '../src/adapters/postgres/client-episodes.repository';
-import { syncClientServices } from '../src/adapters/services/service-sync';
+import { syncClientServices, type SyncDeps } from '../src/adapters/services/service-sync';
 import type { ProductCatalog } from '../src/adapters/services/products-file';
 import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
 import type { LifecycleMirrorRepository } from '../src/adapters/postgres/lifecycle-mirror.repository';
+import type { PbxActionsRepository } from '../src/adapters/postgres/pbx-actions.repository';
+import { ownedBy } from '../src/domain/lifecycle/drift';
 import type { StandingReader } from '../src/adapters/whmcs/standing';
 import { decideSweep, inspectionTarget, type LifecycleMirror, type PbxObservation } from '../src/domain/lifecycle/sweep';
 import type { ClientStanding } from '../src/domain/lifecycle/types';
 import type { ServiceRecord } from '../src/domain/services/service-config';
-import { reconcileSignal } from '../workflows/lifecycle-messages';
+import { reconcileSignal } from '../workflows/service-lifecycle.messages';
 import { serviceConfigOf, signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import type { Logger } from '../src/log';
 import type { InspectRequest, PbxResolver } from '../src/ports/pbx';
@@ -27,9 +29,12 @@ export interface SweepActivityDeps {
   whmcs: Pick<WhmcsGateway, 'listVoipClientsPage' | 'getClientServices'>;
   pbx: PbxResolver;
   catalog: ProductCatalog;
+  whmcsServers?: SyncDeps['whmcsServers'];
   services: Pick<ServiceRepository, 'upsert' | 'listClaiming'>;
   standing: Pick<StandingReader, 'standing'>;
   mirror: Pick<LifecycleMirrorRepository, 'load' | 'recordStanding' | 'recordConfig'>;
+  /** Which items at the PBX voipbill switched off (the only ones drift repair may switch on by itself). */
+  pbxActions: Pick<PbxActionsRepository, 'disabledByVoipbill'>;
   /** Which crossings of the client each standing shows (messages go once per client and crossing). */
   episodes?: Pick<ClientEpisodesRepository, 'observe'>;
   lifecycleTarget: LifecycleTarget;
@@ -119,6 +124,31 @@ async function conflictsOf(deps: SweepActivityDeps, records: ServiceRecord[]): P
     .map((c) => c.message);
 }
 
+/** Items voipbill switched off at the tenants this page inspected, by `server\0tenant` (one query per server). */
+async function disabledByVoipbill(
+  deps: SweepActivityDeps,
+  entries: Entry[],
+  mirrors: Map<string, LifecycleMirror>,
+  observed: Map<string, PbxObservation>,
+): Promise<Map<string, Set<string>>> {
+  const tenants = new Map<string, Set<string>>();
+  for (const { record } of entries) {
+    if (!observed.has(record.serviceId)) continue;
+    const at = mirrors.get(record.serviceId)?.config ?? serviceConfigOf(record);
+    const tenant = at.tenant ?? at.peer;
+    if (!tenant) continue;
+    const server = at.server ?? '';
+    const set = tenants.get(server) ?? new Set<string>();
+    set.add(tenant.toLowerCase());
+    tenants.set(server, set);
+  }
+  const out = new Map<string, Set<string>>();
+  for (const [server, set] of tenants) {
+    for (const [tenant, items] of await deps.pbxActions.disabledByVoipbill(server === '' ? null : server, [...set])) out.set(`${server}\u0000${tenant}`, items);
+  }
+  return out;
+}
+
 export function createSweepActivities(deps: SweepActivityDeps) {
   const { mirror } = deps;
   return {
@@ -151,17 +181,24 @@ export function createSweepActivities(deps: SweepActivityDeps) {
       const full = input.full === true;
       const observed = input.inspect && !full ? await observePbx(deps, entries, mirrors, result.problems) : new Map<string, PbxObservation>();
       result.inspected = [...observed.values()].filter((o) => 'items' in o).length;
+      const ours = await disabledByVoipbill(deps, entries, mirrors, observed);
 
       await inBatches(entries, SWEEP_CONCURRENCY, async ({ record, standing }) => {
+        const config = serviceConfigOf(record);
+        const mirrored = mirrors.get(record.serviceId);
+        const at = mirrored?.config ?? config;
         const action = decideSweep({
           standing,
-          config: serviceConfigOf(record),
+          config,
           whmcsStatus: record.whmcsStatus,
-          mirror: mirrors.get(record.serviceId),
+          mirror: mirrored,
           pbx: observed.get(record.serviceId),
           full,
           inspect: input.inspect,
+          owned: ownedBy(at, ours.get(`${at.server ?? ''}\u0000${(at.tenant ?? at.peer ?? '').toLowerCase()}`) ?? new Set()),
         });
+        // Said every sweep while it lasts, like a conflict: an admin decides whether it stays off.
+        if (action.leftAlone) result.problems.push(`service ${record.serviceId}: ${action.leftAlone}`);
         if (!action.wake) return;
         await signalService(deps.lifecycleTarget, record, reconcileSignal, { standing, inspect: action.inspect, ...(action.config ? { config: action.config } : {}) });
         // Delivered: the workflow now holds this standing (unless it already held a newer one) and this config.

@@ -8,7 +8,7 @@
  * started again, so two are always there). Afterwards every CDR is stored and charged by real billing runs, and the
  * scenario returns what happened; the callers judge it.
  *
- * The workers are test/support/chaos-worker.ts (spawned, as scripts/chaos.ts does); freePort is the test harness's
+ * The workers are harness/chaos-worker.ts (spawned, as scripts/chaos.ts does); freePort is src/runtime/free-port.ts
  * (as in bench/lifecycle.bench.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,7 +42,7 @@ import type { ClientStanding } from '../src/domain/lifecycle/types';
 import type { ServiceRecord } from '../src/domain/services/service-config';
 import { CREDIT_GUARD_WORKFLOW, creditGuardWorkflowId, guardHealthQuery, type CreditGuardInput } from '../workflows/credit-guard.messages';
 import { billingRun } from '../workflows/billing-run';
-import { freePort } from '../test/support/ports';
+import { freePort } from '../src/runtime/free-port';
 
 
 const TENANT = 'credit.bench.test';
@@ -248,7 +248,7 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
     };
     const workers = new Map<string, ChildProcess>();
     const startWorker = async (identity: string) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/chaos-worker.ts'], { cwd: root, env: { ...workerEnv, CHAOS_IDENTITY: identity }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'harness/chaos-worker.ts'], { cwd: root, env: { ...workerEnv, CHAOS_IDENTITY: identity }, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       workers.set(identity, child);
       let out = '';

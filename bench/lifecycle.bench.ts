@@ -24,13 +24,13 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort } from '../test/support/ports';
+import { freePort } from '../src/runtime/free-port';
 import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
 import { resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';
 import { freeClusterPorts, startTemporalCluster, type ClusterHandle, type ClusterPorts } from '../src/runtime/temporal-cluster';
 import { ensureTemporalServer } from '../src/runtime/temporal-server-build';
-import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../test/support/lifecycle-env';
+import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../harness/lifecycle-env';
 import { createServiceRepository } from '../src/adapters/postgres/services.repository';
 import { createTemporalEventDispatcher } from '../src/temporal/event-dispatcher';
 import { startApiServer } from '../src/api/server';
@@ -187,7 +187,9 @@ async function main(): Promise<void> {
   process.env.VOIPBILL_TEST_DATABASE_URL = pg.adminUrl;
   // The test support modules read these when called, so the helpers below use the servers just started.
   process.env.VOIPBILL_TEST_TEMPORAL_ADDRESS = temporal.address;
-  const env = await startLifecycleEnv({ voipProductIds: [1] });
+  // The product owns its extensions: drift repair switches on whatever of them it finds off (the measured sweep's
+  // tampering is an admin's, which an ordinary product's services would only report).
+  const env = await startLifecycleEnv({ voipProductIds: [1], products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension', owns: 'all' }] });
   const services = createServiceRepository(env.db.pool);
 
   // 1. Top-up → unsuspend latency.
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
     clientIds.push(c);
     // A DID of its own per service: one DID listed by services of different clients is a configuration conflict.
     const sid = env.whmcs.seedService({ clientid: c, pid: 1, domain: `${tenantName(i)} | 519${String(i).padStart(7, '0')}`, dedicatedip: `9${i}` });
-    records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: tenantName(i), extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, whmcsStatus: 'Active' });
+    records.push({ serviceId: String(sid), clientId: String(c), kind: 'fusionpbx' as const, server: 'fusion1', tenant: tenantName(i), extensions: [`9${i}`], dids: [], suspendMode: 'extension' as const, owns: 'all' as const, whmcsStatus: 'Active' });
   }
   await env.fusionDb.pool.query(
     `INSERT INTO v_extensions (extension_uuid, domain_uuid, extension, accountcode, user_context, enabled)

@@ -65,8 +65,9 @@ import type { ServiceRecord } from '../src/domain/services/service-config';
 import type { LifecycleState, LifecycleStatus } from '../src/domain/lifecycle/types';
 import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
 import { lifecycleWorkflowId, standingSignal, stateQuery } from '../workflows/service-lifecycle.messages';
-import { billingRun, type BillingProgress } from '../workflows/billing-run';
-import { freePort } from '../test/support/ports';
+import { billingRun } from '../workflows/billing-run';
+import { type BillingProgress } from '../workflows/billing-run.messages';
+import { freePort } from '../src/runtime/free-port';
 
 const root = resolve(__dirname, '..');
 const TENANT = 'chaos.pbx.test';
@@ -261,7 +262,7 @@ class WorkerSupervisor {
 
   spawn(): WorkerProc {
     const identity = `chaos-worker-${++this.spawned}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/chaos-worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'harness/chaos-worker.ts'], {
       cwd: root,
       env: { ...this.env, CHAOS_IDENTITY: identity },
       stdio: ['ignore', 'pipe', this.logFd],

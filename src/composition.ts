@@ -25,6 +25,7 @@ import type { WhmcsEventDispatcher, WhmcsModuleCommands } from './ports/whmcs-ev
 import { createTemporalEventDispatcher } from './temporal/event-dispatcher';
 import { createModuleCommands } from './temporal/module-commands';
 import { syncClientServices } from './adapters/services/service-sync';
+import { createFieldDirectory, type FieldDirectory } from './adapters/whmcs/field-directory';
 
 export function whmcsFieldIds(config: Config) {
   return {
@@ -55,8 +56,25 @@ function unconfiguredPbx(): PbxResolver {
   };
 }
 
-export function lifecyclePolicy(config: Config): LifecyclePolicy {
-  return defaultLifecyclePolicy({ reminderHours: config.LOW_BALANCE_REMINDER_HOURS, mirrorSuspendedField: config.MIRROR_SUSPENDED_FIELD && !!config.WHMCS_FIELD_VOIP_SUSPENDED });
+/**
+ * `fields`: the custom fields as found by name (with the WHMCS_FIELD_* overrides); the VoIP Suspended field is mirrored
+ * when it has an ID either way.
+ */
+export function lifecyclePolicy(config: Config, fields?: FieldDirectory): LifecyclePolicy {
+  const suspendedField = !!config.WHMCS_FIELD_VOIP_SUSPENDED || fields?.status().fields.voipSuspended !== undefined;
+  return defaultLifecyclePolicy({ reminderHours: config.LOW_BALANCE_REMINDER_HOURS, mirrorSuspendedField: config.MIRROR_SUSPENDED_FIELD && suspendedField });
+}
+
+/** The ictVoIP client custom fields: the WHMCS_FIELD_* IDs, and the others found by name in WHMCS. */
+export function whmcsFields(config: Config, log: Logger): FieldDirectory {
+  return createFieldDirectory({
+    url: config.WHMCS_URL,
+    secret: config.WEBHOOK_SECRET,
+    overrides: whmcsFieldIds(config),
+    ...(config.WHMCS_FIELD_NAMES ? { names: config.WHMCS_FIELD_NAMES } : {}),
+    timeoutMs: config.WHMCS_TIMEOUT_MS,
+    log,
+  });
 }
 
 function autoTopUpPolicy(config: Config): AutoTopUpPolicy {
@@ -75,7 +93,7 @@ export function productCatalog(config: Config): ProductCatalog | undefined {
 }
 
 /** The WHMCS API the configuration names, or a gateway that fails naming what to set. */
-export function whmcsGateway(config: Config, log: Logger, catalog: ProductCatalog | undefined): WhmcsGateway {
+export function whmcsGateway(config: Config, log: Logger, catalog: ProductCatalog | undefined, fields: FieldDirectory = whmcsFields(config, log)): WhmcsGateway {
   if (!config.WHMCS_URL) return unconfiguredWhmcs();
   return createWhmcsGateway(
     {
@@ -84,10 +102,10 @@ export function whmcsGateway(config: Config, log: Logger, catalog: ProductCatalo
       secret: config.WHMCS_SECRET!,
       ...(config.WHMCS_ACCESS_KEY ? { accessKey: config.WHMCS_ACCESS_KEY } : {}),
       timeoutMs: config.WHMCS_TIMEOUT_MS,
-      fieldIds: whmcsFieldIds(config),
+      fieldIds: () => fields.ids(),
       ...(config.WHMCS_FIELD_NAMES ? { fieldNames: config.WHMCS_FIELD_NAMES } : {}),
-      // The sweep lists VoIP clients through the products the products file names.
-      voipProductIds: [...(catalog?.byId.keys() ?? [])],
+      // The sweep lists VoIP clients through the products the products file names (as it is now: it is re-read).
+      voipProductIds: () => [...(catalog?.byId.keys() ?? [])],
     },
     log,
   );
@@ -111,16 +129,27 @@ export interface BuiltDeps {
   deps: ActivityDeps;
   whmcs: WhmcsGateway;
   catalog: ProductCatalog;
+  fields: FieldDirectory;
   close(): Promise<void>;
 }
 
 export function buildDeps(
   config: Config,
-  ctx: { pool: Pool; log: Logger; client: Client; pbx?: PbxResolver; whmcs?: WhmcsGateway; catalog?: ProductCatalog },
+  ctx: {
+    pool: Pool;
+    log: Logger;
+    client: Client;
+    pbx?: PbxResolver;
+    whmcs?: WhmcsGateway;
+    catalog?: ProductCatalog;
+    /** The WHMCS server a service is assigned to (`serverid`) → the servers-file server it names. */
+    whmcsServers?: ActivityDeps['whmcsServers'];
+  },
 ): BuiltDeps {
   // Without a products file no product is a VoIP service.
   const catalog = ctx.catalog ?? productCatalog(config) ?? parseProducts({ products: [] }, projectRoot);
-  const whmcs = ctx.whmcs ?? whmcsGateway(config, ctx.log, catalog);
+  const fields = whmcsFields(config, ctx.log);
+  const whmcs = ctx.whmcs ?? whmcsGateway(config, ctx.log, catalog, fields);
   const mailer = config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }) : undefined;
   const deps: ActivityDeps = {
     pool: ctx.pool,
@@ -132,14 +161,22 @@ export function buildDeps(
     hasVoipFieldConfigured: !!config.WHMCS_FIELD_HAS_VOIP_SERVICE,
     catalog,
     services: createServiceRepository(ctx.pool),
-    lifecycleTarget: { client: ctx.client, taskQueue: config.TEMPORAL_TASK_QUEUE, policy: lifecyclePolicy(config) },
+    lifecycleTarget: {
+      client: ctx.client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      // Read at every signal: the VoIP Suspended field may be found by name after start.
+      get policy() {
+        return lifecyclePolicy(config, fields);
+      },
+    },
+    ...(ctx.whmcsServers ? { whmcsServers: ctx.whmcsServers } : {}),
     billingTimeZone: config.BILLING_TIME_ZONE,
     autoTopUpPolicy: autoTopUpPolicy(config),
     creditGuard: { maxCallSeconds: config.CDR_MAX_CALL_SECONDS, ...(config.CREDIT_GUARD_ALERT_EMAIL ? { alertEmail: config.CREDIT_GUARD_ALERT_EMAIL } : {}) },
     invoiceDateFormat: config.INVOICE_DATE_FORMAT,
     ...(config.NOTIFY_TEMPLATE_NAMES ? { templateNames: config.NOTIFY_TEMPLATE_NAMES } : {}),
   };
-  return { deps, whmcs, catalog, close: async () => mailer?.close() };
+  return { deps, whmcs, catalog, fields, close: async () => mailer?.close() };
 }
 
 /** The webhook's dispatcher: WHMCS events become signals to the service workflows. */

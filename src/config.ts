@@ -77,13 +77,14 @@ export const configSchema = z.object({
   WHMCS_SECRET: z.string().optional().describe('WHMCS API credential secret (never logged).'),
   WHMCS_ACCESS_KEY: z.string().optional().describe('Optional WHMCS API access key ($api_access_key in configuration.php).'),
   WHMCS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000).describe('Timeout of one WHMCS API call.'),
-  WHMCS_FIELD_LOW_BALANCE_THRESHOLD: fieldId.describe('Client custom field ID of "Low Balance Threshold".'),
-  WHMCS_FIELD_HAS_VOIP_SERVICE: fieldId.describe('Client custom field ID of "Has VoIP Service"; unset: every synced service counts as VoIP.'),
-  WHMCS_FIELD_MANUAL_VOIP_SUSPEND: fieldId.describe('Client custom field ID of "Manual VoIP Suspend".'),
-  WHMCS_FIELD_VOIP_SUSPENDED: fieldId.describe('Client custom field ID of "VoIP Suspended" (Yes/No override, None = automatic).'),
-  WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Client custom field ID of "CC Auth on File".'),
-  WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Client custom field ID of "Date CC Auth Entered".'),
-  WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Client custom field ID of "Auto VoIP Top Amount".'),
+  // Unset, each field is found by name through integrations/whmcs/voipbill_fields.php (src/adapters/whmcs/field-directory.ts).
+  WHMCS_FIELD_LOW_BALANCE_THRESHOLD: fieldId.describe('Optional override: client custom field ID of "Low Balance Threshold".'),
+  WHMCS_FIELD_HAS_VOIP_SERVICE: fieldId.describe('Optional override: client custom field ID of "Has VoIP Service"; neither set nor found by name: every synced service counts as VoIP.'),
+  WHMCS_FIELD_MANUAL_VOIP_SUSPEND: fieldId.describe('Optional override: client custom field ID of "Manual VoIP Suspend".'),
+  WHMCS_FIELD_VOIP_SUSPENDED: fieldId.describe('Optional override: client custom field ID of "VoIP Suspended" (Yes/No override, None = automatic).'),
+  WHMCS_FIELD_CC_AUTH_ON_FILE: fieldId.describe('Optional override: client custom field ID of "CC Auth on File".'),
+  WHMCS_FIELD_DATE_CC_AUTH_ENTERED: fieldId.describe('Optional override: client custom field ID of "Date CC Auth Entered".'),
+  WHMCS_FIELD_AUTO_TOPUP_AMOUNT: fieldId.describe('Optional override: client custom field ID of "Auto VoIP Top Amount".'),
   WHMCS_FIELD_NAMES: z
     .string()
     .optional()
@@ -126,6 +127,13 @@ export const configSchema = z.object({
   VOIPBILL_PRODUCTS_FILE: z.string().optional().describe('JSON file mapping WHMCS product IDs to kind, server, package and suspend mode.'),
   VOIPBILL_SERVERS_FILE: z.string().optional().describe('JSON file of PBX and carrier servers (credentials by env var or secrets file).'),
   VOIPBILL_SECRETS_FILE: z.string().optional().describe('JSON object of secrets named by `<field>Secret` in the servers file (overrides its secretsFile).'),
+  CONFIG_WATCH_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(5)
+    .describe('How often the products, servers, secrets and package files are checked for changes and re-read (validated first; a bad file keeps the last good one). 0: only on SIGHUP or `bin/voipbill reload`.'),
   CDR_MAX_CALL_SECONDS: z.coerce
     .number()
     .int()

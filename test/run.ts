@@ -18,7 +18,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { freePort } from './support/ports';
+import { freePort } from '../src/runtime/free-port';
 import { startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
 import { describeTemporalCli, resolveTemporalCli } from '../src/runtime/temporal-cli';
 import { startTemporalDevServer } from '../src/runtime/temporal-dev-server';

@@ -60,6 +60,11 @@ export interface BillingProgress {
   signalled: number;
   /** Calls before their source's billFrom: excluded, or never read (absent in runs from before billFrom). */
   beforeBillFrom?: number;
+  /**
+   * FusionPBX rows without insert_date (history from before 5.1) left unread because the server says
+   * `cdr.nullInsertDate: "skip"`: counted once, when the source first meets them.
+   */
+  skippedNullInsertDate?: number;
   /** Sources refused for their configuration (no billFrom for a history, a rename without id), with the reason. */
   refused?: Array<{ source: string; reason: string }>;
   /** Autobill: the run date, the (service, period) pairs billed, and why a period differs from WHMCS's dates now. */

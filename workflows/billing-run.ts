@@ -15,7 +15,6 @@ import { BILLING_RUN_PATCHES } from './patches';
 import { activityOptions } from './retry-policies';
 
 // Kept for callers that imported the contract from here; new code imports ./billing-run.messages.
-export { BILLING_RUN_WORKFLOW, progressQuery, type BillingProgress, type BillingRunInput } from './billing-run.messages';
 
 const { listBillingFeeds, ingestBatch } = proxyActivities<Activities>(activityOptions.billingIngest);
 const { settleCharges, signalChargedServices } = proxyActivities<Activities>(activityOptions.billingSettle);
@@ -80,6 +79,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunResu
           progress.notBilled += r.notBilled;
           progress.costMicros = (BigInt(progress.costMicros) + BigInt(r.costMicros)).toString();
           progress.beforeBillFrom = (progress.beforeBillFrom ?? 0) + (r.beforeBillFrom ?? 0);
+          if (r.skippedNullInsertDate) progress.skippedNullInsertDate = (progress.skippedNullInsertDate ?? 0) + r.skippedNullInsertDate;
           if (!r.hasMore) break;
           if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 5_000) {
             return continueAsNew<typeof billingRun>({ ...input, resume: { sourceIndex: si, feedIndex: fi, progress, runKey } });

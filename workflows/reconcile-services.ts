@@ -9,7 +9,6 @@ import { activityOptions } from './retry-policies';
 import type { ReconcileInput, ReconcileResult, ReconcileTotals } from './reconcile-services.messages';
 
 // Kept for callers that imported the contract from here; new code imports ./reconcile-services.messages.
-export type { ReconcileInput, ReconcileTotals } from './reconcile-services.messages';
 
 // The page heartbeats every 5 s while it runs (activities/heartbeat-ticker.ts).
 const { sweepServicesPage } = proxyActivities<Activities>(activityOptions.reconcileSweep);

@@ -17,7 +17,7 @@ import type { RatingPackage } from '../domain/rating';
 import { compareServiceIds, type ServiceRecord } from '../domain/services/service-config';
 import type { WhmcsGateway, WhmcsService } from '../ports/whmcs';
 import { WhmcsNotFoundError } from '../adapters/whmcs/errors';
-import { settleServiceInTx, writeCharge, type ServiceSettle, type SettleDeps } from './settlement';
+import { settleServiceInTx, writeCharge, type ServiceSettle, type SettleDeps } from './settle-service';
 
 export interface AutobillDeps extends SettleDeps {
   whmcs: Pick<WhmcsGateway, 'getClientServices' | 'listInvoices' | 'getInvoice'>;

@@ -37,6 +37,11 @@ export interface IngestCounts {
   costMicros: string;
   /** Calls before the source's billFrom: excluded (part of `excluded`) or left unread by the source (not part of `received`). */
   beforeBillFrom: number;
+  /**
+   * FusionPBX rows without insert_date (history from before 5.1) the admin chose to skip: counted, never read (not
+   * part of `received`).
+   */
+  skippedNullInsertDate?: number;
 }
 
 export interface IngestPageResult extends IngestCounts {
@@ -62,6 +67,7 @@ function addCounts(a: IngestCounts, b: IngestCounts): IngestCounts {
     corrections: a.corrections + b.corrections,
     costMicros: (BigInt(a.costMicros) + BigInt(b.costMicros)).toString(),
     beforeBillFrom: a.beforeBillFrom + b.beforeBillFrom,
+    ...(a.skippedNullInsertDate || b.skippedNullInsertDate ? { skippedNullInsertDate: (a.skippedNullInsertDate ?? 0) + (b.skippedNullInsertDate ?? 0) } : {}),
   };
 }
 
@@ -251,6 +257,7 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
   const b: number[] = [], bs: number[] = [], fs: number[] = [], cm: number[] = [], fm: number[] = [];
   const v: boolean[] = [];
   const aa: (number | null)[] = [], pp: (readonly string[] | null)[] = [], sm: number[] = [];
+  const nf: (string | null)[] = [];
   let notBilled = 0;
   let beforeBillFrom = 0;
   const billFromMs = ctx.billFromMs;
@@ -316,8 +323,9 @@ export function assignAndRate(ctx: RunContext, records: readonly NormalizedCdr[]
     aa.push(call.answeredAtMs);
     pp.push(stored.periods);
     sm.push(stored.segmentsMicros);
+    nf.push(cdr.numberFrom ?? null);
   }
-  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm], notBilled, beforeBillFrom };
+  return { cols: [o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm, nf], notBilled, beforeBillFrom };
 }
 
 async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedPage, req: { feed?: CdrFeed; cursor: string | null; runId: string }): Promise<IngestPageResult> {
@@ -344,6 +352,7 @@ async function storePage(deps: IngestDeps, sourceId: string, prepared: PreparedP
     corrections,
     costMicros: cost,
     beforeBillFrom: beforeBillFrom + (page.stats.excludedByReason.before_bill_from ?? 0) + (page.stats.skippedBeforeStart ?? 0),
+    ...(page.stats.skippedNullInsertDate ? { skippedNullInsertDate: page.stats.skippedNullInsertDate } : {}),
     nextCursor: page.nextCursor,
     hasMore: page.hasMore,
     cursorAdvanced: cursorMoved,

@@ -28,23 +28,10 @@ import type { RatingPackage } from '../domain/rating';
 import type { BillableOptions, ChargeContext, ChargeMode, ChargeRecord, WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
 import { WhmcsNotFoundError } from '../adapters/whmcs/errors';
 import { autobill, type AutobillResult } from './autobill';
+import { periodFunction, settleServiceInTx, writeCharge, type ServiceSettle, type SettleDeps } from './settle-service';
 import type { PackageStore } from '../adapters/rating/package-store';
 
 export type BillingModeFilter = 'credit' | 'invoice';
-
-export interface SettleDeps {
-  store: BillingStore;
-  packages: PackageStore;
-  timeZone: string;
-  listServices(): Promise<ServiceRecord[]>;
-  /**
-   * The service's WHMCS due date and cycle, which place its per-period free minutes; absent (or undefined for a
-   * service): the calendar month of the billing time zone.
-   */
-  terms?: (service: ServiceRecord) => Promise<BillingTerms | undefined>;
-  /** INVOICE_DATE_FORMAT: how dates are written in usage lines. */
-  dateFormat?: InvoiceDateFormat;
-}
 
 export interface PreparedCharges {
   /** Charges written to the outbox (amount > 0). */
@@ -52,96 +39,6 @@ export interface PreparedCharges {
   /** Services settled without a charge (total under half a cent, carried). */
   zero: number;
   services: number;
-}
-
-export interface ServiceSettle {
-  service: ServiceRecord;
-  pkg: RatingPackage;
-  calls: Array<SettleCall & SettledCall>;
-  settled: SettledCall[];
-  cents: bigint;
-  carryMicros: bigint;
-  watermark: bigint;
-}
-
-/**
- * Settles the service's unsettled calls (those started before `beforeMs`, when given) in one transaction: per-period
- * free minutes by `periodOf`, the total in cents with the carry, the state saved. Null when there is nothing to settle.
- */
-export async function settleServiceInTx(
-  store: BillingStore,
-  tx: Tx,
-  service: ServiceRecord,
-  pkg: RatingPackage,
-  periodOf: (startedAtMs: number) => string,
-  beforeMs?: number,
-): Promise<ServiceSettle | null> {
-  const state = await store.charges.lockChargeState(tx, service.serviceId);
-  const calls = await store.cdrs.lockUnsettledCalls(tx, service.serviceId, beforeMs);
-  if (calls.length === 0) return null;
-  let used = new Map<string, number>();
-  if (pkg.freeMinutesMode === 'per_period' && pkg.freeMinutes > 0) {
-    const periods = [...new Set(calls.map((c) => periodOf(c.startedAtMs)))];
-    used = await store.charges.lockPeriodFreeUsage(tx, service.serviceId, periods);
-  }
-  const before = new Map(used);
-  const settled = applyPeriodFree(calls, pkg, periodOf, used);
-  const totals = settleTotals(settled, state.carryMicros);
-  const byId = new Map(settled.map((s) => [s.id, s]));
-  const watermark = calls.reduce((m, c) => (c.id > m ? c.id : m), 0n);
-  for (const [period, secs] of used) {
-    if (secs !== before.get(period)) await store.charges.savePeriodFreeUsage(tx, service.serviceId, period, secs);
-  }
-  await store.charges.saveSettled(tx, service.serviceId, { carryMicros: totals.carryMicros, watermark, currency: pkg.currency });
-  return {
-    service,
-    pkg,
-    calls: calls.map((c) => ({ ...c, ...byId.get(c.id)! })),
-    settled,
-    cents: totals.cents,
-    carryMicros: totals.carryMicros,
-    watermark,
-  };
-}
-
-/** The function naming a call's allowance period for a service (its WHMCS billing period). */
-export async function periodFunction(deps: Pick<SettleDeps, 'terms' | 'timeZone'>, service: ServiceRecord, pkg: RatingPackage): Promise<(ms: number) => string> {
-  // Only per-period free minutes need the period: no WHMCS call for the other packages.
-  const terms = pkg.freeMinutesMode === 'per_period' && pkg.freeMinutes > 0 && deps.terms ? await deps.terms(service) : undefined;
-  return (ms) => allowancePeriodOf(ms, terms, deps.timeZone);
-}
-
-export function writeCharge(
-  store: BillingStore,
-  tx: Tx,
-  c: {
-    key: string;
-    clientId: string;
-    serviceIds: string[];
-    mode: ChargeMode;
-    cents: bigint;
-    description: string;
-    lines: Array<InvoiceLine & { taxed?: boolean }>;
-    runId: string;
-    currency: string;
-    /** Taxes every line that does not say otherwise. */
-    taxed?: boolean;
-    billable?: BillableOptions;
-  },
-): Promise<boolean> {
-  return store.charges.insert(tx, {
-    key: c.key,
-    clientId: c.clientId,
-    serviceIds: c.serviceIds,
-    mode: c.mode,
-    amountCents: c.cents,
-    description: c.description,
-    lines: c.lines.map((l) => ({ description: l.description, amount: formatCents(l.amountCents), ...((l.taxed ?? c.taxed) ? { taxed: true } : {}) })),
-    status: initialOutboxStatus(c.cents),
-    runId: c.runId,
-    currency: c.currency,
-    ...(c.billable ? { billable: c.billable } : {}),
-  });
 }
 
 function sumSeconds(s: ServiceSettle): number {

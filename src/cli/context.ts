@@ -11,8 +11,10 @@ import { demoEnabled, loadConfig, secretValues, type Config } from '../config';
 import { readDemoState, type DemoStateFile } from '../demo/state-file';
 import { createLogger, registerSecrets, type Logger } from '../log';
 import { createPool } from '../db/pool';
-import { pbxRegistry, productCatalog, whmcsCharging, whmcsGateway } from '../composition';
+import { pbxRegistry, productCatalog, whmcsCharging, whmcsFields, whmcsGateway } from '../composition';
+import type { FieldDirectory } from '../adapters/whmcs/field-directory';
 import type { PbxRegistry } from '../adapters/pbx/registry';
+import { checkConfigFiles, type ConfigCheck } from '../adapters/live/live-config';
 import type { ProductCatalog } from '../adapters/services/products-file';
 import type { WhmcsCharging, WhmcsGateway } from '../ports/whmcs';
 import { ledgerDatabaseUrl, temporalAddress } from '../startup/installation';
@@ -39,10 +41,17 @@ export interface CliContext extends CliIo {
   temporal(): Promise<Client>;
   /** VOIPBILL_PRODUCTS_FILE, when set. */
   catalog(): ProductCatalog | undefined;
-  /** The configured WHMCS API (a gateway that fails naming what to set when WHMCS_URL is unset) and its charging. */
-  whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging };
+  /**
+   * The configured WHMCS API (a gateway that fails naming what to set when WHMCS_URL is unset), its charging, and the
+   * client custom fields (WHMCS_FIELD_* IDs, the others found by name).
+   */
+  whmcs(): { gateway: WhmcsGateway; charging: WhmcsCharging; fields: FieldDirectory };
   /** The servers of a servers file; credentials named by `<field>Env` come from the command's environment. */
   pbx(file: string): Promise<PbxRegistry>;
+  /** The products, servers (with secrets) and package files checked as a running process re-reads them. */
+  checkConfigFiles(): Promise<ConfigCheck>;
+  /** Whether BILLING_TIME_ZONE was set, not defaulted (preflight warns when WHMCS is configured and it was not). */
+  billingTimeZoneSet(): boolean;
 }
 
 /**
@@ -103,13 +112,23 @@ export async function withCliContext<T>(io: CliIo, run: (ctx: CliContext) => Pro
     }),
     catalog,
     whmcs: once(() => {
-      const gateway = whmcsGateway(config(), log, catalog());
-      return { gateway, charging: whmcsCharging(gateway, pool(), log) };
+      const fields = whmcsFields(config(), log);
+      const gateway = whmcsGateway(config(), log, catalog(), fields);
+      return { gateway, charging: whmcsCharging(gateway, pool(), log), fields };
     }),
     pbx: async (file) => {
       const registry = await pbxRegistry(config(), file, io.env, log);
       closers.push(() => registry.close());
       return registry;
+    },
+    billingTimeZoneSet: () => (io.env.BILLING_TIME_ZONE ?? '').trim() !== '',
+    checkConfigFiles: () => {
+      const c = config();
+      return checkConfigFiles({
+        ...(c.VOIPBILL_PRODUCTS_FILE ? { productsFile: c.VOIPBILL_PRODUCTS_FILE } : {}),
+        ...(c.VOIPBILL_SERVERS_FILE ? { serversFile: c.VOIPBILL_SERVERS_FILE } : {}),
+        env: { ...io.env, ...(c.VOIPBILL_SECRETS_FILE ? { VOIPBILL_SECRETS_FILE: c.VOIPBILL_SECRETS_FILE } : {}) },
+      });
     },
   };
   try {

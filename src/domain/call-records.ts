@@ -25,6 +25,11 @@ export interface CallRecord {
   rule: string;
   amountMicros: bigint;
   settled: boolean;
+  /**
+   * Admin views only: which column of the PBX's record gave the rated number (FusionPBX `last_arg`, `b_leg`,
+   * `destination_number`, `caller_destination`); null when the source did not tell.
+   */
+  numberFrom?: string | null;
 }
 
 export const SORT_KEYS = ['startedAt', 'direction', 'disposition', 'caller', 'destination', 'billsec', 'amount'] as const;
@@ -219,6 +224,7 @@ export function recordJson(r: CallRecord) {
     amount: amountText(r.amountMicros),
     amountToCent: amountToCentText(r.amountMicros),
     settled: r.settled,
+    ...(r.numberFrom !== undefined ? { numberFrom: r.numberFrom } : {}),
   };
 }
 

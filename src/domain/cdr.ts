@@ -14,6 +14,13 @@ export type CdrDirection = 'inbound' | 'outbound' | 'local';
  */
 export type CdrDisposition = 'answered' | 'no_answer' | 'busy' | 'cancelled' | 'failed';
 
+/**
+ * Which of the source's columns gave the number a call is rated on: FusionPBX outbound calls from the bridge
+ * (`last_arg`, or the B-leg's `destination_number`: the number that went to the carrier) when the row has it, else
+ * the dialled string (`destination_number`, access code included); inbound calls from `caller_destination`.
+ */
+export type NumberSource = 'last_arg' | 'b_leg' | 'destination_number' | 'caller_destination';
+
 /** One call leg as voipbill bills it, whatever the source. */
 export interface NormalizedCdr {
   /** Name of the configured server the record came from (see the servers file). */
@@ -38,8 +45,13 @@ export interface NormalizedCdr {
   caller: string;
   /** Number to rate: the dialled number for outbound/local calls, the called DID for inbound calls. */
   destination: string;
-  /** The DID the call came in on (inbound only), else null. */
+  /**
+   * The DID the call came in on (inbound), or, for a leg a ring group or follow-me spawned towards a carrier, the DID
+   * of the call it was spawned from (used to assign it, never to rate it); else null.
+   */
   did: string | null;
+  /** Which source column gave `destination`, when the adapter tells (FusionPBX). */
+  numberFrom?: NumberSource;
   /** UTC instants, ISO 8601 with `Z`. */
   startedAt: string;
   answeredAt: string | null;
@@ -53,6 +65,8 @@ export interface NormalizedCdr {
   tenant: string | null;
   /** Extension / account involved, when the source knows it. */
   extension: string | null;
+  /** The extension's alias (FusionPBX `number_alias`), when it has one: a service may list either. */
+  extensionAlias?: string;
   /** True when the call reached voicemail (its billsec is the voicemail recording time). */
   voicemail: boolean;
   /** The source's own fields for this record (selected columns, JSON object or parsed text row), for audit. */

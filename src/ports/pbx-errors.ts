@@ -1,6 +1,6 @@
 /**
  * How PBX and carrier failures are retried, by error type name (the error classes of src/adapters/pbx/errors.ts and
- * the product-field reader). Plain constants: workflows import them for their proxies' `retry.nonRetryableErrorTypes`.
+ * the product-field reader, src/domain/services/product-fields.ts). Plain constants: workflows import them for their proxies' `retry.nonRetryableErrorTypes`.
  */
 
 /** The PBX refused voipbill or the request, or the configuration or the service's target is wrong. */

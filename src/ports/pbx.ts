@@ -7,13 +7,13 @@
  * Everything crossing this seam is plain JSON (no Date, no bigint), so results can travel through Temporal payloads.
  */
 
-import type { CdrDirection, CdrDisposition, NormalizedCdr, PbxKind } from '../domain/cdr';
+import type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind } from '../domain/cdr';
 import type { SuspendMode } from '../domain/lifecycle/types';
 import type { LiveCallControl } from './live-calls';
 import type { CreditGuardSettings } from '../domain/credit/guard-settings';
 
 // The domain owns these types; they are re-exported here for the adapters that import them from the port.
-export type { CdrDirection, CdrDisposition, NormalizedCdr, PbxKind, SuspendMode };
+export type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind, SuspendMode };
 
 /** A row the adapter could not turn into a {@link NormalizedCdr}; kept with its reason, never dropped silently. */
 export interface QuarantinedCdr {
@@ -78,6 +78,11 @@ export interface CdrFetchStats {
   corrections?: number;
   /** Rows before `since` that the adapter did not read at all (not part of `rowsRead`). */
   skippedBeforeStart?: number;
+  /**
+   * FusionPBX rows without an arrival key (NULL `insert_date`: history from before 5.1) that the admin chose to skip
+   * (`cdr.nullInsertDate: "skip"`): counted once and reported, never read (not part of `rowsRead`).
+   */
+  skippedNullInsertDate?: number;
 }
 
 export interface CdrPage {
@@ -109,7 +114,7 @@ export interface CdrSource {
   fetchCdrs(request: CdrFetchRequest): Promise<CdrPage>;
 }
 
-/** What a service is, at the PBX. Parsed from WHMCS product fields by the caller (see the product-field parsers). */
+/** What a service is, at the PBX. Parsed from WHMCS product fields by the caller (src/domain/services/product-fields.ts). */
 export interface SuspendTarget {
   /** FusionPBX domain name, Vodia tenant DNS name. */
   tenant: string;
@@ -120,6 +125,12 @@ export interface SuspendTarget {
   gateways?: string[];
   /** Extension mode (required there): the extensions / account numbers to act on. */
   extensions?: string[];
+  /**
+   * A carrier account the service is (a LES.NET peer): a carrier that suspends through a PBX (`suspend.via`) acts on
+   * that PBX's gateway for the peer (its name or SIP username), in the tenant the carrier's settings name, or in
+   * whichever tenant has it (`tenant` is then `*`).
+   */
+  peer?: string;
 }
 
 /** One thing at the PBX that voipbill switches. `id` is what to pass back in a {@link SuspendTarget}. */

@@ -122,6 +122,8 @@ export interface WhmcsService {
   dedicatedIp: string | null;
   /** `regdate`: the day the service was ordered (YYYY-MM-DD, WHMCS server local time); null when WHMCS has none. */
   regDate: string | null;
+  /** `serverid`: the WHMCS server the service is assigned to; null when none (0). */
+  serverId?: number | null;
   billingCycle: string;
   nextDueDate: string | null;
   recurringAmountCents: bigint;

@@ -7,10 +7,13 @@ import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { PbxRegistry } from '../adapters/pbx/registry';
+
+/** What the guards need of the servers: the registry, or the live (reloadable) view of it. */
+type Servers = Pick<PbxRegistry, 'list' | 'get'>;
 import { CREDIT_GUARD_WORKFLOW, creditGuardWorkflowId, guardSettingsSignal, type CreditGuardInput } from '../../workflows/credit-guard.messages';
 
 /** Servers of the registry with a credit guard configured. */
-export function guardedServers(pbx: PbxRegistry): string[] {
+export function guardedServers(pbx: Servers): string[] {
   return pbx
     .list()
     .filter((s) => s.kind === 'fusionpbx')
@@ -46,7 +49,7 @@ export async function startCreditGuards(
   return started;
 }
 
-export async function manageCreditGuards(config: Config, client: Client, pbx: PbxRegistry | undefined, log: Logger): Promise<void> {
+export async function manageCreditGuards(config: Config, client: Client, pbx: Servers | undefined, log: Logger): Promise<void> {
   if (!config.RUN_SCHEDULES || !pbx) return;
   await startCreditGuards(client, guardedServers(pbx), { taskQueue: config.TEMPORAL_TASK_QUEUE, heartbeatTimeoutSeconds: config.CREDIT_GUARD_HEARTBEAT_TIMEOUT_SECONDS }, log);
 }

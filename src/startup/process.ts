@@ -33,6 +33,7 @@ async function start(parts: Partial<Pick<Config, 'RUN_WORKER' | 'RUN_API'>>): Pr
   const metricsBindAddress = temporalMetricsBindAddress(config);
   installTemporalRuntime(log, metricsBindAddress ? { metricsBindAddress } : {});
   // The process's environment goes down only for the servers file's credential variables and the demo.
+  // SIGHUP re-reads the configuration files (src/startup/config-reload.ts registers it).
   const system = await startSystem(config, log, process.env);
   console.log(banner(config, system));
   stopOnSignals(system.stop, log);

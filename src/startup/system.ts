@@ -10,8 +10,8 @@ import { buildDeps } from '../composition';
 import { ensurePostgres, openLedger } from './database';
 import { startDemoIfEnabled, type ProcessEnv } from './demo';
 import { connectTemporal, ensureTemporal } from './temporal';
-import { loadServers } from './pbx';
-import { manageSchedules } from './schedules';
+import { manageSchedules, triggerReconcile } from './schedules';
+import { loadLiveConfig, registerProcess, watchConfig } from './config-reload';
 import { manageCreditGuards } from './credit-guards';
 import { sweepAtStart } from './sweep';
 import { runWorker } from './worker';
@@ -27,6 +27,8 @@ export interface RunningSystem {
   adminUrl?: string;
   /** Banner lines of the demo, when it runs. */
   demo?: string[];
+  /** Re-reads the products, servers and package files now (what SIGHUP does). */
+  reload?(reason: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,13 +46,27 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
     const temporal = await ensureTemporal(config, log, stops);
     const pool = await openLedger(databaseUrl, log, stops);
     const client = await connectTemporal(temporal.address, config, log, stops);
-    const pbx = await loadServers(config, started.env, log, stops);
-    const built = buildDeps(config, { pool, log, client, ...(pbx ? { pbx } : {}) });
+    const live = await loadLiveConfig(config, started.env, log, stops);
+    const servers = () => (live.pbx.configured ? live.pbx : undefined);
+    const built = buildDeps(config, { pool, log, client, pbx: live.pbx, catalog: live.catalog, whmcsServers: (id) => live.pbx.serverForWhmcsId(id) });
     const metrics = createMetrics();
     stops.add('adapters', built.close);
-    await manageSchedules(config, client, pbx, log);
+    // Field IDs found by name before anything reads a client (a field not found yet must not read as blank).
+    await built.fields.refresh().catch((err: unknown) => log.warn('WHMCS custom fields not looked up yet', { error: err }));
+    await manageSchedules(config, client, servers(), log);
     // One credit guard workflow per FusionPBX server that turns it on (docs/credit-control.md).
-    await manageCreditGuards(config, client, pbx, log);
+    await manageCreditGuards(config, client, servers(), log);
+    live.onApplied(async (r) => {
+      if (r.applied.servers) {
+        await manageSchedules(config, client, servers(), log);
+        await manageCreditGuards(config, client, servers(), log);
+      }
+      await built.fields.refresh();
+      // Running workflows learn a changed product (mode, server, ownership) from the sweep: run one now.
+      await triggerReconcile(config, client, log);
+    });
+    const reload = watchConfig(config, live, log, stops);
+    registerProcess(config, { worker: config.RUN_WORKER, api: config.RUN_API, schedules: config.RUN_SCHEDULES }, stops);
     if (config.RUN_WORKER) await runWorker(config, temporal.address, built.deps, metrics, log, stops);
     const api = config.RUN_API ? await startApi(config, { pool, client, built, metrics, log }, stops) : undefined;
     if (demo) await demo.afterStart({ deps: built.deps });
@@ -61,6 +77,7 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
       ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
       ...(api ? { apiUrl: api.apiUrl, adminUrl: api.adminUrl } : {}),
       ...(demo ? { demo: demo.summary(api?.apiUrl) } : {}),
+      reload,
       stop: () => stops.stopAll(),
     };
   } catch (err) {

@@ -29,8 +29,10 @@ export function serviceConfigOf(record: ServiceRecord): ServiceConfig {
     clientId: record.clientId,
     ...(record.server ? { server: record.server } : {}),
     ...(record.tenant ? { tenant: record.tenant } : {}),
+    ...(record.peer ? { peer: record.peer } : {}),
     suspendMode: record.suspendMode,
     extensions: record.extensions,
+    ...(record.owns === 'all' ? { owns: 'all' as const } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import { LifecycleStateKey } from '../../src/temporal/search-attributes';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { killClusterService, onCluster, restartClusterService } from '../support/cluster-control';
 
 let env: LifecycleEnv;

@@ -6,7 +6,7 @@ import { after, before, describe } from 'node:test';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
 import type { FusionEra } from '../../src/doubles/fusionpbx/schema';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { itBehavesLikeACdrSource } from './pbx-cdr-source.contract';
 import { itBehavesLikeASuspendTarget } from './pbx-suspend-target.contract';
 import { fusionAdapter, fusionCdrHarness, fusionSuspendHarness } from './support/fusion-harness';

@@ -32,6 +32,27 @@ export interface CdrSourceHarness {
    * above already-read rows of a refreshed file).
    */
   arriveBackdated?(call: CallSpec): Promise<void>;
+  /**
+   * Optional: records the source kept from before it tracked arrival (FusionPBX: rows with NULL insert_date, written
+   * before the upgrade to 5.1). They must be read, exactly once.
+   */
+  arriveHistory?(calls: CallSpec[]): Promise<void>;
+  /** Optional: records committed together, sharing one arrival key (FusionPBX: one transaction's `now()`). */
+  arriveTogether?(calls: CallSpec[]): Promise<void>;
+  /**
+   * Optional: an outbound call dialled with an access code in front of the number (`9` + number); the record must
+   * be rated on the number sent to the carrier (the spec's `destination`). `via`: where the source keeps it
+   * (FusionPBX: the bridge in last_arg, or only the B-leg's row when the call moved on after the bridge).
+   */
+  arriveWithAccessCode?(call: CallSpec, accessCode: string, via: 'bridge' | 'b-leg'): Promise<void>;
+  /**
+   * Optional: an inbound call to the spec's DID rings an extension whose follow-me also calls `external` through a
+   * carrier. Returns the extension: the carrier leg must carry it and the DID, so the call is assigned like the
+   * inbound one.
+   */
+  arriveForwarded?(call: CallSpec, external: string): Promise<{ extension: string }>;
+  /** Optional: an outbound call from an extension that has an alias; returns the alias the record must carry. */
+  arriveFromAliasedExtension?(call: CallSpec): Promise<{ extension: string; alias: string }>;
   close(): Promise<void>;
 }
 
@@ -82,7 +103,7 @@ export async function drain(h: CdrSourceHarness, cursor: string | null, limit?: 
 }
 
 function find(records: NormalizedCdr[], spec: CallSpec): NormalizedCdr {
-  const hits = records.filter((r) => (spec.direction === 'outbound' ? r.destination === spec.destination : r.did === spec.destination));
+  const hits = records.filter((r) => (spec.direction === 'outbound' ? r.destination === spec.destination : r.direction === 'inbound' && r.did === spec.destination));
   assert.equal(hits.length, 1, `exactly one record for ${spec.direction} call to ${spec.destination}, got ${hits.length}`);
   return hits[0]!;
 }
@@ -210,6 +231,79 @@ export function itBehavesLikeACdrSource(name: string, make: () => Promise<CdrSou
       const all = await drain(h, null);
       assertUnique(all.records);
       assert.equal(all.records.length, 4);
+    }));
+
+    test('records from before the source tracked arrival are read exactly once', withHarness(async (h) => {
+      if (!h.arriveHistory) return;
+      const old = [call(0), call(30), call(60)];
+      await h.arriveHistory(old);
+      const fresh = [call(3600), call(3630)];
+      await h.arrive(fresh);
+      const first = await drain(h, null, 2);
+      assertUnique(first.records);
+      assert.equal(first.records.length, 5, 'history and arrivals alike');
+      for (const spec of [...old, ...fresh]) find(first.records, spec);
+      assert.deepEqual((await drain(h, first.cursor)).records, [], 'and never again');
+      const later = call(3700);
+      await h.arrive([later]);
+      const next = await drain(h, first.cursor);
+      assert.equal(next.records.length, 1);
+      find(next.records, later);
+    }));
+
+    test('records committed together with one arrival key are each read once, across page boundaries', withHarness(async (h) => {
+      if (!h.arriveTogether) return;
+      const batch = Array.from({ length: 5 }, (_, k) => call(k * 10));
+      await h.arriveTogether(batch);
+      const first = await drain(h, null, 2);
+      assertUnique(first.records);
+      assert.equal(first.records.length, 5);
+      for (const spec of batch) find(first.records, spec);
+      const second = Array.from({ length: 3 }, (_, k) => call(100 + k * 10));
+      await h.arriveTogether(second);
+      const next = await drain(h, first.cursor, 2);
+      assert.equal(next.records.length, 3);
+      for (const spec of second) find(next.records, spec);
+      assertUnique([...first.records, ...next.records]);
+    }));
+
+    test('an outbound call dialled with an access code is rated on the number sent to the carrier', withHarness(async (h) => {
+      if (!h.arriveWithAccessCode) return;
+      const viaBridge = call(0, { destination: '14165557001' });
+      const viaBLeg = call(60, { destination: '14165557002' });
+      await h.arriveWithAccessCode(viaBridge, '9', 'bridge');
+      await h.arriveWithAccessCode(viaBLeg, '9', 'b-leg');
+      const { records } = await drain(h, null);
+      assert.equal(records.length, 2, `the B-leg row is not a second call: ${records.map((r) => r.destination).join(', ')}`);
+      const a = find(records, viaBridge);
+      assert.equal(a.numberFrom, 'last_arg');
+      const b = find(records, viaBLeg);
+      assert.equal(b.numberFrom, 'b_leg');
+      for (const r of records) assert.ok(!r.destination.startsWith('9'), `no access code left: ${r.destination}`);
+    }));
+
+    test('a follow-me leg towards a carrier carries the extension and DID of the call it came from', withHarness(async (h) => {
+      if (!h.arriveForwarded) return;
+      const inbound = call(0, { direction: 'inbound', caller: '16135550111', destination: '15195550123', billsec: 40 });
+      const { extension } = await h.arriveForwarded(inbound, '14165559876');
+      const { records } = await drain(h, null);
+      assert.equal(records.length, 2, 'the inbound call and the forwarded leg');
+      find(records, inbound);
+      const leg = records.find((r) => r.direction === 'outbound');
+      assert.ok(leg, 'the forwarded leg is a record');
+      assert.equal(leg.destination, '14165559876');
+      assert.equal(leg.extension, extension);
+      assert.equal(leg.did, inbound.destination);
+    }));
+
+    test('a call from an extension with an alias carries both', withHarness(async (h) => {
+      if (!h.arriveFromAliasedExtension) return;
+      const spec = call(0);
+      const { extension, alias } = await h.arriveFromAliasedExtension(spec);
+      const { records } = await drain(h, null);
+      const r = find(records, spec);
+      assert.equal(r.extension, extension);
+      assert.equal(r.extensionAlias, alias);
     }));
 
     test('quarantines a malformed record with reason and raw data, and keeps going', withHarness(async (h) => {

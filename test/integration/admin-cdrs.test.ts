@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { createAdminCdrRoutes } from '../../src/api/admin-cdrs';
 import { startApiServer, type ApiServer } from '../../src/api/server';
 import { createLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { CLIENT_A_MARCH, CLIENT_B, insertLedgerRows } from '../support/call-records';
 
 const TOKEN = 'admin-token-0123456789abcdef0123456789';

@@ -16,8 +16,8 @@ import { startApiServer } from '../../src/api/server';
 import { signWebhook } from '../../src/api/webhook';
 import { createLogger, registerSecrets } from '../../src/log';
 import { counterValue, createMetrics, type VoipbillMetrics } from '../../src/metrics';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { freePort } from '../support/ports';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { freePort } from '../../src/runtime/free-port';
 import { rawExchange, rawRequest } from '../support/raw-http';
 import { RecordingDispatcher, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 

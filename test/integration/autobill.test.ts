@@ -16,11 +16,12 @@ import { postPendingCharges } from '../../src/billing/settlement';
 import { BILLABLE_RECHECK_MS, chargeIdFor, chargeTag, createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { createLogger } from '../../src/log';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
-import { freePort } from '../support/ports';
+import { freePort } from '../../src/runtime/free-port';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
-import { uniqueId } from '../support/temporal';
+import { billingRun } from '../../workflows/billing-run';
+import { type BillingProgress } from '../../workflows/billing-run.messages';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { uniqueId } from '../../harness/temporal';
 
 let env: LifecycleEnv;
 const dir = mkdtempSync(join(tmpdir(), 'autobill-pkg-'));

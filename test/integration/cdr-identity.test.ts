@@ -26,7 +26,7 @@ import type { VodiaCallSpec } from '../../src/doubles/vodia/state';
 import type { CdrFeed, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
 import { LESNET_VARIANTS, lesnetAdapter } from '../contract/support/lesnet-harness';
 import { vodiaAdapter } from '../contract/support/vodia-harness';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { createBillingStore } from '../../src/adapters/postgres';
 
 const dir = mkdtempSync(join(tmpdir(), 'identity-pkg-'));
@@ -54,8 +54,8 @@ async function databaseBeforeUpgrade(): Promise<TestDatabase> {
   const db = await createTestDatabase({ migrate: false });
   dbs.push(db);
   // The previous version's ingest is played by today's INSERT, so the ledger columns it writes that came later (1100:
-  // answer time, periods, segments' total; they only add columns) are there already.
-  await migrate(db.pool, readMigrations().filter((m) => m.version < '0920' || m.version === '1100'));
+  // answer time, periods, segments' total; 1300: the column the number came from; they only add columns) are there already.
+  await migrate(db.pool, readMigrations().filter((m) => m.version < '0920' || m.version === '1100' || m.version === '1300'));
   return db;
 }
 

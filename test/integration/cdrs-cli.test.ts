@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { formatDecimalTrimmed } from '../../src/domain/money';
 import { CLIENT_A_MARCH, CLIENT_B, insertLedgerRows } from '../support/call-records';
 

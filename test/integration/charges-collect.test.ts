@@ -17,10 +17,11 @@ import { signalService } from '../../src/temporal/lifecycle-client';
 import { command as chargesCommand } from '../../src/cli/commands/charges';
 import type { CliIo } from '../../src/cli/main';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
+import { billingRun } from '../../workflows/billing-run';
+import { type BillingProgress } from '../../workflows/billing-run.messages';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
-import { uniqueId } from '../support/temporal';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { uniqueId } from '../../harness/temporal';
 
 let env: LifecycleEnv;
 const dir = mkdtempSync(join(tmpdir(), 'collect-pkg-'));

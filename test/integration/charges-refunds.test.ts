@@ -11,7 +11,7 @@ import { chargeIdFor, createWhmcsCharging } from '../../src/adapters/whmcs/charg
 import { WhmcsTransportError } from '../../src/adapters/whmcs/errors';
 import { createPool } from '../../src/db/pool';
 import type { Pool } from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { seedVoipClient, startWhmcsFixture, type WhmcsFixture } from '../fixtures/whmcs/setup';
 import { createBillingStore } from '../../src/adapters/postgres';
 

@@ -11,7 +11,7 @@ import { createNotificationsRepository } from '../../src/adapters/postgres/notif
 import type { ClientStanding } from '../../src/domain/lifecycle/types';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 let env: LifecycleEnv;
 // The product's own templates, as the ictVoIP docs show them (General Messages).

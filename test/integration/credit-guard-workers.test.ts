@@ -27,8 +27,8 @@ import {
   guardHealthQuery,
   type CreditGuardInput,
 } from '../../workflows/credit-guard.messages';
-import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
+import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../../harness/db';
+import { connectTestTemporal, uniqueId, type TestTemporal } from '../../harness/temporal';
 
 const root = resolve(__dirname, '..', '..');
 const TENANT = 'guard.pbx.test';
@@ -58,7 +58,7 @@ after(async () => {
 });
 
 function startWorker(env: Record<string, string>, identity: string): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/chaos-worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'harness/chaos-worker.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, CHAOS_IDENTITY: identity },
     stdio: ['ignore', 'pipe', 'pipe'],

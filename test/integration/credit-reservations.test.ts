@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createCreditGuardRepository } from '../../src/adapters/postgres/credit-guard.repository';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 let db: TestDatabase;
 let repo: ReturnType<typeof createCreditGuardRepository>;

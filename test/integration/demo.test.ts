@@ -15,8 +15,8 @@ import { main as cli, type CliIo } from '../../src/cli/main';
 import { FUSION_DEMO_DATABASE, startDemo, type Demo } from '../../src/demo';
 import { readDemoState } from '../../src/demo/state-file';
 import { loadPbxRegistry } from '../../src/adapters/pbx/registry';
-import { adminDatabaseUrl } from '../support/db';
-import { freePort } from '../support/ports';
+import { adminDatabaseUrl } from '../../harness/db';
+import { freePort } from '../../src/runtime/free-port';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'voipbill-demo-'));
 chmodSync(dataDir, 0o755);

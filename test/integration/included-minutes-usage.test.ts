@@ -12,7 +12,7 @@ import { createPackageStore } from '../../src/adapters/rating/package-store';
 import { includedMinutesUsage } from '../../src/billing/usage';
 import { includedSecondsUsed } from '../../src/domain/billing/allowance';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 let db: TestDatabase;
 before(async () => {

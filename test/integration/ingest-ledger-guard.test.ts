@@ -12,7 +12,7 @@ import { buildRunContext, ingestPage, readCursor } from '../../src/billing/inges
 import { createPackageStore } from '../../src/adapters/rating/package-store';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import type { CdrPage, CdrSource, NormalizedCdr } from '../../src/ports/pbx';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { createBillingStore } from '../../src/adapters/postgres';
 
 let db: TestDatabase;

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { createLifecycleMirrorRepository } from '../../src/adapters/postgres/lifecycle-mirror.repository';
 import { standingFingerprint } from '../../src/domain/lifecycle/sweep';
 import type { ClientStanding, ServiceConfig } from '../../src/domain/lifecycle/types';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 let db: TestDatabase;
 before(async () => {

@@ -5,23 +5,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { lifecycleWorkflowId, suspendUpdate, unsuspendUpdate } from '../../workflows/service-lifecycle.messages';
-import type { ReconcileTotals } from '../../workflows/reconcile-services';
+import type { ReconcileTotals } from '../../workflows/reconcile-services.messages';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import { standingSignal } from '../../workflows/service-lifecycle.messages';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { RECONCILE_WORKFLOW } from '../../workflows/reconcile-services.messages';
 
 let env: LifecycleEnv;
 before(async () => {
   env = await startLifecycleEnv({
-    voipProductIds: [1, 2],
-    // Two products of one PBX that differ in how they suspend: an admin moves a service from one to the other.
+    voipProductIds: [1, 2, 3],
     products: [
       { productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' },
+      // Two products of one PBX that differ in how they suspend: an admin moves a service from one to the other.
       { productId: 2, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'gateway' },
+      // A product whose services' extensions are voipbill's to keep on, whoever switched them off.
+      { productId: 3, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension', owns: 'all' },
     ],
   });
+  env.whmcs.seedProduct({ pid: 3, name: 'Hosted PBX (managed)' });
 });
 after(async () => {
   await env?.close();
@@ -37,6 +40,28 @@ async function eventually(what: string, ok: () => boolean, timeoutMs = 30_000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+async function eventuallyAsync(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** PBX inspections a service workflow completed (pbxInspect activities in its current run's history). */
+async function inspections(serviceId: string): Promise<number> {
+  const history = await env.temporal.client.workflow.getHandle(lifecycleWorkflowId(serviceId)).fetchHistory();
+  const scheduled = new Map<string, string>();
+  let done = 0;
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '');
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c && scheduled.get(String(c.scheduledEventId)) === 'pbxInspect') done++;
+  }
+  return done;
 }
 
 let sweeps = 0;
@@ -73,8 +98,8 @@ describe('reconciliation sweep', () => {
     assert.equal(first.inspected, 5, 'every service was compared with the PBX, in one batch');
     for (const s of [quiet, credit, drifted, suspended, rewired]) assert.equal(await reconcileSignals(s.record.serviceId), 0);
 
-    // Behind voipbill's back: an admin edits credit in WHMCS, disables an extension and re-enables a suspended one at
-    // the PBX, and the service's extensions change in WHMCS (the dedicated IP field).
+    // Behind voipbill's back: an admin edits credit in WHMCS, turns an active service's extension off on purpose and
+    // re-enables a suspended one at the PBX, and the service's extensions change in WHMCS (the dedicated IP field).
     await setCredit(credit.clientId, '3.00');
     await env.fusion.adminSetExtension(TENANT, drifted.record.extensions[0]!, false);
     await env.fusion.adminSetExtension(TENANT, suspended.record.extensions[1]!, true);
@@ -82,14 +107,17 @@ describe('reconciliation sweep', () => {
     env.whmcs.state.services.get(Number(rewired.record.serviceId))!.dedicatedip = kept;
 
     const second = await sweep();
-    assert.equal(second.woken, 4);
-    assert.equal(second.inspecting, 2, 'only the two drifted services inspect the PBX themselves');
+    assert.equal(second.woken, 3, 'the extension the admin turned off is not voipbill\'s to switch on: its service sleeps');
+    assert.equal(second.inspecting, 1, 'only the suspended service whose extension came back inspects the PBX itself');
     assert.equal(await reconcileSignals(quiet.record.serviceId), 0, 'the quiet service slept through both sweeps');
+    assert.equal(await reconcileSignals(drifted.record.serviceId), 0);
+    assert.ok(
+      second.problemMessages?.some((m) => m === `service ${drifted.record.serviceId}: extension ${drifted.record.extensions[0]} disabled at the PBX, not by voipbill: left as it is`),
+      `reported for the admin: ${JSON.stringify(second.problemMessages)}`,
+    );
 
     await env.waitFor(credit.record.serviceId, 'new credit', (st) => st.standing?.credit === '3.00');
-    const repairedActive = await env.waitFor(drifted.record.serviceId, 'drift repaired', (st) => st.driftRepairs === 1 && !st.drift);
-    assert.equal(repairedActive.status, 'active');
-    assert.equal(await extensionEnabled(drifted.record.extensions[0]!), true);
+    assert.equal(await extensionEnabled(drifted.record.extensions[0]!), false, 'left as the admin set it');
     const repairedSuspended = await env.waitFor(suspended.record.serviceId, 'drift repaired', (st) => st.driftRepairs === 1 && !st.drift);
     assert.equal(repairedSuspended.status, 'suspended');
     assert.equal(await extensionEnabled(suspended.record.extensions[1]!), false);
@@ -103,6 +131,49 @@ describe('reconciliation sweep', () => {
     assert.equal(full.woken, 5, 'the daily full sweep wakes every workflow');
     assert.equal(full.inspecting, 5);
     assert.equal(await reconcileSignals(quiet.record.serviceId), 1);
+    await eventuallyAsync('the drifted service inspected its PBX itself', async () => (await inspections(drifted.record.serviceId)) >= 1);
+    assert.equal((await env.state(drifted.record.serviceId)).driftRepairs, 0);
+    assert.equal(await extensionEnabled(drifted.record.extensions[0]!), false, 'its own inspection leaves it too');
+    await env.fusion.adminSetExtension(TENANT, drifted.record.extensions[0]!, true);
+  });
+
+  test('drift repair switches on what voipbill switched off, and everything of a product that owns its items; nothing else', { timeout: 180_000 }, async () => {
+    // A service voipbill suspended (its extensions are recorded as voipbill's), whose workflow an admin then reset.
+    const lost = await startService('0.00');
+    await env.waitFor(lost.record.serviceId, 'suspended', (st) => st.status === 'suspended' && st.suspension?.disabled.length === 2);
+    for (const ext of lost.record.extensions) assert.equal(await extensionEnabled(ext), false);
+    await env.temporal.client.workflow.getHandle(lifecycleWorkflowId(lost.record.serviceId)).terminate('admin reset');
+    await setCredit(lost.clientId, '20.00');
+    await env.start(lost.record);
+    await env.waitFor(lost.record.serviceId, 'active again, knowing nothing of the suspension', (st) => st.status === 'active' && st.standing?.credit === '20.00');
+
+    // A service of a product that owns its extensions: an admin turned one off.
+    const clientId = env.newClient({ credit: '20.00', threshold: '' });
+    const owned = await env.serviceRecord(clientId, { owns: 'all' });
+    env.whmcs.state.services.get(Number(owned.serviceId))!.pid = 3;
+    await env.start(owned);
+    await env.waitFor(owned.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    await env.fusion.adminSetExtension(TENANT, owned.extensions[1]!, false);
+
+    // And one of the ordinary product with an extension an admin turned off on purpose.
+    const other = await startService('20.00');
+    await env.waitFor(other.record.serviceId, 'standing read', (st) => st.standing?.credit === '20.00');
+    await env.fusion.adminSetExtension(TENANT, other.record.extensions[0]!, false);
+
+    const full = await sweep({ inspect: true, full: true });
+    assert.ok(full.inspecting >= 3);
+    await env.waitFor(lost.record.serviceId, 'repaired', (st) => st.driftRepairs === 1 && !st.drift);
+    for (const ext of lost.record.extensions) assert.equal(await extensionEnabled(ext), true, `voipbill switched ${ext} off, so it switches it on`);
+    await env.waitFor(owned.serviceId, 'repaired', (st) => st.driftRepairs === 1 && !st.drift);
+    assert.equal(await extensionEnabled(owned.extensions[1]!), true, 'the product owns its extensions');
+    await eventuallyAsync('the ordinary service inspected its PBX itself', async () => (await inspections(other.record.serviceId)) >= 1);
+    assert.equal((await env.state(other.record.serviceId)).driftRepairs, 0);
+    assert.equal(await extensionEnabled(other.record.extensions[0]!), false, 'never switched on: it was not voipbill\'s');
+
+    const after = await sweep();
+    assert.ok(after.problemMessages?.some((m) => m.startsWith(`service ${other.record.serviceId}: extension ${other.record.extensions[0]} disabled at the PBX, not by voipbill`)), JSON.stringify(after.problemMessages));
+    assert.ok(!after.problemMessages?.some((m) => m.startsWith(`service ${lost.record.serviceId}:`) || m.startsWith(`service ${owned.serviceId}:`)));
+    await env.fusion.adminSetExtension(TENANT, other.record.extensions[0]!, true);
   });
 
   test('a PBX that cannot be inspected is reported; balance changes still reach their workflows', { timeout: 120_000 }, async () => {

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/log';
 import { createActivities } from '../../activities';
 import { ensureSchedules, scheduleDefinitions } from '../../src/temporal/schedules';
 import { WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
-import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, TENANT, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 let env: LifecycleEnv;
 before(async () => {

@@ -2,7 +2,7 @@
  * Observability: GET /metrics is scraped over HTTP after real work — activities run by a real worker on the
  * harness's Temporal, a refused webhook delivery — and the counters have moved; the Temporal SDK's own Prometheus
  * endpoint (Runtime telemetry, TEMPORAL_METRICS_PORT) serves worker metrics. This file installs the SDK Runtime itself
- * (with the metrics exporter), so it connects to Temporal directly instead of through test/support/temporal.
+ * (with the metrics exporter), so it connects to Temporal directly instead of through harness/temporal.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -19,10 +19,10 @@ import { createLogger } from '../../src/log';
 import { installTemporalRuntime, temporalMetricsBindAddress } from '../../src/temporal/runtime';
 import { activityMetricsInterceptor } from '../../src/temporal/activity-metrics';
 import { loadConfig } from '../../src/config';
-import { testDeps } from '../support/deps';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { freePort } from '../support/ports';
-import { temporalAddress, uniqueId, workflowBundle } from '../support/temporal';
+import { testDeps } from '../../harness/deps';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { freePort } from '../../src/runtime/free-port';
+import { temporalAddress, uniqueId, workflowBundle } from '../../harness/temporal';
 import { deliver, RecordingDispatcher, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 

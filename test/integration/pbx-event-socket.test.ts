@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { EventSocketClient } from '../../src/adapters/pbx/event-socket/client';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 let db: TestDatabase;
 let double: FusionDouble;

@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
-import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
+import { insertCdrs, seedTenant } from '../../src/doubles/fusionpbx/seed';
+import { followMeCall } from '../../src/doubles/fusionpbx/calls';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { callToRow, fusionAdapter, seedSuspendTenants, type FusionTenants } from '../contract/support/fusion-harness';
 import { call, drain } from '../contract/pbx-cdr-source.contract';
 
@@ -116,6 +117,24 @@ describe('gateway suspension on the event socket', () => {
   });
 });
 
+describe('a gateway in any tenant (a carrier\'s peer)', () => {
+  test('found by its SIP username wherever it is; a name two tenants share is refused as ambiguous', async () => {
+    const trunks = await seedTenant(double.pool, '5.4', { domainName: 'trunks.example.com', gateways: [{ name: 'les-1', username: 'D4E3CD2BFC791' }, { name: 'les-2', username: 'AAAA11112222' }] });
+    double.esl.state.cacheDelete(double.esl.state.sofiaCacheKey);
+    await double.bootSwitch();
+    const r = await adapter.suspend({ tenant: '*', gateways: ['d4e3cd2bfc791'] }, 'gateway');
+    assert.deepEqual(r.disabled.map((g) => g.id), [trunks.gateways[0]!.uuid]);
+    assert.equal(await double.gatewayEnabledInDb(trunks.gateways[1]!.uuid), true, 'the other trunk stays on');
+    await adapter.unsuspend({ tenant: '*', gateways: [trunks.gateways[0]!.uuid] }, 'gateway');
+    assert.equal(await double.gatewayEnabledInDb(trunks.gateways[0]!.uuid), true);
+
+    await seedTenant(double.pool, '5.4', { domainName: 'copy.example.com', gateways: [{ name: 'les-copy', username: 'D4E3CD2BFC791' }] });
+    await assert.rejects(adapter.inspect({ tenant: '*', gateways: ['D4E3CD2BFC791'] }, 'gateway'), (err: Error) => err.name === 'PbxTargetInvalidError' && /ambiguous.*trunks\.example\.com.*copy\.example\.com|ambiguous.*copy\.example\.com.*trunks\.example\.com/.test(err.message));
+    await assert.rejects(adapter.inspect({ tenant: '*', gateways: ['nobody'] }, 'gateway'), { name: 'PbxTargetNotFoundError' });
+    await assert.rejects(adapter.inspect({ tenant: '*' }, 'gateway'), { name: 'PbxTargetInvalidError' });
+  });
+});
+
 describe('extension suspension', () => {
   test('deletes the directory cache of the extension and its alias, and flushes its registrations', async () => {
     await double.esl.state.directoryAllows('902', 'acme.example.com');
@@ -127,6 +146,20 @@ describe('extension suspension', () => {
     assert.equal(double.esl.state.isRegistered('2002', 'acme.example.com'), false);
     assert.equal(double.esl.state.isRegistered('2001', 'acme.example.com'), true);
     assert.equal(await double.esl.state.register('2002', 'acme.example.com'), false, 'the phone cannot register again');
+  });
+
+  test('a service may name an extension by its alias (number_alias): the extension is switched off, reported by its number, and back on', async () => {
+    const inspected = await adapter.inspect({ tenant: 'ACME.example.com', extensions: ['902'] }, 'extension');
+    assert.deepEqual(inspected.items.map((i) => i.item.id), ['2002']);
+    assert.deepEqual(inspected.missing, []);
+    const r = await adapter.suspend({ tenant: 'acme.example.com', extensions: ['902'] }, 'extension');
+    assert.deepEqual(r.disabled.map((i) => i.id), ['2002']);
+    assert.deepEqual(r.missing, []);
+    assert.equal(await double.esl.state.register('2002', 'acme.example.com'), false, 'the phone cannot register');
+    assert.equal(double.esl.state.isRegistered('2001', 'acme.example.com'), true, 'the other extension is untouched');
+    const back = await adapter.unsuspend({ tenant: 'acme.example.com', extensions: ['902'] }, 'extension');
+    assert.deepEqual(back.enabled.map((i) => i.id), ['2002']);
+    assert.equal(await double.esl.state.register('2002', 'acme.example.com'), true);
   });
 
   test('memcache method: api memcache delete, "not found" counts as done', async () => {
@@ -203,6 +236,34 @@ describe('CDR polling details', () => {
     assert.equal(records.length, 60);
     assert.equal(new Set(records.map((r) => r.originId)).size, 60);
     assert.ok(Math.max(...pages.map((p) => p.nextCursor.length)) < 600, 'cursor stays bounded');
+  });
+
+  test('a follow-me leg read before its originating leg waits in the overlap window and comes with it; near the window\'s edge it comes without', async () => {
+    const acme = { ...tenants.acme, extensions: tenants.acme.extensions.map((e) => ({ ...e })) };
+    const start = Date.parse('2025-03-01T10:00:00Z') / 1000;
+    const [inbound, leg] = followMeCall(acme, { start, billsec: 40, did: '15195550100', caller: '16135550111', extension: '2001', external: '14165559876' });
+    const h = { source: adapter, arrive: async () => undefined, arriveMalformed: async () => undefined, close: async () => undefined };
+    await insertCdrs(db.pool, '5.4', [leg!]);
+    const first = await drain(h, null);
+    assert.deepEqual(first.records, [], 'held back: its originating leg is not imported yet');
+    assert.equal(first.pages[0]!.stats.rowsRead, 0, 'and not counted as read');
+    await insertCdrs(db.pool, '5.4', [inbound!]);
+    const second = await drain(h, first.cursor);
+    const forwarded = second.records.find((r) => r.direction === 'outbound');
+    assert.deepEqual([forwarded?.extension, forwarded?.did], ['2001', '15195550100'], 'read with its originating leg');
+    assert.equal(second.records.length, 2);
+    assert.deepEqual((await drain(h, second.cursor)).records, [], 'each once');
+
+    // With a 4 s window, a leg 3 s older than the newest row is about to leave it: returned as it is.
+    await double.reset();
+    const quick = variant({ cdr: { overlapSeconds: 4 } });
+    const [, late] = followMeCall(acme, { start: start + 600, billsec: 40, did: '15195550100', caller: '16135550111', extension: '2001', external: '14165559877' });
+    const { rows } = await db.pool.query<{ at: Date }>('SELECT now() AS at');
+    await insertCdrs(db.pool, '5.4', [{ ...late!, insertDate: new Date(rows[0]!.at.getTime() - 3000) }, { ...callToRow(call(900)), insertDate: rows[0]!.at }]);
+    const alone = await drain({ ...h, source: quick }, null);
+    const released = alone.records.find((r) => r.destination === '14165559877');
+    assert.ok(released, 'released rather than lost');
+    assert.equal(released.extension, null);
   });
 
   test('the extension number comes from v_extensions; feeds can be narrowed to one tenant', async () => {

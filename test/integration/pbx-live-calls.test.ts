@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { FusionDouble } from '../../src/doubles/fusionpbx/double';
 import { seedTenant, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 let db: TestDatabase;
 let double: FusionDouble;

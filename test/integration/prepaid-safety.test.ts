@@ -13,11 +13,12 @@ import { insertCdrs } from '../../src/doubles/fusionpbx/seed';
 import { createServiceRepository } from '../../src/adapters/postgres/services.repository';
 import { signalService } from '../../src/temporal/lifecycle-client';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
+import { billingRun } from '../../workflows/billing-run';
+import { type BillingProgress } from '../../workflows/billing-run.messages';
 import { autoTopUpUpdate, configSignal, lifecycleWorkflowId, standingSignal, usageSignal } from '../../workflows/service-lifecycle.messages';
 import { zonedToUtc } from '../../src/domain/time-zone';
-import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
-import { uniqueId } from '../support/temporal';
+import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { uniqueId } from '../../harness/temporal';
 
 let env: LifecycleEnv;
 const dir = mkdtempSync(join(tmpdir(), 'prepaid-pkg-'));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { createWhmcsGateway } from '../../src/adapters/whmcs';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';

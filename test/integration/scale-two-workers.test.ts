@@ -10,8 +10,8 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { temporal as proto } from '@temporalio/proto';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { connectTestTemporal, uniqueId, type TestTemporal } from '../../harness/temporal';
 import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 const root = resolve(__dirname, '..', '..');

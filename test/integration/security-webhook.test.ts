@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { startApiServer, type ApiServer } from '../../src/api/server';
 import { createWhmcsWebhookRoutes, signWebhook } from '../../src/api/webhook';
 import { createLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { RecordingDispatcher, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 
 const PREVIOUS = 'whsec-previous-0123456789abcdef01234567';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createVoipbillWorker } from '../../worker';
-import { testDeps } from '../support/deps';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../support/temporal';
+import { testDeps } from '../../harness/deps';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../../harness/temporal';
 import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 
 let db: TestDatabase;

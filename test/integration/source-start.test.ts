@@ -10,7 +10,7 @@ import { insertCdrs, seedTenant, type FusionCdrRow, type SeededTenant } from '..
 import { FakeVodiaServer } from '../../src/doubles/vodia/server';
 import type { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
 import type { VodiaAdapter } from '../../src/adapters/pbx/vodia/adapter';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { fusionAdapter } from '../contract/support/fusion-harness';
 import { vodiaAdapter } from '../contract/support/vodia-harness';
 

@@ -9,8 +9,8 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startSystem } from '../../src/startup/system';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { connectTestTemporal, uniqueId, type TestTemporal } from '../../harness/temporal';
 
 let db: TestDatabase;
 let temporal: TestTemporal;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../support/ports';
+import { freePort } from '../../src/runtime/free-port';
 
 const root = resolve(__dirname, '../..');
 

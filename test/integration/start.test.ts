@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { freePort } from '../support/ports';
+import { freePort } from '../../src/runtime/free-port';
 import { SMOKE_WORKFLOW } from '../../workflows/smoke.messages';
 import { lifecycleWorkflowId, stateQuery } from '../../workflows/service-lifecycle.messages';
 import { main as cli } from '../../src/cli/main';

@@ -19,7 +19,7 @@ import { migrate, readMigrations } from '../../src/db/migrate';
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
 import { createLogger } from '../../src/log';
 import { counterValue, createMetrics } from '../../src/metrics';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { RecordingDispatcher, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 
 const hookMode = spawnSync('php', ['-v'], { stdio: 'ignore' }).status === 0 ? 'php' : 'node';

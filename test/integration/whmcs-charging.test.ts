@@ -4,7 +4,7 @@ import { chargeIdFor, chargeTag, createWhmcsCharging, WhmcsChargeConflictError, 
 import { createWhmcsChargesRepository } from '../../src/adapters/postgres/whmcs-charges.repository';
 import { WhmcsAuthError, WhmcsTransportError } from '../../src/adapters/whmcs/errors';
 import type { ChargeRequest, WhmcsCharging } from '../../src/ports/whmcs';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { seedVoipClient, startWhmcsFixture, type WhmcsFixture } from '../fixtures/whmcs/setup';
 
 let db: TestDatabase;

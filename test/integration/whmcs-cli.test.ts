@@ -4,7 +4,7 @@ import { postPendingCharges } from '../../src/billing/settlement';
 import { createWhmcsCharging } from '../../src/adapters/whmcs/charging';
 import { command } from '../../src/cli/commands/charges';
 import { UsageError, type CliIo } from '../../src/cli/main';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { seedVoipClient, startWhmcsFixture, type WhmcsFixture } from '../fixtures/whmcs/setup';
 import { createBillingStore } from '../../src/adapters/postgres';
 

@@ -14,7 +14,7 @@ import {
 } from '../../src/adapters/whmcs/errors';
 import { phpSerializeBase64 } from '../../src/adapters/whmcs/php-serialize';
 import { createWhmcsTransport } from '../../src/adapters/whmcs/transport';
-import { freePort } from '../support/ports';
+import { freePort } from '../../src/runtime/free-port';
 import { ACCESS_KEY, FIELD_IDS, IDENTIFIER, OTHER_PID, SECRET, seedVoipClient, startWhmcsFixture, VOIP_PID, type WhmcsFixture } from '../fixtures/whmcs/setup';
 
 let fx: WhmcsFixture;

@@ -13,7 +13,7 @@ import type { SweepPageResult } from '../../activities/sweep.activities';
 import { createRepositories } from '../../src/adapters/postgres';
 import { createStandingReader } from '../../src/adapters/whmcs/standing';
 import { createLogger } from '../../src/log';
-import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { FIELD, startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 
 let env: LifecycleEnv;
 before(async () => {

@@ -15,7 +15,7 @@ import { createModuleCommands } from '../../src/temporal/module-commands';
 import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
 import { lifecycleWorkflowId, suspendUpdate } from '../../workflows/service-lifecycle.messages';
-import { startLifecycleEnv, type LifecycleEnv } from '../support/lifecycle-env';
+import { startLifecycleEnv, type LifecycleEnv } from '../../harness/lifecycle-env';
 import { WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 
 const probe = spawnSync('php', ['-v'], { encoding: 'utf8' });

@@ -12,7 +12,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { RecordingDispatcher, startWebhook, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 
 const root = resolve(__dirname, '../..');

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/log';
-import { freePort } from '../support/ports';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { freePort } from '../../src/runtime/free-port';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { RecordingDispatcher, startWebhook, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 import { seedVoipClient, startWhmcsFixture, VOIP_PID, type WhmcsFixture } from '../fixtures/whmcs/setup';
 

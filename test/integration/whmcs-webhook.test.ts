@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { createWhmcsWebhookRoutes, signWebhook } from '../../src/api/webhook';
 import { createLogger } from '../../src/log';
 import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
-import { freePort } from '../support/ports';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { freePort } from '../../src/runtime/free-port';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 import { deliver, RecordingDispatcher, startWebhook, WEBHOOK_SECRET } from '../fixtures/whmcs/webhook';
 import { IDENTIFIER, SECRET, seedVoipClient, startWhmcsFixture, VOIP_PID, type WhmcsFixture } from '../fixtures/whmcs/setup';
 

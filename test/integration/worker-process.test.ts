@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort } from '../support/ports';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestTemporal, uniqueId, type TestTemporal } from '../support/temporal';
+import { freePort } from '../../src/runtime/free-port';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
+import { connectTestTemporal, uniqueId, type TestTemporal } from '../../harness/temporal';
 
 const root = resolve(__dirname, '../..');
 let db: TestDatabase;

@@ -4,7 +4,7 @@ import { createCallRecordsRoutes } from '../../src/api/call-records';
 import { startApiServer, type ApiServer } from '../../src/api/server';
 import { signCallRecordsLink } from '../../src/api/signed-links';
 import { createLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from './db';
+import { createTestDatabase, type TestDatabase } from '../../harness/db';
 
 export const LINK_SECRET = 'test-call-records-secret-0123456789abcdef';
 /** The API's clock: 2026-03-20 12:00 UTC. */

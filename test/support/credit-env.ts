@@ -19,10 +19,11 @@ import { loadTenants, type SeededTenant } from '../../src/doubles/fusionpbx/seed
 import type { PlaceCall } from '../../src/doubles/fusionpbx/live-calls';
 import { createLogger } from '../../src/log';
 import type { ServiceRecord } from '../../src/domain/services/service-config';
-import { billingRun, type BillingProgress } from '../../workflows/billing-run';
-import { adminDatabaseUrl } from './db';
-import { startLifecycleEnv, TENANT, type LifecycleEnv } from './lifecycle-env';
-import { uniqueId } from './temporal';
+import { billingRun } from '../../workflows/billing-run';
+import type { BillingProgress } from '../../workflows/billing-run.messages';
+import { adminDatabaseUrl } from '../../harness/db';
+import { startLifecycleEnv, TENANT, type LifecycleEnv } from '../../harness/lifecycle-env';
+import { uniqueId } from '../../harness/temporal';
 
 export interface CreditEnvOptions {
   /** Extra creditGuard settings of the server. */

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { resolveTemporalCli } from '../../src/runtime/temporal-cli';
 import { startTemporalDevServer, type DevServerHandle } from '../../src/runtime/temporal-dev-server';
-import { freePort } from './ports';
+import { freePort } from '../../src/runtime/free-port';
 
 /** History length after which this server suggests continue-as-new (production default: 4,096 events). */
 export const SUGGEST_CONTINUE_AS_NEW_AFTER = 40;

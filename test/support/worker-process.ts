@@ -7,8 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createVoipbillWorker } from '../../worker';
 import { createPool } from '../../src/db/pool';
-import { testDeps } from './deps';
-import { runChildMain, serveUntilSigterm } from './child-worker';
+import { testDeps } from '../../harness/deps';
+import { runChildMain, serveUntilSigterm } from '../../harness/child-worker';
 
 function required(name: string): string {
   const v = process.env[name];

@@ -99,7 +99,8 @@ describe('FusionPBX row normalizer', () => {
       fc.asyncProperty(fc.array(fusionRow, { maxLength: 30 }), excludeRules, async (rows, exclude) => {
         // Arrival keys come from SQL (to_char of insert_date): always well formed and increasing.
         const withArrival = rows.map((r, i) => ({ ...r, arrival: `2025-03-01T10:00:${String(i % 60).padStart(2, '0')}.${String(i).padStart(6, '0')}Z` }));
-        const pool = { query: async () => ({ rows: withArrival }) } as unknown as Pool;
+        // Only the arrival scan finds rows: no history without insert_date, no related legs.
+        const pool = { query: async (sql: string) => ({ rows: /insert_date IS NULL|ANY \(\$1::uuid\[\]\)/.test(sql) ? [] : withArrival }) } as unknown as Pool;
         const page = await fetchFusionCdrs(
           {
             server: 'fusion1',
@@ -109,7 +110,7 @@ describe('FusionPBX row normalizer', () => {
             overlapSeconds: 0,
             dedupeMemory: 100,
             exclude,
-            extensions: async () => () => undefined,
+            extensions: async () => ({ number: () => undefined, alias: () => undefined }),
           },
           { cursor: null },
         );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { compareWithPbx, type ObservedItem } from '../../src/domain/lifecycle/drift';
+import { compareWithPbx, itemKey, ownedBy, type ObservedItem } from '../../src/domain/lifecycle/drift';
 import type { Suspension } from '../../src/domain/lifecycle/types';
 
 const suspension = (disabled: Suspension['disabled']): Suspension => ({ mode: 'extension', reason: 'zero_balance', since: '2026-03-01T00:00:00.000Z', disabled });
@@ -15,7 +15,7 @@ describe('compareWithPbx while suspended', () => {
 
   test('every recorded item disabled and idle → no drift', () => {
     const r = compareWithPbx(recorded, [item('extension', '201', false, false), item('extension', '202', false, null)]);
-    assert.deepEqual(r, { drift: false, detail: 'suspended as recorded', unexpectedlyDisabled: [], unexpectedlyEnabled: [] });
+    assert.deepEqual(r, { drift: false, detail: 'suspended as recorded', unexpectedlyDisabled: [], unexpectedlyEnabled: [], notOurs: [] });
   });
 
   test('a recorded item found enabled → drift naming it, to disable again', () => {
@@ -59,6 +59,7 @@ describe('compareWithPbx while active', () => {
       detail: 'active as recorded',
       unexpectedlyDisabled: [],
       unexpectedlyEnabled: [],
+      notOurs: [],
     });
   });
 
@@ -100,5 +101,36 @@ describe('compareWithPbx properties', () => {
         assert.equal(a.unexpectedlyEnabled.length, 0);
       }),
     );
+  });
+});
+
+describe('while active, voipbill repairs only what is its own', () => {
+  const observed = [item('gateway', 'gw-main', false), item('gateway', 'gw-spare', false), item('extension', '201', true)];
+
+  test('an item voipbill switched off is repaired; one an admin switched off is reported and left alone', () => {
+    const r = compareWithPbx(undefined, observed, ownedBy({}, new Set([itemKey('gateway', 'gw-main')])));
+    assert.equal(r.drift, true);
+    assert.deepEqual(r.unexpectedlyDisabled.map((d) => d.id), ['gw-main']);
+    assert.deepEqual(r.notOurs?.map((d) => d.id), ['gw-spare']);
+    assert.match(r.detail, /active, but disabled at the PBX: gateway gw-main; disabled at the PBX, not by voipbill \(left as they are\): gateway gw-spare$/);
+  });
+
+  test('only an admin\'s items off: no drift to repair, but said', () => {
+    const r = compareWithPbx(undefined, observed, ownedBy({}, new Set()));
+    assert.equal(r.drift, false);
+    assert.deepEqual(r.unexpectedlyDisabled, []);
+    assert.deepEqual(r.notOurs?.map((d) => d.id), ['gw-main', 'gw-spare']);
+    assert.match(r.detail, /^active as recorded; disabled at the PBX, not by voipbill/);
+  });
+
+  test('a product that owns all of its items has every one repaired', () => {
+    const r = compareWithPbx(undefined, observed, ownedBy({ owns: 'all' }, new Set()));
+    assert.deepEqual(r.unexpectedlyDisabled.map((d) => d.id), ['gw-main', 'gw-spare']);
+    assert.deepEqual(r.notOurs, []);
+  });
+
+  test('while suspended, ownership does not matter: the suspension record decides', () => {
+    const r = compareWithPbx(suspension([{ kind: 'gateway', id: 'gw-main' }]), [item('gateway', 'gw-main', true)], () => false);
+    assert.deepEqual(r.unexpectedlyEnabled.map((d) => d.id), ['gw-main']);
   });
 });

@@ -9,8 +9,8 @@ const REPLY =
   'Content-Length: 25\nContent-Type: api/response\n\nInvalid Profile [nosuch]\n' +
   'Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 
-function parseAll(chunks: Buffer[], mode: 'all' | 'skipFirst' = 'all') {
-  const p = new EslFrameParser(mode);
+function parseAll(chunks: Buffer[]) {
+  const p = new EslFrameParser();
   return chunks.flatMap((c) => p.push(c));
 }
 
@@ -43,16 +43,5 @@ describe('event-socket framing', () => {
   test('accepts CRLF line endings and stray blank lines between frames', () => {
     const frames = parseAll([Buffer.from('\r\nContent-Type: command/reply\r\nReply-Text: +OK\r\n\r\n\nContent-Type: auth/request\n\n')]);
     assert.deepEqual(frames.map((f) => headerMap(f.lines).get('content-type')), ['command/reply', 'auth/request']);
-  });
-
-  test('server side: a command line containing ":" is not a header, and client bodies are read', () => {
-    const frames = parseAll(
-      [Buffer.from('api memcache delete directory:1001@t.example\n\nsendevent CUSTOM\nEvent-Subclass: fusion::file\nContent-Length: 5\n\nhello')],
-      'skipFirst',
-    );
-    assert.equal(frames[0]!.lines[0], 'api memcache delete directory:1001@t.example');
-    assert.equal(frames[0]!.body, '');
-    assert.equal(frames[1]!.body, 'hello');
-    assert.equal(headerMap(frames[1]!.lines.slice(1)).get('event-subclass'), 'fusion::file');
   });
 });

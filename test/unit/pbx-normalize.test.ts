@@ -1,7 +1,7 @@
 /** FusionPBX and Vodia record normalization, on the cases their documentation and real rows show. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { normalizeFusionRow, type FusionCdrRow } from '../../src/adapters/pbx/fusionpbx/cdr-normalize';
+import { carrierNumber, normalizeFusionRow, type FusionCdrRow } from '../../src/adapters/pbx/fusionpbx/cdr-normalize';
 import { normalizeVodiaCdr, sipUser } from '../../src/adapters/pbx/vodia/cdr-normalize';
 import type { NormalizedCdr } from '../../src/ports/pbx';
 
@@ -42,14 +42,14 @@ function record(r: FusionCdrRow): NormalizedCdr {
 }
 
 describe('FusionPBX rows', () => {
-  test('answered outbound via gateway: rated on destination_number, times from epochs', () => {
+  test('answered outbound via gateway: rated on the number in the bridge (last_arg), times from epochs', () => {
     const r = record(row({}));
     assert.deepEqual(
       { ...r, raw: undefined },
       {
         source: 'fusion1', sourceKind: 'fusionpbx', originId: '0f0e2c1a-1111-4222-8333-444455556666', direction: 'outbound', caller: '2001',
         destination: '14165550100', did: null, startedAt: '2025-03-01T10:00:00.000Z', answeredAt: '2025-03-01T10:00:06.000Z', endedAt: '2025-03-01T10:01:06.000Z',
-        billsec: 60, billmsec: 60012, disposition: 'answered', tenant: 'acme.example.com', extension: '2001', voicemail: false, raw: undefined,
+        billsec: 60, billmsec: 60012, disposition: 'answered', tenant: 'acme.example.com', extension: '2001', numberFrom: 'last_arg', voicemail: false, raw: undefined,
       },
     );
   });
@@ -105,6 +105,39 @@ describe('FusionPBX rows', () => {
     assert.equal(reason(row({ originating_leg_uuid: 'x' }), { ...EXCLUDE, originatingLegs: true }), 'originating_leg');
   });
 
+  test('the carrier number is read from the bridge data, or not at all', () => {
+    assert.equal(carrierNumber('sofia/gateway/0f0e2c1a/14165550100'), '14165550100');
+    assert.equal(carrierNumber('{absolute_codec_string=PCMU,ignore_early_media=true}sofia/gateway/gw1/+14165550100'), '+14165550100');
+    assert.equal(carrierNumber('[leg_timeout=30]sofia/gateway/a/14165550100|[leg_timeout=30]sofia/gateway/b/14165550100'), '14165550100', 'failover to the same number');
+    assert.equal(carrierNumber('sofia/gateway/a/14165550100@sip.carrier.example'), '14165550100');
+    assert.equal(carrierNumber('sofia/gateway/a/14165550100|sofia/gateway/b/0114165550100'), null, 'endpoints dialling different numbers say nothing');
+    for (const none of [null, '', 'user/1002@acme.example.com', 'loopback/14165550100/acme.example.com', 'sofia/gateway/a/', 'sofia/gateway/a/1416x', '*98 XML default', '{unclosed']) {
+      assert.equal(carrierNumber(none), null, JSON.stringify(none));
+    }
+  });
+
+  test('access-code dialling: the bridge number, then the B-leg, then the dialled string', () => {
+    const dialled = { destination_number: '914165550100', caller_destination: '914165550100' };
+    const fromBridge = record(row({ ...dialled }));
+    assert.deepEqual([fromBridge.destination, fromBridge.numberFrom], ['14165550100', 'last_arg']);
+    const related = (u: string) => (u === 'b1' ? { leg: 'b', direction: 'outbound', extension_uuid: null, caller_destination: null, destination_number: '14165550100' } : undefined);
+    const out = normalizeFusionRow(row({ ...dialled, last_arg: 'XML default', bridge_uuid: 'b1' }), 'f', EXCLUDE, () => undefined, undefined, { related });
+    assert.ok(out.kind === 'record');
+    assert.deepEqual([out.record.destination, out.record.numberFrom], ['14165550100', 'b_leg']);
+    const bare = record(row({ ...dialled, last_arg: null }));
+    assert.deepEqual([bare.destination, bare.numberFrom], ['914165550100', 'destination_number'], 'left to the package\'s stripPrefix');
+  });
+
+  test('a ring-group / follow-me leg without an extension takes its originating leg\'s extension and DID', () => {
+    const related = (u: string) => (u === 'in1' ? { leg: 'a', direction: 'inbound', extension_uuid: 'e1', caller_destination: '15195550100', destination_number: '2001' } : undefined);
+    const out = normalizeFusionRow(row({ extension_uuid: null, originating_leg_uuid: 'in1' }), 'f', EXCLUDE, (u) => (u === 'e1' ? '2001' : undefined), undefined, { related });
+    assert.ok(out.kind === 'record');
+    assert.deepEqual([out.record.extension, out.record.did], ['2001', '15195550100']);
+    const alone = normalizeFusionRow(row({ extension_uuid: null, originating_leg_uuid: 'gone' }), 'f', EXCLUDE, () => undefined, undefined, { related });
+    assert.ok(alone.kind === 'record');
+    assert.deepEqual([alone.record.extension, alone.record.did], [null, null]);
+  });
+
   test('malformed rows are quarantined with the field and value named', () => {
     const reason = (r: FusionCdrRow) => {
       const out = normalizeFusionRow(r, 'f', EXCLUDE, () => undefined);
@@ -118,7 +151,7 @@ describe('FusionPBX rows', () => {
     assert.match(reason(row({ billsec: '-5' })), /^billsec: "-5"/);
     assert.match(reason(row({ billsec: '12.5' })), /^billsec: "12.5"/);
     assert.match(reason(row({ billsec: '600' })), /^billsec: 600 is longer than the call/);
-    assert.match(reason(row({ destination_number: '' })), /^destination_number: missing/);
+    assert.match(reason(row({ destination_number: '', last_arg: null })), /^destination_number: missing/);
   });
 });
 

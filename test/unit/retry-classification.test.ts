@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import * as pbxErrors from '../../src/adapters/pbx/errors';
-import { ProductFieldError } from '../../src/adapters/pbx/product-fields';
+import { ProductFieldError } from '../../src/domain/services/product-fields';
 import * as whmcsErrors from '../../src/adapters/whmcs/errors';
 import { WhmcsChargeConflictError, WhmcsChargeInvalidError } from '../../src/adapters/whmcs/charging';
 import { NotifyConfigError } from '../../src/adapters/notify/client-messages';
@@ -50,7 +50,7 @@ describe('PBX', () => {
     const errors = [
       ...instancesOf(pbxErrors, pbxErrors.PbxError, (cls) => new (cls as unknown as new (...a: unknown[]) => Error)('x', 'fusion1', 'reply')),
       new ProductFieldError('domain', 'x', 'is not readable'),
-    ] as pbxErrors.PbxError[];
+    ] as unknown as pbxErrors.PbxError[];
     assert.equal(errors.length, 11);
     assert.deepEqual(byFlag(errors, false), sorted(PBX_NON_RETRYABLE_ERROR_TYPES));
     assert.deepEqual(byFlag(errors, true), sorted(PBX_RETRYABLE_ERROR_TYPES));

@@ -218,3 +218,25 @@ describe('property: a service never takes a call outside its registration and te
     );
   });
 });
+
+describe('calls FusionPBX records without the extension a service lists', () => {
+  // One client, two services on one tenant, each claiming its extensions (Extension mode).
+  const a = svc('21', 'A', { extensions: ['201'], dids: ['15195550201'], suspendMode: 'extension' });
+  const b = svc('22', 'A', { extensions: ['702'], dids: ['15195550202'], suspendMode: 'extension' });
+  const map = buildServiceMap([a, b]);
+
+  test('a service listing an extension by its alias gets the extension\'s calls', () => {
+    assert.equal(idOf(map.assign(call(T, { extension: '7002', extensionAlias: '702', caller: '7002' }))), '22');
+    assert.match(idOf(map.assign(call(T, { extension: '7002', caller: '7002' }))), /quarantined: .*2 services and none lists extension "7002"/);
+  });
+
+  test('a follow-me leg towards a carrier goes to the service of the DID its call came in on', () => {
+    assert.equal(idOf(map.assign(call(T, { extension: null, caller: '16135550111', did: '15195550202' }))), '22');
+    assert.match(idOf(map.assign(call(T, { extension: null, caller: '16135550111' }))), /quarantined: .*2 services/);
+  });
+
+  test('tenants are compared without regard to case', () => {
+    const upper = buildServiceMap([svc('23', 'A', { tenant: 'Shop.Test', extensions: ['301'], suspendMode: 'extension' })]);
+    assert.equal(idOf(upper.assign(call(T, { tenant: 'SHOP.test', extension: '301', caller: '301' }))), '23');
+  });
+});

@@ -29,7 +29,7 @@ import {
 } from '../../workflows/service-lifecycle.messages';
 import { BILLING_RUN_WORKFLOW, SOURCE_CONFIG_ERROR, type BillingProgress, type BillingRunInput } from '../../workflows/billing-run.messages';
 import { RECONCILE_WORKFLOW, type ReconcileInput, type ReconcileTotals } from '../../workflows/reconcile-services.messages';
-import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../support/temporal';
+import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../../harness/temporal';
 import { startDedicatedTemporal, SUGGEST_CONTINUE_AS_NEW_AFTER } from '../support/dedicated-temporal';
 import { recordHistory } from '../support/histories';
 import { Context } from '@temporalio/activity';

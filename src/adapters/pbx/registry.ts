@@ -43,6 +43,22 @@ export class PbxRegistry {
     return this.file.servers.map((s) => ({ name: s.name, kind: s.kind }));
   }
 
+  /** The secrets file in use (a reload compares it), or null. */
+  get secretsFile(): string | null {
+    return this.secrets.secretsFile ?? null;
+  }
+
+  /** The secrets file's content as read, for a reload to tell whether it changed (never logged). */
+  get secretsText(): string {
+    return JSON.stringify(this.secrets.secrets ?? null);
+  }
+
+  /** The server a WHMCS server ID names (`whmcsServerIds`), if any. */
+  serverForWhmcsId(whmcsServerId: number): ServerInfo | undefined {
+    const entry = this.file.servers.find((s) => s.whmcsServerIds?.includes(whmcsServerId));
+    return entry ? { name: entry.name, kind: entry.kind } : undefined;
+  }
+
   /** The adapter of a named server; throws PbxConfigError for an unknown name or unresolvable credentials. */
   get(name: string): PbxAdapter {
     const existing = this.built.get(name);

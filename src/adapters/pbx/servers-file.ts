@@ -51,6 +51,15 @@ export const serversFileSchema = z
       }
       ids.set(id, i);
     });
+    // A WHMCS server assignment must name one server, or services would be billed by whichever comes first.
+    const whmcsIds = new Map<number, number>();
+    file.servers.forEach((s, i) => {
+      for (const id of s.whmcsServerIds ?? []) {
+        const earlier = whmcsIds.get(id);
+        if (earlier !== undefined && earlier !== i) ctx.addIssue({ code: 'custom', path: ['servers', i, 'whmcsServerIds'], message: `WHMCS server ${id} is already servers[${earlier}]'s` });
+        whmcsIds.set(id, i);
+      }
+    });
     file.servers.forEach((s, i) => {
       if (s.kind !== 'lesnet' || !s.suspend) return;
       const target = file.servers.find((t) => t.name === s.suspend!.server);

@@ -10,6 +10,11 @@ import { BILL_FROM_HINT, billFromMs } from '../../domain/billing/bill-from';
 
 export const sourceFields = {
   id: z.string().optional(),
+  /**
+   * The WHMCS server IDs (Setup → Servers) that are this server: a service WHMCS assigns to one of them
+   * (`serverid`) is billed and suspended here, whatever its product's server says.
+   */
+  whmcsServerIds: z.array(z.number().int().positive()).optional(),
   billFrom: z
     .string()
     .refine((v) => billFromMs(v, 'UTC') !== undefined, { message: `must be ${BILL_FROM_HINT}` })

@@ -25,8 +25,56 @@ export interface RatedNumberRow {
   direction: string;
 }
 
+/** A stored call with what `voipbill rate --cdr` needs to rate it again and say where its number came from. */
+export interface StoredCallForRating {
+  id: string;
+  serviceId: string;
+  source: string;
+  originId: string;
+  direction: string;
+  destination: string;
+  numberFrom: string | null;
+  billsec: number;
+  startedAtMs: number;
+  answeredAtMs: number | null;
+  voicemail: boolean;
+  /** The package the service names now (services table), when it names one. */
+  package: string | null;
+}
+
 export function createAdminCdrsRepository(pool: Pool) {
   return {
+    /** One stored call by its ledger id. */
+    async storedCall(id: string): Promise<StoredCallForRating | undefined> {
+      const { rows } = await pool.query<{
+        id: string; service_id: string; source: string; origin_id: string; direction: string; destination: string; number_from: string | null;
+        billsec: number; started_ms: string; answered_ms: string | null; voicemail: boolean | null; package: string | null;
+      }>(
+        `SELECT c.id::text, c.service_id, c.source, c.origin_id, c.direction, c.destination, c.number_from, c.billsec,
+                floor(extract(epoch FROM c.started_at) * 1000)::bigint::text AS started_ms,
+                floor(extract(epoch FROM c.answered_at) * 1000)::bigint::text AS answered_ms, c.voicemail, s.package
+           FROM cdrs c LEFT JOIN services s ON s.service_id = c.service_id
+          WHERE c.id = $1`,
+        [id],
+      );
+      const r = rows[0];
+      if (!r) return undefined;
+      return {
+        id: r.id,
+        serviceId: r.service_id,
+        source: r.source,
+        originId: r.origin_id,
+        direction: r.direction,
+        destination: r.destination,
+        numberFrom: r.number_from,
+        billsec: r.billsec,
+        startedAtMs: Number(r.started_ms),
+        answeredAtMs: r.answered_ms === null ? null : Number(r.answered_ms),
+        voicemail: r.voicemail === true,
+        package: r.package,
+      };
+    },
+
     /** The client of the service: from the services table, else from its calls; undefined when neither knows it. */
     async clientOfService(serviceId: string): Promise<string | undefined> {
       const { rows } = await pool.query<{ client_id: string }>(

@@ -28,6 +28,8 @@ interface LedgerRow {
   rule: string;
   amount_micros: string;
   settled: boolean;
+  /** Selected by the admin views only (loadPeriod). */
+  number_from?: string | null;
 }
 
 /**
@@ -102,6 +104,7 @@ function toRecord(r: LedgerRow): CallRecord {
     rule: r.rule,
     amountMicros: BigInt(r.amount_micros),
     settled: r.settled,
+    ...(r.number_from !== undefined ? { numberFrom: r.number_from } : {}),
   };
 }
 
@@ -120,7 +123,7 @@ async function loadPeriod(db: Queryable, scope: ServiceOfClient, period: string,
   const { rows } = await db.query<LedgerRow>(
     `SELECT id::text, to_char(started_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS started_local, direction, caller, destination, e164,
             billsec, billed_seconds, free_seconds + coalesce(period_free_seconds, 0) AS free_seconds, rule,
-            coalesce(charge_micros, cost_micros)::text AS amount_micros, charge_micros IS NOT NULL AS settled
+            coalesce(charge_micros, cost_micros)::text AS amount_micros, charge_micros IS NOT NULL AS settled, number_from
        FROM cdrs
       WHERE service_id = $1 AND client_id = $2
         AND started_at >= (($4 || '-01')::timestamp AT TIME ZONE $3)

@@ -18,7 +18,7 @@ import type { Queryable, Tx } from './database';
  * destination, E.164, number kind, start (epoch ms: the very instant rated, exact in to_timestamp), billsec, billed
  * seconds, per-call free seconds, rule, prefix, cost, fixed part, unmatched reason, voicemail, and (migration 1100)
  * the answer instant (epoch ms; the period clock's origin), the rating periods and what the periods, cap and rounding
- * policy made of the call.
+ * policy made of the call, and (migration 1300) which source column gave the number.
  */
 export type CallColumns = [
   originIds: string[],
@@ -42,6 +42,7 @@ export type CallColumns = [
   answeredAtMs: Array<number | null>,
   periods: Array<readonly string[] | null>,
   segmentsMicros: number[],
+  numberFrom: Array<string | null>,
 ];
 
 /**
@@ -185,18 +186,19 @@ function pgJson(value: unknown): string {
 }
 
 // answered_at, periods and segments_micros (migration 1100) come last: the period clock's origin, and what the
-// periods, cap and rounding policy made of the call (aa: answer epoch ms or NULL; pp: a text[] literal or NULL).
+// periods, cap and rounding policy made of the call (aa: answer epoch ms or NULL; pp: a text[] literal or NULL);
+// then number_from (migration 1300).
 const INSERT_CDRS = `
   WITH ins AS (
     INSERT INTO cdrs (source, origin_id, service_id, client_id, direction, caller, destination, e164, number_kind, started_at,
                       billsec, billed_seconds, free_seconds, rule, prefix, cost_micros, fixed_micros, unmatched, voicemail, run_id,
-                      answered_at, periods, segments_micros)
+                      answered_at, periods, segments_micros, number_from)
     SELECT $1, o, s, c, d, ca, de, e, k, to_timestamp(st / 1000.0), b, bs, fs, r, p, cm, fm, u, v, $2,
-           to_timestamp(aa / 1000.0), pp::text[], sm
+           to_timestamp(aa / 1000.0), pp::text[], sm, nf
     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                 $11::bigint[], $12::int[], $13::int[], $14::int[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[],
-                $20::boolean[], $21::bigint[], $22::text[], $23::bigint[])
-         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm)
+                $20::boolean[], $21::bigint[], $22::text[], $23::bigint[], $24::text[])
+         AS t(o, s, c, d, ca, de, e, k, st, b, bs, fs, r, p, cm, fm, u, v, aa, pp, sm, nf)
     ON CONFLICT (source, origin_id) DO NOTHING
     RETURNING cost_micros
   )

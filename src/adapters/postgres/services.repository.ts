@@ -15,6 +15,7 @@ interface Row {
   kind: string | null;
   registered_on: string | null;
   terminated_at: Date | null;
+  owns: string | null;
 }
 
 function fromRow(r: Row): ServiceRecord {
@@ -32,11 +33,12 @@ function fromRow(r: Row): ServiceRecord {
     whmcsStatus: r.whmcs_status,
     ...(r.registered_on ? { registeredOn: r.registered_on } : {}),
     ...(r.terminated_at ? { terminatedAt: r.terminated_at.toISOString() } : {}),
+    ...(r.owns === 'all' ? { owns: 'all' as const } : {}),
   };
 }
 
 const COLUMNS = `service_id, client_id, server, tenant, suspend_mode, extensions, dids, peer, package, whmcs_status, kind,
-  to_char(registered_on, 'YYYY-MM-DD') AS registered_on, terminated_at`;
+  to_char(registered_on, 'YYYY-MM-DD') AS registered_on, terminated_at, owns`;
 
 /** Numeric WHMCS IDs in numeric order ('9' before '10'), anything else after them. */
 const BY_ID = `(CASE WHEN service_id ~ '^[0-9]{1,18}$' THEN service_id::bigint END), service_id`;
@@ -51,17 +53,17 @@ export function createServiceRepository(pool: Pool) {
      */
     async upsert(s: ServiceRecord): Promise<ServiceRecord> {
       const { rows } = await pool.query<Row>(
-        `INSERT INTO services (service_id, client_id, kind, server, tenant, suspend_mode, extensions, dids, peer, package, whmcs_status, registered_on, terminated_at, updated_at)
+        `INSERT INTO services (service_id, client_id, kind, server, tenant, suspend_mode, extensions, dids, peer, package, whmcs_status, registered_on, terminated_at, updated_at, owns)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::date,
-                 CASE WHEN $11 = ANY ($14::text[]) THEN coalesce($13::timestamptz, now()) END, now())
+                 CASE WHEN $11 = ANY ($14::text[]) THEN coalesce($13::timestamptz, now()) END, now(), $15)
          ON CONFLICT (service_id) DO UPDATE SET client_id = EXCLUDED.client_id, kind = EXCLUDED.kind, server = EXCLUDED.server,
            tenant = EXCLUDED.tenant, suspend_mode = EXCLUDED.suspend_mode, extensions = EXCLUDED.extensions, dids = EXCLUDED.dids,
-           peer = EXCLUDED.peer, package = EXCLUDED.package, whmcs_status = EXCLUDED.whmcs_status,
+           peer = EXCLUDED.peer, package = EXCLUDED.package, whmcs_status = EXCLUDED.whmcs_status, owns = EXCLUDED.owns,
            registered_on = coalesce(EXCLUDED.registered_on, services.registered_on),
            terminated_at = CASE WHEN EXCLUDED.whmcs_status = ANY ($14::text[]) THEN coalesce(services.terminated_at, EXCLUDED.terminated_at) END,
            updated_at = now()
          RETURNING ${COLUMNS}`,
-        [s.serviceId, s.clientId, s.kind, s.server ?? null, s.tenant ?? null, s.suspendMode, s.extensions, s.dids, s.peer ?? null, s.package ?? null, s.whmcsStatus, s.registeredOn ?? null, s.terminatedAt ?? null, ended],
+        [s.serviceId, s.clientId, s.kind, s.server ?? null, s.tenant ?? null, s.suspendMode, s.extensions, s.dids, s.peer ?? null, s.package ?? null, s.whmcsStatus, s.registeredOn ?? null, s.terminatedAt ?? null, ended, s.owns ?? null],
       );
       return fromRow(rows[0]!);
     },

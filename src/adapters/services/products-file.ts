@@ -10,6 +10,11 @@ const productSchema = z.object({
   server: z.string().min(1).optional(),
   package: z.string().min(1).optional(),
   suspendMode: z.enum(['gateway', 'extension', 'restrict']).default('gateway'),
+  /**
+   * What drift repair may switch back on for an active service: `disabled` (default) only what voipbill itself
+   * switched off; `all` every item of the service (all of a Gateway-mode tenant's gateways, all listed extensions).
+   */
+  owns: z.enum(['disabled', 'all']).default('disabled'),
 });
 const fileSchema = z.object({ products: z.array(productSchema) }).superRefine((f, ctx) => {
   const seen = new Set<number>();
@@ -35,7 +40,7 @@ export function parseProducts(json: unknown, baseDir: string, origin = 'products
     throw new ProductsFileError(`${origin}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const byId = new Map<number, ProductMapping>();
-  for (const p of parsed.data.products) byId.set(p.productId, p as ProductMapping);
+  for (const { owns, ...p } of parsed.data.products) byId.set(p.productId, { ...p, ...(owns === 'all' ? { owns } : {}) } as ProductMapping);
   return { byId, packagePath: (p) => (p.package ? resolve(baseDir, p.package) : undefined) };
 }
 

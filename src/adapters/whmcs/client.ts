@@ -23,9 +23,10 @@ import { decodeVoipValues, voipRawValues } from './voip-fields';
 import { DEFAULT_VOIP_FIELD_NAMES, fieldChangesIn, PROFILE_MODIFIED } from './activity-log';
 
 export interface WhmcsClientOptions {
-  fieldIds: WhmcsVoipFieldIds;
-  /** Product IDs (pid) of VoIP packages; used to list VoIP clients. */
-  voipProductIds?: number[];
+  /** Fixed IDs, or the current ones (found by name, with the WHMCS_FIELD_* overrides), read at every call. */
+  fieldIds: WhmcsVoipFieldIds | (() => Promise<WhmcsVoipFieldIds>);
+  /** Product IDs (pid) of VoIP packages; used to list VoIP clients. A function: the products file as it is now. */
+  voipProductIds?: number[] | (() => number[]);
   pageSize?: number;
   /** UpdateClient `skipvalidation=1`, so an unrelated required field cannot block a VoIP field update. */
   skipValidationOnFieldUpdate?: boolean;
@@ -63,6 +64,8 @@ function decodeCursor(text: string | null): Cursor | null {
 export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClientOptions): WhmcsGateway {
   const pageSize = options.pageSize ?? 100;
   const call = (action: string, params?: WhmcsParams) => transport.call(action, params);
+  const fieldIds = async (): Promise<WhmcsVoipFieldIds> => (typeof options.fieldIds === 'function' ? options.fieldIds() : options.fieldIds);
+  const voipProductIds = (): number[] => (typeof options.voipProductIds === 'function' ? options.voipProductIds() : (options.voipProductIds ?? []));
 
   async function allPages<T>(load: (offset: number) => Promise<WhmcsPage<T>>): Promise<T[]> {
     const out: T[] = [];
@@ -78,7 +81,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
     async getClient(clientId): Promise<WhmcsClientDetails> {
       const { client: c } = s.parseResponse(s.clientDetailsResponse, 'GetClientsDetails', await call('GetClientsDetails', { clientid: clientId }));
       const customFields = Object.fromEntries((c.customfields ?? []).map((f) => [String(f.id), f.value]));
-      const voipRaw = voipRawValues(options.fieldIds, customFields);
+      const voipRaw = voipRawValues(await fieldIds(), customFields);
       return {
         id: c.id ?? c.userid ?? c.client_id ?? clientId,
         firstName: c.firstname,
@@ -164,7 +167,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
       const fields: Record<number, string> = {};
       for (const [name, value] of Object.entries(values) as Array<[WhmcsVoipFieldName, string | undefined]>) {
         if (value === undefined) continue;
-        const id = options.fieldIds[name];
+        const id = (await fieldIds())[name];
         if (id === undefined) throw new WhmcsConfigError(`the WHMCS custom field ID for ${name} is not configured`, 'UpdateClient');
         fields[id] = value;
       }
@@ -254,7 +257,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
     },
 
     async listVoipClientsPage(cursorText, limit = pageSize) {
-      const productIds = options.voipProductIds ?? [];
+      const productIds = voipProductIds();
       const cursor = decodeCursor(cursorText) ?? { mode: productIds.length > 0 ? 'product' : 'field', index: 0, offset: 0 };
       return cursor.mode === 'product' ? voipClientsByProduct(productIds, cursor, limit) : voipClientsByField(cursor, limit);
     },
@@ -277,6 +280,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
       billingCycle: p.billingcycle,
       nextDueDate: p.nextduedate,
       recurringAmountCents: p.recurringamount,
+      serverId: p.serverid ? p.serverid : null,
       customFields: p.customfields ?? [],
     }));
     return page(items, r, offset);
@@ -299,7 +303,7 @@ export function createWhmcsClient(transport: WhmcsTransport, options: WhmcsClien
   }
 
   async function voipClientsByField(cursor: Cursor, limit: number) {
-    if (options.fieldIds.hasVoipService === undefined) {
+    if ((await fieldIds()).hasVoipService === undefined) {
       throw new WhmcsConfigError('listing VoIP clients needs VoIP product IDs or the Has VoIP Service field ID', 'GetClients');
     }
     const body = await call('GetClients', { limitstart: cursor.offset, limitnum: limit });

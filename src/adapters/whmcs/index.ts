@@ -10,8 +10,8 @@ export interface WhmcsSettings {
   secret: string;
   accessKey?: string;
   timeoutMs?: number;
-  fieldIds: WhmcsVoipFieldIds;
-  voipProductIds?: number[];
+  fieldIds: WhmcsVoipFieldIds | (() => Promise<WhmcsVoipFieldIds>);
+  voipProductIds?: number[] | (() => number[]);
   /** Field names in WHMCS's activity log, where they differ from ictVoIP's. */
   fieldNames?: Partial<Record<WhmcsVoipFieldName, string>>;
 }

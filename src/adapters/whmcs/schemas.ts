@@ -90,6 +90,8 @@ export const productsListResponse = z.object({
       billingcycle: whmcsText,
       nextduedate: whmcsDate,
       recurringamount: whmcsOptionalMoney,
+      // The service's server assignment (0 or absent: none), as ictVoIP reads $params['serverid'].
+      serverid: whmcsOptionalInt.optional(),
       customfields: whmcsList('customfield', z.object({ id: whmcsInt, name: whmcsText, value: whmcsText })).optional(),
     }),
   ),

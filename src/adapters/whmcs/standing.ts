@@ -11,7 +11,10 @@ import { readTrustedClient, type FieldTrustDeps, type TrustedClient } from './fi
 
 export interface StandingDeps extends FieldTrustDeps {
   charges: Pick<BillingChargesRepository, 'awaitingCreditCents'>;
-  /** Without a configured Has VoIP Service field every synced service counts as having VoIP. */
+  /**
+   * Without a configured Has VoIP Service field every synced service counts as having VoIP. A field found by name
+   * counts as configured too (the client's raw values then carry it).
+   */
   hasVoipFieldConfigured: boolean;
 }
 
@@ -39,7 +42,7 @@ export function createStandingReader(deps: StandingDeps): StandingReader {
         ...(unpaidUsage > 0n ? { unpaidUsage: formatCents(unpaidUsage) } : {}),
         lowBalanceThreshold: voip.lowBalanceThresholdCents === null ? null : formatCents(voip.lowBalanceThresholdCents),
         ...(voip.lowBalanceThresholdCents !== null && client.voipRaw.lowBalanceThreshold !== undefined ? { lowBalanceThresholdText: client.voipRaw.lowBalanceThreshold.trim() } : {}),
-        hasVoipService: deps.hasVoipFieldConfigured ? voip.hasVoipService === true : true,
+        hasVoipService: deps.hasVoipFieldConfigured || client.voipRaw.hasVoipService !== undefined ? voip.hasVoipService === true : true,
         manualSuspend: voip.manualVoipSuspend === true,
         voipSuspendedField: voip.voipSuspended,
         ...(ours !== undefined ? { voipSuspendedFieldOurs: ours === voip.voipSuspended } : {}),

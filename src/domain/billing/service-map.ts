@@ -3,7 +3,8 @@
  * DIDs, LES.NET peer) and the call's start. Built once per run into maps, so assigning a call costs a few lookups.
  * Pure.
  *
- * Order: the DID the call came in on (inbound) → the extension involved → the tenant's only service. A call that
+ * Order: the DID the call came in on (inbound) → the extension involved (or its alias) → for a leg a ring group or
+ * follow-me spawned towards a carrier, the DID of the call it came from → the tenant's only service. A call that
  * matches no service, or only a tenant with several services and none claiming the extension or DID, is unassigned
  * (quarantined with the reason, never guessed).
  *
@@ -34,7 +35,7 @@ export function didKey(number: string): string {
   return d.length > 10 ? d.slice(-10) : d;
 }
 
-export type AssignableCdr = Pick<NormalizedCdr, 'tenant' | 'extension' | 'did' | 'direction' | 'caller' | 'destination' | 'startedAt'> & {
+export type AssignableCdr = Pick<NormalizedCdr, 'tenant' | 'extension' | 'extensionAlias' | 'did' | 'direction' | 'caller' | 'destination' | 'startedAt'> & {
   sourceKind?: NormalizedCdr['sourceKind'];
 };
 
@@ -235,10 +236,22 @@ export function buildServiceMap(services: readonly ServiceRecord[], opts: Servic
       }
       const ext = cdr.extension ?? (inbound ? cdr.destination : cdr.caller);
       if (ext && cdr.sourceKind !== 'lesnet') {
-        const list = byTenantExt.get(`${tenant}\u0000${ext}`);
+        // A service may list the extension or its alias (FusionPBX number_alias); the number itself is looked up first.
+        for (const name of cdr.extensionAlias && cdr.extensionAlias !== ext ? [ext, cdr.extensionAlias] : [ext]) {
+          const list = byTenantExt.get(`${tenant}\u0000${name}`);
+          if (!list) continue;
+          const o = resolve(list, t);
+          if (o.k === 'conflict') return { ok: false, conflict: true, reason: conflictReason(`extension ${JSON.stringify(name)} of tenant ${JSON.stringify(cdr.tenant ?? '')}`, o.a, o.b) };
+          if (o.k === 'hit') return { ok: true, service: o.c.s };
+          why ??= noneReason(o, cdr.startedAt);
+        }
+      }
+      if (!inbound && cdr.did && tenant !== '') {
+        // A ring-group or follow-me leg towards a carrier: the DID of the call it was spawned from.
+        const list = byTenantDid.get(`${tenant}\u0000${didKey(cdr.did)}`);
         if (list) {
           const o = resolve(list, t);
-          if (o.k === 'conflict') return { ok: false, conflict: true, reason: conflictReason(`extension ${JSON.stringify(ext)} of tenant ${JSON.stringify(cdr.tenant ?? '')}`, o.a, o.b) };
+          if (o.k === 'conflict') return { ok: false, conflict: true, reason: conflictReason(`DID ${JSON.stringify(cdr.did)}`, o.a, o.b) };
           if (o.k === 'hit') return { ok: true, service: o.c.s };
           why ??= noneReason(o, cdr.startedAt);
         }

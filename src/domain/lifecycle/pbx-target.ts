@@ -9,6 +9,8 @@ export interface PbxTargetSpec {
   tenant: string;
   gateways?: string[];
   extensions?: string[];
+  /** A carrier service's peer (LES.NET): its carrier maps it to the PBX gateway that carries it. */
+  peer?: string;
 }
 
 export type PbxTargetResult = { ok: true; target: PbxTargetSpec } | { ok: false; reason: string };
@@ -19,6 +21,11 @@ export type PbxTargetResult = { ok: true; target: PbxTargetSpec } | { ok: false;
  * service's extensions (none: the whole tenant), whose outbound calls the credit guard refuses.
  */
 export function pbxTarget(config: ServiceConfig, mode: SuspendMode, items?: readonly DisabledItem[]): PbxTargetResult {
+  if (!config.tenant && config.peer) {
+    // A carrier service: its carrier knows the PBX (suspend.via) and the tenant; the gateway is the peer's.
+    if (mode === 'extension') return { ok: false, reason: `service ${config.serviceId} is a carrier account (peer ${config.peer}): it has no extensions; suspend it in Gateway mode` };
+    return { ok: true, target: { tenant: '*', peer: config.peer, ...(items ? { gateways: items.filter((i) => i.kind === 'gateway').map((i) => i.id) } : {}) } };
+  }
   if (!config.tenant) return { ok: false, reason: `service ${config.serviceId} has no tenant configured` };
   if (mode === 'restrict') return { ok: true, target: { tenant: config.tenant, extensions: [...config.extensions] } };
   if (mode === 'extension') {

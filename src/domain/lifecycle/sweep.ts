@@ -5,7 +5,7 @@
  * services costs reads, not 10,000 workflow tasks. The daily full sweep wakes every workflow regardless, as a net
  * under anything the mirror could miss (e.g. an admin resetting a workflow).
  */
-import { compareWithPbx, type ObservedItem } from './drift';
+import { compareWithPbx, type ObservedItem, type Owned } from './drift';
 import type { ClientStanding, DisabledItem, ServiceConfig, SuspendMode } from './types';
 import { ENDED_STATUSES } from '../services/service-config';
 
@@ -32,11 +32,14 @@ export interface SweepFacts {
   /** Wake every workflow (the daily net), asking it to inspect the PBX itself when `inspect` is on. */
   full: boolean;
   inspect: boolean;
+  /** Which of an active service's items voipbill may switch back on (drift.ts); absent: all. */
+  owned?: Owned;
 }
 
+/** `leftAlone`: items found off that are not voipbill's (an admin's choice): for the admin to see, never repaired. */
 export type SweepAction =
-  | { wake: false; why: string }
-  | { wake: true; inspect: boolean; config?: ServiceConfig; why: string[] };
+  | { wake: false; why: string; leftAlone?: string }
+  | { wake: true; inspect: boolean; config?: ServiceConfig; why: string[]; leftAlone?: string };
 
 /**
  * The standing as the lifecycle rules and messages see it, without the moment it was read: two reads of an
@@ -63,7 +66,9 @@ export function sameConfig(a: ServiceConfig, b: ServiceConfig): boolean {
     a.clientId === b.clientId &&
     (a.server ?? null) === (b.server ?? null) &&
     (a.tenant ?? null) === (b.tenant ?? null) &&
+    (a.peer ?? null) === (b.peer ?? null) &&
     a.suspendMode === b.suspendMode &&
+    (a.owns ?? null) === (b.owns ?? null) &&
     a.extensions.length === b.extensions.length &&
     a.extensions.every((e, i) => e === b.extensions[i])
   );
@@ -76,19 +81,22 @@ export function sameConfig(a: ServiceConfig, b: ServiceConfig): boolean {
 export function inspectionTarget(
   config: ServiceConfig,
   mirror: LifecycleMirror | undefined,
-): { tenant: string; mode: SuspendMode; extensions?: string[]; gateways?: string[] } | undefined {
-  const tenant = mirror?.config?.tenant ?? config.tenant;
+): { tenant: string; mode: SuspendMode; extensions?: string[]; gateways?: string[]; peer?: string } | undefined {
+  const peer = mirror?.config?.peer ?? config.peer;
+  const tenant = mirror?.config?.tenant ?? config.tenant ?? (peer ? '*' : undefined);
   if (!tenant) return undefined;
   const suspension = mirror?.suspension;
   if (suspension) {
     // Nothing switched off (all was already off when it suspended): nothing of ours can have drifted.
     if (suspension.disabled.length === 0) return undefined;
     const ids = (kind: string) => suspension.disabled.filter((d) => d.kind === kind).map((d) => d.id);
-    return suspension.mode === 'extension' ? { tenant, mode: 'extension', extensions: ids('extension') } : { tenant, mode: 'gateway', gateways: ids('gateway') };
+    return suspension.mode === 'extension'
+      ? { tenant, mode: 'extension', extensions: ids('extension') }
+      : { tenant, mode: 'gateway', gateways: ids('gateway'), ...(peer ? { peer } : {}) };
   }
   const active = mirror?.config ?? config;
   if (active.suspendMode === 'extension') return active.extensions.length > 0 ? { tenant, mode: 'extension', extensions: active.extensions } : undefined;
-  return { tenant, mode: 'gateway' };
+  return { tenant, mode: 'gateway', ...(peer ? { peer } : {}) };
 }
 
 export { ENDED_STATUSES } from '../services/service-config';
@@ -105,22 +113,25 @@ export function decideSweep(f: SweepFacts): SweepAction {
     why.push('full sweep');
     inspect = f.inspect;
   }
+  let leftAlone: string | undefined;
   if (f.mirror && f.pbx) {
     if ('error' in f.pbx) {
       // The workflow's own inspection records the error where admins look (lastError in the Web UI).
       why.push(`pbx: ${f.pbx.error}`);
       inspect = true;
     } else if ('items' in f.pbx) {
-      const report = compareWithPbx(f.mirror.suspension ?? undefined, f.pbx.items);
+      const report = compareWithPbx(f.mirror.suspension ?? undefined, f.pbx.items, f.owned);
       if (report.drift) {
         why.push(report.detail);
         inspect = true;
       }
+      if (report.notOurs?.length) leftAlone = `${report.notOurs.map((i) => `${i.kind} ${i.name ?? i.id}`).join(', ')} disabled at the PBX, not by voipbill: left as it is`;
     }
   }
   if (f.mirror && f.mirror.standingFingerprint !== standingFingerprint(f.standing)) why.push('standing changed');
   const configChanged = !f.mirror?.config || !sameConfig(f.mirror.config, f.config);
   if (f.mirror && configChanged) why.push('config changed');
-  if (why.length === 0) return { wake: false, why: 'unchanged' };
-  return { wake: true, inspect, ...(configChanged ? { config: f.config } : {}), why };
+  const note = leftAlone ? { leftAlone } : {};
+  if (why.length === 0) return { wake: false, why: 'unchanged', ...note };
+  return { wake: true, inspect, ...(configChanged ? { config: f.config } : {}), why, ...note };
 }

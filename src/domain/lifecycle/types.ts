@@ -67,6 +67,13 @@ export interface ServiceConfig {
   /** Extensions for Extension mode (WHMCS keeps them in the service's dedicated IP field). */
   extensions: string[];
   tenant?: string;
+  /** A LES.NET service's peer: it is suspended at the PBX its carrier names (`suspend.via`), on the peer's gateway. */
+  peer?: string;
+  /**
+   * `all`: drift repair may switch back on any of the service's items it finds off while the service is active
+   * (the product's `owns`). Absent: only items voipbill itself switched off.
+   */
+  owns?: 'all';
 }
 
 /** One thing voipbill disabled at the PBX, exactly as the adapter reported it, so unsuspend undoes exactly that. */

@@ -6,6 +6,7 @@
  */
 import type { SuspendMode } from '../lifecycle/types';
 import type { PbxKind } from '../cdr';
+import { ProductFieldError, parseExtensionList, parseFusionDomainField, parseLesnetPeerField, parseVodiaTenantField } from './product-fields';
 
 export type ServiceKind = PbxKind;
 
@@ -18,6 +19,12 @@ export interface ProductMapping {
   package?: string;
   /** The product's Auto Suspend Mode; applies from the next suspension when changed. */
   suspendMode: SuspendMode;
+  /**
+   * `all`: the service's PBX items are voipbill's to keep on while it is active, so drift repair switches back on
+   * whatever of them it finds off. Absent: only what voipbill itself switched off (an admin's spare gateway or an
+   * extension turned off on purpose is reported, never touched).
+   */
+  owns?: 'all';
 }
 
 export interface WhmcsServiceFields {
@@ -42,6 +49,8 @@ export interface ServiceRecord {
   peer?: string;
   package?: string;
   suspendMode: SuspendMode;
+  /** From the product: see {@link ProductMapping.owns}. */
+  owns?: 'all';
   whmcsStatus: string;
   /**
    * WHMCS registration date (YYYY-MM-DD, local to BILLING_TIME_ZONE): calls before its local midnight are never
@@ -80,19 +89,7 @@ export class ServiceFieldError extends Error {
   override readonly name = 'ServiceFieldError';
 }
 
-/** `a | b |c` → ['a', 'b', 'c']; blanks dropped. */
-export function splitPipes(value: string | null | undefined): string[] {
-  return (value ?? '')
-    .split('|')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-const digits = /^\+?\d{3,15}$/;
-const extension = /^[0-9*#]{2,10}$/;
-
 export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductMapping): ServiceRecord {
-  const parts = splitPipes(service.domain);
   const where = `service ${service.serviceId} (product ${service.productId})`;
   const base = {
     serviceId: service.serviceId,
@@ -101,27 +98,23 @@ export function serviceRecordFrom(service: WhmcsServiceFields, product: ProductM
     ...(product.server ? { server: product.server } : {}),
     ...(product.package ? { package: product.package } : {}),
     suspendMode: product.suspendMode,
+    ...(product.owns === 'all' ? { owns: 'all' as const } : {}),
     whmcsStatus: service.status,
     ...(service.regDate && /^\d{4}-\d{2}-\d{2}$/.test(service.regDate) ? { registeredOn: service.regDate } : {}),
   };
-  if (product.kind === 'lesnet') {
-    const [peer, ...dids] = parts;
-    if (!peer) throw new ServiceFieldError(`${where}: domain field must be "Peer | DID", got ${JSON.stringify(service.domain)}`);
-    const bad = dids.find((d) => !digits.test(d));
-    if (bad) throw new ServiceFieldError(`${where}: DID ${JSON.stringify(bad)} in the domain field is not a phone number`);
-    return { ...base, peer, dids, extensions: [] };
+  try {
+    if (product.kind === 'lesnet') {
+      const { peer, dids } = parseLesnetPeerField(service.domain);
+      return { ...base, peer, dids, extensions: [] };
+    }
+    const field = product.kind === 'vodia' ? parseVodiaTenantField(service.domain) : parseFusionDomainField(service.domain);
+    const extensions = [...new Set([...parseExtensionList(service.dedicatedIp), ...field.extensions])];
+    if (product.suspendMode === 'extension' && extensions.length === 0) {
+      throw new ServiceFieldError(`${where}: the product suspends by Extension but the service lists no extensions (dedicated IP field)`);
+    }
+    return { ...base, tenant: field.tenant, dids: field.dids, extensions };
+  } catch (err) {
+    if (err instanceof ProductFieldError) throw new ServiceFieldError(`${where}: ${err.message}`);
+    throw err;
   }
-  const [tenant, ...rest] = parts;
-  if (!tenant || !/^[a-z0-9.-]+$/i.test(tenant)) {
-    throw new ServiceFieldError(`${where}: domain field must start with the tenant domain, got ${JSON.stringify(service.domain)}`);
-  }
-  const dids = rest.filter((p) => digits.test(p) && p.replace('+', '').length >= 7);
-  const inlineExtensions = rest.filter((p) => !dids.includes(p));
-  const extensions = [...splitPipes(service.dedicatedIp), ...(product.kind === 'vodia' ? inlineExtensions : [])];
-  const bad = extensions.find((e) => !extension.test(e));
-  if (bad) throw new ServiceFieldError(`${where}: extension ${JSON.stringify(bad)} is not an extension number`);
-  if (product.suspendMode === 'extension' && extensions.length === 0) {
-    throw new ServiceFieldError(`${where}: the product suspends by Extension but the service lists no extensions (dedicated IP field)`);
-  }
-  return { ...base, tenant, dids, extensions: [...new Set(extensions)] };
 }

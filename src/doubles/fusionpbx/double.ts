@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { FakeEventSocketServer } from './event-socket-server';
 import { createFusionSchema, type FusionEra } from './schema';
+import { insertCdrs, type FusionCdrRow } from './seed';
 
 export interface FusionDoubleOptions {
   pool: Pool;
@@ -61,6 +62,26 @@ export class FusionDouble {
 
   get era(): FusionEra {
     return this.options.era;
+  }
+
+  /**
+   * Rows saved the way FusionPBX's database layer saves (resources/classes/database.php): one transaction, one
+   * INSERT per row, `insert_date = now()`, so every row of the transaction shares the transaction's start time.
+   */
+  async importTogether(rows: FusionCdrRow[]): Promise<string[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const ids: string[] = [];
+      for (const row of rows) ids.push(...(await insertCdrs(client, this.era, [row], { transactionStart: true })));
+      await client.query('COMMIT');
+      return ids;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Empties tenants, CDRs, cache and FreeSWITCH state (between tests). */

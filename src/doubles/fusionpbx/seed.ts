@@ -4,12 +4,14 @@
  * `last_arg = sofia/gateway/<uuid>/<digits>`). Bulk inserts go through `unnest`, so a million rows load in seconds.
  */
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { FusionEra } from './schema';
 
 export interface SeedGateway {
   uuid?: string;
   name: string;
+  /** SIP username (a carrier trunk's account, e.g. a LES.NET peer ID). */
+  username?: string;
   profile?: string;
   enabled?: boolean | null;
 }
@@ -46,9 +48,9 @@ export async function seedTenant(
     const uuid = g.uuid ?? randomUUID();
     const profile = g.profile ?? 'external';
     await pool.query(
-      `INSERT INTO v_gateways (gateway_uuid, domain_uuid, gateway, proxy, register, context, profile, enabled)
-       VALUES ($1, $2, $3, 'sip.carrier.example', $4, 'public', $5, $6)`,
-      [uuid, domainUuid, g.name, flag(era, false), g.profile === '' ? '' : profile, flag(era, g.enabled)],
+      `INSERT INTO v_gateways (gateway_uuid, domain_uuid, gateway, username, proxy, register, context, profile, enabled)
+       VALUES ($1, $2, $3, $4, 'sip.carrier.example', $5, 'public', $6, $7)`,
+      [uuid, domainUuid, g.name, g.username ?? null, flag(era, false), g.profile === '' ? '' : profile, flag(era, g.enabled)],
     );
     gateways.push({ uuid, name: g.name, profile });
   }
@@ -134,8 +136,14 @@ export interface FusionCdrRow {
   voicemailMessage?: boolean | null;
   missedCall?: boolean | null;
   lastArg?: string | null;
+  /** `last_app`; defaults to `bridge` when there is a `last_arg`. */
+  lastApp?: string | null;
   /** Arrival time; defaults to the database's now(). Ignored on the 5.0 era (no column). */
   insertDate?: string | Date | null;
+  /**
+   * Imported before the upgrade to 5.1, which added `insert_date` without filling it in: the row keeps NULL there.
+   */
+  preUpgrade?: boolean;
 }
 
 const CDR_COLUMNS: Array<[string, string, (r: FusionCdrRow) => unknown]> = [
@@ -164,28 +172,37 @@ const CDR_COLUMNS: Array<[string, string, (r: FusionCdrRow) => unknown]> = [
   ['cc_side', 'text', (r) => r.ccSide ?? null],
   ['voicemail_message', 'boolean', (r) => r.voicemailMessage ?? null],
   ['missed_call', 'boolean', (r) => r.missedCall ?? null],
-  ['last_app', 'text', (r) => (r.lastArg ? 'bridge' : null)],
+  ['last_app', 'text', (r) => (r.lastApp !== undefined ? r.lastApp : r.lastArg ? 'bridge' : null)],
   ['last_arg', 'text', (r) => r.lastArg ?? null],
 ];
 
-/** Inserts rows in one statement per 5,000; returns their `xml_cdr_uuid`s in order. */
-export async function insertCdrs(pool: Pool, era: FusionEra, rows: FusionCdrRow[]): Promise<string[]> {
+/**
+ * Inserts rows in one statement per 5,000; returns their `xml_cdr_uuid`s in order. A row without an `insertDate`
+ * gets the moment it is written (`clock_timestamp()`), or, with `transactionStart`, the start of the transaction
+ * (`now()`) as FusionPBX's database layer writes it.
+ */
+export async function insertCdrs(pool: Pool | PoolClient, era: FusionEra, rows: FusionCdrRow[], options: { transactionStart?: boolean } = {}): Promise<string[]> {
   const ids = rows.map((r) => r.uuid ?? randomUUID());
   const cols = [...CDR_COLUMNS];
   if (era !== '5.0') {
     cols.push(['status', 'text', (r) => r.status ?? (Number(r.billsec) > 0 ? 'answered' : 'no_answer')]);
     cols.push(['insert_date', 'timestamptz', (r) => (r.insertDate instanceof Date ? r.insertDate.toISOString() : (r.insertDate ?? null))]);
+    cols.push(['pre_upgrade', 'boolean', (r) => r.preUpgrade === true]);
   }
+  const stamp = options.transactionStart ? 'now()' : 'clock_timestamp()';
   for (let from = 0; from < rows.length; from += 5000) {
     const batch = rows.slice(from, from + 5000).map((r, i) => ({ ...r, uuid: ids[from + i] }));
     const arrays = cols.map(([, , get]) => batch.map((r) => {
       const v = get(r);
       return v === undefined ? null : v;
     }));
-    const names = cols.map(([n]) => n);
-    const selects = cols.map(([n, type], i) =>
-      n === 'insert_date'
-        ? `coalesce(c${i}, clock_timestamp())`
+    const preUpgrade = cols.findIndex(([n]) => n === 'pre_upgrade');
+    const names = cols.filter(([n]) => n !== 'pre_upgrade').map(([n]) => n);
+    const selects = cols.flatMap(([n, type], i) =>
+      n === 'pre_upgrade'
+        ? []
+        : n === 'insert_date'
+        ? `CASE WHEN c${preUpgrade} THEN NULL ELSE coalesce(c${i}, ${stamp}) END`
         : n.endsWith('_stamp')
           ? // From the epoch in SQL: PostgreSQL holds years JavaScript's toISOString writes in a form it cannot read.
             `to_timestamp(c${i})`

@@ -54,7 +54,7 @@ function renderService(ctx: Ctx, s: FakeService): Record<string, unknown> {
     translated_groupname: product?.groupname ?? '',
     domain: s.domain,
     dedicatedip: s.dedicatedip,
-    serverid: id(ctx, 0),
+    serverid: id(ctx, s.serverid ?? 0),
     firstpaymentamount: money(s.recurringCents),
     recurringamount: money(s.recurringCents),
     paymentmethod: 'mailin',

@@ -78,7 +78,7 @@ export function seedProduct(state: FakeWhmcsState, p: { pid: number; name?: stri
 
 export function seedService(
   state: FakeWhmcsState,
-  s: { clientid: number; pid: number; status?: string; domain?: string; username?: string; dedicatedip?: string; customfields?: Record<string, string>; recurringamount?: string; billingcycle?: string; nextduedate?: string; regdate?: string },
+  s: { clientid: number; pid: number; status?: string; domain?: string; username?: string; dedicatedip?: string; customfields?: Record<string, string>; recurringamount?: string; billingcycle?: string; nextduedate?: string; regdate?: string; serverid?: number },
 ): number {
   if (!state.clients.has(s.clientid)) throw new Error(`fake WHMCS: no client ${s.clientid}`);
   if (!state.products.has(s.pid)) throw new Error(`fake WHMCS: no product ${s.pid}`);
@@ -86,7 +86,7 @@ export function seedService(
   state.services.set(id, {
     id, clientid: s.clientid, pid: s.pid, status: s.status ?? 'Active', domain: s.domain ?? '', username: s.username ?? '', dedicatedip: s.dedicatedip ?? '',
     billingcycle: s.billingcycle ?? 'Monthly', nextduedate: s.nextduedate ?? state.today(), regdate: s.regdate ?? state.today(), recurringCents: adminAmount(s.recurringamount ?? '0.00', 'recurringamount'),
-    customFields: fieldMap(s.customfields), suspensionreason: '', notes: '', invoicedDueDate: '',
+    customFields: fieldMap(s.customfields), suspensionreason: '', notes: '', invoicedDueDate: '', serverid: s.serverid ?? 0,
   });
   return id;
 }

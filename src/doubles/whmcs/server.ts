@@ -2,7 +2,7 @@
  * A fake WHMCS `/includes/api.php` on a real socket, faithful to WHMCS's documented and observed API: the same auth and IP failures and texts, envelopes, twice-wrapped paged
  * lists, 2-decimal money, PHP-serialized custom fields; plus fault injection and a control surface under /_fake/.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { billingActions } from './actions-billing';
@@ -30,6 +30,8 @@ export interface FakeWhmcsSettings {
   authFailureStatus: number;
   quirks: Quirks;
   hook: HookConfig | null;
+  /** integrations/whmcs/voipbill_fields.php is installed in WHMCS's root (it answers only with the hook's secret). */
+  fieldsPage: boolean;
   /** The voipbill server module (php), run by Module* commands on products whose module is 'voipbill'. */
   module: ModuleConfig | null;
 }
@@ -116,6 +118,7 @@ export async function startFakeWhmcs(
     authFailureStatus: options.authFailureStatus ?? 403,
     quirks: { legacyIds: false, emptyList: 'nested', allowNegativeCredit: false, businessErrorStatus: 200, ...options.quirks },
     hook: options.hook ?? null,
+    fieldsPage: options.fieldsPage ?? true,
     module: options.module ?? null,
   };
   const faults = new FaultQueue();
@@ -253,13 +256,33 @@ export async function startFakeWhmcs(
     }
   }
 
+  /**
+   * integrations/whmcs/voipbill_fields.php as installed in WHMCS's root: installed when the hook file is configured
+   * (it shares VOIPBILL_WEBHOOK_SECRET), answering the client custom fields to a signed request only.
+   */
+  function fieldsPage(req: IncomingMessage, res: ServerResponse): void {
+    state.requests.push({ action: '(voipbill_fields.php)', params: {} });
+    const secret = settings.hook?.secret;
+    if (!settings.fieldsPage || !secret) return send(res, 404, { error: 'not found' });
+    const ts = String(req.headers['x-voipbill-timestamp'] ?? '');
+    const sig = String(req.headers['x-voipbill-signature'] ?? '');
+    if (!/^\d{1,12}$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return send(res, 401, { error: 'missing or stale X-Voipbill-Timestamp' });
+    const expected = `sha256=${createHmac('sha256', secret).update(`${ts}.voipbill_fields.php`).digest('hex')}`;
+    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return send(res, 401, { error: 'bad X-Voipbill-Signature' });
+    send(res, 200, {
+      fields: state.clientFieldDefinitions.map((d) => ({ id: d.id, name: d.name, adminOnly: d.adminOnly === true, showOnOrder: d.showOnOrder === true })),
+    });
+  }
+
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const work = url.pathname.startsWith('/_fake/')
       ? admin(req, res, url.pathname.slice('/_fake/'.length))
       : url.pathname === '/includes/api.php'
         ? api(req, res, url)
-        : Promise.resolve(send(res, 404, { error: 'not found' }));
+        : url.pathname === '/voipbill_fields.php'
+          ? Promise.resolve(fieldsPage(req, res))
+          : Promise.resolve(send(res, 404, { error: 'not found' }));
     work
       .catch((err: unknown) => {
         // The control surface refuses a bad request with its status (a refusal WHMCS would give, a missing id).

@@ -48,6 +48,8 @@ export interface FakeService {
   customFields: Map<number, string>;
   suspensionreason: string;
   notes: string;
+  /** The WHMCS server the service is assigned to (Setup → Servers); 0 = none. */
+  serverid?: number;
   /** The due date whose renewal the cron last invoiced ('' = none): WHMCS's nextinvoicedate, simplified. */
   invoicedDueDate: string;
 }
@@ -201,7 +203,7 @@ export class FakeWhmcsState {
    * Client custom fields defined in this install; WHMCS renders all of them, blank when unset. `adminOnly` fields
    * ("Admin Only" ticked) are neither shown to nor saved from the client area.
    */
-  clientFieldDefinitions: Array<{ id: number; name: string; adminOnly?: boolean }> = [];
+  clientFieldDefinitions: Array<{ id: number; name: string; adminOnly?: boolean; showOnOrder?: boolean }> = [];
   /** Admins of this install (the admin area's users), by id. */
   admins = new Map<number, string>([[1, 'admin']]);
   /** Every API request, for assertions on what the client sent (credentials masked). */

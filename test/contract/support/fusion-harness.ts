@@ -3,7 +3,8 @@ import { FusionPbxAdapter } from '../../../src/adapters/pbx/fusionpbx/adapter';
 import { fusionServerSchema, type FusionPbxConfig } from '../../../src/adapters/pbx/fusionpbx/config';
 import { createLogger } from '../../../src/log';
 import type { FusionDouble } from '../../../src/doubles/fusionpbx/double';
-import { insertCdrs, seedTenant, type FusionCdrRow, type SeededTenant } from '../../../src/doubles/fusionpbx/seed';
+import { insertCdrs, loadTenants, seedTenant, type FusionCdrRow, type SeededTenant } from '../../../src/doubles/fusionpbx/seed';
+import { accessCodeCall, followMeCall } from '../../../src/doubles/fusionpbx/calls';
 import type { SuspendMode } from '../../../src/ports/pbx';
 import type { CallSpec, CdrSourceHarness } from '../pbx-cdr-source.contract';
 import type { SuspendHarness } from '../pbx-suspend-target.contract';
@@ -64,9 +65,58 @@ export function fusionCdrHarness(double: FusionDouble, adapter: FusionPbxAdapter
         const { rows } = await double.pool.query<{ at: Date }>(`SELECT max(insert_date) - interval '5 seconds' AS at FROM v_xml_cdr`);
         await insertCdrs(double.pool, double.era, [{ ...row, insertDate: rows[0]!.at }]);
       },
+      arriveHistory: double.era === '5.0'
+        ? undefined
+        : async (calls) => {
+            await insertCdrs(double.pool, double.era, calls.map((c) => ({ ...callToRow(c), preUpgrade: true })));
+          },
+      arriveTogether: double.era === '5.0'
+        ? undefined
+        : async (calls) => {
+            await double.importTogether(calls.map((c) => callToRow(c)));
+          },
+      arriveWithAccessCode: async (spec, accessCode, via) => {
+        const tenant = await cdrTenant(double);
+        const start = Date.parse(spec.startedAt) / 1000;
+        const rows = accessCodeCall(tenant, {
+          start,
+          ring: spec.ringSeconds ?? 5,
+          billsec: spec.billsec,
+          extension: '1001',
+          accessCode,
+          number: spec.destination,
+          logBLeg: via === 'b-leg',
+          transferredAfterBridge: via === 'b-leg',
+        });
+        await insertCdrs(double.pool, double.era, rows);
+      },
+      arriveForwarded: async (spec, external) => {
+        const tenant = await cdrTenant(double);
+        const start = Date.parse(spec.startedAt) / 1000;
+        const rows = followMeCall(tenant, { start, ring: spec.ringSeconds ?? 5, billsec: spec.billsec, did: spec.destination, caller: spec.caller, extension: '1001', external });
+        await insertCdrs(double.pool, double.era, rows);
+        return { extension: '1001' };
+      },
+      arriveFromAliasedExtension: async (spec) => {
+        const tenant = await cdrTenant(double);
+        const ext = tenant.extensions.find((e) => e.numberAlias !== null)!;
+        await insertCdrs(double.pool, double.era, [{ ...callToRow(spec, tenant.domainName), extensionUuid: ext.uuid, callerIdNumber: ext.extension }]);
+        return { extension: ext.extension, alias: ext.numberAlias! };
+      },
       close: async () => undefined,
     };
   };
+}
+
+/** The tenant the CDR harness's calls belong to, with a gateway and extensions (one aliased), seeded once per reset. */
+async function cdrTenant(double: FusionDouble): Promise<SeededTenant> {
+  const [existing] = await loadTenants(double.pool, ['cdr.example.com']);
+  if (existing) return existing;
+  return seedTenant(double.pool, double.era, {
+    domainName: 'cdr.example.com',
+    gateways: [{ name: 'carrier' }],
+    extensions: [{ extension: '1001' }, { extension: '1002', numberAlias: '902' }],
+  });
 }
 
 export interface FusionTenants {

@@ -39,7 +39,7 @@ interface Waiter {
 }
 
 export class EventSocketClient {
-  private readonly parser = new EslFrameParser('all');
+  private readonly parser = new EslFrameParser();
   private readonly waiters: Waiter[] = [];
   private closedError: Error | null = null;
   /** Every command sent, in order (without the password), for logs and diagnostics. */

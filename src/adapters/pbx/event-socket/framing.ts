@@ -1,12 +1,13 @@
 /**
- * mod_event_socket framing, shared by the client and the test double: a block of `Name: value` lines ended by an
+ * mod_event_socket framing as voipbill's client reads the server's replies and events (the test double reads commands
+ * with code of its own, so a misreading cannot hide on both sides): a block of `Name: value` lines ended by an
  * empty line, then exactly `Content-Length` body bytes when that header is present. FreeSWITCH ignores CR when it
  * looks for the empty line, so `\n\n` and `\r\n\r\n` both end a block. Bytes may arrive split anywhere, and several
  * frames may arrive in one chunk.
  */
 
 export interface EslFrame {
-  /** The header block's lines without line endings (for a client command, the first line is the command). */
+  /** The header block's lines without line endings. */
   lines: string[];
   body: string;
 }
@@ -18,12 +19,6 @@ export class EslFrameParser {
   private buf: Buffer = Buffer.alloc(0);
   private pendingLines: string[] | null = null;
   private pendingLength = 0;
-
-  /**
-   * @param bodyHeaderLines which lines may carry Content-Length: a server's replies are all headers; a client's
-   *   command line is not a header (it may contain `:`), so the double passes `skipFirst`.
-   */
-  constructor(private readonly bodyHeaderLines: 'all' | 'skipFirst' = 'all') {}
 
   push(chunk: Buffer): EslFrame[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
@@ -47,7 +42,7 @@ export class EslFrameParser {
         .filter((l) => l !== '');
       // Stray empty lines between frames are not frames.
       if (lines.length === 0) continue;
-      const length = contentLength(this.bodyHeaderLines === 'skipFirst' ? lines.slice(1) : lines);
+      const length = contentLength(lines);
       if (length > 0) {
         this.pendingLines = lines;
         this.pendingLength = length;

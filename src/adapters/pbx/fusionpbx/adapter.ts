@@ -7,7 +7,7 @@ import { EventSocketClient } from '../event-socket/client';
 import { PbxAuthError, PbxConfigError, PbxError, PbxForbiddenError, PbxUnavailableError, errorText, isNetworkError } from '../errors';
 import { toCheck } from '../connection-check';
 import { checkTarget, inspectChecked, targetOutcome } from '../suspend-common';
-import { fetchFusionCdrs } from './cdr-fetch';
+import { fetchFusionCdrs, type FusionExtensionLookup } from './cdr-fetch';
 import type { FusionPbxConfig } from './config';
 import { probeFusionSchema, type FusionSchema } from './schema-probe';
 import { inspectFusion, inspectManyFusion, suspendFusion, unsuspendFusion, type FusionSuspendContext } from './suspend';
@@ -36,7 +36,7 @@ export class FusionPbxAdapter implements PbxAdapter {
   readonly capabilities: PbxCapabilities = { cdrs: true, suspendModes: ['gateway', 'extension'] };
   private readonly pool: Pool;
   private schema: Promise<FusionSchema> | null = null;
-  private extensions: { at: number; map: Map<string, string>; absent: Set<string> } | null = null;
+  private extensions: { at: number; map: Map<string, string>; aliases: Map<string, string>; absent: Set<string> } | null = null;
 
   constructor(
     private readonly config: FusionPbxConfig,
@@ -83,17 +83,20 @@ export class FusionPbxAdapter implements PbxAdapter {
    * Extension numbers by UUID. Reloaded (the table is small) when a page names a UUID not seen before — a new
    * extension — but not again for UUIDs already known to be absent (deleted extensions), and every 10 minutes.
    */
-  private async extensionLookup(uuids: Set<string>): Promise<(uuid: string) => string | undefined> {
+  private async extensionLookup(uuids: Set<string>): Promise<FusionExtensionLookup> {
     const current = this.extensions;
     const fresh = current !== null && Date.now() - current.at < 600_000;
     const unknown = [...uuids].some((u) => !current?.map.has(u) && !current?.absent.has(u));
     if (!fresh || unknown) {
-      const { rows } = await this.pool.query<{ id: string; extension: string }>('SELECT extension_uuid::text AS id, extension FROM v_extensions');
+      const { rows } = await this.pool.query<{ id: string; extension: string; alias: string | null }>(
+        `SELECT extension_uuid::text AS id, extension, nullif(number_alias, '') AS alias FROM v_extensions`,
+      );
       const map = new Map(rows.map((r) => [r.id, r.extension]));
-      this.extensions = { at: Date.now(), map, absent: new Set([...uuids].filter((u) => !map.has(u))) };
+      const aliases = new Map(rows.filter((r) => r.alias !== null).map((r) => [r.id, r.alias!]));
+      this.extensions = { at: Date.now(), map, aliases, absent: new Set([...uuids].filter((u) => !map.has(u))) };
     }
-    const map = this.extensions!.map;
-    return (uuid) => map.get(uuid);
+    const { map, aliases } = this.extensions!;
+    return { number: (uuid) => map.get(uuid), alias: (uuid) => aliases.get(uuid) };
   }
 
   private live: FusionLiveCalls | null = null;
@@ -125,6 +128,7 @@ export class FusionPbxAdapter implements PbxAdapter {
           exclude: this.config.cdr.exclude,
           ...(this.config.maxCallSeconds ? { maxCallSeconds: this.config.maxCallSeconds } : {}),
           extensions: (uuids) => this.extensionLookup(uuids),
+          nullInsertDate: this.config.cdr.nullInsertDate,
         },
         request,
       );
@@ -226,6 +230,14 @@ export class FusionPbxAdapter implements PbxAdapter {
       if (!schema.arrivalIndexed) {
         warnings.push(`v_xml_cdr has no index on ${schema.arrival}: CDR polling scans the table; run CREATE INDEX CONCURRENTLY v_xml_cdr_voipbill_arrival ON v_xml_cdr (${schema.arrival}, ${schema.idColumn})`);
       }
+      const history = await this.nullInsertDateRows(schema);
+      if (history > 0) {
+        warnings.push(
+          this.config.cdr.nullInsertDate === 'skip'
+            ? `${history} v_xml_cdr row(s) have no insert_date (imported before FusionPBX 5.1): cdr.nullInsertDate is "skip", so they are counted and never billed`
+            : `${history} v_xml_cdr row(s) have no insert_date (imported before FusionPBX 5.1): they are read once by end_epoch (calls before billFrom are not charged); set cdr.nullInsertDate to "skip" to leave them unread`,
+        );
+      }
       return {
         check: 'database',
         status: 'ok',
@@ -234,6 +246,23 @@ export class FusionPbxAdapter implements PbxAdapter {
       };
     } catch (err) {
       return toCheck('database', classifyPgError(this.name, err));
+    }
+  }
+
+  /** Rows without an arrival key (NULL insert_date): history from before 5.1; 0 when the arrival is end_epoch. */
+  async nullInsertDateRows(schema?: FusionSchema): Promise<number> {
+    const s = schema ?? (await this.probe());
+    if (s.arrival !== 'insert_date') return 0;
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM v_xml_cdr WHERE insert_date IS NULL');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** The schema as probed (era, arrival column, whether the arrival index exists), for the preflight. */
+  async describeSchema(): Promise<FusionSchema> {
+    try {
+      return await this.probe();
+    } catch (err) {
+      throw classifyPgError(this.name, err);
     }
   }
 

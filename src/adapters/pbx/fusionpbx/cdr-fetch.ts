@@ -7,13 +7,23 @@
  * `overlapSeconds` before the high-water mark, minus the arrival keys the cursor remembers (`dedupeMemory`); only
  * rows never read before come back. When more rows than `dedupeMemory` fall in the window, the cursor keeps the
  * newest and moves a floor up, so the cursor stays small at the cost of a shorter effective overlap under load.
+ *
+ * History from before 5.1: the upgrade added `insert_date` without filling it in, so every row imported before it
+ * has NULL there and no arrival key. Those rows are read once, by their own keyset on `(end_epoch, id)` beside the
+ * arrival scan (FusionPBX's database layer stamps every row it inserts since, so the set only ever shrinks), or,
+ * when the admin chose `cdr.nullInsertDate: "skip"`, counted once and reported (`skippedNullInsertDate`).
+ *
+ * A leg a ring group or follow-me spawned towards a carrier is assigned through its originating leg, which is
+ * imported from its own file moments apart: while that leg has not arrived and the row is still inside the overlap
+ * window, the row is held back (not counted, not remembered) so the next fetch's overlap re-read returns it with
+ * its originating leg; a row about to leave the window is returned without it.
  */
 import type { Pool } from 'pg';
 import type { CdrFeed, CdrFetchRequest, CdrPage, NormalizedCdr, QuarantinedCdr } from '../../../ports/pbx';
 import { decodeCursor, emptyStats, encodeCursor } from '../cursor';
 import { InvalidCursorError } from '../errors';
 import { LATEST_CALL_MS } from '../plausibility';
-import { normalizeFusionRow, type FusionCdrRow, type FusionExcludeRules } from './cdr-normalize';
+import { carrierNumber, normalizeFusionRow, type FusionCdrRow, type FusionExcludeRules, type FusionRelatedRow } from './cdr-normalize';
 import type { FusionSchema } from './schema-probe';
 
 interface FusionCursor {
@@ -27,6 +37,11 @@ interface FusionCursor {
   s: string;
   /** end_epoch mode: [end_epoch text, id] of the last row read beyond {@link TAIL_FROM_EPOCH}. */
   x?: [string, string];
+  /**
+   * insert_date mode, rows with NULL insert_date (history from before 5.1): absent = not started, [end_epoch text,
+   * id] = read up to there, `done` = all read, `skipped` = counted and left unread (`cdr.nullInsertDate: "skip"`).
+   */
+  n?: [string, string] | 'done' | 'skipped';
 }
 
 /**
@@ -54,7 +69,8 @@ function isFusionCursor(d: unknown): d is FusionCursor {
     (c.h === null || (Array.isArray(c.h) && typeof c.h[0] === 'number' && typeof c.h[1] === 'string')) &&
     (c.fl === null || typeof c.fl === 'number') &&
     typeof c.s === 'string' &&
-    (c.x === undefined || (Array.isArray(c.x) && typeof c.x[0] === 'string' && typeof c.x[1] === 'string'))
+    (c.x === undefined || (Array.isArray(c.x) && typeof c.x[0] === 'string' && typeof c.x[1] === 'string')) &&
+    (c.n === undefined || c.n === 'done' || c.n === 'skipped' || (Array.isArray(c.n) && typeof c.n[0] === 'string' && typeof c.n[1] === 'string'))
   );
 }
 
@@ -78,7 +94,16 @@ const WANTED: Array<[string, string]> = [
   ['status', 'text'],
   ['voicemail_message', 'boolean'],
   ['last_arg', 'text'],
+  ['bridge_uuid', 'text'],
 ];
+
+/** Extension numbers and aliases for the `extension_uuid`s of a page. */
+export interface FusionExtensionLookup {
+  number(uuid: string): string | undefined;
+  alias(uuid: string): string | undefined;
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface FusionFetchContext {
   server: string;
@@ -91,7 +116,9 @@ export interface FusionFetchContext {
   /** Billable seconds above this are a corrupt row, quarantined (default DEFAULT_MAX_CALL_SECONDS). */
   maxCallSeconds?: number;
   /** Extension numbers for the `extension_uuid`s of a page (a lookup table, not a join: the join defeats the index). */
-  extensions: (uuids: Set<string>) => Promise<(uuid: string) => string | undefined>;
+  extensions: (uuids: Set<string>) => Promise<FusionExtensionLookup>;
+  /** Rows with NULL insert_date (history from before 5.1): read once by end_epoch (default), or counted and skipped. */
+  nullInsertDate?: 'read' | 'skip';
 }
 
 /** Arrival key text from SQL → microseconds since the epoch (fits a double exactly until year 2255). */
@@ -155,7 +182,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
     floor = startUs;
     params.length = 0;
     const where = [`${key} < ${p(microsToParam(arrival, startUs))}::${keyType}`];
-    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    if (feed?.tenant) where.push(`lower(c.domain_name) = lower(${p(feed.tenant)})`);
     const counted = await ctx.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM v_xml_cdr c WHERE ${where.join(' AND ')}`, params);
     skippedBeforeStart = Number(counted.rows[0]?.n ?? 0);
   }
@@ -176,7 +203,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
       `NOT (${id} = ANY (${p([...seen.keys()])}::uuid[]))`,
     ];
     if (floor !== null) where.push(`${key} > ${p(microsToParam(arrival, floor))}::${keyType}`);
-    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    if (feed?.tenant) where.push(`lower(c.domain_name) = lower(${p(feed.tenant)})`);
     const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
     late = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;
   }
@@ -188,7 +215,7 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
     const notAfter = Math.min(Number(TAIL_FROM_EPOCH), Math.floor(Date.now() / 1000) + FUTURE_SLACK_SECONDS);
     where.push(`${key} < ${p(String(notAfter))}::numeric`);
   }
-  if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+  if (feed?.tenant) where.push(`lower(c.domain_name) = lower(${p(feed.tenant)})`);
   const sql = `SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`;
   const forward = (await ctx.pool.query<FusionCdrRow>(sql, params)).rows;
 
@@ -198,23 +225,46 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
     params.length = 0;
     const where = [`${key} >= ${p(TAIL_FROM_EPOCH)}::numeric`];
     if (tailMark) where.push(`(${key}, ${id}) > (${p(tailMark[0])}::numeric, ${p(tailMark[1])}::uuid)`);
-    if (feed?.tenant) where.push(`c.domain_name = ${p(feed.tenant)}`);
+    if (feed?.tenant) where.push(`lower(c.domain_name) = lower(${p(feed.tenant)})`);
     tail = (await ctx.pool.query<FusionCdrRow>(`SELECT ${select} FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${key}, ${id} LIMIT ${p(limit)}`, params)).rows;
     const lastTail = tail[tail.length - 1];
     if (lastTail) tailMark = [lastTail.arrival ?? '', lastTail.id];
   }
 
+  const history = arrival === 'insert_date' ? await readHistory(ctx, cursor?.n, feed, limit, sinceMs) : { rows: [], mark: undefined, skipped: 0, beforeStart: 0 };
+  skippedBeforeStart += history.beforeStart;
+
+  const last = forward[forward.length - 1];
+  const nextHw: [number, string] | null = last ? [keyToMicros(arrival, last.arrival ?? ''), last.id] : hw;
+  const related = await readRelated(ctx, [late, forward, tail, history.rows]);
   const uuids = new Set<string>();
-  for (const rows of [late, forward, tail]) for (const r of rows) if (r.extension_uuid) uuids.add(r.extension_uuid);
-  const extensionOf = await ctx.extensions(uuids);
+  for (const rows of [late, forward, tail, history.rows]) for (const r of rows) if (r.extension_uuid) uuids.add(r.extension_uuid);
+  for (const r of related.values()) if (r.extension_uuid) uuids.add(r.extension_uuid);
+  const extensions = await ctx.extensions(uuids);
+  const rowContext = { aliasOf: (u: string) => extensions.alias(u), related: (u: string) => related.get(u.toLowerCase()) };
+  // Held back only while the overlap re-read is sure to return the row, and never when the remembered keys could
+  // overflow (the floor would then pass over it).
+  const canHold = nextHw !== null && ctx.overlapSeconds > 0 && seen.size + late.length + forward.length <= ctx.dedupeMemory;
+  const holdFrom = nextHw === null ? Infinity : nextHw[0] - (ctx.overlapSeconds * 1e6) / 2;
   const records: NormalizedCdr[] = [];
   const quarantined: QuarantinedCdr[] = [];
   const stats = emptyStats();
-  for (const rows of [late, forward, tail]) {
+  for (const rows of [late, forward, tail, history.rows]) {
     for (const row of rows) {
+      const outcome = normalizeFusionRow(row, server, ctx.exclude, (u) => extensions.number(u), ctx.maxCallSeconds, rowContext);
+      if (
+        canHold &&
+        (rows === late || rows === forward) &&
+        outcome.kind === 'record' &&
+        outcome.record.extension === null &&
+        row.originating_leg_uuid !== null &&
+        !related.has(row.originating_leg_uuid.toLowerCase()) &&
+        keyToMicros(arrival, row.arrival ?? '') >= holdFrom
+      ) {
+        continue;
+      }
       stats.rowsRead++;
-      if (rows !== tail) seen.set(row.id, keyToMicros(arrival, row.arrival ?? ''));
-      const outcome = normalizeFusionRow(row, server, ctx.exclude, extensionOf, ctx.maxCallSeconds);
+      if (rows === late || rows === forward) seen.set(row.id, keyToMicros(arrival, row.arrival ?? ''));
       if (outcome.kind === 'record') records.push(outcome.record);
       else if (outcome.kind === 'quarantined') quarantined.push(outcome.entry);
       else {
@@ -226,9 +276,8 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
   stats.records = records.length;
   stats.quarantined = quarantined.length;
   if (skippedBeforeStart > 0) stats.skippedBeforeStart = skippedBeforeStart;
-
-  const last = forward[forward.length - 1];
-  if (last) hw = [keyToMicros(arrival, last.arrival ?? ''), last.id];
+  if (history.skipped > 0) stats.skippedNullInsertDate = history.skipped;
+  hw = nextHw;
 
   let s = '';
   if (hw && ctx.overlapSeconds > 0) {
@@ -252,7 +301,79 @@ export async function fetchFusionCdrs(ctx: FusionFetchContext, request: CdrFetch
     records,
     quarantined,
     stats,
-    nextCursor: encodeCursor<FusionCursor>('fusionpbx', feed, { a: arrival, h: hw, fl: floor, s, ...(tailMark ? { x: tailMark } : {}) }),
-    hasMore: forward.length === limit || late.length === limit || tail.length === limit,
+    nextCursor: encodeCursor<FusionCursor>('fusionpbx', feed, { a: arrival, h: hw, fl: floor, s, ...(tailMark ? { x: tailMark } : {}), ...(history.mark ? { n: history.mark } : {}) }),
+    hasMore: forward.length === limit || late.length === limit || tail.length === limit || history.rows.length === limit,
   };
+}
+
+interface HistoryRead {
+  rows: FusionCdrRow[];
+  mark: FusionCursor['n'];
+  /** Rows counted and left unread (`nullInsertDate: "skip"`). */
+  skipped: number;
+  /** Rows that ended before `since` on a first read (counted, never read). */
+  beforeStart: number;
+}
+
+/** The next page of rows without an arrival key (NULL insert_date), in `(end_epoch, id)` order; see the header. */
+async function readHistory(ctx: FusionFetchContext, mark: FusionCursor['n'], feed: CdrFeed | undefined, limit: number, sinceMs: number): Promise<HistoryRead> {
+  const id = `c.${ctx.schema.idColumn}`;
+  const hkey = 'coalesce(c.end_epoch, 0)';
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const where = ['c.insert_date IS NULL'];
+  if (feed?.tenant) where.push(`lower(c.domain_name) = lower(${p(feed.tenant)})`);
+  const count = async (extra: string[]): Promise<number> => {
+    const conditions = [...where, ...extra];
+    const { rows } = await ctx.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM v_xml_cdr c WHERE ${conditions.join(' AND ')}`, params);
+    return Number(rows[0]?.n ?? 0);
+  };
+  if (mark === 'done' || (mark === 'skipped' && ctx.nullInsertDate === 'skip')) return { rows: [], mark, skipped: 0, beforeStart: 0 };
+  if (ctx.nullInsertDate === 'skip') {
+    // Counted once, when the chain first meets them (or the admin switches to skipping): reported, never read.
+    const after = Array.isArray(mark) ? [`(${hkey}, ${id}) > (${p(mark[0])}::numeric, ${p(mark[1])}::uuid)`] : [];
+    return { rows: [], mark: 'skipped', skipped: await count(after), beforeStart: 0 };
+  }
+  let from: [string, string] | null = Array.isArray(mark) ? mark : null;
+  let beforeStart = 0;
+  if (mark === undefined && !Number.isNaN(sinceMs)) {
+    // A call that started after where billing starts ended after it too (end_epoch is the switch's own clock).
+    const sinceEpoch = String(Math.floor(sinceMs / 1000));
+    beforeStart = await count([`${hkey} < ${p(sinceEpoch)}::numeric`]);
+    params.length = feed?.tenant ? 1 : 0;
+    from = [sinceEpoch, NO_ID];
+  }
+  if (from) where.push(`(${hkey}, ${id}) > (${p(from[0])}::numeric, ${p(from[1])}::uuid)`);
+  const select = selectList(ctx.schema);
+  const sql = `SELECT ${select}, ${hkey}::text AS history_key FROM v_xml_cdr c WHERE ${where.join(' AND ')} ORDER BY ${hkey}, ${id} LIMIT ${p(limit)}`;
+  const rows = (await ctx.pool.query<FusionCdrRow & { history_key: string }>(sql, params)).rows;
+  const last = rows[rows.length - 1];
+  const next: FusionCursor['n'] = rows.length < limit ? 'done' : [last!.history_key, last!.id];
+  return { rows, mark: next, skipped: 0, beforeStart };
+}
+
+/**
+ * The rows a page's rows point at, in one primary-key lookup: the B-leg of an outbound row whose `last_arg` gives no
+ * carrier number, and the originating leg of a ring-group / follow-me leg without an extension.
+ */
+async function readRelated(ctx: FusionFetchContext, pages: FusionCdrRow[][]): Promise<Map<string, FusionRelatedRow>> {
+  const wanted = new Set<string>();
+  for (const rows of pages) {
+    for (const r of rows) {
+      if (r.direction === 'inbound') continue;
+      if (r.bridge_uuid && UUID_TEXT.test(r.bridge_uuid) && carrierNumber(r.last_arg) === null) wanted.add(r.bridge_uuid.toLowerCase());
+      if (r.originating_leg_uuid && r.extension_uuid === null && UUID_TEXT.test(r.originating_leg_uuid)) wanted.add(r.originating_leg_uuid.toLowerCase());
+    }
+  }
+  const out = new Map<string, FusionRelatedRow>();
+  if (wanted.size === 0) return out;
+  const id = `c.${ctx.schema.idColumn}`;
+  const present = ctx.schema.cdrColumns;
+  const related = ['leg', 'direction', 'extension_uuid', 'caller_destination', 'destination_number'].map((name) => (present.has(name) ? `c.${name}::text AS ${name}` : `NULL::text AS ${name}`));
+  const { rows } = await ctx.pool.query<FusionRelatedRow & { id: string }>(`SELECT ${id}::text AS id, ${related.join(', ')} FROM v_xml_cdr c WHERE ${id} = ANY ($1::uuid[])`, [[...wanted]]);
+  for (const { id, ...row } of rows) out.set(id.toLowerCase(), row);
+  return out;
 }

@@ -79,6 +79,12 @@ export const fusionServerSchema = z
         dedupeMemory: z.number().int().min(0).max(20_000).default(1000),
         /** `auto`: `insert_date` when the column exists (5.1+), else `end_epoch`. */
         arrivalColumn: z.enum(['auto', 'insert_date', 'end_epoch']).default('auto'),
+        /**
+         * Rows with NULL `insert_date` (every CDR imported before the upgrade to 5.1, which added the column without
+         * filling it in): `read` them once by `end_epoch`, or `skip` them (counted and reported by `servers test` and
+         * the billing run's progress).
+         */
+        nullInsertDate: z.enum(['read', 'skip']).default('read'),
         exclude: z
           .object({
             bLegs: z.boolean().default(true),
@@ -91,7 +97,7 @@ export const fusionServerSchema = z
           .default({ bLegs: true, loseRace: true, ccAgentLegs: true, originatingLegs: false }),
       })
       .strict()
-      .default({ pageSize: 10_000, overlapSeconds: 120, dedupeMemory: 1000, arrivalColumn: 'auto', exclude: { bLegs: true, loseRace: true, ccAgentLegs: true, originatingLegs: false } }),
+      .default({ pageSize: 10_000, overlapSeconds: 120, dedupeMemory: 1000, arrivalColumn: 'auto', nullInsertDate: 'read', exclude: { bLegs: true, loseRace: true, ccAgentLegs: true, originatingLegs: false } }),
     suspend: z
       .object({
         /** Extension mode: `flush_inbound_reg` so phones must re-register (and fail) at once. */

@@ -3,7 +3,8 @@
  * - Gateway mode: `v_gateways.enabled = 'false'`, delete the cached Sofia config, `killgw` (a disabled gateway keeps
  *   running until killed — FusionPBX's own Toggle leaves it up); unsuspend sets it back, clears the cache, `rescan`s
  *   and starts any gateway the rescan did not bring up.
- * - Extension mode: `v_extensions.enabled`, delete the `directory:<ext>@<context>` cache entries (and the alias's),
+ * - Extension mode: `v_extensions.enabled` of the listed extensions (by number or by `number_alias`), delete the
+ *   `directory:<ext>@<context>` cache entries (and the alias's),
  *   optionally flush registrations so phones must re-register, and fail.
  * SQL works on text and boolean `enabled` columns alike (untyped literals, `cast(enabled AS text)`); NULL counts as
  * disabled, as in FusionPBX's own filters. The event socket is connected before the database is touched, so a PBX
@@ -13,7 +14,7 @@ import type { Pool } from 'pg';
 import type { InspectRequest, InspectResult, ItemState, PbxItem, SuspendMode, SuspendResult, SuspendTarget, UnsuspendResult } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
 import type { EventSocketClient } from '../event-socket/client';
-import { PbxTargetNotFoundError } from '../errors';
+import { PbxTargetInvalidError, PbxTargetNotFoundError } from '../errors';
 import { matchNames, summarize } from '../suspend-common';
 import type { FusionPbxConfig } from './config';
 import { FusionRuntime } from './runtime';
@@ -30,6 +31,8 @@ export interface FusionSuspendContext {
 interface GatewayRow {
   id: string;
   label: string;
+  /** SIP username: a carrier trunk is often known by its account (a LES.NET peer ID). */
+  username: string;
   profile: string;
   enabled: boolean;
 }
@@ -54,7 +57,7 @@ function appendTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 /** A target resolved to its rows, or the error that concerns that target alone. */
-type Resolution = Resolved | { error: PbxTargetNotFoundError };
+type Resolution = Resolved | { error: PbxTargetNotFoundError | PbxTargetInvalidError };
 
 /**
  * Resolves many targets with one query per table, whatever the number of tenants: domains by name, gateways of the
@@ -64,6 +67,7 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
   const server = ctx.config.name;
   const names = [...new Set(requests.map((r) => r.target.tenant.toLowerCase()))];
   const domains = new Map<string, string>();
+  const anyTenant = requests.filter((r) => r.target.tenant === '*' && r.mode === 'gateway');
   const found = await ctx.pool.query<{ id: string; name: string }>(
     'SELECT domain_uuid::text AS id, lower(domain_name) AS name FROM v_domains WHERE lower(domain_name) = ANY ($1)',
     [names],
@@ -75,12 +79,26 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
   const gateways = new Map<string, GatewayRow[]>();
   if (gatewayDomains.length > 0) {
     const { rows } = await ctx.pool.query<GatewayRow & { domain: string }>(
-      `SELECT domain_uuid::text AS domain, gateway_uuid::text AS id, coalesce(gateway, '') AS label,
+      `SELECT domain_uuid::text AS domain, gateway_uuid::text AS id, coalesce(gateway, '') AS label, coalesce(username, '') AS username,
               coalesce(nullif(profile, ''), 'external') AS profile, ${ENABLED} AS enabled
        FROM v_gateways WHERE domain_uuid = ANY ($1::uuid[]) ORDER BY gateway_uuid`,
       [gatewayDomains],
     );
     for (const { domain, ...row } of rows) appendTo(gateways, domain, row);
+  }
+
+  // Gateways named in any tenant (a carrier's peer): by UUID, name or SIP username, wherever they are.
+  let anywhere: Array<GatewayRow & { domain: string }> = [];
+  const anyNames = [...new Set(anyTenant.flatMap((r) => r.target.gateways ?? []).map((n) => n.trim().toLowerCase()))];
+  if (anyNames.length > 0) {
+    const { rows } = await ctx.pool.query<GatewayRow & { domain: string }>(
+      `SELECT coalesce(d.domain_name, g.domain_uuid::text, '') AS domain, g.gateway_uuid::text AS id, coalesce(g.gateway, '') AS label,
+              coalesce(g.username, '') AS username, coalesce(nullif(g.profile, ''), 'external') AS profile, ${ENABLED.replace('enabled', 'g.enabled')} AS enabled
+       FROM v_gateways g LEFT JOIN v_domains d ON d.domain_uuid = g.domain_uuid
+       WHERE lower(g.gateway_uuid::text) = ANY ($1) OR lower(g.gateway) = ANY ($1) OR lower(g.username) = ANY ($1) ORDER BY g.gateway_uuid`,
+      [anyNames],
+    );
+    anywhere = rows;
   }
 
   const pairs = requests.filter((r) => r.mode === 'extension' && domainOf(r)).flatMap((r) => (r.target.extensions ?? []).map((e) => [domainOf(r)!, e] as const));
@@ -91,31 +109,56 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
               coalesce(nullif(e.user_context, ''), d.domain_name) AS context, d.domain_name AS domain, ${ENABLED.replace('enabled', 'e.enabled')} AS enabled
        FROM v_extensions e JOIN v_domains d ON d.domain_uuid = e.domain_uuid
        JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[]) AS t(domain_uuid, extension)) t
-         ON t.domain_uuid = e.domain_uuid AND t.extension = e.extension`,
+         ON t.domain_uuid = e.domain_uuid AND (t.extension = e.extension OR t.extension = nullif(e.number_alias, ''))`,
       [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     );
     for (const { domain_uuid, ...row } of rows) appendTo(extensions, domain_uuid, row);
   }
 
   return requests.map(({ target, mode }): Resolution => {
+    if (target.tenant === '*') return resolveAnywhere(server, target, mode, anywhere);
     const domain = domains.get(target.tenant.toLowerCase());
     if (!domain) return { error: new PbxTargetNotFoundError(`${server}: tenant (domain) ${JSON.stringify(target.tenant)} does not exist`, server) };
     if (mode === 'gateway') {
       const rows = gateways.get(domain) ?? [];
       if (rows.length === 0) return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has no gateways`, server) };
-      const { found, missing } = matchNames(target.gateways, rows, (g) => [g.id, g.label]);
+      const { found, missing } = matchNames(target.gateways, rows, (g) => [g.id, g.label, g.username]);
       if (found.length === 0) return { error: new PbxTargetNotFoundError(`${server}: none of the gateways ${missing.join(', ')} belongs to tenant ${target.tenant}`, server) };
       return { mode, rows: found, missing };
     }
+    // A service may name an extension by its number or by its alias (number_alias); the item is the extension.
     const wanted = new Set(target.extensions ?? []);
-    const rows = (extensions.get(domain) ?? []).filter((e) => wanted.has(e.extension));
-    const { found, missing } = matchNames(target.extensions, rows, (e) => [e.extension]);
+    const rows = (extensions.get(domain) ?? []).filter((e) => wanted.has(e.extension) || (e.alias !== null && wanted.has(e.alias)));
+    const { found, missing } = matchNames(target.extensions, rows, (e) => (e.alias === null ? [e.extension] : [e.extension, e.alias]));
     if (found.length === 0) {
       return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has none of the extensions ${(target.extensions ?? []).join(', ')}`, server) };
     }
     // Restrict mode never reaches the PBX (the credit guard's restrictions serve it): only extension mode gets here.
     return { mode: 'extension', rows: found, missing };
   });
+}
+
+/**
+ * A target in any tenant (`*`): each named gateway must exist exactly once on the PBX; a name two tenants' gateways
+ * share says nothing about which one carries the service.
+ */
+function resolveAnywhere(server: string, target: SuspendTarget, mode: SuspendMode, rows: GatewayRow[]): Resolution {
+  if (mode !== 'gateway' || !target.gateways || target.gateways.length === 0) {
+    return { error: new PbxTargetInvalidError(`${server}: a target in any tenant ("*") must name its gateways, in Gateway mode`, server) };
+  }
+  const found: GatewayRow[] = [];
+  const missing: string[] = [];
+  for (const name of target.gateways) {
+    const wanted = name.trim().toLowerCase();
+    const hits = rows.filter((g) => [g.id, g.label, g.username].some((k) => k.toLowerCase() === wanted));
+    if (hits.length === 0) missing.push(name);
+    else if (hits.length > 1) {
+      const where = hits.map((g) => `${g.label || g.id} in ${(g as GatewayRow & { domain?: string }).domain ?? '?'}`).join(', ');
+      return { error: new PbxTargetInvalidError(`${server}: gateway ${JSON.stringify(name)} is ambiguous (${where}): name the tenant (suspend.tenant)`, server) };
+    } else if (!found.includes(hits[0]!)) found.push(hits[0]!);
+  }
+  if (found.length === 0) return { error: new PbxTargetNotFoundError(`${server}: no gateway named ${missing.map((m) => JSON.stringify(m)).join(', ')} (by UUID, name or SIP username) in any tenant`, server) };
+  return { mode: 'gateway', rows: found, missing };
 }
 
 async function resolve(ctx: FusionSuspendContext, target: SuspendTarget, mode: SuspendMode): Promise<Resolved> {
@@ -217,13 +260,13 @@ export async function inspectFusion(ctx: FusionSuspendContext, target: SuspendTa
  * One database read per table and, for the whole batch, one event-socket connection and one registration list:
  * a sweep over thousands of services in hundreds of tenants costs the PBX a handful of requests.
  */
-export async function inspectManyFusion(ctx: FusionSuspendContext, requests: InspectRequest[]): Promise<Array<{ result: InspectResult } | { error: PbxTargetNotFoundError }>> {
+export async function inspectManyFusion(ctx: FusionSuspendContext, requests: InspectRequest[]): Promise<Array<{ result: InspectResult } | { error: PbxTargetNotFoundError | PbxTargetInvalidError }>> {
   const resolved = await resolveMany(ctx, requests);
-  if (resolved.every((r) => 'error' in r)) return resolved as Array<{ error: PbxTargetNotFoundError }>;
+  if (resolved.every((r) => 'error' in r)) return resolved as Array<{ error: PbxTargetNotFoundError | PbxTargetInvalidError }>;
   return withRuntime(ctx, async (rt) => {
     const regs = resolved.some((r) => 'mode' in r && r.mode === 'extension') ? await rt.registrations() : new Set<string>();
     const running = new Map<string, boolean>();
-    const outcomes: Array<{ result: InspectResult } | { error: PbxTargetNotFoundError }> = [];
+    const outcomes: Array<{ result: InspectResult } | { error: PbxTargetNotFoundError | PbxTargetInvalidError }> = [];
     for (const [i, r] of resolved.entries()) {
       if ('error' in r) {
         outcomes.push(r);

@@ -2,7 +2,9 @@
  * LES.NET behind the {@link PbxAdapter} port. CDRs come from the per-account text file; the JSON API
  * (`POST /v1/account/balance/`) is used only to test credentials. Suspension is declared unsupported unless
  * `suspend.via` names a PBX server, in which case suspend/unsuspend/inspect are that server's (the service's PBX
- * gateway or extensions are what stop its calls).
+ * gateway or extensions are what stop its calls). A target that names a peer (a LES.NET service, `Peer | DID`)
+ * becomes that PBX's gateway for the peer, in `suspend.tenant` or wherever the PBX has it; any other target is the
+ * PBX's own and passes through.
  */
 import { Agent, request } from 'undici';
 import type { CdrFeed, CdrFetchRequest, CdrPage, CdrSourceIdentity, ConnectionCheck, ConnectionReport, InspectOutcome, InspectRequest, PbxAdapter, PbxCapabilities, PbxSuspendTarget, SuspendMode, SuspendOptions, SuspendTarget } from '../../../ports/pbx';
@@ -52,30 +54,47 @@ export class LesnetAdapter implements PbxAdapter {
     return fetchLesnetCdrs(this.config, this.agent, req);
   }
 
-  private via(target: SuspendTarget, mode: SuspendMode): PbxSuspendTarget {
-    checkTarget(this.name, this.capabilities, target, mode);
+  /** The PBX's target for a peer's service: its gateway, in the configured tenant or wherever the PBX has it. */
+  private atPbx(target: SuspendTarget): SuspendTarget {
+    if (!target.peer) return target;
+    const { peer, ...rest } = target;
+    return { ...rest, tenant: this.config.suspend?.tenant ?? (target.tenant || '*'), gateways: target.gateways ?? [peer] };
+  }
+
+  private via(target: SuspendTarget, mode: SuspendMode): { pbx: PbxSuspendTarget; target: SuspendTarget } {
+    const mapped = this.atPbx(target);
+    checkTarget(this.name, this.capabilities, mapped, mode);
     if (!this.delegate) throw new SuspendUnsupportedError(`${this.name}: LES.NET has no suspend API`, this.name);
-    return this.delegate;
+    return { pbx: this.delegate, target: mapped };
   }
 
   suspend(target: SuspendTarget, mode: SuspendMode, options?: SuspendOptions) {
-    return Promise.resolve().then(() => this.via(target, mode).suspend(target, mode, options));
+    return Promise.resolve().then(() => {
+      const v = this.via(target, mode);
+      return v.pbx.suspend(v.target, mode, options);
+    });
   }
 
   unsuspend(target: SuspendTarget, mode: SuspendMode, options?: SuspendOptions) {
-    return Promise.resolve().then(() => this.via(target, mode).unsuspend(target, mode, options));
+    return Promise.resolve().then(() => {
+      const v = this.via(target, mode);
+      return v.pbx.unsuspend(v.target, mode, options);
+    });
   }
 
   inspect(target: SuspendTarget, mode: SuspendMode) {
-    return Promise.resolve().then(() => this.via(target, mode).inspect(target, mode));
+    return Promise.resolve().then(() => {
+      const v = this.via(target, mode);
+      return v.pbx.inspect(v.target, mode);
+    });
   }
 
   /** The delegate reads the batch in one go; targets this carrier refuses get their error. */
   inspectMany(requests: InspectRequest[]): Promise<InspectOutcome[]> {
     return inspectChecked(
       requests,
-      (r) => this.via(r.target, r.mode),
-      (valid) => this.via(valid[0]!.target, valid[0]!.mode).inspectMany(valid),
+      (r) => void this.via(r.target, r.mode),
+      (valid) => this.delegate!.inspectMany(valid.map((r) => ({ target: this.atPbx(r.target), mode: r.mode }))),
     );
   }
 

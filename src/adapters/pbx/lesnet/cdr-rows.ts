@@ -54,7 +54,8 @@ export class LesnetRowMapper {
       if (i >= fields.length) return this.quarantine(raw, `line ${lineNo}: ${fields.length} fields, but ${f} is mapped to column ${i}`);
     }
     const peer = get('peer');
-    if (this.feed.peer && peer !== undefined && peer !== this.feed.peer) return { kind: 'excluded', reason: 'other_peer' };
+    // Peer IDs are hex: an admin may type them in either case.
+    if (this.feed.peer && peer !== undefined && peer.toLowerCase() !== this.feed.peer.toLowerCase()) return { kind: 'excluded', reason: 'other_peer' };
     const did = get('did');
     const caller = get('caller') ?? '';
     const destination = get('destination') ?? '';

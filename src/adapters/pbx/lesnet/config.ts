@@ -126,8 +126,12 @@ export const lesnetServerSchema = z
     timeoutMs: z.number().int().min(100).default(30_000),
     /** Page size in file rows. */
     pageSize: z.number().int().min(1).max(100_000).default(5000),
-    /** LES.NET has no known suspend API: name the PBX server whose gateway/extensions carry the service's calls. */
-    suspend: z.object({ via: z.literal('pbx'), server: z.string().min(1) }).strict().optional(),
+    /**
+     * LES.NET has no known suspend API: name the PBX server whose gateways carry the services' calls. A LES.NET
+     * service (`Peer | DID`) is suspended by switching off that PBX's gateway for its peer (the gateway's name or SIP
+     * username is the peer ID), in `tenant` when given, else in whichever tenant of the PBX has it (FusionPBX).
+     */
+    suspend: z.object({ via: z.literal('pbx'), server: z.string().min(1), tenant: z.string().min(1).optional() }).strict().optional(),
   })
   .strict();
 

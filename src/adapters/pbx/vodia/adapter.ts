@@ -78,7 +78,9 @@ export class VodiaAdapter implements PbxAdapter {
     try {
       const data = await this.http.get('/rest/system/domains');
       const names = Array.isArray(data) ? (data as Array<Record<string, unknown>>).map((d) => String(d.name ?? d.primary ?? d.domain ?? '')) : [];
-      const absent = configured.filter((t) => !names.includes(t));
+      // Tenants are DNS names: the servers file may spell one in another case than the PBX does.
+      const known = new Set(names.map((n) => n.toLowerCase()));
+      const absent = configured.filter((t) => !known.has(t.toLowerCase()));
       checks.push(
         absent.length
           ? { check: 'rest-api', status: 'misconfigured', message: `logged in as ${this.config.username}, but tenant(s) ${absent.join(', ')} are not on this PBX` }

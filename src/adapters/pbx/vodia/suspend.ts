@@ -9,7 +9,7 @@
  */
 import type { InspectResult, ItemState, PbxItem, SuspendMode, SuspendResult, SuspendTarget, UnsuspendResult } from '../../../ports/pbx';
 import type { Logger } from '../../../log';
-import { PbxProtocolError, PbxRejectedError, PbxTargetNotFoundError } from '../errors';
+import { PbxProtocolError, PbxRejectedError, PbxTargetInvalidError, PbxTargetNotFoundError } from '../errors';
 import { matchNames, summarize } from '../suspend-common';
 import { tenantPath } from './cdr-fetch';
 import type { VodiaConfig } from './config';
@@ -40,6 +40,10 @@ export class VodiaSuspender {
   }
 
   private async list(tenant: string, mode: SuspendMode): Promise<VodiaItem[]> {
+    if (tenant === '*') {
+      // A carrier's peer in any tenant: Vodia lists trunks per tenant only.
+      throw new PbxTargetInvalidError(`${this.server}: Vodia keeps trunks per tenant: name it (suspend.tenant of the carrier's server entry)`, this.server);
+    }
     const path = `${tenantPath(tenant)}/${mode === 'gateway' ? 'domain_trunks' : 'users'}`;
     let data: unknown;
     try {

@@ -4,28 +4,28 @@
  * behind the real WHMCS client, a real SMTP server, and a worker on its own task queue of the harness's Temporal.
  */
 import type { Worker } from '@temporalio/worker';
-import { createVoipbillWorker } from '../../worker';
-import { fusionServerSchema } from '../../src/adapters/pbx/fusionpbx/config';
-import { FusionPbxAdapter } from '../../src/adapters/pbx/fusionpbx/adapter';
-import { FusionDouble } from '../../src/doubles/fusionpbx/double';
-import { seedTenant, type FusionCdrRow, type SeededTenant } from '../../src/doubles/fusionpbx/seed';
-import { startFakeWhmcs, type FakeWhmcs } from '../../src/doubles/whmcs/server';
-import { createWhmcsGateway } from '../../src/adapters/whmcs';
-import { createLogger } from '../../src/log';
-import { parseProducts } from '../../src/adapters/services/products-file';
-import type { ServiceRecord } from '../../src/domain/services/service-config';
-import type { LifecycleState } from '../../src/domain/lifecycle/types';
-import { standingSignal, stateQuery, lifecycleWorkflowId } from '../../workflows/service-lifecycle.messages';
-import { signalService, type LifecycleTarget } from '../../src/temporal/lifecycle-client';
-import { lifecyclePolicy } from '../../src/composition';
-import { loadConfig } from '../../src/config';
-import type { WhmcsGateway } from '../../src/ports/whmcs';
-import type { PbxAdapter } from '../../src/ports/pbx';
+import { createVoipbillWorker } from '../worker';
+import { fusionServerSchema } from '../src/adapters/pbx/fusionpbx/config';
+import { FusionPbxAdapter } from '../src/adapters/pbx/fusionpbx/adapter';
+import { FusionDouble } from '../src/doubles/fusionpbx/double';
+import { seedTenant, type FusionCdrRow, type SeededTenant } from '../src/doubles/fusionpbx/seed';
+import { startFakeWhmcs, type FakeWhmcs } from '../src/doubles/whmcs/server';
+import { createWhmcsGateway } from '../src/adapters/whmcs';
+import { createLogger } from '../src/log';
+import { parseProducts, type ProductCatalog } from '../src/adapters/services/products-file';
+import type { ServiceRecord } from '../src/domain/services/service-config';
+import type { LifecycleState } from '../src/domain/lifecycle/types';
+import { standingSignal, stateQuery, lifecycleWorkflowId } from '../workflows/service-lifecycle.messages';
+import { signalService, type LifecycleTarget } from '../src/temporal/lifecycle-client';
+import { lifecyclePolicy } from '../src/composition';
+import { loadConfig } from '../src/config';
+import type { WhmcsGateway } from '../src/ports/whmcs';
+import type { PbxAdapter } from '../src/ports/pbx';
 import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from './db';
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from './temporal';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp';
 import { testDeps } from './deps';
-import type { ActivityDeps } from '../../activities';
+import type { ActivityDeps } from '../activities';
 
 export const FIELD = { threshold: 11, hasVoip: 12, manual: 13, suspended: 14, ccAuth: 15, ccAuthDate: 16, topUpAmount: 17 } as const;
 export const TENANT = 'acme.pbx.test';
@@ -71,6 +71,8 @@ export interface LifecycleEnvOptions {
   servers?: (name: string | undefined) => PbxAdapter | undefined;
   /** The products file's entries; default: product 1, FusionPBX fusion1, Extension mode. */
   products?: unknown[];
+  /** A catalog to use as it is (a live one that a reload changes); wins over `products`. */
+  catalog?: ProductCatalog;
   /** Another Temporal server than the harness's (a test's own, with different dynamic configuration). */
   temporalAddress?: string;
 }
@@ -147,7 +149,7 @@ export async function startLifecycleEnv(opts: LifecycleEnvOptions = {}): Promise
   );
   const temporal = await connectTestTemporal({ isolatedNamespace: true, ...(opts.temporalAddress ? { address: opts.temporalAddress } : {}) });
   const taskQueue = uniqueId('lifecycle');
-  const catalog = parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
+  const catalog = opts.catalog ?? parseProducts({ products: opts.products ?? [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', suspendMode: 'extension' }] }, process.cwd());
   const deps = testDeps({
     pool: db.pool,
     client: temporal.client,

@@ -1,8 +1,8 @@
 /** Each test file gets its own database, migrated from scratch, on the harness's PostgreSQL. */
 import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
-import { createPool } from '../../src/db/pool';
-import { migrate } from '../../src/db/migrate';
+import { createPool } from '../src/db/pool';
+import { migrate } from '../src/db/migrate';
 
 export interface TestDatabase {
   url: string;

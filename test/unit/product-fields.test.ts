@@ -1,14 +1,17 @@
+/**
+ * The one set of product-field parsers (src/domain/services/product-fields.ts) and the service record the sync
+ * builds from them: the same field reads the same way wherever it is read.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   ProductFieldError,
   parseExtensionList,
   parseFusionDomainField,
-  parseInboundSearchString,
   parseLesnetPeerField,
   parseVodiaTenantField,
-  serviceTarget,
-} from '../../src/adapters/pbx/product-fields';
+} from '../../src/domain/services/product-fields';
+import { ServiceFieldError, serviceRecordFrom, type ProductMapping } from '../../src/domain/services/service-config';
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: Error) => {
@@ -44,16 +47,6 @@ describe('Vodia "tenant | DID | DID | ext"', () => {
   });
 });
 
-describe('Vodia inbound search string', () => {
-  test('numbers are extensions, words are first names', () => {
-    assert.deepEqual(parseInboundSearchString('cffm, 8300, Kitchener'), { extensions: ['8300'], names: ['cffm', 'Kitchener'] });
-  });
-  test('rejects empty strings and junk tokens', () => {
-    rejects(() => parseInboundSearchString(' , '), /is empty/);
-    rejects(() => parseInboundSearchString('8300, <script>'), /"<script>" is neither/);
-  });
-});
-
 describe('LES.NET "Peer | DID"', () => {
   test('parses the documented example', () => {
     assert.deepEqual(parseLesnetPeerField('D4E3CD2BFC791 | 12046664021'), { peer: 'D4E3CD2BFC791', dids: ['12046664021'] });
@@ -67,22 +60,45 @@ describe('LES.NET "Peer | DID"', () => {
 
 describe('FusionPBX fields', () => {
   test('domain field "tenant | MainDID"', () => {
-    assert.deepEqual(parseFusionDomainField('mcon.wat5.ictvoip.ca | 5192229000'), { tenant: 'mcon.wat5.ictvoip.ca', mainDid: '5192229000' });
-    assert.deepEqual(parseFusionDomainField('mcon.wat5.ictvoip.ca'), { tenant: 'mcon.wat5.ictvoip.ca', mainDid: null });
-    rejects(() => parseFusionDomainField('a.example | 5195550100 | 5195550101'), /has more than "tenant \| DID"/);
+    assert.deepEqual(parseFusionDomainField('mcon.wat5.ictvoip.ca | 5192229000'), { tenant: 'mcon.wat5.ictvoip.ca', dids: ['5192229000'], extensions: [] });
+    assert.deepEqual(parseFusionDomainField('Mcon.Wat5.ictvoip.ca'), { tenant: 'mcon.wat5.ictvoip.ca', dids: [], extensions: [] });
+    rejects(() => parseFusionDomainField('a.example | 519-555'), /token 2 "519-555" is not a number/);
   });
   test('extension list from the dedicated IP field', () => {
     assert.deepEqual(parseExtensionList('2112 | 2113 | 2114 | 2115 | 2216'), ['2112', '2113', '2114', '2115', '2216']);
     assert.deepEqual(parseExtensionList('2112,2113'), ['2112', '2113']);
-    rejects(() => parseExtensionList(' | '), /lists no extensions/);
-    rejects(() => parseExtensionList('2112 | 2112'), /listed twice/);
+    assert.deepEqual(parseExtensionList(' | '), []);
+    assert.deepEqual(parseExtensionList('2112 | 2112'), ['2112']);
     rejects(() => parseExtensionList('2112 | 10.0.0.1/24'), /"10.0.0.1\/24" is not an extension/);
   });
-  test('serviceTarget combines them', () => {
-    assert.deepEqual(serviceTarget({ kind: 'fusionpbx', domainField: 'acme.example.com | 5195550100', dedicatedIp: '2001 | 2002' }), {
-      tenant: 'acme.example.com',
-      extensions: ['2001', '2002'],
-    });
-    assert.deepEqual(serviceTarget({ kind: 'vodia', domainField: 'cffm.example.com | 5484815577 | 8300', dedicatedIp: '' }), { tenant: 'cffm.example.com' });
+});
+
+describe('the service record is built with the same parsers', () => {
+  const fusion: ProductMapping = { productId: 1, kind: 'fusionpbx', suspendMode: 'extension' };
+  const service = { serviceId: '7', clientId: '3', productId: 1, status: 'Active' };
+
+  test('FusionPBX: tenant, DIDs, extensions from the dedicated IP field', () => {
+    const r = serviceRecordFrom({ ...service, domain: 'Acme.Example.com | 5195550100', dedicatedIp: '2001 | 2002' }, fusion);
+    assert.equal(r.tenant, 'acme.example.com');
+    assert.deepEqual(r.dids, ['5195550100']);
+    assert.deepEqual(r.extensions, ['2001', '2002']);
+  });
+
+  test('Vodia: the extension in the tenant field counts', () => {
+    const r = serviceRecordFrom({ ...service, domain: 'cffm.example.com | 5484815577 | 8300', dedicatedIp: '' }, { ...fusion, kind: 'vodia', suspendMode: 'gateway' });
+    assert.deepEqual(r.extensions, ['8300']);
+    assert.deepEqual(r.dids, ['5484815577']);
+  });
+
+  test('a bad field is a ServiceFieldError naming the service, the field and the token', () => {
+    assert.throws(
+      () => serviceRecordFrom({ ...service, domain: 'D4E3-CD2B | 12046664021', dedicatedIp: null }, { ...fusion, kind: 'lesnet', suspendMode: 'gateway' }),
+      (err: Error) => err instanceof ServiceFieldError && /service 7 \(product 1\): product field Peer \| DID .*peer "D4E3-CD2B"/.test(err.message),
+    );
+    assert.throws(
+      () => serviceRecordFrom({ ...service, domain: 'acme.example.com', dedicatedIp: '2001 | 10.0.0.1/24' }, fusion),
+      (err: Error) => err instanceof ServiceFieldError && /"10.0.0.1\/24" is not an extension/.test(err.message),
+    );
+    assert.throws(() => serviceRecordFrom({ ...service, domain: 'acme.example.com', dedicatedIp: '' }, fusion), /lists no extensions/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The worker process of the chaos suite (scripts/chaos.ts), modelled on worker-process.ts: a real voipbill worker
+ * The worker process of the chaos suite (scripts/chaos.ts), modelled on test/support/worker-process.ts: a real voipbill worker
  * with the real FusionPBX adapter (built from the servers file the runner wrote) and the real WHMCS gateway (pointed
  * at the runner's fake WHMCS by WHMCS_URL & co.), on the runner's PostgreSQL and Temporal namespace. The runner kills
  * it with SIGKILL at random moments and starts it again; it prints `ready` on stdout once it polls.
@@ -13,11 +13,11 @@
 import { createWriteStream } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createVoipbillWorker } from '../../worker';
-import { createPool } from '../../src/db/pool';
-import { createLogger } from '../../src/log';
-import { loadPbxRegistry } from '../../src/adapters/pbx/registry';
-import { parseProducts } from '../../src/adapters/services/products-file';
+import { createVoipbillWorker } from '../worker';
+import { createPool } from '../src/db/pool';
+import { createLogger } from '../src/log';
+import { loadPbxRegistry } from '../src/adapters/pbx/registry';
+import { parseProducts } from '../src/adapters/services/products-file';
 import { testDeps } from './deps';
 import { runChildMain, serveUntilSigterm } from './child-worker';
 

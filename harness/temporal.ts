@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { workflowsPath } from '../../worker';
-import { ensureSearchAttributes } from '../../src/temporal/client';
+import { workflowsPath } from '../worker';
+import { ensureSearchAttributes } from '../src/temporal/client';
 import { msToTs } from '@temporalio/common/lib/time';
 
 export interface TestTemporal {
