@@ -27,7 +27,8 @@ export async function createVoipbillWorker(options: VoipbillWorkerOptions): Prom
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities(options.deps),
+    // The worker's metrics also reach the activities that count live events themselves (the credit guard).
+    activities: createActivities(options.metrics ? { ...options.deps, metrics: options.metrics } : options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.metrics ? { interceptors: { activity: [activityMetricsInterceptor(options.metrics)] } } : {}),

@@ -24,6 +24,12 @@ import { withActivityFailures } from './failures';
 import { createLifecycleActivities } from './lifecycle.activities';
 import { createSweepActivities } from './sweep.activities';
 import { createTopUpActivities } from './topup.activities';
+import { createCreditGuardActivities } from './credit-guard.activities';
+import { withRestrictMode } from '../src/credit-guard/restrict-mode';
+import type { GuardObserver } from '../src/credit-guard/guard';
+import type { VoipbillMetrics } from '../src/metrics';
+import { guardReportSignal } from '../workflows/credit-guard.messages';
+import { DEFAULT_MAX_CALL_SECONDS } from '../src/adapters/pbx/plausibility';
 
 /** What the worker hands to its activities (the composition root builds it from configuration). */
 export interface ActivityDeps {
@@ -46,6 +52,10 @@ export interface ActivityDeps {
   /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
   billingTimeZone?: string;
   autoTopUpPolicy?: AutoTopUpPolicy;
+  /** Live credit control: the admin alert address, the longest plausible call, and (benchmarks, tests) an observer. */
+  creditGuard?: { alertEmail?: string; maxCallSeconds?: number; observer?: GuardObserver; reportEveryMs?: number; now?: () => number };
+  /** The worker's metrics (the credit guard counts its cuts, refusals, breaches and expired reservations there). */
+  metrics?: VoipbillMetrics;
   /** INVOICE_DATE_FORMAT: dates in usage invoice lines. */
   invoiceDateFormat?: InvoiceDateFormat;
   /** NOTIFY_TEMPLATE_NAMES: the install's names of the WHMCS templates voipbill sends. */
@@ -54,7 +64,15 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const repos = createRepositories(deps.pool);
-  const { log, whmcs, pbx, services, lifecycleTarget, catalog } = deps;
+  const { log, whmcs, services, lifecycleTarget, catalog } = deps;
+  // `restrict` suspensions are the credit guard's restrictions, for every activity that suspends or inspects.
+  const pbx = withRestrictMode(deps.pbx, repos.callRestrictions);
+  const packages = createPackageStore({
+    catalog,
+    onStale: (path, error) => log.warn('package file changed but does not load: the last good one stays in use', { path, error: error.message }),
+  });
+  const guard = deps.creditGuard ?? {};
+  const mailer = deps.notify.mailer;
   const timeZone = deps.billingTimeZone ?? 'UTC';
   const standing = createStandingReader({
     whmcs,
@@ -105,10 +123,7 @@ export function createActivities(deps: ActivityDeps) {
       services,
       lifecycleTarget,
       source: (name) => pbx.adapterFor(name),
-      packages: createPackageStore({
-        catalog,
-        onStale: (path, error) => log.warn('package file changed but does not load: the last good one stays in use', { path, error: error.message }),
-      }),
+      packages,
       timeZone,
       ...(deps.invoiceDateFormat ? { dateFormat: deps.invoiceDateFormat } : {}),
     }),
@@ -121,6 +136,41 @@ export function createActivities(deps: ActivityDeps) {
       autoTopUps: repos.autoTopUps,
       policy: deps.autoTopUpPolicy ?? defaultAutoTopUpPolicy,
       timeZone,
+    }),
+    ...createCreditGuardActivities({
+      log,
+      pbx,
+      repo: repos.creditGuard,
+      services,
+      packages,
+      whmcs,
+      report: async (workflowId, report) => lifecycleTarget.client.workflow.getHandle(workflowId).signal(guardReportSignal, report),
+      ...(guard.alertEmail && mailer
+        ? {
+            alert: (b) =>
+              mailer.send({
+                to: guard.alertEmail!,
+                subject: `voipbill: credit limit breach of client ${b.clientId} (${b.kind})`,
+                text: `Client ${b.clientId} broke a credit limit on PBX ${b.server}: ${b.detail}.\n\nIts new outbound calls are refused (emergency numbers excepted) until an admin clears the breach:\n  bin/voipbill credit clear ${b.clientId} --reason "…"\n`,
+                idempotencyKey: `credit-breach:${b.clientId}:${b.kind}:${b.detail}`,
+              }),
+          }
+        : {}),
+      ...(deps.metrics
+        ? {
+            metrics: {
+              cut: () => deps.metrics!.creditGuardCuts.inc(),
+              refused: (reason) => deps.metrics!.creditGuardRefusals.inc({ reason }),
+              breach: (kind) => deps.metrics!.creditLimitBreaches.inc({ kind }),
+              expired: () => deps.metrics!.creditReservationsExpired.inc(),
+            },
+          }
+        : {}),
+      timeZone,
+      maxCallSeconds: guard.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS,
+      ...(guard.observer ? { observer: guard.observer } : {}),
+      ...(guard.reportEveryMs ? { reportEveryMs: guard.reportEveryMs } : {}),
+      ...(guard.now ? { now: guard.now } : {}),
     }),
   });
 }

@@ -6,8 +6,11 @@
  *
  * Environment: CHAOS_TEMPORAL_ADDRESS, CHAOS_NAMESPACE, CHAOS_TASK_QUEUE, CHAOS_DATABASE_URL, CHAOS_WORKFLOW_BUNDLE
  * (a pre-built bundle, so a restart does not bundle again), CHAOS_IDENTITY, CHAOS_PRODUCTS (products JSON),
- * VOIPBILL_SERVERS_FILE (+ the credential variables it names), WHMCS_* (read by loadConfig).
+ * VOIPBILL_SERVERS_FILE (+ the credential variables it names), WHMCS_* (read by loadConfig). With
+ * CREDIT_GUARD_OBSERVER_FILE, the credit guard's decisions, cuts and recoveries are appended there as JSON lines
+ * (the credit benchmark reads them).
  */
+import { createWriteStream } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createVoipbillWorker } from '../worker';
@@ -40,6 +43,20 @@ async function main(): Promise<void> {
   // Only the variables voipbill's configuration knows, never the whole environment.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => /^(WHMCS_|LOW_BALANCE_|MIRROR_|NOTIFY_)/.test(k) && v !== undefined)) as Record<string, string>;
   const deps = testDeps({ pool, client, taskQueue, env, log, pbx, catalog });
+  const observerFile = process.env.CREDIT_GUARD_OBSERVER_FILE;
+  if (observerFile) {
+    const out = createWriteStream(observerFile, { flags: 'a' });
+    const line = (o: object) => out.write(`${JSON.stringify({ worker: identity, at: Date.now(), ...o })}\n`);
+    deps.creditGuard = {
+      ...deps.creditGuard,
+      observer: {
+        decision: (ms) => line({ decision: ms }),
+        cut: (c) => line({ cut: c }),
+        refused: (r) => line({ refused: r }),
+        recovered: (r) => line({ recovered: r }),
+      },
+    };
+  }
   const worker = await createVoipbillWorker({
     connection: native,
     namespace,

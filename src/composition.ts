@@ -172,6 +172,7 @@ export function buildDeps(
     ...(ctx.whmcsServers ? { whmcsServers: ctx.whmcsServers } : {}),
     billingTimeZone: config.BILLING_TIME_ZONE,
     autoTopUpPolicy: autoTopUpPolicy(config),
+    creditGuard: { maxCallSeconds: config.CDR_MAX_CALL_SECONDS, ...(config.CREDIT_GUARD_ALERT_EMAIL ? { alertEmail: config.CREDIT_GUARD_ALERT_EMAIL } : {}) },
     invoiceDateFormat: config.INVOICE_DATE_FORMAT,
     ...(config.NOTIFY_TEMPLATE_NAMES ? { templateNames: config.NOTIFY_TEMPLATE_NAMES } : {}),
   };

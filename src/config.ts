@@ -145,6 +145,20 @@ export const configSchema = z.object({
     .max(MAX_CALL_SECONDS_LIMIT)
     .default(DEFAULT_MAX_CALL_SECONDS)
     .describe("Longest plausible billable call (seconds); a CDR over it is quarantined as malformed and the feed moves on. A server's maxCallSeconds in the servers file overrides it."),
+  CREDIT_GUARD_HEARTBEAT_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(600)
+    .default(5)
+    .describe('Heartbeat timeout of a PBX credit guard (docs/credit-control.md): when the worker running it dies, another worker takes the guard over this many seconds later.'),
+  CREDIT_GUARD_ALERT_EMAIL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), { message: 'must be an e-mail address' })
+    .describe('Admin address for credit limit breach alerts (sent through SMTP_URL). Unset: breaches are logged and counted (voipbill_credit_limit_breaches_total) only.'),
   NOTIFY_CHANNEL: z.enum(['whmcs', 'smtp']).default('whmcs').describe('Send client messages through WHMCS SendEmail templates or through SMTP.'),
   NOTIFY_TEMPLATE_NAMES: jsonNameMap(TEMPLATE_IDS, '{"Low Balance Alert":"VoIP Low Balance"}', `keys must be among ${TEMPLATE_IDS.map((t) => JSON.stringify(t)).join(', ')}; values non-empty template names`).describe("The WHMCS e-mail templates' names where they differ from the product's (\"Low Balance Alert\", \"VoIP Zero Balance\", \"Included Minutes Warning - Stage 1\", …): a JSON object from the default name to the install's. `bin/voipbill preflight` lists the ones WHMCS lacks."),
   SMTP_URL: optionalUrl(['smtp', 'smtps']).describe('SMTP server for NOTIFY_CHANNEL=smtp, e.g. smtp://user:pass@mail:587.'),

@@ -17,6 +17,10 @@ export interface VoipbillMetrics {
   webhookDuplicates: Counter<'event'>;
   activityExecutions: Counter<'activity_type'>;
   activityFailures: Counter<'activity_type' | 'failure_type'>;
+  creditGuardCuts: Counter;
+  creditGuardRefusals: Counter<'reason'>;
+  creditLimitBreaches: Counter<'kind'>;
+  creditReservationsExpired: Counter;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}): VoipbillMetrics {
@@ -36,6 +40,10 @@ export function createMetrics(options: { defaultMetrics?: boolean; labels?: Reco
     webhookDuplicates: counter('voipbill_webhook_duplicates_total', 'WHMCS webhook deliveries answered as duplicates of an event already dispatched (not dispatched again).', ['event']),
     activityExecutions: counter('voipbill_activity_executions_total', 'Activity attempts started, by activity type.', ['activity_type']),
     activityFailures: counter('voipbill_activity_failures_total', 'Activity attempts that failed, by activity type and error type.', ['activity_type', 'failure_type']),
+    creditGuardCuts: counter('voipbill_credit_guard_cuts_total', 'Live calls the credit guards hung up where their credit ran out (or for a limit breach).'),
+    creditGuardRefusals: counter('voipbill_credit_guard_refusals_total', 'Outbound calls the credit guards refused before answer, by reason (no-credit, suspended, locked, breach).', ['reason']),
+    creditLimitBreaches: counter('voipbill_credit_limit_breaches_total', 'Fraud and spend limit breaches found, by kind.', ['kind']),
+    creditReservationsExpired: counter('voipbill_credit_reservations_expired_total', 'Reservations of ended calls released because their CDR never arrived (see docs/credit-control.md).'),
   };
 }
 

@@ -3,3 +3,4 @@ export { smokeWorkflow } from './smoke';
 export { serviceLifecycle } from './service-lifecycle';
 export { reconcileServices } from './reconcile-services';
 export { billingRun } from './billing-run';
+export { creditGuard } from './credit-guard';

@@ -69,5 +69,20 @@ export const activityOptions = {
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: SWEEP_NON_RETRYABLE },
   },
+  /**
+   * The credit guard of a PBX server: runs until cancelled, heartbeating every second (the workflow sets the heartbeat
+   * timeout from CREDIT_GUARD_HEARTBEAT_TIMEOUT_SECONDS). Any failure is retried at once and then every few seconds
+   * on whichever worker polls first; only a configuration error (a server missing from the servers file, a bad package)
+   * stops it (the workflow waits and looks again).
+   */
+  creditGuard: {
+    startToCloseTimeout: '3650 days',
+    retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', nonRetryableErrorTypes: withConfigErrors(['PbxConfigError']) },
+  },
+  /** Credit guard admin actions (clearing a limit breach): PostgreSQL only. */
+  creditGuardAdmin: {
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 10, nonRetryableErrorTypes: withConfigErrors([]) },
+  },
   smoke: { startToCloseTimeout: '30 seconds' },
 } satisfies Record<string, ActivityOptions>;

@@ -9,6 +9,8 @@
 
 import type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind } from '../domain/cdr';
 import type { SuspendMode } from '../domain/lifecycle/types';
+import type { LiveCallControl } from './live-calls';
+import type { CreditGuardSettings } from '../domain/credit/guard-settings';
 
 // The domain owns these types; they are re-exported here for the adapters that import them from the port.
 export type { CdrDirection, CdrDisposition, NormalizedCdr, NumberSource, PbxKind, SuspendMode };
@@ -133,7 +135,8 @@ export interface SuspendTarget {
 
 /** One thing at the PBX that voipbill switches. `id` is what to pass back in a {@link SuspendTarget}. */
 export interface PbxItem {
-  kind: 'gateway' | 'extension';
+  /** `restriction`: a `restrict` suspension (the credit guard refuses the service's outbound calls). */
+  kind: 'gateway' | 'extension' | 'restriction';
   id: string;
   /** Human label (gateway name, extension number) for logs and admin screens. */
   label: string;
@@ -246,6 +249,11 @@ export interface PbxAdapter extends CdrSource, PbxSuspendTarget {
   readonly capabilities: PbxCapabilities;
   testConnection(): Promise<ConnectionReport>;
   close(): Promise<void>;
+  /**
+   * Live calls and the credit guard's settings, when the PBX can show and end live calls and its servers-file entry
+   * turns the guard on (FusionPBX `creditGuard.enabled`); undefined otherwise.
+   */
+  liveCalls?(): { control: LiveCallControl; settings: CreditGuardSettings } | undefined;
 }
 
 /** Finds the adapter that serves a server named by a service or a billing schedule. */

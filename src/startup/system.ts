@@ -12,6 +12,7 @@ import { startDemoIfEnabled, type ProcessEnv } from './demo';
 import { connectTemporal, ensureTemporal } from './temporal';
 import { manageSchedules, triggerReconcile } from './schedules';
 import { loadLiveConfig, registerProcess, watchConfig } from './config-reload';
+import { manageCreditGuards } from './credit-guards';
 import { sweepAtStart } from './sweep';
 import { runWorker } from './worker';
 import { startApi } from './api';
@@ -53,8 +54,13 @@ export async function startSystem(config: Config, log: Logger, env: ProcessEnv):
     // Field IDs found by name before anything reads a client (a field not found yet must not read as blank).
     await built.fields.refresh().catch((err: unknown) => log.warn('WHMCS custom fields not looked up yet', { error: err }));
     await manageSchedules(config, client, servers(), log);
+    // One credit guard workflow per FusionPBX server that turns it on (docs/credit-control.md).
+    await manageCreditGuards(config, client, servers(), log);
     live.onApplied(async (r) => {
-      if (r.applied.servers) await manageSchedules(config, client, servers(), log);
+      if (r.applied.servers) {
+        await manageSchedules(config, client, servers(), log);
+        await manageCreditGuards(config, client, servers(), log);
+      }
       await built.fields.refresh();
       // Running workflows learn a changed product (mode, server, ownership) from the sweep: run one now.
       await triggerReconcile(config, client, log);

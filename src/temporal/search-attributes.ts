@@ -4,13 +4,14 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { lifecycleSearchAttributeKeys } from '../../workflows/service-lifecycle.messages';
+import { creditGuardSearchAttributeKeys } from '../../workflows/credit-guard.messages';
 
 // The lifecycle workflow's contract owns the keys it sets; re-exported for the callers that list by them.
 export { CreditPositiveKey, LifecycleStateKey, PbxDriftKey, PbxServerKey, SuspendedSinceKey, SuspendModeKey, UsageStageKey, WhmcsClientIdKey } from '../../workflows/service-lifecycle.messages';
 /** Registered for billing runs; no workflow sets it yet. */
 export const BillingSourceKey = defineSearchAttributeKey('VoipBillingSource', SearchAttributeType.KEYWORD);
 
-export const allSearchAttributes = [...lifecycleSearchAttributeKeys, BillingSourceKey];
+export const allSearchAttributes = [...lifecycleSearchAttributeKeys, BillingSourceKey, ...creditGuardSearchAttributeKeys];
 
 const cliTypeName: Record<string, string> = {
   [SearchAttributeType.KEYWORD]: 'Keyword',

@@ -12,7 +12,7 @@ import {
   type Step,
 } from '../../src/domain/lifecycle/plan';
 import { applyOutcome, nextSteps, type Outcome } from '../../src/domain/lifecycle/outcome';
-import { HISTORY_LIMIT, type ClientStanding, type DisabledItem, type LifecyclePolicy, type LifecycleState, type Override } from '../../src/domain/lifecycle/types';
+import { HISTORY_LIMIT, type ClientStanding, type DisabledItem, type LifecyclePolicy, type LifecycleState, type Override, type SuspendMode } from '../../src/domain/lifecycle/types';
 import { clientStanding } from '../support/standing';
 
 const T0 = '2026-03-01T00:00:00.000Z';
@@ -28,7 +28,7 @@ function newState(policy: Partial<LifecyclePolicy> = {}, config: { suspendMode?:
 const standing = clientStanding;
 
 /** What the PBX adapter reports as disabled, per mode. */
-function disabledFor(state: LifecycleState, mode: 'gateway' | 'extension'): DisabledItem[] {
+function disabledFor(state: LifecycleState, mode: SuspendMode): DisabledItem[] {
   return mode === 'gateway' ? [{ kind: 'gateway', id: `gw-${state.config.serviceId}` }] : state.config.extensions.map((e) => ({ kind: 'extension', id: e }));
 }
 

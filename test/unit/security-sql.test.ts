@@ -41,6 +41,9 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'schema.arrival': 'not executed: advice text naming the probed arrival column (insert_date | end_epoch)',
     'schema.idColumn': 'not executed: advice text naming the probed id column',
   },
+  'src/adapters/postgres/credit-guard.repository.ts': {
+    LEASE_OK: 'a constant EXISTS predicate on the lease ($1 server, $2 epoch are bound), defined in this file',
+  },
   'src/adapters/postgres/services.repository.ts': {
     COLUMNS: 'the constant column list of the services table, defined in this file',
     BY_ID: 'a constant ORDER BY expression (numeric service-ID order), defined in this file',

@@ -32,6 +32,8 @@ import { RECONCILE_WORKFLOW, type ReconcileInput, type ReconcileTotals } from '.
 import { connectTestTemporal, uniqueId, workflowBundle, type TestTemporal } from '../../harness/temporal';
 import { startDedicatedTemporal, SUGGEST_CONTINUE_AS_NEW_AFTER } from '../support/dedicated-temporal';
 import { recordHistory } from '../support/histories';
+import { Context } from '@temporalio/activity';
+import { CREDIT_GUARD_WORKFLOW, clearLimitBreachUpdate, guardHealthQuery, guardReportSignal, type CreditGuardInput, type GuardReport } from '../../workflows/credit-guard.messages';
 
 let server: DevServerHandle;
 let t: TestTemporal;
@@ -429,6 +431,53 @@ describe('billing run and reconciliation branches', () => {
       const first = await firstRunId(handle);
       assert.notEqual((await handle.describe()).runId, first, 'the sweep continued as new');
       await replayAndRecord('reconcile-services-continue-as-new', handle, first);
+    });
+  });
+});
+
+describe('credit guard workflow', () => {
+  test('runs one guard activity, shows its reports, clears a breach by update, and hands the guard to its next run at continue-as-new', { timeout: 90_000 }, async () => {
+    const taskQueue = uniqueId('guard');
+    let started = 0;
+    const cleared: string[] = [];
+    const report = (n: number): GuardReport => ({
+      state: 'guarding', leaseEpoch: String(n), liveCalls: n, reservations: n, reservedMicros: String(n * 10_000), lastEventAt: new Date(1_790_000_000_000 + n).toISOString(),
+      events: n, cuts: 0, refusals: 0, warnings: 0, recoveredAt: null, breachedClients: n === 1 ? ['7'] : [], reportedAt: new Date().toISOString(),
+    });
+    const activities = {
+      // The guard, scripted: it reports once, then guards (heartbeating) until it is cancelled.
+      runCreditGuard: async () => {
+        const ctx = Context.current();
+        started++;
+        await t.client.workflow.getHandle(ctx.info.workflowExecution!.workflowId).signal(guardReportSignal, report(started));
+        const tick = setInterval(() => ctx.heartbeat(), 100);
+        try {
+          return await ctx.cancelled;
+        } finally {
+          clearInterval(tick);
+        }
+      },
+      clearLimitBreach: async (input: { clientId: string }) => {
+        cleared.push(input.clientId);
+        return { cleared: 1 };
+      },
+    };
+    await runWorker(taskQueue, activities, async () => {
+      const input: CreditGuardInput = { server: 'fusion-x', heartbeatTimeoutSeconds: 5 };
+      const handle = await t.client.workflow.start(CREDIT_GUARD_WORKFLOW, { taskQueue, workflowId: uniqueId('credit-guard'), args: [input] });
+      await eventually('the first report', async () => ((await handle.query(guardHealthQuery)).breachedClients.includes('7') ? true : undefined));
+      await assert.rejects(handle.executeUpdate(clearLimitBreachUpdate, { args: [{ requestId: 'r0', clientId: '8', reason: 'x' }] }), (err: Error) => /has no open limit breach/.test(String((err.cause as Error | undefined)?.message)));
+      const state = await handle.executeUpdate(clearLimitBreachUpdate, { args: [{ requestId: 'r1', clientId: '7', reason: 'checked' }], updateId: 'r1' });
+      assert.deepEqual(state.breachedClients, []);
+      assert.deepEqual(cleared, ['7']);
+      // Reports grow the history until the server suggests continuing as new: the guard moves to the next run.
+      const first = await firstRunId(handle);
+      for (let i = 0; i < 12 && started < 2; i++) await handle.signal(guardReportSignal, report(100 + i));
+      await eventually('the guard started again in the next run', async () => (started >= 2 ? true : undefined));
+      assert.notEqual((await handle.describe()).runId, first, 'continued as new');
+      assert.equal((await handle.query(guardHealthQuery)).runs, 2, 'the state crossed continue-as-new');
+      await replayAndRecord('credit-guard-continue-as-new', handle, first);
+      await handle.terminate('test over');
     });
   });
 });

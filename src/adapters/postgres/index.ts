@@ -21,6 +21,7 @@ import { createAuditLogRepository } from './audit-log.repository';
 import { createWebhookEventsRepository } from './webhook-events.repository';
 import { createCallRecordsRepository } from './call-records.repository';
 import { createAdminCdrsRepository } from './admin-cdrs.repository';
+import { createCallRestrictionsRepository, createCreditGuardRepository } from './credit-guard.repository';
 
 /** What the billing engine (src/billing) reads and writes: the CDR ledger, its sources and the charges. */
 export interface BillingStore extends Transactions {
@@ -54,6 +55,8 @@ const OTHER_REPOSITORIES = {
   webhookEvents: createWebhookEventsRepository,
   callRecords: createCallRecordsRepository,
   adminCdrs: createAdminCdrsRepository,
+  creditGuard: createCreditGuardRepository,
+  callRestrictions: createCallRestrictionsRepository,
   clientEpisodes: createClientEpisodesRepository,
 };
 

@@ -6,7 +6,7 @@ interface Row {
   client_id: string;
   server: string | null;
   tenant: string | null;
-  suspend_mode: 'gateway' | 'extension';
+  suspend_mode: ServiceRecord['suspendMode'];
   extensions: string[];
   dids: string[];
   peer: string | null;

@@ -9,7 +9,7 @@ const productSchema = z.object({
   kind: z.enum(['fusionpbx', 'vodia', 'lesnet']),
   server: z.string().min(1).optional(),
   package: z.string().min(1).optional(),
-  suspendMode: z.enum(['gateway', 'extension']).default('gateway'),
+  suspendMode: z.enum(['gateway', 'extension', 'restrict']).default('gateway'),
   /**
    * What drift repair may switch back on for an active service: `disabled` (default) only what voipbill itself
    * switched off; `all` every item of the service (all of a Gateway-mode tenant's gateways, all listed extensions).

@@ -7,12 +7,12 @@ import { LifecycleStateKey, SuspendedSinceKey, SuspendModeKey, WhmcsClientIdKey 
 import { lifecycleListQuery, type StuckCase } from '../../temporal/lifecycle-queries';
 import { autoTopUpUpdate, lifecycleWorkflowId, overrideUpdate, stateQuery, suspendUpdate, unsuspendUpdate } from '../../../workflows/service-lifecycle.messages';
 import { usageStageLabel } from '../../domain/usage/included-minutes';
-import type { LifecycleState } from '../../domain/lifecycle/types';
+import type { LifecycleState, SuspendMode } from '../../domain/lifecycle/types';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand } from '../context';
 
 const USAGE = `usage: voipbill service status <serviceId>
-       voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension] [--request-id <id>]
+       voipbill service suspend <serviceId> --reason <text> [--mode gateway|extension|restrict] [--request-id <id>]
        voipbill service unsuspend <serviceId> [--reason <text>] [--request-id <id>]
        voipbill service override <serviceId> yes|no|none [--reason <text>] [--request-id <id>]
        voipbill service usage <serviceId>
@@ -95,7 +95,7 @@ export const command = cliCommand({
     if (v.state !== undefined && !LIFECYCLE_STATES.includes(v.state)) throw new UsageError(`--state must be one of ${LIFECYCLE_STATES.join(', ')}; got ${JSON.stringify(v.state)}`);
     if (v.client !== undefined && !/^[1-9]\d*$/.test(v.client)) throw new UsageError(`--client must be a WHMCS client ID (a positive integer); got ${JSON.stringify(v.client)}`);
     if (action === 'suspend' && !v.reason) throw new UsageError('suspend needs --reason');
-    if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension') throw new UsageError('--mode must be gateway or extension');
+    if (v.mode !== undefined && v.mode !== 'gateway' && v.mode !== 'extension' && v.mode !== 'restrict') throw new UsageError('--mode must be gateway, extension or restrict');
     const days = v['suspended-days'] !== undefined ? Number(v['suspended-days']) : undefined;
     if (days !== undefined && !(days >= 0)) throw new UsageError(`--suspended-days must be a number of days ≥ 0; got ${JSON.stringify(v['suspended-days'])}`);
     if (v.stuck !== undefined && !['positive-credit', 'drift'].includes(v.stuck)) throw new UsageError(`--stuck must be positive-credit or drift; got ${JSON.stringify(v.stuck)}`);
@@ -137,7 +137,7 @@ export const command = cliCommand({
         state = await handle.executeUpdate(autoTopUpUpdate, { args: [{ requestId, enabled: value === 'on', ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
       } else if (action === 'status') state = await handle.query(stateQuery);
       else if (action === 'suspend') {
-        state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as 'gateway' | 'extension' } : {}) }], updateId: requestId });
+        state = await handle.executeUpdate(suspendUpdate, { args: [{ requestId, reason: v.reason!, ...(v.mode ? { mode: v.mode as SuspendMode } : {}) }], updateId: requestId });
       } else if (action === 'unsuspend') {
         state = await handle.executeUpdate(unsuspendUpdate, { args: [{ requestId, ...(v.reason ? { reason: v.reason } : {}) }], updateId: requestId });
       } else {

@@ -21,6 +21,7 @@
 import type { NormalizedCdr, PbxKind } from '../cdr';
 import { compareServiceIds, isEndedStatus, type ServiceRecord } from '../services/service-config';
 import { zonedToUtc } from '../time-zone';
+import type { SuspendMode } from '../lifecycle/types';
 
 export type Assignment = { ok: true; service: ServiceRecord } | { ok: false; reason: string; conflict?: boolean };
 
@@ -335,12 +336,13 @@ export function findServiceConflicts(services: readonly ServiceRecord[]): Servic
 /**
  * The live services of other clients that switching off `mode` for `self` would cut: in gateway mode every other
  * client's service on the tenant (its gateways carry them all), in extension mode those listing one of `extensions`
- * or claiming the tenant whole. A client-editable WHMCS field must never let one client's suspension switch off
- * another's PBX.
+ * or claiming the tenant whole; restrict mode is like extension mode, and like gateway mode when it lists no
+ * extensions (the credit guard then refuses the whole tenant's calls). A client-editable WHMCS field must never let
+ * one client's suspension switch off another's PBX.
  */
 export function suspensionConflicts(
   self: Pick<ServiceRecord, 'serviceId' | 'clientId' | 'server' | 'tenant'> & { kind?: ServiceRecord['kind'] },
-  mode: 'gateway' | 'extension',
+  mode: SuspendMode,
   extensions: readonly string[],
   others: readonly ServiceRecord[],
 ): ServiceRecord[] {
@@ -354,7 +356,7 @@ export function suspensionConflicts(
         (self.kind === undefined || o.kind === self.kind) &&
         (!self.server || !o.server || self.server === o.server) &&
         tenantKeyOf(o) === tenant &&
-        (mode === 'gateway' || claimsWholeTenant(o) || o.extensions.some((e) => extensions.includes(e))),
+        (mode === 'gateway' || (mode === 'restrict' && extensions.length === 0) || claimsWholeTenant(o) || o.extensions.some((e) => extensions.includes(e))),
     )
     .sort((a, b) => compareServiceIds(a.serviceId, b.serviceId));
 }

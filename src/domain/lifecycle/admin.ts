@@ -31,7 +31,7 @@ function requireRequestId(req: { requestId?: unknown }): void {
   }
 }
 
-const modes: SuspendMode[] = ['gateway', 'extension'];
+const modes: SuspendMode[] = ['gateway', 'extension', 'restrict'];
 const overrides: Override[] = ['yes', 'no', 'none'];
 
 export function validateAdminSuspend(state: LifecycleState, req: { requestId: string; reason: string; mode?: SuspendMode }): void {

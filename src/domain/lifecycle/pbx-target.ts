@@ -17,7 +17,8 @@ export type PbxTargetResult = { ok: true; target: PbxTargetSpec } | { ok: false;
 
 /**
  * The PBX target of a service in a mode: exactly `items` when given (unsuspend, repair), else the service's
- * extensions (Extension mode) or all of the tenant's gateways (Gateway mode).
+ * extensions (Extension mode) or all of the tenant's gateways (Gateway mode). Restrict mode always names the
+ * service's extensions (none: the whole tenant), whose outbound calls the credit guard refuses.
  */
 export function pbxTarget(config: ServiceConfig, mode: SuspendMode, items?: readonly DisabledItem[]): PbxTargetResult {
   if (!config.tenant && config.peer) {
@@ -26,6 +27,7 @@ export function pbxTarget(config: ServiceConfig, mode: SuspendMode, items?: read
     return { ok: true, target: { tenant: '*', peer: config.peer, ...(items ? { gateways: items.filter((i) => i.kind === 'gateway').map((i) => i.id) } : {}) } };
   }
   if (!config.tenant) return { ok: false, reason: `service ${config.serviceId} has no tenant configured` };
+  if (mode === 'restrict') return { ok: true, target: { tenant: config.tenant, extensions: [...config.extensions] } };
   if (mode === 'extension') {
     const extensions = items ? items.filter((i) => i.kind === 'extension').map((i) => i.id) : config.extensions;
     if (extensions.length === 0) return { ok: false, reason: `service ${config.serviceId} lists no extensions for Extension mode` };
@@ -50,7 +52,8 @@ export function sharedItemsRefusal(
   others: ReadonlyArray<{ serviceId: string; clientId: string }>,
 ): string | null {
   if (others.length === 0) return null;
-  const what = mode === 'gateway' ? `the gateways of tenant ${config.tenant}` : `extension(s) ${extensions.join(', ')} of tenant ${config.tenant}`;
+  const what =
+    mode === 'gateway' || extensions.length === 0 ? `the ${mode === 'gateway' ? 'gateways' : 'outbound calls'} of tenant ${config.tenant}` : `extension(s) ${extensions.join(', ')} of tenant ${config.tenant}`;
   const them = others.map((o) => `service ${o.serviceId} of client ${o.clientId}`).join(', ');
   return (
     `service ${config.serviceId} (client ${config.clientId}) not suspended: ${what} also carry active ${them}, whose calls would stop too; ` +

@@ -7,9 +7,11 @@ import type { AutoTopUpFields, AutoTopUpState } from './auto-topup';
 
 /**
  * How a service is switched off at its PBX (a product setting). `gateway`: turn off the tenant's gateways / trunks
- * (all calls of the tenant stop). `extension`: turn off exactly the service's extensions / accounts.
+ * (all calls of the tenant stop). `extension`: turn off exactly the service's extensions / accounts. Both also stop
+ * emergency calls. `restrict` (FusionPBX with a credit guard): nothing is switched off; the credit guard refuses the
+ * service's outbound calls before they are answered, except emergency numbers.
  */
-export type SuspendMode = 'gateway' | 'extension';
+export type SuspendMode = 'gateway' | 'extension' | 'restrict';
 export type LifecycleStatus = 'active' | 'low_balance' | 'suspended' | 'terminated';
 /** The WHMCS "VoIP Suspended" field, and the admin override set from the CLI: 'none' leaves it to automation. */
 export type Override = 'yes' | 'no' | 'none';

@@ -11,6 +11,7 @@ import { PackageValidationError, type PackageIssue } from './errors';
 import { tryParseIncrement } from './increment';
 import { WEEKDAYS, isTimeZone, parseClockMs, parseLocalDate } from './periods';
 import { regexPatternProblem } from './regex-safety';
+import { creditControlSchema } from '../credit/settings';
 
 function decimal(what: string, maxDecimals: number, min: 'non-negative' | 'above -100') {
   return z
@@ -237,6 +238,8 @@ export const packageSchema = z.strictObject({
       warnStages: z.array(z.number().int().min(1).max(99)).default([]),
     })
     .prefault({}),
+  /** Live credit control (credit guard): emergency numbers, reservation step, fraud and spend limits. */
+  creditControl: creditControlSchema.optional(),
 });
 
 /** A validated package (defaults applied). JSON-serializable. */

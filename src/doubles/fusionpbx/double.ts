@@ -22,6 +22,10 @@ export interface FusionDoubleOptions {
   createSchema?: boolean;
   arrivalIndex?: boolean;
   eslPort?: number;
+  /** The switch's clock for live calls (epoch ms). */
+  now?: () => number;
+  /** Delay between a live call's hang-up and its row in v_xml_cdr (FusionPBX's importer). */
+  cdrImportLatencyMs?: number;
 }
 
 export class FusionDouble {
@@ -40,6 +44,8 @@ export class FusionDouble {
       cacheDir,
       password: options.eslPassword ?? 'ClueCon',
       hostname: options.hostname ?? 'pbx1',
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.cdrImportLatencyMs !== undefined ? { cdrImportLatencyMs: options.cdrImportLatencyMs } : {}),
     });
   }
 
@@ -86,6 +92,7 @@ export class FusionDouble {
     for (const set of this.esl.state.running.values()) set.clear();
     this.esl.state.registrations = [];
     this.esl.state.channels = [];
+    this.esl.state.live.reset();
     this.esl.commands.length = 0;
     this.esl.events.length = 0;
     this.esl.faults = {};
@@ -127,6 +134,8 @@ export class FusionDouble {
   }
 
   async stop(): Promise<void> {
+    this.esl.state.live.stop();
+    await this.esl.state.live.flushCdrs();
     await this.esl.stop();
     rmSync(this.cacheDir, { recursive: true, force: true });
   }

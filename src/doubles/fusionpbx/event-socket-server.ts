@@ -1,13 +1,39 @@
 /**
  * A TCP mod_event_socket double (inbound mode): `auth/request` greeting, password check with FreeSWITCH's exact
  * rejection and disconnect notice, ACL rude rejection, `api` with exact Content-Length, `bgapi` + BACKGROUND_JOB
- * events for subscribers, `sendevent`, `exit`. Commands may arrive with `\n` or `\r\n`, several per write or split
- * across writes. Every command is recorded in order; faults (slow replies, drop mid-reply) can be switched on.
+ * events, `event plain <names>` subscriptions with `filter`s and the live calls' channel events in FreeSWITCH's
+ * plain format (esl-wire.ts), `sendevent`, `exit`. Commands may arrive with `\n` or `\r\n`, several per write or
+ * split across writes. Every command is recorded in order; faults (slow replies, drop mid-reply) can be switched on.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { CommandReader } from './esl-wire';
+import { CommandReader, passesFilters, plainEventFrame, serializePlainEvent, type EventHeaders, type Filter } from './esl-wire';
 import { FreeswitchState, type FreeswitchStateOptions } from './freeswitch-state';
+
+/** Event names mod_event_socket knows (switch_event.c EVENT_NAMES) that the double can raise or accept. */
+const EVENT_NAMES = new Set([
+  'CUSTOM', 'CLONE', 'CHANNEL_CREATE', 'CHANNEL_DESTROY', 'CHANNEL_STATE', 'CHANNEL_CALLSTATE', 'CHANNEL_ANSWER',
+  'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_HOLD',
+  'CHANNEL_UNHOLD', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE', 'CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_OUTGOING', 'CHANNEL_PARK', 'CHANNEL_UNPARK', 'CHANNEL_APPLICATION', 'CHANNEL_ORIGINATE', 'CHANNEL_UUID',
+  'API', 'LOG', 'INBOUND_CHAN', 'OUTBOUND_CHAN', 'STARTUP', 'SHUTDOWN', 'PUBLISH', 'UNPUBLISH', 'TALK', 'NOTALK',
+  'SESSION_CRASH', 'MODULE_LOAD', 'MODULE_UNLOAD', 'DTMF', 'MESSAGE', 'PRESENCE_IN', 'NOTIFY_IN', 'PRESENCE_OUT',
+  'PRESENCE_PROBE', 'MESSAGE_WAITING', 'MESSAGE_QUERY', 'ROSTER', 'CODEC', 'BACKGROUND_JOB', 'DETECTED_SPEECH',
+  'DETECTED_TONE', 'PRIVATE_COMMAND', 'HEARTBEAT', 'TRAP', 'ADD_SCHEDULE', 'DEL_SCHEDULE', 'EXE_SCHEDULE',
+  'RE_SCHEDULE', 'RELOADXML', 'NOTIFY', 'PHONE_FEATURE', 'PHONE_FEATURE_SUBSCRIBE', 'SEND_MESSAGE', 'RECV_MESSAGE',
+  'REQUEST_PARAMS', 'CHANNEL_DATA', 'GENERAL', 'COMMAND', 'SESSION_HEARTBEAT', 'CLIENT_DISCONNECTED',
+  'SERVER_DISCONNECTED', 'SEND_INFO', 'RECV_INFO', 'RECV_RTCP_MESSAGE', 'SEND_RTCP_MESSAGE', 'CALL_SECURE', 'NAT',
+  'RECORD_START', 'RECORD_STOP', 'PLAYBACK_START', 'PLAYBACK_STOP', 'CALL_UPDATE', 'FAILURE', 'SOCKET_DATA',
+  'MEDIA_BUG_START', 'MEDIA_BUG_STOP', 'CONFERENCE_DATA_QUERY', 'CONFERENCE_DATA', 'CALL_SETUP_REQ',
+  'CALL_SETUP_RESULT', 'CALL_DETAIL', 'DEVICE_STATE', 'TEXT', 'SHUTDOWN_REQUESTED', 'ALL',
+]);
+
+interface Session {
+  authed: boolean;
+  /** Event names the listener asked for (`ALL` = every one). */
+  events: Set<string>;
+  filters: Filter[];
+}
 
 const DISCONNECT_BODY = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 
@@ -42,10 +68,29 @@ export class FakeEventSocketServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
 
+  private readonly sessions = new Map<Socket, Session>();
+
   constructor(options: FakeEventSocketOptions) {
     this.state = new FreeswitchState(options);
     this.password = options.password ?? 'ClueCon';
     this.host = options.host ?? '127.0.0.1';
+    this.state.live.emit = (name, headers) => this.fire(name, headers);
+  }
+
+  /** Listeners subscribed to events right now (the credit guard holds one per PBX). */
+  subscribers(): number {
+    return [...this.sessions.values()].filter((s) => s.events.size > 0).length;
+  }
+
+  /** Sends an event to every listener that subscribed to it and whose filters let it through. */
+  private fire(name: string, headers: EventHeaders, body?: string): void {
+    let frame: string | null = null;
+    for (const [socket, session] of this.sessions) {
+      if (socket.destroyed || !(session.events.has(name) || session.events.has('ALL'))) continue;
+      if (!passesFilters(session.filters, headers)) continue;
+      frame ??= plainEventFrame(serializePlainEvent(headers, body));
+      socket.write(frame);
+    }
   }
 
   private readonly host: string;
@@ -86,7 +131,9 @@ export class FakeEventSocketServer {
       return;
     }
     socket.write('Content-Type: auth/request\n\n');
-    const session = { authed: false, subscribed: false };
+    const session: Session = { authed: false, events: new Set(), filters: [] };
+    this.sessions.set(socket, session);
+    socket.on('close', () => this.sessions.delete(socket));
     const reader = new CommandReader();
     // Replies must leave in command order even when one is slow: chain them.
     let queue = Promise.resolve();
@@ -97,7 +144,7 @@ export class FakeEventSocketServer {
     });
   }
 
-  private async handle(socket: Socket, session: { authed: boolean; subscribed: boolean }, commandLine: string, commandHeaders: Array<[string, string]>): Promise<void> {
+  private async handle(socket: Socket, session: Session, commandLine: string, commandHeaders: Array<[string, string]>): Promise<void> {
     if (socket.destroyed) return;
     const line = commandLine.trim();
     const space = line.indexOf(' ');
@@ -144,16 +191,47 @@ export class FakeEventSocketServer {
         const job = randomUUID();
         reply(`+OK Job-UUID: ${job}\nJob-UUID: ${job}`);
         const body = await this.apiBody(rest);
-        if (session.subscribed) {
-          const event = `Event-Name: BACKGROUND_JOB\nJob-UUID: ${job}\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
-          socket.write(`Content-Length: ${Buffer.byteLength(event)}\nContent-Type: text/event-plain\n\n${event}`);
+        if (session.events.has('BACKGROUND_JOB') || session.events.has('ALL')) {
+          socket.write(plainEventFrame(serializePlainEvent([['Event-Name', 'BACKGROUND_JOB'], ['Job-UUID', job]], body)));
         }
         return;
       }
-      case 'event':
-        session.subscribed = true;
-        reply(`+OK event listener enabled ${rest.split(' ')[0] ?? 'plain'}`);
+      case 'event': {
+        // mod_event_socket: an optional format first, then event names; unknown names are skipped.
+        const words = rest.split(' ').filter((w) => w !== '');
+        let format = 'plain';
+        if (words[0] && ['plain', 'json', 'xml'].includes(words[0].toLowerCase())) format = words.shift()!.toLowerCase();
+        const known = words.filter((w) => EVENT_NAMES.has(w.toUpperCase())).map((w) => w.toUpperCase());
+        if (known.length === 0) {
+          reply('-ERR no keywords supplied');
+          return;
+        }
+        for (const name of known) session.events.add(name);
+        reply(`+OK event listener enabled ${format}`);
         return;
+      }
+      case 'noevents':
+        session.events.clear();
+        reply('+OK no longer listening for events');
+        return;
+      case 'filter': {
+        const words = rest.split(' ').filter((w) => w !== '');
+        if (words[0]?.toLowerCase() === 'add') words.shift();
+        const [header, ...value] = words;
+        if (header?.toLowerCase() === 'delete' && value[0]) {
+          if (value[0].toLowerCase() === 'all') session.filters = [];
+          else session.filters = session.filters.filter((f) => !(f.header.toLowerCase() === value[0]!.toLowerCase() && (value[1] === undefined || f.value === value[1])));
+          reply(`+OK filter deleted. [${value[0]}][${value[1] ?? ''}]`);
+          return;
+        }
+        if (!header || value.length === 0) {
+          reply('-ERR invalid syntax');
+          return;
+        }
+        session.filters.push({ header, value: value.join(' ') });
+        reply(`+OK filter added. [${header}]=[${value.join(' ')}]`);
+        return;
+      }
       case 'sendevent': {
         const headers = Object.fromEntries(commandHeaders.map(([k, v]) => [k.toLowerCase(), v]));
         this.events.push({ name: rest.trim(), headers });

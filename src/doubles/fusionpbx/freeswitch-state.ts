@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import type { FusionEra } from './schema';
+import { LiveCallSimulator } from './live-calls';
 
 export interface FreeswitchStateOptions {
   pool: Pool;
@@ -19,6 +20,10 @@ export interface FreeswitchStateOptions {
   /** Directory playing `/var/cache/fusionpbx` (file method). */
   cacheDir?: string;
   profiles?: string[];
+  /** The switch's clock (epoch ms); tests and benchmarks may pass their own. */
+  now?: () => number;
+  /** Delay between a live call's hang-up and its row in v_xml_cdr. */
+  cdrImportLatencyMs?: number;
 }
 
 export interface Registration {
@@ -47,9 +52,18 @@ export class FreeswitchState {
   registrations: Registration[] = [];
   channels: Channel[] = [];
   readonly memcache = new Map<string, string>();
+  /** Generated calls with FreeSWITCH's channel events, commands and CDR rows (live-calls.ts). */
+  readonly live: LiveCallSimulator;
 
   constructor(private readonly options: FreeswitchStateOptions) {
     this.hostname = options.hostname ?? 'pbx1';
+    this.live = new LiveCallSimulator({
+      pool: options.pool,
+      era: options.era,
+      hostname: this.hostname,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.cdrImportLatencyMs !== undefined ? { importLatencyMs: options.cdrImportLatencyMs } : {}),
+    });
     this.cacheMethod = options.cacheMethod ?? 'file';
     this.cacheDir = this.cacheMethod === 'file' ? (options.cacheDir ?? null) : null;
     if (this.cacheDir) mkdirSync(this.cacheDir, { recursive: true });
@@ -164,10 +178,18 @@ export class FreeswitchState {
         return this.show(args);
       case 'uuid_kill': {
         if (!args[0]) return '-USAGE: <uuid> [cause]\n';
+        const live = this.live.kill(args[0], args[1] ?? 'NORMAL_CLEARING');
+        if (live !== null) return live;
         const before = this.channels.length;
         this.channels = this.channels.filter((c) => c.uuid !== args[0]);
         return before === this.channels.length ? '-ERR No such channel!\n' : '+OK\n';
       }
+      case 'sched_hangup':
+        return this.live.schedHangup(args);
+      case 'sched_del':
+        return this.live.schedDel(args.join(' ') || undefined);
+      case 'uuid_broadcast':
+        return this.live.broadcast(args);
       case 'memcache':
         if (this.cacheMethod !== 'memcache') return `-ERR memcache Command not found!\n`;
         if (args[0] !== 'delete' || !args[1]) return '-USAGE: memcache delete <key>\n';
@@ -246,11 +268,15 @@ export class FreeswitchState {
         hostname: this.hostname,
         metadata: '',
       }));
-      return rows.length ? `${JSON.stringify({ row_count: rows.length, rows })}\n` : '{"row_count":0}\n';
+      return rows.length ? JSON.stringify({ row_count: rows.length, rows }) : '{"row_count": 0}\n';
     }
     if (args[0] === 'channels') {
-      const rows = this.channels.map((c) => ({ uuid: c.uuid, direction: 'inbound', name: c.name, application: 'bridge', application_data: c.applicationData }));
-      return rows.length ? `${JSON.stringify({ row_count: rows.length, rows })}\n` : '{"row_count":0}\n';
+      const rows: Array<Record<string, string>> = [
+        ...this.channels.map((c) => ({ uuid: c.uuid, direction: 'inbound', name: c.name, application: 'bridge', application_data: c.applicationData })),
+        ...this.live.channelRows(),
+      ];
+      // mod_commands show_function: cJSON_PrintUnformatted without a newline; no rows is a literal with a space.
+      return rows.length ? JSON.stringify({ row_count: rows.length, rows }) : '{"row_count": 0}\n';
     }
     return `-ERR show ${args[0] ?? ''} not modelled\n`;
   }

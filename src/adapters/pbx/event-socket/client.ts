@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { EslFrameParser, headerMap, type EslFrame } from './framing';
+import { parsePlainEvent, type EslEvent } from './events';
 import {
   PbxAuthError,
   PbxForbiddenError,
@@ -23,6 +24,10 @@ export interface EventSocketOptions {
   server: string;
   connectTimeoutMs?: number;
   replyTimeoutMs?: number;
+  /** Events of a subscription (`event plain …`), in arrival order. */
+  onEvent?: (event: EslEvent) => void;
+  /** Called once when the connection ends for any reason (the subscription is gone). */
+  onClose?: (err: Error) => void;
 }
 
 interface Waiter {
@@ -90,6 +95,19 @@ export class EventSocketClient {
     return frame.body;
   }
 
+  /**
+   * Sends a socket command (`event plain CHANNEL_ANSWER …`, `filter Call-Direction inbound`) and returns its
+   * Reply-Text; a `-ERR` reply is a {@link PbxRejectedError}.
+   */
+  async command(command: string): Promise<string> {
+    assertSingleLine(command, this.options.server);
+    this.write(`${command}\n\n`, command);
+    const frame = await this.wait('command/reply', command);
+    const text = frame.headers.get('reply-text') ?? '';
+    if (text.startsWith('-ERR')) throw new PbxRejectedError(`${this.options.server}: ${command} refused: ${text}`, this.options.server, text);
+    return text;
+  }
+
   /** Sends a CUSTOM-style event; resolves with the Reply-Text (`+OK <uuid>`). */
   async sendEvent(eventName: string, headers: Record<string, string>): Promise<string> {
     const lines = [`sendevent ${eventName}`];
@@ -115,7 +133,10 @@ export class EventSocketClient {
       // Already gone or slow to say goodbye: closing anyway is the goal.
     } finally {
       this.socket.destroy();
-      this.closedError ??= new Error('closed');
+      if (!this.closedError) {
+        this.closedError = new Error('closed');
+        this.options.onClose?.(this.closedError);
+      }
     }
   }
 
@@ -150,7 +171,11 @@ export class EventSocketClient {
       this.fail(this.unavailable('event socket sent a disconnect notice'));
       return;
     }
-    if (type !== 'api/response' && type !== 'command/reply' && type !== 'auth/request') return; // events, logs
+    if (type === 'text/event-plain') {
+      this.options.onEvent?.(parsePlainEvent(frame.body));
+      return;
+    }
+    if (type !== 'api/response' && type !== 'command/reply' && type !== 'auth/request') return; // other events, logs
     const waiter = this.waiters.shift();
     if (!waiter) return;
     clearTimeout(waiter.timer);
@@ -164,7 +189,10 @@ export class EventSocketClient {
   }
 
   private fail(err: Error): void {
-    if (!this.closedError) this.closedError = err;
+    if (!this.closedError) {
+      this.closedError = err;
+      this.options.onClose?.(err);
+    }
     this.socket.destroy();
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);

@@ -12,6 +12,9 @@ import type { FusionPbxConfig } from './config';
 import { probeFusionSchema, type FusionSchema } from './schema-probe';
 import { inspectFusion, inspectManyFusion, suspendFusion, unsuspendFusion, type FusionSuspendContext } from './suspend';
 import { survivePostgresRestarts } from '../../../db/pool';
+import type { LiveCallControl } from '../../../ports/live-calls';
+import type { CreditGuardSettings } from '../../../domain/credit/guard-settings';
+import { FusionLiveCalls } from './live-calls';
 
 /** Maps a node-postgres failure to what the admin must fix. */
 export function classifyPgError(server: string, err: unknown): PbxError {
@@ -94,6 +97,17 @@ export class FusionPbxAdapter implements PbxAdapter {
     }
     const { map, aliases } = this.extensions!;
     return { number: (uuid) => map.get(uuid), alias: (uuid) => aliases.get(uuid) };
+  }
+
+  private live: FusionLiveCalls | null = null;
+
+  /** The credit guard's view of this PBX's live calls, when its servers-file entry turns the guard on. */
+  liveCalls(): { control: LiveCallControl; settings: CreditGuardSettings } | undefined {
+    const guard = this.config.creditGuard;
+    if (!guard?.enabled) return undefined;
+    this.live ??= new FusionLiveCalls(this.config, this.identity().id, this.log);
+    const { events: _events, ...settings } = guard;
+    return { control: this.live, settings };
   }
 
   async listFeeds(): Promise<CdrFeed[]> {

@@ -9,6 +9,24 @@ import { z } from 'zod';
 import { sourceFields } from '../source-fields';
 import { checkCredential, credentialFields } from '../credentials';
 import { maxCallSecondsField } from '../plausibility';
+import { creditGuardSettingsSchema } from '../../../domain/credit/guard-settings';
+
+/**
+ * Which channel-event headers name a call's tenant and extension, and which dialplan contexts are carriers'. FusionPBX
+ * copies the directory user's variables (domain_name, user_name…) onto an authenticated phone's channel; which of
+ * them a given install sets before CHANNEL_CREATE is not documented, so the guard takes the first header present.
+ */
+const liveEventsSchema = z
+  .object({
+    tenantHeaders: z.array(z.string().min(1)).min(1).default(['variable_domain_name', 'Caller-Context']),
+    extensionHeaders: z.array(z.string().min(1)).min(1).default(['variable_user_name', 'Caller-Username', 'Caller-Caller-ID-Number']),
+    /** Contexts of calls arriving from carriers (never a client's outbound call). */
+    publicContexts: z.array(z.string().min(1)).default(['public']),
+  })
+  .strict();
+
+/** The credit guard of this FusionPBX (live calls over the event socket). */
+const fusionCreditGuardSchema = creditGuardSettingsSchema.extend({ events: liveEventsSchema.prefault({}) });
 
 const port = z.number().int().min(1).max(65535);
 
@@ -92,6 +110,7 @@ export const fusionServerSchema = z
       })
       .strict()
       .default({ flushRegistrations: true, registrationProfile: 'internal', killActiveCalls: false, sendCacheEvents: true }),
+    creditGuard: fusionCreditGuardSchema.optional(),
   })
   .strict();
 

@@ -133,7 +133,8 @@ async function resolveMany(ctx: FusionSuspendContext, requests: InspectRequest[]
     if (found.length === 0) {
       return { error: new PbxTargetNotFoundError(`${server}: tenant ${target.tenant} has none of the extensions ${(target.extensions ?? []).join(', ')}`, server) };
     }
-    return { mode, rows: found, missing };
+    // Restrict mode never reaches the PBX (the credit guard's restrictions serve it): only extension mode gets here.
+    return { mode: 'extension', rows: found, missing };
   });
 }
 

@@ -1,0 +1,127 @@
+/**
+ * One workflow per PBX server with a credit guard (`credit-guard-<server>`): it keeps exactly one guard activity
+ * running for the server, across workers. The activity holds the PBX's event subscription and decides every call in
+ * its own memory (never a workflow round-trip per call event); it heartbeats every second, so when its worker dies
+ * the heartbeat timeout (a few seconds) hands it to another worker, which rebuilds the live calls and reservations
+ * and guards again. The workflow shows the guard's health in the Web UI (search attributes, memo, `health` query)
+ * from the reports the activity signals, and lets an admin clear a client's limit breach (update with a validator).
+ */
+import {
+  ActivityCancellationType,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { Activities } from '../activities';
+import { initialGuardState, recordCleared, recordReport, validateClearLimitBreach, type CreditGuardState } from '../src/domain/credit/guard-state';
+import { workflowNowIso } from './clock';
+import {
+  clearLimitBreachUpdate,
+  GuardLastEventKey,
+  GuardLiveCallsKey,
+  GuardReservationsKey,
+  GuardStateKey,
+  guardHealthQuery,
+  guardReportSignal,
+  guardSettingsSignal,
+  LimitBreachesKey,
+  type CreditGuardInput,
+} from './credit-guard.messages';
+import { PbxServerKey } from './service-lifecycle.messages';
+import { activityOptions } from './retry-policies';
+
+const admin = proxyActivities<Activities>(activityOptions.creditGuardAdmin);
+
+function publish(state: CreditGuardState): void {
+  const r = state.report;
+  upsertSearchAttributes([
+    { key: GuardStateKey, value: state.status === 'running' ? (r?.state ?? 'starting') : state.status },
+    { key: PbxServerKey, value: state.server },
+    { key: GuardLiveCallsKey, value: r?.liveCalls ?? 0 },
+    { key: GuardReservationsKey, value: r?.reservations ?? 0 },
+    { key: GuardLastEventKey, value: r?.lastEventAt ? new Date(r.lastEventAt) : null },
+    { key: LimitBreachesKey, value: state.breachedClients.length > 0 ? state.breachedClients : null },
+  ] as SearchAttributeUpdatePair[]);
+  upsertMemo({ health: r, breachedClients: state.breachedClients, lastError: state.lastError ?? null });
+}
+
+export async function creditGuard(input: CreditGuardInput): Promise<void> {
+  const state = input.state ?? initialGuardState(input.server, input.heartbeatTimeoutSeconds);
+  let restart = false;
+
+  setHandler(guardHealthQuery, () => state);
+  setHandler(guardReportSignal, (report) => {
+    recordReport(state, report);
+    publish(state);
+  });
+  setHandler(guardSettingsSignal, (s) => {
+    const t = s?.heartbeatTimeoutSeconds;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 2 || t > 600 || t === state.heartbeatTimeoutSeconds) return;
+    state.heartbeatTimeoutSeconds = t;
+    restart = true;
+  });
+  setHandler(
+    clearLimitBreachUpdate,
+    async (req) => {
+      if (state.handledRequests.includes(req.requestId)) return state;
+      await admin.clearLimitBreach({ clientId: req.clientId, by: req.by ?? req.requestId, reason: req.reason });
+      recordCleared(state, req);
+      publish(state);
+      return state;
+    },
+    { validator: (req) => validateClearLimitBreach(state, req) },
+  );
+  publish(state);
+
+  for (;;) {
+    const guard = proxyActivities<Activities>({
+      ...activityOptions.creditGuard,
+      heartbeatTimeout: `${state.heartbeatTimeoutSeconds} seconds`,
+      // The old guard must have let go before a new run starts its own.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
+    restart = false;
+    state.runs++;
+    let finished: { stopped: string } | { error: unknown } | null = null;
+    const scope = new CancellationScope();
+    const run = scope
+      .run(() => guard.runCreditGuard({ server: state.server }))
+      .then(
+        (r) => void (finished = r),
+        (error: unknown) => void (finished = { error }),
+      );
+    await condition(() => finished !== null || restart || workflowInfo().continueAsNewSuggested);
+    if (finished === null) {
+      scope.cancel();
+      await run;
+    } else if ('stopped' in (finished as object)) {
+      // The server's guard is switched off (or the server is gone): look again in a while.
+      state.status = 'disabled';
+      publish(state);
+      await condition(() => restart || workflowInfo().continueAsNewSuggested, '1 minute');
+    } else {
+      const error = (finished as { error: unknown }).error;
+      state.status = 'failing';
+      state.lastError = { at: workflowNowIso(), message: failureMessage(error) };
+      publish(state);
+      await condition(() => restart || workflowInfo().continueAsNewSuggested, '30 seconds');
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof creditGuard>({ server: state.server, heartbeatTimeoutSeconds: state.heartbeatTimeoutSeconds, state });
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
