@@ -5,41 +5,20 @@
  * its 30-second heartbeat timeout.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { resolve } from 'node:path';
 import { test } from 'node:test';
-
-const root = resolve(__dirname, '..', '..');
+import { runMetricsScript } from '../support/metrics-script';
 
 test('chaos (short): kills, WHMCS and PBX faults, a PostgreSQL restart, and no discrepancy', { timeout: 300_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      CHAOS_KILLS: '3',
-      CHAOS_SERVICES: '4',
-      CHAOS_CDRS: '80',
-      CHAOS_SEED: '7',
-      CHAOS_DURATION_S: '20',
-      CHAOS_QUIET_TIMEOUT_S: '120',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, metrics, errTail } = await runMetricsScript('scripts/chaos.ts', {
+    CHAOS_KILLS: '3',
+    CHAOS_SERVICES: '4',
+    CHAOS_CDRS: '80',
+    CHAOS_SEED: '7',
+    CHAOS_DURATION_S: '20',
+    CHAOS_QUIET_TIMEOUT_S: '120',
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const metrics = new Map(
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { metric: string; value: number })
-      .map((m) => [m.metric, m.value]),
-  );
-  assert.equal(code, 0, `chaos runner exited ${code}\n${err.slice(-6000)}`);
-  assert.equal(metrics.get('chaos_discrepancies'), 0, err.slice(-6000));
+  assert.equal(code, 0, `chaos runner exited ${code}\n${errTail}`);
+  assert.equal(metrics.get('chaos_discrepancies'), 0, errTail);
   assert.equal(metrics.get('chaos_kills'), 3);
   assert.equal(metrics.get('chaos_pg_restarts'), 1);
   assert.ok((metrics.get('chaos_faults') ?? 0) > 0, 'faults were injected');
