@@ -67,14 +67,7 @@ export interface CreditScenarioOptions {
   log(msg: string): void;
 }
 
-export interface ScenarioCall {
-  uuid: string;
-  clientId: number;
-  number: string;
-  emergency: boolean;
-  placedAtMs: number;
-  answerAfterMs: number;
-  talkMs: number;
+export interface ScenarioCall extends PlannedCall {
   /** From the CDR the double wrote (null: none). */
   answeredAtMs: number | null;
   endedAtMs: number | null;
@@ -121,7 +114,7 @@ export interface CreditScenarioResult {
   missingCdrs: number;
 }
 
-interface PlannedCall {
+export interface PlannedCall {
   uuid: string;
   clientId: number;
   number: string;
