@@ -96,6 +96,8 @@ export interface CreditScenarioResult {
   overshootGuardedThroughoutCents: number;
   cutWithCreditLeft: number;
   cutWithCreditLeftGuardedThroughout: number;
+  /** Of those, the calls cut outside a takeover (a cut during one is the PBX's backstop ending a tight step). */
+  cutWithCreditLeftOutsideTakeover: number;
   cuts: number;
   refusals: number;
   emergencyRefusedOrCut: number;
@@ -155,6 +157,8 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
     const fusion = await FusionDouble.start({ pool: fusionPool, era: '5.4', createSchema: false, cdrImportLatencyMs: 500 });
     cleanups.unshift(() => fusion.stop());
     await fusion.bootSwitch();
+    // The tenant's dialplan runs voipbill_authorize.lua before the bridge (docs/credit-control.md).
+    fusion.esl.state.live.authorization = { timeoutMs: 20_000, onTimeout: 'allow', emergencyNumbers: ['911', '933'] };
 
     // --- The price list: 40 destinations from 0.01 to 1.50 a minute -----------------------------------------------
     const increments = ['6/6', '30/6', '60/60', '1/1'];
@@ -412,7 +416,12 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       overshootWithout = Math.max(overshootWithout, Number(spentCents - c.openingCents - topped));
     }
 
+    const fundedCents = new Map(clients.map((c) => [c.clientId, c.openingCents + topUps.filter((t) => t.clientId === c.clientId).reduce((a, t) => a + t.cents, 0n)]));
+    const spentMicros = new Map<number, bigint>();
+    for (const call of calls) spentMicros.set(call.clientId, (spentMicros.get(call.clientId) ?? 0n) + call.costMicros);
     let cutWithCreditLeft = 0;
+    let cutWithCreditLeftOutsideTakeover = 0;
+    const creditLeftClients = new Set<number>();
     let cutWithCreditLeftGuarded = 0;
     let cuts = 0;
     let emergencyBad = 0;
@@ -427,7 +436,8 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       cuts++;
       const cutAt = (cdr.endEpoch as number) * 1000;
       const later = topUps.filter((t) => t.clientId === call.clientId && t.atMs > cutAt).reduce((a, t) => a + t.cents, 0n);
-      const left = (balance.get(call.clientId)! - later) * 10_000n;
+      // Exact credit left (micro-units): WHMCS's balance is in cents, with the sub-cent carry still owed.
+      const left = (fundedCents.get(call.clientId)! - later) * 10_000n - (spentMicros.get(call.clientId) ?? 0n);
       const billsec = cdr.billsec as number;
       const r = pkg.rate({ direction: 'outbound', number: call.number, billsec: Math.max(1, billsec), startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 });
       const inc = r.increment ? parseIncrement(r.increment) : { first: 1, next: 1 };
@@ -435,6 +445,8 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       const nextCost = BigInt(pkg.rate({ direction: 'outbound', number: call.number, billsec: billsec + more, startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 }).costMicros) - BigInt(billsec === 0 ? 0 : r.costMicros);
       if (left >= nextCost && nextCost > 0n) {
         cutWithCreditLeft++;
+        if (!inGap(cutAt)) cutWithCreditLeftOutsideTakeover++;
+        creditLeftClients.add(call.clientId);
         if (!unguardedClients.has(call.clientId)) cutWithCreditLeftGuarded++;
       }
     }
@@ -458,12 +470,13 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
 
     if (o.debug) {
       const worst = [...balance.entries()].filter(([, b]) => b < 0n).sort((a, b) => Number(a[1] - b[1])).slice(0, 5);
-      for (const [clientId, b] of worst) {
+      const leftOver = [...creditLeftClients].filter((id) => !unguardedClients.has(id)).slice(0, 4).map((id) => [id, balance.get(id)!] as const);
+      for (const [clientId, b] of [...worst, ...leftOver]) {
         say(`client ${clientId}: balance ${b} cents, opening ${clients.find((c) => c.clientId === clientId)!.openingCents}, top-ups ${JSON.stringify(topUps.filter((t) => t.clientId === clientId).map((t) => [String(t.cents), t.atMs - start]))}`);
         for (const call of planned.filter((p) => p.clientId === clientId)) {
           const cdr = cdrByUuid.get(call.uuid);
           const cost = cdr ? pkg.rate({ direction: 'outbound', number: call.number, billsec: cdr.billsec as number, startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 }).cost : '-';
-          say(`  ${call.uuid} ${call.number} placed ${call.placedAtMs - start} ms into the run, answer ${cdr ? cdr.answerEpoch * 1000 - start : '-'}, end ${cdr ? (cdr.endEpoch as number) * 1000 - start : '-'}, billsec ${cdr?.billsec}, ${cdr?.hangupCause}, cost ${cost}`);
+          say(`  ${call.uuid} ${call.number} placed ${call.placedAtMs - start} ms into the run, answer ${cdr ? cdr.answerEpoch * 1000 - start : '-'}, end ${cdr ? (cdr.endEpoch as number) * 1000 - start : '-'}, billsec ${cdr?.billsec}, ${cdr?.hangupCause} by ${live.hangups.find((h) => h.uuid === call.uuid)?.by ?? '-'}, cost ${cost}`);
         }
         const { rows } = await pool.query(`SELECT call_uuid, reserved_seconds, reserved_micros::text, final, state, cut_due_at, cut_sent_at, release_reason, lease_epoch FROM credit_reservations WHERE client_id = $1 ORDER BY started_at`, [String(clientId)]);
         for (const r of rows) say(`  reservation ${JSON.stringify(r)}`);
@@ -493,6 +506,7 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       overshootGuardedThroughoutCents: overshootGuarded,
       cutWithCreditLeft,
       cutWithCreditLeftGuardedThroughout: cutWithCreditLeftGuarded,
+      cutWithCreditLeftOutsideTakeover,
       cuts,
       refusals,
       emergencyRefusedOrCut: emergencyBad,

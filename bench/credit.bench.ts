@@ -12,9 +12,11 @@
  *   call talks its planned time (or to the end of the run), each priced by the same rater as the CDR path, against
  *   the same credit and top-ups;
  * - calls_cut_with_credit_left: calls the guard cut whose client ends (top-ups after the cut left out) with enough
- *   credit for one more increment of that call (target 0);
+ *   credit for one more increment of that call (target 0); credit left is exact (funded − the rated cost of every
+ *   call), not WHMCS's balance in whole cents, whose sub-cent carry is still owed;
  * - emergency_calls_refused_or_cut: emergency calls that did not end by themselves (target 0);
- * - guard_decision_p99_ms: a call's answer event arriving at the guard → its reservation committed (target ≤ 50);
+ * - guard_decision_p99_ms: a call's answer event arriving at the guard → the call guarded (its first step committed,
+ *   before answer or, failing that, under the client's lock after it; its timers armed) (target ≤ 50);
  * - cutoff_lag_p99_ms: a call's credit boundary → the hang-up sent (target ≤ 1000);
  * - guard_takeover_s: the guard's worker killed → the other worker's guard recovered and guarding (target ≤ 10).
  *
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
   emit('clients_with_calls_answered_while_unguarded', new Set(unguarded.map((c) => c.clientId)).size, 'count');
   emit('calls_cut_with_credit_left', r.cutWithCreditLeft, 'count');
   emit('calls_cut_with_credit_left_clients_guarded_throughout', r.cutWithCreditLeftGuardedThroughout, 'count');
+  emit('calls_cut_with_credit_left_outside_takeover', r.cutWithCreditLeftOutsideTakeover, 'count');
   emit('emergency_calls_refused_or_cut', r.emergencyRefusedOrCut, 'count');
   emit('guard_decision_p99_ms', quantile(r.decisionsMs, 0.99), 'ms');
   emit('guard_decision_p50_ms', quantile(r.decisionsMs, 0.5), 'ms');

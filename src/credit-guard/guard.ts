@@ -27,11 +27,11 @@ import type { LoadedPackage, PackageStore } from '../adapters/rating/package-sto
 import type { Logger } from '../log';
 import type { LiveCallControl, LiveCallEvent, LiveCallSession, LiveChannel } from '../ports/live-calls';
 import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/billing/service-map';
-import { availableMicros, decideNewCall, limitBreach, spendBreach, type Breach, type SpendSnapshot } from '../domain/credit/decide';
+import { availableMicros, decideNewCall, limitBreach, spendBreach, type Breach, type CallVerdict, type SpendSnapshot } from '../domain/credit/decide';
 import { emergencyNumbersOf, isEmergencyNumber } from '../domain/credit/emergency';
 import type { CreditGuardSettings } from '../domain/credit/guard-settings';
-import { coveringBoundary, cutDueEpochSeconds, cutDueMs, minimumHold, nextReservation } from '../domain/credit/reservation';
-import { DEFAULT_RESERVE_INCREMENTS, effectiveLimits, parseLimitOverrides, type CreditLimits } from '../domain/credit/settings';
+import { chooseStep, coveringBoundary, cutDueEpochSeconds, cutDueMs, minimumHold, nextReservation, stepIncrements, TIGHT_LEAD_SECONDS } from '../domain/credit/reservation';
+import { DEFAULT_RESERVE_INCREMENTS, DEFAULT_RESERVE_MIN_SECONDS, effectiveLimits, parseLimitOverrides, type CreditLimits } from '../domain/credit/settings';
 import type { ServiceRecord } from '../domain/services/service-config';
 import { toMicros } from '../domain/money';
 import { pricingOf, type LivePricing } from './pricing';
@@ -134,7 +134,11 @@ export class CreditGuard {
   /** Ended calls whose reservation still holds credit, by uuid → client (for counts only). */
   private readonly ended = new Map<string, { clientId: string; micros: bigint }>();
   private readonly credits = new Map<string, ClientCredit>();
+  /** Clients short of credit: their calls hold tight steps (chooseStep). */
+  private readonly tight = new Set<string>();
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Calls that hung up while no guard listened, holding all they had reserved until their call record is found. */
+  private readonly unrecorded = new Map<string, ReservationRow>();
   /** Calls whose hang-up was seen (uuid → when), so a start or answer decided after it does not bring them back. */
   private readonly hungUp = new Map<string, number>();
   private services: ServiceRecord[] = [];
@@ -221,6 +225,7 @@ export class CreditGuard {
     this.every(1000, () => this.refreshStandings());
     this.every(2000, () => this.refreshState());
     this.every(5000, () => this.releaseBilled());
+    this.every(2000, () => this.settleUnrecorded());
     this.every(30_000, () => this.refreshServices());
     this.every(60_000, () => this.releaseExpired());
     this.updateCounts();
@@ -290,9 +295,10 @@ export class CreditGuard {
       }
       const channel = live.get(r.callUuid);
       if (!channel) {
-        // It hung up while nobody watched: its cost is unknown here, so it keeps what it held until its CDR comes.
+        // It hung up while nobody watched: it keeps what it held until its call record tells its real cost.
         await this.deps.repo.markEnded(this.server, this.epoch!, r.callUuid, { billsec: r.reservedSeconds, micros: r.reservedMicros, endedAtMs: this.now() });
         this.ended.set(r.callUuid, { clientId: r.clientId, micros: r.reservedMicros });
+        if (this.deps.control.recordedBillsec) this.unrecorded.set(r.callUuid, r);
         continue;
       }
       live.delete(r.callUuid);
@@ -313,6 +319,8 @@ export class CreditGuard {
         // Held its first increment while ringing; answered since (at an unknown moment: the earliest it can have
         // been), it is reserved for now, else its answer event is still to come.
         if (channel.answered) answeredMeanwhile.push({ ...this.eventOf(channel), kind: 'answered', answeredAtMs: channel.createdAtMs });
+        // Allowed before the restart; its word to the dialplan may not have gone out.
+        else this.authorize(r.callUuid, call);
         continue;
       }
       if (r.cutSentAtMs !== null) {
@@ -322,7 +330,8 @@ export class CreditGuard {
         continue;
       }
       this.schedule(call);
-      await this.armBackstop(call);
+      // The PBX still has the previous guard's backstop (at worst an earlier one): moving it on can wait.
+      void this.enqueue(call.clientId, () => this.armBackstop(call));
     }
     for (const e of answeredMeanwhile) this.dispatch(e);
     for (const channel of live.values()) {
@@ -452,7 +461,7 @@ export class CreditGuard {
       reservedMicros: 0n,
       final: false,
       capped: false,
-      increments: pkg.pkg.creditControl?.reserveIncrements ?? DEFAULT_RESERVE_INCREMENTS,
+      increments: stepIncrements(pricing, pkg.pkg.creditControl?.reserveIncrements ?? DEFAULT_RESERVE_INCREMENTS, pkg.pkg.creditControl?.reserveMinSeconds ?? DEFAULT_RESERVE_MIN_SECONDS),
       cutDueAtMs: null,
       cutSent: false,
       warned: false,
@@ -478,19 +487,41 @@ export class CreditGuard {
     if (this.calls.has(e.uuid)) return;
     const startedAtMs = e.createdAtMs ?? e.atMs;
     const service = this.serviceOf(e, startedAtMs);
-    if (!service) return;
+    if (!service) {
+      // Not a call voipbill bills: the dialplan must not hold it up.
+      this.authorize(e.uuid);
+      return;
+    }
     void this.enqueue(service.clientId, async () => {
       const pkg = await this.packageOf(service);
-      if (!pkg || this.calls.has(e.uuid) || this.hungUp.has(e.uuid)) return;
+      if (this.calls.has(e.uuid) || this.hungUp.has(e.uuid)) return;
+      if (!pkg) {
+        this.authorize(e.uuid);
+        return;
+      }
       const call = this.track(e.uuid, service, pkg, e.destination!, startedAtMs, null);
-      await this.checkNewCall(call, e.extension);
+      if (!(await this.checkNewCall(call, e.extension))) this.authorize(call.uuid, call);
     });
   }
 
   /**
+   * Lets a call the dialplan holds go on to the carrier (decided: allowed, or not the guard's to refuse). A call
+   * holding a step gets its backstop with it: answered while no guard is connected, it still ends at what it holds.
+   */
+  private authorize(uuid: string, call?: Tracked): void {
+    if (!this.deps.settings.authorizeCalls || !this.session) return;
+    const backstop =
+      call && this.deps.settings.pbxBackstop && call.hasRow && call.reservedSeconds > 0 && !call.capped && !call.ignored
+        ? { seconds: call.reservedSeconds, cause: this.deps.settings.cutCause }
+        : undefined;
+    void this.session.authorize(uuid, backstop).catch((err: unknown) => this.failed('authorization', err));
+  }
+
+  /**
    * The decision before answer; true when the call was refused (and hung up). An allowed prepaid call holds its first
-   * increment from now on, decided and written under the client's credit lock: calls ringing at once (on any PBX)
-   * cannot all count on the same credit and then cost a first increment each when they answer.
+   * step from now on, decided and written under the client's credit lock: calls ringing at once (on any PBX) cannot
+   * all count on the same credit and then cost a first increment each when they answer, and the answer only starts
+   * the meter (no database round-trip between the carrier's answer and the call being guarded).
    */
   private async checkNewCall(call: Tracked, extension: string | null): Promise<boolean> {
     if (call.emergency) return false;
@@ -500,23 +531,32 @@ export class CreditGuard {
     const firstStepMicros = BigInt(pricing.cost(firstSeconds));
     const verdict = await this.deps.repo.withClient(call.clientId, async (tx) => {
       const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
+      const limits = this.limitsOf(call);
+      const spend = this.spendOf(call.clientId, call.uuid, ledger);
+      const available = availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger });
       const v = decideNewCall({
         emergency: false,
         billable: pricing.billable,
         prepaid: call.prepaid,
         suspended: this.suspended.has(call.service.serviceId) || this.restricted(call.service, extension),
         locked: this.breaches.get(call.clientId) ?? null,
-        limits: this.limitsOf(call),
-        spend: this.spendOf(call.clientId, call.uuid, ledger),
+        limits,
+        spend,
         e164: pricing.e164,
-        available: availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger }),
+        available,
         firstStepMicros,
       });
       if (v.action === 'allow' && call.answeredAtMs === null && firstStepMicros > 0n) {
-        await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, firstSeconds, firstStepMicros, false));
+        const { step, tight } = chooseStep({ pricing, reservedSeconds: 0, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds, tight: this.tight.has(call.clientId) });
+        this.setTight(call.clientId, tight);
+        const breach = spendBreach(limits, spend, BigInt(step.micros));
+        if (breach) return { action: 'refuse', why: 'breach', detail: breach.detail, breach } satisfies CallVerdict;
+        await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, step.seconds, BigInt(step.micros), step.final));
         call.hasRow = true;
-        call.reservedSeconds = firstSeconds;
-        call.reservedMicros = firstStepMicros;
+        call.reservedSeconds = step.seconds;
+        call.reservedMicros = BigInt(step.micros);
+        call.final = step.final;
+        call.capped = step.capped;
       }
       return v;
     });
@@ -533,6 +573,11 @@ export class CreditGuard {
     if (verdict.breach) await this.onBreach(call, verdict.breach);
     await this.session?.hangup(call.uuid, this.deps.settings.refuseCause).catch((err: unknown) => this.failed('refusal', err));
     return true;
+  }
+
+  private setTight(clientId: string, tight: boolean): void {
+    if (tight) this.tight.add(clientId);
+    else this.tight.delete(clientId);
   }
 
   private snapshotArgs(call: Tracked, credit: ClientCredit) {
@@ -555,10 +600,11 @@ export class CreditGuard {
   private onAnswered(e: LiveCallEvent, arrived: number): void {
     const known = this.calls.get(e.uuid);
     if (known?.answeredAtMs != null || known?.ended) return;
+    const answeredAtMs = e.answeredAtMs ?? e.atMs;
+    if (known && this.startMeter(known, answeredAtMs, arrived)) return;
     const startedAtMs = e.createdAtMs ?? e.atMs;
     const service = known?.service ?? this.serviceOf(e, startedAtMs);
     if (!service) return;
-    const answeredAtMs = e.answeredAtMs ?? e.atMs;
     void this.enqueue(service.clientId, async () => {
       const pkg = await this.packageOf(service);
       if (!pkg) return;
@@ -593,6 +639,32 @@ export class CreditGuard {
       await this.reserve(call, 'answer');
       this.deps.observer?.decision?.(performance.now() - arrived);
     });
+  }
+
+  /**
+   * The answer of a call that holds its first step since before answer: decided in memory at once (its timers run
+   * from the answer), the answer instant written behind it. False when the step must be decided under the client's
+   * lock instead (no step held, or a dearer rate period began while it rang).
+   */
+  private startMeter(call: Tracked, answeredAtMs: number, arrived: number): boolean {
+    if (!call.hasRow || call.refused || call.ignored || !call.prepaid || call.reservedSeconds === 0) return false;
+    const pkg = this.packages.get(call.service.package ?? '');
+    if (!pkg) return false;
+    const pricing = pricingOf(pkg, { number: call.destination, startedAtMs: call.startedAtMs, answeredAtMs: Math.floor(answeredAtMs / 1000) * 1000 });
+    const micros = BigInt(pricing.cost(call.reservedSeconds));
+    if (!pricing.billable || micros > call.reservedMicros) return false;
+    call.answeredAtMs = answeredAtMs;
+    call.pricing = pricing;
+    call.reservedMicros = micros;
+    this.schedule(call);
+    this.deps.observer?.decision?.(performance.now() - arrived);
+    // Ahead of the hang-up (queued after it), so the ended row keeps its answer.
+    void this.enqueue(call.clientId, async () => {
+      await this.deps.repo.withClient(call.clientId, (tx) => this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, call.reservedSeconds, call.reservedMicros, call.final)));
+      await this.armBackstop(call);
+      this.updateCounts();
+    });
+    return true;
   }
 
   private onHungup(e: LiveCallEvent): void {
@@ -691,7 +763,6 @@ export class CreditGuard {
     if (call.ended || call.cutSent || call.capped || call.answeredAtMs === null) return;
     const pricing = call.pricing!;
     const credit = await this.creditOf(call.clientId);
-    const lead = this.leadSeconds(call);
     const moved: Array<{ call: Tracked; seconds: number; micros: bigint }> = [];
     const outcome = await this.deps.repo.withClient(call.clientId, async (tx) => {
       const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
@@ -699,15 +770,15 @@ export class CreditGuard {
       // At answer the first step is laid from zero: the first increment held while ringing is part of it (the budget
       // excludes the call's own row), so steps end where they would have without the hold.
       const from = why === 'answer' ? 0 : call.reservedSeconds;
-      let step = nextReservation({ pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
-      const elapsed = (this.now() - Math.floor(call.answeredAtMs! / 1000) * 1000) / 1000;
-      const runningOut = step.final && step.seconds < coveringBoundary(pricing, Math.ceil(elapsed + lead));
-      if (runningOut) {
+      const input = { pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds };
+      let choice = chooseStep({ ...input, tight: this.tight.has(call.clientId) });
+      if (choice.step.final) {
+        // Short of credit: the client's other calls give back what they hold beyond their next seconds of talk.
         let reclaimable = 0n;
         for (const other of this.calls.values()) {
           if (other === call || other.clientId !== call.clientId || other.ended || other.cutSent || other.answeredAtMs === null || !other.pricing || other.reservedMicros === 0n) continue;
           const otherElapsed = (this.now() - Math.floor(other.answeredAtMs / 1000) * 1000) / 1000;
-          const hold = minimumHold(other.pricing, otherElapsed, this.leadSeconds(other), other.reservedSeconds);
+          const hold = minimumHold(other.pricing, otherElapsed, TIGHT_LEAD_SECONDS, other.reservedSeconds);
           const micros = BigInt(other.pricing.cost(hold));
           if (micros < other.reservedMicros) {
             reclaimable += other.reservedMicros - micros;
@@ -715,10 +786,12 @@ export class CreditGuard {
           }
         }
         if (reclaimable > 0n) {
-          step = nextReservation({ pricing, reservedSeconds: from, budgetMicros: Number(available + reclaimable), increments: call.increments, maxSeconds: this.deps.maxCallSeconds });
+          choice = chooseStep({ ...input, budgetMicros: Number(available + reclaimable), tight: true });
           for (const m of moved) await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(m.call, m.seconds, m.micros, false));
         } else moved.length = 0;
       }
+      this.setTight(call.clientId, choice.tight);
+      const step = choice.step;
       const limits = this.limitsOf(call);
       const spend = this.spendOf(call.clientId, call.uuid, ledger);
       // At answer every limit applies; while it talks, only the spend windows (what it adds beyond what it holds).
@@ -804,6 +877,7 @@ export class CreditGuard {
   }
 
   private leadSeconds(call: Tracked): number {
+    if (this.tight.has(call.clientId)) return TIGHT_LEAD_SECONDS;
     const p = call.pricing;
     const step = p ? Math.max(p.next, p.first) * Math.max(1, call.increments) : 60;
     return Math.max(1, Math.min(this.deps.settings.extendLeadSeconds, step / 2));
@@ -990,6 +1064,28 @@ export class CreditGuard {
     for (const [uuid, at] of this.hungUp) if (this.now() - at > 10 * 60_000) this.hungUp.delete(uuid);
     for (const r of await this.deps.repo.releaseBilled(this.server)) this.ended.delete(r.callUuid);
     this.updateCounts();
+  }
+
+  /** Calls that hung up while no guard listened hold their real cost once the PBX has written their call record. */
+  private async settleUnrecorded(): Promise<void> {
+    for (const uuid of this.unrecorded.keys()) if (!this.ended.has(uuid)) this.unrecorded.delete(uuid);
+    if (this.unrecorded.size === 0 || !this.deps.control.recordedBillsec) return;
+    const found = await this.deps.control.recordedBillsec([...this.unrecorded.keys()]);
+    for (const [uuid, billsec] of found) {
+      const r = this.unrecorded.get(uuid);
+      if (!r) continue;
+      this.unrecorded.delete(uuid);
+      const service = this.services.find((x) => x.serviceId === r.serviceId);
+      const pkg = service ? await this.packageOf(service) : undefined;
+      if (!pkg) continue;
+      const answeredAtMs = r.answeredAtMs ?? r.startedAtMs;
+      const micros = billsec === 0 ? 0n : BigInt(pricingOf(pkg, { number: r.destination, startedAtMs: Math.floor(r.startedAtMs / 1000) * 1000, answeredAtMs: Math.floor(answeredAtMs / 1000) * 1000 }).cost(billsec));
+      if (micros >= r.reservedMicros) continue;
+      await this.deps.repo.settleEnded(this.server, this.epoch!, uuid, { billsec, micros });
+      this.ended.set(uuid, { clientId: r.clientId, micros });
+      this.updateCounts();
+      void this.enqueue(r.clientId, () => this.retryFinals(r.clientId));
+    }
   }
 
   private async releaseExpired(): Promise<void> {

@@ -59,6 +59,13 @@ export interface LiveCallSession {
    */
   scheduleHangup(uuid: string, atEpochSeconds: number, cause: string): Promise<CommandOutcome>;
   cancelScheduledHangup(uuid: string): Promise<void>;
+  /**
+   * Lets a new outbound call go on to the carrier: the PBX's dialplan holds it until the guard says so (or until the
+   * dialplan's own timeout). Harmless where the dialplan does not wait. `backstop`: the PBX itself hangs the call up
+   * this many seconds after it is answered, unless the guard moves that on (so a call answered while no guard is
+   * connected still ends at what it holds).
+   */
+  authorize(uuid: string, backstop?: { seconds: number; cause: string }): Promise<CommandOutcome>;
   /** Plays a sound (a warning tone) to the caller. */
   playToCaller(uuid: string, sound: string): Promise<CommandOutcome>;
   close(): Promise<void>;
@@ -72,6 +79,11 @@ export interface LiveCallHandlers {
 
 export interface LiveCallControl {
   readonly server: string;
+  /**
+   * Billable seconds of ended calls whose call records the PBX has written (by channel UUID; absent: no record yet).
+   * For calls that hung up while no guard listened: they hold their real cost, not all they had reserved.
+   */
+  recordedBillsec?(uuids: string[]): Promise<Map<string, number>>;
   /** The CDR source identity this PBX's call records are stored under (servers-file `id`, default its name). */
   readonly source: string;
   /** Subscribes to channel events; the session's commands go on a connection of their own. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { affordableSeconds, coveringBoundary, cutDueMs, freeswitchBillsec, minimumHold, nextReservation, type CallPricing } from '../../src/domain/credit/reservation';
+import { affordableSeconds, chooseStep, coveringBoundary, cutDueMs, freeswitchBillsec, minimumHold, nextReservation, stepIncrements, tightIncrements, type CallPricing } from '../../src/domain/credit/reservation';
 import { availableMicros, decideNewCall, limitBreach, restrictedDestination, type NewCallFacts } from '../../src/domain/credit/decide';
 import { defaultEmergencyNumbers, emergencyNumbersOf, isEmergencyNumber } from '../../src/domain/credit/emergency';
 import { effectiveLimits, parseLimitOverrides } from '../../src/domain/credit/settings';
@@ -52,6 +52,27 @@ describe('reservations', () => {
         assert.equal(freeswitchBillsec(answer, cutDueMs(answer, seconds) + lag), seconds);
       }),
     );
+  });
+
+  test('a step lasts at least the minimum seconds: more increments for short ones', () => {
+    assert.equal(stepIncrements({ next: 1 }, 10, 60), 60);
+    assert.equal(stepIncrements({ next: 6 }, 10, 60), 10);
+    assert.equal(stepIncrements({ next: 60 }, 10, 60), 10);
+    assert.equal(stepIncrements({ next: 6 }, 3, 0), 3);
+  });
+
+  test('a client whose whole step no longer fits holds tight steps until its budget covers two whole steps again', () => {
+    const p = pricing(600_000, 1, 1); // one cent a second
+    const step = (budgetMicros: number, tight: boolean, reservedSeconds = 0) => chooseStep({ pricing: p, reservedSeconds, budgetMicros, increments: 60, maxSeconds: 86_400, tight });
+    assert.deepEqual(step(1_000_000, false), { step: { seconds: 60, micros: 600_000, final: false, capped: false }, tight: false });
+    // 0.40 left: a minute does not fit, so a few seconds at a time.
+    assert.deepEqual(step(400_000, false), { step: { seconds: tightIncrements(p), micros: tightIncrements(p) * 10_000, final: false, capped: false }, tight: true });
+    // Short already: a single whole step fitting is not enough to leave (another call would at once run short).
+    assert.equal(step(1_000_000, true).tight, true);
+    assert.equal(step(1_200_000, true).tight, false);
+    // What fits when not even a tight step does: final.
+    assert.deepEqual(step(20_000, true, 10).step, { seconds: 10, micros: 100_000, final: true, capped: false });
+    assert.ok(tightIncrements({ next: 6 }) === 1 && tightIncrements({ next: 1 }) === 4);
   });
 
   test('taking back unused credit leaves a call what it needs up to its lead, never more than it held', () => {

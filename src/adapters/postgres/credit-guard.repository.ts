@@ -210,6 +210,19 @@ export function createCreditGuardRepository(pool: Pool) {
     },
 
     /**
+     * An ended call's real cost, once known (its call record found after it hung up while no guard listened): it
+     * holds that instead of all it had reserved. Never raises what a row holds.
+     */
+    async settleEnded(server: string, epoch: bigint, callUuid: string, e: { billsec: number; micros: bigint }): Promise<void> {
+      await checkedWrite(
+        pool,
+        `UPDATE credit_reservations SET billsec = $4, reserved_seconds = $4, reserved_micros = $5, updated_at = now()
+         WHERE call_uuid = $3 AND server = $1 AND state = 'ended' AND released_at IS NULL AND reserved_micros >= $5 AND ${LEASE_OK}`,
+        [server, epoch.toString(), callUuid, e.billsec, e.micros.toString()],
+      );
+    },
+
+    /**
      * A call that cost something without holding credit (answered while no guard watched, or before its refusal took
      * effect): its cost counts against the client until its CDR is stored, like any ended call's.
      */

@@ -23,6 +23,12 @@ export const creditGuardSettingsSchema = z.strictObject({
    * its credit.
    */
   pbxBackstop: z.boolean().default(true),
+  /**
+   * Tell the PBX's dialplan, for every new outbound call, that it may go on to the carrier (`uuid_setvar <uuid>
+   * voipbill_auth allow`): with integrations/fusionpbx/voipbill_authorize.lua in the dialplan a call waits for the
+   * guard's decision before the carrier answers, also while a guard is being taken over.
+   */
+  authorizeCalls: z.boolean().default(true),
   /** Hang-up cause of a call cut at its credit boundary (FreeSWITCH cause names). */
   cutCause: z.string().regex(/^[A-Z_]+$/).default('ALLOTTED_TIMEOUT'),
   /** Hang-up cause of a call refused before answer. */

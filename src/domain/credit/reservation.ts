@@ -81,6 +81,11 @@ export interface StepInput {
   maxSeconds: number;
 }
 
+/** Increments per step: `reserveIncrements`, or more when those last less than `minSeconds` of talk. */
+export function stepIncrements(p: Pick<CallPricing, 'next'>, reserveIncrements: number, minSeconds: number): number {
+  return Math.max(1, reserveIncrements, Math.ceil(minSeconds / Math.max(1, p.next)));
+}
+
 /**
  * The next reservation of a call: a whole step (`increments` increments beyond what it holds) when the budget covers
  * it, else as many increments as the budget covers (final). A call never gives back what it already holds: others
@@ -103,6 +108,37 @@ export function nextReservation(i: StepInput): ReservationStep {
   const fits = affordableSeconds(p, i.budgetMicros, target);
   const seconds = Math.max(fits, held);
   return { seconds, micros: p.cost(seconds), final: true, capped: false };
+}
+
+/**
+ * How far ahead a call of a client short of credit holds, and how long before its hold ends it extends: long enough
+ * for a decision under the client's lock, short enough that credit held and then not talked (the call ends first)
+ * is at most a few seconds' worth.
+ */
+export const TIGHT_LEAD_SECONDS = 2;
+
+/** Increments per step of a client short of credit: a step of at least twice the lead. */
+export function tightIncrements(p: Pick<CallPricing, 'next'>): number {
+  return Math.max(1, Math.ceil((2 * TIGHT_LEAD_SECONDS) / Math.max(1, p.next)));
+}
+
+export interface StepChoice {
+  step: ReservationStep;
+  /** The client is short of credit: its calls hold tight steps. */
+  tight: boolean;
+}
+
+/**
+ * The next step of a call, knowing whether its client is short of credit. A client becomes short when a whole step
+ * no longer fits; its calls then hold a few seconds at a time ({@link tightIncrements}), so when one of them is cut
+ * at its credit, the others hold little more than they are about to talk: credit held by a call that then ends
+ * would otherwise have kept the cut call going. A client stops being short once its budget covers two whole steps
+ * (a top-up).
+ */
+export function chooseStep(i: StepInput & { tight: boolean }): StepChoice {
+  const normal = nextReservation(i);
+  if (!i.tight ? !normal.final : !nextReservation({ ...i, increments: i.increments * 2 }).final) return { step: normal, tight: false };
+  return { step: nextReservation({ ...i, increments: tightIncrements(i.pricing) }), tight: true };
 }
 
 /**

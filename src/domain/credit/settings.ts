@@ -1,7 +1,7 @@
 /**
  * Live credit control settings of a rating package (`creditControl`), and a client's overrides of its limits. A
  * package without the section gets the defaults: emergency numbers of its country code, credit reserved ten
- * increments at a time, no fraud or spend limits. Money is decimal strings, as everywhere in a package.
+ * increments (and at least 60 seconds) at a time, no fraud or spend limits. Money is decimal strings, as everywhere in a package.
  */
 import { z } from 'zod';
 import { isDecimalString, parseDecimalExact } from '../money';
@@ -39,12 +39,18 @@ export const creditControlSchema = z.strictObject({
   emergencyNumbers: z.array(emergencyNumber).min(1).optional(),
   /** Credit reserved per step of a live call, in billing increments of the call's rate. */
   reserveIncrements: z.number().int().min(1).max(10_000).optional(),
+  /**
+   * A step lasts at least this long (more increments for short ones), so a step outlasts a guard takeover: a call
+   * whose step ran out while no guard watched would be ended by the PBX's backstop, credit or not.
+   */
+  reserveMinSeconds: z.number().int().min(0).max(3600).optional(),
   limits: creditLimitsSchema.optional(),
 });
 
 export type CreditControl = z.output<typeof creditControlSchema>;
 
 export const DEFAULT_RESERVE_INCREMENTS = 10;
+export const DEFAULT_RESERVE_MIN_SECONDS = 60;
 
 /** The package's limits with a client's overrides on top (a field the override sets wins). */
 export function effectiveLimits(pkg: CreditLimits | undefined, override: CreditLimits | undefined): CreditLimits {

@@ -10,7 +10,12 @@
  * `sched_hangup [+]<time> <uuid> [<cause>]` (a scheduler task grouped by the uuid, run on FreeSWITCH's task thread,
  * which looks at the time every half second at most; an absolute time already past is, as in
  * switch_scheduler_add_task, taken as an offset from now), `sched_del <task id|group>`, `uuid_broadcast <uuid> <path>
- * [aleg|bleg|both]`, and the `channels` table behind `show channels as json`.
+ * [aleg|bleg|both]`, `uuid_setvar <uuid> <var> <value>`, and the `channels` table behind `show channels as json`.
+ *
+ * With `authorization` set, the tenants' dialplan runs voipbill's authorization script before it bridges an outbound
+ * call (integrations/fusionpbx/voipbill_authorize.lua): the caller's leg sits in the `lua` application (as `show
+ * channels` lists it) and is bridged only once its `voipbill_auth` variable says `allow`; `deny` hangs it up; the
+ * script's timeout bridges it anyway or hangs it up, as configured. Emergency numbers pass at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
@@ -54,6 +59,8 @@ export interface LiveCall {
   talkMs: number;
   timers: NodeJS.Timeout[];
   ended: boolean;
+  /** Waiting in the authorization script (not bridged yet). */
+  authorizing: boolean;
   cdr?: FusionCdrRow;
 }
 
@@ -86,6 +93,19 @@ interface SchedTask {
   cause: string;
 }
 
+/** The authorization step of the dialplan (the arguments the dialplan gives voipbill_authorize.lua). */
+export interface DialplanAuthorization {
+  /** How long the script waits for the guard's word (its first argument, seconds). */
+  timeoutMs: number;
+  /** What the script does when the time is up: bridge the call anyway, or hang it up. */
+  onTimeout: 'allow' | 'refuse';
+  /** Numbers the script lets through at once (its last argument). */
+  emergencyNumbers: string[];
+}
+
+/** The script looks at the channel variable between sleeps of this long (session:sleep). */
+const AUTH_POLL_MS = 20;
+
 export interface LiveCallOptions {
   pool: Pool;
   era: FusionEra;
@@ -104,7 +124,7 @@ export class LiveCallSimulator {
   /** CDR rows written, in hang-up order (A-legs). */
   readonly cdrs: FusionCdrRow[] = [];
   /** Commands that hung up a channel, in order (`uuid_kill` / `sched_hangup`), to count cuts. */
-  readonly hangups: Array<{ uuid: string; by: 'uuid_kill' | 'sched_hangup' | 'far-end'; cause: string; atMs: number }> = [];
+  readonly hangups: Array<{ uuid: string; by: 'uuid_kill' | 'sched_hangup' | 'far-end' | 'dialplan'; cause: string; atMs: number }> = [];
   private readonly tasks: SchedTask[] = [];
   private nextTaskId = 1;
   private nextCallId = 1;
@@ -114,6 +134,8 @@ export class LiveCallSimulator {
   private cdrFlush: Promise<void> = Promise.resolve();
   private cdrFlushing = false;
   readonly now: () => number;
+  /** The dialplan's authorization step; null: outbound calls are bridged at once. */
+  authorization: DialplanAuthorization | null = null;
   /** Where events go (the event socket fans them out to subscribed listeners). */
   emit: (name: string, headers: EventHeaders) => void = () => undefined;
   cdrErrors: Error[] = [];
@@ -145,6 +167,7 @@ export class LiveCallSimulator {
       talkMs: p.talkMs ?? 60_000,
       timers: [],
       ended: false,
+      authorizing: false,
     };
     const uuid = p.uuid ?? randomUUID();
     const aVars = new Map<string, string>([
@@ -195,10 +218,28 @@ export class LiveCallSimulator {
     this.calls.set(id, call);
     this.legs.set(uuid, call.a);
     this.event('CHANNEL_CREATE', call.a);
-    // The dialplan runs (FusionPBX sets call_direction) and bridges to the far end.
+    const auth = this.authorization;
+    if (auth && kind === 'outbound' && !auth.emergencyNumbers.includes(p.number)) {
+      // The dialplan reaches the authorization script and waits there; the far end rings only once it lets go.
+      call.authorizing = true;
+      call.timers.push(
+        setTimeout(() => {
+          if (!call.authorizing) return;
+          if (auth.onTimeout === 'allow') this.proceed(call);
+          else this.hangup(call, 'OUTGOING_CALL_BARRED', 'dialplan');
+        }, auth.timeoutMs),
+      );
+      return uuid;
+    }
+    this.proceed(call);
+    return uuid;
+  }
+
+  /** The dialplan runs on (FusionPBX sets call_direction) and bridges to the far end, which rings. */
+  private proceed(call: LiveCall): void {
+    call.authorizing = false;
     call.timers.push(setTimeout(() => this.route(call), 5));
     if (call.answerAfterMs !== null) call.timers.push(setTimeout(() => this.answer(call), call.answerAfterMs));
-    return uuid;
   }
 
   private route(call: LiveCall): void {
@@ -246,6 +287,9 @@ export class LiveCallSimulator {
       leg.callstate = 'ACTIVE';
       this.event('CHANNEL_ANSWER', leg);
     }
+    // switch_channel_perform_mark_answered runs the `execute_on_answer` application of the channel.
+    const onAnswer = call.a.variables.get('execute_on_answer');
+    if (onAnswer !== undefined) this.executeApp(call.a, onAnswer);
     call.a.bridgedUs = nowUs;
     call.b!.bridgedUs = nowUs;
     call.a.variables.set('bridge_uuid', call.b!.uuid);
@@ -255,7 +299,7 @@ export class LiveCallSimulator {
   }
 
   /** Hangs the call up (both legs) with `cause`; false when it already ended. */
-  hangup(call: LiveCall, cause: string, by: 'uuid_kill' | 'sched_hangup' | 'far-end'): boolean {
+  hangup(call: LiveCall, cause: string, by: 'uuid_kill' | 'sched_hangup' | 'far-end' | 'dialplan'): boolean {
     if (call.ended) return false;
     call.ended = true;
     for (const t of call.timers) clearTimeout(t);
@@ -266,7 +310,7 @@ export class LiveCallSimulator {
       if (!leg) continue;
       leg.hungupUs = nowUs;
       leg.callstate = 'HANGUP';
-      leg.hangupCause = leg === call.a || by === 'far-end' ? cause : 'NORMAL_CLEARING';
+      leg.hangupCause = leg === call.a || by === 'far-end' || by === 'dialplan' ? cause : 'NORMAL_CLEARING';
       this.setTimestamps(leg);
       this.event('CHANNEL_HANGUP_COMPLETE', leg);
       this.legs.delete(leg.uuid);
@@ -380,6 +424,17 @@ export class LiveCallSimulator {
     return '+OK\n';
   }
 
+  /** A dialplan application run on a channel; only mod_dptools' `sched_hangup [+]<time> [<cause>]` is modelled. */
+  private executeApp(leg: LiveLeg, line: string): void {
+    const [app = '', when = '', cause = 'ALLOTTED_TIMEOUT'] = line.trim().split(/\s+/);
+    if (app !== 'sched_hangup') return;
+    const nowSec = Math.floor(this.now() / 1000);
+    const sec = Number.parseInt(when.slice(1), 10) || 0;
+    const runtime = when.startsWith('+') ? nowSec + sec : Number.parseInt(when, 10) || 0;
+    this.tasks.push({ id: this.nextTaskId++, group: leg.uuid, runtime, cause });
+    this.ensureSchedulerThread();
+  }
+
   schedDel(arg: string | undefined): string {
     if (arg === undefined || arg === '') return '-ERR Invalid syntax\n';
     let deleted = 0;
@@ -406,6 +461,29 @@ export class LiveCallSimulator {
     return '+OK Message sent\n';
   }
 
+  /** `uuid_setvar`: mod_commands wants exactly three arguments. */
+  setVar(args: string[]): string {
+    // switch_separate_string stops at three parts: the value is the rest of the line, spaces and all.
+    if (args.length < 3) return '-USAGE: <uuid> <var> <value>\n';
+    const [uuid = '', name = ''] = args;
+    const value = args.slice(2).join(' ');
+    const leg = this.legs.get(uuid);
+    if (!leg) return '-ERR No such channel!\n';
+    leg.variables.set(name, value);
+    const call = leg.call;
+    if (leg === call.a && call.authorizing && name === 'voipbill_auth' && (value === 'allow' || value === 'deny')) {
+      // The script sees the variable at its next look.
+      call.timers.push(
+        setTimeout(() => {
+          if (!call.authorizing || call.ended) return;
+          if (value === 'allow') this.proceed(call);
+          else this.hangup(call, 'OUTGOING_CALL_BARRED', 'dialplan');
+        }, AUTH_POLL_MS),
+      );
+    }
+    return '+OK\n';
+  }
+
   /** Rows of the core `channels` table (every column, as text), one per live leg. */
   channelRows(): Array<Record<string, string>> {
     return [...this.legs.values()]
@@ -421,8 +499,8 @@ export class LiveCallSimulator {
         cid_num: leg.cidNum,
         ip_addr: leg.direction === 'inbound' ? '192.0.2.10' : '',
         dest: leg.dest,
-        application: leg.leg === 'a' ? 'bridge' : '',
-        application_data: leg.leg === 'a' && leg.call.b ? leg.call.b.name : '',
+        application: leg.leg === 'a' ? (leg.call.authorizing ? 'lua' : 'bridge') : '',
+        application_data: leg.leg === 'a' ? (leg.call.authorizing ? this.scriptArguments() : (leg.call.b?.name ?? '')) : '',
         dialplan: 'XML',
         context: leg.context,
         read_codec: 'PCMU',
@@ -450,6 +528,11 @@ export class LiveCallSimulator {
         initial_dialplan: 'XML',
         initial_context: leg.context,
       }));
+  }
+
+  private scriptArguments(): string {
+    const a = this.authorization;
+    return a ? `voipbill_authorize.lua ${Math.round(a.timeoutMs / 1000)} ${a.onTimeout} ${a.emergencyNumbers.join(',')}` : '';
   }
 
   /** Forgets everything (tests reset the double between cases). */

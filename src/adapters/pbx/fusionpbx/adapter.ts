@@ -101,11 +101,26 @@ export class FusionPbxAdapter implements PbxAdapter {
 
   private live: FusionLiveCalls | null = null;
 
+  private async recordedBillsec(uuids: string[]): Promise<Map<string, number>> {
+    if (uuids.length === 0) return new Map();
+    const schema = await this.probe();
+    const { rows } = await this.pool.query<{ id: string; billsec: string | null }>(
+      `SELECT ${schema.idColumn}::text AS id, billsec::text AS billsec FROM v_xml_cdr WHERE ${schema.idColumn}::text = ANY($1::text[])`,
+      [uuids],
+    );
+    const found = new Map<string, number>();
+    for (const r of rows) {
+      const billsec = Number(r.billsec ?? 0);
+      if (Number.isFinite(billsec) && billsec >= 0) found.set(r.id, Math.floor(billsec));
+    }
+    return found;
+  }
+
   /** The credit guard's view of this PBX's live calls, when its servers-file entry turns the guard on. */
   liveCalls(): { control: LiveCallControl; settings: CreditGuardSettings } | undefined {
     const guard = this.config.creditGuard;
     if (!guard?.enabled) return undefined;
-    this.live ??= new FusionLiveCalls(this.config, this.identity().id, this.log);
+    this.live ??= new FusionLiveCalls(this.config, this.identity().id, this.log, (uuids) => this.recordedBillsec(uuids));
     const { events: _events, ...settings } = guard;
     return { control: this.live, settings };
   }

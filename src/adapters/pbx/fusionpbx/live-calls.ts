@@ -6,7 +6,10 @@
  *   outbound call, which is the leg FusionPBX writes the CDR for);
  * - one connection for commands, so a burst of events never delays a hang-up: `uuid_kill <uuid> <cause>`,
  *   `sched_hangup <epoch> <uuid> <cause>` after `sched_del <uuid>` (scheduler tasks are grouped by the uuid),
- *   `uuid_broadcast <uuid> <path> aleg`, and `show channels as json`.
+ *   `uuid_broadcast <uuid> <path> aleg`, `uuid_setvar <uuid> voipbill_auth allow` (the dialplan's authorization
+ *   script, integrations/fusionpbx/voipbill_authorize.lua, bridges the call once it sees it) after `uuid_setvar <uuid>
+ *   execute_on_answer sched_hangup +<seconds> <cause>` (the backstop of a call answered while no guard watches), and
+ *   `show channels as json`.
  *
  * Replies as mod_commands.c writes them: `+OK` / `-ERR No such channel!` (uuid_kill, sched_hangup), `+OK Message
  * sent` / `-ERR invalid uuid` (uuid_broadcast), `+OK Deleted: <n>` (sched_del), and for show a JSON object
@@ -104,6 +107,8 @@ export class FusionLiveCalls implements LiveCallControl {
     private readonly config: FusionPbxConfig,
     readonly source: string,
     private readonly log: Logger,
+    /** v_xml_cdr's billsec of these calls (the adapter's database connection). */
+    readonly recordedBillsec?: (uuids: string[]) => Promise<Map<string, number>>,
   ) {}
 
   get server(): string {
@@ -182,6 +187,15 @@ export class FusionLiveCalls implements LiveCallControl {
       cancelScheduledHangup: async (uuid) => {
         const body = await commands.api(`sched_del ${uuid}`);
         if (!body.startsWith('+OK')) this.log.warn('sched_del refused', { server, uuid, reply: body.trim() });
+      },
+      authorize: async (uuid, backstop) => {
+        if (backstop) {
+          // mod_dptools' sched_hangup run at answer (execute_on_answer): its task is grouped by the uuid like the api's,
+          // so the guard's later `sched_del <uuid>` replaces it.
+          const set = await commands.api(`uuid_setvar ${uuid} execute_on_answer sched_hangup +${backstop.seconds} ${backstop.cause}`);
+          if (reply(`uuid_setvar ${uuid}`, set, /^\+OK/, /No such channel/) === 'gone') return 'gone';
+        }
+        return reply(`uuid_setvar ${uuid}`, await commands.api(`uuid_setvar ${uuid} voipbill_auth allow`), /^\+OK/, /No such channel/);
       },
       playToCaller: async (uuid, sound) => reply(`uuid_broadcast ${uuid}`, await commands.api(`uuid_broadcast ${uuid} ${sound} aleg`), /^\+OK/, /invalid uuid/),
       close: async () => {
