@@ -287,6 +287,17 @@ export class CreditGuard {
   /** Rebuilds what a previous guard (or this one before a reconnect) was doing. */
   private async recover(channels: LiveChannel[], open: ReservationRow[]): Promise<void> {
     const live = new Map(channels.filter((c) => c.leg === 'caller' && !c.fromCarrier).map((c) => [c.uuid, c]));
+    // Answered while no guard listened: when exactly, the PBX says channel by channel (else the earliest it can be).
+    const knownAnswers = new Set(open.filter((r) => r.answeredAtMs !== null).map((r) => r.callUuid));
+    const answeredAt = new Map<string, number>();
+    await Promise.all(
+      [...live.values()]
+        .filter((c) => c.answered && !knownAnswers.has(c.uuid) && c.tenant && c.destination)
+        .map(async (c) => {
+          const at = await this.session?.answeredAt?.(c.uuid).catch(() => null);
+          if (typeof at === 'number') answeredAt.set(c.uuid, at);
+        }),
+    );
     const answeredMeanwhile: LiveCallEvent[] = [];
     for (const r of open) {
       if (r.state === 'ended') {
@@ -318,7 +329,7 @@ export class CreditGuard {
       if (r.answeredAtMs === null) {
         // Held its first increment while ringing; answered since (at an unknown moment: the earliest it can have
         // been), it is reserved for now, else its answer event is still to come.
-        if (channel.answered) answeredMeanwhile.push({ ...this.eventOf(channel), kind: 'answered', answeredAtMs: channel.createdAtMs });
+        if (channel.answered) answeredMeanwhile.push({ ...this.eventOf(channel, answeredAt.get(channel.uuid)), kind: 'answered' });
         // Allowed before the restart; its word to the dialplan may not have gone out.
         else this.authorize(r.callUuid, call);
         continue;
@@ -336,12 +347,12 @@ export class CreditGuard {
     for (const e of answeredMeanwhile) this.dispatch(e);
     for (const channel of live.values()) {
       if (!channel.tenant || !channel.destination) continue;
-      this.dispatch(this.eventOf(channel));
+      this.dispatch(this.eventOf(channel, answeredAt.get(channel.uuid)));
     }
   }
 
   /** A live channel found at recovery as the event that would have told of it. */
-  private eventOf(channel: LiveChannel): LiveCallEvent {
+  private eventOf(channel: LiveChannel, answeredAtMs?: number): LiveCallEvent {
     return {
       kind: channel.answered ? 'answered' : 'created',
       uuid: channel.uuid,
@@ -353,8 +364,8 @@ export class CreditGuard {
       caller: channel.extension,
       direction: null,
       createdAtMs: channel.createdAtMs,
-      // Answered while no guard watched, at an unknown moment: take the earliest it can have been.
-      answeredAtMs: channel.answered ? channel.createdAtMs : null,
+      // Answered while no guard watched: when the PBX said, else the earliest it can have been.
+      answeredAtMs: channel.answered ? (answeredAtMs ?? channel.createdAtMs) : null,
       billsec: null,
       hangupCause: null,
       atMs: this.now(),
@@ -773,12 +784,15 @@ export class CreditGuard {
       const input = { pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds };
       let choice = chooseStep({ ...input, tight: this.tight.has(call.clientId) });
       if (choice.step.final) {
-        // Short of credit: the client's other calls give back what they hold beyond their next seconds of talk.
+        // Short of credit: the client's other calls give back what they hold beyond their next seconds of talk; at the
+        // last look before a cut, everything beyond the increment they are talking in (which they pay for anyway), so
+        // a call is cut only when no other call of its client holds credit it has not talked yet.
+        const keepAhead = why === 'recheck' ? 0 : TIGHT_LEAD_SECONDS;
         let reclaimable = 0n;
         for (const other of this.calls.values()) {
           if (other === call || other.clientId !== call.clientId || other.ended || other.cutSent || other.answeredAtMs === null || !other.pricing || other.reservedMicros === 0n) continue;
           const otherElapsed = (this.now() - Math.floor(other.answeredAtMs / 1000) * 1000) / 1000;
-          const hold = minimumHold(other.pricing, otherElapsed, TIGHT_LEAD_SECONDS, other.reservedSeconds);
+          const hold = minimumHold(other.pricing, otherElapsed, keepAhead, other.reservedSeconds);
           const micros = BigInt(other.pricing.cost(hold));
           if (micros < other.reservedMicros) {
             reclaimable += other.reservedMicros - micros;

@@ -66,6 +66,11 @@ export interface LiveCallSession {
    * connected still ends at what it holds).
    */
   authorize(uuid: string, backstop?: { seconds: number; cause: string }): Promise<CommandOutcome>;
+  /**
+   * When a live channel was answered (epoch ms), or null when it is not or no longer there. `show channels` does not
+   * say; a guard that recovers asks it of calls answered while no guard listened.
+   */
+  answeredAt?(uuid: string): Promise<number | null>;
   /** Plays a sound (a warning tone) to the caller. */
   playToCaller(uuid: string, sound: string): Promise<CommandOutcome>;
   close(): Promise<void>;

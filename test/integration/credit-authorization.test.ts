@@ -112,6 +112,24 @@ describe('credit guard with the dialplan authorization step', () => {
     assert.ok((await c.balanceCents(clientId)) >= 0n);
   });
 
+  test('a call answered while no guard listened is metered from its real answer, asked of the PBX (uuid_dump)', async () => {
+    const { clientId, service } = await c.client('1.00');
+    const uuid = await c.place(service.extensions[0]!, '4165550210', { answerAfterMs: 2500, talkMs: 60_000 });
+    await c.until('the call allowed', () => commandsFor(uuid).includes(`uuid_setvar ${uuid} voipbill_auth allow`));
+    await guard!.stop();
+    guard = null;
+    await c.until('the call answered', answered(uuid));
+    await restartGuard();
+    assert.ok(commandsFor(uuid).includes(`uuid_dump ${uuid} json`));
+    await c.until('its answer recorded', async () => (await c.repo.listForClient(String(clientId))).some((r) => r.callUuid === uuid && r.answeredAtMs !== null));
+    const row = (await c.repo.listForClient(String(clientId))).find((r) => r.callUuid === uuid)!;
+    const answeredSec = Math.floor(callOf(uuid)!.a.answeredUs / 1_000_000);
+    assert.equal(Math.floor(row.answeredAtMs! / 1000), answeredSec, 'the answer the PBX saw, not the channel\'s creation');
+    live().hangup(callOf(uuid)!, 'NORMAL_CLEARING', 'far-end');
+    await c.bill();
+    assert.ok((await c.balanceCents(clientId)) >= 0n);
+  });
+
   test('a call that hung up while no guard listened holds its real cost (from the PBX\'s call record), not its whole step', async () => {
     const { clientId, service } = await c.client('1.00');
     const uuid = await c.place(service.extensions[0]!, '4165550209', { answerAfterMs: 100, talkMs: 3000 });

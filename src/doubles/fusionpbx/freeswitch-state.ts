@@ -192,6 +192,8 @@ export class FreeswitchState {
         return this.live.broadcast(args);
       case 'uuid_setvar':
         return this.live.setVar(args);
+      case 'uuid_dump':
+        return this.live.dump(args);
       case 'memcache':
         if (this.cacheMethod !== 'memcache') return `-ERR memcache Command not found!\n`;
         if (args[0] !== 'delete' || !args[1]) return '-USAGE: memcache delete <key>\n';

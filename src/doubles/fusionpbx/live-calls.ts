@@ -461,6 +461,19 @@ export class LiveCallSimulator {
     return '+OK Message sent\n';
   }
 
+  /**
+   * `uuid_dump <uuid> [txt|json]`: a CHANNEL_DATA event of the channel, as `Name: value` lines (values URL-encoded,
+   * as switch_event_serialize writes them) or as one JSON object.
+   */
+  dump(args: string[]): string {
+    const [uuid = '', format = 'txt'] = args;
+    const leg = this.legs.get(uuid);
+    if (!leg) return '-ERR No such channel!\n';
+    const h = this.headers('CHANNEL_DATA', leg);
+    if (format.toLowerCase() === 'json') return JSON.stringify(Object.fromEntries(h));
+    return `${h.map(([k, v]) => `${k}: ${encodeURIComponent(v)}`).join('\n')}\n`;
+  }
+
   /** `uuid_setvar`: mod_commands wants exactly three arguments. */
   setVar(args: string[]): string {
     // switch_separate_string stops at three parts: the value is the rest of the line, spaces and all.
@@ -574,6 +587,11 @@ export class LiveCallSimulator {
   // ---- events ---------------------------------------------------------------------------------------------------
 
   private event(name: string, leg: LiveLeg): void {
+    this.emit(name, this.headers(name, leg));
+  }
+
+  /** The headers switch_channel_event_set_data writes for the leg, under an event of this name. */
+  private headers(name: string, leg: LiveLeg): EventHeaders {
     const nowMs = this.now();
     const h: EventHeaders = [
       ['Event-Name', name],
@@ -612,7 +630,7 @@ export class LiveCallSimulator {
       this.profile(h, 'Other-Leg', other);
     }
     for (const [k, v] of leg.variables) h.push([`variable_${k}`, v]);
-    this.emit(name, h);
+    return h;
   }
 
   private profile(h: EventHeaders, prefix: string, leg: LiveLeg): void {

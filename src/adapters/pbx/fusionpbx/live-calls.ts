@@ -8,8 +8,8 @@
  *   `sched_hangup <epoch> <uuid> <cause>` after `sched_del <uuid>` (scheduler tasks are grouped by the uuid),
  *   `uuid_broadcast <uuid> <path> aleg`, `uuid_setvar <uuid> voipbill_auth allow` (the dialplan's authorization
  *   script, integrations/fusionpbx/voipbill_authorize.lua, bridges the call once it sees it) after `uuid_setvar <uuid>
- *   execute_on_answer sched_hangup +<seconds> <cause>` (the backstop of a call answered while no guard watches), and
- *   `show channels as json`.
+ *   execute_on_answer sched_hangup +<seconds> <cause>` (the backstop of a call answered while no guard watches),
+ *   `show channels as json`, and `uuid_dump <uuid> json` (the answer time of a call answered while no guard listened).
  *
  * Replies as mod_commands.c writes them: `+OK` / `-ERR No such channel!` (uuid_kill, sched_hangup), `+OK Message
  * sent` / `-ERR invalid uuid` (uuid_broadcast), `+OK Deleted: <n>` (sched_del), and for show a JSON object
@@ -196,6 +196,18 @@ export class FusionLiveCalls implements LiveCallControl {
           if (reply(`uuid_setvar ${uuid}`, set, /^\+OK/, /No such channel/) === 'gone') return 'gone';
         }
         return reply(`uuid_setvar ${uuid}`, await commands.api(`uuid_setvar ${uuid} voipbill_auth allow`), /^\+OK/, /No such channel/);
+      },
+      answeredAt: async (uuid) => {
+        const body = await commands.api(`uuid_dump ${uuid} json`);
+        if (body.startsWith('-ERR')) return null;
+        let dump: Record<string, unknown>;
+        try {
+          dump = JSON.parse(body) as Record<string, unknown>;
+        } catch {
+          throw new PbxRejectedError(`${server}: uuid_dump ${uuid} json answered ${JSON.stringify(body.slice(0, 200))}`, server, body);
+        }
+        const answered = dump['Caller-Channel-Answered-Time'];
+        return typeof answered === 'string' ? usToMs(answered) : null;
       },
       playToCaller: async (uuid, sound) => reply(`uuid_broadcast ${uuid}`, await commands.api(`uuid_broadcast ${uuid} ${sound} aleg`), /^\+OK/, /invalid uuid/),
       close: async () => {
