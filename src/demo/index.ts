@@ -452,6 +452,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
       },
       summary: (runningApiUrl) => {
         const base = runningApiUrl ?? apiUrl;
+        const erin = clients[DEMO_CLIENTS.findIndex((c) => c.productId === 5)]!;
         const now = Math.floor(Date.now() / 1000);
         return [
           `Demo (VOIPBILL_DEMO=${config.VOIPBILL_DEMO}; set VOIPBILL_DEMO=off to disable):`,
@@ -467,7 +468,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
               `      call records: ${callRecordsUrl(base, linkSecret, { clientId: String(c.clientId), serviceId: String(c.serviceId) }, now, config.CALL_RECORDS_LINK_TTL_SECONDS)}`,
           ),
           `  top up:          bin/voipbill demo topup --client 2 --amount 20   (more: bin/voipbill demo --help; walk-through: docs/demo.md)`,
-          `  live call:       bin/voipbill demo call --client 5   then bin/voipbill demo calls   (cut at the credit; docs/demo.md)`,
+          `  live call:       bin/voipbill demo call --client ${erin.clientId}   then bin/voipbill demo calls   (cut at the credit; docs/demo.md)`,
         ];
       },
       stop: stopAll,
