@@ -93,6 +93,7 @@ interface Warning {
 }
 interface LiveView {
   uuid: string;
+  answeredAt: string | null;
   warnings: Warning[];
   hangupScheduledAt: string | null;
 }
@@ -177,11 +178,22 @@ test('the demo runs a credit guard: Erin\'s satellite call is warned and cut whe
   // Part 2: a top-up brings her back with 20 seconds; during the call, another top-up extends it.
   await voipbill('demo', 'topup', '--client', String(erin.clientId), '--amount', '2');
   await until('service 5 active again', async () => ((await serviceStatus(erin.serviceId)) === 'active' ? true : undefined), 60_000, 1000);
-  const second = await until('the PBX to carry Erin\'s calls again', async () => {
+  // The PBX carries her calls once the gateway is enabled again, and the guard lets them through once it has read
+  // that she is no longer suspended (it re-reads every 2 s): a call placed before is refused, and placed again.
+  const second = await until('a call of Erin\'s answered again', async () => {
     let out = '';
     const code = await cli(['demo', 'call', '--client', String(erin.clientId), '--talk', '35'], { stdout: (t) => (out += t), stderr: () => {}, cwd: root, now: () => Date.now(), env });
-    return code === 0 ? /^call (\S+)$/m.exec(out)?.[1] : undefined;
-  }, 30_000, 500);
+    const uuid = code === 0 ? /^call (\S+)$/m.exec(out)?.[1] : undefined;
+    if (!uuid) return undefined;
+    const outcome = await until(`call ${uuid} answered or refused`, async () => {
+      const view = await calls();
+      if (view.live.some((c) => c.uuid === uuid && c.answeredAt !== null)) return 'answered';
+      return view.ended.find((c) => c.uuid === uuid)?.hangupCause;
+    }, 30_000, 200);
+    if (outcome === 'answered') return uuid;
+    assert.equal(outcome, 'OUTGOING_CALL_BARRED', `call ${uuid} was refused by the guard, or answered`);
+    return undefined;
+  }, 60_000, 1000);
   // The guard has decided the call ends at 20 s: it reserved what the credit covers (final) and warned.
   const warned = await until('the second call to be warned', async () => {
     const view = await calls();
