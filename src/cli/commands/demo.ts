@@ -135,7 +135,7 @@ function amountOption(text: string | undefined, signed: boolean): string {
 }
 
 export const command = cliCommand({
-  summary: 'drive the built-in demo (top up a client, status, call-records link, caught e-mails)',
+  summary: 'drive the built-in demo (top up a client, place live calls, status, call-records link, caught e-mails)',
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
