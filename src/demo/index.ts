@@ -3,10 +3,12 @@
  * the built-in doubles — fake WHMCS (with the real PHP hook when php-cli is installed; its state kept in
  * VOIPBILL_DATA_DIR/demo/whmcs-state.json, so a restart keeps credit and invoice numbers), the FusionPBX double (its
  * schema in the database `fusionpbx_demo` of voipbill's own PostgreSQL, plus a fake event socket), the Vodia double
- * and an SMTP catcher — seeded with four clients, a products file (VOIPBILL_PRODUCTS_FILE when set) and a servers
+ * and an SMTP catcher — seeded with five clients, a products file (VOIPBILL_PRODUCTS_FILE when set) and a servers
  * file with its secrets file written under VOIPBILL_DATA_DIR/demo/, and a stream of generated calls. Bob calls a lot
  * on little credit, so a low-balance e-mail and a suspension happen within minutes; Dave's product suspends by
- * extension; `bin/voipbill demo topup` brings them back.
+ * extension; `bin/voipbill demo topup` brings them back. The FusionPBX server runs a credit guard: Erin's live calls
+ * (placed with `bin/voipbill demo call`, through the control surface of src/demo/pbx-control.ts) are cut where her
+ * credit ends, and a top-up during a call extends it.
  *
  * startDemo() returns configuration overrides that main.ts merges into its config before anything else is built, so
  * the rest of start-up is exactly the production path.
@@ -28,10 +30,11 @@ import { syncClientServices } from '../adapters/services/service-sync';
 import type { ActivityDeps } from '../../activities';
 import { callRecordsUrl } from '../api/signed-links';
 import { startMailCatcher, type MailCatcher } from './mail-catcher';
+import { startPbxControl, type ControlClient } from './pbx-control';
 import { demoDir, writeDemoState, type DemoClientInfo, type DemoProductInfo } from './state-file';
 
 /** Ports the doubles try first (a taken port falls back to a free one, printed at start). */
-export const DEMO_PORTS = { whmcs: 8081, vodia: 8082, eventSocket: 8021, smtp: 2525 } as const;
+export const DEMO_PORTS = { whmcs: 8081, vodia: 8082, pbxControl: 8083, eventSocket: 8021, smtp: 2525 } as const;
 export const FUSION_DEMO_DATABASE = 'fusionpbx_demo';
 const ERA = '5.5';
 const TICK_MS = 5_000;
@@ -50,6 +53,8 @@ interface DemoClientSpec {
   callsPerTick: number;
   /** How the product sold to the client suspends (default gateway). */
   suspendMode?: 'gateway' | 'extension';
+  /** The product sold to the client, when not the plain one of its PBX and suspend mode. */
+  productId?: number;
   story: string;
 }
 
@@ -74,6 +79,12 @@ export const DEMO_CLIENTS: DemoClientSpec[] = [
     domainField: 'delta.pbx.example | 15195550400', extensions: ['4001', '4002'], callsPerTick: 2, suspendMode: 'extension',
     story: 'Extension mode: at zero credit his extensions are disabled (the gateway stays up) and his phones go quiet',
   },
+  {
+    // No generated traffic: her calls are the live ones `bin/voipbill demo call` places, watched by the credit guard.
+    firstname: 'Erin', lastname: 'Echo', credit: '2.00', threshold: '0.50', pbx: 'fusionpbx', tenant: 'echo.pbx.example',
+    domainField: 'echo.pbx.example | 15195550500', extensions: ['5001', '5002'], callsPerTick: 0, productId: 5,
+    story: 'live credit control: satellite calls at 6.00/min on 2.00 of credit are cut where it ends; a top-up extends them',
+  },
 ];
 
 /** The demo's WHMCS products: each PBX kind in both suspend modes, so `demo mode` can move a service between them. */
@@ -82,9 +93,20 @@ export const DEMO_PRODUCTS: DemoProductInfo[] = [
   { productId: 2, name: 'Hosted PBX PAYG (Vodia)', kind: 'vodia', server: 'vodia-demo', suspendMode: 'gateway' },
   { productId: 3, name: 'Hosted PBX PAYG (FusionPBX, extension suspend)', kind: 'fusionpbx', server: 'fusion-demo', suspendMode: 'extension' },
   { productId: 4, name: 'Hosted PBX PAYG (Vodia, extension suspend)', kind: 'vodia', server: 'vodia-demo', suspendMode: 'extension' },
+  {
+    productId: 5, name: 'Hosted PBX PAYG with satellite calling (FusionPBX)', kind: 'fusionpbx', server: 'fusion-demo', suspendMode: 'gateway',
+    package: 'nanp-payg-satellite.json',
+  },
 ];
 
-const productOf = (c: DemoClientSpec): number => DEMO_PRODUCTS.find((p) => p.kind === c.pbx && p.suspendMode === (c.suspendMode ?? 'gateway'))!.productId;
+const productOf = (c: DemoClientSpec): number =>
+  c.productId ?? DEMO_PRODUCTS.find((p) => p.kind === c.pbx && p.suspendMode === (c.suspendMode ?? 'gateway') && p.package === undefined)!.productId;
+
+/**
+ * The credit guard of the demo's FusionPBX: a warning early enough to top up after hearing it, the rest as in
+ * production (docs/credit-control.md).
+ */
+export const DEMO_CREDIT_GUARD = { enabled: true, warningSeconds: 10 } as const;
 
 export interface Demo {
   /** Merged into the configuration before anything else is built. */
@@ -159,8 +181,8 @@ function phpAvailable(): boolean {
 function demoProductsFile(config: Config, dir: string, log: Logger): { path: string; own: boolean } {
   if (config.VOIPBILL_PRODUCTS_FILE) return { path: config.VOIPBILL_PRODUCTS_FILE, own: false };
   const path = join(dir, 'products.json');
-  const packagePath = resolve(__dirname, '../../examples/packages/nanp-payg.json');
-  const entries = DEMO_PRODUCTS.map((p) => ({ productId: p.productId, kind: p.kind, server: p.server, package: packagePath, suspendMode: p.suspendMode }));
+  const packagePath = (file = 'nanp-payg.json') => resolve(__dirname, '../../examples/packages', file);
+  const entries = DEMO_PRODUCTS.map((p) => ({ productId: p.productId, kind: p.kind, server: p.server, package: packagePath(p.package), suspendMode: p.suspendMode }));
   let file: { products: Array<{ productId?: unknown }> } = { products: [] };
   if (existsSync(path)) {
     try {
@@ -279,6 +301,14 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     await onPort(DEMO_PORTS.vodia, 'Vodia double', log, reserved, (port) => vodia.start(port));
     stops.push(() => vodia.stop());
 
+    // Live calls of the demo's FusionPBX clients, placed by `bin/voipbill demo call` and listed by `demo calls`.
+    const controlClients: ControlClient[] = clients
+      .map((c, i) => ({ info: c, spec: DEMO_CLIENTS[i]! }))
+      .filter((x) => x.spec.pbx === 'fusionpbx')
+      .map((x) => ({ clientId: x.info.clientId, name: x.info.name, tenant: x.spec.tenant, extensions: x.spec.extensions }));
+    const pbxControl = await onPort(DEMO_PORTS.pbxControl, 'demo PBX control', log, reserved, (port) => startPbxControl({ port, fusion, pool: fusionPool, clients: () => controlClients }));
+    stops.push(pbxControl.close);
+
     // Servers and products files, as an admin would write them.
     const pg = new URL(opts.databaseUrl);
     const serversFile = join(dir, 'servers.json');
@@ -298,6 +328,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
           cache: { method: 'memcache' },
           cdr: { overlapSeconds: 30 },
           billFrom,
+          creditGuard: DEMO_CREDIT_GUARD,
         },
         { name: 'vodia-demo', kind: 'vodia', url: vodia.url, username: 'admin', passwordSecret: 'vodia-demo', tenants: [vodiaSpec.tenant], billFrom },
       ],
@@ -330,7 +361,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
     };
     // Everything `bin/voipbill` needs to find this installation's files and doubles without extra variables.
     writeDemoState(config.VOIPBILL_DATA_DIR, {
-      whmcsUrl: whmcs.url, apiUrl, mailDir: mail.dir, callRecordsSecret: linkSecret, callRecordsTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS, clients,
+      whmcsUrl: whmcs.url, apiUrl, mailDir: mail.dir, pbxControlUrl: pbxControl.url, callRecordsSecret: linkSecret, callRecordsTtlSeconds: config.CALL_RECORDS_LINK_TTL_SECONDS, clients,
       products: DEMO_PRODUCTS, productsFile, serversFile, overrides: { ...overrides, VOIPBILL_PRODUCTS_FILE: productsFile },
     });
 
@@ -421,11 +452,12 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
       },
       summary: (runningApiUrl) => {
         const base = runningApiUrl ?? apiUrl;
+        const erin = clients[DEMO_CLIENTS.findIndex((c) => c.productId === 5)]!;
         const now = Math.floor(Date.now() / 1000);
         return [
           `Demo (VOIPBILL_DEMO=${config.VOIPBILL_DEMO}; set VOIPBILL_DEMO=off to disable):`,
           `  fake WHMCS       ${whmcs.url}  (state: ${whmcs.url}/_fake/state; hooks: ${hookMode === 'php' ? 'integrations/whmcs/voipbill_hooks.php under php' : 'TypeScript twin, php-cli not found'})`,
-          `  FusionPBX double database ${FUSION_DEMO_DATABASE}, event socket 127.0.0.1:${fusion.esl.port}`,
+          `  FusionPBX double database ${FUSION_DEMO_DATABASE}, event socket 127.0.0.1:${fusion.esl.port}, live calls ${pbxControl.url}/_fake/calls (credit guard on)`,
           `  Vodia double     ${vodia.url}`,
           `  SMTP catcher     ${mail.url}  (messages in ${mail.dir})`,
           `  servers file     ${serversFile}  (rewritten each start; credentials in secrets.json beside it)`,
@@ -436,6 +468,7 @@ export async function startDemo(opts: { config: Config; databaseUrl: string; env
               `      call records: ${callRecordsUrl(base, linkSecret, { clientId: String(c.clientId), serviceId: String(c.serviceId) }, now, config.CALL_RECORDS_LINK_TTL_SECONDS)}`,
           ),
           `  top up:          bin/voipbill demo topup --client 2 --amount 20   (more: bin/voipbill demo --help; walk-through: docs/demo.md)`,
+          `  live call:       bin/voipbill demo call --client ${erin.clientId}   then bin/voipbill demo calls   (cut at the credit; docs/demo.md)`,
         ];
       },
       stop: stopAll,

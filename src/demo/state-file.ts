@@ -19,6 +19,8 @@ export interface DemoProductInfo {
   kind: 'fusionpbx' | 'vodia';
   server: string;
   suspendMode: 'gateway' | 'extension';
+  /** The rating package's file name in examples/packages/ (default nanp-payg.json). */
+  package?: string;
 }
 
 export interface DemoStateFile {
@@ -32,6 +34,8 @@ export interface DemoStateFile {
   products?: DemoProductInfo[];
   productsFile?: string;
   serversFile?: string;
+  /** The FusionPBX double's control surface (live calls), on loopback; older files lack it. */
+  pbxControlUrl?: string;
   /**
    * The configuration the demo gave `npm start` (WHMCS URL and API credential, field IDs, servers and products
    * files): the CLI context applies it while the demo is the installation, so every command finds what is running.

@@ -75,7 +75,7 @@ test('bin/voipbill demo topup tops a client up in the fake WHMCS; status and lin
   const link = new URL(out.trim());
   assert.equal(link.pathname, '/call-records');
   assert.equal(link.searchParams.get('client'), '1');
-  assert.equal(readDemoState(dataDir).clients.length, 4);
+  assert.equal(readDemoState(dataDir).clients.length, 5);
   assert.equal(await cli(['demo', 'topup', '--client', '9', '--amount', '20'], io), 2);
   assert.equal(await cli(['demo', 'topup', '--client', '2', '--amount', '-1'], io), 2);
 });
@@ -225,7 +225,7 @@ function documentedDemoCommands(): string[][] {
 test('every demo command the walk-through and docs/demo.md show runs as written against the running demo', async () => {
   const commands = documentedDemoCommands();
   const actions = new Set(commands.map((c) => c[1]));
-  for (const action of ['topup', 'credit', 'field', 'mode', 'status', 'link', 'mail']) assert.ok(actions.has(action), `demo ${action} is documented with an example`);
+  for (const action of ['topup', 'credit', 'field', 'mode', 'status', 'link', 'mail', 'call', 'calls']) assert.ok(actions.has(action), `demo ${action} is documented with an example`);
   for (const argv of commands) {
     let out = '';
     let err = '';
@@ -239,14 +239,72 @@ test('every demo command the walk-through and docs/demo.md show runs as written 
   for (const service of ['1', '2']) assert.equal(await cli(['demo', 'mode', '--service', service, 'gateway'], io), 0);
 });
 
-test('every /_fake/ route of the fake WHMCS is documented in docs/demo.md', () => {
+test('every /_fake/ route of the fake WHMCS and of the demo PBX control is documented in docs/demo.md', () => {
   const root = join(__dirname, '../..');
   const server = readFileSync(join(root, 'src/doubles/whmcs/server.ts'), 'utf8');
   const adminRoutes = server.split('async function admin(')[1]!.split('\n  }\n')[0]!;
   const routes = [...adminRoutes.matchAll(/case '([a-z-]+)':|path === '([a-z-]+)'/g)].map((m) => m[1] ?? m[2]!);
   assert.ok(routes.length >= 10, `found the routes: ${routes.join(', ')}`);
+  const control = readFileSync(join(root, 'src/demo/pbx-control.ts'), 'utf8');
+  const controlRoutes = [...control.matchAll(/path === '([a-z-]+)'/g)].map((m) => m[1]!);
+  assert.deepEqual(controlRoutes.sort(), ['call', 'calls']);
   const page = readFileSync(join(root, 'docs', 'demo.md'), 'utf8');
-  for (const route of routes) assert.ok(page.includes(`/_fake/${route}`), `/_fake/${route} is not in docs/demo.md`);
+  for (const route of [...routes, ...controlRoutes]) assert.ok(page.includes(`/_fake/${route}`), `/_fake/${route} is not in docs/demo.md`);
+});
+
+interface CallsView {
+  live: Array<{ uuid: string; clientid: number | null; state: string }>;
+  ended: Array<{ uuid: string; clientid: number | null; billsec: number; hangupCause: string; endedBy: string }>;
+}
+
+test('demo call places a live call on a client\'s phone in the FusionPBX double and demo calls lists it, live then ended; the PBX control refuses what a PBX would', async () => {
+  const io = cliIo();
+  const s = readDemoState(dataDir);
+  const erin = s.clients.find((c) => c.name === 'Erin Echo')!;
+  assert.match(s.pbxControlUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+  const calls = async () => (await (await fetch(`${s.pbxControlUrl}/_fake/calls`)).json()) as CallsView;
+  assert.equal(await cli(['demo', 'call', '--client', String(erin.clientId), '--talk', '1'], io), 0, io.err());
+  const uuid = /^call (\S+)$/m.exec(io.out())?.[1];
+  assert.ok(uuid, io.out());
+  assert.match(io.out(), /5001@echo\.pbx\.example calls 011881631550123/);
+  assert.ok((await calls()).live.some((c) => c.uuid === uuid && c.clientid === erin.clientId), 'listed while it rings or talks');
+  const deadline = Date.now() + 15_000;
+  while (!(await calls()).ended.some((c) => c.uuid === uuid)) {
+    assert.ok(Date.now() < deadline, 'the call ends by itself');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const ended = (await calls()).ended.find((c) => c.uuid === uuid)!;
+  assert.equal(ended.hangupCause, 'NORMAL_CLEARING');
+  assert.equal(ended.endedBy, 'far-end');
+  assert.ok(ended.billsec >= 1, `it talked (billsec ${ended.billsec})`);
+  io.reset();
+  assert.equal(await cli(['demo', 'calls'], io), 0, io.err());
+  assert.match(io.out(), new RegExp(`^ended  ${uuid}  client ${erin.clientId} 5001 → 011881631550123 .*NORMAL_CLEARING \\(the far end hung up\\)`, 'm'));
+
+  // A Vodia client has no phone on the FusionPBX double; a suspended tenant's gateway carries no call.
+  io.reset();
+  assert.equal(await cli(['demo', 'call', '--client', '3'], io), 1);
+  assert.match(io.err(), /clientid 3 is not a demo client on the FusionPBX double/);
+  const fusion = new Client({ connectionString: fusionUrl() });
+  await fusion.connect();
+  try {
+    const setGateway = (on: boolean) => fusion.query(`UPDATE v_gateways SET enabled = $1 WHERE domain_uuid = (SELECT domain_uuid FROM v_domains WHERE domain_name = 'echo.pbx.example')`, [String(on)]);
+    await setGateway(false);
+    const before = (await calls()).live.length;
+    io.reset();
+    assert.equal(await cli(['demo', 'call', '--client', String(erin.clientId)], io), 1);
+    assert.match(io.err(), /the gateway of echo\.pbx\.example is disabled/);
+    assert.equal((await calls()).live.length, before, 'no call placed');
+    await setGateway(true);
+  } finally {
+    await fusion.end();
+  }
+  io.reset();
+  assert.equal(await cli(['demo', 'call', '--client', String(erin.clientId), '--talk', 'long'], io), 2);
+  assert.match(io.err(), /--talk must be a whole number of seconds/);
+  const bad = await fetch(`${s.pbxControlUrl}/_fake/call`, { method: 'POST', body: JSON.stringify({ clientid: erin.clientId, extension: '2001' }) });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: string }).error, /extension "2001" is not one of client \d+'s: 5001, 5002/);
 });
 
 test('a restarted demo keeps its fake WHMCS (credit, fields, numbering) and the products file an admin edited; VOIPBILL_PRODUCTS_FILE is used as it is', async () => {
@@ -261,7 +319,7 @@ test('a restarted demo keeps its fake WHMCS (credit, fields, numbering) and the 
   demo = await startDemo({ config, databaseUrl: adminDatabaseUrl(), env: {}, log });
   const after = await snapshot();
   assert.deepEqual(after.clients.map((c) => [c.id, c.creditCents, c.customFields]), before.clients.map((c) => [c.id, c.creditCents, c.customFields]));
-  assert.equal(readDemoState(dataDir).clients.length, 4, 'no client seeded twice');
+  assert.equal(readDemoState(dataDir).clients.length, 5, 'no client seeded twice');
   assert.deepEqual(JSON.parse(readFileSync(productsFile, 'utf8')), edited, 'the edited products file is left as it is');
   const io = cliIo();
   assert.equal(await cli(['demo', 'topup', '--client', '1', '--amount', '5'], io), 0, io.err());

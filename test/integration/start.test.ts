@@ -130,7 +130,7 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
   assert.equal(e164.code, 0, e164.err);
   const psql = await voipbill(env, 'db', 'psql', '--', '-tAc', 'select count(*) from services');
   assert.equal(psql.code, 0, psql.err);
-  assert.equal(psql.out.trim(), '4');
+  assert.equal(psql.out.trim(), '5');
 
   // A top-up heard through the hook, then Bob brought below his low-balance threshold by an admin, and alerted.
   const topup1 = await voipbill(env, 'demo', 'topup', '--client', '1', '--amount', '5');

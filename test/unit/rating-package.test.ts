@@ -126,7 +126,7 @@ describe('package schema', () => {
 
   test('the fixture and example packages are valid', () => {
     const root = join(__dirname, '..', '..');
-    for (const file of ['test/fixtures/rating/nanp/package.json', 'test/fixtures/rating/uk/package.json', 'examples/packages/nanp-payg.json', 'examples/packages/toronto-periods.json']) {
+    for (const file of ['test/fixtures/rating/nanp/package.json', 'test/fixtures/rating/uk/package.json', 'examples/packages/nanp-payg.json', 'examples/packages/nanp-payg-satellite.json', 'examples/packages/toronto-periods.json']) {
       assert.doesNotThrow(() => parsePackage(JSON.parse(readFileSync(join(root, file), 'utf8')), file), file);
     }
   });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { callRecordsUrl } from '../../api/signed-links';
 import { readDemoState, type DemoStateFile } from '../../demo/state-file';
+import { DEFAULT_LIVE_CALL_NUMBER, DEFAULT_TALK_SECONDS } from '../../demo/pbx-control';
 import { parseCliArgs, UsageError } from '../main';
 import { cliCommand, type CliContext } from '../context';
 
@@ -24,6 +25,14 @@ What a client or an admin does in WHMCS:
   mode   --service <id> gateway|extension
                                       an admin moves the service to the product with that suspend mode (same PBX);
                                       voipbill applies it from the next suspension, after its next reconciliation
+A client's phone (the FusionPBX double's live calls, watched by the credit guard):
+  call   --client <id> [--to <number>] [--talk <seconds>] [--from <extension>]
+                                      places an outbound call that rings 1 s, is answered and talks --talk seconds
+                                      (default ${DEFAULT_TALK_SECONDS}) unless the PBX ends it; --to defaults to ${DEFAULT_LIVE_CALL_NUMBER}, an Iridium
+                                      satellite phone (6.00/min on client 5's product)
+  calls  [--json]                     live calls (talk time, warning tones, the hang-up the guard scheduled) and the
+                                      last ended ones (billsec, hang-up cause, who ended them); what the guard holds:
+                                      bin/voipbill credit reservations <client id>
 What the demo shows:
   status                              clients, credit, fields, services and their products in the fake WHMCS
   link   --client <id> [--service <id>]  a fresh signed link to the client's call-records page
@@ -70,6 +79,42 @@ async function fake(s: DemoStateFile, method: 'GET' | 'POST', path: string, body
   return JSON.parse(text) as unknown;
 }
 
+/** The demo PBX's control surface (live calls): src/demo/pbx-control.ts. */
+async function pbx(s: DemoStateFile, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  if (!s.pbxControlUrl) throw new Error('the running demo has no live-call control (started by an older voipbill?); restart `npm start`');
+  const res = await request(`${s.pbxControlUrl}/_fake/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  }).catch((err: unknown) => {
+    throw new Error(`the demo's FusionPBX double at ${s.pbxControlUrl} does not answer (${(err as Error).message}); is \`npm start\` running?`);
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {
+      // Not JSON: shown as it came.
+    }
+    throw new Error(`the PBX refused the call: ${message}`);
+  }
+  return JSON.parse(text) as unknown;
+}
+
+interface LiveCallsView {
+  live: Array<{ uuid: string; clientid: number | null; extension: string; to: string; state: string; answeredAt: string | null; talkedSeconds: number; warnings: Array<{ at: string }>; hangupScheduledAt: string | null }>;
+  ended: Array<{ uuid: string | null; clientid: number | null; extension: string | null; to: string | null; endedAt: string | null; billsec: number; hangupCause: string | null; endedBy: string | null; warnings: Array<{ at: string }> }>;
+}
+
+const clock = (iso: string | null) => (iso ? iso.slice(11, 19) : '-');
+const ENDED_BY: Record<string, string> = {
+  uuid_kill: 'ended by the credit guard: uuid_kill',
+  sched_hangup: "ended by the PBX at the guard's scheduled hang-up: sched_hangup",
+  'far-end': 'the far end hung up',
+};
+
 interface FakeSnapshot {
   clients: Array<{ id: number; firstname: string; lastname: string; creditCents: string; customFields: Record<string, string> }>;
   services: Array<{ id: number; clientid: number; pid: number; status: string; domain: string }>;
@@ -90,7 +135,7 @@ function amountOption(text: string | undefined, signed: boolean): string {
 }
 
 export const command = cliCommand({
-  summary: 'drive the built-in demo (top up a client, status, call-records link, caught e-mails)',
+  summary: 'drive the built-in demo (top up a client, place live calls, status, call-records link, caught e-mails)',
   usage: USAGE,
   async run(args, io) {
     const [action, ...rest] = args;
@@ -157,6 +202,45 @@ export const command = cliCommand({
         const name = snap.products.find((x) => x.pid === target.productId)?.name ?? `product ${target.productId}`;
         io.stdout(`service ${service.id} (${client.name}) moved to product ${target.productId} "${name}": suspends by ${mode} from its next suspension\n`);
         io.stdout(`${RECONCILE_HINT}; then bin/voipbill service status ${service.id} shows suspendModeSetting ${mode}\n`);
+        return 0;
+      }
+      case 'call': {
+        const v = options(rest, { client: { type: 'string' }, to: { type: 'string' }, talk: { type: 'string' }, from: { type: 'string' } });
+        const s = state(io);
+        const client = clientOf(s, v.client);
+        if (v.talk !== undefined && !/^\d+$/.test(v.talk)) throw new UsageError(`--talk must be a whole number of seconds, not ${JSON.stringify(v.talk)}`);
+        if (v.to !== undefined && !/^[0-9*#+]{2,20}$/.test(v.to)) throw new UsageError(`--to must be the digits dialled (e.g. ${DEFAULT_LIVE_CALL_NUMBER}), not ${JSON.stringify(v.to)}`);
+        const r = (await pbx(s, 'POST', 'call', {
+          clientid: client.clientId,
+          ...(v.to === undefined ? {} : { to: v.to }),
+          ...(v.talk === undefined ? {} : { talkSeconds: Number(v.talk) }),
+          ...(v.from === undefined ? {} : { extension: v.from }),
+        })) as { uuid: string; extension: string; to: string; talkSeconds: number; tenant: string };
+        io.stdout(`client ${client.clientId} (${client.name}): ${r.extension}@${r.tenant} calls ${r.to}: rings 1 s, then talks ${r.talkSeconds} s unless the PBX ends it\n`);
+        io.stdout(`call ${r.uuid}\n`);
+        io.stdout(`watch it: bin/voipbill demo calls; what the credit guard holds for it: bin/voipbill credit reservations ${client.clientId}\n`);
+        return 0;
+      }
+      case 'calls': {
+        const { values } = parseCliArgs({ args: [...rest], strict: true, allowPositionals: false, options: { json: { type: 'boolean' } } });
+        const s = state(io);
+        const view = (await pbx(s, 'GET', 'calls')) as LiveCallsView;
+        if (values.json) {
+          io.stdout(`${JSON.stringify(view, null, 2)}\n`);
+          return 0;
+        }
+        const who = (clientid: number | null, extension: string | null) => `client ${clientid ?? '?'} ${extension ?? '?'}`;
+        if (view.live.length === 0) io.stdout('no live calls\n');
+        for (const c of view.live) {
+          const talk = c.answeredAt ? `talking ${c.talkedSeconds} s (answered ${clock(c.answeredAt)})` : c.state.toLowerCase();
+          const warned = c.warnings.length > 0 ? `, warning tone at ${clock(c.warnings[0]!.at)}` : '';
+          const scheduled = c.hangupScheduledAt ? `, PBX hangs up at ${clock(c.hangupScheduledAt)} unless the guard extends it` : '';
+          io.stdout(`live   ${c.uuid}  ${who(c.clientid, c.extension)} → ${c.to}  ${talk}${warned}${scheduled}\n`);
+        }
+        for (const c of view.ended) {
+          const warned = c.warnings.length > 0 ? `, warned at ${clock(c.warnings[0]!.at)}` : '';
+          io.stdout(`ended  ${c.uuid ?? '-'}  ${who(c.clientid, c.extension)} → ${c.to ?? '-'}  at ${clock(c.endedAt)}, billsec ${c.billsec}, ${c.hangupCause ?? '-'} (${c.endedBy ? (ENDED_BY[c.endedBy] ?? c.endedBy) : '-'})${warned}\n`);
+        }
         return 0;
       }
       case 'status': {
