@@ -30,7 +30,7 @@ import { buildServiceMap, servicesOfSource, type ServiceMap } from '../domain/bi
 import { availableMicros, decideNewCall, limitBreach, spendBreach, type Breach, type CallVerdict, type SpendSnapshot } from '../domain/credit/decide';
 import { emergencyNumbersOf, isEmergencyNumber } from '../domain/credit/emergency';
 import type { CreditGuardSettings } from '../domain/credit/guard-settings';
-import { chooseStep, coveringBoundary, cutDueEpochSeconds, cutDueMs, minimumHold, nextReservation, stepIncrements, TIGHT_LEAD_SECONDS } from '../domain/credit/reservation';
+import { affordableSeconds, chooseStep, coveringBoundary, cutDueEpochSeconds, cutDueMs, minimumHold, nextReservation, stepIncrements, TIGHT_LEAD_SECONDS } from '../domain/credit/reservation';
 import { DEFAULT_RESERVE_INCREMENTS, DEFAULT_RESERVE_MIN_SECONDS, effectiveLimits, parseLimitOverrides, type CreditLimits } from '../domain/credit/settings';
 import type { ServiceRecord } from '../domain/services/service-config';
 import { toMicros } from '../domain/money';
@@ -112,6 +112,8 @@ interface Tracked {
   reservedMicros: bigint;
   final: boolean;
   capped: boolean;
+  /** Of a client short of credit: the billable seconds the call would reach on all the client's credit left. */
+  reachSeconds: number | null;
   increments: number;
   cutDueAtMs: number | null;
   cutSent: boolean;
@@ -153,6 +155,7 @@ export class CreditGuard {
   private claimed = new Set<string>();
   private looked = new Set<string>();
   private servicesReadAtMs = 0;
+  private stateReadAtMs = 0;
   private session: LiveCallSession | null = null;
   private epoch: bigint | null = null;
   private buffered: LiveCallEvent[] | null = [];
@@ -472,6 +475,7 @@ export class CreditGuard {
       reservedMicros: 0n,
       final: false,
       capped: false,
+      reachSeconds: null,
       increments: stepIncrements(pricing, pkg.pkg.creditControl?.reserveIncrements ?? DEFAULT_RESERVE_INCREMENTS, pkg.pkg.creditControl?.reserveMinSeconds ?? DEFAULT_RESERVE_MIN_SECONDS),
       cutDueAtMs: null,
       cutSent: false,
@@ -537,6 +541,8 @@ export class CreditGuard {
   private async checkNewCall(call: Tracked, extension: string | null): Promise<boolean> {
     if (call.emergency) return false;
     const pricing = call.pricing!;
+    // A suspension lifted since the last periodic read (a top-up) must not refuse the client's first call after it.
+    if ((this.suspended.has(call.service.serviceId) || this.restricted(call.service, extension)) && this.now() - this.stateReadAtMs > 500) await this.refreshState();
     const credit = await this.creditOf(call.clientId);
     const firstSeconds = coveringBoundary(pricing, 1);
     const firstStepMicros = BigInt(pricing.cost(firstSeconds));
@@ -568,6 +574,7 @@ export class CreditGuard {
         call.reservedMicros = BigInt(step.micros);
         call.final = step.final;
         call.capped = step.capped;
+        call.reachSeconds = tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(available), this.deps.maxCallSeconds)) : null;
       }
       return v;
     });
@@ -674,6 +681,9 @@ export class CreditGuard {
       await this.deps.repo.withClient(call.clientId, (tx) => this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(call, call.reservedSeconds, call.reservedMicros, call.final)));
       await this.armBackstop(call);
       this.updateCounts();
+      // Allowed on the last of the credit while it rang: what other calls or a top-up freed since may carry it on
+      // (its own cut may be too close for the usual last look).
+      if (call.final) await this.reserve(call, 'recheck');
     });
     return true;
   }
@@ -784,10 +794,10 @@ export class CreditGuard {
       const input = { pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds };
       let choice = chooseStep({ ...input, tight: this.tight.has(call.clientId) });
       if (choice.step.final) {
-        // Short of credit: the client's other calls give back what they hold beyond their next seconds of talk; at the
-        // last look before a cut, everything beyond the increment they are talking in (which they pay for anyway), so
-        // a call is cut only when no other call of its client holds credit it has not talked yet.
-        const keepAhead = why === 'recheck' ? 0 : TIGHT_LEAD_SECONDS;
+        // Short of credit: the client's other calls give back what they hold beyond their next few seconds of talk.
+        // Not closer than that: their new end must be far enough ahead for the PBX backstop to move with it, or a
+        // guard dying now would leave them talking to the old, later backstop.
+        const keepAhead = TIGHT_LEAD_SECONDS + 1;
         let reclaimable = 0n;
         for (const other of this.calls.values()) {
           if (other === call || other.clientId !== call.clientId || other.ended || other.cutSent || other.answeredAtMs === null || !other.pricing || other.reservedMicros === 0n) continue;
@@ -806,6 +816,8 @@ export class CreditGuard {
       }
       this.setTight(call.clientId, choice.tight);
       const step = choice.step;
+      // Warned by when the client's credit ends, not by when a tight step does.
+      call.reachSeconds = choice.tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(available), this.deps.maxCallSeconds)) : null;
       const limits = this.limitsOf(call);
       const spend = this.spendOf(call.clientId, call.uuid, ledger);
       // At answer every limit applies; while it talks, only the spend windows (what it adds beyond what it holds).
@@ -906,15 +918,18 @@ export class CreditGuard {
     const at = (when: number, fn: () => Promise<void>) => {
       call.timers.push(setTimeout(() => void this.enqueue(call.clientId, fn), Math.max(0, when - now)));
     };
+    const { warningSeconds, warningSound } = this.deps.settings;
     if (!call.final) {
       call.cutDueAtMs = null;
+      if (call.reachSeconds !== null && warningSound !== '' && warningSeconds > 0 && !call.warned) {
+        at(Math.max(now, cutDueMs(call.answeredAtMs, call.reachSeconds) - warningSeconds * 1000), () => this.warn(call));
+      }
       at(due - this.leadSeconds(call) * 1000, () => this.reserve(call, 'extend'));
       // The backstop: should every extension fail to happen in time, the call still ends at its credit.
       at(due, () => (call.final || call.cutSent ? Promise.resolve() : this.expireUnextended(call)));
       return;
     }
     call.cutDueAtMs = due;
-    const { warningSeconds, warningSound } = this.deps.settings;
     // Warned `warningSeconds` ahead, or at once when the call learns it is running out later than that.
     if (warningSound !== '' && warningSeconds > 0 && !call.warned && due - 1000 > now) {
       at(Math.max(now, due - warningSeconds * 1000), () => this.warn(call));
@@ -932,13 +947,20 @@ export class CreditGuard {
     await this.sendCut(call, false);
   }
 
+  /** The credit runs out within the warning time: the call's final step, or all its client has left. */
+  private runningOut(call: Tracked): boolean {
+    if (call.final) return true;
+    if (call.reachSeconds === null || call.answeredAtMs === null) return false;
+    return cutDueMs(call.answeredAtMs, call.reachSeconds) - this.now() <= (this.deps.settings.warningSeconds + 1) * 1000;
+  }
+
   private async warn(call: Tracked): Promise<void> {
-    if (call.ended || call.cutSent || !call.final) return;
+    if (call.ended || call.cutSent || !this.runningOut(call)) return;
     // A top-up whose webhook has not arrived is still seen: read WHMCS before bothering the caller.
     const known = this.credits.get(call.clientId);
     if (!known || this.now() - known.readAtMs > WARNING_REFRESH_MS) await this.readWhmcsCredit(call.clientId).catch((err: unknown) => this.failed('WHMCS credit read', err));
     await this.reserve(call, 'recheck');
-    if (call.ended || call.cutSent || !call.final || call.warned) return;
+    if (call.ended || call.cutSent || !this.runningOut(call) || call.warned) return;
     call.warned = true;
     this.health.warnings++;
     await this.deps.repo.markWarned(this.server, this.epoch!, call.uuid, this.now());
@@ -1031,6 +1053,7 @@ export class CreditGuard {
   }
 
   private async refreshState(): Promise<void> {
+    this.stateReadAtMs = this.now();
     const [suspended, restrictions, breaches, overrides] = await Promise.all([
       this.deps.repo.suspendedServices(),
       this.deps.repo.restrictions(this.server),

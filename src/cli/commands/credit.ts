@@ -4,6 +4,7 @@
  * limit overrides, and a client's reservations.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { createCreditGuardRepository } from '../../adapters/postgres/credit-guard.repository';
 import { formatMicros } from '../../domain/money';
 import { parseLimitOverrides, type CreditLimits } from '../../domain/credit/settings';
@@ -57,7 +58,11 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
   const client = await ctx.temporal();
   const out = [];
   for await (const w of client.workflow.list({ query: `WorkflowType = '${CREDIT_GUARD_WORKFLOW}' AND ExecutionStatus = 'Running'` })) {
-    out.push(await client.workflow.getHandle(w.workflowId).query(guardHealthQuery));
+    const handle = client.workflow.getHandle(w.workflowId);
+    const state = await handle.query(guardHealthQuery);
+    // The workflow hears from its guard every 30 s; the guard's heartbeat (every second) is fresher.
+    const live = await liveHealth(handle);
+    out.push(live && state.report ? { ...state, report: { ...state.report, ...live } } : state);
   }
   if (values.json) {
     ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -71,6 +76,32 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
     );
   }
   return 0;
+}
+
+/** The running guard's last heartbeat (its health, in GuardHealth's shape), as report fields; null without one. */
+async function liveHealth(handle: { describe(): Promise<{ raw: { pendingActivities?: Array<{ heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null } }> }) {
+  const payload = (await handle.describe().catch(() => null))?.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return null;
+  let h: Record<string, unknown> | null;
+  try {
+    h = defaultPayloadConverter.fromPayload<Record<string, unknown> | null>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
+  } catch {
+    return null;
+  }
+  if (!h || typeof h !== 'object') return null;
+  const num = (k: string) => (typeof h[k] === 'number' ? (h[k] as number) : undefined);
+  const iso = (k: string) => (typeof h[k] === 'number' ? new Date(h[k] as number).toISOString() : undefined);
+  const fields = {
+    state: typeof h.state === 'string' ? (h.state as string) : undefined,
+    liveCalls: num('liveCalls'),
+    reservations: num('reservations'),
+    reservedMicros: typeof h.reservedMicros === 'string' ? (h.reservedMicros as string) : undefined,
+    lastEventAt: iso('lastEventAtMs'),
+    cuts: num('cuts'),
+    refusals: num('refusals'),
+    warnings: num('warnings'),
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 async function breaches(ctx: CliContext): Promise<number> {
