@@ -22,6 +22,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CreditGuardRepository, ReservationRow } from '../adapters/postgres/credit-guard.repository';
+import type { Tx } from '../adapters/postgres/database';
 import { LeaseLostError } from '../adapters/postgres/credit-guard.repository';
 import type { LoadedPackage, PackageStore } from '../adapters/rating/package-store';
 import type { Logger } from '../log';
@@ -123,6 +124,15 @@ interface Tracked {
   hasRow: boolean;
   timers: NodeJS.Timeout[];
 }
+
+interface Moved {
+  call: Tracked;
+  seconds: number;
+  micros: bigint;
+}
+
+/** Increments enough to reach any call's longest plausible length: a step of all the credit there is. */
+const ALL_OF_IT = 1_000_000;
 
 interface ClientCredit {
   cents: bigint;
@@ -546,11 +556,18 @@ export class CreditGuard {
     const credit = await this.creditOf(call.clientId);
     const firstSeconds = coveringBoundary(pricing, 1);
     const firstStepMicros = BigInt(pricing.cost(firstSeconds));
+    const moved: Moved[] = [];
     const verdict = await this.deps.repo.withClient(call.clientId, async (tx) => {
       const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
       const limits = this.limitsOf(call);
       const spend = this.spendOf(call.clientId, call.uuid, ledger);
-      const available = availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger });
+      let available = availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger });
+      if (available < firstStepMicros && call.prepaid && pricing.billable) {
+        // The client's other calls may hold more than they are about to talk: that credit is this call's too.
+        const back = await this.reclaimOthers(call, tx);
+        moved.push(...back.moved);
+        available += back.micros;
+      }
       const v = decideNewCall({
         emergency: false,
         billable: pricing.billable,
@@ -564,7 +581,10 @@ export class CreditGuard {
         firstStepMicros,
       });
       if (v.action === 'allow' && call.answeredAtMs === null && firstStepMicros > 0n) {
-        const { step, tight } = chooseStep({ pricing, reservedSeconds: 0, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds, tight: this.tight.has(call.clientId) });
+        const input = { pricing, reservedSeconds: 0, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds };
+        const choice = chooseStep({ ...input, tight: this.tight.has(call.clientId) });
+        // A tight step even when alone: calls placed together must not find all the credit taken by the first.
+        const { step, tight } = choice;
         this.setTight(call.clientId, tight);
         const breach = spendBreach(limits, spend, BigInt(step.micros));
         if (breach) return { action: 'refuse', why: 'breach', detail: breach.detail, breach } satisfies CallVerdict;
@@ -578,6 +598,7 @@ export class CreditGuard {
       }
       return v;
     });
+    await this.applyMoved(moved);
     if (verdict.action === 'ignore') {
       call.ignored = true;
       return false;
@@ -784,7 +805,7 @@ export class CreditGuard {
     if (call.ended || call.cutSent || call.capped || call.answeredAtMs === null) return;
     const pricing = call.pricing!;
     const credit = await this.creditOf(call.clientId);
-    const moved: Array<{ call: Tracked; seconds: number; micros: bigint }> = [];
+    const moved: Moved[] = [];
     const outcome = await this.deps.repo.withClient(call.clientId, async (tx) => {
       const ledger = await this.deps.repo.snapshot(this.snapshotArgs(call, credit), tx);
       const available = availableMicros({ creditMicros: credit.cents * 10_000n, ...ledger });
@@ -793,31 +814,20 @@ export class CreditGuard {
       const from = why === 'answer' ? 0 : call.reservedSeconds;
       const input = { pricing, reservedSeconds: from, budgetMicros: Number(available), increments: call.increments, maxSeconds: this.deps.maxCallSeconds };
       let choice = chooseStep({ ...input, tight: this.tight.has(call.clientId) });
+      let budget = available;
       if (choice.step.final) {
-        // Short of credit: the client's other calls give back what they hold beyond their next few seconds of talk.
-        // Not closer than that: their new end must be far enough ahead for the PBX backstop to move with it, or a
-        // guard dying now would leave them talking to the old, later backstop.
-        const keepAhead = TIGHT_LEAD_SECONDS + 1;
-        let reclaimable = 0n;
-        for (const other of this.calls.values()) {
-          if (other === call || other.clientId !== call.clientId || other.ended || other.cutSent || other.answeredAtMs === null || !other.pricing || other.reservedMicros === 0n) continue;
-          const otherElapsed = (this.now() - Math.floor(other.answeredAtMs / 1000) * 1000) / 1000;
-          const hold = minimumHold(other.pricing, otherElapsed, keepAhead, other.reservedSeconds);
-          const micros = BigInt(other.pricing.cost(hold));
-          if (micros < other.reservedMicros) {
-            reclaimable += other.reservedMicros - micros;
-            moved.push({ call: other, seconds: hold, micros });
-          }
-        }
-        if (reclaimable > 0n) {
-          choice = chooseStep({ ...input, budgetMicros: Number(available + reclaimable), tight: true });
-          for (const m of moved) await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(m.call, m.seconds, m.micros, false));
-        } else moved.length = 0;
+        const back = await this.reclaimOthers(call, tx);
+        moved.push(...back.moved);
+        budget += back.micros;
+        if (back.micros > 0n) choice = chooseStep({ ...input, budgetMicros: Number(budget), tight: true });
       }
       this.setTight(call.clientId, choice.tight);
+      // The client's one answered call holds all the credit left (nothing to share): a takeover cannot end it before
+      // that. A call placed meanwhile takes back what it needs (checkNewCall).
+      if (choice.tight && this.alone(call, ledger.otherLiveCalls)) choice = { step: nextReservation({ ...input, budgetMicros: Number(budget), increments: ALL_OF_IT }), tight: true };
       const step = choice.step;
       // Warned by when the client's credit ends, not by when a tight step does.
-      call.reachSeconds = choice.tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(available), this.deps.maxCallSeconds)) : null;
+      call.reachSeconds = choice.tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(budget), this.deps.maxCallSeconds)) : null;
       const limits = this.limitsOf(call);
       const spend = this.spendOf(call.clientId, call.uuid, ledger);
       // At answer every limit applies; while it talks, only the spend windows (what it adds beyond what it holds).
@@ -845,13 +855,7 @@ export class CreditGuard {
       // Live calls are not cut for a breach unless the limits say so: this one keeps its credit rules.
       return this.reserveIgnoringLimits(call);
     }
-    for (const m of moved) {
-      m.call.reservedSeconds = m.seconds;
-      m.call.reservedMicros = m.micros;
-      m.call.final = false;
-      this.schedule(m.call);
-      await this.armBackstop(m.call);
-    }
+    await this.applyMoved(moved);
     const step = outcome.step;
     const changed = step.seconds !== call.reservedSeconds || step.final !== call.final;
     call.reservedSeconds = step.seconds;
@@ -863,6 +867,48 @@ export class CreditGuard {
       await this.armBackstop(call);
     }
     this.updateCounts();
+  }
+
+  /**
+   * Short of credit: the client's other answered calls give back what they hold beyond their next few seconds of
+   * talk. Not closer than that: their new end must be far enough ahead for the PBX backstop to move with it, or a
+   * guard dying now would leave them talking to the old, later backstop.
+   */
+  private async reclaimOthers(call: Tracked, tx: Tx): Promise<{ micros: bigint; moved: Moved[] }> {
+    const keepAhead = TIGHT_LEAD_SECONDS + 1;
+    let micros = 0n;
+    const moved: Moved[] = [];
+    for (const other of this.calls.values()) {
+      if (other === call || other.clientId !== call.clientId || other.ended || other.cutSent || other.answeredAtMs === null || !other.pricing || other.reservedMicros === 0n) continue;
+      const otherElapsed = (this.now() - Math.floor(other.answeredAtMs / 1000) * 1000) / 1000;
+      const hold = minimumHold(other.pricing, otherElapsed, keepAhead, other.reservedSeconds);
+      const keep = BigInt(other.pricing.cost(hold));
+      if (keep < other.reservedMicros) {
+        micros += other.reservedMicros - keep;
+        moved.push({ call: other, seconds: hold, micros: keep });
+      }
+    }
+    for (const m of moved) await this.deps.repo.saveReservation(tx, this.epoch!, this.rowOf(m.call, m.seconds, m.micros, false));
+    return { micros, moved };
+  }
+
+  /** After the transaction that took credit back: the calls' timers and PBX backstops follow their shorter holds. */
+  private async applyMoved(moved: Moved[]): Promise<void> {
+    for (const m of moved) {
+      m.call.reservedSeconds = m.seconds;
+      m.call.reservedMicros = m.micros;
+      m.call.final = false;
+      m.call.reachSeconds = null;
+      this.schedule(m.call);
+      await this.armBackstop(m.call);
+    }
+  }
+
+  /** The client has no other live or ringing call, here or on another PBX. */
+  private alone(call: Tracked, otherLiveCallsElsewhere: number): boolean {
+    if (otherLiveCallsElsewhere > 0) return false;
+    for (const c of this.calls.values()) if (c !== call && c.clientId === call.clientId && !c.ended && !c.refused && !c.ignored) return false;
+    return true;
   }
 
   private async reserveIgnoringLimits(call: Tracked): Promise<void> {

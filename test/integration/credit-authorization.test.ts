@@ -147,6 +147,28 @@ describe('credit guard with the dialplan authorization step', () => {
     assert.equal(await c.balanceCents(clientId), 100n - BigInt(billsec));
   });
 
+  test('the one call of a client short of credit holds all of it; a second call takes back what the first holds beyond its next seconds', async () => {
+    const { clientId, service } = await c.client('0.30');
+    const other = await c.service(clientId);
+    const rowOf = async (uuid: string) => (await c.repo.listForClient(String(clientId))).find((r) => r.callUuid === uuid);
+    const a = await c.place(service.extensions[0]!, '4165550211', { answerAfterMs: 100 });
+    // Alone, it holds all 30 cents from its first extension on, and the PBX would end it there, guard or no guard.
+    await c.until('a holding all the credit', async () => (await rowOf(a))?.reservedSeconds === 30);
+    const answeredSec = Math.floor((await rowOf(a))!.answeredAtMs! / 1000);
+    await c.until('its backstop at the credit end', () => commandsFor(a).includes(`sched_hangup ${answeredSec + 30} ${a} ALLOTTED_TIMEOUT`));
+    const b = await c.place(other.extensions[0]!, '4165550212', { answerAfterMs: 100 });
+    await c.until('b answered', answered(b));
+    const first = (await rowOf(a))!;
+    const talked = (Date.now() - first.answeredAtMs!) / 1000;
+    assert.ok(first.reservedSeconds <= talked + 2 * TIGHT_LEAD_SECONDS + 2, `a gave back what it held beyond its next seconds: ${first.reservedSeconds} s after ${talked.toFixed(1)} s`);
+    await c.until('both calls cut', () => ended(a)() && ended(b)(), 45_000);
+    const total = (cdrOf(a)!.billsec as number) + (cdrOf(b)!.billsec as number);
+    assert.ok(total <= 30 && total >= 28, `together ${total} s of the 30 the credit buys`);
+    await c.bill();
+    const balance = await c.balanceCents(clientId);
+    assert.ok(balance >= 0n && balance <= 2n, `balance ${balance} cents`);
+  });
+
   test('steps last at least a minute; a client short of credit holds only a few seconds ahead on each call', async () => {
     const rich = await c.client('10.00');
     const poor = await c.client('0.40');
