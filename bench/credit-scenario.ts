@@ -445,8 +445,8 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       const nextCost = BigInt(pkg.rate({ direction: 'outbound', number: call.number, billsec: billsec + more, startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 }).costMicros) - BigInt(billsec === 0 ? 0 : r.costMicros);
       if (left >= nextCost && nextCost > 0n) {
         cutWithCreditLeft++;
-        if (!inGap(cutAt)) {
-          cutWithCreditLeftOutsideTakeover++;
+        if (!inGap(cutAt)) cutWithCreditLeftOutsideTakeover++;
+        {
           if (o.debug) {
             const others = planned
               .filter((p) => p.clientId === call.clientId && p !== call)
@@ -455,7 +455,7 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
                 const end = r ? (r.endEpoch as number) * 1000 : 0;
                 return r && Math.abs(end - cutAt) < 30_000 && (r.billsec as number) > 0 ? [`${p.uuid.slice(0, 8)} ${end - cutAt} ${r.hangupCause} ${r.billsec}s`] : [];
               });
-            o.log(`credit left: ${call.uuid.slice(0, 8)} client ${call.clientId} cut ${cutAt - start} ms billsec ${billsec} by ${live.hangups.find((h) => h.uuid === call.uuid)?.by ?? '-'}, left ${left} next ${nextCost}; others ended near: ${others.join('; ')}`);
+            o.log(`credit left${inGap(cutAt) ? ' (takeover)' : ''}: ${call.uuid.slice(0, 8)} client ${call.clientId} cut ${cutAt - start} ms billsec ${billsec} by ${live.hangups.find((h) => h.uuid === call.uuid)?.by ?? '-'}, left ${left} next ${nextCost}; others ended near: ${others.join('; ')}`);
           }
         }
         creditLeftClients.add(call.clientId);

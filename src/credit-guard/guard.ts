@@ -1021,6 +1021,14 @@ export class CreditGuard {
     if (call.ended) return;
     if (!again) {
       if (call.cutSent || !call.final) return;
+      // A top-up recorded since the last periodic read (once a second) still carries the call on.
+      const before = this.credits.get(call.clientId)?.cents;
+      await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
+      const after = this.credits.get(call.clientId)?.cents;
+      if (after !== undefined && (before === undefined || after > before)) {
+        await this.reserve(call, 'recheck');
+        if (call.ended || call.cutSent || !call.final) return;
+      }
       // A call without a reservation row (refused, or cut for a breach at answer) has nothing to claim.
       const claimed = call.hasRow ? await this.deps.repo.claimCut(this.server, this.epoch!, call.uuid, this.now()) : true;
       if (!claimed) {
