@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import type { FusionDouble } from '../doubles/fusionpbx/double';
 import { enabledExtensions, gatewaysEnabled, loadTenants } from '../doubles/fusionpbx/seed';
+import { readBody } from '../doubles/loopback-http';
 
 /** A demo client's FusionPBX tenant and the extensions its service lists. */
 export interface ControlClient {
@@ -45,15 +46,6 @@ export class ControlError extends Error {
 export function isLoopback(address: string | undefined): boolean {
   const a = (address ?? '').replace(/^::ffff:/i, '');
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((ok, fail) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', fail);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -1,5 +1,5 @@
 /** The HTTP plumbing every protocol double shares: listen on loopback, say where, close without waiting on clients. */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export async function listenLoopback(server: Server, port: number): Promise<void> {
@@ -17,4 +17,14 @@ export async function closeServer(server: Server | null): Promise<void> {
   if (!server) return;
   server.closeAllConnections();
   await new Promise<void>((ok) => server.close(() => ok()));
+}
+
+/** A request's whole body as text (doubles take what they are sent: no limit). */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', fail);
+  });
 }

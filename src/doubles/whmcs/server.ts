@@ -14,6 +14,7 @@ import { createHookBus, type HookConfig } from './hooks';
 import { runModule, type ModuleConfig } from './module';
 import { loadState, saveState } from './persist';
 import { FakeWhmcsState, type FakeTaxSettings } from './state';
+import { readBody } from '../loopback-http';
 
 export interface FakeWhmcsSettings {
   identifier: string;
@@ -65,15 +66,6 @@ export interface FakeWhmcs {
 }
 
 const actions = new Map(Object.entries({ ...clientActions, ...billingActions }).map(([name, h]) => [name.toLowerCase(), h]));
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((ok, fail) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', fail);
-  });
-}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   // PHP's json_encode escapes "/" and (in this message) quotes; clients must not care, so the fake does it too.
