@@ -844,6 +844,8 @@ export class CreditGuard {
       }
       return { breach: null, step };
     });
+    // Whatever the outcome, the calls that gave credit back hold less now: their timers and backstops follow.
+    await this.applyMoved(moved);
     if (outcome.breach) {
       await this.onBreach(call, outcome.breach);
       if (this.limitsOf(call).cutLiveCallsOnBreach) {
@@ -855,7 +857,6 @@ export class CreditGuard {
       // Live calls are not cut for a breach unless the limits say so: this one keeps its credit rules.
       return this.reserveIgnoringLimits(call);
     }
-    await this.applyMoved(moved);
     const step = outcome.step;
     const changed = step.seconds !== call.reservedSeconds || step.final !== call.final;
     call.reservedSeconds = step.seconds;
