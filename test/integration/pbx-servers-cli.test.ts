@@ -45,7 +45,7 @@ after(async () => {
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: dir, now: () => Date.parse('2025-03-01T00:00:00Z'), env };
+  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: dir, now: () => Date.parse('2025-03-01T00:00:00Z'), env: { VOIPBILL_DATA_DIR: join(dir, 'data'), ...env } };
   const code = await main(args, io);
   return { code, out, err };
 }

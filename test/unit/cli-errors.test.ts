@@ -34,7 +34,7 @@ after(async () => {
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; err: string; out: string }> {
   let out = '';
   let err = '';
-  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: scratch, now: () => Date.UTC(2026, 10, 25), env: { TEMPORAL_PORT: String(temporalPort), ...env } };
+  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd: scratch, now: () => Date.UTC(2026, 10, 25), env: { TEMPORAL_PORT: String(temporalPort), VOIPBILL_DATA_DIR: join(scratch, 'data'), ...env } };
   return { code: await main(args, io), out, err };
 }
 
