@@ -166,6 +166,7 @@ export class CreditGuard {
   private looked = new Set<string>();
   private servicesReadAtMs = 0;
   private stateReadAtMs = 0;
+  private standingsReadAtMs = 0;
   private session: LiveCallSession | null = null;
   private epoch: bigint | null = null;
   private buffered: LiveCallEvent[] | null = [];
@@ -594,7 +595,7 @@ export class CreditGuard {
         call.reservedMicros = BigInt(step.micros);
         call.final = step.final;
         call.capped = step.capped;
-        call.reachSeconds = tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(available), this.deps.maxCallSeconds)) : null;
+        call.reachSeconds = tight ? this.reachOf(pricing, step.seconds, available) : null;
       }
       return v;
     });
@@ -827,7 +828,7 @@ export class CreditGuard {
       if (choice.tight && this.alone(call, ledger.otherLiveCalls)) choice = { step: nextReservation({ ...input, budgetMicros: Number(budget), increments: ALL_OF_IT }), tight: true };
       const step = choice.step;
       // Warned by when the client's credit ends, not by when a tight step does.
-      call.reachSeconds = choice.tight ? Math.max(step.seconds, affordableSeconds(pricing, Number(budget), this.deps.maxCallSeconds)) : null;
+      call.reachSeconds = choice.tight ? this.reachOf(pricing, step.seconds, budget) : null;
       const limits = this.limitsOf(call);
       const spend = this.spendOf(call.clientId, call.uuid, ledger);
       // At answer every limit applies; while it talks, only the spend windows (what it adds beyond what it holds).
@@ -903,6 +904,11 @@ export class CreditGuard {
       this.schedule(m.call);
       await this.armBackstop(m.call);
     }
+  }
+
+  /** How far a call could talk on all the credit its client has left (it holds `held` seconds already). */
+  private reachOf(pricing: LivePricing, held: number, budgetMicros: bigint): number {
+    return Math.max(held, affordableSeconds(pricing, Number(budgetMicros), this.deps.maxCallSeconds));
   }
 
   /** The client has no other live or ringing call, here or on another PBX. */
@@ -1022,9 +1028,10 @@ export class CreditGuard {
     if (call.ended) return;
     if (!again) {
       if (call.cutSent || !call.final) return;
-      // A top-up recorded since the last periodic read (once a second) still carries the call on.
+      // A top-up recorded since the last periodic read (once a second) still carries the call on; cuts due together
+      // share one read.
       const before = this.credits.get(call.clientId)?.cents;
-      await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
+      if (this.now() - this.standingsReadAtMs > 250) await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
       const after = this.credits.get(call.clientId)?.cents;
       if (after !== undefined && (before === undefined || after > before)) {
         await this.reserve(call, 'recheck');
@@ -1132,6 +1139,7 @@ export class CreditGuard {
 
   /** Standings the service workflows read (a top-up's re-read among them): newer credit extends waiting calls. */
   private async refreshStandings(): Promise<void> {
+    this.standingsReadAtMs = this.now();
     const fresh = await this.deps.repo.standingsSince(this.standingsSeenMs);
     for (const s of fresh) {
       this.standingsSeenMs = Math.max(this.standingsSeenMs, s.observedAtMs);

@@ -8,11 +8,10 @@
  * loopback clients only (the server also listens on 127.0.0.1 alone).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import type { FusionDouble } from '../doubles/fusionpbx/double';
 import { enabledExtensions, gatewaysEnabled, loadTenants } from '../doubles/fusionpbx/seed';
-import { readBody } from '../doubles/loopback-http';
+import { closeServer, listenLoopback, loopbackUrl, readBody } from '../doubles/loopback-http';
 
 /** A demo client's FusionPBX tenant and the extensions its service lists. */
 export interface ControlClient {
@@ -158,17 +157,6 @@ export async function startPbxControl(opts: { port: number; fusion: FusionDouble
       send(res, err instanceof ControlError ? err.status : 500, { error: err instanceof Error ? err.message : String(err) });
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port, '127.0.0.1', () => ok());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.closeAllConnections();
-        server.close(() => ok());
-      }),
-  };
+  await listenLoopback(server, opts.port);
+  return { url: loopbackUrl(server), close: () => closeServer(server) };
 }

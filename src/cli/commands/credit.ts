@@ -3,7 +3,7 @@
  * to clear one (through the guard workflow's update, whose validator refuses a client without a breach), a client's
  * limit overrides, and a client's reservations.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createCreditGuardRepository } from '../../adapters/postgres/credit-guard.repository';
 import { formatMicros } from '../../domain/money';
@@ -79,12 +79,12 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
 }
 
 /** The running guard's last heartbeat (its health, in GuardHealth's shape), as report fields; null without one. */
-async function liveHealth(handle: { describe(): Promise<{ raw: { pendingActivities?: Array<{ heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null } }> }) {
+async function liveHealth(handle: WorkflowHandle) {
   const payload = (await handle.describe().catch(() => null))?.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
   if (!payload) return null;
   let h: Record<string, unknown> | null;
   try {
-    h = defaultPayloadConverter.fromPayload<Record<string, unknown> | null>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
+    h = defaultPayloadConverter.fromPayload<Record<string, unknown> | null>(payload);
   } catch {
     return null;
   }
