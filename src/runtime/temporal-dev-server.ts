@@ -21,6 +21,11 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** Further `KEY=VALUE` dynamic configuration for this server only (tests: a low continue-as-new threshold). */
   extraDynamicConfig?: string[];
+  /**
+   * Run the server in a process group of its own, so a terminal's Ctrl-C reaches only this process, whose orderly stop
+   * lets its worker finish talking to the server before stopping it (the process must stop it on every exit).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface DevServerHandle {
@@ -109,7 +114,13 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   }
   args.push(...devServerSearchAttributeFlags());
   for (const v of [...devServerDynamicConfig, ...(options.extraDynamicConfig ?? [])]) args.push('--dynamic-config-value', v);
-  const child = spawn(options.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true });
+  if (options.ownProcessGroup) {
+    // Out of the terminal's reach, it must not outlive this process however that ends.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.removeListener('exit', killOnExit));
+  }
   let output = '';
   const collect = (chunk: Buffer) => {
     const text = chunk.toString();

@@ -20,6 +20,7 @@ export async function ensureTemporal(config: Config, log: Logger, stops: StopSta
     namespace: config.TEMPORAL_NAMESPACE,
     dbFile: join(config.VOIPBILL_DATA_DIR, 'temporal.sqlite'),
     onLog: (line) => log.debug('temporal', { line }),
+    ownProcessGroup: true,
   });
   stops.add('Temporal dev server', server.stop);
   return { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}) };
