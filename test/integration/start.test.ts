@@ -3,6 +3,7 @@
  * Web UI), migrations, worker and API all come up; SIGINT stops everything; a second start finds the same state.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,5 +186,12 @@ test('npm start brings the system up on embedded defaults, stops on SIGINT and k
     assert.match(second.output(), /"applied":\[\]/, 'the second start applies no migration again');
   } finally {
     assert.equal(await stop(second), 0, `second stop failed:\n${errorLines(second.output())}\n…\n${second.output().slice(-1500)}`);
+    // The dev server runs in its own process group (out of a terminal Ctrl-C's reach): voipbill's stop ended it.
+    const refused = await new Promise<boolean>((ok) => {
+      const socket = connect(ports.temporal, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), ok(false)));
+      socket.once('error', () => ok(true));
+    });
+    assert.ok(refused, 'nothing listens on the Temporal port after the stop');
   }
 });
