@@ -4,11 +4,18 @@
  * guard's health (visible under Pending Activities in the Web UI), reports to its workflow every 30 s and whenever
  * the set of breached clients changes, reconnects by itself when the PBX connection drops, and stops when cancelled
  * (worker shutdown, continue-as-new) or when another guard took the server's lease.
+ *
+ * The workflow runs it as replicas: one acts, the others stand by on the server's lock (guard-primacy.ts) and take
+ * over the moment the acting replica's worker dies. A standby is only worth something on another worker, so a
+ * replica that finds another replica of its server in this worker hands itself back to Temporal after a while (a
+ * benign, quietly logged failure), to be placed again, perhaps on a worker that has none.
  */
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import type { CreditGuardRepository } from '../src/adapters/postgres/credit-guard.repository';
 import { LeaseLostError } from '../src/adapters/postgres/credit-guard.repository';
+import { PrimacyWaitCancelled, type GuardPrimacy, type Primacy } from '../src/adapters/postgres/guard-primacy';
 import type { PackageStore } from '../src/adapters/rating/package-store';
 import type { ServiceRepository } from '../src/adapters/postgres/services.repository';
 import { CreditGuard, type GuardHealth, type GuardMetrics, type GuardObserver } from '../src/credit-guard/guard';
@@ -22,6 +29,7 @@ export interface CreditGuardActivityDeps {
   log: Logger;
   pbx: PbxResolver;
   repo: CreditGuardRepository;
+  primacy: Pick<GuardPrimacy, 'waitToBePrimary'>;
   services: Pick<ServiceRepository, 'list'>;
   packages: PackageStore;
   whmcs: Pick<WhmcsGateway, 'getClient'>;
@@ -36,13 +44,19 @@ export interface CreditGuardActivityDeps {
   observer?: GuardObserver;
   now?: () => number;
   reportEveryMs?: number;
+  /** How long a replica waits beside another replica of its server in this worker before asking to be placed again. */
+  placementWaitMs?: number;
 }
+
+/** A standby beside its active replica dies with it: let Temporal place it again (on another worker, with luck). */
+const PLACEMENT_WAIT_MS = 3000;
 
 function toReport(h: GuardHealth, state?: GuardReport['state']): GuardReport {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     state: state ?? h.state,
     leaseEpoch: h.leaseEpoch,
+    holder: h.holder,
     liveCalls: h.liveCalls,
     reservations: h.reservations,
     reservedMicros: h.reservedMicros,
@@ -60,6 +74,8 @@ function toReport(h: GuardHealth, state?: GuardReport['state']): GuardReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
+  /** Replicas running in this worker, by server. */
+  const replicasHere = new Map<string, number>();
   return {
     /** Guards the server's live calls until cancelled; `disabled` when the server has no credit guard configured. */
     async runCreditGuard(input: { server: string }): Promise<{ stopped: string }> {
@@ -70,7 +86,29 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
       const workflowId = ctx.info.workflowExecution?.workflowId ?? `credit-guard-${input.server}`;
       const holder = `${workflowId}#${ctx.info.attempt}@${hostname()}:${process.pid}`;
       const log = deps.log.child({ server: input.server, creditGuard: holder });
+      // Cancellation arrives with a heartbeat response; the guard lets go of the PBX before the activity ends.
+      const cancelled = ctx.cancelled.then(
+        () => 'cancelled',
+        () => 'cancelled',
+      );
+      if ((replicasHere.get(input.server) ?? 0) > 0) {
+        const waiting = setInterval(() => ctx.heartbeat({ state: 'standby', placement: 'another replica of this server runs in this worker' }), 1000);
+        try {
+          await Promise.race([sleep(deps.placementWaitMs ?? PLACEMENT_WAIT_MS), cancelled]);
+        } finally {
+          clearInterval(waiting);
+        }
+        if (ctx.cancellationSignal.aborted) return await ctx.cancelled;
+        throw ApplicationFailure.create({
+          message: `another replica of ${input.server}'s credit guard runs in this worker; a standby belongs on another one`,
+          type: 'CreditGuardStandbyPlacement',
+          category: ApplicationFailureCategory.BENIGN,
+          nextRetryDelay: '1 second',
+        });
+      }
+      replicasHere.set(input.server, (replicasHere.get(input.server) ?? 0) + 1);
       let guard: CreditGuard | null = null;
+      let primacy: Primacy | null = null;
       let lastReportAt = 0;
       const report = async (): Promise<void> => {
         if (!guard) return;
@@ -78,17 +116,29 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
         await deps.report(workflowId, toReport(guard.health)).catch((err: unknown) => log.warn('credit guard report not delivered', { error: err }));
       };
       const beat = setInterval(() => {
-        ctx.heartbeat(guard?.health ?? null);
+        ctx.heartbeat(guard?.health ?? { state: 'standby', holder });
         if (guard && Date.now() - lastReportAt >= (deps.reportEveryMs ?? 30_000)) void report();
       }, 1000);
-      // Cancellation arrives with a heartbeat response; the guard lets go of the PBX before the activity ends.
-      const cancelled = ctx.cancelled.then(
-        () => 'cancelled',
-        () => 'cancelled',
-      );
+      const staleAfterMs = ctx.info.heartbeatTimeoutMs ?? 5000;
       try {
         let backoffMs = 500;
         for (;;) {
+          try {
+            primacy = await deps.primacy.waitToBePrimary(input.server, {
+              staleAfterMs,
+              signal: ctx.cancellationSignal,
+              onStaleHolderEnded: () => log.warn('credit guard: the active guard stopped renewing its lease; its lock session was ended, this standby takes over', { server: input.server }),
+            });
+          } catch (err) {
+            if (err instanceof PrimacyWaitCancelled || ctx.cancellationSignal.aborted) {
+              log.info('credit guard standby stopped (cancelled)');
+              return await ctx.cancelled;
+            }
+            log.warn('credit guard: waiting for the server lock failed', { error: err, inMs: backoffMs });
+            await Promise.race([sleep(backoffMs), cancelled]);
+            backoffMs = Math.min(5000, backoffMs * 2);
+            continue;
+          }
           guard = new CreditGuard({
             control: live.control,
             settings: live.settings,
@@ -105,6 +155,7 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
             timeZone: deps.timeZone,
             maxCallSeconds: deps.maxCallSeconds,
             holder,
+            lockPid: primacy.pid,
           });
           let reason: string;
           const starting = guard.start();
@@ -115,12 +166,14 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
             else {
               backoffMs = 500;
               await report();
-              reason = await Promise.race([guard.whenLost(), cancelled]);
+              reason = await Promise.race([guard.whenLost(), cancelled, primacy.lost.then((r) => `server lock lost: ${r}`)]);
             }
           } catch (err) {
             reason = err instanceof Error ? err.message : String(err);
           }
           await guard.stop();
+          await primacy.release();
+          primacy = null;
           if (ctx.cancellationSignal.aborted) {
             log.info('credit guard stopped (cancelled)');
             return await ctx.cancelled;
@@ -133,6 +186,8 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
       } finally {
         clearInterval(beat);
         await guard?.stop();
+        await primacy?.release();
+        replicasHere.set(input.server, (replicasHere.get(input.server) ?? 1) - 1);
       }
     },
 

@@ -141,6 +141,7 @@ export function createActivities(deps: ActivityDeps) {
       log,
       pbx,
       repo: repos.creditGuard,
+      primacy: repos.guardPrimacy,
       services,
       packages,
       whmcs,

@@ -49,6 +49,15 @@ const TENANT = 'credit.bench.test';
 const root = resolve(__dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A sibling's hold reaches this far past a cut (the guard's 3 s give-back margin, CDR times in whole seconds). */
+const TEARDOWN_WINDOW_MS = 5000;
+
+/** The worker whose process runs the acting guard (the lease holder ends in `:<pid>`). */
+export function actingWorker(workers: Map<string, ChildProcess>, holder: string | undefined): string {
+  const pid = Number(holder?.split(':').pop());
+  return [...workers.entries()].find(([, child]) => child.pid === pid && child.exitCode === null)?.[0] ?? '';
+}
+
 export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
@@ -95,6 +104,8 @@ export interface CreditScenarioResult {
   /** The worst overshoot among clients none of whose calls was answered while no guard ran. */
   overshootGuardedThroughoutCents: number;
   cutWithCreditLeft: number;
+  /** Cuts whose credit was left by a sibling call the bench hung up when the traffic ended (not in cutWithCreditLeft). */
+  cutWithCreditLeftAtTeardown: number;
   cutWithCreditLeftGuardedThroughout: number;
   /** Of those, the calls cut outside a takeover (a cut during one is the PBX's backstop ending a tight step). */
   cutWithCreditLeftOutsideTakeover: number;
@@ -324,9 +335,9 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       const lastGap = gaps[gaps.length - 1];
       const ready = !lastGap || (!Number.isNaN(lastGap.recoveredAtMs) && workers.get(lastGap.victim)?.exitCode === null);
       if (killsDone < o.kills && ready && now - start >= ((killsDone + 1) * o.trafficSeconds * 1000) / (o.kills + 1)) {
-        const d = await guard.describe();
-        const runner = d.raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '';
-        const epoch = (await guard.query(guardHealthQuery)).report?.leaseEpoch ?? '';
+        const report = (await guard.query(guardHealthQuery)).report;
+        const epoch = report?.leaseEpoch ?? '';
+        const runner = actingWorker(workers, report?.holder);
         const victim = workers.get(runner);
         if (victim && victim.exitCode === null) {
           victim.kill('SIGKILL');
@@ -339,7 +350,11 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
     }
     const endMs = Date.now();
     say(`traffic over: ${planned.length} calls placed, peak ${peak} at once; hanging up the calls still talking`);
-    for (const call of [...live.calls.values()]) live.hangup(call, 'NORMAL_CLEARING', 'far-end');
+    const tornDown = new Set<string>();
+    for (const call of [...live.calls.values()]) {
+      tornDown.add(call.a.uuid);
+      live.hangup(call, 'NORMAL_CLEARING', 'far-end');
+    }
     await live.flushCdrs();
     for (let i = 0; i < 600 && gaps.some((g) => Number.isNaN(g.recoveredAtMs)); i++) {
       nextHealthAt = 0;
@@ -420,6 +435,7 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
     const spentMicros = new Map<number, bigint>();
     for (const call of calls) spentMicros.set(call.clientId, (spentMicros.get(call.clientId) ?? 0n) + call.costMicros);
     let cutWithCreditLeft = 0;
+    let cutWithCreditLeftAtTeardown = 0;
     let cutWithCreditLeftOutsideTakeover = 0;
     const creditLeftClients = new Set<number>();
     let cutWithCreditLeftGuarded = 0;
@@ -443,7 +459,11 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       const inc = r.increment ? parseIncrement(r.increment) : { first: 1, next: 1 };
       const more = billsec === 0 ? inc.first : inc.next;
       const nextCost = BigInt(pkg.rate({ direction: 'outbound', number: call.number, billsec: billsec + more, startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 }).costMicros) - BigInt(billsec === 0 ? 0 : r.costMicros);
-      if (left >= nextCost && nextCost > 0n) {
+      // A cut in the last seconds of traffic whose sibling call the bench then hung up (the end of the run, not the
+      // caller) left that sibling's hold unused: counted apart.
+      const siblingTornDown = cutAt >= endMs - TEARDOWN_WINDOW_MS && planned.some((p) => p.clientId === call.clientId && p !== call && tornDown.has(p.uuid));
+      if (left >= nextCost && nextCost > 0n && siblingTornDown) cutWithCreditLeftAtTeardown++;
+      else if (left >= nextCost && nextCost > 0n) {
         cutWithCreditLeft++;
         if (!inGap(cutAt)) cutWithCreditLeftOutsideTakeover++;
         {
@@ -517,6 +537,7 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       overshootWithoutGuardCents: overshootWithout,
       overshootGuardedThroughoutCents: overshootGuarded,
       cutWithCreditLeft,
+      cutWithCreditLeftAtTeardown,
       cutWithCreditLeftGuardedThroughout: cutWithCreditLeftGuarded,
       cutWithCreditLeftOutsideTakeover,
       cuts,

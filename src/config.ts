@@ -151,7 +151,14 @@ export const configSchema = z.object({
     .min(2)
     .max(600)
     .default(5)
-    .describe('Heartbeat timeout of a PBX credit guard (docs/credit-control.md): when the worker running it dies, another worker takes the guard over this many seconds later.'),
+    .describe('Heartbeat timeout of a PBX credit guard replica (docs/credit-control.md): a dead worker\'s replica is restarted this many seconds later; with no standby, that restart is the takeover. A standby also takes over from an acting guard that stopped renewing its lease this long (a hung worker).'),
+  CREDIT_GUARD_STANDBYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3)
+    .default(1)
+    .describe('Standby replicas of each PBX credit guard (docs/credit-control.md). A standby waits on another worker and takes over within a second of the acting guard\'s worker dying; with only one worker it waits there, moving on every few seconds in case another worker joined. 0: takeover by heartbeat timeout only.'),
   CREDIT_GUARD_ALERT_EMAIL: z
     .string()
     .trim()

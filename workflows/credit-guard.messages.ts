@@ -5,7 +5,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ClearLimitBreachInput, CreditGuardState, GuardReport } from '../src/domain/credit/guard-state';
+import type { ClearLimitBreachInput, CreditGuardState, GuardReport, GuardSettings } from '../src/domain/credit/guard-state';
 
 export type { ClearLimitBreachInput, CreditGuardState, GuardReport } from '../src/domain/credit/guard-state';
 
@@ -16,6 +16,8 @@ export interface CreditGuardInput {
   server: string;
   /** How soon a dead worker's guard is taken over by another worker (the guard activity's heartbeat timeout). */
   heartbeatTimeoutSeconds: number;
+  /** Replicas standing by on other workers to take over at once (0–3, default 1). */
+  standbys?: number;
   /** Carried across continue-as-new. */
   state?: CreditGuardState;
 }
@@ -23,7 +25,7 @@ export interface CreditGuardInput {
 /** The guard activity's report: health now, and the clients with an open limit breach. */
 export const guardReportSignal = defineSignal<[GuardReport]>('guardReport');
 /** New settings from the process that starts guards (applied from the guard's next start). */
-export const guardSettingsSignal = defineSignal<[{ heartbeatTimeoutSeconds: number }]>('guardSettings');
+export const guardSettingsSignal = defineSignal<[GuardSettings]>('guardSettings');
 export const guardHealthQuery = defineQuery<CreditGuardState>('health');
 /**
  * Lets a client whose limits were breached call again. An update, not a signal: the validator refuses a request for a

@@ -1,9 +1,10 @@
 /**
- * One workflow per PBX server with a credit guard (`credit-guard-<server>`): it keeps exactly one guard activity
- * running for the server, across workers. The activity holds the PBX's event subscription and decides every call in
- * its own memory (never a workflow round-trip per call event); it heartbeats every second, so when its worker dies
- * the heartbeat timeout (a few seconds) hands it to another worker, which rebuilds the live calls and reservations
- * and guards again. The workflow shows the guard's health in the Web UI (search attributes, memo, `health` query)
+ * One workflow per PBX server with a credit guard (`credit-guard-<server>`): it keeps the server's guard activity
+ * running as replicas across workers, of which exactly one acts. The acting replica holds the PBX's event subscription
+ * and decides every call in its own memory (never a workflow round-trip per call event); the others stand by on the
+ * server's lock and take over within a second when the acting replica's worker dies, rebuilding the live calls and
+ * reservations. Every replica heartbeats every second, so Temporal restarts a dead one after the heartbeat timeout
+ * (with no standby, that restart is the takeover). The workflow shows the guard's health in the Web UI (search attributes, memo, `health` query)
  * from the reports the activity signals, and lets an admin clear a client's limit breach (update with a validator).
  */
 import {
@@ -12,6 +13,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -20,7 +22,15 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { initialGuardState, recordCleared, recordReport, validateClearLimitBreach, type CreditGuardState } from '../src/domain/credit/guard-state';
+import {
+  applyGuardSettings,
+  DEFAULT_GUARD_STANDBYS,
+  initialGuardState,
+  recordCleared,
+  recordReport,
+  validateClearLimitBreach,
+  type CreditGuardState,
+} from '../src/domain/credit/guard-state';
 import { workflowNowIso } from './clock';
 import {
   clearLimitBreachUpdate,
@@ -53,7 +63,7 @@ function publish(state: CreditGuardState): void {
 }
 
 export async function creditGuard(input: CreditGuardInput): Promise<void> {
-  const state = input.state ?? initialGuardState(input.server, input.heartbeatTimeoutSeconds);
+  const state = input.state ?? initialGuardState(input.server, input.heartbeatTimeoutSeconds, input.standbys);
   let restart = false;
 
   setHandler(guardHealthQuery, () => state);
@@ -62,10 +72,7 @@ export async function creditGuard(input: CreditGuardInput): Promise<void> {
     publish(state);
   });
   setHandler(guardSettingsSignal, (s) => {
-    const t = s?.heartbeatTimeoutSeconds;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 2 || t > 600 || t === state.heartbeatTimeoutSeconds) return;
-    state.heartbeatTimeoutSeconds = t;
-    restart = true;
+    if (applyGuardSettings(state, s)) restart = true;
   });
   setHandler(
     clearLimitBreachUpdate,
@@ -88,26 +95,33 @@ export async function creditGuard(input: CreditGuardInput): Promise<void> {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
     restart = false;
+    // Histories from before standbys replay their single activity.
+    const replicas = patched('credit-guard-standbys') ? 1 + (state.standbys ?? DEFAULT_GUARD_STANDBYS) : 1;
     state.runs++;
     let finished: { stopped: string } | { error: unknown } | null = null;
     const scope = new CancellationScope();
-    const run = scope
-      .run(() => guard.runCreditGuard({ server: state.server }))
-      .then(
-        (r) => void (finished = r),
-        (error: unknown) => void (finished = { error }),
-      );
+    const runs = Array.from({ length: replicas }, () =>
+      scope
+        .run(() => guard.runCreditGuard({ server: state.server }))
+        .then(
+          (r) => void (finished ??= r),
+          (error: unknown) => void (finished ??= { error }),
+        ),
+    );
     await condition(() => finished !== null || restart || workflowInfo().continueAsNewSuggested);
-    if (finished === null) {
-      scope.cancel();
-      await run;
-    } else if ('stopped' in (finished as object)) {
+    // A replica ends only when all would (the guard is off, a configuration error) or when asked to: stop them all.
+    const ended = finished as { stopped: string } | { error: unknown } | null;
+    scope.cancel();
+    await Promise.all(runs);
+    if (ended === null) {
+      // Settings changed or continue-as-new: start again below.
+    } else if ('stopped' in ended) {
       // The server's guard is switched off (or the server is gone): look again in a while.
       state.status = 'disabled';
       publish(state);
       await condition(() => restart || workflowInfo().continueAsNewSuggested, '1 minute');
     } else {
-      const error = (finished as { error: unknown }).error;
+      const error = ended.error;
       state.status = 'failing';
       state.lastError = { at: workflowNowIso(), message: failureMessage(error) };
       publish(state);
@@ -115,7 +129,7 @@ export async function creditGuard(input: CreditGuardInput): Promise<void> {
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof creditGuard>({ server: state.server, heartbeatTimeoutSeconds: state.heartbeatTimeoutSeconds, state });
+      return continueAsNew<typeof creditGuard>({ server: state.server, heartbeatTimeoutSeconds: state.heartbeatTimeoutSeconds, standbys: state.standbys ?? DEFAULT_GUARD_STANDBYS, state });
     }
   }
 }

@@ -41,6 +41,8 @@ export interface GuardHealth {
   server: string;
   state: 'starting' | 'recovering' | 'guarding' | 'reconnecting' | 'stopped';
   leaseEpoch: string | null;
+  /** The lease holder (worker identity and attempt). */
+  holder: string;
   liveCalls: number;
   /** Calls holding credit: live, and ended with their CDR not stored yet. */
   reservations: number;
@@ -94,6 +96,8 @@ export interface CreditGuardDeps {
   maxCallSeconds: number;
   /** Who holds the lease (worker identity and attempt), for the lease row. */
   holder: string;
+  /** Backend pid of the session holding the server's guard lock (guard-primacy.ts), recorded in the lease. */
+  lockPid?: number;
 }
 
 interface Tracked {
@@ -183,6 +187,7 @@ export class CreditGuard {
       server: deps.control.server,
       state: 'starting',
       leaseEpoch: null,
+      holder: deps.holder,
       liveCalls: 0,
       reservations: 0,
       reservedMicros: '0',
@@ -212,7 +217,7 @@ export class CreditGuard {
    */
   async start(): Promise<void> {
     this.health.state = 'recovering';
-    this.epoch = await this.deps.repo.takeLease(this.server, this.deps.holder);
+    this.epoch = await this.deps.repo.takeLease(this.server, this.deps.holder, this.deps.lockPid ?? null);
     this.health.leaseEpoch = this.epoch.toString();
     await this.refreshServices();
     await this.refreshState();

@@ -1,7 +1,7 @@
 /**
  * The credit guards: one `credit-guard-<server>` workflow per FusionPBX server whose servers-file entry turns the
  * guard on. Started by the process that manages the schedules (the namespace's singletons have one owner); starting
- * an existing guard changes nothing but its heartbeat timeout, which follows this process's setting.
+ * an existing guard changes nothing but its heartbeat timeout and standbys, which follow this process's settings.
  */
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
@@ -30,19 +30,19 @@ export function guardedServers(pbx: Servers): string[] {
 export async function startCreditGuards(
   client: Client,
   servers: string[],
-  opts: { taskQueue: string; heartbeatTimeoutSeconds: number },
+  opts: { taskQueue: string; heartbeatTimeoutSeconds: number; standbys?: number },
   log: Logger,
 ): Promise<string[]> {
   const started: string[] = [];
   for (const server of servers) {
-    const input: CreditGuardInput = { server, heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds };
+    const input: CreditGuardInput = { server, heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds, ...(opts.standbys !== undefined ? { standbys: opts.standbys } : {}) };
     const handle = await client.workflow.start(CREDIT_GUARD_WORKFLOW, {
       workflowId: creditGuardWorkflowId(server),
       taskQueue: opts.taskQueue,
       args: [input],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     });
-    await handle.signal(guardSettingsSignal, { heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds });
+    await handle.signal(guardSettingsSignal, { heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds, ...(opts.standbys !== undefined ? { standbys: opts.standbys } : {}) });
     started.push(handle.workflowId);
   }
   if (started.length > 0) log.info('credit guards', { workflows: started });
@@ -51,5 +51,5 @@ export async function startCreditGuards(
 
 export async function manageCreditGuards(config: Config, client: Client, pbx: Servers | undefined, log: Logger): Promise<void> {
   if (!config.RUN_SCHEDULES || !pbx) return;
-  await startCreditGuards(client, guardedServers(pbx), { taskQueue: config.TEMPORAL_TASK_QUEUE, heartbeatTimeoutSeconds: config.CREDIT_GUARD_HEARTBEAT_TIMEOUT_SECONDS }, log);
+  await startCreditGuards(client, guardedServers(pbx), { taskQueue: config.TEMPORAL_TASK_QUEUE, heartbeatTimeoutSeconds: config.CREDIT_GUARD_HEARTBEAT_TIMEOUT_SECONDS, standbys: config.CREDIT_GUARD_STANDBYS }, log);
 }

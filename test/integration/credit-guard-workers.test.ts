@@ -38,6 +38,7 @@ let fusionDb: TestDatabase;
 let fusion: FusionDouble;
 let whmcs: FakeWhmcs;
 let temporal: TestTemporal;
+let setup: Awaited<ReturnType<typeof setUp>>;
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'guard-workers-'));
 
@@ -47,6 +48,7 @@ before(async () => {
   fusion = await FusionDouble.start({ pool: fusionDb.pool, era: '5.4' });
   whmcs = await startFakeWhmcs();
   temporal = await connectTestTemporal({ isolatedNamespace: true });
+  setup = await setUp();
 });
 after(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -89,8 +91,8 @@ async function until<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => b
   }
 }
 
-test('two workers, one guard; a killed worker\'s guard is taken over and still cuts at the credit boundary, once', { timeout: 240_000 }, async () => {
-  const tenant = await seedTenant(fusionDb.pool, '5.4', { domainName: TENANT, gateways: [{ name: 'carrier' }], extensions: [{ extension: '7001' }, { extension: '7002' }] });
+async function setUp() {
+  await seedTenant(fusionDb.pool, '5.4', { domainName: TENANT, gateways: [{ name: 'carrier' }], extensions: ['7001', '7002', '7003', '7004'].map((extension) => ({ extension })) });
   await fusion.bootSwitch();
   const packagePath = join(work, 'per-second.json');
   writeFileSync(
@@ -100,8 +102,11 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   whmcs.seedProduct({ pid: 1, name: 'Hosted PBX' });
   const clientA = whmcs.seedClient({ credit: '0.20' });
   const clientB = whmcs.seedClient({ credit: '5.00' });
+  // Clients C and D: 20 s of credit each, for the standby tests.
+  const clientC = whmcs.seedClient({ credit: '0.20' });
+  const clientD = whmcs.seedClient({ credit: '0.20' });
   const services = createServiceRepository(db.pool);
-  for (const [clientId, ext] of [[clientA, '7001'], [clientB, '7002']] as const) {
+  for (const [clientId, ext] of [[clientA, '7001'], [clientB, '7002'], [clientC, '7003'], [clientD, '7004']] as const) {
     const serviceId = whmcs.seedService({ clientid: clientId, pid: 1, domain: TENANT, dedicatedip: ext, regdate: '2026-01-01' });
     await services.upsert({ serviceId: String(serviceId), clientId: String(clientId), kind: 'fusionpbx', server: 'fusion1', tenant: TENANT, extensions: [ext], dids: [], package: packagePath, suspendMode: 'extension', whmcsStatus: 'Active', registeredOn: '2026-01-01' });
   }
@@ -125,11 +130,9 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   );
   const bundlePath = join(work, 'bundle.js');
   writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })).code);
-  const taskQueue = uniqueId('guard');
   const env = {
     CHAOS_TEMPORAL_ADDRESS: temporal.address,
     CHAOS_NAMESPACE: temporal.namespace,
-    CHAOS_TASK_QUEUE: taskQueue,
     CHAOS_DATABASE_URL: db.url,
     CHAOS_WORKFLOW_BUNDLE: bundlePath,
     CHAOS_PRODUCTS: JSON.stringify({ products: [{ productId: 1, kind: 'fusionpbx', server: 'fusion1', package: packagePath, suspendMode: 'extension' }] }),
@@ -140,6 +143,13 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
     WHMCS_IDENTIFIER: whmcs.settings.identifier,
     WHMCS_SECRET: whmcs.settings.secret,
   };
+  return { clientA, clientB, clientC, clientD, env };
+}
+
+test('two workers, one guard; a killed worker\'s guard is taken over and still cuts at the credit boundary, once', { timeout: 240_000 }, async () => {
+  const { clientA, clientB } = setup;
+  const taskQueue = uniqueId('guard');
+  const env = { ...setup.env, CHAOS_TASK_QUEUE: taskQueue };
   const workers = new Map([
     ['w1', startWorker(env, 'w1')],
     ['w2', startWorker(env, 'w2')],
@@ -173,8 +183,8 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   const repo = createCreditGuardRepository(db.pool);
   await until('the call reserved at answer', () => repo.listForClient(String(clientA)), (rows) => rows.length === 1 && rows[0]!.answeredAtMs !== null);
   await sleep(4000);
-  const described = await handle.describe();
-  const runner = described.raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '';
+  const holder = (await handle.query(guardHealthQuery)).report?.holder ?? '';
+  const runner = [...workers.entries()].find(([, w]) => holder.endsWith(`:${w.child.pid}`))?.[0] ?? '';
   const victim = workers.get(runner);
   assert.ok(victim, `the guard runs on ${runner}`);
   victim.child.kill('SIGKILL');
@@ -210,4 +220,80 @@ test('two workers, one guard; a killed worker\'s guard is taken over and still c
   assert.deepEqual(cleared.breachedClients, []);
   assert.deepEqual(await repo.openBreaches(), []);
   await handle.terminate('test over');
+  await stopWorkers(workers);
+});
+
+async function stopWorkers(workers: Map<string, { child: ChildProcess }>): Promise<void> {
+  for (const w of workers.values()) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  await until('the workers gone and their subscriptions closed', () => fusion.esl.subscribers(), (n) => n === 0);
+}
+
+/** Starts the guard workflow on two fresh workers and waits until one replica acts and one stands by on the other. */
+async function guardOnTwoWorkers(names: [string, string], heartbeatTimeoutSeconds: number) {
+  const taskQueue = uniqueId('guard');
+  const env = { ...setup.env, CHAOS_TASK_QUEUE: taskQueue };
+  const workers = new Map(names.map((n) => [n, startWorker(env, n)] as const));
+  await Promise.all([...workers.values()].map((w) => w.ready));
+  const input: CreditGuardInput = { server: 'fusion1', heartbeatTimeoutSeconds, standbys: 1 };
+  const handle = await temporal.client.workflow.start(CREDIT_GUARD_WORKFLOW, { workflowId: creditGuardWorkflowId('fusion1'), taskQueue, args: [input] });
+  const acting = await until('a guard acting', () => handle.query(guardHealthQuery), (s) => s.report?.state === 'guarding');
+  // The replica that started beside the acting one moves on until Temporal places it on the other worker.
+  await until(
+    'a standby on the other worker',
+    async () => (await handle.describe()).raw.pendingActivities ?? [],
+    (acts) => acts.length === 2 && acts.every((a) => a.state === 2) && new Set(acts.map((a) => a.lastWorkerIdentity)).size === 2,
+    90_000,
+  );
+  const holder = acting.report!.holder ?? '';
+  const runner = [...workers.entries()].find(([, w]) => holder.endsWith(`:${w.child.pid}`))?.[0];
+  assert.ok(runner, `the acting guard (${holder}) runs on one of the workers`);
+  return { handle, workers, runner, epoch: BigInt(acting.report!.leaseEpoch!) };
+}
+
+async function callOnCredit(extension: string, clientId: number): Promise<string> {
+  const seeded = (await loadTenants(fusionDb.pool, [TENANT]))[0]!;
+  const call = fusion.esl.state.live.place({ tenant: seeded, extension, number: '4165550199', answerAfterMs: 200, talkMs: 120_000 });
+  await until('the call reserved at answer', () => createCreditGuardRepository(db.pool).listForClient(String(clientId)), (rows) => rows.some((r) => r.callUuid === call && r.answeredAtMs !== null));
+  return call;
+}
+
+async function assertCutOnceAtCredit(call: string): Promise<void> {
+  const live = fusion.esl.state.live;
+  await until('the call cut', () => live.cdrs.find((r) => r.uuid === call), (r) => r !== undefined, 60_000);
+  const billsec = live.cdrs.find((r) => r.uuid === call)!.billsec as number;
+  assert.ok(billsec <= 20 && billsec >= 19, `billsec ${billsec} on 20 s of credit`);
+  assert.equal(live.hangups.filter((h) => h.uuid === call).length, 1, 'cut once');
+}
+
+test('a standby on another worker takes over a killed guard at once, long before its heartbeat times out', { timeout: 240_000 }, async () => {
+  // A heartbeat timeout of 10 minutes: within this test only the standby can take over.
+  const { handle, workers, runner, epoch } = await guardOnTwoWorkers(['w3', 'w4'], 600);
+  assert.equal(fusion.esl.subscribers(), 1, 'only the acting replica subscribes');
+  const call = await callOnCredit('7003', setup.clientC);
+  workers.get(runner)!.child.kill('SIGKILL');
+  const s = await until('the standby guarding', () => handle.query(guardHealthQuery), (h) => h.report?.state === 'guarding' && BigInt(h.report.leaseEpoch!) > epoch);
+  assert.ok(!s.report!.holder!.endsWith(`:${workers.get(runner)!.child.pid}`), 'the standby took over, on the other worker');
+  assert.equal(fusion.esl.subscribers(), 1);
+  await assertCutOnceAtCredit(call);
+  await handle.terminate('test over');
+  await stopWorkers(workers);
+});
+
+test('a hung guard is replaced once its lease goes stale, and lets go of the PBX when it wakes', { timeout: 240_000 }, async () => {
+  const { handle, workers, runner, epoch } = await guardOnTwoWorkers(['w5', 'w6'], 3);
+  const hung = workers.get(runner)!.child;
+  const call = await callOnCredit('7004', setup.clientD);
+  hung.kill('SIGSTOP');
+  try {
+    // The hung worker's connections stay open: its lock session is ended by the standby, not by the kernel.
+    await until('the standby guarding', () => handle.query(guardHealthQuery), (h) => h.report?.state === 'guarding' && BigInt(h.report.leaseEpoch!) > epoch);
+  } finally {
+    hung.kill('SIGCONT');
+  }
+  await until('the woken guard closed its subscription', () => fusion.esl.subscribers(), (n) => n === 1);
+  await assertCutOnceAtCredit(call);
+  const after = await handle.query(guardHealthQuery);
+  assert.ok(!after.report!.holder!.endsWith(`:${hung.pid}`), 'the woken guard did not take the guard back');
+  await handle.terminate('test over');
+  await stopWorkers(workers);
 });

@@ -6,7 +6,7 @@ import { affordableSeconds, chooseStep, coveringBoundary, cutDueMs, freeswitchBi
 import { availableMicros, decideNewCall, limitBreach, restrictedDestination, type NewCallFacts } from '../../src/domain/credit/decide';
 import { defaultEmergencyNumbers, emergencyNumbersOf, isEmergencyNumber } from '../../src/domain/credit/emergency';
 import { effectiveLimits, parseLimitOverrides } from '../../src/domain/credit/settings';
-import { initialGuardState, recordCleared, validateClearLimitBreach, LimitBreachClearError } from '../../src/domain/credit/guard-state';
+import { applyGuardSettings, initialGuardState, recordCleared, recordReport, validateClearLimitBreach, LimitBreachClearError, type GuardReport } from '../../src/domain/credit/guard-state';
 import { safeParsePackage, createRater, parsePackage } from '../../src/domain/rating';
 import { billedSeconds } from '../../src/domain/rating/increment';
 import { pbxTarget } from '../../src/domain/lifecycle/pbx-target';
@@ -178,5 +178,37 @@ describe('restrict mode and breach clearing', () => {
     assert.deepEqual(state.breachedClients, []);
     // The same request again is accepted (a retry), and changes nothing.
     validateClearLimitBreach(state, { requestId: 'a', clientId: '7', reason: 'ok' });
+  });
+});
+
+describe('guard replicas', () => {
+  const report = (leaseEpoch: string, state: GuardReport['state']): GuardReport => ({
+    state, leaseEpoch, holder: `credit-guard-fusion1#1@h:${leaseEpoch}`, liveCalls: 0, reservations: 0, reservedMicros: '0', lastEventAt: null,
+    events: 0, cuts: 0, refusals: 0, warnings: 0, recoveredAt: null, breachedClients: [], reportedAt: '2026-12-04T00:00:00Z',
+  });
+
+  test('a report from a guard whose lease was taken over does not hide the acting guard', () => {
+    const state = initialGuardState('fusion1', 5);
+    recordReport(state, report('9', 'guarding'));
+    recordReport(state, report('10', 'guarding'));
+    recordReport(state, report('9', 'reconnecting'));
+    assert.equal(state.report?.leaseEpoch, '10');
+    assert.equal(state.report?.state, 'guarding');
+    recordReport(state, report('10', 'reconnecting'));
+    assert.equal(state.report?.state, 'reconnecting');
+  });
+
+  test('settings restart the replicas only when valid and changed; a malformed signal changes nothing', () => {
+    const state = initialGuardState('fusion1', 5);
+    assert.equal(state.standbys, 1);
+    assert.equal(applyGuardSettings(state, { heartbeatTimeoutSeconds: 5, standbys: 1 }), false);
+    assert.equal(applyGuardSettings(state, { standbys: 2 }), true);
+    assert.equal(state.standbys, 2);
+    for (const bad of [null, undefined, { standbys: -1 }, { standbys: 4 }, { standbys: 1.5 }, { standbys: '2' }, { heartbeatTimeoutSeconds: 1 }, { heartbeatTimeoutSeconds: 601 }]) {
+      assert.equal(applyGuardSettings(state, bad as never), false, JSON.stringify(bad));
+    }
+    assert.deepEqual([state.heartbeatTimeoutSeconds, state.standbys], [5, 2]);
+    assert.equal(applyGuardSettings(state, { heartbeatTimeoutSeconds: 3, standbys: 0 }), true);
+    assert.deepEqual([state.heartbeatTimeoutSeconds, state.standbys], [3, 0]);
   });
 });

@@ -111,12 +111,12 @@ export function createCreditGuardRepository(pool: Pool) {
 
   return {
     /** Takes the server's lease for a new guard; returns its epoch (every older guard's writes fail from now on). */
-    async takeLease(server: string, holder: string): Promise<bigint> {
+    async takeLease(server: string, holder: string, lockPid: number | null = null): Promise<bigint> {
       const { rows } = await pool.query<{ epoch: string }>(
-        `INSERT INTO credit_guard_leases (server, epoch, holder) VALUES ($1, 1, $2)
-         ON CONFLICT (server) DO UPDATE SET epoch = credit_guard_leases.epoch + 1, holder = EXCLUDED.holder, renewed_at = now()
+        `INSERT INTO credit_guard_leases (server, epoch, holder, lock_pid) VALUES ($1, 1, $2, $3)
+         ON CONFLICT (server) DO UPDATE SET epoch = credit_guard_leases.epoch + 1, holder = EXCLUDED.holder, lock_pid = EXCLUDED.lock_pid, renewed_at = now()
          RETURNING epoch::text`,
-        [server, holder],
+        [server, holder, lockPid],
       );
       return BigInt(rows[0]!.epoch);
     },

@@ -22,6 +22,7 @@ import { createWebhookEventsRepository } from './webhook-events.repository';
 import { createCallRecordsRepository } from './call-records.repository';
 import { createAdminCdrsRepository } from './admin-cdrs.repository';
 import { createCallRestrictionsRepository, createCreditGuardRepository } from './credit-guard.repository';
+import { createGuardPrimacy } from './guard-primacy';
 
 /** What the billing engine (src/billing) reads and writes: the CDR ledger, its sources and the charges. */
 export interface BillingStore extends Transactions {
@@ -56,6 +57,7 @@ const OTHER_REPOSITORIES = {
   callRecords: createCallRecordsRepository,
   adminCdrs: createAdminCdrsRepository,
   creditGuard: createCreditGuardRepository,
+  guardPrimacy: createGuardPrimacy,
   callRestrictions: createCallRestrictionsRepository,
   clientEpisodes: createClientEpisodesRepository,
 };

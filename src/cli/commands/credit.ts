@@ -62,7 +62,7 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
     const state = await handle.query(guardHealthQuery);
     // The workflow hears from its guard every 30 s; the guard's heartbeat (every second) is fresher.
     const live = await liveHealth(handle);
-    out.push(live && state.report ? { ...state, report: { ...state.report, ...live } } : state);
+    out.push({ ...(live.fields && state.report ? { ...state, report: { ...state.report, ...live.fields } } : state), standbysWaiting: live.standbys });
   }
   if (values.json) {
     ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -72,23 +72,30 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
   for (const s of out) {
     const r = s.report;
     ctx.stdout(
-      `${s.server}: ${s.status === 'running' ? (r?.state ?? 'starting') : s.status}, ${r?.liveCalls ?? 0} live calls, ${r?.reservations ?? 0} reservations (${formatMicros(BigInt(r?.reservedMicros ?? '0'), 2)}), last event ${r?.lastEventAt ?? 'none'}, cuts ${r?.cuts ?? 0}, refusals ${r?.refusals ?? 0}${s.breachedClients.length ? `, breached clients ${s.breachedClients.join(', ')}` : ''}${s.lastError ? `; last error ${s.lastError.at}: ${s.lastError.message}` : ''}\n`,
+      `${s.server}: ${s.status === 'running' ? (r?.state ?? 'starting') : s.status}, ${r?.liveCalls ?? 0} live calls, ${r?.reservations ?? 0} reservations (${formatMicros(BigInt(r?.reservedMicros ?? '0'), 2)}), last event ${r?.lastEventAt ?? 'none'}, cuts ${r?.cuts ?? 0}, refusals ${r?.refusals ?? 0}, ${s.standbysWaiting} standby${s.breachedClients.length ? `, breached clients ${s.breachedClients.join(', ')}` : ''}${s.lastError ? `; last error ${s.lastError.at}: ${s.lastError.message}` : ''}\n`,
     );
   }
   return 0;
 }
 
-/** The running guard's last heartbeat (its health, in GuardHealth's shape), as report fields; null without one. */
-async function liveHealth(handle: WorkflowHandle) {
-  const payload = (await handle.describe().catch(() => null))?.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+/** One replica's last heartbeat (GuardHealth's shape while it acts, `{state: 'standby'}` while it waits); null without one. */
+function heartbeatOf(payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | undefined): Record<string, unknown> | null {
   if (!payload) return null;
-  let h: Record<string, unknown> | null;
   try {
-    h = defaultPayloadConverter.fromPayload<Record<string, unknown> | null>(payload);
+    const h = defaultPayloadConverter.fromPayload<Record<string, unknown> | null>(payload);
+    return h && typeof h === 'object' ? h : null;
   } catch {
     return null;
   }
-  if (!h || typeof h !== 'object') return null;
+}
+
+/** The acting replica's last heartbeat, as report fields, and how many replicas stand by. */
+async function liveHealth(handle: WorkflowHandle): Promise<{ fields: Record<string, unknown> | null; standbys: number }> {
+  const beats = ((await handle.describe().catch(() => null))?.raw.pendingActivities ?? []).map((a) => heartbeatOf(a.heartbeatDetails?.payloads?.[0]));
+  const standbys = beats.filter((h) => h?.state === 'standby').length;
+  const epoch = (h: Record<string, unknown>) => (typeof h.leaseEpoch === 'string' && /^\d+$/.test(h.leaseEpoch) ? BigInt(h.leaseEpoch) : -1n);
+  const h = beats.filter((b): b is Record<string, unknown> => b !== null && b.state !== 'standby').sort((a, b) => (epoch(b) > epoch(a) ? 1 : -1))[0];
+  if (!h) return { fields: null, standbys };
   const num = (k: string) => (typeof h[k] === 'number' ? (h[k] as number) : undefined);
   const iso = (k: string) => (typeof h[k] === 'number' ? new Date(h[k] as number).toISOString() : undefined);
   const fields = {
@@ -101,7 +108,7 @@ async function liveHealth(handle: WorkflowHandle) {
     refusals: num('refusals'),
     warnings: num('warnings'),
   };
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  return { fields: Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)), standbys };
 }
 
 async function breaches(ctx: CliContext): Promise<number> {

@@ -7,6 +7,8 @@
 export interface GuardReport {
   state: 'starting' | 'recovering' | 'guarding' | 'reconnecting' | 'stopped' | 'disabled';
   leaseEpoch: string | null;
+  /** The active guard's lease holder: `<workflow>#<attempt>@<host>:<pid>`. */
+  holder?: string;
   liveCalls: number;
   reservations: number;
   reservedMicros: string;
@@ -24,6 +26,8 @@ export interface GuardReport {
 export interface CreditGuardState {
   server: string;
   heartbeatTimeoutSeconds: number;
+  /** Replicas standing by to take over at once (absent in states from before standbys: 1). */
+  standbys?: number;
   /** `running` while the guard's activity runs; `disabled` when the server's guard is off; `failing` after an error. */
   status: 'running' | 'disabled' | 'failing';
   report: GuardReport | null;
@@ -46,8 +50,33 @@ export class LimitBreachClearError extends Error {
   override readonly name = 'LimitBreachClearError';
 }
 
-export function initialGuardState(server: string, heartbeatTimeoutSeconds: number): CreditGuardState {
-  return { server, heartbeatTimeoutSeconds, status: 'running', report: null, breachedClients: [], runs: 0, handledRequests: [] };
+export const MAX_GUARD_STANDBYS = 3;
+export const DEFAULT_GUARD_STANDBYS = 1;
+
+export function initialGuardState(server: string, heartbeatTimeoutSeconds: number, standbys = DEFAULT_GUARD_STANDBYS): CreditGuardState {
+  return { server, heartbeatTimeoutSeconds, standbys, status: 'running', report: null, breachedClients: [], runs: 0, handledRequests: [] };
+}
+
+/** Settings the process that starts guards sends (a signal: anything malformed is ignored, never thrown). */
+export interface GuardSettings {
+  heartbeatTimeoutSeconds?: unknown;
+  standbys?: unknown;
+}
+
+/** Applies valid settings; true when the guard's replicas must restart to follow them. */
+export function applyGuardSettings(state: CreditGuardState, s: GuardSettings | null | undefined): boolean {
+  let changed = false;
+  const t = s?.heartbeatTimeoutSeconds;
+  if (typeof t === 'number' && Number.isInteger(t) && t >= 2 && t <= 600 && t !== state.heartbeatTimeoutSeconds) {
+    state.heartbeatTimeoutSeconds = t;
+    changed = true;
+  }
+  const n = s?.standbys;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_GUARD_STANDBYS && n !== (state.standbys ?? DEFAULT_GUARD_STANDBYS)) {
+    state.standbys = n;
+    changed = true;
+  }
+  return changed;
 }
 
 /** The update's validator: refuses a request that would change nothing or cannot be traced. */
@@ -65,6 +94,9 @@ export function validateClearLimitBreach(state: CreditGuardState, req: ClearLimi
 }
 
 export function recordReport(state: CreditGuardState, report: GuardReport): void {
+  // A guard that lost its lease (a standby took over) may still report once before it stops: older news.
+  const current = state.report?.leaseEpoch;
+  if (current && report.leaseEpoch && BigInt(report.leaseEpoch) < BigInt(current)) return;
   state.report = report;
   state.breachedClients = [...new Set(report.breachedClients)].sort();
   if (report.state !== 'stopped') state.status = report.state === 'disabled' ? 'disabled' : 'running';
