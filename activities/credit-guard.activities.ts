@@ -6,9 +6,10 @@
  * (worker shutdown, continue-as-new) or when another guard took the server's lease.
  *
  * The workflow runs it as replicas: one acts, the others stand by on the server's lock (guard-primacy.ts) and take
- * over the moment the acting replica's worker dies. A standby is only worth something on another worker, so a
- * replica that finds another replica of its server in this worker hands itself back to Temporal after a while (a
- * benign, quietly logged failure), to be placed again, perhaps on a worker that has none.
+ * over the moment the acting replica's worker dies. A standby is only worth something in another process, so a
+ * replica that finds another replica of its server in this process returns `moveTo` with another worker's own queue
+ * (src/temporal/guard-placement.ts), where the workflow runs it again; with no other worker polling, it hands itself
+ * back to Temporal after a while (a benign, quietly logged failure) and looks again.
  */
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
@@ -24,12 +25,15 @@ import type { GuardReport } from '../src/domain/credit/guard-state';
 import type { Logger } from '../src/log';
 import type { PbxResolver } from '../src/ports/pbx';
 import type { WhmcsGateway } from '../src/ports/whmcs';
+import { isGuardReplicaQueue, type GuardPlacement } from '../src/temporal/guard-placement';
 
 export interface CreditGuardActivityDeps {
   log: Logger;
   pbx: PbxResolver;
   repo: CreditGuardRepository;
   primacy: Pick<GuardPrimacy, 'waitToBePrimary'>;
+  /** The other worker processes' own queues, where a standby beside another replica of its server can move. */
+  placement?: GuardPlacement;
   services: Pick<ServiceRepository, 'list'>;
   packages: PackageStore;
   whmcs: Pick<WhmcsGateway, 'getClient'>;
@@ -73,12 +77,13 @@ function toReport(h: GuardHealth, state?: GuardReport['state']): GuardReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Replicas running in this process, by server: one process dying ends them all, whichever worker runs them. */
+const replicasHere = new Map<string, number>();
+
 export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
-  /** Replicas running in this worker, by server. */
-  const replicasHere = new Map<string, number>();
   return {
     /** Guards the server's live calls until cancelled; `disabled` when the server has no credit guard configured. */
-    async runCreditGuard(input: { server: string }): Promise<{ stopped: string }> {
+    async runCreditGuard(input: { server: string }): Promise<{ stopped: string } | { moveTo: string }> {
       const ctx = Context.current();
       const adapter = deps.pbx.adapterFor(input.server);
       const live = adapter.liveCalls?.();
@@ -91,7 +96,12 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
         () => 'cancelled',
         () => 'cancelled',
       );
-      if ((replicasHere.get(input.server) ?? 0) > 0) {
+      if ((replicasHere.get(input.server) ?? 0) > 0 && !isGuardReplicaQueue(ctx.info.taskQueue)) {
+        const elsewhere = await deps.placement?.otherQueues().catch((err: unknown) => {
+          log.debug('credit guard: the other workers could not be listed', { error: err });
+          return [];
+        });
+        if (elsewhere?.[0]) return { moveTo: elsewhere[0] };
         const waiting = setInterval(() => ctx.heartbeat({ state: 'standby', placement: 'another replica of this server runs in this worker' }), 1000);
         try {
           await Promise.race([sleep(deps.placementWaitMs ?? PLACEMENT_WAIT_MS), cancelled]);

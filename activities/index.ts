@@ -25,6 +25,7 @@ import { createLifecycleActivities } from './lifecycle.activities';
 import { createSweepActivities } from './sweep.activities';
 import { createTopUpActivities } from './topup.activities';
 import { createCreditGuardActivities } from './credit-guard.activities';
+import type { GuardPlacement } from '../src/temporal/guard-placement';
 import { withRestrictMode } from '../src/credit-guard/restrict-mode';
 import type { GuardObserver } from '../src/credit-guard/guard';
 import type { VoipbillMetrics } from '../src/metrics';
@@ -49,6 +50,8 @@ export interface ActivityDeps {
   whmcsServers?: (whmcsServerId: number) => { name: string; kind: PbxKind } | undefined;
   services: ServiceRepository;
   lifecycleTarget: LifecycleTarget;
+  /** Where a credit guard's standby can move to (set by the worker factory, which knows its task queues). */
+  guardPlacement?: GuardPlacement;
   /** IANA zone of billing periods, free minutes, invoice dates and the auto top-up day; BILLING_TIME_ZONE. */
   billingTimeZone?: string;
   autoTopUpPolicy?: AutoTopUpPolicy;
@@ -142,6 +145,7 @@ export function createActivities(deps: ActivityDeps) {
       pbx,
       repo: repos.creditGuard,
       primacy: repos.guardPrimacy,
+      ...(deps.guardPlacement ? { placement: deps.guardPlacement } : {}),
       services,
       packages,
       whmcs,

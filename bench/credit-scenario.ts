@@ -340,10 +340,13 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
         const runner = actingWorker(workers, report?.holder);
         const victim = workers.get(runner);
         if (victim && victim.exitCode === null) {
+          const pending = (await guard.describe()).raw.pendingActivities ?? [];
+          if (o.debug) say(`replicas: ${pending.map((a) => `${String(a.state)}@${a.lastWorkerIdentity ?? '-'}#${String(a.attempt)} ${a.lastFailure?.message ?? ''}`).join('; ')}`);
+          const standbyElsewhere = pending.some((a) => a.state === 2 && a.lastWorkerIdentity !== runner);
           victim.kill('SIGKILL');
           killsDone++;
           gaps.push({ killedAtMs: Date.now(), recoveredAtMs: Number.NaN, epoch, victim: runner });
-          say(`SIGKILL ${killsDone} of ${runner}, the worker running the guard (${live.calls.size} calls live)`);
+          say(`SIGKILL ${killsDone} of ${runner}, the worker running the guard (${live.calls.size} calls live; ${standbyElsewhere ? 'a standby runs on the other worker' : 'no standby on the other worker yet: takeover by heartbeat timeout'})`);
         }
       }
       await sleep(20);

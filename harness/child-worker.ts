@@ -1,5 +1,5 @@
 /** What the worker child processes of the tests share: run until SIGTERM, say when ready, exit with a reason. */
-import type { Worker } from '@temporalio/worker';
+import type { VoipbillWorker as Worker } from '../worker';
 
 /** Runs the worker until SIGTERM; the parent reads `ready` on stdout before it starts work. */
 export async function serveUntilSigterm(worker: Worker): Promise<void> {

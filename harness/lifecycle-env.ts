@@ -3,8 +3,7 @@
  * double (its schema in its own database + fake event socket) behind the real FusionPBX adapter, the fake WHMCS
  * behind the real WHMCS client, a real SMTP server, and a worker on its own task queue of the harness's Temporal.
  */
-import type { Worker } from '@temporalio/worker';
-import { createVoipbillWorker } from '../worker';
+import { createVoipbillWorker, type VoipbillWorker as Worker } from '../worker';
 import { fusionServerSchema } from '../src/adapters/pbx/fusionpbx/config';
 import { FusionPbxAdapter } from '../src/adapters/pbx/fusionpbx/adapter';
 import { FusionDouble } from '../src/doubles/fusionpbx/double';

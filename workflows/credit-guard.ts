@@ -13,6 +13,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  isCancellation,
   patched,
   proxyActivities,
   setHandler,
@@ -88,26 +89,45 @@ export async function creditGuard(input: CreditGuardInput): Promise<void> {
   publish(state);
 
   for (;;) {
-    const guard = proxyActivities<Activities>({
+    const options = {
       ...activityOptions.creditGuard,
       heartbeatTimeout: `${state.heartbeatTimeoutSeconds} seconds`,
       // The old guard must have let go before a new run starts its own.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    });
+    };
+    const guard = proxyActivities<Activities>(options);
+    // A replica placed on one worker's own queue: if that worker is gone, the workflow places it again.
+    const pinnedTo = (taskQueue: string) =>
+      proxyActivities<Activities>({ ...options, taskQueue, scheduleToStartTimeout: '10 seconds', retry: { ...options.retry, maximumAttempts: 1 } });
     restart = false;
     // Histories from before standbys replay their single activity.
     const replicas = patched('credit-guard-standbys') ? 1 + (state.standbys ?? DEFAULT_GUARD_STANDBYS) : 1;
     state.runs++;
     let finished: { stopped: string } | { error: unknown } | null = null;
     const scope = new CancellationScope();
-    const runs = Array.from({ length: replicas }, () =>
-      scope
-        .run(() => guard.runCreditGuard({ server: state.server }))
-        .then(
-          (r) => void (finished ??= r),
-          (error: unknown) => void (finished ??= { error }),
-        ),
-    );
+    const replica = async (): Promise<void> => {
+      let queue: string | null = null;
+      for (;;) {
+        let r: Awaited<ReturnType<Activities['runCreditGuard']>>;
+        try {
+          r = await (queue === null ? guard : pinnedTo(queue)).runCreditGuard({ server: state.server });
+        } catch (error) {
+          if (queue !== null && !isCancellation(error)) {
+            queue = null;
+            continue;
+          }
+          finished ??= { error };
+          return;
+        }
+        if ('moveTo' in r) {
+          queue = r.moveTo;
+          continue;
+        }
+        finished ??= r;
+        return;
+      }
+    };
+    const runs = Array.from({ length: replicas }, () => scope.run(replica));
     await condition(() => finished !== null || restart || workflowInfo().continueAsNewSuggested);
     // A replica ends only when all would (the guard is off, a configuration error) or when asked to: stop them all.
     const ended = finished as { stopped: string } | { error: unknown } | null;
