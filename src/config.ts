@@ -72,7 +72,7 @@ export const configSchema = z.object({
     .refine((v) => v === undefined || /^[^\s:/]+:\d+$/.test(v), { message: 'must be host:port, e.g. temporal:7233' })
     .describe('Temporal frontend (host:port). Unset: a Temporal dev server is started, persisted under VOIPBILL_DATA_DIR.'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace.'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('voipbill').describe('Task queue the worker polls.'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('voipbill').describe('Task queue the workers poll. Each worker also polls `<queue>:guard:<worker identity>` for the credit guard replicas placed on it (docs/credit-control.md).'),
   TEMPORAL_CLI: z.string().optional().describe('Path of a `temporal` CLI binary to use for the embedded dev server.'),
   PSQL: z.string().optional().describe('The psql binary `bin/voipbill db psql` runs (default: `psql` on PATH).'),
   VOIPBILL_DATA_DIR: z.string().min(1).default('.data').describe('Where embedded PostgreSQL and Temporal keep their data.'),

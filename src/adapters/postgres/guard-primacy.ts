@@ -89,6 +89,9 @@ export function createGuardPrimacy(pool: Pool) {
       try {
         await client.query(`SELECT set_config('application_name', $1, false)`, [lockSessionName(server)]);
         pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        // A backend waiting for a lock does not read its socket: without this (PostgreSQL 14+), a killed standby's
+        // session would wait on, and take the lock for a moment before noticing its client is gone.
+        await client.query(`SELECT set_config('client_connection_check_interval', '1000', false)`).catch(() => undefined);
       } catch (err) {
         await release();
         throw err;
@@ -118,7 +121,9 @@ export function createGuardPrimacy(pool: Pool) {
       opts.signal.removeEventListener('abort', abort);
       await watch;
       if (outcome === 'locked' && !opts.signal.aborted && lostReason === null) return { pid, lost, release };
-      // Cancelled, failed or the session died: closing the session ends the wait and frees the lock if it was won.
+      // Cancelled, failed or the session died. Closing the socket alone would not end a session blocked on the lock:
+      // end it from another session, which also frees the lock if it was won meanwhile.
+      await pool.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
       await release();
       await waiting;
       if (outcome === 'cancelled' || opts.signal.aborted) throw new PrimacyWaitCancelled('cancelled while waiting');
