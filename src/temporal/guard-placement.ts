@@ -10,6 +10,8 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
 const MARK = ':guard:';
+/** Longer than a long poll (about a minute). */
+const RECENT_POLL_SECONDS = 90;
 
 export function guardReplicaQueue(taskQueue: string, workerIdentity: string): string {
   return `${taskQueue}${MARK}${workerIdentity}`;
@@ -39,8 +41,10 @@ export function createGuardPlacement(client: Client, taskQueue: string, ownIdent
         taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
       });
       const seen = (p: (typeof r.pollers)[number]) => Number(p.lastAccessTime?.seconds ?? 0);
+      // Temporal lists a poller for minutes after its worker stopped; a live worker polls again within a long poll.
+      const since = Date.now() / 1000 - RECENT_POLL_SECONDS;
       return [...(r.pollers ?? [])]
-        .filter((p) => p.identity && p.identity !== ownIdentity)
+        .filter((p) => p.identity && p.identity !== ownIdentity && seen(p) >= since)
         .sort((a, b) => seen(b) - seen(a))
         .map((p) => guardReplicaQueue(taskQueue, p.identity!));
     },

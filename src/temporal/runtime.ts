@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime, type LogLevel as SdkLogLevel } from '@temporalio/worker';
 import type { Logger } from '../log';
+import { isGuardReplicaQueue } from './guard-placement';
 
 const levels: Record<SdkLogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'debug',
@@ -29,7 +30,9 @@ export function installTemporalRuntime(log: Logger, options: { metricsBindAddres
     logger: new DefaultLogger('INFO', (entry) => {
       // The bundler's per-module report is noise at INFO.
       if (entry.message.startsWith('asset workflow-bundle')) return;
-      log[levels[entry.level]](entry.message, { sdk: entry.meta ?? {} });
+      // A worker's own guard queue carries activities only, by design.
+      const expected = entry.message.startsWith('No workflows registered') && isGuardReplicaQueue(String(entry.meta?.taskQueue ?? ''));
+      log[expected ? 'debug' : levels[entry.level]](entry.message, { sdk: entry.meta ?? {} });
     }),
   });
 }

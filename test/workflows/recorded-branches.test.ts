@@ -463,7 +463,7 @@ describe('credit guard workflow', () => {
       },
     };
     await runWorker(taskQueue, activities, async () => {
-      const input: CreditGuardInput = { server: 'fusion-x', heartbeatTimeoutSeconds: 5 };
+      const input: CreditGuardInput = { server: 'fusion-x', heartbeatTimeoutSeconds: 5, standbys: 0 };
       const handle = await t.client.workflow.start(CREDIT_GUARD_WORKFLOW, { taskQueue, workflowId: uniqueId('credit-guard'), args: [input] });
       await eventually('the first report', async () => ((await handle.query(guardHealthQuery)).breachedClients.includes('7') ? true : undefined));
       await assert.rejects(handle.executeUpdate(clearLimitBreachUpdate, { args: [{ requestId: 'r0', clientId: '8', reason: 'x' }] }), (err: Error) => /has no open limit breach/.test(String((err.cause as Error | undefined)?.message)));
@@ -479,5 +479,53 @@ describe('credit guard workflow', () => {
       await replayAndRecord('credit-guard-continue-as-new', handle, first);
       await handle.terminate('test over');
     });
+  });
+
+  test('a standby beside another replica runs again on the worker queue it names, and is placed again when that worker is gone', { timeout: 90_000 }, async () => {
+    const taskQueue = uniqueId('guard');
+    const otherWorker = `${taskQueue}:guard:other`;
+    let moveTo = otherWorker;
+    const ranOn: string[] = [];
+    const guardUntilCancelled = async () => {
+      const ctx = Context.current();
+      const tick = setInterval(() => ctx.heartbeat(), 100);
+      try {
+        return await ctx.cancelled;
+      } finally {
+        clearInterval(tick);
+      }
+    };
+    // Scripted replicas: the first on the shared queue acts; every later one there finds it beside it and moves.
+    const shared = {
+      runCreditGuard: async () => {
+        ranOn.push(taskQueue);
+        return ranOn.filter((q) => q === taskQueue).length === 1 ? guardUntilCancelled() : { moveTo };
+      },
+    };
+    const pinned = {
+      runCreditGuard: async () => {
+        ranOn.push(otherWorker);
+        return guardUntilCancelled();
+      },
+    };
+    await runWorker(taskQueue, shared, () =>
+      runWorker(otherWorker, pinned, async () => {
+        const input: CreditGuardInput = { server: 'fusion-y', heartbeatTimeoutSeconds: 5, standbys: 1 };
+        const handle = await t.client.workflow.start(CREDIT_GUARD_WORKFLOW, { taskQueue, workflowId: uniqueId('credit-guard'), args: [input] });
+        await eventually('the standby on the other worker', async () => (ranOn.includes(otherWorker) ? true : undefined));
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        assert.equal(pending.length, 2, 'two replicas run');
+        await handle.terminate('test over');
+
+        // A worker queue nobody polls: after the schedule-to-start timeout the replica is placed on the shared queue
+        // again (where, in this script, it moves once more).
+        moveTo = `${taskQueue}:guard:gone`;
+        ranOn.length = 0;
+        const again = await t.client.workflow.start(CREDIT_GUARD_WORKFLOW, { taskQueue, workflowId: uniqueId('credit-guard'), args: [input] });
+        await eventually('the replica placed again', async () => (ranOn.filter((q) => q === taskQueue).length >= 3 ? true : undefined), 60_000);
+        assert.ok(!ranOn.includes(otherWorker));
+        await again.terminate('test over');
+      }),
+    );
   });
 });
