@@ -102,7 +102,8 @@ export function createCreditGuardActivities(deps: CreditGuardActivityDeps) {
           return [];
         });
         if (elsewhere?.[0]) return { moveTo: elsewhere[0] };
-        const waiting = setInterval(() => ctx.heartbeat({ state: 'standby', placement: 'another replica of this server runs in this worker' }), 1000);
+        // Not a standby: it would die with the replica beside it.
+        const waiting = setInterval(() => ctx.heartbeat({ state: 'awaiting another worker', reason: 'another replica of this server runs in this process' }), 1000);
         try {
           await Promise.race([sleep(deps.placementWaitMs ?? PLACEMENT_WAIT_MS), cancelled]);
         } finally {
