@@ -47,6 +47,7 @@ import {
 } from './credit-guard.messages';
 import { PbxServerKey } from './service-lifecycle.messages';
 import { activityOptions } from './retry-policies';
+import { CREDIT_GUARD_PATCHES } from './patches';
 
 const admin = proxyActivities<Activities>(activityOptions.creditGuardAdmin);
 
@@ -101,7 +102,7 @@ export async function creditGuard(input: CreditGuardInput): Promise<void> {
       proxyActivities<Activities>({ ...options, taskQueue, scheduleToStartTimeout: '10 seconds', retry: { ...options.retry, maximumAttempts: 1 } });
     restart = false;
     // Histories from before standbys replay their single activity.
-    const replicas = patched('credit-guard-standbys') ? 1 + (state.standbys ?? DEFAULT_GUARD_STANDBYS) : 1;
+    const replicas = patched(CREDIT_GUARD_PATCHES.standbys) ? 1 + (state.standbys ?? DEFAULT_GUARD_STANDBYS) : 1;
     state.runs++;
     let finished: { stopped: string } | { error: unknown } | null = null;
     const scope = new CancellationScope();

@@ -25,4 +25,9 @@ export const BILLING_RUN_PATCHES = {
   usageWithoutCharge: 'usage-without-charge-v1',
 } as const;
 
-export const ALL_PATCHES: readonly string[] = [...Object.values(LIFECYCLE_PATCHES), ...Object.values(BILLING_RUN_PATCHES)];
+export const CREDIT_GUARD_PATCHES = {
+  /** The guard runs as replicas: one acts, standbys wait on other workers (before: one activity). */
+  standbys: 'credit-guard-standbys-v1',
+} as const;
+
+export const ALL_PATCHES: readonly string[] = [...Object.values(LIFECYCLE_PATCHES), ...Object.values(BILLING_RUN_PATCHES), ...Object.values(CREDIT_GUARD_PATCHES)];

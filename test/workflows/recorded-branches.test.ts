@@ -516,6 +516,7 @@ describe('credit guard workflow', () => {
         const pending = (await handle.describe()).raw.pendingActivities ?? [];
         assert.equal(pending.length, 2, 'two replicas run');
         await handle.terminate('test over');
+        await replayAndRecord('credit-guard-standbys-v1', handle);
 
         // A worker queue nobody polls: after the schedule-to-start timeout the replica is placed on the shared queue
         // again (where, in this script, it moves once more).
