@@ -210,5 +210,9 @@ describe('guard replicas', () => {
     assert.deepEqual([state.heartbeatTimeoutSeconds, state.standbys], [5, 2]);
     assert.equal(applyGuardSettings(state, { heartbeatTimeoutSeconds: 3, standbys: 0 }), true);
     assert.deepEqual([state.heartbeatTimeoutSeconds, state.standbys], [3, 0]);
+    // A guard started before standbys existed gets them from the next start-up's settings.
+    const old = { ...initialGuardState('fusion1', 5), standbys: undefined };
+    assert.equal(applyGuardSettings(old, { heartbeatTimeoutSeconds: 5, standbys: 1 }), true);
+    assert.equal(old.standbys, 1);
   });
 });

@@ -72,7 +72,8 @@ export function applyGuardSettings(state: CreditGuardState, s: GuardSettings | n
     changed = true;
   }
   const n = s?.standbys;
-  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_GUARD_STANDBYS && n !== (state.standbys ?? DEFAULT_GUARD_STANDBYS)) {
+  // A state from before standbys has none recorded: the first settings give it its standbys (one restart).
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_GUARD_STANDBYS && n !== state.standbys) {
     state.standbys = n;
     changed = true;
   }
