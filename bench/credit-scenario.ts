@@ -465,25 +465,26 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       // A cut in the last seconds of traffic whose sibling call the bench then hung up (the end of the run, not the
       // caller) left that sibling's hold unused: counted apart.
       const siblingTornDown = cutAt >= endMs - TEARDOWN_WINDOW_MS && planned.some((p) => p.clientId === call.clientId && p !== call && tornDown.has(p.uuid));
-      if (left >= nextCost && nextCost > 0n && siblingTornDown) cutWithCreditLeftAtTeardown++;
-      else if (left >= nextCost && nextCost > 0n) {
-        cutWithCreditLeft++;
-        if (!inGap(cutAt)) cutWithCreditLeftOutsideTakeover++;
-        {
-          if (o.debug) {
-            const others = planned
-              .filter((p) => p.clientId === call.clientId && p !== call)
-              .flatMap((p) => {
-                const r = cdrByUuid.get(p.uuid);
-                const end = r ? (r.endEpoch as number) * 1000 : 0;
-                return r && Math.abs(end - cutAt) < 30_000 && (r.billsec as number) > 0 ? [`${p.uuid.slice(0, 8)} ${end - cutAt} ${r.hangupCause} ${r.billsec}s`] : [];
-              });
-            o.log(`credit left${inGap(cutAt) ? ' (takeover)' : ''}: ${call.uuid.slice(0, 8)} client ${call.clientId} cut ${cutAt - start} ms billsec ${billsec} by ${live.hangups.find((h) => h.uuid === call.uuid)?.by ?? '-'}, left ${left} next ${nextCost}; others ended near: ${others.join('; ')}`);
-          }
-        }
-        creditLeftClients.add(call.clientId);
-        if (!unguardedClients.has(call.clientId)) cutWithCreditLeftGuarded++;
+      if (left < nextCost || nextCost <= 0n) continue;
+      if (o.debug) {
+        const others = planned
+          .filter((p) => p.clientId === call.clientId && p !== call)
+          .flatMap((p) => {
+            const r = cdrByUuid.get(p.uuid);
+            const end = r ? (r.endEpoch as number) * 1000 : 0;
+            return r && Math.abs(end - cutAt) < 30_000 && (r.billsec as number) > 0 ? [`${p.uuid.slice(0, 8)} ${end - cutAt} ${r.hangupCause} ${r.billsec}s${tornDown.has(p.uuid) ? ' (teardown)' : ''}`] : [];
+          });
+        const where = siblingTornDown ? ' (teardown)' : inGap(cutAt) ? ' (takeover)' : '';
+        o.log(`credit left${where}: ${call.uuid.slice(0, 8)} client ${call.clientId} cut ${cutAt - start} ms billsec ${billsec} by ${live.hangups.find((h) => h.uuid === call.uuid)?.by ?? '-'}, left ${left} next ${nextCost}; others ended near: ${others.join('; ')}`);
       }
+      if (siblingTornDown) {
+        cutWithCreditLeftAtTeardown++;
+        continue;
+      }
+      cutWithCreditLeft++;
+      if (!inGap(cutAt)) cutWithCreditLeftOutsideTakeover++;
+      creditLeftClients.add(call.clientId);
+      if (!unguardedClients.has(call.clientId)) cutWithCreditLeftGuarded++;
     }
 
     // Every CDR stored once; every answered non-emergency call known to a guard (a reservation row), except calls
