@@ -49,9 +49,6 @@ const TENANT = 'credit.bench.test';
 const root = resolve(__dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A sibling's hold reaches this far past a cut (the guard's 3 s give-back margin, CDR times in whole seconds). */
-const TEARDOWN_WINDOW_MS = 5000;
-
 /** The worker whose process runs the acting guard (the lease holder ends in `:<pid>`). */
 export function actingWorker(workers: Map<string, ChildProcess>, holder: string | undefined): string {
   const pid = Number(holder?.split(':').pop());
@@ -104,7 +101,7 @@ export interface CreditScenarioResult {
   /** The worst overshoot among clients none of whose calls was answered while no guard ran. */
   overshootGuardedThroughoutCents: number;
   cutWithCreditLeft: number;
-  /** Cuts whose credit was left by a sibling call the bench hung up when the traffic ended (not in cutWithCreditLeft). */
+  /** Cuts whose credit left is what the client's other calls held unused when the bench hung them up at the end. */
   cutWithCreditLeftAtTeardown: number;
   cutWithCreditLeftGuardedThroughout: number;
   /** Of those, the calls cut outside a takeover (a cut during one is the PBX's backstop ending a tight step). */
@@ -353,6 +350,12 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
     }
     const endMs = Date.now();
     say(`traffic over: ${planned.length} calls placed, peak ${peak} at once; hanging up the calls still talking`);
+    // What each live call held just before the bench hangs it up: the part it had not used yet is credit the end of
+    // the run, not its caller, left unspent.
+    const { rows: holds } = await pool.query<{ call_uuid: string; micros: string }>(
+      `SELECT call_uuid, reserved_micros::text AS micros FROM credit_reservations WHERE released_at IS NULL AND state = 'live'`,
+    );
+    const heldAtTeardown = new Map(holds.map((h) => [h.call_uuid, BigInt(h.micros)]));
     const tornDown = new Set<string>();
     for (const call of [...live.calls.values()]) {
       tornDown.add(call.a.uuid);
@@ -462,10 +465,16 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
       const inc = r.increment ? parseIncrement(r.increment) : { first: 1, next: 1 };
       const more = billsec === 0 ? inc.first : inc.next;
       const nextCost = BigInt(pkg.rate({ direction: 'outbound', number: call.number, billsec: billsec + more, startedAtMs: (cdr.startEpoch as number) * 1000, answeredAtMs: cdr.answerEpoch * 1000 }).costMicros) - BigInt(billsec === 0 ? 0 : r.costMicros);
-      // A cut in the last seconds of traffic whose sibling call the bench then hung up (the end of the run, not the
-      // caller) left that sibling's hold unused: counted apart.
-      const siblingTornDown = cutAt >= endMs - TEARDOWN_WINDOW_MS && planned.some((p) => p.clientId === call.clientId && p !== call && tornDown.has(p.uuid));
       if (left < nextCost || nextCost <= 0n) continue;
+      // Credit left only because the bench hung up the client's other calls at the end of the run (what they held
+      // and had not used then) is counted apart.
+      const strandedByTeardown = calls
+        .filter((c) => c.clientId === call.clientId && c.uuid !== call.uuid && tornDown.has(c.uuid))
+        .reduce((sum, c) => {
+          const unused = (heldAtTeardown.get(c.uuid) ?? 0n) - c.costMicros;
+          return unused > 0n ? sum + unused : sum;
+        }, 0n);
+      const siblingTornDown = strandedByTeardown > 0n && left - strandedByTeardown < nextCost;
       if (o.debug) {
         const others = planned
           .filter((p) => p.clientId === call.clientId && p !== call)

@@ -13,9 +13,9 @@
  *   the same credit and top-ups;
  * - calls_cut_with_credit_left: calls the guard cut whose client ends (top-ups after the cut left out) with enough
  *   credit for one more increment of that call (target 0); credit left is exact (funded − the rated cost of every
- *   call), not WHMCS's balance in whole cents, whose sub-cent carry is still owed; a cut in the last 5 s of traffic
- *   whose client's other call the bench hung up when the traffic ended is counted apart
- *   (`calls_cut_with_credit_left_at_teardown`): the bench, not a caller, left that call's hold unused;
+ *   call), not WHMCS's balance in whole cents, whose sub-cent carry is still owed; a cut whose credit left is no
+ *   more than what the client's other calls held unused when the bench hung them up at the end of the run is
+ *   counted apart (`calls_cut_with_credit_left_at_teardown`): the bench, not a caller, ended those calls;
  * - emergency_calls_refused_or_cut: emergency calls that did not end by themselves (target 0);
  * - guard_decision_p99_ms: a call's answer event arriving at the guard → the call guarded (its first step committed,
  *   before answer or, failing that, under the client's lock after it; its timers armed) (target ≤ 50);
