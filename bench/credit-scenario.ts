@@ -324,9 +324,10 @@ export async function runCreditScenario(o: CreditScenarioOptions): Promise<Credi
         const cents = BigInt(100 + Math.floor(rnd() * 401));
         await gateway.addCredit({ clientId: c.clientId, amountCents: cents, description: 'bench top-up' });
         credit.set(c.clientId, credit.get(c.clientId)! + cents);
-        topUps.push({ clientId: c.clientId, cents, atMs: Date.now() });
-        // The top-up webhook makes the service workflow re-read WHMCS; its read is recorded like this.
+        // The top-up webhook makes the service workflow re-read WHMCS; its read is recorded like this. The top-up
+        // counts from then on: before it, voipbill cannot know of it (a cut just before is not a cut with credit left).
         await mirror.recordStanding(c.service.serviceId, standing((await gateway.getClient(c.clientId)).creditCents), 'read');
+        topUps.push({ clientId: c.clientId, cents, atMs: Date.now() });
       }
       await watchRecovery();
       const lastGap = gaps[gaps.length - 1];

@@ -170,7 +170,6 @@ export class CreditGuard {
   private looked = new Set<string>();
   private servicesReadAtMs = 0;
   private stateReadAtMs = 0;
-  private standingsReadAtMs = 0;
   private session: LiveCallSession | null = null;
   private epoch: bigint | null = null;
   private buffered: LiveCallEvent[] | null = [];
@@ -1033,10 +1032,9 @@ export class CreditGuard {
     if (call.ended) return;
     if (!again) {
       if (call.cutSent || !call.final) return;
-      // A top-up recorded since the last periodic read (once a second) still carries the call on; cuts due together
-      // share one read.
+      // A top-up recorded since the last periodic read (once a second), even a moment ago, still carries the call on.
       const before = this.credits.get(call.clientId)?.cents;
-      if (this.now() - this.standingsReadAtMs > 250) await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
+      await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
       const after = this.credits.get(call.clientId)?.cents;
       if (after !== undefined && (before === undefined || after > before)) {
         await this.reserve(call, 'recheck');
@@ -1144,7 +1142,6 @@ export class CreditGuard {
 
   /** Standings the service workflows read (a top-up's re-read among them): newer credit extends waiting calls. */
   private async refreshStandings(): Promise<void> {
-    this.standingsReadAtMs = this.now();
     const fresh = await this.deps.repo.standingsSince(this.standingsSeenMs);
     for (const s of fresh) {
       this.standingsSeenMs = Math.max(this.standingsSeenMs, s.observedAtMs);
