@@ -164,6 +164,7 @@ export class CreditGuard {
   private restrictions: Array<{ tenant: string; extensions: string[] }> = [];
   private breaches = new Map<string, string>();
   private overrides = new Map<string, CreditLimits>();
+  private standingsRead: { startedAtMs: number; done: Promise<void> } | null = null;
   private standingsSeenMs = 0;
   /** `tenant\0extension` of every extension a known service lists, and of callers looked up once already. */
   private claimed = new Set<string>();
@@ -1034,7 +1035,7 @@ export class CreditGuard {
       if (call.cutSent || !call.final) return;
       // A top-up recorded since the last periodic read (once a second), even a moment ago, still carries the call on.
       const before = this.credits.get(call.clientId)?.cents;
-      await this.refreshStandings().catch((err: unknown) => this.failed('standings read', err));
+      await this.standingsReadSince(this.now()).catch((err: unknown) => this.failed('standings read', err));
       const after = this.credits.get(call.clientId)?.cents;
       if (after !== undefined && (before === undefined || after > before)) {
         await this.reserve(call, 'recheck');
@@ -1138,6 +1139,20 @@ export class CreditGuard {
       if (parsed.ok) this.overrides.set(client, parsed.limits);
       else this.log.warn('credit guard: ignoring invalid limit overrides', { clientId: client, problem: parsed.message });
     }
+  }
+
+  /**
+   * A standings read that started at `sinceMs` or later: cuts due together share one, and none relies on a read
+   * from before its own moment.
+   */
+  private standingsReadSince(sinceMs: number): Promise<void> {
+    if (this.standingsRead && this.standingsRead.startedAtMs >= sinceMs) return this.standingsRead.done;
+    const read = { startedAtMs: this.now(), done: this.refreshStandings() };
+    this.standingsRead = read;
+    void read.done.finally(() => {
+      if (this.standingsRead === read) this.standingsRead = null;
+    }).catch(() => undefined);
+    return read.done;
   }
 
   /** Standings the service workflows read (a top-up's re-read among them): newer credit extends waiting calls. */

@@ -96,9 +96,8 @@ export function createGuardPrimacy(pool: Pool) {
         await release();
         throw err;
       }
-      let acquired = false;
       const waiting = client.query(`SELECT pg_advisory_lock($1, hashtext($2))`, [GUARD_LOCK_CLASS, server]).then(
-        () => void (acquired = true),
+        () => undefined,
         (err: unknown) => err,
       );
       const stop = new AbortController();
@@ -126,9 +125,8 @@ export function createGuardPrimacy(pool: Pool) {
       await pool.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
       await release();
       await waiting;
-      if (outcome === 'cancelled' || opts.signal.aborted) throw new PrimacyWaitCancelled('cancelled while waiting');
-      if (acquired && outcome !== 'locked') throw new Error(`lock session of ${server} ended: ${lostReason ?? 'unknown'}`);
-      throw outcome instanceof Error ? outcome : new Error(`waiting for the lock of ${server}: ${lostReason ?? String(outcome)}`);
+      if (opts.signal.aborted) throw new PrimacyWaitCancelled('cancelled while waiting');
+      throw outcome instanceof Error ? outcome : new Error(`lock session of ${server} ended while waiting: ${lostReason ?? 'unknown'}`);
     },
   };
 }
