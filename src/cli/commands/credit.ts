@@ -72,7 +72,7 @@ async function status(args: string[], ctx: CliContext): Promise<number> {
   for (const s of out) {
     const r = s.report;
     ctx.stdout(
-      `${s.server}: ${s.status === 'running' ? (r?.state ?? 'starting') : s.status}, ${r?.liveCalls ?? 0} live calls, ${r?.reservations ?? 0} reservations (${formatMicros(BigInt(r?.reservedMicros ?? '0'), 2)}), last event ${r?.lastEventAt ?? 'none'}, cuts ${r?.cuts ?? 0}, refusals ${r?.refusals ?? 0}, ${s.standbysWaiting} standby${s.breachedClients.length ? `, breached clients ${s.breachedClients.join(', ')}` : ''}${s.lastError ? `; last error ${s.lastError.at}: ${s.lastError.message}` : ''}\n`,
+      `${s.server}: ${s.status === 'running' ? (r?.state ?? 'starting') : s.status}, ${r?.liveCalls ?? 0} live calls, ${r?.reservations ?? 0} reservations (${formatMicros(BigInt(r?.reservedMicros ?? '0'), 2)}), last event ${r?.lastEventAt ?? 'none'}, cuts ${r?.cuts ?? 0}, refusals ${r?.refusals ?? 0}, ${s.standbysWaiting === 0 ? 'no standby (another worker would hold one)' : `${s.standbysWaiting} standby`}${s.breachedClients.length ? `, breached clients ${s.breachedClients.join(', ')}` : ''}${s.lastError ? `; last error ${s.lastError.at}: ${s.lastError.message}` : ''}\n`,
     );
   }
   return 0;
